@@ -1,0 +1,206 @@
+//! The change log: changes announced by a feed, and changes the calls themselves reveal
+//! (a new prompt version, a new served model under the same alias).
+
+use std::collections::HashMap;
+
+use chrono::Duration;
+
+use crate::model::{Call, Change, ChangeKind, ChangeOrigin};
+
+/// Who flightdeck names as the author of the changes its own mitigations make.
+pub const MITIGATION_AUTHOR: &str = "flightdeck";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRecord {
+    pub change: Change,
+    pub origin: ChangeOrigin,
+}
+
+impl ChangeRecord {
+    pub fn is_mitigation(&self) -> bool {
+        self.change.author.as_deref() == Some(MITIGATION_AUTHOR)
+    }
+
+    /// One line for the changes pane and the timeline.
+    pub fn summary(&self) -> String {
+        let change = &self.change;
+        let mut line = format!("{} {} {}", change.kind, change.target, change.transition());
+        match self.origin {
+            ChangeOrigin::InferredFromCalls => line.push_str(" (seen in calls)"),
+            ChangeOrigin::Feed => {
+                if let Some(author) = &change.author {
+                    line.push_str(&format!(" by {author}"));
+                }
+            }
+        }
+        line
+    }
+}
+
+/// How close an inferred change and a feed record must be to be the same change.
+fn same_change_window() -> Duration {
+    Duration::minutes(10)
+}
+
+#[derive(Debug, Default)]
+pub struct ChangeLog {
+    records: Vec<ChangeRecord>,
+    served_by_alias: HashMap<String, String>,
+    prompt_version_by_prompt: HashMap<String, String>,
+}
+
+impl ChangeLog {
+    pub fn records(&self) -> &[ChangeRecord] {
+        &self.records
+    }
+
+    /// Records a change from a feed; returns it unless it only confirms an inferred one,
+    /// which it then replaces (the feed knows the author and the texts).
+    pub fn record_feed(&mut self, change: Change) -> Option<ChangeRecord> {
+        if change.kind == ChangeKind::PromptDeploy
+            && let Some(to) = &change.to
+        {
+            self.prompt_version_by_prompt
+                .insert(change.target.clone(), to.clone());
+        }
+        let record = ChangeRecord {
+            change,
+            origin: ChangeOrigin::Feed,
+        };
+        if let Some(inferred) = self.records.iter_mut().find(|r| {
+            r.origin == ChangeOrigin::InferredFromCalls
+                && r.change.kind == record.change.kind
+                && r.change.target == record.change.target
+                && r.change.to == record.change.to
+                && (r.change.ts - record.change.ts).abs() <= same_change_window()
+        }) {
+            *inferred = record;
+            return None;
+        }
+        self.insert(record.clone());
+        Some(record)
+    }
+
+    /// Looks at a call for a change nobody announced; returns the inferred change, if any.
+    pub fn observe_call(&mut self, call: &Call) -> Option<ChangeRecord> {
+        let served = self.observe_served_model(call);
+        let prompt = self.observe_prompt_version(call);
+        served.or(prompt)
+    }
+
+    fn observe_served_model(&mut self, call: &Call) -> Option<ChangeRecord> {
+        let served = call.model_served.as_ref()?;
+        let previous = self
+            .served_by_alias
+            .insert(call.model_requested.clone(), served.clone())?;
+        (previous != *served).then(|| {
+            self.infer(Change {
+                ts: call.ts,
+                kind: ChangeKind::ModelChange,
+                target: call.model_requested.clone(),
+                from: Some(previous),
+                to: Some(served.clone()),
+                feature: Some(call.feature.clone()),
+                author: None,
+                note: Some("served model changed under the same requested name".into()),
+                text_from: None,
+                text_to: None,
+                extra: Default::default(),
+            })
+        })
+    }
+
+    fn observe_prompt_version(&mut self, call: &Call) -> Option<ChangeRecord> {
+        let version = call.prompt_version.as_ref()?;
+        let prompt = call.prompt_id.clone().unwrap_or_else(|| call.feature.clone());
+        let previous = self
+            .prompt_version_by_prompt
+            .insert(prompt.clone(), version.clone())?;
+        (previous != *version).then(|| {
+            self.infer(Change {
+                ts: call.ts,
+                kind: ChangeKind::PromptDeploy,
+                target: prompt,
+                from: Some(previous),
+                to: Some(version.clone()),
+                feature: Some(call.feature.clone()),
+                author: None,
+                note: Some("new prompt version seen in calls".into()),
+                text_from: None,
+                text_to: None,
+                extra: Default::default(),
+            })
+        })
+    }
+
+    fn infer(&mut self, change: Change) -> ChangeRecord {
+        let record = ChangeRecord {
+            change,
+            origin: ChangeOrigin::InferredFromCalls,
+        };
+        self.insert(record.clone());
+        record
+    }
+
+    /// Keeps the log in time order even when a feed delivers late.
+    fn insert(&mut self, record: ChangeRecord) {
+        let at = self
+            .records
+            .partition_point(|r| r.change.ts <= record.change.ts);
+        self.records.insert(at, record);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(ts: &str, served: &str, version: &str) -> Call {
+        serde_json::from_value(serde_json::json!({
+            "ts": ts, "feature": "support-answer", "model_requested": "gpt-4o",
+            "model_served": served, "status": "ok", "latency_ms": 900,
+            "prompt_id": "support-answer", "prompt_version": version
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn infers_a_silent_model_update_under_the_same_alias() {
+        let mut log = ChangeLog::default();
+        assert!(log.observe_call(&call("2026-03-14T13:00:00Z", "gpt-4o-2024-08-06", "v7")).is_none());
+        let inferred = log
+            .observe_call(&call("2026-03-14T13:01:00Z", "gpt-4o-2024-11-20", "v7"))
+            .unwrap();
+        assert_eq!(inferred.change.kind, ChangeKind::ModelChange);
+        assert_eq!(inferred.change.transition(), "gpt-4o-2024-08-06 → gpt-4o-2024-11-20");
+        assert_eq!(inferred.origin, ChangeOrigin::InferredFromCalls);
+    }
+
+    #[test]
+    fn a_feed_record_replaces_the_prompt_change_inferred_from_calls() {
+        let mut log = ChangeLog::default();
+        log.observe_call(&call("2026-03-14T13:00:00Z", "m", "v7"));
+        assert!(log.observe_call(&call("2026-03-14T13:35:10Z", "m", "v8")).is_some());
+        let feed: Change = serde_json::from_value(serde_json::json!({
+            "ts": "2026-03-14T13:35:00Z", "kind": "prompt_deploy", "target": "support-answer",
+            "from": "v7", "to": "v8", "author": "maria"
+        }))
+        .unwrap();
+        assert!(log.record_feed(feed).is_none());
+        assert_eq!(log.records().len(), 1);
+        assert_eq!(log.records()[0].origin, ChangeOrigin::Feed);
+    }
+
+    #[test]
+    fn an_announced_prompt_deploy_is_not_inferred_again() {
+        let mut log = ChangeLog::default();
+        log.observe_call(&call("2026-03-14T13:00:00Z", "m", "v7"));
+        let feed: Change = serde_json::from_value(serde_json::json!({
+            "ts": "2026-03-14T13:35:00Z", "kind": "prompt_deploy", "target": "support-answer",
+            "from": "v7", "to": "v8"
+        }))
+        .unwrap();
+        assert!(log.record_feed(feed).is_some());
+        assert!(log.observe_call(&call("2026-03-14T13:35:10Z", "m", "v8")).is_none());
+    }
+}

@@ -1,0 +1,208 @@
+//! The metrics the cockpit shows: what each measures, when it alarms, and its current reading.
+
+use std::fmt;
+
+use super::observation::Observation;
+use crate::model::CallStatus;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MetricId {
+    Hallucination,
+    Refusal,
+    Schema,
+    Feedback,
+    LatencyP50,
+    LatencyP95,
+    LatencyP99,
+    Errors,
+    Timeouts,
+    RateLimits,
+    Throughput,
+}
+
+/// Which triage question a metric speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// What the answers say: the failures dashboards do not see.
+    Quality,
+    /// Whether the provider answered at all, and how fast.
+    Transport,
+    Volume,
+}
+
+/// How a metric is computed from observations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Measure {
+    /// Share of applicable calls that are bad.
+    Rate,
+    /// A latency quantile of successful calls, in milliseconds.
+    Latency(f64),
+    /// Calls per minute.
+    Throughput,
+}
+
+/// Alarm limits on the change against baseline: absolute points for rates, a ratio for latency.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    pub warn: f64,
+    pub critical: f64,
+}
+
+impl MetricId {
+    pub const ALL: [MetricId; 11] = [
+        Self::Hallucination,
+        Self::Refusal,
+        Self::Schema,
+        Self::Feedback,
+        Self::LatencyP50,
+        Self::LatencyP95,
+        Self::LatencyP99,
+        Self::Errors,
+        Self::Timeouts,
+        Self::RateLimits,
+        Self::Throughput,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Hallucination => "Hallucination",
+            Self::Refusal => "Refusal",
+            Self::Schema => "Schema valid",
+            Self::Feedback => "Feedback 👎",
+            Self::LatencyP50 => "Latency p50",
+            Self::LatencyP95 => "Latency p95",
+            Self::LatencyP99 => "Latency p99",
+            Self::Errors => "Errors",
+            Self::Timeouts => "Timeouts",
+            Self::RateLimits => "Rate limits",
+            Self::Throughput => "Throughput",
+        }
+    }
+
+    /// A stable snake_case key for files and JSON.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Hallucination => "hallucination",
+            Self::Refusal => "refusal",
+            Self::Schema => "schema_compliance",
+            Self::Feedback => "thumbs_down",
+            Self::LatencyP50 => "latency_p50_ms",
+            Self::LatencyP95 => "latency_p95_ms",
+            Self::LatencyP99 => "latency_p99_ms",
+            Self::Errors => "error_rate",
+            Self::Timeouts => "timeout_rate",
+            Self::RateLimits => "rate_limited_rate",
+            Self::Throughput => "calls_per_min",
+        }
+    }
+
+    pub fn family(self) -> Family {
+        match self {
+            Self::Hallucination | Self::Refusal | Self::Schema | Self::Feedback => Family::Quality,
+            Self::Throughput => Family::Volume,
+            _ => Family::Transport,
+        }
+    }
+
+    pub fn measure(self) -> Measure {
+        match self {
+            Self::LatencyP50 => Measure::Latency(0.50),
+            Self::LatencyP95 => Measure::Latency(0.95),
+            Self::LatencyP99 => Measure::Latency(0.99),
+            Self::Throughput => Measure::Throughput,
+            _ => Measure::Rate,
+        }
+    }
+
+    /// For rate metrics, whether an observation counts as bad; `None` when it does not apply.
+    pub fn is_bad(self, obs: &Observation) -> Option<bool> {
+        match self {
+            Self::Hallucination => obs.hallucinated,
+            Self::Refusal => obs.refused,
+            Self::Schema => obs.schema_compliant.map(|ok| !ok),
+            Self::Feedback => obs.feedback_down,
+            Self::Errors => Some(obs.status == CallStatus::Error),
+            Self::Timeouts => Some(obs.status == CallStatus::Timeout),
+            Self::RateLimits => Some(obs.status == CallStatus::RateLimited),
+            Self::LatencyP50 | Self::LatencyP95 | Self::LatencyP99 | Self::Throughput => None,
+        }
+    }
+
+    /// Schema is shown as compliance, so its displayed value is the share of good calls.
+    pub fn shows_good_share(self) -> bool {
+        self == Self::Schema
+    }
+
+    /// Alarm limits; rates in absolute points of the bad share, latency as a ratio to baseline.
+    pub fn limits(self) -> Limits {
+        match self {
+            Self::Hallucination | Self::Refusal | Self::Schema => Limits {
+                warn: 0.03,
+                critical: 0.08,
+            },
+            Self::Feedback => Limits {
+                warn: 0.05,
+                critical: 0.12,
+            },
+            Self::Errors | Self::Timeouts | Self::RateLimits => Limits {
+                warn: 0.02,
+                critical: 0.05,
+            },
+            Self::LatencyP50 | Self::LatencyP95 | Self::LatencyP99 => Limits {
+                warn: 1.5,
+                critical: 2.0,
+            },
+            Self::Throughput => Limits {
+                warn: 0.5,
+                critical: 0.0,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MetricState {
+    /// Not enough baseline or recent data to judge.
+    Learning,
+    Ok,
+    Warn,
+    Critical,
+}
+
+impl MetricState {
+    pub fn is_alarm(self) -> bool {
+        matches!(self, Self::Warn | Self::Critical)
+    }
+}
+
+impl fmt::Display for MetricState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Learning => "learning",
+            Self::Ok => "ok",
+            Self::Warn => "warn",
+            Self::Critical => "critical",
+        })
+    }
+}
+
+/// One metric as of the last evaluation. Values are in display units: a share in 0..1 (for
+/// Schema, the compliant share), milliseconds, or calls per minute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricReading {
+    pub id: MetricId,
+    /// Over the last 5 minutes.
+    pub now: Option<f64>,
+    pub last_minute: Option<f64>,
+    pub last_quarter_hour: Option<f64>,
+    pub baseline: Option<f64>,
+    /// `now − baseline`, in display units.
+    pub delta: Option<f64>,
+    /// Half-width of the 95% interval on `delta`, for rates.
+    pub half_width: Option<f64>,
+    /// Calls behind `now`.
+    pub samples: u64,
+    pub state: MetricState,
+    /// One value a minute, oldest first, ending with the current minute.
+    pub trend: Vec<Option<f64>>,
+}

@@ -1,0 +1,438 @@
+//! The metrics engine (pure): turns calls and changes into metric readings against a learned
+//! baseline, detects alarms and their onset, and runs the triage.
+
+pub mod changes;
+pub mod metrics;
+pub mod observation;
+pub mod signals;
+pub mod stats;
+pub mod triage;
+
+use std::collections::VecDeque;
+
+use chrono::{DateTime, Duration, Utc};
+
+use self::changes::{ChangeLog, ChangeRecord};
+use self::metrics::{Family, Measure, MetricId, MetricReading, MetricState};
+use self::observation::{Interner, Observation};
+use self::signals::schema::SchemaRegistry;
+use self::stats::{Proportion, cusum_onset, percentile, rate_delta};
+use self::triage::Triage;
+use crate::model::{Call, CallStatus, Change};
+
+/// Windows and limits of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The current value of a metric is taken over this window.
+    pub window: Duration,
+    /// The baseline ends this long before now, so a change is not learned before it alarms.
+    pub baseline_lag: Duration,
+    pub baseline_span: Duration,
+    /// The least baseline history before any metric is judged.
+    pub baseline_minimum: Duration,
+    /// How long every metric must stay healthy before an alarm episode ends and learning resumes.
+    pub recovery_hold: Duration,
+    /// How long calls are kept.
+    pub retention: Duration,
+    /// Minutes of history in each metric's trend.
+    pub trend_minutes: usize,
+    /// A prompt deploy within this long before the onset is a suspect.
+    pub prompt_window: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            window: Duration::minutes(5),
+            baseline_lag: Duration::minutes(15),
+            baseline_span: Duration::minutes(60),
+            baseline_minimum: Duration::minutes(10),
+            recovery_hold: Duration::minutes(30),
+            retention: Duration::hours(4),
+            trend_minutes: 20,
+            prompt_window: Duration::hours(2),
+        }
+    }
+}
+
+/// The healthy period that metrics are compared against.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BaselineWindow {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub calls: usize,
+    /// Frozen because an alarm episode is under way.
+    pub frozen: bool,
+}
+
+/// From the first alarm until every metric has been healthy for the recovery hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Episode {
+    pub first_alarm: DateTime<Utc>,
+    /// Metrics that alarmed during the episode, in the order they first did.
+    pub metrics: Vec<MetricId>,
+    pub onset: Option<DateTime<Utc>>,
+}
+
+impl Episode {
+    /// The metric the triage reasons about: the first quality metric that alarmed, else the first.
+    pub fn primary(&self) -> MetricId {
+        self.metrics
+            .iter()
+            .copied()
+            .find(|m| m.family() == Family::Quality)
+            .unwrap_or(self.metrics[0])
+    }
+}
+
+/// Everything the engine concluded at one instant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assessment {
+    pub at: DateTime<Utc>,
+    pub metrics: Vec<MetricReading>,
+    pub baseline: Option<BaselineWindow>,
+    pub episode: Option<Episode>,
+    pub triage: Option<Triage>,
+}
+
+impl Assessment {
+    pub fn reading(&self, id: MetricId) -> Option<&MetricReading> {
+        self.metrics.iter().find(|r| r.id == id)
+    }
+}
+
+pub struct Engine {
+    config: EngineConfig,
+    schemas: SchemaRegistry,
+    interner: Interner,
+    observations: VecDeque<Observation>,
+    changes: ChangeLog,
+    frozen_baseline_end: Option<DateTime<Utc>>,
+    episode: Option<Episode>,
+    healthy_since: Option<DateTime<Utc>>,
+    /// Evidence for the triage stops at the first mitigation, so it describes the failure itself.
+    evidence_end: Option<DateTime<Utc>>,
+    last_triage: Option<Triage>,
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig, schemas: SchemaRegistry) -> Self {
+        Self {
+            config,
+            schemas,
+            interner: Interner::default(),
+            observations: VecDeque::new(),
+            changes: ChangeLog::default(),
+            frozen_baseline_end: None,
+            episode: None,
+            healthy_since: None,
+            evidence_end: None,
+            last_triage: None,
+        }
+    }
+
+    /// Takes in one call; returns a change the call revealed, if any.
+    pub fn ingest_call(&mut self, call: &Call) -> Option<ChangeRecord> {
+        let observation = Observation::from_call(call, &self.schemas, &mut self.interner);
+        let at = self
+            .observations
+            .partition_point(|o| o.ts <= observation.ts);
+        self.observations.insert(at, observation);
+        let horizon = call.ts - self.config.retention;
+        while self.observations.front().is_some_and(|o| o.ts < horizon) {
+            self.observations.pop_front();
+        }
+        self.changes.observe_call(call)
+    }
+
+    /// Takes in a change from a feed; returns it as recorded, or `None` if it only confirmed one.
+    pub fn ingest_change(&mut self, change: Change) -> Option<ChangeRecord> {
+        self.changes.record_feed(change)
+    }
+
+    pub fn changes(&self) -> &[ChangeRecord] {
+        self.changes.records()
+    }
+
+    /// Marks the first mitigation: later calls no longer count as evidence for the triage.
+    pub fn mark_mitigation(&mut self, at: DateTime<Utc>) {
+        if self.episode.is_some() {
+            self.evidence_end.get_or_insert(at);
+        }
+    }
+
+    pub fn evaluate(&mut self, now: DateTime<Utc>) -> Assessment {
+        let baseline = self.baseline_window(now);
+        let metrics: Vec<MetricReading> = MetricId::ALL
+            .iter()
+            .map(|id| self.read(*id, now, baseline))
+            .collect();
+        self.track_episode(now, &metrics);
+        if let (Some(episode), Some(window)) = (self.episode.as_mut(), baseline) {
+            let end = self.evidence_end.unwrap_or(now).min(now);
+            episode.onset = Self::estimate_onset(&self.observations, episode, window, end);
+        }
+        let triage = match (&self.episode, baseline) {
+            (Some(episode), Some(window)) => episode.onset.map(|onset| {
+                triage::assess(&triage::Evidence {
+                    observations: &self.observations,
+                    interner: &self.interner,
+                    changes: self.changes.records(),
+                    episode,
+                    baseline: window,
+                    onset,
+                    end: self.evidence_end.unwrap_or(now).min(now),
+                    now,
+                    prompt_window: self.config.prompt_window,
+                    previous: self.last_triage.as_ref(),
+                })
+            }),
+            _ => None,
+        };
+        self.last_triage = triage.clone();
+        Assessment {
+            at: now,
+            metrics,
+            baseline,
+            episode: self.episode.clone(),
+            triage,
+        }
+    }
+
+    fn baseline_window(&self, now: DateTime<Utc>) -> Option<BaselineWindow> {
+        let first = self.observations.front()?.ts;
+        let to = self
+            .frozen_baseline_end
+            .unwrap_or(now - self.config.baseline_lag);
+        if to - first < self.config.baseline_minimum {
+            return None;
+        }
+        let from = (to - self.config.baseline_span).max(first);
+        Some(BaselineWindow {
+            from,
+            to,
+            calls: slice(&self.observations, from, to).count(),
+            frozen: self.frozen_baseline_end.is_some(),
+        })
+    }
+
+    fn track_episode(&mut self, now: DateTime<Utc>, metrics: &[MetricReading]) {
+        let alarming: Vec<MetricId> = metrics
+            .iter()
+            .filter(|r| r.state.is_alarm() && r.id.family() != Family::Volume)
+            .map(|r| r.id)
+            .collect();
+        if alarming.is_empty() {
+            let since = *self.healthy_since.get_or_insert(now);
+            if now - since >= self.config.recovery_hold {
+                self.episode = None;
+                self.frozen_baseline_end = None;
+                self.evidence_end = None;
+                self.last_triage = None;
+            }
+            return;
+        }
+        self.healthy_since = None;
+        let episode = self.episode.get_or_insert_with(|| Episode {
+            first_alarm: now,
+            metrics: Vec::new(),
+            onset: None,
+        });
+        for id in alarming {
+            if !episode.metrics.contains(&id) {
+                episode.metrics.push(id);
+            }
+        }
+        self.frozen_baseline_end
+            .get_or_insert(now - self.config.baseline_lag);
+    }
+
+    /// The CUSUM onset of the episode's primary metric, else the earliest among the others:
+    /// the metric that alarmed first is the one whose change is clearest.
+    fn estimate_onset(
+        observations: &VecDeque<Observation>,
+        episode: &Episode,
+        baseline: BaselineWindow,
+        end: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let base: Vec<&Observation> = slice(observations, baseline.from, baseline.to).collect();
+        let since: Vec<&Observation> = slice(observations, baseline.to, end).collect();
+        let onset_of = |id: MetricId| match id.measure() {
+            Measure::Rate => {
+                let p0 = proportion(id, base.iter().copied()).rate()?;
+                let outcomes = since
+                    .iter()
+                    .filter_map(|o| id.is_bad(o).map(|bad| (o.ts, bad)));
+                cusum_onset(outcomes, p0, p0 + id.limits().critical)
+            }
+            Measure::Latency(_) => {
+                let p95 = percentile(&mut ok_latencies(base.iter().copied()), 0.95)?;
+                let outcomes = since
+                    .iter()
+                    .filter(|o| o.status == CallStatus::Ok)
+                    .map(|o| (o.ts, o.latency_ms > p95));
+                cusum_onset(outcomes, 0.05, 0.25)
+            }
+            Measure::Throughput => None,
+        };
+        onset_of(episode.primary())
+            .or_else(|| episode.metrics.iter().filter_map(|id| onset_of(*id)).min())
+    }
+
+    fn read(
+        &self,
+        id: MetricId,
+        now: DateTime<Utc>,
+        baseline: Option<BaselineWindow>,
+    ) -> MetricReading {
+        let window = |minutes: i64| slice(&self.observations, now - Duration::minutes(minutes), now);
+        let five = self.config.window.num_minutes();
+        let (value, samples) = measure(id, window(five), five as f64);
+        let (baseline_value, state, delta, half_width) = match baseline {
+            None => (None, MetricState::Learning, None, None),
+            Some(b) => {
+                let minutes = (b.to - b.from).num_seconds() as f64 / 60.0;
+                let base = slice(&self.observations, b.from, b.to);
+                let judged = judge(id, window(five), base, minutes, five as f64);
+                let (base_value, _) = measure(id, slice(&self.observations, b.from, b.to), minutes);
+                (base_value, judged.0, judged.1, judged.2)
+            }
+        };
+        let trend = (0..self.config.trend_minutes as i64)
+            .rev()
+            .map(|ago| {
+                let end = now - Duration::minutes(ago);
+                measure(id, slice(&self.observations, end - Duration::minutes(1), end), 1.0).0
+            })
+            .collect();
+        MetricReading {
+            id,
+            now: value,
+            last_minute: measure(id, window(1), 1.0).0,
+            last_quarter_hour: measure(id, window(15), 15.0).0,
+            baseline: baseline_value,
+            delta,
+            half_width,
+            samples,
+            state,
+            trend,
+        }
+    }
+}
+
+/// Observations with `from <= ts < to`.
+fn slice(
+    observations: &VecDeque<Observation>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> impl Iterator<Item = &Observation> + Clone {
+    let start = observations.partition_point(|o| o.ts < from);
+    let end = observations.partition_point(|o| o.ts < to);
+    observations.range(start..end.max(start))
+}
+
+fn proportion<'a>(id: MetricId, observations: impl Iterator<Item = &'a Observation>) -> Proportion {
+    let mut proportion = Proportion::default();
+    for bad in observations.filter_map(|o| id.is_bad(o)) {
+        proportion.add(bad);
+    }
+    proportion
+}
+
+fn ok_latencies<'a>(observations: impl Iterator<Item = &'a Observation>) -> Vec<f64> {
+    observations
+        .filter(|o| o.status == CallStatus::Ok)
+        .map(|o| o.latency_ms)
+        .collect()
+}
+
+/// A metric's value in display units over some observations, and how many calls it rests on.
+fn measure<'a>(
+    id: MetricId,
+    observations: impl Iterator<Item = &'a Observation>,
+    minutes: f64,
+) -> (Option<f64>, u64) {
+    match id.measure() {
+        Measure::Rate => {
+            let p = proportion(id, observations);
+            let value = p
+                .rate()
+                .map(|r| if id.shows_good_share() { 1.0 - r } else { r });
+            (value, p.n)
+        }
+        Measure::Latency(q) => {
+            let mut latencies = ok_latencies(observations);
+            let n = latencies.len() as u64;
+            (percentile(&mut latencies, q), n)
+        }
+        Measure::Throughput => {
+            let n = observations.count() as u64;
+            (Some(n as f64 / minutes), n)
+        }
+    }
+}
+
+/// Least calls in a window before a rate or a latency is judged.
+const MIN_RECENT: u64 = 20;
+const MIN_BASELINE: u64 = 50;
+
+/// State, delta and its 95% half-width of the recent window against the baseline.
+fn judge<'a>(
+    id: MetricId,
+    recent: impl Iterator<Item = &'a Observation> + Clone,
+    baseline: impl Iterator<Item = &'a Observation> + Clone,
+    baseline_minutes: f64,
+    recent_minutes: f64,
+) -> (MetricState, Option<f64>, Option<f64>) {
+    let limits = id.limits();
+    match id.measure() {
+        Measure::Rate => {
+            let (r, b) = (proportion(id, recent), proportion(id, baseline));
+            let Some(d) = rate_delta(r, b) else {
+                return (MetricState::Learning, None, None);
+            };
+            let sign = if id.shows_good_share() { -1.0 } else { 1.0 };
+            let state = if r.n < MIN_RECENT || b.n < MIN_BASELINE {
+                MetricState::Learning
+            } else if d.delta >= limits.critical && d.z >= 4.0 {
+                MetricState::Critical
+            } else if d.delta >= limits.warn && d.z >= 3.0 {
+                MetricState::Warn
+            } else {
+                MetricState::Ok
+            };
+            (state, Some(sign * d.delta), Some(d.half_width))
+        }
+        Measure::Latency(q) => {
+            let mut r = ok_latencies(recent);
+            let mut b = ok_latencies(baseline);
+            let (rn, bn) = (r.len() as u64, b.len() as u64);
+            let (Some(rv), Some(bv)) = (percentile(&mut r, q), percentile(&mut b, q)) else {
+                return (MetricState::Learning, None, None);
+            };
+            let ratio = rv / bv;
+            let state = if rn < MIN_RECENT || bn < MIN_BASELINE {
+                MetricState::Learning
+            } else if ratio >= limits.critical {
+                MetricState::Critical
+            } else if ratio >= limits.warn {
+                MetricState::Warn
+            } else {
+                MetricState::Ok
+            };
+            (state, Some(rv - bv), None)
+        }
+        Measure::Throughput => {
+            let rate = recent.count() as f64 / recent_minutes;
+            let base = baseline.count() as f64 / baseline_minutes;
+            let state = if base <= 0.0 {
+                MetricState::Learning
+            } else if rate < limits.warn * base {
+                MetricState::Warn
+            } else {
+                MetricState::Ok
+            };
+            (state, Some(rate - base), None)
+        }
+    }
+}

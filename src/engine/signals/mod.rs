@@ -1,0 +1,4 @@
+//! Signals computed from the content of a call.
+
+pub mod refusal;
+pub mod schema;

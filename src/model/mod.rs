@@ -1,0 +1,13 @@
+//! Pure domain types: what flightdeck reads (calls, changes) and what it records (incidents, timelines).
+
+pub mod call;
+pub mod change;
+pub mod incident;
+pub mod mitigation;
+pub mod timeline;
+
+pub use call::{Call, CallStatus, Feedback};
+pub use change::{Change, ChangeKind, ChangeOrigin};
+pub use mitigation::{MitigationKind, MitigationPlan};
+pub use incident::{Incident, Severity, Status};
+pub use timeline::{EntryKind, Outcome, TimelineEntry};

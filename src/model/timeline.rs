@@ -1,0 +1,123 @@
+//! Timeline entries: the incident's append-only record, one JSON object per line on disk.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::incident::{Severity, Status};
+
+/// Whether an action's result was a success; a failed one carries its reason in the entry text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+}
+
+/// What happened, with the fields a reader needs to filter and fold the timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EntryKind {
+    Opened {
+        id: String,
+        title: String,
+        severity: Severity,
+        source: String,
+    },
+    Detection {
+        metric: String,
+        state: String,
+    },
+    Triage {
+        step: String,
+        verdict: String,
+    },
+    ChangeSeen {
+        change: String,
+    },
+    ActionRequested {
+        action: String,
+    },
+    ActionConfirmed {
+        action: String,
+    },
+    ActionCancelled {
+        action: String,
+    },
+    ActionResult {
+        action: String,
+        outcome: Outcome,
+    },
+    Verification {
+        action: String,
+        recovered: bool,
+    },
+    Note,
+    StatusChanged {
+        from: Status,
+        to: Status,
+    },
+}
+
+impl EntryKind {
+    /// A short label for the timeline pane and exports.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Opened { .. } => "opened",
+            Self::Detection { .. } => "detect",
+            Self::Triage { .. } => "triage",
+            Self::ChangeSeen { .. } => "change",
+            Self::ActionRequested { .. } => "request",
+            Self::ActionConfirmed { .. } => "confirm",
+            Self::ActionCancelled { .. } => "cancel",
+            Self::ActionResult { .. } => "result",
+            Self::Verification { .. } => "verify",
+            Self::Note => "note",
+            Self::StatusChanged { .. } => "status",
+        }
+    }
+}
+
+/// One line of `timeline.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// Position in the incident's timeline, from 1.
+    pub seq: u64,
+    /// When it happened in the observed system's time (the virtual clock in the demo).
+    pub ts: DateTime<Utc>,
+    /// When flightdeck wrote it (wall clock), for the audit trail.
+    pub recorded_at: DateTime<Utc>,
+    pub actor: String,
+    #[serde(flatten)]
+    pub kind: EntryKind,
+    pub text: String,
+    /// Key metrics at the time of the entry, by metric key (rates in 0..1, latency in ms).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_round_trips_through_one_json_line() {
+        let entry = TimelineEntry {
+            seq: 3,
+            ts: "2026-03-14T13:38:00Z".parse().unwrap(),
+            recorded_at: "2026-11-28T12:00:00Z".parse().unwrap(),
+            actor: "flightdeck".into(),
+            kind: EntryKind::Detection {
+                metric: "hallucination".into(),
+                state: "critical".into(),
+            },
+            text: "Hallucination critical".into(),
+            metrics: BTreeMap::from([("hallucination".into(), 0.21)]),
+        };
+        let line = serde_json::to_string(&entry).unwrap();
+        assert!(line.contains(r#""kind":"detection""#));
+        assert!(!line.contains('\n'));
+        assert_eq!(serde_json::from_str::<TimelineEntry>(&line).unwrap(), entry);
+    }
+}
