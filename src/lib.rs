@@ -1,5 +1,19 @@
 //! flightdeck: a terminal incident cockpit for AI features in production.
+//!
+//! `model`, `engine`, `sim` and `app` are pure; `sources`, `actuators`, `incident`, `runtime`
+//! and `term` are the edge that does I/O; `ui` draws from state.
 
+pub mod actuators;
+pub mod app;
+pub mod cli;
+pub mod commands;
+pub mod config;
 pub mod engine;
+pub mod incident;
+pub mod logging;
 pub mod model;
+pub mod runtime;
 pub mod sim;
+pub mod sources;
+pub mod term;
+pub mod ui;

@@ -1,1 +1,37 @@
-fn main() {}
+//! Parses the command line and hands off; nothing else.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use flightdeck::cli::{Cli, CommandLine, DemoArgs};
+use flightdeck::commands::{self, BadInput};
+use flightdeck::{config, incident::store, logging};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let data_dir = config::data_dir(cli.global.data_dir.clone());
+    let result = (|| {
+        let command = cli.command.unwrap_or_else(|| CommandLine::Demo(DemoArgs::defaults()));
+        match &command {
+            CommandLine::Demo(args) => {
+                store::ensure_writable(&data_dir)?;
+                let _log = logging::init(&data_dir)?;
+                commands::demo::run(&cli.global, args, &data_dir)
+            }
+            CommandLine::Scenarios => commands::scenarios::run(),
+            CommandLine::Incidents => commands::incidents::run(&data_dir),
+            CommandLine::Export(args) => commands::export::run(&data_dir, args),
+        }
+    })();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("flightdeck: {error:#}");
+            if error.downcast_ref::<BadInput>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}

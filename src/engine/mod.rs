@@ -2,13 +2,14 @@
 //! baseline, detects alarms and their onset, and runs the triage.
 
 pub mod changes;
+pub mod diff;
 pub mod metrics;
 pub mod observation;
 pub mod signals;
 pub mod stats;
 pub mod triage;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -113,6 +114,7 @@ pub struct Engine {
     /// Evidence for the triage stops at the first mitigation, so it describes the failure itself.
     evidence_end: Option<DateTime<Utc>>,
     last_triage: Option<Triage>,
+    last_states: HashMap<MetricId, MetricState>,
 }
 
 impl Engine {
@@ -128,6 +130,7 @@ impl Engine {
             healthy_since: None,
             evidence_end: None,
             last_triage: None,
+            last_states: HashMap::new(),
         }
     }
 
@@ -163,9 +166,13 @@ impl Engine {
 
     pub fn evaluate(&mut self, now: DateTime<Utc>) -> Assessment {
         let baseline = self.baseline_window(now);
-        let metrics: Vec<MetricReading> = MetricId::ALL
+        let readings: Vec<MetricReading> = MetricId::ALL
             .iter()
             .map(|id| self.read(*id, now, baseline))
+            .collect();
+        let metrics: Vec<MetricReading> = readings
+            .into_iter()
+            .map(|reading| self.hold_alarm(reading))
             .collect();
         self.track_episode(now, &metrics);
         if let (Some(episode), Some(window)) = (self.episode.as_mut(), baseline) {
@@ -197,6 +204,20 @@ impl Engine {
             episode: self.episode.clone(),
             triage,
         }
+    }
+
+    /// An alarm starts on significance but ends on effect size: a metric stays at warn while its
+    /// change still exceeds the warn limit, so intermittent failures do not flap to ok.
+    fn hold_alarm(&mut self, mut reading: MetricReading) -> MetricReading {
+        let was_alarming = self
+            .last_states
+            .get(&reading.id)
+            .is_some_and(|s| s.is_alarm());
+        if was_alarming && reading.state == MetricState::Ok && worse_than_warn(&reading) {
+            reading.state = MetricState::Warn;
+        }
+        self.last_states.insert(reading.id, reading.state);
+        reading
     }
 
     fn baseline_window(&self, now: DateTime<Utc>) -> Option<BaselineWindow> {
@@ -317,6 +338,20 @@ impl Engine {
             state,
             trend,
         }
+    }
+}
+
+/// Whether a reading is still worse than its baseline by the warn limit.
+fn worse_than_warn(reading: &MetricReading) -> bool {
+    let (Some(delta), Some(base)) = (reading.delta, reading.baseline) else {
+        return false;
+    };
+    let warn = reading.id.limits().warn;
+    match reading.id.measure() {
+        Measure::Rate if reading.id.shows_good_share() => -delta >= warn,
+        Measure::Rate => delta >= warn,
+        Measure::Latency(_) => base > 0.0 && (base + delta) / base >= warn,
+        Measure::Throughput => false,
     }
 }
 

@@ -14,6 +14,7 @@ use self::assistant::{INTENTS, Malformation};
 use self::rng::Rng;
 use self::scenario::{ProviderSpec, Scenario, Topic, WorldEvent};
 use crate::engine::changes::MITIGATION_AUTHOR;
+use crate::engine::signals::schema::SchemaRegistry;
 use crate::model::{
     Call, CallStatus, Change, ChangeKind, Feedback, MitigationKind, MitigationPlan,
 };
@@ -49,6 +50,8 @@ pub struct Simulator {
     /// Snapshots the alias has served, in order; the last is served now.
     served_history: Vec<usize>,
     pinned: Option<usize>,
+    /// Prompt versions a rollback moved away from: never a rollback target again.
+    rolled_back: Vec<usize>,
     fallback_on: bool,
     weights: Vec<f64>,
     provider: ProviderSpec,
@@ -68,6 +71,7 @@ impl Simulator {
             prompt_history: vec![scenario.initial_prompt],
             served_history: vec![scenario.initial_model],
             pinned: None,
+            rolled_back: Vec::new(),
             fallback_on: false,
             weights: scenario.initial_weights(),
             provider: scenario.provider,
@@ -165,10 +169,15 @@ impl Simulator {
             .unwrap_or_else(|| *self.served_history.last().expect("a model is always served"))
     }
 
-    /// The prompt version that was live before the current one.
+    /// The last known-good prompt version: the newest one live before the current one that no
+    /// rollback has moved away from.
     fn rollback_target(&self) -> Option<usize> {
         let live = self.live_prompt();
-        self.prompt_history.iter().rev().copied().find(|v| *v != live)
+        self.prompt_history
+            .iter()
+            .rev()
+            .copied()
+            .find(|v| *v != live && !self.rolled_back.contains(v))
     }
 
     /// The snapshot the alias served before its latest move, else the one it serves now.
@@ -200,7 +209,7 @@ impl Simulator {
             unavailable: self
                 .rollback_target()
                 .is_none()
-                .then(|| format!("{live} is the only version that has been live")),
+                .then(|| format!("no known-good version before {live}")),
         };
         let requested = self.requested_model();
         let pin_to = models[self.pin_target()].snapshot.clone();
@@ -252,6 +261,7 @@ impl Simulator {
             MitigationKind::PromptRollback => {
                 let target = self.rollback_target().expect("checked by the plan");
                 let change = self.prompt_change(target, None, None);
+                self.rolled_back.push(self.live_prompt());
                 self.prompt_history.push(target);
                 change
             }
@@ -507,11 +517,13 @@ fn seconds(x: f64) -> Duration {
     Duration::milliseconds((x * 1000.0) as i64)
 }
 
-/// The JSON Schemas the simulated feature's outputs must follow, by name.
-pub fn schemas() -> Vec<(&'static str, Value)> {
-    vec![(
-        "support_answer",
-        serde_json::from_str(include_str!("../../assets/schemas/support_answer.json"))
-            .expect("the bundled schema is valid JSON"),
-    )]
+/// The JSON Schemas the simulated feature's outputs must follow.
+pub fn schema_registry() -> SchemaRegistry {
+    let schema: Value = serde_json::from_str(include_str!("../../assets/schemas/support_answer.json"))
+        .expect("the bundled schema is valid JSON");
+    let mut registry = SchemaRegistry::default();
+    registry
+        .register("support_answer", &schema)
+        .expect("the bundled schema is a valid JSON Schema");
+    registry
 }

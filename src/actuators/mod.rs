@@ -1,0 +1,3 @@
+//! Tokio-side handles that change the world when the app asks for a mitigation.
+
+pub mod simulator;

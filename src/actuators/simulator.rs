@@ -1,0 +1,24 @@
+//! Mitigations against the embedded simulator: the simulator task applies them and reports the
+//! read-back as a `MitigationFinished` action.
+
+use tokio::sync::mpsc;
+
+use crate::model::MitigationKind;
+use crate::sources::simulator::SimCommand;
+
+pub struct SimulatorActuator {
+    commands: mpsc::UnboundedSender<SimCommand>,
+}
+
+impl SimulatorActuator {
+    pub fn new(commands: mpsc::UnboundedSender<SimCommand>) -> Self {
+        Self { commands }
+    }
+
+    /// Asks the simulator to apply a mitigation; an error means the simulator has stopped.
+    pub fn apply(&self, kind: MitigationKind) -> Result<(), String> {
+        self.commands
+            .send(SimCommand::Apply(kind))
+            .map_err(|_| "the simulator has stopped".to_string())
+    }
+}

@@ -1,0 +1,46 @@
+//! Everything that can change the app's state, and what the app asks the edge to do.
+
+use chrono::{DateTime, Utc};
+
+use super::keymap::{Command, Key};
+use crate::model::{Call, Change, MitigationKind, MitigationPlan, TimelineEntry};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Key(Key),
+    Command(Command),
+    /// What a source saw up to `now` on its clock, delivered at `wall` on the wall clock.
+    Observed {
+        now: DateTime<Utc>,
+        wall: DateTime<Utc>,
+        calls: Vec<Call>,
+        changes: Vec<Change>,
+    },
+    /// The mitigation backends' current state, read.
+    PlansRead(Vec<MitigationPlan>),
+    MitigationFinished {
+        kind: MitigationKind,
+        /// The state read back after the change, or why it failed.
+        result: Result<String, String>,
+    },
+    EntryPersisted {
+        seq: u64,
+    },
+    EntryPersistFailed {
+        seq: u64,
+        error: String,
+    },
+    NoteSubmitted(String),
+}
+
+/// Work the edge does for the app; its outcome comes back as an [`Action`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Append the entry to the incident's timeline on disk, then report `EntryPersisted`.
+    Persist {
+        incident_id: String,
+        entry: TimelineEntry,
+    },
+    ApplyMitigation(MitigationKind),
+    Quit,
+}

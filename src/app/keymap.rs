@@ -1,0 +1,169 @@
+//! The one key table: every binding with its description, feeding the key handling, the hint
+//! bar and the `?` help overlay.
+
+use crate::model::MitigationKind;
+
+/// A key press, independent of the terminal library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Key {
+    Char(char),
+    Ctrl(char),
+    Enter,
+    Esc,
+    Tab,
+    BackTab,
+    Up,
+    Down,
+    Left,
+    Right,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+}
+
+/// What a key asks the app to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Quit,
+    ToggleHelp,
+    FocusNext,
+    FocusPrevious,
+    Back,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Open,
+    Mitigate(MitigationKind),
+    AddNote,
+    Declare,
+    Acknowledge,
+    Resolve,
+    ShowPromptDiff,
+    ToggleButton,
+    Activate,
+    SaveNote,
+}
+
+/// Where a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    Cockpit,
+    Confirm,
+    /// Help, diff and entry-detail overlays.
+    Overlay,
+    Note,
+}
+
+pub struct Binding {
+    pub context: Context,
+    pub keys: &'static [Key],
+    /// How the key is written in hints and help.
+    pub label: &'static str,
+    pub command: Command,
+    pub description: &'static str,
+    /// Whether the hint bar shows it (help shows every binding).
+    pub hint: bool,
+}
+
+const fn bind(
+    context: Context,
+    keys: &'static [Key],
+    label: &'static str,
+    command: Command,
+    description: &'static str,
+    hint: bool,
+) -> Binding {
+    Binding {
+        context,
+        keys,
+        label,
+        command,
+        description,
+        hint,
+    }
+}
+
+use Context::{Cockpit, Confirm, Note, Overlay};
+
+pub const BINDINGS: &[Binding] = &[
+    bind(Cockpit, &[Key::Char('r')], "r", Command::Mitigate(MitigationKind::PromptRollback), "roll back the prompt", true),
+    bind(Cockpit, &[Key::Char('p')], "p", Command::Mitigate(MitigationKind::ModelPin), "pin the model", true),
+    bind(Cockpit, &[Key::Char('k')], "k", Command::Mitigate(MitigationKind::KillSwitch), "kill switch", true),
+    bind(Cockpit, &[Key::Char('n')], "n", Command::AddNote, "add a note", true),
+    bind(Cockpit, &[Key::Char('d')], "d", Command::Declare, "declare an incident", false),
+    bind(Cockpit, &[Key::Char('a')], "a", Command::Acknowledge, "acknowledge", true),
+    bind(Cockpit, &[Key::Char('x')], "x", Command::Resolve, "resolve the incident", false),
+    bind(Cockpit, &[Key::Char('w')], "w", Command::ShowPromptDiff, "prompt word diff", true),
+    bind(Cockpit, &[Key::Tab], "Tab", Command::FocusNext, "next pane", true),
+    bind(Cockpit, &[Key::BackTab], "S-Tab", Command::FocusPrevious, "previous pane", false),
+    bind(Cockpit, &[Key::Up], "↑", Command::Up, "move up in the focused pane", false),
+    bind(Cockpit, &[Key::Down], "↓", Command::Down, "move down in the focused pane", false),
+    bind(Cockpit, &[Key::PageUp], "PgUp", Command::PageUp, "page up", false),
+    bind(Cockpit, &[Key::PageDown], "PgDn", Command::PageDown, "page down", false),
+    bind(Cockpit, &[Key::Home], "Home", Command::Top, "newest / first", false),
+    bind(Cockpit, &[Key::End], "End", Command::Bottom, "oldest / last", false),
+    bind(Cockpit, &[Key::Enter], "Enter", Command::Open, "open the selected change or entry", false),
+    bind(Cockpit, &[Key::Esc], "Esc", Command::Back, "back out", false),
+    bind(Cockpit, &[Key::Char('?')], "?", Command::ToggleHelp, "help", true),
+    bind(Cockpit, &[Key::Char('q'), Key::Ctrl('c')], "q", Command::Quit, "quit", true),
+    bind(Confirm, &[Key::Left, Key::Right, Key::Tab, Key::BackTab], "←→", Command::ToggleButton, "choose", true),
+    bind(Confirm, &[Key::Enter], "Enter", Command::Activate, "press the chosen button", true),
+    bind(Confirm, &[Key::Esc], "Esc", Command::Back, "cancel", true),
+    bind(Overlay, &[Key::Esc, Key::Char('q'), Key::Char('?'), Key::Enter], "Esc", Command::Back, "close", true),
+    bind(Note, &[Key::Ctrl('s')], "Ctrl-S", Command::SaveNote, "log the note", true),
+    bind(Note, &[Key::Esc], "Esc", Command::Back, "discard", true),
+];
+
+/// The command a key means in a context.
+pub fn command_for(context: Context, key: Key) -> Option<Command> {
+    BINDINGS
+        .iter()
+        .find(|b| b.context == context && b.keys.contains(&key))
+        .map(|b| b.command)
+}
+
+/// The bindings of a context, for the hint bar and the help overlay.
+pub fn bindings(context: Context) -> impl Iterator<Item = &'static Binding> {
+    BINDINGS.iter().filter(move |b| b.context == context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_key_means_two_things_in_one_context() {
+        for a in BINDINGS {
+            for b in BINDINGS {
+                if std::ptr::eq(a, b) || a.context != b.context {
+                    continue;
+                }
+                for key in a.keys {
+                    assert!(!b.keys.contains(key), "{key:?} bound twice in {:?}", a.context);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mitigation_keys_are_r_p_k() {
+        assert_eq!(
+            command_for(Context::Cockpit, Key::Char('r')),
+            Some(Command::Mitigate(MitigationKind::PromptRollback))
+        );
+        assert_eq!(
+            command_for(Context::Cockpit, Key::Char('p')),
+            Some(Command::Mitigate(MitigationKind::ModelPin))
+        );
+        assert_eq!(
+            command_for(Context::Cockpit, Key::Char('k')),
+            Some(Command::Mitigate(MitigationKind::KillSwitch))
+        );
+        assert_eq!(command_for(Context::Cockpit, Key::Up), Some(Command::Up));
+        assert_eq!(command_for(Context::Confirm, Key::Char('r')), None);
+    }
+}

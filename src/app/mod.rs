@@ -1,0 +1,647 @@
+//! The app state and its one `update`: every state change, from keys, sources, actuators and the
+//! timeline writer, goes through it. Pure: no terminal, no async, no I/O.
+
+pub mod action;
+pub mod keymap;
+mod observe;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+
+pub use self::action::{Action, Effect};
+use self::keymap::{Command, Context};
+use crate::engine::diff::{DiffTag, word_diff};
+use crate::engine::metrics::{MetricId, MetricState};
+use crate::engine::triage::{Category, Verdict};
+use crate::engine::{Assessment, Engine};
+use crate::model::{
+    ChangeKind, EntryKind, Incident, MitigationKind, MitigationPlan, Outcome, Severity, Status,
+    TimelineEntry,
+};
+
+/// Fixed facts about this session of the cockpit.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Who the timeline names for the user's actions.
+    pub actor: String,
+    /// Where the telemetry comes from, shown in the header.
+    pub source: String,
+    pub read_only: bool,
+    /// How fast the source's clock runs against the wall clock, when it is simulated.
+    pub speed: Option<f64>,
+}
+
+/// The actor for what flightdeck does by itself.
+pub const SYSTEM_ACTOR: &str = "flightdeck";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Metrics,
+    Triage,
+    Changes,
+    Timeline,
+}
+
+impl Pane {
+    const ORDER: [Pane; 4] = [Self::Metrics, Self::Triage, Self::Changes, Self::Timeline];
+
+    fn step(self, by: isize) -> Self {
+        let i = Self::ORDER.iter().position(|p| *p == self).unwrap_or(0) as isize;
+        Self::ORDER[(i + by).rem_euclid(Self::ORDER.len() as isize) as usize]
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Button {
+    Cancel,
+    Apply,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay {
+    Help,
+    Confirm { plan: MitigationPlan, focus: Button },
+    Note,
+    Diff(PromptDiff),
+    Entry(u64),
+}
+
+/// A prompt change's word diff, ready to draw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromptDiff {
+    pub title: String,
+    pub runs: Vec<(DiffTag, String)>,
+}
+
+/// Whether an entry is on disk yet: the screen says "logged" only once it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Persisted {
+    Pending,
+    OnDisk,
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedEntry {
+    pub entry: TimelineEntry,
+    pub persisted: Persisted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+/// A mitigation waiting for the metrics that alarmed to come back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verification {
+    pub kind: MitigationKind,
+    pub applied_at: DateTime<Utc>,
+    pub metrics: Vec<MetricId>,
+}
+
+/// How long a mitigation has to bring the alarming metrics back before it is called ineffective.
+pub fn verification_deadline() -> Duration {
+    Duration::minutes(15)
+}
+
+pub struct App {
+    pub settings: Settings,
+    pub engine: Engine,
+    pub assessment: Option<Assessment>,
+    /// The observed system's clock (virtual in the demo).
+    pub now: Option<DateTime<Utc>>,
+    /// The wall clock as of the last source delivery; stamps `recorded_at`.
+    pub wall: DateTime<Utc>,
+    pub incident: Option<Incident>,
+    pub timeline: Vec<LoggedEntry>,
+    pub plans: Vec<MitigationPlan>,
+    pub in_flight: Option<MitigationKind>,
+    pub verification: Option<Verification>,
+    pub focus: Pane,
+    pub overlay: Option<Overlay>,
+    /// Selected row in the changes pane, newest first.
+    pub change_selected: usize,
+    /// Selected row in the timeline pane, newest first.
+    pub entry_selected: usize,
+    /// Lines scrolled in the triage pane.
+    pub triage_scroll: u16,
+    pub message: Option<(Level, String)>,
+    pub calls_seen: u64,
+    pub should_quit: bool,
+    logged_states: HashMap<MetricId, MetricState>,
+    ok_since: HashMap<MetricId, DateTime<Utc>>,
+    logged_verdicts: HashMap<Category, Verdict>,
+    changes_logged: usize,
+}
+
+impl App {
+    pub fn new(settings: Settings, engine: Engine, wall: DateTime<Utc>) -> Self {
+        Self {
+            settings,
+            engine,
+            assessment: None,
+            now: None,
+            wall,
+            incident: None,
+            timeline: Vec::new(),
+            plans: Vec::new(),
+            in_flight: None,
+            verification: None,
+            focus: Pane::Metrics,
+            overlay: None,
+            change_selected: 0,
+            entry_selected: 0,
+            triage_scroll: 0,
+            message: None,
+            calls_seen: 0,
+            should_quit: false,
+            logged_states: HashMap::new(),
+            ok_since: HashMap::new(),
+            logged_verdicts: HashMap::new(),
+            changes_logged: 0,
+        }
+    }
+
+    /// Resumes a recorded incident: its history is shown as logged and new entries follow it.
+    pub fn resume(&mut self, entries: Vec<TimelineEntry>) {
+        self.incident = Incident::from_timeline(&entries);
+        self.timeline = entries
+            .into_iter()
+            .map(|entry| LoggedEntry {
+                entry,
+                persisted: Persisted::OnDisk,
+            })
+            .collect();
+    }
+
+    /// Which key context is active.
+    pub fn context(&self) -> Context {
+        match self.overlay {
+            None => Context::Cockpit,
+            Some(Overlay::Confirm { .. }) => Context::Confirm,
+            Some(Overlay::Note) => Context::Note,
+            Some(_) => Context::Overlay,
+        }
+    }
+
+    pub fn plan(&self, kind: MitigationKind) -> Option<&MitigationPlan> {
+        self.plans.iter().find(|p| p.kind == kind)
+    }
+
+    /// The only place state changes.
+    pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Key(key) => match keymap::command_for(self.context(), key) {
+                Some(command) => self.command(command),
+                None => Vec::new(),
+            },
+            Action::Command(command) => self.command(command),
+            Action::Observed {
+                now,
+                wall,
+                calls,
+                changes,
+            } => self.observe(now, wall, calls, changes),
+            Action::PlansRead(plans) => {
+                self.plans = plans;
+                Vec::new()
+            }
+            Action::MitigationFinished { kind, result } => self.mitigation_finished(kind, result),
+            Action::EntryPersisted { seq } => {
+                self.set_persisted(seq, Persisted::OnDisk);
+                Vec::new()
+            }
+            Action::EntryPersistFailed { seq, error } => {
+                self.message = Some((Level::Error, format!("timeline write failed: {error}")));
+                self.set_persisted(seq, Persisted::Failed(error));
+                Vec::new()
+            }
+            Action::NoteSubmitted(text) => {
+                self.overlay = None;
+                let text = text.trim().to_string();
+                if text.is_empty() {
+                    return Vec::new();
+                }
+                let actor = self.settings.actor.clone();
+                self.log(EntryKind::Note, &actor, text).into_iter().collect()
+            }
+        }
+    }
+
+    fn set_persisted(&mut self, seq: u64, persisted: Persisted) {
+        if let Some(logged) = self.timeline.iter_mut().find(|l| l.entry.seq == seq) {
+            logged.persisted = persisted;
+        }
+    }
+
+    fn command(&mut self, command: Command) -> Vec<Effect> {
+        match command {
+            Command::Quit => {
+                self.should_quit = true;
+                vec![Effect::Quit]
+            }
+            Command::ToggleHelp => {
+                self.overlay = match self.overlay {
+                    Some(Overlay::Help) => None,
+                    _ => Some(Overlay::Help),
+                };
+                Vec::new()
+            }
+            Command::Back => self.back(),
+            Command::FocusNext => self.refocus(1),
+            Command::FocusPrevious => self.refocus(-1),
+            Command::Up => self.scroll(-1),
+            Command::Down => self.scroll(1),
+            Command::PageUp => self.scroll(-10),
+            Command::PageDown => self.scroll(10),
+            Command::Top => self.scroll(isize::MIN / 2),
+            Command::Bottom => self.scroll(isize::MAX / 2),
+            Command::Open => self.open_selected(),
+            Command::Mitigate(kind) => self.request_mitigation(kind),
+            Command::ToggleButton => {
+                if let Some(Overlay::Confirm { focus, .. }) = &mut self.overlay {
+                    *focus = match focus {
+                        Button::Cancel => Button::Apply,
+                        Button::Apply => Button::Cancel,
+                    };
+                }
+                Vec::new()
+            }
+            Command::Activate => self.activate_confirm(),
+            Command::AddNote => {
+                if self.incident.is_none() {
+                    self.message = Some((Level::Warn, "no incident open: declare one with d".into()));
+                } else {
+                    self.overlay = Some(Overlay::Note);
+                }
+                Vec::new()
+            }
+            Command::SaveNote => Vec::new(),
+            Command::Declare => self.declare(),
+            Command::Acknowledge => self.change_status(Status::Investigating),
+            Command::Resolve => self.change_status(Status::Resolved),
+            Command::ShowPromptDiff => {
+                self.show_prompt_diff();
+                Vec::new()
+            }
+        }
+    }
+
+    fn back(&mut self) -> Vec<Effect> {
+        match self.overlay.take() {
+            Some(Overlay::Confirm { plan, .. }) => {
+                let actor = self.settings.actor.clone();
+                self.log(
+                    EntryKind::ActionCancelled {
+                        action: plan.kind.to_string(),
+                    },
+                    &actor,
+                    format!("cancelled {}", plan.summary()),
+                )
+                .into_iter()
+                .collect()
+            }
+            Some(_) => Vec::new(),
+            None => {
+                self.message = None;
+                Vec::new()
+            }
+        }
+    }
+
+    fn refocus(&mut self, by: isize) -> Vec<Effect> {
+        self.focus = self.focus.step(by);
+        Vec::new()
+    }
+
+    fn scroll(&mut self, by: isize) -> Vec<Effect> {
+        let (selected, len) = match self.focus {
+            Pane::Changes => (&mut self.change_selected, self.engine.changes().len()),
+            Pane::Timeline => (&mut self.entry_selected, self.timeline.len()),
+            Pane::Triage => {
+                let lines = self.triage_lines();
+                self.triage_scroll = (self.triage_scroll as isize)
+                    .saturating_add(by)
+                    .clamp(0, lines.saturating_sub(1) as isize) as u16;
+                return Vec::new();
+            }
+            Pane::Metrics => return Vec::new(),
+        };
+        let max = len.saturating_sub(1) as isize;
+        *selected = (*selected as isize).saturating_add(by).clamp(0, max) as usize;
+        Vec::new()
+    }
+
+    /// How many lines the triage pane holds, so scrolling stops at its end.
+    fn triage_lines(&self) -> usize {
+        self.assessment
+            .as_ref()
+            .and_then(|a| a.triage.as_ref())
+            .map_or(0, |t| 2 + t.steps.iter().map(|s| 1 + s.evidence.len()).sum::<usize>())
+    }
+
+    fn open_selected(&mut self) -> Vec<Effect> {
+        match self.focus {
+            Pane::Timeline => {
+                if let Some(logged) = self.timeline.iter().rev().nth(self.entry_selected) {
+                    self.overlay = Some(Overlay::Entry(logged.entry.seq));
+                }
+            }
+            Pane::Changes => {
+                let change = self.engine.changes().iter().rev().nth(self.change_selected);
+                match change.map(|r| r.change.clone()) {
+                    Some(c) if c.text_from.is_some() && c.text_to.is_some() => {
+                        self.overlay = Some(Overlay::Diff(diff_of(&c)));
+                    }
+                    Some(c) => {
+                        self.message = Some((
+                            Level::Info,
+                            format!("{} {}: no prompt texts to diff", c.kind, c.target),
+                        ));
+                    }
+                    None => {}
+                }
+            }
+            Pane::Metrics | Pane::Triage => {}
+        }
+        Vec::new()
+    }
+
+    /// The diff of the prompt change the triage is looking at, else of the latest prompt deploy.
+    fn show_prompt_diff(&mut self) {
+        let latest = self
+            .engine
+            .changes()
+            .iter()
+            .rev()
+            .find(|r| {
+                r.change.kind == ChangeKind::PromptDeploy
+                    && r.change.text_from.is_some()
+                    && r.change.text_to.is_some()
+            })
+            .map(|r| r.change.clone());
+        let from_triage = self
+            .assessment
+            .as_ref()
+            .and_then(|a| a.triage.as_ref())
+            .and_then(|t| t.prompt_change.clone())
+            .and_then(|p| {
+                self.engine
+                    .changes()
+                    .iter()
+                    .rev()
+                    .find(|r| r.change.kind == ChangeKind::PromptDeploy && r.change.to == p.to)
+                    .filter(|r| r.change.text_from.is_some() && r.change.text_to.is_some())
+                    .map(|r| r.change.clone())
+            });
+        match from_triage.or(latest) {
+            Some(change) => self.overlay = Some(Overlay::Diff(diff_of(&change))),
+            None => {
+                self.message = Some((Level::Info, "no prompt change with texts to diff yet".into()));
+            }
+        }
+    }
+
+    fn request_mitigation(&mut self, kind: MitigationKind) -> Vec<Effect> {
+        if self.settings.read_only {
+            self.message = Some((Level::Warn, "read-only mode: mitigations are disabled".into()));
+            return Vec::new();
+        }
+        if let Some(running) = self.in_flight {
+            self.message = Some((Level::Warn, format!("{running} is still being applied")));
+            return Vec::new();
+        }
+        let Some(plan) = self.plan(kind).cloned() else {
+            self.message = Some((Level::Warn, format!("{kind}: backend state not read yet")));
+            return Vec::new();
+        };
+        if let Some(reason) = &plan.unavailable {
+            self.message = Some((Level::Warn, format!("{kind} unavailable: {reason}")));
+            return Vec::new();
+        }
+        let mut effects = Vec::new();
+        if self.incident.is_none() {
+            effects.extend(self.open_incident(
+                format!("Declared by {} to apply a {kind}", self.settings.actor),
+                Severity::Sev3,
+                self.settings.actor.clone(),
+            ));
+        }
+        let actor = self.settings.actor.clone();
+        effects.extend(self.log(
+            EntryKind::ActionRequested {
+                action: kind.to_string(),
+            },
+            &actor,
+            format!("requested {}", plan.summary()),
+        ));
+        self.overlay = Some(Overlay::Confirm {
+            plan,
+            focus: Button::Cancel,
+        });
+        effects
+    }
+
+    fn activate_confirm(&mut self) -> Vec<Effect> {
+        let Some(Overlay::Confirm { plan, focus }) = self.overlay.clone() else {
+            return Vec::new();
+        };
+        if focus == Button::Cancel {
+            return self.back();
+        }
+        self.overlay = None;
+        self.in_flight = Some(plan.kind);
+        let actor = self.settings.actor.clone();
+        let mut effects: Vec<Effect> = self
+            .log(
+                EntryKind::ActionConfirmed {
+                    action: plan.kind.to_string(),
+                },
+                &actor,
+                format!(
+                    "confirmed {} via {} ({})",
+                    plan.summary(),
+                    plan.backend,
+                    plan.operation
+                ),
+            )
+            .into_iter()
+            .collect();
+        effects.push(Effect::ApplyMitigation(plan.kind));
+        effects
+    }
+
+    fn mitigation_finished(
+        &mut self,
+        kind: MitigationKind,
+        result: Result<String, String>,
+    ) -> Vec<Effect> {
+        self.in_flight = None;
+        let (outcome, text) = match &result {
+            Ok(read_back) => (Outcome::Succeeded, format!("{kind} applied; read back: {read_back}")),
+            Err(reason) => (Outcome::Failed, format!("{kind} failed: {reason}")),
+        };
+        self.message = Some((
+            if result.is_ok() { Level::Info } else { Level::Error },
+            text.clone(),
+        ));
+        let mut effects: Vec<Effect> = self
+            .log(
+                EntryKind::ActionResult {
+                    action: kind.to_string(),
+                    outcome,
+                },
+                SYSTEM_ACTOR,
+                text,
+            )
+            .into_iter()
+            .collect();
+        if result.is_ok()
+            && let Some(now) = self.now
+        {
+            self.engine.mark_mitigation(now);
+            let metrics = self
+                .assessment
+                .as_ref()
+                .map(|a| {
+                    a.metrics
+                        .iter()
+                        .filter(|r| r.state.is_alarm() && r.id != MetricId::Throughput)
+                        .map(|r| r.id)
+                        .collect()
+                })
+                .unwrap_or_default();
+            self.verification = Some(Verification {
+                kind,
+                applied_at: now,
+                metrics,
+            });
+            effects.extend(self.verify(now));
+        }
+        effects
+    }
+
+    fn declare(&mut self) -> Vec<Effect> {
+        if self.incident.as_ref().is_some_and(|i| i.status != Status::Resolved) {
+            self.message = Some((Level::Info, "an incident is already open".into()));
+            return Vec::new();
+        }
+        let actor = self.settings.actor.clone();
+        self.open_incident(format!("Declared by {actor}"), Severity::Sev3, actor)
+            .into_iter()
+            .collect()
+    }
+
+    fn change_status(&mut self, to: Status) -> Vec<Effect> {
+        let Some(from) = self.incident.as_ref().map(|i| i.status) else {
+            self.message = Some((Level::Warn, "no incident open".into()));
+            return Vec::new();
+        };
+        if to <= from {
+            self.message = Some((Level::Info, format!("the incident is already {from}")));
+            return Vec::new();
+        }
+        let actor = self.settings.actor.clone();
+        self.log(
+            EntryKind::StatusChanged { from, to },
+            &actor,
+            format!("status {from} → {to}"),
+        )
+        .into_iter()
+        .collect()
+    }
+
+    /// Opens an incident with its first entry.
+    fn open_incident(&mut self, title: String, severity: Severity, actor: String) -> Option<Effect> {
+        let id = format!("INC-{}", self.wall.format("%Y%m%d-%H%M%S"));
+        self.timeline.clear();
+        self.incident = None;
+        self.logged_states.clear();
+        self.logged_verdicts.clear();
+        self.changes_logged = 0;
+        let text = format!("{severity} opened: {title}");
+        let kind = EntryKind::Opened {
+            id,
+            title,
+            severity,
+            source: self.settings.source.clone(),
+        };
+        let entry = self.new_entry(kind, &actor, text);
+        self.incident = Incident::from_timeline(std::slice::from_ref(&entry));
+        self.push(entry)
+    }
+
+    /// Appends an entry to the open incident's timeline; it shows as pending until on disk.
+    fn log(&mut self, kind: EntryKind, actor: &str, text: String) -> Option<Effect> {
+        self.incident.as_ref()?;
+        let entry = self.new_entry(kind, actor, text);
+        if let Some(incident) = &mut self.incident {
+            incident.apply(&entry);
+        }
+        self.push(entry)
+    }
+
+    fn new_entry(&self, kind: EntryKind, actor: &str, text: String) -> TimelineEntry {
+        TimelineEntry {
+            seq: self.timeline.last().map_or(1, |l| l.entry.seq + 1),
+            ts: self.now.unwrap_or(self.wall),
+            recorded_at: self.wall,
+            actor: actor.to_string(),
+            kind,
+            text,
+            metrics: self.metric_snapshot(),
+        }
+    }
+
+    fn push(&mut self, entry: TimelineEntry) -> Option<Effect> {
+        let incident_id = self.incident.as_ref()?.id.clone();
+        self.timeline.push(LoggedEntry {
+            entry: entry.clone(),
+            persisted: Persisted::Pending,
+        });
+        if self.entry_selected > 0 {
+            self.entry_selected += 1;
+        }
+        Some(Effect::Persist { incident_id, entry })
+    }
+
+    fn metric_snapshot(&self) -> std::collections::BTreeMap<String, f64> {
+        const KEY_METRICS: [MetricId; 6] = [
+            MetricId::Hallucination,
+            MetricId::Refusal,
+            MetricId::Schema,
+            MetricId::Feedback,
+            MetricId::Errors,
+            MetricId::LatencyP95,
+        ];
+        let Some(assessment) = &self.assessment else {
+            return Default::default();
+        };
+        KEY_METRICS
+            .iter()
+            .filter_map(|id| {
+                let value = assessment.reading(*id)?.now?;
+                Some((id.key().to_string(), (value * 10_000.0).round() / 10_000.0))
+            })
+            .collect()
+    }
+}
+
+fn diff_of(change: &crate::model::Change) -> PromptDiff {
+    PromptDiff {
+        title: format!(
+            "{} {} at {}",
+            change.target,
+            change.transition(),
+            change.ts.format("%Y-%m-%d %H:%M UTC")
+        ),
+        runs: word_diff(
+            change.text_from.as_deref().unwrap_or_default(),
+            change.text_to.as_deref().unwrap_or_default(),
+        ),
+    }
+}

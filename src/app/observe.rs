@@ -1,0 +1,279 @@
+//! What the app does with new telemetry: feed the engine, open an incident when a metric goes
+//! critical, and log detections, triage verdicts, changes and verifications.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{App, Effect, SYSTEM_ACTOR, verification_deadline};
+use crate::engine::metrics::{Family, MetricId, MetricReading, MetricState};
+use crate::engine::triage::Verdict;
+use crate::model::{Call, Change, EntryKind, Severity, Status};
+
+/// How long a metric must stay healthy before its recovery is logged.
+fn recovery_hold() -> Duration {
+    Duration::minutes(2)
+}
+
+impl App {
+    pub(super) fn observe(
+        &mut self,
+        now: DateTime<Utc>,
+        wall: DateTime<Utc>,
+        calls: Vec<Call>,
+        changes: Vec<Change>,
+    ) -> Vec<Effect> {
+        self.wall = wall;
+        self.now = Some(self.now.map_or(now, |t| t.max(now)));
+        // In time order, so a change is known before the calls that follow it.
+        let mut changes = changes;
+        changes.sort_by_key(|c| c.ts);
+        let mut pending = changes.into_iter().peekable();
+        self.calls_seen += calls.len() as u64;
+        for call in &calls {
+            while let Some(change) = pending.next_if(|c| c.ts <= call.ts) {
+                self.engine.ingest_change(change);
+            }
+            self.engine.ingest_call(call);
+        }
+        for change in pending {
+            self.engine.ingest_change(change);
+        }
+        let assessment = self.engine.evaluate(now);
+        self.assessment = Some(assessment);
+        let mut effects = Vec::new();
+        effects.extend(self.open_on_critical());
+        effects.extend(self.log_metric_states(now));
+        effects.extend(self.log_changes());
+        effects.extend(self.log_triage());
+        effects.extend(self.verify(now));
+        effects
+    }
+
+    fn readings(&self) -> Vec<MetricReading> {
+        self.assessment
+            .as_ref()
+            .map(|a| a.metrics.clone())
+            .unwrap_or_default()
+    }
+
+    fn open_on_critical(&mut self) -> Option<Effect> {
+        let open = self
+            .incident
+            .as_ref()
+            .is_some_and(|i| i.status != Status::Resolved);
+        if open {
+            return None;
+        }
+        let critical = self
+            .readings()
+            .into_iter()
+            .find(|r| r.state == MetricState::Critical && r.id.family() != Family::Volume)?;
+        let title = format!("{} critical", critical.id.label());
+        self.open_incident(title, Severity::Sev2, SYSTEM_ACTOR.into())
+    }
+
+    /// Logs escalations at once and recoveries once they have held.
+    fn log_metric_states(&mut self, now: DateTime<Utc>) -> Vec<Effect> {
+        if self.incident.is_none() {
+            return Vec::new();
+        }
+        let mut effects = Vec::new();
+        for reading in self.readings() {
+            if reading.id.family() == Family::Volume {
+                continue;
+            }
+            let logged = self
+                .logged_states
+                .get(&reading.id)
+                .copied()
+                .unwrap_or(MetricState::Ok);
+            if reading.state.is_alarm() {
+                self.ok_since.remove(&reading.id);
+                if reading.state > logged {
+                    self.logged_states.insert(reading.id, reading.state);
+                    let text = format!(
+                        "{} {}: {}",
+                        reading.id.label(),
+                        reading.state,
+                        describe(&reading)
+                    );
+                    effects.extend(self.log(
+                        EntryKind::Detection {
+                            metric: reading.id.key().into(),
+                            state: reading.state.to_string(),
+                        },
+                        SYSTEM_ACTOR,
+                        text,
+                    ));
+                }
+            } else if logged.is_alarm() && reading.state == MetricState::Ok {
+                let since = *self.ok_since.entry(reading.id).or_insert(now);
+                if now - since >= recovery_hold() {
+                    self.logged_states.insert(reading.id, MetricState::Ok);
+                    self.ok_since.remove(&reading.id);
+                    let text = format!("{} back to ok: {}", reading.id.label(), describe(&reading));
+                    effects.extend(self.log(
+                        EntryKind::Detection {
+                            metric: reading.id.key().into(),
+                            state: "ok".into(),
+                        },
+                        SYSTEM_ACTOR,
+                        text,
+                    ));
+                }
+            }
+        }
+        effects
+    }
+
+    fn log_changes(&mut self) -> Vec<Effect> {
+        if self.incident.is_none() {
+            self.changes_logged = self.engine.changes().len();
+            return Vec::new();
+        }
+        let fresh: Vec<String> = self.engine.changes()[self.changes_logged.min(self.engine.changes().len())..]
+            .iter()
+            .map(|r| format!("{} at {}", r.summary(), r.change.ts.format("%H:%M:%S UTC")))
+            .collect();
+        self.changes_logged = self.engine.changes().len();
+        fresh
+            .into_iter()
+            .filter_map(|text| {
+                self.log(
+                    EntryKind::ChangeSeen {
+                        change: text.clone(),
+                    },
+                    SYSTEM_ACTOR,
+                    text,
+                )
+            })
+            .collect()
+    }
+
+    fn log_triage(&mut self) -> Vec<Effect> {
+        if self.incident.is_none() {
+            return Vec::new();
+        }
+        let Some(triage) = self.assessment.as_ref().and_then(|a| a.triage.clone()) else {
+            return Vec::new();
+        };
+        let mut effects = Vec::new();
+        for step in &triage.steps {
+            if step.verdict == Verdict::InsufficientData
+                || self.logged_verdicts.get(&step.category) == Some(&step.verdict)
+            {
+                continue;
+            }
+            self.logged_verdicts.insert(step.category, step.verdict);
+            let text = format!(
+                "{}: {} ({})",
+                step.category,
+                step.verdict,
+                step.evidence.join("; ")
+            );
+            effects.extend(self.log(
+                EntryKind::Triage {
+                    step: step.category.key().into(),
+                    verdict: step.verdict.to_string(),
+                },
+                SYSTEM_ACTOR,
+                text,
+            ));
+        }
+        effects
+    }
+
+    /// Checks whether the metrics that alarmed when a mitigation was applied have come back.
+    pub(super) fn verify(&mut self, now: DateTime<Utc>) -> Vec<Effect> {
+        let Some(pending) = self.verification.clone() else {
+            return Vec::new();
+        };
+        let readings = self.readings();
+        let watched: Vec<&MetricReading> = readings
+            .iter()
+            .filter(|r| pending.metrics.contains(&r.id))
+            .collect();
+        let recovered = watched.iter().all(|r| r.state == MetricState::Ok);
+        let elapsed = now - pending.applied_at;
+        if !recovered && elapsed < verification_deadline() {
+            return Vec::new();
+        }
+        self.verification = None;
+        let detail: Vec<String> = watched
+            .iter()
+            .map(|r| format!("{} {}", r.id.label(), describe(r)))
+            .collect();
+        let text = if recovered {
+            format!(
+                "{} verified {} min after it was applied: {}",
+                pending.kind,
+                elapsed.num_minutes(),
+                if detail.is_empty() {
+                    "no metric was alarming".to_string()
+                } else {
+                    detail.join("; ")
+                }
+            )
+        } else {
+            format!(
+                "{} did not bring the metrics back within {} min: {}",
+                pending.kind,
+                verification_deadline().num_minutes(),
+                detail.join("; ")
+            )
+        };
+        let mut effects: Vec<Effect> = self
+            .log(
+                EntryKind::Verification {
+                    action: pending.kind.to_string(),
+                    recovered,
+                },
+                SYSTEM_ACTOR,
+                text,
+            )
+            .into_iter()
+            .collect();
+        let status = self.incident.as_ref().map(|i| i.status);
+        if recovered
+            && let Some(from) = status
+            && from < Status::Mitigated
+        {
+            effects.extend(self.log(
+                EntryKind::StatusChanged {
+                    from,
+                    to: Status::Mitigated,
+                },
+                SYSTEM_ACTOR,
+                format!("status {from} → {} after a verified {}", Status::Mitigated, pending.kind),
+            ));
+        }
+        effects
+    }
+}
+
+/// "21.8% vs 4.0% baseline (+17.8 ±4.1 pts)" or "5.9 s vs 1.9 s baseline (×3.1)".
+pub fn describe(reading: &MetricReading) -> String {
+    let (Some(now), Some(base)) = (reading.now, reading.baseline) else {
+        return "not enough data".into();
+    };
+    if matches!(
+        reading.id,
+        MetricId::LatencyP50 | MetricId::LatencyP95 | MetricId::LatencyP99
+    ) {
+        return format!(
+            "{:.1} s vs {:.1} s baseline (×{:.1})",
+            now / 1000.0,
+            base / 1000.0,
+            now / base.max(1.0)
+        );
+    }
+    let delta = (now - base) * 100.0;
+    let ci = reading
+        .half_width
+        .map(|h| format!(" ±{:.1}", h * 100.0))
+        .unwrap_or_default();
+    format!(
+        "{:.1}% vs {:.1}% baseline ({delta:+.1}{ci} pts)",
+        now * 100.0,
+        base * 100.0
+    )
+}

@@ -1,0 +1,98 @@
+//! The command line (shared/DESIGN.md): the contract that scripts and tests outside the project use.
+
+use std::path::PathBuf;
+
+use clap::{Args, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "flightdeck",
+    version,
+    about = "A terminal incident cockpit for AI features in production",
+    long_about = "A terminal incident cockpit for AI features in production: live quality metrics, \
+                  the four-way triage (infrastructure, model, prompt, data) with evidence, one-key \
+                  mitigations, and an incident timeline on disk.\n\nWith no command, runs the demo."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<CommandLine>,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Where incidents and logs are kept [default: the platform's data dir for flightdeck]
+    #[arg(long, global = true, env = "FLIGHTDECK_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Colour theme: dark, high-contrast, mono, or a file NAME.toml in the config dir's themes/
+    #[arg(long, global = true, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Hide and refuse every mitigation: look, don't touch
+    #[arg(long, global = true)]
+    pub read_only: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CommandLine {
+    /// The cockpit on the embedded AI-service simulator (the default command)
+    Demo(DemoArgs),
+    /// List the built-in scenarios
+    Scenarios,
+    /// List the recorded incidents
+    Incidents,
+    /// Write an incident's timeline as Markdown or JSON
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// A built-in scenario name (see `flightdeck scenarios`) or a scenario TOML file
+    #[arg(long, value_name = "NAME|FILE", default_value = crate::sim::scenario::DEFAULT_SCENARIO)]
+    pub scenario: String,
+    /// Virtual seconds per wall-clock second: 60 plays a two-hour incident in two minutes
+    #[arg(long, default_value_t = 60.0, value_parser = parse_speed)]
+    pub speed: f64,
+    /// Seed of the simulator: the same seed replays the same incident
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Reopen a recorded incident: show its whole history and keep logging to it
+    #[arg(long, value_name = "ID")]
+    pub incident: Option<String>,
+}
+
+impl DemoArgs {
+    /// The demo's arguments as if none were given, for the bare `flightdeck` command.
+    pub fn defaults() -> Self {
+        let command = Self::augment_args(clap::Command::new("demo"));
+        Self::from_arg_matches(&command.get_matches_from(["demo"]))
+            .expect("the defaults satisfy the demo's own arguments")
+    }
+}
+
+fn parse_speed(text: &str) -> Result<f64, String> {
+    let speed: f64 = text.parse().map_err(|_| format!("`{text}` is not a number"))?;
+    if speed > 0.0 && speed <= 3600.0 {
+        Ok(speed)
+    } else {
+        Err("must be above 0 and at most 3600".into())
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    Md,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The incident id, or `latest`
+    #[arg(default_value = "latest", value_name = "ID|latest")]
+    pub incident: String,
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Write to this file instead of standard output
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}

@@ -1,0 +1,61 @@
+//! `flightdeck demo`: the cockpit on the embedded simulator.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use chrono::Utc;
+
+use super::BadInput;
+use crate::app::{App, Settings};
+use crate::cli::{DemoArgs, GlobalArgs};
+use crate::engine::{Engine, EngineConfig};
+use crate::incident::store;
+use crate::sim::scenario::Scenario;
+use crate::sim::{Simulator, schema_registry};
+use crate::ui::theme::{self, Theme};
+use crate::{config, runtime};
+
+pub fn run(global: &GlobalArgs, args: &DemoArgs, data_dir: &Path) -> anyhow::Result<()> {
+    let scenario = Scenario::resolve(&args.scenario).map_err(|e| BadInput(e.to_string()))?;
+    let theme = load_theme(global)?;
+    let settings = Settings {
+        actor: config::actor(),
+        source: format!("demo:{} seed {}", scenario.name, args.seed),
+        read_only: global.read_only,
+        speed: Some(args.speed),
+    };
+    let engine = Engine::new(EngineConfig::default(), schema_registry());
+    let mut app = App::new(settings, engine, Utc::now());
+    if let Some(id) = &args.incident {
+        let loaded = store::load(data_dir, id).map_err(|e| BadInput(e.to_string()))?;
+        if !loaded.bad_lines.is_empty() {
+            tracing::warn!(id, bad = loaded.bad_lines.len(), "unreadable timeline lines skipped");
+        }
+        app.resume(loaded.entries);
+    }
+    let simulator = Simulator::new(scenario, args.seed);
+    tracing::info!(scenario = %args.scenario, seed = args.seed, speed = args.speed, "demo starting");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(runtime::run_demo(
+        app,
+        theme,
+        data_dir.to_path_buf(),
+        simulator,
+        args.speed,
+    ))
+}
+
+/// `--theme`, else dark; with `NO_COLOR`, the modifier-only mono theme.
+fn load_theme(global: &GlobalArgs) -> anyhow::Result<Theme> {
+    if config::no_color() {
+        // crossterm drops bold and reverse under NO_COLOR unless told to emit styles anyway.
+        ratatui::crossterm::style::force_color_output(true);
+        return Theme::load(theme::NO_COLOR_THEME, None).map_err(|e| BadInput(e.to_string()).into());
+    }
+    let name = global.theme.as_deref().unwrap_or(theme::DEFAULT_THEME);
+    Theme::load(name, config::theme_dir().as_deref()).map_err(|e| BadInput(e.to_string()).into())
+}

@@ -1,0 +1,5 @@
+//! Incident records on disk: the timeline store, listing and export.
+
+pub mod export;
+pub mod store;
+pub mod writer;

@@ -1,0 +1,238 @@
+//! The timeline store: one append-only JSONL file per incident, each entry written and fsync'd
+//! before it is acknowledged.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use crate::model::TimelineEntry;
+
+pub const TIMELINE_FILE: &str = "timeline.jsonl";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write to {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no incident {id} in {dir}")]
+    NotFound { id: String, dir: PathBuf },
+}
+
+/// Where an incident's files live.
+pub fn incident_dir(data_dir: &Path, id: &str) -> PathBuf {
+    data_dir.join("incidents").join(id)
+}
+
+/// Checks at start that the data dir can be written, so a bad path is reported up front.
+pub fn ensure_writable(data_dir: &Path) -> Result<(), StoreError> {
+    let incidents = data_dir.join("incidents");
+    fs::create_dir_all(&incidents).map_err(|source| StoreError::Create {
+        path: incidents.clone(),
+        source,
+    })?;
+    let probe = incidents.join(".write-probe");
+    File::create(&probe)
+        .and_then(|mut f| f.write_all(b"ok"))
+        .and_then(|()| fs::remove_file(&probe))
+        .map_err(|source| StoreError::Write {
+            path: incidents,
+            source,
+        })
+}
+
+/// An open timeline, appended to one fsync'd line at a time.
+pub struct TimelineStore {
+    path: PathBuf,
+    file: File,
+}
+
+impl TimelineStore {
+    /// Opens an incident's timeline for appending, creating it (and its folder) if needed.
+    pub fn open(data_dir: &Path, id: &str) -> Result<Self, StoreError> {
+        let dir = incident_dir(data_dir, id);
+        let created = !dir.exists();
+        fs::create_dir_all(&dir).map_err(|source| StoreError::Create {
+            path: dir.clone(),
+            source,
+        })?;
+        let path = dir.join(TIMELINE_FILE);
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|source| StoreError::Create {
+                path: path.clone(),
+                source,
+            })?;
+        if created {
+            // The new folder's entry must itself be durable, or a crash could lose the whole file.
+            sync_dir(&dir).map_err(|source| StoreError::Write {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        Ok(Self { path, file })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes one entry as one line with a single write, then fsyncs; returns once it is on disk.
+    pub fn append(&mut self, entry: &TimelineEntry) -> Result<(), StoreError> {
+        let mut line = serde_json::to_vec(entry).expect("timeline entries always serialize");
+        line.push(b'\n');
+        self.file
+            .write_all(&line)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|source| StoreError::Write {
+                path: self.path.clone(),
+                source,
+            })
+    }
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// A line of a timeline file that could not be read, with why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadLine {
+    pub line: usize,
+    pub reason: String,
+}
+
+/// A timeline as read back: every good entry, and every line that was not one.
+#[derive(Debug, Default)]
+pub struct LoadedTimeline {
+    pub entries: Vec<TimelineEntry>,
+    pub bad_lines: Vec<BadLine>,
+}
+
+/// Reads a timeline file. A line that does not parse (say, torn by a crash mid-write) is
+/// reported with its number, never fatal.
+pub fn load(data_dir: &Path, id: &str) -> Result<LoadedTimeline, StoreError> {
+    let dir = incident_dir(data_dir, id);
+    let path = dir.join(TIMELINE_FILE);
+    if !path.exists() {
+        return Err(StoreError::NotFound {
+            id: id.to_string(),
+            dir: data_dir.join("incidents"),
+        });
+    }
+    let file = File::open(&path).map_err(|source| StoreError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let mut loaded = LoadedTimeline::default();
+    for (index, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|source| StoreError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(&line) {
+            Ok(entry) => loaded.entries.push(entry),
+            Err(error) => loaded.bad_lines.push(BadLine {
+                line: index + 1,
+                reason: error.to_string(),
+            }),
+        }
+    }
+    Ok(loaded)
+}
+
+/// Ids of the recorded incidents, oldest first (ids sort by their timestamp).
+pub fn incident_ids(data_dir: &Path) -> Result<Vec<String>, StoreError> {
+    let dir = data_dir.join("incidents");
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let read = fs::read_dir(&dir).map_err(|source| StoreError::Read {
+        path: dir.clone(),
+        source,
+    })?;
+    let mut ids: Vec<String> = read
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join(TIMELINE_FILE).exists())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::EntryKind;
+
+    fn entry(seq: u64) -> TimelineEntry {
+        TimelineEntry {
+            seq,
+            ts: "2026-03-14T14:17:00Z".parse().unwrap(),
+            recorded_at: "2026-11-28T12:00:00Z".parse().unwrap(),
+            actor: "oncall".into(),
+            kind: EntryKind::Note,
+            text: format!("note {seq}"),
+            metrics: Default::default(),
+        }
+    }
+
+    #[test]
+    fn appended_entries_read_back_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = TimelineStore::open(dir.path(), "INC-1").unwrap();
+        for seq in 1..=3 {
+            store.append(&entry(seq)).unwrap();
+        }
+        let loaded = load(dir.path(), "INC-1").unwrap();
+        assert_eq!(loaded.entries, vec![entry(1), entry(2), entry(3)]);
+        assert!(loaded.bad_lines.is_empty());
+        assert_eq!(incident_ids(dir.path()).unwrap(), vec!["INC-1"]);
+    }
+
+    #[test]
+    fn a_torn_line_is_reported_with_its_number_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = TimelineStore::open(dir.path(), "INC-1").unwrap();
+        store.append(&entry(1)).unwrap();
+        let mut file = OpenOptions::new().append(true).open(store.path()).unwrap();
+        file.write_all(br#"{"seq":2,"ts":"2026-03"#).unwrap();
+        let loaded = load(dir.path(), "INC-1").unwrap();
+        assert_eq!(loaded.entries.len(), 1);
+        assert_eq!(loaded.bad_lines.len(), 1);
+        assert_eq!(loaded.bad_lines[0].line, 2);
+    }
+
+    #[test]
+    fn a_missing_incident_names_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = load(dir.path(), "INC-404").unwrap_err();
+        assert!(error.to_string().contains("INC-404"), "{error}");
+    }
+
+    #[test]
+    fn an_unusable_data_dir_is_an_error_naming_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        // A regular file where the data dir should be fails even for root, unlike permissions.
+        let blocked = dir.path().join("not-a-dir");
+        fs::write(&blocked, "x").unwrap();
+        let error = ensure_writable(&blocked).unwrap_err();
+        assert!(error.to_string().contains("not-a-dir"), "{error}");
+    }
+}

@@ -1,0 +1,25 @@
+//! Logs go to a file in the data dir, never to the terminal the cockpit owns.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::EnvFilter;
+
+/// Starts logging to `<data dir>/logs/flightdeck.log`; keep the guard alive to flush on exit.
+pub fn init(data_dir: &Path) -> anyhow::Result<WorkerGuard> {
+    let dir = data_dir.join("logs");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let (writer, guard) = tracing_appender::non_blocking(tracing_appender::rolling::never(
+        &dir,
+        "flightdeck.log",
+    ));
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(
+            EnvFilter::try_from_env("FLIGHTDECK_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    Ok(guard)
+}

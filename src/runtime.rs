@@ -1,0 +1,198 @@
+//! The cockpit's event loop: terminal events and source messages become actions, `update` turns
+//! them into effects, and the edge carries the effects out. Draws at most 30 times a second,
+//! and only when something changed.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+use ratatui_textarea::TextArea;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+use crate::actuators::simulator::SimulatorActuator;
+use crate::app::keymap::{Command, Key};
+use crate::app::{Action, App, Effect, Overlay};
+use crate::incident::writer::TimelineWriter;
+use crate::sim::Simulator;
+use crate::sources;
+use crate::term;
+use crate::ui::{self, View, theme::Theme};
+
+const FRAME: Duration = Duration::from_millis(33);
+
+/// Runs the cockpit on the simulator until the user quits or a signal arrives.
+pub async fn run_demo(
+    mut app: App,
+    theme: Theme,
+    data_dir: PathBuf,
+    sim: Simulator,
+    speed: f64,
+) -> anyhow::Result<()> {
+    let (actions_tx, mut actions) = mpsc::unbounded_channel();
+    let writer = TimelineWriter::spawn(data_dir, actions_tx.clone());
+    let (commands_tx, commands) = mpsc::unbounded_channel();
+    let actuator = SimulatorActuator::new(commands_tx);
+    tokio::spawn(sources::simulator::run(sim, speed, actions_tx.clone(), commands));
+
+    let (mut terminal, guard) = term::enter().context("cannot set up the terminal")?;
+    let mut terminal_events = spawn_terminal_reader();
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut view = View::default();
+    let mut frames = tokio::time::interval(FRAME);
+    frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut dirty = true;
+
+    while !app.should_quit {
+        let effects = tokio::select! {
+            Some(action) = actions.recv() => app.update(action),
+            Some(event) = terminal_events.recv() => handle_terminal_event(&mut app, &mut view, event),
+            _ = frames.tick() => {
+                if dirty {
+                    draw(&mut terminal, &app, &view, &theme)?;
+                    dirty = false;
+                }
+                continue;
+            }
+            _ = sigterm.recv() => app.update(Action::Command(Command::Quit)),
+            _ = tokio::signal::ctrl_c() => app.update(Action::Command(Command::Quit)),
+        };
+        dirty = true;
+        sync_view(&app, &mut view);
+        for effect in effects {
+            match effect {
+                Effect::Persist { incident_id, entry } => writer.write(incident_id, entry),
+                Effect::ApplyMitigation(kind) => {
+                    if let Err(reason) = actuator.apply(kind) {
+                        let follow_up = app.update(Action::MitigationFinished {
+                            kind,
+                            result: Err(reason),
+                        });
+                        for effect in follow_up {
+                            if let Effect::Persist { incident_id, entry } = effect {
+                                writer.write(incident_id, entry);
+                            }
+                        }
+                    }
+                }
+                Effect::Quit => {}
+            }
+        }
+    }
+    drop(guard);
+    writer.finish();
+    if let Some(incident) = &app.incident {
+        println!(
+            "incident {} ({}), {} timeline entries; export it with: flightdeck export {} --format md",
+            incident.id,
+            incident.status,
+            app.timeline.len(),
+            incident.id
+        );
+    }
+    Ok(())
+}
+
+fn draw(terminal: &mut term::Tui, app: &App, view: &View, theme: &Theme) -> anyhow::Result<()> {
+    // A synchronized update keeps a screen share from showing half-drawn frames.
+    execute!(std::io::stdout(), BeginSynchronizedUpdate)?;
+    terminal.draw(|frame| ui::draw(frame, app, view, theme))?;
+    execute!(std::io::stdout(), EndSynchronizedUpdate)?;
+    std::io::stdout().flush()?;
+    Ok(())
+}
+
+/// Reads terminal events on a thread of its own; crossterm's read blocks.
+fn spawn_terminal_reader() -> mpsc::UnboundedReceiver<Event> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        while let Ok(event) = event::read() {
+            if tx.send(event).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The note editor takes raw keys while it is open; everything else goes through the key table.
+fn handle_terminal_event(app: &mut App, view: &mut View, event: Event) -> Vec<Effect> {
+    match event {
+        Event::Key(key) if key.kind != KeyEventKind::Release => {
+            if matches!(app.overlay, Some(Overlay::Note)) {
+                return handle_note_key(app, view, key);
+            }
+            match key_of(key) {
+                Some(key) => app.update(Action::Key(key)),
+                None => Vec::new(),
+            }
+        }
+        Event::Paste(text) => {
+            if let Some(note) = view.note.as_mut() {
+                note.insert_str(text);
+            }
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn handle_note_key(app: &mut App, view: &mut View, key: KeyEvent) -> Vec<Effect> {
+    match key_of(key) {
+        Some(Key::Ctrl('s')) => {
+            let text = view
+                .note
+                .as_ref()
+                .map(|n| n.lines().join("\n"))
+                .unwrap_or_default();
+            app.update(Action::NoteSubmitted(text))
+        }
+        Some(Key::Esc) => app.update(Action::Key(Key::Esc)),
+        _ => {
+            if let Some(note) = view.note.as_mut() {
+                note.input(key);
+            }
+            Vec::new()
+        }
+    }
+}
+
+/// Opens a fresh editor when the note overlay opens, and drops it when it closes.
+fn sync_view(app: &App, view: &mut View) {
+    match (&app.overlay, &view.note) {
+        (Some(Overlay::Note), None) => {
+            let mut editor = TextArea::default();
+            editor.set_placeholder_text("What do you see, decide or do? (several lines are fine)");
+            view.note = Some(editor);
+        }
+        (Some(Overlay::Note), Some(_)) => {}
+        (_, Some(_)) => view.note = None,
+        (_, None) => {}
+    }
+}
+
+/// A crossterm key as the key table knows it.
+pub fn key_of(event: KeyEvent) -> Option<Key> {
+    let ctrl = event.modifiers.contains(KeyModifiers::CONTROL);
+    Some(match event.code {
+        KeyCode::Char(c) if ctrl => Key::Ctrl(c.to_ascii_lowercase()),
+        KeyCode::Char(c) => Key::Char(c),
+        KeyCode::Enter => Key::Enter,
+        KeyCode::Esc => Key::Esc,
+        KeyCode::Tab => Key::Tab,
+        KeyCode::BackTab => Key::BackTab,
+        KeyCode::Up => Key::Up,
+        KeyCode::Down => Key::Down,
+        KeyCode::Left => Key::Left,
+        KeyCode::Right => Key::Right,
+        KeyCode::PageUp => Key::PageUp,
+        KeyCode::PageDown => Key::PageDown,
+        KeyCode::Home => Key::Home,
+        KeyCode::End => Key::End,
+        _ => return None,
+    })
+}

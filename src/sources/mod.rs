@@ -1,0 +1,3 @@
+//! Tokio tasks that read the world and send what they see to the app as actions.
+
+pub mod simulator;

@@ -1,0 +1,91 @@
+//! Runs the embedded simulator on a virtual clock and applies mitigations sent to it.
+
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, Utc};
+use tokio::sync::mpsc;
+
+use crate::app::Action;
+use crate::model::MitigationKind;
+use crate::sim::{SimOutput, Simulator};
+
+/// How often the simulator delivers a batch, in wall time.
+const TICK: StdDuration = StdDuration::from_millis(100);
+
+/// A request to the simulated control plane.
+#[derive(Debug)]
+pub enum SimCommand {
+    Apply(MitigationKind),
+}
+
+/// Advances the simulator `speed` times faster than the wall clock until the app goes away.
+pub async fn run(
+    mut sim: Simulator,
+    speed: f64,
+    actions: mpsc::UnboundedSender<Action>,
+    mut commands: mpsc::UnboundedReceiver<SimCommand>,
+) {
+    let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let step = Duration::milliseconds((TICK.as_millis() as f64 * speed) as i64);
+    let mut plans = sim.plans();
+    if actions.send(Action::PlansRead(plans.clone())).is_err() {
+        return;
+    }
+    loop {
+        let delivered = tokio::select! {
+            _ = ticker.tick() => {
+                let until = sim.now() + step;
+                let outputs = sim.advance_to(until);
+                // A deploy changes what a rollback would do: re-read the state when it moves.
+                let fresh = sim.plans();
+                let replanned = fresh != plans;
+                plans = fresh;
+                deliver(&actions, until, outputs)
+                    && (!replanned || actions.send(Action::PlansRead(plans.clone())).is_ok())
+            }
+            Some(SimCommand::Apply(kind)) = commands.recv() => {
+                tracing::info!(%kind, "applying mitigation to the simulator");
+                let result = sim.apply(kind);
+                let now = sim.now();
+                let changes = result.as_ref().map(|a| vec![SimOutput::Change(a.change.clone())]);
+                deliver(&actions, now, changes.unwrap_or_default())
+                    && actions.send(Action::MitigationFinished {
+                        kind,
+                        result: result.map(|a| a.read_back),
+                    }).is_ok()
+                    && {
+                        plans = sim.plans();
+                        actions.send(Action::PlansRead(plans.clone())).is_ok()
+                    }
+            }
+        };
+        if !delivered {
+            return;
+        }
+    }
+}
+
+/// Sends a batch; `false` once the app has stopped listening.
+fn deliver(
+    actions: &mpsc::UnboundedSender<Action>,
+    now: chrono::DateTime<Utc>,
+    outputs: Vec<SimOutput>,
+) -> bool {
+    let mut calls = Vec::new();
+    let mut changes = Vec::new();
+    for output in outputs {
+        match output {
+            SimOutput::Call(call) => calls.push(*call),
+            SimOutput::Change(change) => changes.push(change),
+        }
+    }
+    actions
+        .send(Action::Observed {
+            now,
+            wall: Utc::now(),
+            calls,
+            changes,
+        })
+        .is_ok()
+}

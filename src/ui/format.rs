@@ -1,0 +1,122 @@
+//! Text formatting shared by panes and popups.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::engine::metrics::{Measure, MetricId, MetricReading, MetricState};
+
+/// "4m12s", "1h05m", "12s".
+pub fn age(d: Duration) -> String {
+    let s = d.num_seconds().max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// A reading's value in its unit.
+pub fn value(id: MetricId, value: Option<f64>) -> String {
+    let Some(v) = value else {
+        return "—".into();
+    };
+    match id.measure() {
+        Measure::Rate => format!("{:.1}%", v * 100.0),
+        Measure::Latency(_) => format!("{:.2}s", v / 1000.0),
+        Measure::Throughput => format!("{v:.0}/m"),
+    }
+}
+
+/// The change against baseline: points with a 95% interval for rates, a ratio for latency.
+pub fn delta(reading: &MetricReading) -> String {
+    match (reading.id.measure(), reading.delta, reading.baseline) {
+        (_, None, _) | (_, _, None) => "—".into(),
+        (Measure::Rate, Some(d), _) => match reading.half_width {
+            Some(h) => format!("{:+.1}±{:.1}", d * 100.0, h * 100.0),
+            None => format!("{:+.1}", d * 100.0),
+        },
+        (Measure::Latency(_), Some(d), Some(base)) => format!("×{:.2}", (base + d) / base.max(1.0)),
+        (Measure::Throughput, Some(d), _) => format!("{d:+.0}/m"),
+    }
+}
+
+/// Glyph and word, so the state never rests on colour alone.
+pub fn state(state: MetricState) -> &'static str {
+    match state {
+        MetricState::Learning => "… learn",
+        MetricState::Ok => "✔ ok",
+        MetricState::Warn => "▲ warn",
+        MetricState::Critical => "✖ CRIT",
+    }
+}
+
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// A text sparkline of the last `width` values, scaled from zero to the largest of them and
+/// the baseline, so a flat healthy line sits low and a spike stands out.
+pub fn sparkline(values: &[Option<f64>], baseline: Option<f64>, width: usize) -> String {
+    let tail = &values[values.len().saturating_sub(width)..];
+    let top = tail
+        .iter()
+        .flatten()
+        .copied()
+        .chain(baseline.map(|b| b * 2.0))
+        .fold(0.0_f64, f64::max);
+    tail.iter()
+        .map(|v| match v {
+            None => ' ',
+            Some(_) if top <= 0.0 => BARS[0],
+            Some(v) => BARS[((v / top) * 7.0).round().clamp(0.0, 7.0) as usize],
+        })
+        .collect()
+}
+
+/// Greedy word wrap to `width` columns; continuation lines start with `indent`.
+pub fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let used = line.chars().count();
+        if used > 0 && used + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+            line.push_str(indent);
+        }
+        if !line.is_empty() && !line.ends_with(' ') {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+pub fn clock(ts: DateTime<Utc>) -> String {
+    ts.format("%H:%M:%S").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_naturally() {
+        assert_eq!(age(Duration::seconds(12)), "12s");
+        assert_eq!(age(Duration::seconds(252)), "4m12s");
+        assert_eq!(age(Duration::minutes(65)), "1h05m");
+    }
+
+    #[test]
+    fn wrap_indents_continuation_lines() {
+        assert_eq!(
+            wrap("   no model change in the 2h before onset", 20, "     "),
+            vec!["no model change in", "     the 2h before", "     onset"]
+        );
+    }
+
+    #[test]
+    fn sparkline_puts_a_spike_at_the_top() {
+        let values = [Some(0.04), Some(0.04), None, Some(0.22)];
+        assert_eq!(sparkline(&values, Some(0.04), 4), "▂▂ █");
+    }
+}

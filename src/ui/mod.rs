@@ -1,0 +1,110 @@
+//! Drawing: a pure function of the app state (and the note editor's buffer). No I/O here.
+
+pub mod format;
+mod panes;
+mod popups;
+pub mod theme;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, BorderType, Paragraph, Wrap};
+use ratatui_textarea::TextArea;
+
+use self::theme::Theme;
+use crate::app::{App, Pane};
+
+/// The least terminal size the cockpit lays out for.
+pub const MIN_WIDTH: u16 = 100;
+pub const MIN_HEIGHT: u16 = 30;
+
+/// Widget state that belongs to the terminal side: the note editor's buffer and cursor.
+#[derive(Default)]
+pub struct View {
+    pub note: Option<TextArea<'static>>,
+}
+
+pub fn draw(frame: &mut Frame, app: &App, view: &View, theme: &Theme) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        draw_too_small(frame, area, theme);
+        return;
+    }
+    let [header, body, hints] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    // The metrics need 14 rows; extra height goes to the timeline, up to 18 for the triage.
+    let top_height = (body.height * 9 / 20).clamp(14, 18);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(top_height), Constraint::Fill(1)]).areas(body);
+    let [metrics, triage] =
+        Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(top);
+    let [left, timeline] =
+        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(bottom);
+    let [changes, mitigations] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(6)]).areas(left);
+
+    panes::header::draw(frame, header, app, theme);
+    panes::metrics::draw(frame, metrics, app, theme);
+    panes::triage::draw(frame, triage, app, theme);
+    panes::changes::draw(frame, changes, app, theme);
+    panes::mitigations::draw(frame, mitigations, app, theme);
+    panes::timeline::draw(frame, timeline, app, theme);
+    panes::hints::draw(frame, hints, app, theme);
+    popups::draw(frame, area, app, view, theme);
+}
+
+fn draw_too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
+    let text = vec![
+        Line::styled("flightdeck needs a larger window", theme.warn),
+        Line::styled(
+            format!(
+                "at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {}×{}",
+                area.width, area.height
+            ),
+            theme.text,
+        ),
+        Line::styled("enlarge the terminal, or press q to quit", theme.muted),
+    ];
+    let [middle] = Layout::vertical([Constraint::Length(3)])
+        .flex(Flex::Center)
+        .areas(area);
+    frame.render_widget(
+        Paragraph::new(text)
+            .centered()
+            .wrap(Wrap { trim: true }),
+        middle,
+    );
+}
+
+/// A pane's frame: the focused pane's border and title stand out.
+fn pane_block<'a>(title: impl Into<Line<'a>>, focused: bool, theme: &Theme) -> Block<'a> {
+    let (border, border_type) = if focused {
+        (theme.border_focused, BorderType::Thick)
+    } else {
+        (theme.border, BorderType::Plain)
+    };
+    Block::bordered()
+        .border_type(border_type)
+        .border_style(border)
+        .title(title)
+        .title_style(if focused { theme.accent } else { theme.text })
+}
+
+fn focused(app: &App, pane: Pane) -> bool {
+    app.overlay.is_none() && app.focus == pane
+}
+
+/// A rectangle of at most `width`×`height` in the middle of `area`.
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [cell] = Layout::horizontal([Constraint::Length(width.min(area.width))])
+        .flex(Flex::Center)
+        .areas(row);
+    cell
+}

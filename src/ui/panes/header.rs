@@ -1,0 +1,96 @@
+//! The header: the incident at a glance, then where the data comes from and its clock.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::app::{App, Level};
+use crate::model::Status;
+use crate::ui::format;
+use crate::ui::theme::Theme;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let sep = || Span::styled(" │ ", theme.header);
+    let mut first = vec![Span::styled(" FLIGHTDECK", theme.header)];
+    match &app.incident {
+        Some(incident) => {
+            let status_style = match incident.status {
+                Status::Detected | Status::Investigating | Status::Identified => theme.critical,
+                Status::Mitigated => theme.warn,
+                Status::Resolved => theme.ok,
+            };
+            first.extend([
+                sep(),
+                Span::styled(incident.id.clone(), theme.header),
+                sep(),
+                Span::styled(format!(" {} ", incident.severity), theme.critical),
+                sep(),
+                Span::styled(format!(" {} ", incident.status), status_style),
+                sep(),
+            ]);
+            let since = app
+                .now
+                .zip(incident.detected_at)
+                .map(|(now, at)| format!("detected {} ago", format::age(now - at)))
+                .unwrap_or_default();
+            first.push(Span::styled(since, theme.header));
+            first.push(sep());
+            first.push(Span::styled(incident.title.clone(), theme.header));
+        }
+        None => {
+            first.extend([
+                sep(),
+                Span::styled(" ✔ no incident ", theme.ok),
+                sep(),
+                Span::styled("watching quality, latency and errors", theme.header),
+            ]);
+        }
+    }
+    let width: usize = first.iter().map(|s| s.width()).sum();
+    let fill = (area.width as usize).saturating_sub(width);
+    first.push(Span::styled(" ".repeat(fill), theme.header));
+
+    let mut second = vec![Span::styled(format!(" source {}", app.settings.source), theme.text)];
+    if let Some(now) = app.now {
+        let speed = app
+            .settings
+            .speed
+            .map(|s| format!(" ×{s}"))
+            .unwrap_or_default();
+        second.push(Span::styled("  ·  clock ", theme.muted));
+        second.push(Span::styled(
+            format!("{}{speed}", now.format("%Y-%m-%d %H:%M:%S UTC")),
+            theme.text,
+        ));
+    }
+    second.push(Span::styled(format!("  ·  {} calls", app.calls_seen), theme.muted));
+    match app.assessment.as_ref().and_then(|a| a.baseline) {
+        Some(b) => second.push(Span::styled(
+            format!(
+                "  ·  baseline {}–{}{}",
+                b.from.format("%H:%M"),
+                b.to.format("%H:%M"),
+                if b.frozen { " (frozen)" } else { "" }
+            ),
+            theme.muted,
+        )),
+        None => second.push(Span::styled("  ·  learning the baseline", theme.warn)),
+    }
+    if app.settings.read_only {
+        second.push(Span::styled("  READ-ONLY ", theme.warn));
+    }
+    if let Some((level, message)) = &app.message {
+        let style = match level {
+            Level::Info => theme.accent,
+            Level::Warn => theme.warn,
+            Level::Error => theme.critical,
+        };
+        second.push(Span::styled("  ▶ ", style));
+        second.push(Span::styled(message.clone(), style));
+    }
+    frame.render_widget(
+        Paragraph::new(vec![Line::from(first), Line::from(second)]),
+        area,
+    );
+}

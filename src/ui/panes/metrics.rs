@@ -1,0 +1,75 @@
+//! The metrics pane: each metric now, against its baseline, with its trend and state.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::Line;
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
+
+use crate::app::{App, Pane};
+use crate::engine::metrics::{MetricReading, MetricState};
+use crate::ui::theme::Theme;
+use crate::ui::{focused, format, pane_block};
+
+fn state_style(state: MetricState, theme: &Theme) -> Style {
+    match state {
+        MetricState::Learning => theme.muted,
+        MetricState::Ok => theme.ok,
+        MetricState::Warn => theme.warn,
+        MetricState::Critical => theme.critical,
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let block = pane_block(" Metrics · 5 min window vs baseline ", focused(app, Pane::Metrics), theme);
+    let Some(assessment) = &app.assessment else {
+        frame.render_widget(
+            Paragraph::new(Line::styled("waiting for the first calls…", theme.muted)).block(block),
+            area,
+        );
+        return;
+    };
+    // Wide panes also show the 1- and 15-minute windows.
+    let wide = area.width >= 92;
+    let mut header = vec!["metric", "now"];
+    if wide {
+        header.extend(["1m", "15m"]);
+    }
+    header.extend(["baseline", "Δ pts ±95%", "trend 20m", "state"]);
+    let rows = assessment.metrics.iter().map(|r| row(r, wide, theme));
+    let mut widths = vec![Constraint::Length(14), Constraint::Length(7)];
+    if wide {
+        widths.extend([Constraint::Length(7), Constraint::Length(7)]);
+    }
+    widths.extend([
+        Constraint::Length(8),
+        Constraint::Length(11),
+        Constraint::Fill(1),
+        Constraint::Length(7),
+    ]);
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(theme.muted))
+        .column_spacing(1)
+        .block(block);
+    frame.render_widget(table, area);
+}
+
+fn row<'a>(reading: &MetricReading, wide: bool, theme: &Theme) -> Row<'a> {
+    let style = state_style(reading.state, theme);
+    let id = reading.id;
+    let mut cells = vec![
+        Cell::from(id.label()).style(if reading.state.is_alarm() { style } else { theme.text }),
+        Cell::from(format::value(id, reading.now)).style(style),
+    ];
+    if wide {
+        cells.push(Cell::from(format::value(id, reading.last_minute)).style(theme.text));
+        cells.push(Cell::from(format::value(id, reading.last_quarter_hour)).style(theme.text));
+    }
+    cells.extend([
+        Cell::from(format::value(id, reading.baseline)).style(theme.muted),
+        Cell::from(format::delta(reading)).style(if reading.state.is_alarm() { style } else { theme.text }),
+        Cell::from(format::sparkline(&reading.trend, reading.baseline, 20)).style(style),
+        Cell::from(format::state(reading.state)).style(style),
+    ]);
+    Row::new(cells)
+}

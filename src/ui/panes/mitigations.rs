@@ -1,0 +1,87 @@
+//! The mitigations pane: each one-key action, what it would do now, and whether it can.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::triage::{key_of, recommended};
+use crate::app::App;
+use crate::model::{MitigationKind, Status};
+use crate::ui::pane_block;
+use crate::ui::theme::Theme;
+
+fn label(kind: MitigationKind) -> &'static str {
+    match kind {
+        MitigationKind::PromptRollback => "Roll back prompt",
+        MitigationKind::ModelPin => "Pin model",
+        MitigationKind::KillSwitch => "Kill switch",
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let title = if app.settings.read_only {
+        " Mitigations · read-only: disabled "
+    } else {
+        " Mitigations "
+    };
+    let block = pane_block(title, false, theme);
+    // Suggest only while the bleeding has not been stopped.
+    let bleeding = app
+        .incident
+        .as_ref()
+        .is_none_or(|i| i.status < Status::Mitigated);
+    let suggested = app
+        .assessment
+        .as_ref()
+        .and_then(|a| a.triage.as_ref())
+        .and_then(|t| t.conclusion())
+        .map(recommended)
+        .filter(|kind| bleeding && app.plan(*kind).is_some_and(|p| p.unavailable.is_none()));
+    let mut lines: Vec<Line> = MitigationKind::ALL
+        .iter()
+        .map(|kind| {
+            let key = if app.settings.read_only {
+                "-".to_string()
+            } else {
+                key_of(*kind).to_string()
+            };
+            let mut spans = vec![
+                Span::styled(format!(" {key} "), theme.accent),
+                Span::styled(format!("{:<17}", label(*kind)), theme.text),
+            ];
+            match app.plan(*kind) {
+                None => spans.push(Span::styled("reading state…", theme.muted)),
+                Some(plan) => match &plan.unavailable {
+                    Some(reason) => spans.push(Span::styled(format!("n/a: {reason}"), theme.muted)),
+                    None => spans.push(Span::styled(
+                        format!("{} → {}", plan.from, plan.to),
+                        theme.text,
+                    )),
+                },
+            }
+            if app.in_flight == Some(*kind) {
+                spans.push(Span::styled("  applying…", theme.warn));
+            } else if suggested == Some(*kind) && !app.settings.read_only {
+                spans.push(Span::styled("  ◀ suggested", theme.critical));
+            }
+            Line::from(spans)
+        })
+        .collect();
+    if let Some(v) = &app.verification {
+        lines.push(Line::styled(
+            format!(
+                " verifying {}: watching {} since {}",
+                v.kind,
+                v.metrics
+                    .iter()
+                    .map(|m| m.label())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                v.applied_at.format("%H:%M")
+            ),
+            theme.warn,
+        ));
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}

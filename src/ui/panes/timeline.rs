@@ -1,0 +1,82 @@
+//! The timeline pane: every entry, newest first, marked once it is on disk.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+
+use crate::app::{App, Pane, Persisted};
+use crate::model::EntryKind;
+use crate::ui::theme::Theme;
+use crate::ui::{focused, format, pane_block};
+
+fn kind_style(kind: &EntryKind, theme: &Theme) -> Style {
+    match kind {
+        EntryKind::Opened { .. } | EntryKind::Detection { .. } => theme.critical,
+        EntryKind::Triage { .. } => theme.warn,
+        EntryKind::ActionRequested { .. }
+        | EntryKind::ActionConfirmed { .. }
+        | EntryKind::ActionResult { .. }
+        | EntryKind::Verification { .. } => theme.accent,
+        EntryKind::StatusChanged { .. } => theme.ok,
+        EntryKind::ChangeSeen { .. } | EntryKind::ActionCancelled { .. } | EntryKind::Note => {
+            theme.text
+        }
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let is_focused = focused(app, Pane::Timeline);
+    let pending = app
+        .timeline
+        .iter()
+        .filter(|l| l.persisted == Persisted::Pending)
+        .count();
+    let title = format!(
+        " Timeline · {} entries{} · ✓ on disk · UTC ",
+        app.timeline.len(),
+        if pending > 0 {
+            format!(", {pending} writing")
+        } else {
+            String::new()
+        }
+    );
+    let block = pane_block(title, is_focused, theme);
+    if app.timeline.is_empty() {
+        frame.render_widget(
+            Paragraph::new("no incident yet: one opens when a metric goes critical, or press d")
+                .style(theme.muted)
+                .block(block),
+            area,
+        );
+        return;
+    }
+    let rows = app.timeline.iter().rev().map(|logged| {
+        let e = &logged.entry;
+        let (mark, mark_style) = match &logged.persisted {
+            Persisted::OnDisk => ("✓", theme.ok),
+            Persisted::Pending => ("…", theme.warn),
+            Persisted::Failed(_) => ("✗", theme.critical),
+        };
+        Row::new(vec![
+            Cell::from(format::clock(e.ts)).style(theme.muted),
+            Cell::from(mark).style(mark_style),
+            Cell::from(e.kind.label()).style(kind_style(&e.kind, theme)),
+            Cell::from(e.text.clone()).style(theme.text),
+        ])
+    });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(8),
+            Constraint::Length(1),
+            Constraint::Length(7),
+            Constraint::Fill(1),
+        ],
+    )
+    .column_spacing(1)
+    .row_highlight_style(if is_focused { theme.selection } else { theme.text })
+    .block(block);
+    let mut state = TableState::default().with_selected(is_focused.then_some(app.entry_selected));
+    frame.render_stateful_widget(table, area, &mut state);
+}

@@ -1,0 +1,109 @@
+//! The triage pane: the four steps in order, each with its verdict, evidence and decision time.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::app::{App, Pane};
+use crate::engine::triage::{Category, Verdict};
+use crate::model::MitigationKind;
+use crate::ui::theme::Theme;
+use crate::ui::{focused, format, pane_block};
+
+fn verdict_style(verdict: Verdict, theme: &Theme) -> Style {
+    match verdict {
+        Verdict::Likely => theme.critical,
+        Verdict::Suspect => theme.warn,
+        Verdict::RuledOut => theme.ok,
+        Verdict::InsufficientData => theme.muted,
+    }
+}
+
+fn verdict_glyph(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Likely => "● LIKELY",
+        Verdict::Suspect => "◐ suspect",
+        Verdict::RuledOut => "○ ruled out",
+        Verdict::InsufficientData => "… need data",
+    }
+}
+
+/// The mitigation that stops the bleeding for a category, before the root cause is fixed.
+pub fn recommended(category: Category) -> MitigationKind {
+    match category {
+        Category::Prompt => MitigationKind::PromptRollback,
+        Category::Model => MitigationKind::ModelPin,
+        Category::Data | Category::Infrastructure => MitigationKind::KillSwitch,
+    }
+}
+
+pub fn key_of(kind: MitigationKind) -> char {
+    match kind {
+        MitigationKind::PromptRollback => 'r',
+        MitigationKind::ModelPin => 'p',
+        MitigationKind::KillSwitch => 'k',
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let is_focused = focused(app, Pane::Triage);
+    let block = pane_block(" Triage ", is_focused, theme);
+    let triage = app.assessment.as_ref().and_then(|a| a.triage.as_ref());
+    let Some(triage) = triage else {
+        let waiting = match app.assessment.as_ref().and_then(|a| a.episode.as_ref()) {
+            Some(_) => "a metric is alarming; estimating the onset…",
+            None => "no metric alarming: the triage starts at the first alarm",
+        };
+        let mut lines = vec![Line::styled(waiting, theme.muted), Line::raw("")];
+        for (i, category) in Category::ORDER.iter().enumerate() {
+            lines.push(Line::styled(format!(" {} {category}", i + 1), theme.muted));
+        }
+        frame.render_widget(Paragraph::new(lines).block(block), area);
+        return;
+    };
+    let mut lines = Vec::new();
+    let headline = match triage.conclusion() {
+        Some(category) => {
+            let kind = recommended(category);
+            Line::from(vec![
+                Span::styled(format!("→ {} ", category.to_string().to_uppercase()), theme.critical),
+                Span::styled(
+                    format!("· stop the bleeding: {kind} ({})", key_of(kind)),
+                    theme.accent,
+                ),
+            ])
+        }
+        None => Line::styled("→ no category is likely yet", theme.warn),
+    };
+    lines.push(headline);
+    lines.push(Line::styled(
+        format!(
+            "onset {} · {} first alarmed",
+            triage.onset.format("%H:%M:%S UTC"),
+            triage.primary.label()
+        ),
+        theme.muted,
+    ));
+    for (i, step) in triage.steps.iter().enumerate() {
+        let style = verdict_style(step.verdict, theme);
+        lines.push(Line::from(vec![
+            Span::styled(format!("{} {:<15}", i + 1, step.category.to_string()), style),
+            Span::styled(format!("{:<12}", verdict_glyph(step.verdict)), style),
+            Span::styled(format!(" @{}", step.decided_at.format("%H:%M")), theme.muted),
+        ]));
+        let width = area.width.saturating_sub(5) as usize;
+        for evidence in &step.evidence {
+            for text in format::wrap(evidence, width, "  ") {
+                lines.push(Line::styled(format!("   {text}"), theme.text));
+            }
+        }
+    }
+    frame.render_widget(
+        Paragraph::new(lines)
+            .scroll((app.triage_scroll, 0))
+            .block(block),
+        area,
+    );
+}

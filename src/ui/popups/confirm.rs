@@ -1,0 +1,61 @@
+//! The one confirm dialog for every mitigation: exactly what will change, Cancel focused first.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use crate::app::Button;
+use crate::model::MitigationPlan;
+use crate::ui::centered;
+use crate::ui::theme::Theme;
+
+pub fn draw(frame: &mut Frame, area: Rect, plan: &MitigationPlan, focus: Button, theme: &Theme) {
+    let field = |name: &str, value: String| {
+        Line::from(vec![
+            Span::styled(format!("  {name:<10}"), theme.muted),
+            Span::styled(value, theme.text),
+        ])
+    };
+    let button = |label: &str, this: Button| {
+        Span::styled(
+            format!("[ {label} ]"),
+            if focus == this {
+                theme.button_focused
+            } else {
+                theme.button
+            },
+        )
+    };
+    let lines = vec![
+        Line::raw(""),
+        field("backend", plan.backend.clone()),
+        field("target", plan.target.clone()),
+        field("operation", plan.operation.clone()),
+        Line::from(vec![
+            Span::styled(format!("  {:<10}", "change"), theme.muted),
+            Span::styled(plan.from.clone(), theme.removed),
+            Span::styled("  →  ", theme.text),
+            Span::styled(plan.to.clone(), theme.added),
+        ]),
+        Line::raw(""),
+        Line::styled("  The action and its result are logged to the timeline.", theme.muted),
+        Line::raw(""),
+        Line::from(vec![
+            Span::raw("  "),
+            button("Cancel", Button::Cancel),
+            Span::raw("   "),
+            button(&format!("Apply {}", plan.kind), Button::Apply),
+        ]),
+    ];
+    let popup = centered(area, 70, lines.len() as u16 + 2);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::bordered()
+                .title(format!(" Confirm {} ", plan.kind))
+                .border_style(theme.warn),
+        ),
+        popup,
+    );
+}

@@ -1,0 +1,44 @@
+//! The prompt word diff: removed words struck through and bracketed, added words marked, so the
+//! change reads without colour too.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use crate::app::PromptDiff;
+use crate::engine::diff::{DiffTag, word_counts};
+use crate::ui::centered;
+use crate::ui::theme::Theme;
+
+pub fn draw(frame: &mut Frame, area: Rect, diff: &PromptDiff, theme: &Theme) {
+    let spans: Vec<Span> = diff
+        .runs
+        .iter()
+        .map(|(tag, text)| match tag {
+            DiffTag::Same => Span::styled(text.clone(), theme.text),
+            DiffTag::Removed => Span::styled(format!("[-{}-]", text.trim()), theme.removed),
+            DiffTag::Added => Span::styled(format!("{{+{}+}}", text.trim()), theme.added),
+        })
+        .collect();
+    let (removed, added) = word_counts(&diff.runs);
+    let lines = vec![
+        Line::styled(diff.title.clone(), theme.accent),
+        Line::styled(
+            format!("{removed} words removed [-…-], {added} words added {{+…+}}"),
+            theme.muted,
+        ),
+        Line::raw(""),
+        Line::from(spans),
+    ];
+    let popup = centered(area, 90, 16);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::bordered()
+                .title(" Prompt diff · Esc to close ")
+                .border_style(theme.border_focused),
+        ),
+        popup,
+    );
+}

@@ -1,0 +1,214 @@
+//! Semantic themes: roles (ok, warn, critical, selection...) rather than colours. Built-in
+//! themes ship in the binary; a file of the same name in the config dir overrides only the
+//! roles it names.
+
+use std::path::Path;
+
+use ratatui::style::{Color, Modifier, Style};
+use serde::Deserialize;
+
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("dark", include_str!("../../themes/dark.toml")),
+    ("high-contrast", include_str!("../../themes/high-contrast.toml")),
+    ("mono", include_str!("../../themes/mono.toml")),
+];
+
+pub const DEFAULT_THEME: &str = "dark";
+/// The theme used when `NO_COLOR` is set: colour is never the only signal.
+pub const NO_COLOR_THEME: &str = "mono";
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct RoleSpec {
+    fg: Option<String>,
+    bg: Option<String>,
+    #[serde(default)]
+    bold: bool,
+    #[serde(default)]
+    dim: bool,
+    #[serde(default)]
+    italic: bool,
+    #[serde(default)]
+    underlined: bool,
+    #[serde(default)]
+    reversed: bool,
+    #[serde(default)]
+    crossed_out: bool,
+}
+
+macro_rules! theme_roles {
+    ($($role:ident),* $(,)?) => {
+        /// A theme file: every role optional, so an override names only what it changes.
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct ThemeFile {
+            $($role: Option<RoleSpec>,)*
+        }
+
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct Theme {
+            $(pub $role: Style,)*
+        }
+
+        impl Theme {
+            fn from_file(file: &ThemeFile, base: Option<&Theme>) -> Result<Self, ThemeError> {
+                Ok(Self {
+                    $($role: match (&file.$role, base) {
+                        (Some(spec), _) => spec.style(stringify!($role))?,
+                        (None, Some(base)) => base.$role,
+                        (None, None) => Style::default(),
+                    },)*
+                })
+            }
+        }
+    };
+}
+
+theme_roles!(
+    text,
+    muted,
+    accent,
+    ok,
+    warn,
+    critical,
+    border,
+    border_focused,
+    selection,
+    header,
+    added,
+    removed,
+    button,
+    button_focused,
+);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ThemeError {
+    #[error("unknown theme `{name}` (built in: dark, high-contrast, mono; or a file in {dir})")]
+    Unknown { name: String, dir: String },
+    #[error("theme {file}: {message}")]
+    Invalid { file: String, message: String },
+    #[error("role `{role}`: `{value}` is not a colour (a name like `red`, `#rrggbb`, or 0-255)")]
+    Color { role: String, value: String },
+}
+
+impl RoleSpec {
+    fn style(&self, role: &str) -> Result<Style, ThemeError> {
+        let color = |value: &Option<String>| -> Result<Option<Color>, ThemeError> {
+            value
+                .as_deref()
+                .map(|v| {
+                    v.parse::<Color>().map_err(|_| ThemeError::Color {
+                        role: role.to_string(),
+                        value: v.to_string(),
+                    })
+                })
+                .transpose()
+        };
+        let mut style = Style::default();
+        if let Some(fg) = color(&self.fg)? {
+            style = style.fg(fg);
+        }
+        if let Some(bg) = color(&self.bg)? {
+            style = style.bg(bg);
+        }
+        for (on, modifier) in [
+            (self.bold, Modifier::BOLD),
+            (self.dim, Modifier::DIM),
+            (self.italic, Modifier::ITALIC),
+            (self.underlined, Modifier::UNDERLINED),
+            (self.reversed, Modifier::REVERSED),
+            (self.crossed_out, Modifier::CROSSED_OUT),
+        ] {
+            if on {
+                style = style.add_modifier(modifier);
+            }
+        }
+        Ok(style)
+    }
+}
+
+fn parse_file(file: &str, text: &str) -> Result<ThemeFile, ThemeError> {
+    toml::from_str(text).map_err(|e| ThemeError::Invalid {
+        file: file.to_string(),
+        message: e.to_string(),
+    })
+}
+
+impl Theme {
+    /// A built-in theme by name, with the override from `override_dir/<name>.toml` if present.
+    pub fn load(name: &str, override_dir: Option<&Path>) -> Result<Self, ThemeError> {
+        let builtin = BUILTIN.iter().find(|(n, _)| *n == name);
+        let base = match builtin {
+            Some((n, text)) => Some(Self::from_file(&parse_file(n, text)?, None)?),
+            None => None,
+        };
+        let override_path = override_dir.map(|d| d.join(format!("{name}.toml")));
+        match override_path.filter(|p| p.exists()) {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| ThemeError::Invalid {
+                    file: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+                let file = parse_file(&path.display().to_string(), &text)?;
+                let fallback = match base {
+                    Some(base) => base,
+                    None => Self::load(DEFAULT_THEME, None)?,
+                };
+                Self::from_file(&file, Some(&fallback))
+            }
+            None => base.ok_or_else(|| ThemeError::Unknown {
+                name: name.to_string(),
+                dir: override_dir.map_or("the config dir".into(), |d| d.display().to_string()),
+            }),
+        }
+    }
+
+    /// The default theme, for tests and fallbacks.
+    pub fn dark() -> Self {
+        Self::load(DEFAULT_THEME, None).expect("the built-in dark theme is valid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_theme_loads() {
+        for (name, _) in BUILTIN {
+            Theme::load(name, None).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
+    #[test]
+    fn mono_uses_no_colour() {
+        let mono = Theme::load("mono", None).unwrap();
+        for style in [mono.ok, mono.warn, mono.critical, mono.selection, mono.header] {
+            assert_eq!(style.fg, None);
+            assert_eq!(style.bg, None);
+        }
+        assert!(mono.critical.add_modifier.contains(Modifier::REVERSED));
+    }
+
+    #[test]
+    fn an_override_changes_only_the_roles_it_names() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("dark.toml"), "critical = { fg = \"magenta\" }\n").unwrap();
+        let theme = Theme::load("dark", Some(dir.path())).unwrap();
+        assert_eq!(theme.critical.fg, Some(Color::Magenta));
+        assert_eq!(theme.ok, Theme::dark().ok);
+    }
+
+    #[test]
+    fn a_bad_colour_names_the_role() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("dark.toml"), "warn = { fg = \"blurple\" }\n").unwrap();
+        let error = Theme::load("dark", Some(dir.path())).unwrap_err();
+        assert!(error.to_string().contains("warn"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_theme_is_an_error() {
+        assert!(Theme::load("solarized", None).is_err());
+    }
+}
