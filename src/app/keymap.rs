@@ -90,14 +90,14 @@ const fn bind(
 use Context::{Cockpit, Confirm, Note, Overlay};
 
 pub const BINDINGS: &[Binding] = &[
-    bind(Cockpit, &[Key::Char('r')], "r", Command::Mitigate(MitigationKind::PromptRollback), "roll back the prompt", true),
-    bind(Cockpit, &[Key::Char('p')], "p", Command::Mitigate(MitigationKind::ModelPin), "pin the model", true),
+    bind(Cockpit, &[Key::Char('r')], "r", Command::Mitigate(MitigationKind::PromptRollback), "roll back prompt", true),
+    bind(Cockpit, &[Key::Char('p')], "p", Command::Mitigate(MitigationKind::ModelPin), "pin model", true),
     bind(Cockpit, &[Key::Char('k')], "k", Command::Mitigate(MitigationKind::KillSwitch), "kill switch", true),
-    bind(Cockpit, &[Key::Char('n')], "n", Command::AddNote, "add a note", true),
+    bind(Cockpit, &[Key::Char('n')], "n", Command::AddNote, "note", true),
     bind(Cockpit, &[Key::Char('d')], "d", Command::Declare, "declare an incident", false),
     bind(Cockpit, &[Key::Char('a')], "a", Command::Acknowledge, "acknowledge", true),
     bind(Cockpit, &[Key::Char('x')], "x", Command::Resolve, "resolve the incident", false),
-    bind(Cockpit, &[Key::Char('w')], "w", Command::ShowPromptDiff, "prompt word diff", true),
+    bind(Cockpit, &[Key::Char('w')], "w", Command::ShowPromptDiff, "prompt diff", true),
     bind(Cockpit, &[Key::Tab], "Tab", Command::FocusNext, "next pane", true),
     bind(Cockpit, &[Key::BackTab], "S-Tab", Command::FocusPrevious, "previous pane", false),
     bind(Cockpit, &[Key::Up], "↑", Command::Up, "move up in the focused pane", false),

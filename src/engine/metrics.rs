@@ -68,7 +68,7 @@ impl MetricId {
             Self::Hallucination => "Hallucination",
             Self::Refusal => "Refusal",
             Self::Schema => "Schema valid",
-            Self::Feedback => "Feedback 👎",
+            Self::Feedback => "Feedback down",
             Self::LatencyP50 => "Latency p50",
             Self::LatencyP95 => "Latency p95",
             Self::LatencyP99 => "Latency p99",

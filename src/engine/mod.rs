@@ -72,16 +72,19 @@ pub struct Episode {
     pub first_alarm: DateTime<Utc>,
     /// Metrics that alarmed during the episode, in the order they first did.
     pub metrics: Vec<MetricId>,
+    /// Metrics that went critical, in the order they first did.
+    pub critical: Vec<MetricId>,
     pub onset: Option<DateTime<Utc>>,
 }
 
 impl Episode {
-    /// The metric the triage reasons about: the first quality metric that alarmed, else the first.
+    /// The metric the triage reasons about: a chance warning must not steer it, so the first
+    /// metric to go critical leads (quality before transport), else the first to alarm.
     pub fn primary(&self) -> MetricId {
-        self.metrics
-            .iter()
-            .copied()
-            .find(|m| m.family() == Family::Quality)
+        let quality = |list: &[MetricId]| list.iter().copied().find(|m| m.family() == Family::Quality);
+        quality(&self.critical)
+            .or_else(|| self.critical.first().copied())
+            .or_else(|| quality(&self.metrics))
             .unwrap_or(self.metrics[0])
     }
 }
@@ -238,10 +241,9 @@ impl Engine {
     }
 
     fn track_episode(&mut self, now: DateTime<Utc>, metrics: &[MetricReading]) {
-        let alarming: Vec<MetricId> = metrics
+        let alarming: Vec<&MetricReading> = metrics
             .iter()
             .filter(|r| r.state.is_alarm() && r.id.family() != Family::Volume)
-            .map(|r| r.id)
             .collect();
         if alarming.is_empty() {
             let since = *self.healthy_since.get_or_insert(now);
@@ -257,11 +259,15 @@ impl Engine {
         let episode = self.episode.get_or_insert_with(|| Episode {
             first_alarm: now,
             metrics: Vec::new(),
+            critical: Vec::new(),
             onset: None,
         });
-        for id in alarming {
-            if !episode.metrics.contains(&id) {
-                episode.metrics.push(id);
+        for reading in alarming {
+            if !episode.metrics.contains(&reading.id) {
+                episode.metrics.push(reading.id);
+            }
+            if reading.state == MetricState::Critical && !episode.critical.contains(&reading.id) {
+                episode.critical.push(reading.id);
             }
         }
         self.frozen_baseline_end

@@ -61,9 +61,10 @@ pub fn percentile(values: &mut [f64], q: f64) -> Option<f64> {
 /// Alarm level of the onset CUSUM; about 1 false alarm in several thousand calls at these rates.
 const CUSUM_THRESHOLD: f64 = 5.0;
 
-/// Estimates the onset of a rise from `p0` to about `p1` in a time-ordered stream of outcomes:
-/// the start of the CUSUM's most recent excursion that crossed its threshold. Taking the most
-/// recent one keeps an earlier chance excursion from dragging the onset back.
+/// Estimates the onset of a rise from `p0` to about `p1` in a time-ordered stream of outcomes.
+/// Within the CUSUM's most recent excursion that crossed its threshold, the onset is the
+/// observation after the excursion's lowest score: the maximum-likelihood change point, which
+/// keeps chance bad outcomes before the change from dragging the onset back.
 pub fn cusum_onset(
     outcomes: impl IntoIterator<Item = (DateTime<Utc>, bool)>,
     p0: f64,
@@ -74,18 +75,23 @@ pub fn cusum_onset(
     let up = (p1 / p0).ln();
     let down = ((1.0 - p1) / (1.0 - p0)).ln();
     let mut score = 0.0_f64;
-    let mut excursion_start = None;
+    let mut lowest = 0.0_f64;
+    let mut candidate = None;
     let mut onset = None;
     let mut alarmed = false;
     for (ts, bad) in outcomes {
-        if score == 0.0 {
-            excursion_start = Some(ts);
-            alarmed = false;
+        if score <= lowest && !alarmed {
+            lowest = score;
+            candidate = Some(ts);
         }
         score = (score + if bad { up } else { down }).max(0.0);
+        if score == 0.0 {
+            lowest = 0.0;
+            alarmed = false;
+        }
         if score >= CUSUM_THRESHOLD && !alarmed {
             alarmed = true;
-            onset = excursion_start;
+            onset = candidate;
         }
     }
     onset
@@ -137,6 +143,19 @@ mod tests {
         });
         let offset = (cusum_onset(outcomes, 0.04, 0.22).unwrap() - start).num_seconds();
         assert!((490..=510).contains(&offset), "onset at call {offset}");
+    }
+
+    #[test]
+    fn cusum_places_the_onset_after_a_dip_inside_an_unfinished_excursion() {
+        let start: DateTime<Utc> = "2026-03-14T13:00:00Z".parse().unwrap();
+        // Three bad calls at 100..103 lift the score; the healthy run after them lowers it
+        // without reaching zero before the rate rises at 130.
+        let outcomes = (0..400).map(|i| {
+            let bad = (100..103).contains(&i) || (i >= 130 && i % 3 == 0);
+            (start + Duration::seconds(i), bad)
+        });
+        let offset = (cusum_onset(outcomes, 0.04, 0.22).unwrap() - start).num_seconds();
+        assert!((125..=135).contains(&offset), "onset at call {offset}");
     }
 
     #[test]

@@ -192,6 +192,15 @@ fn duration(d: Duration) -> String {
     }
 }
 
+/// "12m before onset" or "3m after onset".
+fn relative_to_onset(ts: DateTime<Utc>, onset: DateTime<Utc>) -> String {
+    if ts <= onset {
+        format!("{} before onset", duration(onset - ts))
+    } else {
+        format!("{} after onset", duration(ts - onset))
+    }
+}
+
 /// Displayed rate of a metric (compliance for Schema) over some observations.
 fn shown(metric: MetricId, p: Proportion) -> Option<f64> {
     p.rate()
@@ -278,14 +287,16 @@ fn infrastructure_step(e: &Evidence) -> StepOutcome {
     (verdict, vec![summary, format!("{pattern}; {quality_line}")])
 }
 
-/// Changes of a kind in the suspect window around the onset, not made by flightdeck itself.
+/// Changes of a kind in the suspect window, not made by flightdeck itself: from `before` the
+/// onset up to the first alarm, since the onset is an estimate and a change after it but before
+/// the alarm can still be the cause.
 fn candidates<'a>(
     e: &'a Evidence,
     kind: ChangeKind,
     before: Duration,
 ) -> impl Iterator<Item = &'a ChangeRecord> {
     let from = e.onset - before;
-    let to = e.onset + Duration::minutes(10);
+    let to = (e.onset + Duration::minutes(10)).max(e.episode.first_alarm);
     e.changes.iter().filter(move |r| {
         r.change.kind == kind && !r.is_mitigation() && r.change.ts >= from && r.change.ts <= to
     })
@@ -334,12 +345,11 @@ fn model_step(e: &Evidence, metric: MetricId) -> StepOutcome {
     let on_old = segment_rate(e, metric, Dimension::ModelServed, old, e.baseline.from, c.ts);
     let gap = (e.onset - c.ts).abs();
     let when = format!(
-        "{} {} at {} ({} {} onset){}",
+        "{} {} at {} ({}){}",
         c.target,
         c.transition(),
         hm(c.ts),
-        duration(gap),
-        if c.ts <= e.onset { "before" } else { "after" },
+        relative_to_onset(c.ts, e.onset),
         if change.origin == ChangeOrigin::InferredFromCalls {
             "; floating alias"
         } else {
@@ -393,10 +403,10 @@ fn prompt_step(e: &Evidence, metric: MetricId) -> (StepOutcome, Option<PromptCha
     let to_name = c.to.as_deref().unwrap_or("new");
     let from_name = c.from.as_deref().unwrap_or("old");
     let deployed = format!(
-        "{to_name} deployed {}{}, {} before onset · diff: w",
+        "{to_name} deployed {}{}, {} · diff: w",
         hm(c.ts),
         c.author.as_deref().map(|a| format!(" by {a}")).unwrap_or_default(),
-        duration(e.onset - c.ts)
+        relative_to_onset(c.ts, e.onset)
     );
     let healthy_run = segment_rate(e, metric, Dimension::PromptVersion, new, c.ts, e.onset);
     let baseline = proportion(metric, slice(e.observations, e.baseline.from, e.baseline.to));

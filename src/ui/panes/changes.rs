@@ -11,7 +11,7 @@ use crate::ui::{focused, format, pane_block};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let is_focused = focused(app, Pane::Changes);
-    let block = pane_block(" Changes · newest first · Enter: diff ", is_focused, theme);
+    let block = pane_block(" Changes · newest first · age · Enter: diff ", is_focused, theme);
     let changes = app.engine.changes();
     if changes.is_empty() {
         frame.render_widget(
@@ -37,9 +37,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Row::new(vec![
             Cell::from(format::clock(c.ts)).style(theme.muted),
             Cell::from(c.kind.to_string()).style(style),
-            Cell::from(format!("{} {}", c.target, c.transition())).style(style),
-            Cell::from(origin.to_string()).style(theme.muted),
-            Cell::from(format!("{} ago", format::age(now - c.ts))).style(theme.muted),
+            Cell::from(format!("{} {} · {origin}", c.target, c.transition())).style(style),
+            Cell::from(format::age(now - c.ts)).style(theme.muted),
         ])
     });
     let table = Table::new(
@@ -48,8 +47,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Constraint::Length(8),
             Constraint::Length(6),
             Constraint::Fill(1),
-            Constraint::Length(13),
-            Constraint::Length(10),
+            Constraint::Length(6),
         ],
     )
     .column_spacing(1)

@@ -10,13 +10,23 @@ use crate::app::keymap::{self, Command};
 use crate::ui::theme::Theme;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let mut spans = Vec::new();
-    for binding in keymap::bindings(app.context()).filter(|b| b.hint) {
-        if app.settings.read_only && matches!(binding.command, Command::Mitigate(_)) {
-            continue;
-        }
-        spans.push(Span::styled(format!(" {} ", binding.label), theme.accent));
-        spans.push(Span::styled(format!("{} ", binding.description), theme.muted));
+    let mut hints: Vec<[Span; 2]> = keymap::bindings(app.context())
+        .filter(|b| b.hint)
+        .filter(|b| !(app.settings.read_only && matches!(b.command, Command::Mitigate(_))))
+        .map(|b| {
+            [
+                Span::styled(format!(" {} ", b.label), theme.accent),
+                Span::styled(format!("{} ", b.description), theme.muted),
+            ]
+        })
+        .collect();
+    // On a narrow terminal, drop hints from the middle: the first (the actions) and the last
+    // two (help and quit) always stay.
+    let width = |hints: &[[Span; 2]]| -> usize {
+        hints.iter().flatten().map(|s| s.width()).sum()
+    };
+    while width(&hints) > area.width as usize && hints.len() > 3 {
+        hints.remove(hints.len() - 3);
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    frame.render_widget(Paragraph::new(Line::from(hints.concat())), area);
 }

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::app::{App, Pane};
-use crate::engine::triage::{Category, Verdict};
+use crate::engine::triage::{Category, Step, Verdict};
 use crate::model::MitigationKind;
 use crate::ui::theme::Theme;
 use crate::ui::{focused, format, pane_block};
@@ -69,10 +69,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             let kind = recommended(category);
             Line::from(vec![
                 Span::styled(format!("→ {} ", category.to_string().to_uppercase()), theme.critical),
-                Span::styled(
-                    format!("· stop the bleeding: {kind} ({})", key_of(kind)),
-                    theme.accent,
-                ),
+                Span::styled(format!("· mitigate: {} {kind}", key_of(kind)), theme.accent),
             ])
         }
         None => Line::styled("→ no category is likely yet", theme.warn),
@@ -86,6 +83,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ),
         theme.muted,
     ));
+    let width = area.width.saturating_sub(5) as usize;
+    let evidence_lines = |step: &Step| -> Vec<String> {
+        step.evidence
+            .iter()
+            .flat_map(|e| format::wrap(e, width, "  "))
+            .collect()
+    };
+    let total: usize = triage.steps.iter().map(|s| 1 + evidence_lines(s).len()).sum();
+    // When it does not fit, ruled-out steps keep their verdict line and give their evidence's
+    // room to the steps that matter; focusing the pane shows everything, scrollable.
+    let collapse = !is_focused && lines.len() + total > area.height.saturating_sub(2) as usize;
     for (i, step) in triage.steps.iter().enumerate() {
         let style = verdict_style(step.verdict, theme);
         lines.push(Line::from(vec![
@@ -93,12 +101,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Span::styled(format!("{:<12}", verdict_glyph(step.verdict)), style),
             Span::styled(format!(" @{}", step.decided_at.format("%H:%M")), theme.muted),
         ]));
-        let width = area.width.saturating_sub(5) as usize;
-        for evidence in &step.evidence {
-            for text in format::wrap(evidence, width, "  ") {
-                lines.push(Line::styled(format!("   {text}"), theme.text));
-            }
+        if collapse && step.verdict == Verdict::RuledOut {
+            continue;
         }
+        for text in evidence_lines(step) {
+            lines.push(Line::styled(format!("   {text}"), theme.text));
+        }
+    }
+    if collapse {
+        lines.push(Line::styled("(Tab here to see all evidence)", theme.muted));
     }
     frame.render_widget(
         Paragraph::new(lines)

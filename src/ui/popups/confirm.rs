@@ -17,9 +17,11 @@ pub fn draw(frame: &mut Frame, area: Rect, plan: &MitigationPlan, focus: Button,
             Span::styled(value, theme.text),
         ])
     };
+    // The focused button is marked by glyphs as well as by style.
     let button = |label: &str, this: Button| {
+        let (open, close) = if focus == this { ("[▸ ", " ◂]") } else { ("[  ", "  ]") };
         Span::styled(
-            format!("[ {label} ]"),
+            format!("{open}{label}{close}"),
             if focus == this {
                 theme.button_focused
             } else {

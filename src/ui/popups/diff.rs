@@ -11,14 +11,22 @@ use crate::engine::diff::{DiffTag, word_counts};
 use crate::ui::centered;
 use crate::ui::theme::Theme;
 
+/// Wraps the words in markers and keeps the surrounding spaces outside them.
+fn marked(text: &str, open: &str, close: &str) -> String {
+    let words = text.trim();
+    let lead = &text[..text.len() - text.trim_start().len()];
+    let trail = &text[text.trim_end().len()..];
+    format!("{lead}{open}{words}{close}{trail}")
+}
+
 pub fn draw(frame: &mut Frame, area: Rect, diff: &PromptDiff, theme: &Theme) {
     let spans: Vec<Span> = diff
         .runs
         .iter()
         .map(|(tag, text)| match tag {
             DiffTag::Same => Span::styled(text.clone(), theme.text),
-            DiffTag::Removed => Span::styled(format!("[-{}-]", text.trim()), theme.removed),
-            DiffTag::Added => Span::styled(format!("{{+{}+}}", text.trim()), theme.added),
+            DiffTag::Removed => Span::styled(marked(text, "[-", "-]"), theme.removed),
+            DiffTag::Added => Span::styled(marked(text, "{+", "+}"), theme.added),
         })
         .collect();
     let (removed, added) = word_counts(&diff.runs);

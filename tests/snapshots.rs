@@ -1,0 +1,82 @@
+//! Whole-frame snapshots of the cockpit, rendered into a `TestBackend`, for each scenario at a
+//! fixed seed and virtual time, and for the popups and the small-terminal message.
+
+mod support;
+
+use flightdeck::app::keymap::Key;
+use flightdeck::sim::scenario::BUILTIN;
+use support::Harness;
+
+/// A harness run to 12 virtual minutes after the scenario's change.
+fn mid_incident(scenario: &str) -> Harness {
+    let mut h = Harness::new(scenario);
+    let change = h.incident_change_at();
+    h.run_minutes((change - h.now()).num_minutes() + 12);
+    h
+}
+
+#[test]
+fn each_scenario_mid_incident_at_120x35() {
+    for (name, _) in BUILTIN {
+        let h = mid_incident(name);
+        insta::assert_snapshot!(format!("{name}_120x35"), h.render(120, 35));
+    }
+}
+
+#[test]
+fn prompt_regression_at_160x45_and_100x30() {
+    let h = mid_incident("prompt-regression");
+    insta::assert_snapshot!("prompt-regression_160x45", h.render(160, 45));
+    insta::assert_snapshot!("prompt-regression_100x30", h.render(100, 30));
+}
+
+#[test]
+fn before_the_baseline_is_learned() {
+    let mut h = Harness::new("prompt-regression");
+    h.run_minutes(3);
+    insta::assert_snapshot!(h.render(120, 35));
+}
+
+#[test]
+fn the_confirm_dialog_names_backend_target_and_change_with_cancel_first() {
+    let mut h = mid_incident("prompt-regression");
+    h.press(Key::Char('r'));
+    let frame = h.render(120, 35);
+    assert!(frame.contains("v8  →  v7"), "{frame}");
+    assert!(frame.contains("[▸ Cancel ◂]"), "Cancel is focused first: {frame}");
+    insta::assert_snapshot!(frame);
+}
+
+#[test]
+fn the_help_overlay_lists_the_key_table() {
+    let mut h = mid_incident("prompt-regression");
+    h.press(Key::Char('?'));
+    insta::assert_snapshot!(h.render(120, 35));
+}
+
+#[test]
+fn the_prompt_diff_shows_the_six_removed_words() {
+    let mut h = mid_incident("prompt-regression");
+    h.press(Key::Char('w'));
+    let frame = h.render(120, 35);
+    assert!(frame.contains("6 words removed"), "{frame}");
+    assert!(frame.contains("[-Answer only from the provided"), "{frame}");
+    insta::assert_snapshot!(frame);
+}
+
+#[test]
+fn read_only_hides_the_mitigation_keys() {
+    let mut h = Harness::with_settings("prompt-regression", support::SEED, true);
+    let change = h.incident_change_at();
+    h.run_minutes((change - h.now()).num_minutes() + 12);
+    let frame = h.render(120, 35);
+    assert!(frame.contains("read-only: disabled"), "{frame}");
+    assert!(!frame.contains("roll back the prompt"), "{frame}");
+    insta::assert_snapshot!(frame);
+}
+
+#[test]
+fn a_terminal_below_100x30_asks_for_a_larger_window() {
+    let h = mid_incident("prompt-regression");
+    insta::assert_snapshot!(h.render(80, 24));
+}

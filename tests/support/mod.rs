@@ -1,0 +1,183 @@
+//! A headless cockpit: the simulator, the app and a real timeline store, driven by actions on a
+//! virtual clock. Effects are carried out the way the runtime does, synchronously.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use chrono::{DateTime, Duration, Utc};
+use flightdeck::app::keymap::Key;
+use flightdeck::app::{Action, App, Effect, Settings};
+use flightdeck::engine::{Engine, EngineConfig};
+use flightdeck::incident::store::TimelineStore;
+use flightdeck::sim::scenario::Scenario;
+use flightdeck::sim::{SimOutput, Simulator, schema_registry};
+use flightdeck::ui::theme::Theme;
+use flightdeck::ui::{self, View};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+pub const SEED: u64 = 42;
+
+pub struct Harness {
+    pub sim: Simulator,
+    pub app: App,
+    pub data_dir: tempfile::TempDir,
+    store: Option<(String, TimelineStore)>,
+}
+
+impl Harness {
+    pub fn new(scenario: &str) -> Self {
+        Self::with_settings(scenario, SEED, false)
+    }
+
+    pub fn with_settings(scenario: &str, seed: u64, read_only: bool) -> Self {
+        let scenario = Scenario::resolve(scenario).expect("a built-in scenario");
+        let settings = Settings {
+            actor: "oncall".into(),
+            source: format!("demo:{} seed {seed}", scenario.name),
+            read_only,
+            speed: Some(60.0),
+        };
+        let start = scenario.start;
+        let engine = Engine::new(EngineConfig::default(), schema_registry());
+        let sim = Simulator::new(scenario, seed);
+        let mut harness = Self {
+            app: App::new(settings, engine, start),
+            sim,
+            data_dir: tempfile::tempdir().expect("a temp dir"),
+            store: None,
+        };
+        let plans = harness.sim.plans();
+        harness.dispatch(Action::PlansRead(plans));
+        harness
+    }
+
+    pub fn scenario(&self) -> &Scenario {
+        self.sim.scenario()
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.sim.now()
+    }
+
+    /// Runs the world for some virtual minutes, delivering a batch every 30 virtual seconds.
+    pub fn run_minutes(&mut self, minutes: i64) {
+        let until = self.sim.now() + Duration::minutes(minutes);
+        while self.sim.now() < until {
+            let step = (self.sim.now() + Duration::seconds(30)).min(until);
+            let outputs = self.sim.advance_to(step);
+            self.deliver(outputs);
+        }
+    }
+
+    /// Runs until the condition holds, at most `limit` virtual minutes; returns whether it did.
+    pub fn run_until(&mut self, limit: i64, condition: impl Fn(&App) -> bool) -> bool {
+        for _ in 0..limit * 2 {
+            if condition(&self.app) {
+                return true;
+            }
+            let step = self.sim.now() + Duration::seconds(30);
+            let outputs = self.sim.advance_to(step);
+            self.deliver(outputs);
+        }
+        condition(&self.app)
+    }
+
+    fn deliver(&mut self, outputs: Vec<SimOutput>) {
+        let mut calls = Vec::new();
+        let mut changes = Vec::new();
+        for output in outputs {
+            match output {
+                SimOutput::Call(call) => calls.push(*call),
+                SimOutput::Change(change) => changes.push(change),
+            }
+        }
+        let now = self.sim.now();
+        self.dispatch(Action::Observed {
+            now,
+            wall: now,
+            calls,
+            changes,
+        });
+        let plans = self.sim.plans();
+        if plans != self.app.plans {
+            self.dispatch(Action::PlansRead(plans));
+        }
+    }
+
+    pub fn press(&mut self, key: Key) {
+        self.dispatch(Action::Key(key));
+    }
+
+    /// Applies an action and carries out its effects, as the runtime would.
+    pub fn dispatch(&mut self, action: Action) {
+        let mut queue = vec![action];
+        while let Some(action) = queue.pop() {
+            for effect in self.app.update(action) {
+                match effect {
+                    Effect::Persist { incident_id, entry } => {
+                        let seq = entry.seq;
+                        self.store_for(&incident_id).append(&entry).expect("append");
+                        queue.insert(0, Action::EntryPersisted { seq });
+                    }
+                    Effect::ApplyMitigation(kind) => {
+                        let result = self.sim.apply(kind);
+                        let now = self.sim.now();
+                        if let Ok(applied) = &result {
+                            queue.insert(
+                                0,
+                                Action::Observed {
+                                    now,
+                                    wall: now,
+                                    calls: vec![],
+                                    changes: vec![applied.change.clone()],
+                                },
+                            );
+                        }
+                        queue.insert(
+                            0,
+                            Action::MitigationFinished {
+                                kind,
+                                result: result.map(|a| a.read_back),
+                            },
+                        );
+                        queue.insert(0, Action::PlansRead(self.sim.plans()));
+                    }
+                    Effect::Quit => {}
+                }
+            }
+        }
+    }
+
+    fn store_for(&mut self, incident_id: &str) -> &mut TimelineStore {
+        let reopen = self.store.as_ref().is_none_or(|(id, _)| id != incident_id);
+        if reopen {
+            let store = TimelineStore::open(self.data_dir.path(), incident_id).expect("open store");
+            self.store = Some((incident_id.to_string(), store));
+        }
+        &mut self.store.as_mut().expect("just opened").1
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    /// The whole frame as text, at a terminal size.
+    pub fn render(&self, width: u16, height: u16) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+        terminal
+            .draw(|frame| ui::draw(frame, &self.app, &View::default(), &Theme::dark()))
+            .expect("draw");
+        terminal.backend().to_string()
+    }
+
+    /// The scenario's scripted change that the incident is about: its last scheduled event.
+    pub fn incident_change_at(&self) -> DateTime<Utc> {
+        self.scenario()
+            .events
+            .last()
+            .map(|e| e.at)
+            .expect("every scenario schedules a change")
+    }
+}
