@@ -71,7 +71,9 @@ impl DemoArgs {
 }
 
 fn parse_speed(text: &str) -> Result<f64, String> {
-    let speed: f64 = text.parse().map_err(|_| format!("`{text}` is not a number"))?;
+    let speed: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
     if speed > 0.0 && speed <= 3600.0 {
         Ok(speed)
     } else {

@@ -11,7 +11,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let data_dir = config::data_dir(cli.global.data_dir.clone());
     let result = (|| {
-        let command = cli.command.unwrap_or_else(|| CommandLine::Demo(DemoArgs::defaults()));
+        let command = cli
+            .command
+            .unwrap_or_else(|| CommandLine::Demo(DemoArgs::defaults()));
         match &command {
             CommandLine::Demo(args) => {
                 store::ensure_writable(&data_dir)?;

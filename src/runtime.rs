@@ -37,7 +37,12 @@ pub async fn run_demo(
     let writer = TimelineWriter::spawn(data_dir, actions_tx.clone());
     let (commands_tx, commands) = mpsc::unbounded_channel();
     let actuator = SimulatorActuator::new(commands_tx);
-    tokio::spawn(sources::simulator::run(sim, speed, actions_tx.clone(), commands));
+    tokio::spawn(sources::simulator::run(
+        sim,
+        speed,
+        actions_tx.clone(),
+        commands,
+    ));
 
     let (mut terminal, guard) = term::enter().context("cannot set up the terminal")?;
     let mut terminal_events = spawn_terminal_reader();
@@ -65,7 +70,7 @@ pub async fn run_demo(
         sync_view(&app, &mut view);
         for effect in effects {
             match effect {
-                Effect::Persist { incident_id, entry } => writer.write(incident_id, entry),
+                Effect::Persist { incident_id, entry } => writer.write(incident_id, *entry),
                 Effect::ApplyMitigation(kind) => {
                     if let Err(reason) = actuator.apply(kind) {
                         let follow_up = app.update(Action::MitigationFinished {
@@ -74,7 +79,7 @@ pub async fn run_demo(
                         });
                         for effect in follow_up {
                             if let Effect::Persist { incident_id, entry } = effect {
-                                writer.write(incident_id, entry);
+                                writer.write(incident_id, *entry);
                             }
                         }
                     }

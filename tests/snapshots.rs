@@ -43,7 +43,10 @@ fn the_confirm_dialog_names_backend_target_and_change_with_cancel_first() {
     h.press(Key::Char('r'));
     let frame = h.render(120, 35);
     assert!(frame.contains("v8  →  v7"), "{frame}");
-    assert!(frame.contains("[▸ Cancel ◂]"), "Cancel is focused first: {frame}");
+    assert!(
+        frame.contains("[▸ Cancel ◂]"),
+        "Cancel is focused first: {frame}"
+    );
     insta::assert_snapshot!(frame);
 }
 

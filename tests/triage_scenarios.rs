@@ -16,13 +16,19 @@ fn each_scenario_opens_an_incident_within_five_minutes_of_its_change() {
         let mut h = Harness::new(name);
         let change = h.incident_change_at();
         h.run_minutes((change - h.now()).num_minutes());
-        assert!(h.app.incident.is_none(), "{name}: no incident before the change");
+        assert!(
+            h.app.incident.is_none(),
+            "{name}: no incident before the change"
+        );
         assert!(
             h.run_until(5, |app| app.incident.is_some()),
             "{name}: no incident within 5 minutes of the change"
         );
         let opened = h.app.incident.as_ref().unwrap().opened_at;
-        assert!(opened - change <= Duration::minutes(5), "{name}: opened at {opened}");
+        assert!(
+            opened - change <= Duration::minutes(5),
+            "{name}: opened at {opened}"
+        );
     }
 }
 
@@ -44,7 +50,11 @@ fn each_scenario_triage_names_its_category_with_the_others_not_likely() {
             if step.category != expected {
                 assert_ne!(step.verdict, Verdict::Likely, "{name}: {step:?}");
             }
-            assert!(!step.evidence.is_empty(), "{name}: {:?} has no evidence", step.category);
+            assert!(
+                !step.evidence.is_empty(),
+                "{name}: {:?} has no evidence",
+                step.category
+            );
         }
         let onset = triage.onset;
         assert!(
@@ -61,7 +71,10 @@ fn the_triage_is_right_and_quiet_before_the_change_across_seeds() {
             let mut h = Harness::with_settings(name, seed, false);
             let change = h.incident_change_at();
             h.run_minutes((change - h.now()).num_minutes());
-            assert!(h.app.incident.is_none(), "{name} seed {seed}: false alarm before the change");
+            assert!(
+                h.app.incident.is_none(),
+                "{name} seed {seed}: false alarm before the change"
+            );
             h.run_minutes(12);
             let conclusion = h
                 .app
@@ -69,7 +82,11 @@ fn the_triage_is_right_and_quiet_before_the_change_across_seeds() {
                 .as_ref()
                 .and_then(|a| a.triage.as_ref())
                 .and_then(|t| t.conclusion());
-            assert_eq!(conclusion, Some(h.scenario().category), "{name} seed {seed}");
+            assert_eq!(
+                conclusion,
+                Some(h.scenario().category),
+                "{name} seed {seed}"
+            );
         }
     }
 }
@@ -79,11 +96,19 @@ fn the_red_herring_prompt_deploy_is_ruled_out_by_its_healthy_run() {
     let mut h = Harness::new("red-herring");
     let change = h.incident_change_at();
     h.run_minutes((change - h.now()).num_minutes() + 12);
-    let triage = h.app.assessment.as_ref().and_then(|a| a.triage.clone()).unwrap();
+    let triage = h
+        .app
+        .assessment
+        .as_ref()
+        .and_then(|a| a.triage.clone())
+        .unwrap();
     let prompt = triage.step(Category::Prompt);
     assert_eq!(prompt.verdict, Verdict::RuledOut);
     assert!(
-        prompt.evidence.iter().any(|e| e.contains("healthy for 1h50m")),
+        prompt
+            .evidence
+            .iter()
+            .any(|e| e.contains("healthy for 1h50m")),
         "{prompt:?}"
     );
     let model = triage.step(Category::Model);
@@ -115,7 +140,11 @@ fn the_right_mitigation_is_verified_within_a_few_minutes() {
                 .as_ref()
                 .is_some_and(|i| i.status == Status::Mitigated)),
             "{name}: `{key}` was not verified within 10 min; timeline: {:#?}",
-            h.app.timeline.iter().map(|l| &l.entry.text).collect::<Vec<_>>()
+            h.app
+                .timeline
+                .iter()
+                .map(|l| &l.entry.text)
+                .collect::<Vec<_>>()
         );
     }
 }
@@ -135,6 +164,13 @@ fn a_wrong_mitigation_is_logged_as_not_recovering() {
         .iter()
         .find(|l| l.entry.kind.label() == "verify")
         .expect("a verification entry");
-    assert!(verdict.entry.text.contains("did not bring the metrics back"), "{}", verdict.entry.text);
+    assert!(
+        verdict
+            .entry
+            .text
+            .contains("did not bring the metrics back"),
+        "{}",
+        verdict.entry.text
+    );
     assert_ne!(h.app.incident.as_ref().unwrap().status, Status::Mitigated);
 }

@@ -39,7 +39,7 @@ pub enum Effect {
     /// Append the entry to the incident's timeline on disk, then report `EntryPersisted`.
     Persist {
         incident_id: String,
-        entry: TimelineEntry,
+        entry: Box<TimelineEntry>,
     },
     ApplyMitigation(MitigationKind),
     Quit,

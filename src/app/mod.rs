@@ -227,7 +227,9 @@ impl App {
                     return Vec::new();
                 }
                 let actor = self.settings.actor.clone();
-                self.log(EntryKind::Note, &actor, text).into_iter().collect()
+                self.log(EntryKind::Note, &actor, text)
+                    .into_iter()
+                    .collect()
             }
         }
     }
@@ -274,7 +276,8 @@ impl App {
             Command::Activate => self.activate_confirm(),
             Command::AddNote => {
                 if self.incident.is_none() {
-                    self.message = Some((Level::Warn, "no incident open: declare one with d".into()));
+                    self.message =
+                        Some((Level::Warn, "no incident open: declare one with d".into()));
                 } else {
                     self.overlay = Some(Overlay::Note);
                 }
@@ -326,7 +329,8 @@ impl App {
                 let lines = self.triage_lines();
                 self.triage_scroll = (self.triage_scroll as isize)
                     .saturating_add(by)
-                    .clamp(0, lines.saturating_sub(1) as isize) as u16;
+                    .clamp(0, lines.saturating_sub(1) as isize)
+                    as u16;
                 return Vec::new();
             }
             Pane::Metrics => return Vec::new(),
@@ -341,7 +345,9 @@ impl App {
         self.assessment
             .as_ref()
             .and_then(|a| a.triage.as_ref())
-            .map_or(0, |t| 2 + t.steps.iter().map(|s| 1 + s.evidence.len()).sum::<usize>())
+            .map_or(0, |t| {
+                2 + t.steps.iter().map(|s| 1 + s.evidence.len()).sum::<usize>()
+            })
     }
 
     fn open_selected(&mut self) -> Vec<Effect> {
@@ -401,14 +407,20 @@ impl App {
         match from_triage.or(latest) {
             Some(change) => self.overlay = Some(Overlay::Diff(diff_of(&change))),
             None => {
-                self.message = Some((Level::Info, "no prompt change with texts to diff yet".into()));
+                self.message = Some((
+                    Level::Info,
+                    "no prompt change with texts to diff yet".into(),
+                ));
             }
         }
     }
 
     fn request_mitigation(&mut self, kind: MitigationKind) -> Vec<Effect> {
         if self.settings.read_only {
-            self.message = Some((Level::Warn, "read-only mode: mitigations are disabled".into()));
+            self.message = Some((
+                Level::Warn,
+                "read-only mode: mitigations are disabled".into(),
+            ));
             return Vec::new();
         }
         if let Some(running) = self.in_flight {
@@ -482,11 +494,18 @@ impl App {
     ) -> Vec<Effect> {
         self.in_flight = None;
         let (outcome, text) = match &result {
-            Ok(read_back) => (Outcome::Succeeded, format!("{kind} applied; read back: {read_back}")),
+            Ok(read_back) => (
+                Outcome::Succeeded,
+                format!("{kind} applied; read back: {read_back}"),
+            ),
             Err(reason) => (Outcome::Failed, format!("{kind} failed: {reason}")),
         };
         self.message = Some((
-            if result.is_ok() { Level::Info } else { Level::Error },
+            if result.is_ok() {
+                Level::Info
+            } else {
+                Level::Error
+            },
             text.clone(),
         ));
         let mut effects: Vec<Effect> = self
@@ -526,7 +545,11 @@ impl App {
     }
 
     fn declare(&mut self) -> Vec<Effect> {
-        if self.incident.as_ref().is_some_and(|i| i.status != Status::Resolved) {
+        if self
+            .incident
+            .as_ref()
+            .is_some_and(|i| i.status != Status::Resolved)
+        {
             self.message = Some((Level::Info, "an incident is already open".into()));
             return Vec::new();
         }
@@ -556,7 +579,12 @@ impl App {
     }
 
     /// Opens an incident with its first entry.
-    fn open_incident(&mut self, title: String, severity: Severity, actor: String) -> Option<Effect> {
+    fn open_incident(
+        &mut self,
+        title: String,
+        severity: Severity,
+        actor: String,
+    ) -> Option<Effect> {
         let id = format!("INC-{}", self.wall.format("%Y%m%d-%H%M%S"));
         self.timeline.clear();
         self.incident = None;
@@ -606,7 +634,10 @@ impl App {
         if self.entry_selected > 0 {
             self.entry_selected += 1;
         }
-        Some(Effect::Persist { incident_id, entry })
+        Some(Effect::Persist {
+            incident_id,
+            entry: Box::new(entry),
+        })
     }
 
     fn metric_snapshot(&self) -> std::collections::BTreeMap<String, f64> {

@@ -130,7 +130,8 @@ impl App {
             self.changes_logged = self.engine.changes().len();
             return Vec::new();
         }
-        let fresh: Vec<String> = self.engine.changes()[self.changes_logged.min(self.engine.changes().len())..]
+        let fresh: Vec<String> = self.engine.changes()
+            [self.changes_logged.min(self.engine.changes().len())..]
             .iter()
             .map(|r| format!("{} at {}", r.summary(), r.change.ts.format("%H:%M:%S UTC")))
             .collect();
@@ -243,7 +244,11 @@ impl App {
                     to: Status::Mitigated,
                 },
                 SYSTEM_ACTOR,
-                format!("status {from} → {} after a verified {}", Status::Mitigated, pending.kind),
+                format!(
+                    "status {from} → {} after a verified {}",
+                    Status::Mitigated,
+                    pending.kind
+                ),
             ));
         }
         effects

@@ -29,7 +29,11 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs, data_dir: &Path) -> anyhow::Res
     if let Some(id) = &args.incident {
         let loaded = store::load(data_dir, id).map_err(|e| BadInput(e.to_string()))?;
         if !loaded.bad_lines.is_empty() {
-            tracing::warn!(id, bad = loaded.bad_lines.len(), "unreadable timeline lines skipped");
+            tracing::warn!(
+                id,
+                bad = loaded.bad_lines.len(),
+                "unreadable timeline lines skipped"
+            );
         }
         app.resume(loaded.entries);
     }
@@ -54,7 +58,8 @@ fn load_theme(global: &GlobalArgs) -> anyhow::Result<Theme> {
     if config::no_color() {
         // crossterm drops bold and reverse under NO_COLOR unless told to emit styles anyway.
         ratatui::crossterm::style::force_color_output(true);
-        return Theme::load(theme::NO_COLOR_THEME, None).map_err(|e| BadInput(e.to_string()).into());
+        return Theme::load(theme::NO_COLOR_THEME, None)
+            .map_err(|e| BadInput(e.to_string()).into());
     }
     let name = global.theme.as_deref().unwrap_or(theme::DEFAULT_THEME);
     Theme::load(name, config::theme_dir().as_deref()).map_err(|e| BadInput(e.to_string()).into())

@@ -11,9 +11,12 @@ use crate::model::Incident;
 
 pub fn run(data_dir: &Path, args: &ExportArgs) -> anyhow::Result<()> {
     let id = if args.incident == "latest" {
-        store::incident_ids(data_dir)?
-            .pop()
-            .ok_or_else(|| BadInput(format!("no incidents in {}", data_dir.join("incidents").display())))?
+        store::incident_ids(data_dir)?.pop().ok_or_else(|| {
+            BadInput(format!(
+                "no incidents in {}",
+                data_dir.join("incidents").display()
+            ))
+        })?
     } else {
         args.incident.clone()
     };
@@ -21,13 +24,18 @@ pub fn run(data_dir: &Path, args: &ExportArgs) -> anyhow::Result<()> {
     for bad in &loaded.bad_lines {
         eprintln!(
             "warning: {}: line {} skipped: {}",
-            store::incident_dir(data_dir, &id).join(store::TIMELINE_FILE).display(),
+            store::incident_dir(data_dir, &id)
+                .join(store::TIMELINE_FILE)
+                .display(),
             bad.line,
             bad.reason
         );
     }
-    let incident = Incident::from_timeline(&loaded.entries)
-        .ok_or_else(|| BadInput(format!("incident {id}: the timeline does not start with an opening entry")))?;
+    let incident = Incident::from_timeline(&loaded.entries).ok_or_else(|| {
+        BadInput(format!(
+            "incident {id}: the timeline does not start with an opening entry"
+        ))
+    })?;
     let text = match args.format {
         ExportFormat::Md => export::to_markdown(&incident, &loaded.entries),
         ExportFormat::Json => export::to_json(&incident, &loaded.entries),

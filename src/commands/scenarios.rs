@@ -5,7 +5,11 @@ use crate::sim::scenario::{BUILTIN, Scenario};
 pub fn run() -> anyhow::Result<()> {
     for (name, text) in BUILTIN {
         let scenario = Scenario::parse(name, text)?;
-        println!("{name:<22} {:<15} {}", scenario.category.key(), scenario.summary);
+        println!(
+            "{name:<22} {:<15} {}",
+            scenario.category.key(),
+            scenario.summary
+        );
     }
     Ok(())
 }

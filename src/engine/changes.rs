@@ -112,7 +112,10 @@ impl ChangeLog {
 
     fn observe_prompt_version(&mut self, call: &Call) -> Option<ChangeRecord> {
         let version = call.prompt_version.as_ref()?;
-        let prompt = call.prompt_id.clone().unwrap_or_else(|| call.feature.clone());
+        let prompt = call
+            .prompt_id
+            .clone()
+            .unwrap_or_else(|| call.feature.clone());
         let previous = self
             .prompt_version_by_prompt
             .insert(prompt.clone(), version.clone())?;
@@ -167,12 +170,18 @@ mod tests {
     #[test]
     fn infers_a_silent_model_update_under_the_same_alias() {
         let mut log = ChangeLog::default();
-        assert!(log.observe_call(&call("2026-03-14T13:00:00Z", "gpt-4o-2024-08-06", "v7")).is_none());
+        assert!(
+            log.observe_call(&call("2026-03-14T13:00:00Z", "gpt-4o-2024-08-06", "v7"))
+                .is_none()
+        );
         let inferred = log
             .observe_call(&call("2026-03-14T13:01:00Z", "gpt-4o-2024-11-20", "v7"))
             .unwrap();
         assert_eq!(inferred.change.kind, ChangeKind::ModelChange);
-        assert_eq!(inferred.change.transition(), "gpt-4o-2024-08-06 → gpt-4o-2024-11-20");
+        assert_eq!(
+            inferred.change.transition(),
+            "gpt-4o-2024-08-06 → gpt-4o-2024-11-20"
+        );
         assert_eq!(inferred.origin, ChangeOrigin::InferredFromCalls);
     }
 
@@ -180,7 +189,10 @@ mod tests {
     fn a_feed_record_replaces_the_prompt_change_inferred_from_calls() {
         let mut log = ChangeLog::default();
         log.observe_call(&call("2026-03-14T13:00:00Z", "m", "v7"));
-        assert!(log.observe_call(&call("2026-03-14T13:35:10Z", "m", "v8")).is_some());
+        assert!(
+            log.observe_call(&call("2026-03-14T13:35:10Z", "m", "v8"))
+                .is_some()
+        );
         let feed: Change = serde_json::from_value(serde_json::json!({
             "ts": "2026-03-14T13:35:00Z", "kind": "prompt_deploy", "target": "support-answer",
             "from": "v7", "to": "v8", "author": "maria"
@@ -201,6 +213,9 @@ mod tests {
         }))
         .unwrap();
         assert!(log.record_feed(feed).is_some());
-        assert!(log.observe_call(&call("2026-03-14T13:35:10Z", "m", "v8")).is_none());
+        assert!(
+            log.observe_call(&call("2026-03-14T13:35:10Z", "m", "v8"))
+                .is_none()
+        );
     }
 }

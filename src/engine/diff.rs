@@ -52,7 +52,10 @@ mod tests {
             .filter(|(t, _)| *t == DiffTag::Removed)
             .map(|(_, s)| s.as_str())
             .collect();
-        assert_eq!(removed.concat().trim(), "Answer only from the provided context.");
+        assert_eq!(
+            removed.concat().trim(),
+            "Answer only from the provided context."
+        );
         assert_eq!(word_counts(&runs), (6, 0));
     }
 

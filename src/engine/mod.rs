@@ -81,7 +81,8 @@ impl Episode {
     /// The metric the triage reasons about: a chance warning must not steer it, so the first
     /// metric to go critical leads (quality before transport), else the first to alarm.
     pub fn primary(&self) -> MetricId {
-        let quality = |list: &[MetricId]| list.iter().copied().find(|m| m.family() == Family::Quality);
+        let quality =
+            |list: &[MetricId]| list.iter().copied().find(|m| m.family() == Family::Quality);
         quality(&self.critical)
             .or_else(|| self.critical.first().copied())
             .or_else(|| quality(&self.metrics))
@@ -312,7 +313,8 @@ impl Engine {
         now: DateTime<Utc>,
         baseline: Option<BaselineWindow>,
     ) -> MetricReading {
-        let window = |minutes: i64| slice(&self.observations, now - Duration::minutes(minutes), now);
+        let window =
+            |minutes: i64| slice(&self.observations, now - Duration::minutes(minutes), now);
         let five = self.config.window.num_minutes();
         let (value, samples) = measure(id, window(five), five as f64);
         let (baseline_value, state, delta, half_width) = match baseline {
@@ -329,7 +331,12 @@ impl Engine {
             .rev()
             .map(|ago| {
                 let end = now - Duration::minutes(ago);
-                measure(id, slice(&self.observations, end - Duration::minutes(1), end), 1.0).0
+                measure(
+                    id,
+                    slice(&self.observations, end - Duration::minutes(1), end),
+                    1.0,
+                )
+                .0
             })
             .collect();
         MetricReading {

@@ -133,10 +133,11 @@ impl Observation {
 }
 
 const STOP_WORDS: &[&str] = &[
-    "the", "and", "for", "you", "your", "with", "that", "this", "have", "can", "are", "was", "what",
-    "how", "but", "not", "from", "they", "will", "would", "there", "their", "about", "does", "did",
-    "our", "any", "get", "just", "when", "which", "who", "why", "into", "than", "then", "them",
-    "its", "also", "been", "were", "could", "should", "please", "hi", "hello", "thanks",
+    "the", "and", "for", "you", "your", "with", "that", "this", "have", "can", "are", "was",
+    "what", "how", "but", "not", "from", "they", "will", "would", "there", "their", "about",
+    "does", "did", "our", "any", "get", "just", "when", "which", "who", "why", "into", "than",
+    "then", "them", "its", "also", "been", "were", "could", "should", "please", "hi", "hello",
+    "thanks",
 ];
 
 /// Lower-cased alphabetic words of three letters or more that are not stop words; contractions

@@ -25,7 +25,9 @@ impl Proportion {
 
     /// Variance of the rate estimate, with the rate floored so that a zero count still has spread.
     fn variance(&self) -> Option<f64> {
-        let p = self.rate()?.clamp(0.5 / self.n as f64, 1.0 - 0.5 / self.n as f64);
+        let p = self
+            .rate()?
+            .clamp(0.5 / self.n as f64, 1.0 - 0.5 / self.n as f64);
         Some(p * (1.0 - p) / self.n as f64)
     }
 }

@@ -203,8 +203,13 @@ fn relative_to_onset(ts: DateTime<Utc>, onset: DateTime<Utc>) -> String {
 
 /// Displayed rate of a metric (compliance for Schema) over some observations.
 fn shown(metric: MetricId, p: Proportion) -> Option<f64> {
-    p.rate()
-        .map(|r| if metric.shows_good_share() { 1.0 - r } else { r })
+    p.rate().map(|r| {
+        if metric.shows_good_share() {
+            1.0 - r
+        } else {
+            r
+        }
+    })
 }
 
 fn infrastructure_step(e: &Evidence) -> StepOutcome {
@@ -272,7 +277,11 @@ fn infrastructure_step(e: &Evidence) -> StepOutcome {
     let pattern = format!(
         "{affected} of {minutes} min since {} affected: {}",
         hm(e.onset),
-        if consistent { "consistent" } else { "intermittent" }
+        if consistent {
+            "consistent"
+        } else {
+            "intermittent"
+        }
     );
     let quality_line = if quality.is_empty() {
         "quality of successful calls unchanged".to_string()
@@ -313,7 +322,8 @@ fn segment_rate(
 ) -> Proportion {
     proportion(
         metric,
-        slice(e.observations, from, to).filter(|o| value.is_some() && o.dimension(dimension) == value),
+        slice(e.observations, from, to)
+            .filter(|o| value.is_some() && o.dimension(dimension) == value),
     )
 }
 
@@ -342,7 +352,14 @@ fn model_step(e: &Evidence, metric: MetricId) -> StepOutcome {
     let new = symbol(e, c.to.as_deref());
     let old = symbol(e, c.from.as_deref());
     let on_new = segment_rate(e, metric, Dimension::ModelServed, new, c.ts, e.end);
-    let on_old = segment_rate(e, metric, Dimension::ModelServed, old, e.baseline.from, c.ts);
+    let on_old = segment_rate(
+        e,
+        metric,
+        Dimension::ModelServed,
+        old,
+        e.baseline.from,
+        c.ts,
+    );
     let gap = (e.onset - c.ts).abs();
     let when = format!(
         "{} {} at {} ({}){}",
@@ -405,11 +422,17 @@ fn prompt_step(e: &Evidence, metric: MetricId) -> (StepOutcome, Option<PromptCha
     let deployed = format!(
         "{to_name} deployed {}{}, {} · diff: w",
         hm(c.ts),
-        c.author.as_deref().map(|a| format!(" by {a}")).unwrap_or_default(),
+        c.author
+            .as_deref()
+            .map(|a| format!(" by {a}"))
+            .unwrap_or_default(),
         relative_to_onset(c.ts, e.onset)
     );
     let healthy_run = segment_rate(e, metric, Dimension::PromptVersion, new, c.ts, e.onset);
-    let baseline = proportion(metric, slice(e.observations, e.baseline.from, e.baseline.to));
+    let baseline = proportion(
+        metric,
+        slice(e.observations, e.baseline.from, e.baseline.to),
+    );
     if e.onset - c.ts >= Duration::minutes(20)
         && healthy_run.n >= 100
         && !concentrated(metric, healthy_run, baseline)
@@ -431,7 +454,14 @@ fn prompt_step(e: &Evidence, metric: MetricId) -> (StepOutcome, Option<PromptCha
         );
     }
     let on_new = segment_rate(e, metric, Dimension::PromptVersion, new, c.ts, e.end);
-    let on_old = segment_rate(e, metric, Dimension::PromptVersion, old, e.baseline.from, c.ts);
+    let on_old = segment_rate(
+        e,
+        metric,
+        Dimension::PromptVersion,
+        old,
+        e.baseline.from,
+        c.ts,
+    );
     let split = format!(
         "{} {} on {to_name} vs {} on {from_name}",
         metric.label(),
@@ -466,10 +496,7 @@ fn dominant<'a>(
 }
 
 /// Shares of each value of a dimension in a window.
-fn shares(
-    observations: &[&Observation],
-    dimension: Dimension,
-) -> BTreeMap<Symbol, f64> {
+fn shares(observations: &[&Observation], dimension: Dimension) -> BTreeMap<Symbol, f64> {
     let mut counts: BTreeMap<Symbol, usize> = BTreeMap::new();
     let mut total = 0;
     for o in observations {
@@ -522,7 +549,10 @@ fn data_step(e: &Evidence, metric: MetricId, explained: bool) -> StepOutcome {
 
     // The baseline's own rate of unseen terms is the yardstick: its last quarter against the rest.
     let split = base.len() * 3 / 4;
-    let early: HashSet<Symbol> = base[..split].iter().flat_map(|o| o.terms.iter().copied()).collect();
+    let early: HashSet<Symbol> = base[..split]
+        .iter()
+        .flat_map(|o| o.terms.iter().copied())
+        .collect();
     let (expected, _) = new_term_share(&base[split..], &early);
     let vocabulary: HashSet<Symbol> = base.iter().flat_map(|o| o.terms.iter().copied()).collect();
     let (observed, unseen) = new_term_share(&recent, &vocabulary);
@@ -551,23 +581,39 @@ fn data_step(e: &Evidence, metric: MetricId, explained: bool) -> StepOutcome {
             format!("{}={} {:+.0} pts", d.label(), e.interner.name(v), s * 100.0)
         });
         return if vocabulary_moved {
-            let verdict = if explained { Verdict::Suspect } else { Verdict::Likely };
-            (verdict, vec![vocabulary_line, format!("largest segment shift {shift}")])
+            let verdict = if explained {
+                Verdict::Suspect
+            } else {
+                Verdict::Likely
+            };
+            (
+                verdict,
+                vec![vocabulary_line, format!("largest segment shift {shift}")],
+            )
         } else {
             (
                 Verdict::RuledOut,
-                vec![format!("input mix stable: largest shift {shift}"), vocabulary_line],
+                vec![
+                    format!("input mix stable: largest shift {shift}"),
+                    vocabulary_line,
+                ],
             )
         };
     };
     let name = e.interner.name(value);
     let in_segment = proportion(
         metric,
-        recent.iter().copied().filter(|o| o.dimension(dimension) == Some(value)),
+        recent
+            .iter()
+            .copied()
+            .filter(|o| o.dimension(dimension) == Some(value)),
     );
     let elsewhere = proportion(
         metric,
-        recent.iter().copied().filter(|o| o.dimension(dimension) != Some(value)),
+        recent
+            .iter()
+            .copied()
+            .filter(|o| o.dimension(dimension) != Some(value)),
     );
     let verdict = if explained {
         Verdict::Suspect

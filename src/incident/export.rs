@@ -36,8 +36,14 @@ pub fn to_markdown(incident: &Incident, timeline: &[TimelineEntry]) -> String {
         ("status", incident.status.to_string()),
         ("source", incident.source.clone()),
         ("opened", utc(incident.opened_at)),
-        ("mitigated", incident.mitigated_at.map(utc).unwrap_or("—".into())),
-        ("resolved", incident.resolved_at.map(utc).unwrap_or("—".into())),
+        (
+            "mitigated",
+            incident.mitigated_at.map(utc).unwrap_or("—".into()),
+        ),
+        (
+            "resolved",
+            incident.resolved_at.map(utc).unwrap_or("—".into()),
+        ),
     ] {
         out.push_str(&format!("| {field} | {value} |\n"));
     }
@@ -91,7 +97,9 @@ mod tests {
         let incident = Incident::from_timeline(&entries).unwrap();
         let md = to_markdown(&incident, &entries);
         assert!(md.starts_with("# INC-1: Hallucination critical"));
-        assert!(md.contains("| 2 | 2026-03-14 14:17:00 UTC | flightdeck | note | a \\| pipe<br>and a line |"));
+        assert!(md.contains(
+            "| 2 | 2026-03-14 14:17:00 UTC | flightdeck | note | a \\| pipe<br>and a line |"
+        ));
     }
 
     #[test]

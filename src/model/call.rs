@@ -105,7 +105,9 @@ impl Call {
 
     /// The model that actually answered: the served one when the provider said, else the requested one.
     pub fn model(&self) -> &str {
-        self.model_served.as_deref().unwrap_or(&self.model_requested)
+        self.model_served
+            .as_deref()
+            .unwrap_or(&self.model_requested)
     }
 }
 

@@ -8,6 +8,6 @@ pub mod timeline;
 
 pub use call::{Call, CallStatus, Feedback};
 pub use change::{Change, ChangeKind, ChangeOrigin};
-pub use mitigation::{MitigationKind, MitigationPlan};
 pub use incident::{Incident, Severity, Status};
+pub use mitigation::{MitigationKind, MitigationPlan};
 pub use timeline::{EntryKind, Outcome, TimelineEntry};

@@ -33,8 +33,14 @@ pub const INTENTS: &[Intent] = &[
             "Order {order} hasn't arrived yet, what's going on?",
         ],
         articles: &[
-            Article { id: "kb-101", text: "Order tracking: orders ship within 2 business days. Tracking updates can lag up to 24 hours after the carrier scans the parcel." },
-            Article { id: "kb-102", text: "Delayed orders: if tracking shows no movement for 5 business days, support can open a carrier trace and offer a replacement." },
+            Article {
+                id: "kb-101",
+                text: "Order tracking: orders ship within 2 business days. Tracking updates can lag up to 24 hours after the carrier scans the parcel.",
+            },
+            Article {
+                id: "kb-102",
+                text: "Delayed orders: if tracking shows no movement for 5 business days, support can open a carrier trace and offer a replacement.",
+            },
         ],
         answers: &[
             "Orders ship within 2 business days, and tracking can lag up to 24 hours after the carrier's first scan. If order #{order} shows no movement for 5 business days, I can open a carrier trace for you.",
@@ -56,8 +62,14 @@ pub const INTENTS: &[Intent] = &[
             "I want to send back my {product}, is there a fee?",
         ],
         articles: &[
-            Article { id: "kb-201", text: "Returns: unworn items can be returned within 30 days of delivery for a full refund. Sale items are final sale." },
-            Article { id: "kb-202", text: "Return labels are free for domestic orders. Refunds are issued to the original payment method within 5 business days of receipt." },
+            Article {
+                id: "kb-201",
+                text: "Returns: unworn items can be returned within 30 days of delivery for a full refund. Sale items are final sale.",
+            },
+            Article {
+                id: "kb-202",
+                text: "Return labels are free for domestic orders. Refunds are issued to the original payment method within 5 business days of receipt.",
+            },
         ],
         answers: &[
             "You can return the unworn {product} within 30 days of delivery for a full refund, and the return label is free for domestic orders.",
@@ -78,8 +90,14 @@ pub const INTENTS: &[Intent] = &[
             "How much is express shipping for a {product}?",
         ],
         articles: &[
-            Article { id: "kb-301", text: "Shipping: standard delivery takes 3 to 5 business days and is free over 50 dollars. Express takes 1 to 2 business days for 15 dollars." },
-            Article { id: "kb-302", text: "We ship to the United States and Canada only." },
+            Article {
+                id: "kb-301",
+                text: "Shipping: standard delivery takes 3 to 5 business days and is free over 50 dollars. Express takes 1 to 2 business days for 15 dollars.",
+            },
+            Article {
+                id: "kb-302",
+                text: "We ship to the United States and Canada only.",
+            },
         ],
         answers: &[
             "Standard delivery takes 3 to 5 business days and is free over 50 dollars; express takes 1 to 2 business days for 15 dollars.",
@@ -99,8 +117,14 @@ pub const INTENTS: &[Intent] = &[
             "Can I pay for the {product} in installments?",
         ],
         articles: &[
-            Article { id: "kb-401", text: "Pending charges are authorisations that drop off within 3 business days if the order is cancelled." },
-            Article { id: "kb-402", text: "Duplicate charges are refunded by the billing team within 5 business days after verification. Installments are available through Klarna at checkout." },
+            Article {
+                id: "kb-401",
+                text: "Pending charges are authorisations that drop off within 3 business days if the order is cancelled.",
+            },
+            Article {
+                id: "kb-402",
+                text: "Duplicate charges are refunded by the billing team within 5 business days after verification. Installments are available through Klarna at checkout.",
+            },
         ],
         answers: &[
             "A pending charge is an authorisation and drops off within 3 business days if the order was cancelled. If you were charged twice, billing refunds the duplicate within 5 business days after verifying it.",
@@ -120,8 +144,14 @@ pub const INTENTS: &[Intent] = &[
             "Is the {product} machine washable?",
         ],
         articles: &[
-            Article { id: "kb-501", text: "Trail jackets and rain shells are waterproof to 10,000 mm. Fleece and down items are not waterproof." },
-            Article { id: "kb-502", text: "Apparel comes in sizes XS to XXL. Wash technical shells cold on a gentle cycle; do not tumble dry down." },
+            Article {
+                id: "kb-501",
+                text: "Trail jackets and rain shells are waterproof to 10,000 mm. Fleece and down items are not waterproof.",
+            },
+            Article {
+                id: "kb-502",
+                text: "Apparel comes in sizes XS to XXL. Wash technical shells cold on a gentle cycle; do not tumble dry down.",
+            },
         ],
         answers: &[
             "Rain shells and trail jackets are waterproof to 10,000 mm; fleece and down items are not.",
@@ -141,8 +171,14 @@ pub const INTENTS: &[Intent] = &[
             "How do I delete my Acme account?",
         ],
         articles: &[
-            Article { id: "kb-601", text: "Password resets: use the Forgot password link on the sign-in page; the link expires after 30 minutes." },
-            Article { id: "kb-602", text: "Email changes and account deletion are done under Account settings, Privacy." },
+            Article {
+                id: "kb-601",
+                text: "Password resets: use the Forgot password link on the sign-in page; the link expires after 30 minutes.",
+            },
+            Article {
+                id: "kb-602",
+                text: "Email changes and account deletion are done under Account settings, Privacy.",
+            },
         ],
         answers: &[
             "Use the Forgot password link on the sign-in page; the reset link expires after 30 minutes.",
@@ -195,16 +231,26 @@ const PRODUCTS: &[&str] = &[
     "hiking boots",
     "merino base layer",
 ];
-const CITIES: &[&str] = &["Toronto", "Denver", "Lisbon", "Osaka", "Austin", "Vancouver"];
+const CITIES: &[&str] = &[
+    "Toronto",
+    "Denver",
+    "Lisbon",
+    "Osaka",
+    "Austin",
+    "Vancouver",
+];
 const DAYS: &[&str] = &["yesterday", "on Monday", "last Friday", "two days ago"];
 
 /// Fills `{order}`, `{product}`, `{city}` and `{day}` slots.
 pub fn fill(template: &str, rng: &mut Rng, order: u32) -> String {
+    let product = *rng.pick(PRODUCTS);
+    let city = *rng.pick(CITIES);
+    let day = *rng.pick(DAYS);
     template
         .replace("{order}", &order.to_string())
-        .replace("{product}", *rng.pick(PRODUCTS))
-        .replace("{city}", *rng.pick(CITIES))
-        .replace("{day}", *rng.pick(DAYS))
+        .replace("{product}", product)
+        .replace("{city}", city)
+        .replace("{day}", day)
 }
 
 /// The ways a model breaks the structured-output contract.

@@ -23,7 +23,7 @@ use crate::model::{
 #[derive(Debug, Clone, PartialEq)]
 pub enum SimOutput {
     Call(Box<Call>),
-    Change(Change),
+    Change(Box<Change>),
 }
 
 /// The result of a mitigation applied to the simulator.
@@ -104,7 +104,7 @@ impl Simulator {
                 let event = self.scenario.events[self.next_event].event.clone();
                 self.next_event += 1;
                 if let Some(change) = self.happen(event) {
-                    out.push(SimOutput::Change(change));
+                    out.push(SimOutput::Change(Box::new(change)));
                 }
             } else {
                 out.push(SimOutput::Call(Box::new(self.call())));
@@ -142,7 +142,12 @@ impl Simulator {
         }
     }
 
-    fn prompt_change(&self, version: usize, author: Option<String>, note: Option<String>) -> Change {
+    fn prompt_change(
+        &self,
+        version: usize,
+        author: Option<String>,
+        note: Option<String>,
+    ) -> Change {
         let live = &self.scenario.prompts[self.live_prompt()];
         let next = &self.scenario.prompts[version];
         Change {
@@ -165,8 +170,12 @@ impl Simulator {
     }
 
     fn served_model(&self) -> usize {
-        self.pinned
-            .unwrap_or_else(|| *self.served_history.last().expect("a model is always served"))
+        self.pinned.unwrap_or_else(|| {
+            *self
+                .served_history
+                .last()
+                .expect("a model is always served")
+        })
     }
 
     /// The last known-good prompt version: the newest one live before the current one that no
@@ -182,7 +191,10 @@ impl Simulator {
 
     /// The snapshot the alias served before its latest move, else the one it serves now.
     fn pin_target(&self) -> usize {
-        let served = *self.served_history.last().expect("a model is always served");
+        let served = *self
+            .served_history
+            .last()
+            .expect("a model is always served");
         self.served_history
             .iter()
             .rev()
@@ -305,7 +317,11 @@ impl Simulator {
             "live prompt {}, requested model {}, AI path {}",
             self.scenario.prompts[self.live_prompt()].version,
             self.requested_model(),
-            if self.fallback_on { "off (fallback)" } else { "on" }
+            if self.fallback_on {
+                "off (fallback)"
+            } else {
+                "on"
+            }
         );
         Ok(Applied { change, read_back })
     }
@@ -323,7 +339,11 @@ impl Simulator {
                 (
                     intent.name,
                     assistant::fill(question, &mut self.rng, order),
-                    intent.articles.iter().map(|a| format!("[{}] {}", a.id, a.text)).collect(),
+                    intent
+                        .articles
+                        .iter()
+                        .map(|a| format!("[{}] {}", a.id, a.text))
+                        .collect(),
                     intent.articles.iter().map(|a| a.id).collect::<Vec<_>>(),
                 )
             }
@@ -339,10 +359,16 @@ impl Simulator {
             }
         };
         let mut attributes = BTreeMap::from([
-            ("source".to_string(), json!(self.scenario.sources[source].name)),
+            (
+                "source".to_string(),
+                json!(self.scenario.sources[source].name),
+            ),
             ("intent".to_string(), json!(intent_name)),
         ]);
-        attributes.insert("region".into(), json!(if order % 3 == 0 { "ca" } else { "us" }));
+        attributes.insert(
+            "region".into(),
+            json!(if order.is_multiple_of(3) { "ca" } else { "us" }),
+        );
         let mut call = Call {
             ts: self.now,
             feature: self.scenario.feature.name.clone(),
@@ -423,7 +449,9 @@ impl Simulator {
         call.status = status;
         call.http_status = Some(http);
         call.latency_ms = match status {
-            CallStatus::Ok => self.rng.log_normal(model_latency * provider.latency_factor, 0.35),
+            CallStatus::Ok => self
+                .rng
+                .log_normal(model_latency * provider.latency_factor, 0.35),
             CallStatus::RateLimited => self.rng.log_normal(120.0, 0.3),
             CallStatus::Timeout => 30_000.0,
             CallStatus::Error => self.rng.log_normal(400.0, 0.5),
@@ -466,14 +494,13 @@ impl Simulator {
             .rng
             .chance(schema_violation)
             .then(|| *self.rng.pick(&Malformation::ALL));
-        let cited: Vec<&str> = if hallucinated { vec![] } else { citations.to_vec() };
-        let output = assistant::render_output(
-            &answer,
-            &cited,
-            confidence,
-            intent_name,
-            malformation,
-        );
+        let cited: Vec<&str> = if hallucinated {
+            vec![]
+        } else {
+            citations.to_vec()
+        };
+        let output =
+            assistant::render_output(&answer, &cited, confidence, intent_name, malformation);
         call.tokens_in = Some(380 + call.input.as_ref().map_or(0, |i| i.len() as u64 / 4));
         call.tokens_out = Some(output.len() as u64 / 4);
         call.finish_reason = Some("stop".into());
@@ -519,8 +546,9 @@ fn seconds(x: f64) -> Duration {
 
 /// The JSON Schemas the simulated feature's outputs must follow.
 pub fn schema_registry() -> SchemaRegistry {
-    let schema: Value = serde_json::from_str(include_str!("../../assets/schemas/support_answer.json"))
-        .expect("the bundled schema is valid JSON");
+    let schema: Value =
+        serde_json::from_str(include_str!("../../assets/schemas/support_answer.json"))
+            .expect("the bundled schema is valid JSON");
     let mut registry = SchemaRegistry::default();
     registry
         .register("support_answer", &schema)

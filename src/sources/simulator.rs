@@ -48,7 +48,7 @@ pub async fn run(
                 tracing::info!(%kind, "applying mitigation to the simulator");
                 let result = sim.apply(kind);
                 let now = sim.now();
-                let changes = result.as_ref().map(|a| vec![SimOutput::Change(a.change.clone())]);
+                let changes = result.as_ref().map(|a| vec![SimOutput::Change(Box::new(a.change.clone()))]);
                 deliver(&actions, now, changes.unwrap_or_default())
                     && actions.send(Action::MitigationFinished {
                         kind,
@@ -77,7 +77,7 @@ fn deliver(
     for output in outputs {
         match output {
             SimOutput::Call(call) => calls.push(*call),
-            SimOutput::Change(change) => changes.push(change),
+            SimOutput::Change(change) => changes.push(*change),
         }
     }
     actions

@@ -73,9 +73,7 @@ fn draw_too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
         .flex(Flex::Center)
         .areas(area);
     frame.render_widget(
-        Paragraph::new(text)
-            .centered()
-            .wrap(Wrap { trim: true }),
+        Paragraph::new(text).centered().wrap(Wrap { trim: true }),
         middle,
     );
 }

@@ -9,7 +9,10 @@ use serde::Deserialize;
 
 pub const BUILTIN: &[(&str, &str)] = &[
     ("dark", include_str!("../../themes/dark.toml")),
-    ("high-contrast", include_str!("../../themes/high-contrast.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
     ("mono", include_str!("../../themes/mono.toml")),
 ];
 
@@ -183,7 +186,13 @@ mod tests {
     #[test]
     fn mono_uses_no_colour() {
         let mono = Theme::load("mono", None).unwrap();
-        for style in [mono.ok, mono.warn, mono.critical, mono.selection, mono.header] {
+        for style in [
+            mono.ok,
+            mono.warn,
+            mono.critical,
+            mono.selection,
+            mono.header,
+        ] {
             assert_eq!(style.fg, None);
             assert_eq!(style.bg, None);
         }
@@ -193,7 +202,11 @@ mod tests {
     #[test]
     fn an_override_changes_only_the_roles_it_names() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("dark.toml"), "critical = { fg = \"magenta\" }\n").unwrap();
+        std::fs::write(
+            dir.path().join("dark.toml"),
+            "critical = { fg = \"magenta\" }\n",
+        )
+        .unwrap();
         let theme = Theme::load("dark", Some(dir.path())).unwrap();
         assert_eq!(theme.critical.fg, Some(Color::Magenta));
         assert_eq!(theme.ok, Theme::dark().ok);
@@ -202,7 +215,11 @@ mod tests {
     #[test]
     fn a_bad_colour_names_the_role() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("dark.toml"), "warn = { fg = \"blurple\" }\n").unwrap();
+        std::fs::write(
+            dir.path().join("dark.toml"),
+            "warn = { fg = \"blurple\" }\n",
+        )
+        .unwrap();
         let error = Theme::load("dark", Some(dir.path())).unwrap_err();
         assert!(error.to_string().contains("warn"), "{error}");
     }

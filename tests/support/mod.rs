@@ -90,7 +90,7 @@ impl Harness {
         for output in outputs {
             match output {
                 SimOutput::Call(call) => calls.push(*call),
-                SimOutput::Change(change) => changes.push(change),
+                SimOutput::Change(change) => changes.push(*change),
             }
         }
         let now = self.sim.now();

@@ -48,17 +48,29 @@ pub fn is_refusal(output: &str) -> bool {
     let text = response_text(output);
     // Typographic apostrophes are common in model output; fold them so "I’m sorry" matches.
     let normalized = text.trim_start().to_lowercase().replace('\u{2019}', "'");
-    REFUSAL_PREFIXES.iter().any(|prefix| {
-        normalized.starts_with(prefix) && !continues_as_apology_for_service(&normalized, prefix)
-    })
+    REFUSAL_PREFIXES
+        .iter()
+        .any(|prefix| normalized.starts_with(prefix) && !continues_as_answer(&normalized, prefix))
 }
 
-/// "Sorry for the delay, your order..." apologises but answers; it is not a refusal.
-fn continues_as_apology_for_service(text: &str, prefix: &str) -> bool {
+/// Openings that match a refusal prefix but go on to answer: "Sorry for the delay, your
+/// order...", "I cannot stress enough how...".
+fn continues_as_answer(text: &str, prefix: &str) -> bool {
+    const ANSWERING: &[&str] = &[
+        "for the delay",
+        "for the wait",
+        "for the inconvenience",
+        "to hear",
+        "stress",
+        "emphasize",
+        "emphasise",
+        "wait",
+        "believe",
+        "thank you enough",
+        "recommend",
+    ];
     let rest = text[prefix.len()..].trim_start_matches([',', ' ']);
-    ["for the delay", "for the wait", "for the inconvenience", "to hear"]
-        .iter()
-        .any(|phrase| rest.starts_with(phrase))
+    ANSWERING.iter().any(|phrase| rest.starts_with(phrase))
 }
 
 #[cfg(test)]

@@ -22,11 +22,10 @@ pub struct SchemaError {
 
 impl SchemaRegistry {
     pub fn register(&mut self, name: &str, schema: &Value) -> Result<(), SchemaError> {
-        let validator =
-            jsonschema::draft202012::new(schema).map_err(|error| SchemaError {
-                name: name.to_string(),
-                reason: error.to_string(),
-            })?;
+        let validator = jsonschema::draft202012::new(schema).map_err(|error| SchemaError {
+            name: name.to_string(),
+            reason: error.to_string(),
+        })?;
         self.validators.insert(name.to_string(), validator);
         Ok(())
     }

@@ -11,7 +11,11 @@ use crate::ui::{focused, format, pane_block};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let is_focused = focused(app, Pane::Changes);
-    let block = pane_block(" Changes · newest first · age · Enter: diff ", is_focused, theme);
+    let block = pane_block(
+        " Changes · newest first · age · Enter: diff ",
+        is_focused,
+        theme,
+    );
     let changes = app.engine.changes();
     if changes.is_empty() {
         frame.render_widget(
@@ -51,7 +55,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ],
     )
     .column_spacing(1)
-    .row_highlight_style(if is_focused { theme.selection } else { theme.text })
+    .row_highlight_style(if is_focused {
+        theme.selection
+    } else {
+        theme.text
+    })
     .block(block);
     let mut state = TableState::default().with_selected(is_focused.then_some(app.change_selected));
     frame.render_stateful_widget(table, area, &mut state);

@@ -51,7 +51,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let fill = (area.width as usize).saturating_sub(width);
     first.push(Span::styled(" ".repeat(fill), theme.header));
 
-    let mut second = vec![Span::styled(format!(" source {}", app.settings.source), theme.text)];
+    let mut second = vec![Span::styled(
+        format!(" source {}", app.settings.source),
+        theme.text,
+    )];
     if let Some(now) = app.now {
         let speed = app
             .settings
@@ -64,7 +67,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.text,
         ));
     }
-    second.push(Span::styled(format!("  ·  {} calls", app.calls_seen), theme.muted));
+    second.push(Span::styled(
+        format!("  ·  {} calls", app.calls_seen),
+        theme.muted,
+    ));
     match app.assessment.as_ref().and_then(|a| a.baseline) {
         Some(b) => second.push(Span::styled(
             format!(

@@ -22,9 +22,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .collect();
     // On a narrow terminal, drop hints from the middle: the first (the actions) and the last
     // two (help and quit) always stay.
-    let width = |hints: &[[Span; 2]]| -> usize {
-        hints.iter().flatten().map(|s| s.width()).sum()
-    };
+    let width = |hints: &[[Span; 2]]| -> usize { hints.iter().flatten().map(|s| s.width()).sum() };
     while width(&hints) > area.width as usize && hints.len() > 3 {
         hints.remove(hints.len() - 3);
     }

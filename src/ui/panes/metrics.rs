@@ -21,7 +21,11 @@ fn state_style(state: MetricState, theme: &Theme) -> Style {
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let block = pane_block(" Metrics · 5 min window vs baseline ", focused(app, Pane::Metrics), theme);
+    let block = pane_block(
+        " Metrics · 5 min window vs baseline ",
+        focused(app, Pane::Metrics),
+        theme,
+    );
     let Some(assessment) = &app.assessment else {
         frame.render_widget(
             Paragraph::new(Line::styled("waiting for the first calls…", theme.muted)).block(block),
@@ -58,7 +62,11 @@ fn row<'a>(reading: &MetricReading, wide: bool, theme: &Theme) -> Row<'a> {
     let style = state_style(reading.state, theme);
     let id = reading.id;
     let mut cells = vec![
-        Cell::from(id.label()).style(if reading.state.is_alarm() { style } else { theme.text }),
+        Cell::from(id.label()).style(if reading.state.is_alarm() {
+            style
+        } else {
+            theme.text
+        }),
         Cell::from(format::value(id, reading.now)).style(style),
     ];
     if wide {
@@ -67,7 +75,11 @@ fn row<'a>(reading: &MetricReading, wide: bool, theme: &Theme) -> Row<'a> {
     }
     cells.extend([
         Cell::from(format::value(id, reading.baseline)).style(theme.muted),
-        Cell::from(format::delta(reading)).style(if reading.state.is_alarm() { style } else { theme.text }),
+        Cell::from(format::delta(reading)).style(if reading.state.is_alarm() {
+            style
+        } else {
+            theme.text
+        }),
         Cell::from(format::sparkline(&reading.trend, reading.baseline, 20)).style(style),
         Cell::from(format::state(reading.state)).style(style),
     ]);

@@ -75,7 +75,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ],
     )
     .column_spacing(1)
-    .row_highlight_style(if is_focused { theme.selection } else { theme.text })
+    .row_highlight_style(if is_focused {
+        theme.selection
+    } else {
+        theme.text
+    })
     .block(block);
     let mut state = TableState::default().with_selected(is_focused.then_some(app.entry_selected));
     frame.render_stateful_widget(table, area, &mut state);

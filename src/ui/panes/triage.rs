@@ -68,7 +68,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Some(category) => {
             let kind = recommended(category);
             Line::from(vec![
-                Span::styled(format!("→ {} ", category.to_string().to_uppercase()), theme.critical),
+                Span::styled(
+                    format!("→ {} ", category.to_string().to_uppercase()),
+                    theme.critical,
+                ),
                 Span::styled(format!("· mitigate: {} {kind}", key_of(kind)), theme.accent),
             ])
         }
@@ -90,16 +93,26 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .flat_map(|e| format::wrap(e, width, "  "))
             .collect()
     };
-    let total: usize = triage.steps.iter().map(|s| 1 + evidence_lines(s).len()).sum();
+    let total: usize = triage
+        .steps
+        .iter()
+        .map(|s| 1 + evidence_lines(s).len())
+        .sum();
     // When it does not fit, ruled-out steps keep their verdict line and give their evidence's
     // room to the steps that matter; focusing the pane shows everything, scrollable.
     let collapse = !is_focused && lines.len() + total > area.height.saturating_sub(2) as usize;
     for (i, step) in triage.steps.iter().enumerate() {
         let style = verdict_style(step.verdict, theme);
         lines.push(Line::from(vec![
-            Span::styled(format!("{} {:<15}", i + 1, step.category.to_string()), style),
+            Span::styled(
+                format!("{} {:<15}", i + 1, step.category.to_string()),
+                style,
+            ),
             Span::styled(format!("{:<12}", verdict_glyph(step.verdict)), style),
-            Span::styled(format!(" @{}", step.decided_at.format("%H:%M")), theme.muted),
+            Span::styled(
+                format!(" @{}", step.decided_at.format("%H:%M")),
+                theme.muted,
+            ),
         ]));
         if collapse && step.verdict == Verdict::RuledOut {
             continue;

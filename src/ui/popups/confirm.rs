@@ -19,7 +19,11 @@ pub fn draw(frame: &mut Frame, area: Rect, plan: &MitigationPlan, focus: Button,
     };
     // The focused button is marked by glyphs as well as by style.
     let button = |label: &str, this: Button| {
-        let (open, close) = if focus == this { ("[▸ ", " ◂]") } else { ("[  ", "  ]") };
+        let (open, close) = if focus == this {
+            ("[▸ ", " ◂]")
+        } else {
+            ("[  ", "  ]")
+        };
         Span::styled(
             format!("{open}{label}{close}"),
             if focus == this {
@@ -41,7 +45,10 @@ pub fn draw(frame: &mut Frame, area: Rect, plan: &MitigationPlan, focus: Button,
             Span::styled(plan.to.clone(), theme.added),
         ]),
         Line::raw(""),
-        Line::styled("  The action and its result are logged to the timeline.", theme.muted),
+        Line::styled(
+            "  The action and its result are logged to the timeline.",
+            theme.muted,
+        ),
         Line::raw(""),
         Line::from(vec![
             Span::raw("  "),

@@ -23,7 +23,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, seq: u64, theme: &Theme) {
     let mut lines = vec![
         field("entry", format!("#{} · {}", e.seq, e.kind.label())),
         field("time", e.ts.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
-        field("recorded", e.recorded_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
+        field(
+            "recorded",
+            e.recorded_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        ),
         field("actor", e.actor.clone()),
         field(
             "stored",

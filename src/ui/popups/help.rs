@@ -20,14 +20,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     ] {
         lines.push(Line::styled(heading, theme.accent));
         for binding in keymap::bindings(context) {
-            let disabled = app.settings.read_only && matches!(binding.command, Command::Mitigate(_));
+            let disabled =
+                app.settings.read_only && matches!(binding.command, Command::Mitigate(_));
             lines.push(Line::from(vec![
                 Span::styled(format!("  {:<10}", binding.label), theme.accent),
                 Span::styled(
                     format!(
                         "{}{}",
                         binding.description,
-                        if disabled { " (disabled: read-only)" } else { "" }
+                        if disabled {
+                            " (disabled: read-only)"
+                        } else {
+                            ""
+                        }
                     ),
                     if disabled { theme.muted } else { theme.text },
                 ),

@@ -1,0 +1,164 @@
+//! The binary as a user and a script see it: listings, exit codes and the errors for bad input.
+
+use std::process::{Command, Output};
+
+fn flightdeck(args: &[&str], data_dir: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args(args)
+        .env("FLIGHTDECK_DATA_DIR", data_dir)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn scenarios_lists_the_five_built_ins_with_their_category() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = flightdeck(&["scenarios"], dir.path());
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    for (name, category) in [
+        ("prompt-regression", "prompt"),
+        ("silent-model-update", "model"),
+        ("input-drift", "data"),
+        ("provider-degradation", "infrastructure"),
+        ("red-herring", "model"),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(line.contains(category), "{line}");
+    }
+}
+
+#[test]
+fn a_bad_scenario_file_exits_2_naming_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.toml");
+    let text = flightdeck::sim::scenario::BUILTIN[0].1.replacen(
+        "eval_coverage = 0.8",
+        "eval_coverage = 1.8",
+        1,
+    );
+    std::fs::write(&file, &text).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("eval_coverage"))
+        .unwrap()
+        + 1;
+    let output = flightdeck(&["demo", "--scenario", file.to_str().unwrap()], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains(&format!("broken.toml:{line}: eval_coverage:")),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_unknown_scenario_name_exits_2_and_lists_the_built_ins() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = flightdeck(&["demo", "--scenario", "no-such-thing"], dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("prompt-regression"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn an_unusable_data_dir_is_reported_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocked = dir.path().join("file-not-dir");
+    std::fs::write(&blocked, "x").unwrap();
+    let output = flightdeck(&["demo"], &blocked);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("file-not-dir"), "{message}");
+    assert!(!message.contains("panicked"), "{message}");
+}
+
+#[test]
+fn incidents_and_export_read_what_the_cockpit_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = flightdeck(&["incidents"], dir.path());
+    assert!(String::from_utf8_lossy(&empty.stdout).contains("no incidents"));
+    let missing = flightdeck(&["export", "latest", "--format", "md"], dir.path());
+    assert_eq!(missing.status.code(), Some(2));
+
+    let mut store =
+        flightdeck::incident::store::TimelineStore::open(dir.path(), "INC-20260314-141800")
+            .unwrap();
+    store
+        .append(&flightdeck::model::TimelineEntry {
+            seq: 1,
+            ts: "2026-03-14T14:18:00Z".parse().unwrap(),
+            recorded_at: "2026-03-14T14:18:00Z".parse().unwrap(),
+            actor: "flightdeck".into(),
+            kind: flightdeck::model::EntryKind::Opened {
+                id: "INC-20260314-141800".into(),
+                title: "Hallucination critical".into(),
+                severity: flightdeck::model::Severity::Sev2,
+                source: "demo:prompt-regression seed 42".into(),
+            },
+            text: "SEV2 opened: Hallucination critical".into(),
+            metrics: Default::default(),
+        })
+        .unwrap();
+
+    let list = String::from_utf8(flightdeck(&["incidents"], dir.path()).stdout).unwrap();
+    assert!(
+        list.contains("INC-20260314-141800") && list.contains("DETECTED"),
+        "{list}"
+    );
+
+    let md =
+        String::from_utf8(flightdeck(&["export", "latest", "--format", "md"], dir.path()).stdout)
+            .unwrap();
+    assert!(
+        md.contains("# INC-20260314-141800: Hallucination critical"),
+        "{md}"
+    );
+    assert!(md.contains("2026-03-14 14:18:00 UTC"), "{md}");
+
+    let out = dir.path().join("incident.json");
+    let json = flightdeck(
+        &[
+            "export",
+            "INC-20260314-141800",
+            "--format",
+            "json",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(json.status.success(), "{}", stderr(&json));
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
+    assert_eq!(value["version"], 1);
+}
+
+#[test]
+fn every_command_has_help() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--help"],
+        vec!["demo", "--help"],
+        vec!["scenarios", "--help"],
+        vec!["incidents", "--help"],
+        vec!["export", "--help"],
+    ] {
+        let output = flightdeck(&args, dir.path());
+        assert!(output.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("Usage"),
+            "{args:?}"
+        );
+    }
+}

@@ -1,0 +1,204 @@
+//! The app driven through actions, as a responder would: an incident is detected, a rollback is
+//! requested and confirmed, the metric recovers, and every step is on disk.
+
+mod support;
+
+use flightdeck::app::keymap::{Command, Key};
+use flightdeck::app::{Action, Overlay, Persisted};
+use flightdeck::engine::metrics::{MetricId, MetricState};
+use flightdeck::incident::store;
+use flightdeck::model::{EntryKind, Incident, MitigationKind, Outcome, Status};
+use support::Harness;
+
+fn labels(h: &Harness) -> Vec<&'static str> {
+    h.app
+        .timeline
+        .iter()
+        .map(|l| l.entry.kind.label())
+        .collect()
+}
+
+#[test]
+fn detected_then_rolled_back_then_recovered_all_on_disk() {
+    let mut h = Harness::new("prompt-regression");
+    assert!(h.run_until(45, |app| app.incident.is_some()), "no incident");
+    let incident = h.app.incident.clone().unwrap();
+    assert_eq!(incident.status, Status::Detected);
+    assert_eq!(h.app.timeline[0].entry.kind.label(), "opened");
+
+    h.run_minutes(5);
+    h.press(Key::Char('a'));
+    assert_eq!(
+        h.app.incident.as_ref().unwrap().status,
+        Status::Investigating
+    );
+
+    h.press(Key::Char('r'));
+    let Some(Overlay::Confirm { plan, focus }) = &h.app.overlay else {
+        panic!("no confirm dialog");
+    };
+    assert_eq!((plan.from.as_str(), plan.to.as_str()), ("v8", "v7"));
+    assert_eq!(
+        *focus,
+        flightdeck::app::Button::Cancel,
+        "Cancel is focused first"
+    );
+    h.press(Key::Right);
+    h.press(Key::Enter);
+    assert!(h.app.overlay.is_none());
+
+    let recovered = h.run_until(10, |app| {
+        app.incident
+            .as_ref()
+            .is_some_and(|i| i.status == Status::Mitigated)
+    });
+    assert!(recovered, "not mitigated: {:?}", labels(&h));
+    let hallucination = h
+        .app
+        .assessment
+        .as_ref()
+        .unwrap()
+        .reading(MetricId::Hallucination)
+        .unwrap();
+    assert_eq!(hallucination.state, MetricState::Ok);
+
+    let kinds = labels(&h);
+    for expected in [
+        "opened", "detect", "triage", "change", "status", "request", "confirm", "result", "verify",
+    ] {
+        assert!(
+            kinds.contains(&expected),
+            "no {expected} entry in {kinds:?}"
+        );
+    }
+    let result = h
+        .app
+        .timeline
+        .iter()
+        .find_map(|l| match &l.entry.kind {
+            EntryKind::ActionResult { outcome, .. } => Some((*outcome, l.entry.text.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(result.0, Outcome::Succeeded);
+    assert!(
+        result.1.contains("live prompt v7"),
+        "read-back: {}",
+        result.1
+    );
+    assert!(
+        h.app
+            .timeline
+            .iter()
+            .all(|l| l.persisted == Persisted::OnDisk)
+    );
+
+    let on_disk = store::load(h.data_dir(), &incident.id).unwrap();
+    assert!(on_disk.bad_lines.is_empty());
+    let in_memory: Vec<_> = h.app.timeline.iter().map(|l| l.entry.clone()).collect();
+    assert_eq!(on_disk.entries, in_memory);
+    let folded = Incident::from_timeline(&on_disk.entries).unwrap();
+    assert_eq!(folded.status, Status::Mitigated);
+    assert!(folded.mitigated_at.is_some());
+}
+
+#[test]
+fn cancelling_a_mitigation_changes_nothing_and_is_logged() {
+    let mut h = Harness::new("prompt-regression");
+    assert!(h.run_until(45, |app| app.incident.is_some()));
+    h.press(Key::Char('k'));
+    h.press(Key::Enter);
+    assert!(h.app.overlay.is_none());
+    assert_eq!(h.app.in_flight, None);
+    let kinds = labels(&h);
+    assert!(kinds.ends_with(&["request", "cancel"]), "{kinds:?}");
+    let kill = h.app.plan(MitigationKind::KillSwitch).unwrap();
+    assert_eq!(kill.from, "on (AI)", "the kill switch was not touched");
+}
+
+#[test]
+fn read_only_refuses_mitigations_without_logging_them() {
+    let mut h = Harness::with_settings("prompt-regression", support::SEED, true);
+    assert!(h.run_until(45, |app| app.incident.is_some()));
+    let before = h.app.timeline.len();
+    h.press(Key::Char('r'));
+    assert!(h.app.overlay.is_none());
+    assert_eq!(h.app.timeline.len(), before);
+    assert!(h.app.message.as_ref().unwrap().1.contains("read-only"));
+}
+
+#[test]
+fn a_note_is_logged_with_the_user_as_actor() {
+    let mut h = Harness::new("prompt-regression");
+    h.press(Key::Char('n'));
+    assert!(h.app.overlay.is_none(), "no note without an incident");
+    h.press(Key::Char('d'));
+    assert_eq!(
+        h.app.incident.as_ref().unwrap().severity.to_string(),
+        "SEV3"
+    );
+    h.press(Key::Char('n'));
+    assert_eq!(h.app.overlay, Some(Overlay::Note));
+    h.dispatch(Action::NoteSubmitted(
+        "paged the prompt owner\nrollback ready".into(),
+    ));
+    let note = h.app.timeline.last().unwrap();
+    assert_eq!(note.entry.kind, EntryKind::Note);
+    assert_eq!(note.entry.actor, "oncall");
+    assert_eq!(note.entry.text, "paged the prompt owner\nrollback ready");
+    assert_eq!(note.persisted, Persisted::OnDisk);
+}
+
+#[test]
+fn an_entry_is_shown_as_logged_only_after_the_writer_confirms_it() {
+    let mut h = Harness::new("prompt-regression");
+    let effects = h.app.update(Action::Command(Command::Declare));
+    assert_eq!(effects.len(), 1);
+    assert_eq!(h.app.timeline[0].persisted, Persisted::Pending);
+    let seq = h.app.timeline[0].entry.seq;
+    h.app.update(Action::EntryPersistFailed {
+        seq,
+        error: "disk full".into(),
+    });
+    assert_eq!(
+        h.app.timeline[0].persisted,
+        Persisted::Failed("disk full".into())
+    );
+    assert!(h.app.message.as_ref().unwrap().1.contains("disk full"));
+    let frame = h.render(120, 35);
+    assert!(frame.contains("✗ opened"), "{frame}");
+}
+
+#[test]
+fn a_reopened_incident_shows_its_whole_history_and_continues_it() {
+    let mut first = Harness::new("prompt-regression");
+    assert!(first.run_until(45, |app| app.incident.is_some()));
+    first.run_minutes(3);
+    let id = first.app.incident.as_ref().unwrap().id.clone();
+    let recorded = store::load(first.data_dir(), &id).unwrap().entries;
+
+    let mut second = Harness::new("prompt-regression");
+    second.app.resume(recorded.clone());
+    assert_eq!(second.app.incident.as_ref().unwrap().id, id);
+    assert_eq!(second.app.timeline.len(), recorded.len());
+    second.press(Key::Char('a'));
+    let last = second.app.timeline.last().unwrap();
+    assert_eq!(last.entry.seq, recorded.len() as u64 + 1);
+    assert_eq!(last.entry.kind.label(), "status");
+}
+
+#[test]
+fn help_and_focus_keys_move_through_the_panes() {
+    let mut h = Harness::new("prompt-regression");
+    h.press(Key::Char('?'));
+    assert_eq!(h.app.overlay, Some(Overlay::Help));
+    h.press(Key::Esc);
+    assert_eq!(h.app.overlay, None);
+    let start = h.app.focus;
+    for _ in 0..4 {
+        h.press(Key::Tab);
+    }
+    assert_eq!(h.app.focus, start, "Tab cycles through four panes");
+    h.press(Key::Char('q'));
+    assert!(h.app.should_quit);
+}
