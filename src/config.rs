@@ -21,9 +21,10 @@ pub fn theme_dir() -> Option<PathBuf> {
 
 /// The name the timeline records for the user's actions: `FLIGHTDECK_ACTOR`, else the OS user.
 pub fn actor() -> String {
-    ["FLIGHTDECK_ACTOR", "USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+    std::env::var("FLIGHTDECK_ACTOR")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .or_else(|| whoami::username().ok())
         .unwrap_or_else(|| "unknown".into())
 }
 

@@ -61,27 +61,27 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .speed
             .map(|s| format!(" ×{s}"))
             .unwrap_or_default();
-        second.push(Span::styled("  ·  clock ", theme.muted));
+        second.push(Span::styled(" · ", theme.muted));
         second.push(Span::styled(
             format!("{}{speed}", now.format("%Y-%m-%d %H:%M:%S UTC")),
             theme.text,
         ));
     }
     second.push(Span::styled(
-        format!("  ·  {} calls", app.calls_seen),
+        format!(" · {} calls", app.calls_seen),
         theme.muted,
     ));
     match app.assessment.as_ref().and_then(|a| a.baseline) {
         Some(b) => second.push(Span::styled(
             format!(
-                "  ·  baseline {}–{}{}",
+                " · baseline {}–{}{}",
                 b.from.format("%H:%M"),
                 b.to.format("%H:%M"),
-                if b.frozen { " (frozen)" } else { "" }
+                if b.frozen { " frozen" } else { "" }
             ),
             theme.muted,
         )),
-        None => second.push(Span::styled("  ·  learning the baseline", theme.warn)),
+        None => second.push(Span::styled(" · learning the baseline", theme.warn)),
     }
     if app.settings.read_only {
         second.push(Span::styled("  READ-ONLY ", theme.warn));

@@ -1,13 +1,14 @@
 //! The metrics pane: each metric now, against its baseline, with its trend and state.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::Line;
-use ratatui::widgets::{Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 
 use crate::app::{App, Pane};
-use crate::engine::metrics::{MetricReading, MetricState};
+use crate::engine::Assessment;
+use crate::engine::metrics::{MetricId, MetricReading, MetricState};
 use crate::ui::theme::Theme;
 use crate::ui::{focused, format, pane_block};
 
@@ -53,9 +54,40 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     ]);
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.muted))
-        .column_spacing(1)
-        .block(block);
-    frame.render_widget(table, area);
+        .column_spacing(1);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [table_area, notes_area] =
+        Layout::vertical([Constraint::Length(12), Constraint::Fill(1)]).areas(inner);
+    frame.render_widget(table, table_area);
+    frame.render_widget(
+        Paragraph::new(sources_note(assessment))
+            .style(theme.muted)
+            .wrap(Wrap { trim: true }),
+        notes_area,
+    );
+}
+
+/// Where each quality signal comes from, so a responder knows what a number rests on.
+fn sources_note(assessment: &Assessment) -> Vec<Line<'static>> {
+    let samples = |id| assessment.reading(id).map_or(0, |r| r.samples);
+    let calls = samples(MetricId::Throughput);
+    let coverage = if calls > 0 {
+        format!(
+            "{:.0}%",
+            100.0 * samples(MetricId::Hallucination) as f64 / calls as f64
+        )
+    } else {
+        "—".into()
+    };
+    vec![
+        Line::raw(format!(
+            "Hallucination: evaluator labels, on {coverage} of calls · Refusal: start-anchored phrases"
+        )),
+        Line::raw(
+            "Schema: output parses and validates (JSON Schema 2020-12) · Feedback: share of thumbs down",
+        ),
+    ]
 }
 
 fn row<'a>(reading: &MetricReading, wide: bool, theme: &Theme) -> Row<'a> {

@@ -43,7 +43,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, seq: u64, theme: &Theme) {
     if !e.metrics.is_empty() {
         lines.push(Line::styled("metrics at the time", theme.muted));
         for (key, value) in &e.metrics {
-            lines.push(field(&format!("  {key}"), format!("{value}")));
+            let shown = if key.ends_with("_ms") {
+                format!("{value:.0} ms")
+            } else {
+                format!("{:.1}%", value * 100.0)
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {key:<20}"), theme.muted),
+                Span::styled(shown, theme.text),
+            ]));
         }
     }
     let popup = centered(area, 90, lines.len() as u16 + 4);
