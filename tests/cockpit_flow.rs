@@ -188,6 +188,21 @@ fn a_reopened_incident_shows_its_whole_history_and_continues_it() {
 }
 
 #[test]
+fn resolving_during_the_same_alarm_does_not_open_a_new_incident() {
+    let mut h = Harness::new("prompt-regression");
+    assert!(h.run_until(45, |app| app.incident.is_some()));
+    let id = h.app.incident.as_ref().unwrap().id.clone();
+    h.press(Key::Char('x'));
+    assert_eq!(h.app.incident.as_ref().unwrap().status, Status::Resolved);
+    h.run_minutes(5);
+    assert_eq!(
+        h.app.incident.as_ref().unwrap().id,
+        id,
+        "no second incident for the same alarm"
+    );
+}
+
+#[test]
 fn help_and_focus_keys_move_through_the_panes() {
     let mut h = Harness::new("prompt-regression");
     h.press(Key::Char('?'));

@@ -132,6 +132,9 @@ pub struct App {
     pub message: Option<(Level, String)>,
     pub calls_seen: u64,
     pub should_quit: bool,
+    /// The engine episode the current incident was opened for: resolving an incident while that
+    /// episode lasts must not open another one for the same alarm.
+    incident_episode: Option<DateTime<Utc>>,
     logged_states: HashMap<MetricId, MetricState>,
     ok_since: HashMap<MetricId, DateTime<Utc>>,
     logged_verdicts: HashMap<Category, Verdict>,
@@ -159,6 +162,7 @@ impl App {
             message: None,
             calls_seen: 0,
             should_quit: false,
+            incident_episode: None,
             logged_states: HashMap::new(),
             ok_since: HashMap::new(),
             logged_verdicts: HashMap::new(),
@@ -591,6 +595,7 @@ impl App {
         self.logged_states.clear();
         self.logged_verdicts.clear();
         self.changes_logged = 0;
+        self.incident_episode = self.current_episode();
         let text = format!("{severity} opened: {title}");
         let kind = EntryKind::Opened {
             id,
@@ -611,6 +616,14 @@ impl App {
             incident.apply(&entry);
         }
         self.push(entry)
+    }
+
+    /// When the engine's current alarm episode began, if one is under way.
+    fn current_episode(&self) -> Option<DateTime<Utc>> {
+        self.assessment
+            .as_ref()
+            .and_then(|a| a.episode.as_ref())
+            .map(|e| e.first_alarm)
     }
 
     fn new_entry(&self, kind: EntryKind, actor: &str, text: String) -> TimelineEntry {

@@ -60,7 +60,7 @@ impl App {
             .incident
             .as_ref()
             .is_some_and(|i| i.status != Status::Resolved);
-        if open {
+        if open || (self.incident.is_some() && self.current_episode() == self.incident_episode) {
             return None;
         }
         let critical = self
