@@ -10,8 +10,7 @@ use support::Harness;
 /// A harness run to 12 virtual minutes after the scenario's change.
 fn mid_incident(scenario: &str) -> Harness {
     let mut h = Harness::new(scenario);
-    let change = h.incident_change_at();
-    h.run_minutes((change - h.now()).num_minutes() + 12);
+    h.run_past_change(12);
     h
 }
 
@@ -70,8 +69,7 @@ fn the_prompt_diff_shows_the_six_removed_words() {
 #[test]
 fn read_only_hides_the_mitigation_keys() {
     let mut h = Harness::with_settings("prompt-regression", support::SEED, true);
-    let change = h.incident_change_at();
-    h.run_minutes((change - h.now()).num_minutes() + 12);
+    h.run_past_change(12);
     let frame = h.render(120, 35);
     assert!(frame.contains("read-only: disabled"), "{frame}");
     assert!(!frame.contains("roll back the prompt"), "{frame}");

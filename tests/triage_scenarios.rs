@@ -4,7 +4,6 @@
 mod support;
 
 use chrono::Duration;
-use flightdeck::app::keymap::Key;
 use flightdeck::engine::triage::{Category, Verdict};
 use flightdeck::model::Status;
 use flightdeck::sim::scenario::BUILTIN;
@@ -38,12 +37,9 @@ fn each_scenario_triage_names_its_category_with_the_others_not_likely() {
         let mut h = Harness::new(name);
         let expected = h.scenario().category;
         let change = h.incident_change_at();
-        h.run_minutes((change - h.now()).num_minutes() + 12);
+        h.run_past_change(12);
         let triage = h
-            .app
-            .assessment
-            .as_ref()
-            .and_then(|a| a.triage.clone())
+            .triage()
             .unwrap_or_else(|| panic!("{name}: no triage 12 min after the change"));
         assert_eq!(triage.conclusion(), Some(expected), "{name}: {triage:#?}");
         for step in &triage.steps {
@@ -76,12 +72,7 @@ fn the_triage_is_right_and_quiet_before_the_change_across_seeds() {
                 "{name} seed {seed}: false alarm before the change"
             );
             h.run_minutes(12);
-            let conclusion = h
-                .app
-                .assessment
-                .as_ref()
-                .and_then(|a| a.triage.as_ref())
-                .and_then(|t| t.conclusion());
+            let conclusion = h.triage().and_then(|t| t.conclusion());
             assert_eq!(
                 conclusion,
                 Some(h.scenario().category),
@@ -94,14 +85,8 @@ fn the_triage_is_right_and_quiet_before_the_change_across_seeds() {
 #[test]
 fn the_red_herring_prompt_deploy_is_ruled_out_by_its_healthy_run() {
     let mut h = Harness::new("red-herring");
-    let change = h.incident_change_at();
-    h.run_minutes((change - h.now()).num_minutes() + 12);
-    let triage = h
-        .app
-        .assessment
-        .as_ref()
-        .and_then(|a| a.triage.clone())
-        .unwrap();
+    h.run_past_change(12);
+    let triage = h.triage().unwrap();
     let prompt = triage.step(Category::Prompt);
     assert_eq!(prompt.verdict, Verdict::RuledOut);
     assert!(
@@ -128,12 +113,9 @@ fn fix_for(category: Category) -> char {
 fn the_right_mitigation_is_verified_within_a_few_minutes() {
     for (name, _) in BUILTIN {
         let mut h = Harness::new(name);
-        let change = h.incident_change_at();
-        h.run_minutes((change - h.now()).num_minutes() + 10);
+        h.run_past_change(10);
         let key = fix_for(h.scenario().category);
-        h.press(Key::Char(key));
-        h.press(Key::Right);
-        h.press(Key::Enter);
+        h.apply_mitigation(key);
         assert!(
             h.run_until(10, |app| app
                 .incident
@@ -152,11 +134,8 @@ fn the_right_mitigation_is_verified_within_a_few_minutes() {
 #[test]
 fn a_wrong_mitigation_is_logged_as_not_recovering() {
     let mut h = Harness::new("prompt-regression");
-    let change = h.incident_change_at();
-    h.run_minutes((change - h.now()).num_minutes() + 10);
-    h.press(Key::Char('p'));
-    h.press(Key::Right);
-    h.press(Key::Enter);
+    h.run_past_change(10);
+    h.apply_mitigation('p');
     h.run_minutes(16);
     let verdict = h
         .app

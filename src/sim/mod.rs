@@ -26,6 +26,21 @@ pub enum SimOutput {
     Change(Box<Change>),
 }
 
+impl SimOutput {
+    /// Splits a batch into its calls and its changes, each in time order.
+    pub fn split(outputs: Vec<SimOutput>) -> (Vec<Call>, Vec<Change>) {
+        let mut calls = Vec::new();
+        let mut changes = Vec::new();
+        for output in outputs {
+            match output {
+                SimOutput::Call(call) => calls.push(*call),
+                SimOutput::Change(change) => changes.push(*change),
+            }
+        }
+        (calls, changes)
+    }
+}
+
 /// The result of a mitigation applied to the simulator.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Applied {

@@ -72,14 +72,7 @@ fn deliver(
     now: chrono::DateTime<Utc>,
     outputs: Vec<SimOutput>,
 ) -> bool {
-    let mut calls = Vec::new();
-    let mut changes = Vec::new();
-    for output in outputs {
-        match output {
-            SimOutput::Call(call) => calls.push(*call),
-            SimOutput::Change(change) => changes.push(*change),
-        }
-    }
+    let (calls, changes) = SimOutput::split(outputs);
     actions
         .send(Action::Observed {
             now,

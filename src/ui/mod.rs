@@ -8,7 +8,7 @@ pub mod theme;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::Line;
-use ratatui::widgets::{Block, BorderType, Paragraph, Wrap};
+use ratatui::widgets::{Block, BorderType, Paragraph, Table, TableState, Wrap};
 use ratatui_textarea::TextArea;
 
 use self::theme::Theme;
@@ -94,6 +94,24 @@ fn pane_block<'a>(title: impl Into<Line<'a>>, focused: bool, theme: &Theme) -> B
 
 fn focused(app: &App, pane: Pane) -> bool {
     app.overlay.is_none() && app.focus == pane
+}
+
+/// Renders a list pane's table; the selected row is highlighted only while the pane has focus.
+fn render_list(
+    frame: &mut Frame,
+    area: Rect,
+    table: Table,
+    is_focused: bool,
+    selected: usize,
+    theme: &Theme,
+) {
+    let table = table.column_spacing(1).row_highlight_style(if is_focused {
+        theme.selection
+    } else {
+        theme.text
+    });
+    let mut state = TableState::default().with_selected(is_focused.then_some(selected));
+    frame.render_stateful_widget(table, area, &mut state);
 }
 
 /// A rectangle of at most `width`×`height` in the middle of `area`.

@@ -85,14 +85,7 @@ impl Harness {
     }
 
     fn deliver(&mut self, outputs: Vec<SimOutput>) {
-        let mut calls = Vec::new();
-        let mut changes = Vec::new();
-        for output in outputs {
-            match output {
-                SimOutput::Call(call) => calls.push(*call),
-                SimOutput::Change(change) => changes.push(*change),
-            }
-        }
+        let (calls, changes) = SimOutput::split(outputs);
         let now = self.sim.now();
         self.dispatch(Action::Observed {
             now,
@@ -104,6 +97,24 @@ impl Harness {
         if plans != self.app.plans {
             self.dispatch(Action::PlansRead(plans));
         }
+    }
+
+    /// Runs to some virtual minutes after the scenario's scripted change.
+    pub fn run_past_change(&mut self, minutes: i64) {
+        let change = self.incident_change_at();
+        self.run_minutes((change - self.now()).num_minutes() + minutes);
+    }
+
+    /// The triage as of the last evaluation.
+    pub fn triage(&self) -> Option<flightdeck::engine::triage::Triage> {
+        self.app.assessment.as_ref().and_then(|a| a.triage.clone())
+    }
+
+    /// Presses a mitigation key, moves to Apply and confirms.
+    pub fn apply_mitigation(&mut self, key: char) {
+        self.press(Key::Char(key));
+        self.press(Key::Right);
+        self.press(Key::Enter);
     }
 
     pub fn press(&mut self, key: Key) {

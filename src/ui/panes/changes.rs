@@ -2,12 +2,12 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
 use crate::app::{App, Pane};
 use crate::model::ChangeOrigin;
 use crate::ui::theme::Theme;
-use crate::ui::{focused, format, pane_block};
+use crate::ui::{focused, format, pane_block, render_list};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let is_focused = focused(app, Pane::Changes);
@@ -54,13 +54,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Constraint::Length(6),
         ],
     )
-    .column_spacing(1)
-    .row_highlight_style(if is_focused {
-        theme.selection
-    } else {
-        theme.text
-    })
     .block(block);
-    let mut state = TableState::default().with_selected(is_focused.then_some(app.change_selected));
-    frame.render_stateful_widget(table, area, &mut state);
+    render_list(frame, area, table, is_focused, app.change_selected, theme);
 }

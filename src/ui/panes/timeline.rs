@@ -3,12 +3,12 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
-use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
 use crate::app::{App, Pane, Persisted};
 use crate::model::EntryKind;
 use crate::ui::theme::Theme;
-use crate::ui::{focused, format, pane_block};
+use crate::ui::{focused, format, pane_block, render_list};
 
 fn kind_style(kind: &EntryKind, theme: &Theme) -> Style {
     match kind {
@@ -74,13 +74,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Constraint::Fill(1),
         ],
     )
-    .column_spacing(1)
-    .row_highlight_style(if is_focused {
-        theme.selection
-    } else {
-        theme.text
-    })
     .block(block);
-    let mut state = TableState::default().with_selected(is_focused.then_some(app.entry_selected));
-    frame.render_stateful_widget(table, area, &mut state);
+    render_list(frame, area, table, is_focused, app.entry_selected, theme);
 }
