@@ -203,6 +203,29 @@ fn resolving_during_the_same_alarm_does_not_open_a_new_incident() {
 }
 
 #[test]
+fn the_incident_keeps_its_triage_after_the_alarm_is_over() {
+    let mut h = Harness::new("prompt-regression");
+    h.run_past_change(10);
+    h.apply_mitigation('r');
+    h.run_minutes(45);
+    let live = h.app.assessment.as_ref().unwrap();
+    assert!(
+        live.episode.is_none(),
+        "the alarm episode ended after 30 healthy minutes"
+    );
+    assert_eq!(
+        h.app.triage.as_ref().and_then(|t| t.conclusion()),
+        Some(flightdeck::engine::triage::Category::Prompt)
+    );
+    let frame = h.render(120, 35);
+    assert!(frame.contains("→ PROMPT"), "{frame}");
+    assert!(
+        !frame.contains("◀ suggested"),
+        "nothing is suggested once mitigated: {frame}"
+    );
+}
+
+#[test]
 fn help_and_focus_keys_move_through_the_panes() {
     let mut h = Harness::new("prompt-regression");
     h.press(Key::Char('?'));

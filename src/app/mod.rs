@@ -13,7 +13,7 @@ pub use self::action::{Action, Effect};
 use self::keymap::{Command, Context};
 use crate::engine::diff::{DiffTag, word_diff};
 use crate::engine::metrics::{MetricId, MetricState};
-use crate::engine::triage::{Category, Verdict};
+use crate::engine::triage::{Category, Triage, Verdict};
 use crate::engine::{Assessment, Engine};
 use crate::model::{
     ChangeKind, EntryKind, Incident, MitigationKind, MitigationPlan, Outcome, Severity, Status,
@@ -129,6 +129,8 @@ pub struct App {
     pub entry_selected: usize,
     /// Lines scrolled in the triage pane.
     pub triage_scroll: u16,
+    /// The incident's triage as last decided: it stays on screen after the alarm is over.
+    pub triage: Option<Triage>,
     pub message: Option<(Level, String)>,
     pub calls_seen: u64,
     pub should_quit: bool,
@@ -159,6 +161,7 @@ impl App {
             change_selected: 0,
             entry_selected: 0,
             triage_scroll: 0,
+            triage: None,
             message: None,
             calls_seen: 0,
             should_quit: false,
@@ -395,9 +398,8 @@ impl App {
             })
             .map(|r| r.change.clone());
         let from_triage = self
-            .assessment
+            .triage
             .as_ref()
-            .and_then(|a| a.triage.as_ref())
             .and_then(|t| t.prompt_change.clone())
             .and_then(|p| {
                 self.engine
@@ -592,6 +594,7 @@ impl App {
         let id = format!("INC-{}", self.wall.format("%Y%m%d-%H%M%S"));
         self.timeline.clear();
         self.incident = None;
+        self.triage = None;
         self.logged_states.clear();
         self.logged_verdicts.clear();
         self.changes_logged = 0;

@@ -157,6 +157,7 @@ impl App {
         let Some(triage) = self.assessment.as_ref().and_then(|a| a.triage.clone()) else {
             return Vec::new();
         };
+        self.triage = Some(triage.clone());
         let mut effects = Vec::new();
         for step in &triage.steps {
             if step.verdict == Verdict::InsufficientData

@@ -59,8 +59,22 @@ pub struct TimelineStore {
 }
 
 impl TimelineStore {
+    /// Creates a new incident's timeline; fails if that incident already has one, so two
+    /// incidents can never share a file.
+    pub fn create(data_dir: &Path, id: &str) -> Result<Self, StoreError> {
+        Self::open_with(
+            data_dir,
+            id,
+            OpenOptions::new().create_new(true).append(true),
+        )
+    }
+
     /// Opens an incident's timeline for appending, creating it (and its folder) if needed.
     pub fn open(data_dir: &Path, id: &str) -> Result<Self, StoreError> {
+        Self::open_with(data_dir, id, OpenOptions::new().create(true).append(true))
+    }
+
+    fn open_with(data_dir: &Path, id: &str, options: &OpenOptions) -> Result<Self, StoreError> {
         let dir = incident_dir(data_dir, id);
         let created = !dir.exists();
         fs::create_dir_all(&dir).map_err(|source| StoreError::Create {
@@ -68,14 +82,10 @@ impl TimelineStore {
             source,
         })?;
         let path = dir.join(TIMELINE_FILE);
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|source| StoreError::Create {
-                path: path.clone(),
-                source,
-            })?;
+        let file = options.open(&path).map_err(|source| StoreError::Create {
+            path: path.clone(),
+            source,
+        })?;
         if created {
             // The new folder's entry must itself be durable, or a crash could lose the whole file.
             sync_dir(&dir).map_err(|source| StoreError::Write {
@@ -204,6 +214,18 @@ mod tests {
         assert_eq!(loaded.entries, vec![entry(1), entry(2), entry(3)]);
         assert!(loaded.bad_lines.is_empty());
         assert_eq!(incident_ids(dir.path()).unwrap(), vec!["INC-1"]);
+    }
+
+    #[test]
+    fn creating_an_incident_that_exists_fails_instead_of_mixing_timelines() {
+        let dir = tempfile::tempdir().unwrap();
+        TimelineStore::create(dir.path(), "INC-1")
+            .unwrap()
+            .append(&entry(1))
+            .unwrap();
+        let error = TimelineStore::create(dir.path(), "INC-1").err().unwrap();
+        assert!(error.to_string().contains("INC-1"), "{error}");
+        assert_eq!(load(dir.path(), "INC-1").unwrap().entries.len(), 1);
     }
 
     #[test]

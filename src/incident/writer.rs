@@ -2,6 +2,7 @@
 //! so the screen marks an entry logged only once it is on disk.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
 use std::thread::{self, JoinHandle};
@@ -24,13 +25,17 @@ impl TimelineWriter {
             let mut stores: HashMap<String, TimelineStore> = HashMap::new();
             for (incident_id, entry) in inbox {
                 let seq = entry.seq;
-                let result = match stores.get_mut(&incident_id) {
-                    Some(store) => store.append(&entry),
-                    None => TimelineStore::open(&data_dir, &incident_id).and_then(|mut store| {
-                        let written = store.append(&entry);
-                        stores.insert(incident_id.clone(), store);
-                        written
-                    }),
+                let result = match stores.entry(incident_id) {
+                    Entry::Occupied(mut store) => store.get_mut().append(&entry),
+                    Entry::Vacant(slot) => {
+                        // The first entry opens the incident: its file must not exist yet.
+                        let opened = if seq == 1 {
+                            TimelineStore::create(&data_dir, slot.key())
+                        } else {
+                            TimelineStore::open(&data_dir, slot.key())
+                        };
+                        opened.and_then(|store| slot.insert(store).append(&entry))
+                    }
                 };
                 let report = match result {
                     Ok(()) => Action::EntryPersisted { seq },

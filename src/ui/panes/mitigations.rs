@@ -32,9 +32,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .as_ref()
         .is_none_or(|i| i.status < Status::Mitigated);
     let suggested = app
-        .assessment
+        .triage
         .as_ref()
-        .and_then(|a| a.triage.as_ref())
         .and_then(|t| t.conclusion())
         .map(recommended)
         .filter(|kind| bleeding && app.plan(*kind).is_some_and(|p| p.unavailable.is_none()));

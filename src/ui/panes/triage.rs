@@ -50,7 +50,13 @@ pub fn key_of(kind: MitigationKind) -> char {
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let is_focused = focused(app, Pane::Triage);
     let block = pane_block(" Triage ", is_focused, theme);
-    let triage = app.assessment.as_ref().and_then(|a| a.triage.as_ref());
+    let live = app.assessment.as_ref().and_then(|a| a.triage.as_ref());
+    // Without an incident the live triage shows; with one, the triage as the incident decided it.
+    let triage = if app.incident.is_some() {
+        app.triage.as_ref().or(live)
+    } else {
+        live
+    };
     let Some(triage) = triage else {
         let waiting = match app.assessment.as_ref().and_then(|a| a.episode.as_ref()) {
             Some(_) => "a metric is alarming; estimating the onset…",
