@@ -317,14 +317,12 @@ impl Engine {
             |minutes: i64| slice(&self.observations, now - Duration::minutes(minutes), now);
         let five = self.config.window.num_minutes();
         let (value, samples) = measure(id, window(five), five as f64);
-        let (baseline_value, state, delta, half_width) = match baseline {
-            None => (None, MetricState::Learning, None, None),
+        let comparison = match baseline {
+            None => Comparison::default(),
             Some(b) => {
                 let minutes = (b.to - b.from).num_seconds() as f64 / 60.0;
                 let base = slice(&self.observations, b.from, b.to);
-                let judged = judge(id, window(five), base, minutes, five as f64);
-                let (base_value, _) = measure(id, slice(&self.observations, b.from, b.to), minutes);
-                (base_value, judged.0, judged.1, judged.2)
+                judge(id, window(five), base, minutes, five as f64)
             }
         };
         let trend = (0..self.config.trend_minutes as i64)
@@ -344,11 +342,11 @@ impl Engine {
             now: value,
             last_minute: measure(id, window(1), 1.0).0,
             last_quarter_hour: measure(id, window(15), 15.0).0,
-            baseline: baseline_value,
-            delta,
-            half_width,
+            baseline: comparison.baseline,
+            delta: comparison.delta,
+            half_width: comparison.half_width,
             samples,
-            state,
+            state: comparison.state,
             trend,
         }
     }
@@ -424,20 +422,50 @@ fn measure<'a>(
 const MIN_RECENT: u64 = 20;
 const MIN_BASELINE: u64 = 50;
 
-/// State, delta and its 95% half-width of the recent window against the baseline.
+/// The recent window against the baseline, in display units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Comparison {
+    baseline: Option<f64>,
+    state: MetricState,
+    delta: Option<f64>,
+    /// Half-width of the 95% interval on `delta`, for rates.
+    half_width: Option<f64>,
+}
+
+impl Default for Comparison {
+    fn default() -> Self {
+        Self {
+            baseline: None,
+            state: MetricState::Learning,
+            delta: None,
+            half_width: None,
+        }
+    }
+}
+
 fn judge<'a>(
     id: MetricId,
     recent: impl Iterator<Item = &'a Observation> + Clone,
     baseline: impl Iterator<Item = &'a Observation> + Clone,
     baseline_minutes: f64,
     recent_minutes: f64,
-) -> (MetricState, Option<f64>, Option<f64>) {
+) -> Comparison {
     let limits = id.limits();
     match id.measure() {
         Measure::Rate => {
             let (r, b) = (proportion(id, recent), proportion(id, baseline));
+            let shown = |rate: f64| {
+                if id.shows_good_share() {
+                    1.0 - rate
+                } else {
+                    rate
+                }
+            };
             let Some(d) = rate_delta(r, b) else {
-                return (MetricState::Learning, None, None);
+                return Comparison {
+                    baseline: b.rate().map(shown),
+                    ..Comparison::default()
+                };
             };
             let sign = if id.shows_good_share() { -1.0 } else { 1.0 };
             let state = if r.n < MIN_RECENT || b.n < MIN_BASELINE {
@@ -449,14 +477,19 @@ fn judge<'a>(
             } else {
                 MetricState::Ok
             };
-            (state, Some(sign * d.delta), Some(d.half_width))
+            Comparison {
+                baseline: b.rate().map(shown),
+                state,
+                delta: Some(sign * d.delta),
+                half_width: Some(d.half_width),
+            }
         }
         Measure::Latency(q) => {
             let mut r = ok_latencies(recent);
             let mut b = ok_latencies(baseline);
             let (rn, bn) = (r.len() as u64, b.len() as u64);
             let (Some(rv), Some(bv)) = (percentile(&mut r, q), percentile(&mut b, q)) else {
-                return (MetricState::Learning, None, None);
+                return Comparison::default();
             };
             let ratio = rv / bv;
             let state = if rn < MIN_RECENT || bn < MIN_BASELINE {
@@ -468,7 +501,12 @@ fn judge<'a>(
             } else {
                 MetricState::Ok
             };
-            (state, Some(rv - bv), None)
+            Comparison {
+                baseline: Some(bv),
+                state,
+                delta: Some(rv - bv),
+                half_width: None,
+            }
         }
         Measure::Throughput => {
             let rate = recent.count() as f64 / recent_minutes;
@@ -480,7 +518,12 @@ fn judge<'a>(
             } else {
                 MetricState::Ok
             };
-            (state, Some(rate - base), None)
+            Comparison {
+                baseline: Some(base),
+                state,
+                delta: Some(rate - base),
+                half_width: None,
+            }
         }
     }
 }
