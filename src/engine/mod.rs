@@ -527,3 +527,121 @@ fn judge<'a>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn start() -> DateTime<Utc> {
+        "2026-03-14T13:00:00Z".parse().unwrap()
+    }
+
+    /// A call every 2 seconds; the `i`th is hallucinated when `bad(i)`, and takes `latency` ms.
+    fn call(i: i64, hallucinated: bool, latency: f64) -> Call {
+        serde_json::from_value(json!({
+            "ts": (start() + Duration::seconds(2 * i)).to_rfc3339(),
+            "feature": "support-answer", "model_requested": "gpt-4o",
+            "model_served": "gpt-4o-2024-08-06", "status": "ok", "latency_ms": latency,
+            "output": "{\"answer\":\"ok\"}", "evals": {"hallucination": hallucinated}
+        }))
+        .unwrap()
+    }
+
+    fn engine() -> Engine {
+        Engine::new(EngineConfig::default(), SchemaRegistry::default())
+    }
+
+    /// Feeds calls `from..to` (2 s apart) and evaluates at the last one.
+    fn feed(
+        engine: &mut Engine,
+        from: i64,
+        to: i64,
+        bad: impl Fn(i64) -> bool,
+        latency: f64,
+    ) -> Assessment {
+        for i in from..to {
+            engine.ingest_call(&call(i, bad(i), latency));
+        }
+        engine.evaluate(start() + Duration::seconds(2 * to))
+    }
+
+    fn state(a: &Assessment, id: MetricId) -> MetricState {
+        a.reading(id).unwrap().state
+    }
+
+    #[test]
+    fn metrics_are_learning_until_ten_minutes_of_baseline_exist() {
+        let mut engine = engine();
+        // 20 minutes: the baseline (lagging 15 min) holds only 5 minutes.
+        let a = feed(&mut engine, 0, 600, |i| i % 25 == 0, 900.0);
+        assert_eq!(state(&a, MetricId::Hallucination), MetricState::Learning);
+        assert!(a.baseline.is_none());
+        let a = feed(&mut engine, 600, 800, |i| i % 25 == 0, 900.0);
+        assert_eq!(state(&a, MetricId::Hallucination), MetricState::Ok);
+        assert!(a.baseline.is_some());
+    }
+
+    #[test]
+    fn a_rise_from_4_to_22_percent_goes_critical_with_an_onset_at_the_change() {
+        let mut engine = engine();
+        feed(&mut engine, 0, 1200, |i| i % 25 == 0, 900.0);
+        // From call 1200 (13:40) on, about 22% are hallucinated.
+        let a = feed(&mut engine, 1200, 1380, |i| i % 9 < 2, 900.0);
+        let reading = a.reading(MetricId::Hallucination).unwrap();
+        assert_eq!(reading.state, MetricState::Critical, "{reading:?}");
+        assert!((reading.baseline.unwrap() - 0.04).abs() < 0.005);
+        assert!(reading.delta.unwrap() > 0.15 && reading.half_width.unwrap() < 0.1);
+        let onset = a.episode.as_ref().unwrap().onset.unwrap();
+        let change = start() + Duration::seconds(2400);
+        assert!((onset - change).num_seconds().abs() <= 60, "onset {onset}");
+        assert_eq!(state(&a, MetricId::LatencyP95), MetricState::Ok);
+    }
+
+    #[test]
+    fn an_alarm_holds_at_warn_while_the_effect_persists_and_clears_when_it_ends() {
+        let mut engine = engine();
+        feed(&mut engine, 0, 1200, |i| i % 25 == 0, 900.0);
+        let a = feed(&mut engine, 1200, 1380, |i| i % 9 < 2, 900.0);
+        assert_eq!(state(&a, MetricId::Hallucination), MetricState::Critical);
+        // About 10%: not significant on its own at warn, but still 6 points over baseline.
+        let a = feed(&mut engine, 1380, 1530, |i| i % 10 == 0, 900.0);
+        assert_eq!(state(&a, MetricId::Hallucination), MetricState::Warn);
+        let a = feed(&mut engine, 1530, 1700, |i| i % 25 == 0, 900.0);
+        assert_eq!(state(&a, MetricId::Hallucination), MetricState::Ok);
+        assert!(
+            a.baseline.unwrap().frozen,
+            "the baseline stays frozen during the episode"
+        );
+    }
+
+    #[test]
+    fn latency_alarms_on_its_ratio_to_the_baseline_percentile() {
+        let mut engine = engine();
+        feed(&mut engine, 0, 1200, |_| false, 900.0);
+        let a = feed(&mut engine, 1200, 1350, |_| false, 2700.0);
+        assert_eq!(state(&a, MetricId::LatencyP50), MetricState::Critical);
+        assert_eq!(state(&a, MetricId::Hallucination), MetricState::Ok);
+        let p50 = a.reading(MetricId::LatencyP50).unwrap();
+        assert_eq!((p50.now, p50.baseline), (Some(2700.0), Some(900.0)));
+    }
+
+    #[test]
+    fn a_stable_stream_raises_no_alarm() {
+        let mut engine = engine();
+        for block in 0..20 {
+            let a = feed(
+                &mut engine,
+                block * 300,
+                (block + 1) * 300,
+                |i| i % 25 == 0,
+                900.0,
+            );
+            assert!(
+                a.episode.is_none(),
+                "alarm in block {block}: {:?}",
+                a.metrics
+            );
+        }
+    }
+}
