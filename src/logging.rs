@@ -10,8 +10,11 @@ use tracing_subscriber::EnvFilter;
 pub fn init(data_dir: &Path) -> anyhow::Result<WorkerGuard> {
     let dir = data_dir.join("logs");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let (writer, guard) =
-        tracing_appender::non_blocking(tracing_appender::rolling::never(&dir, "flightdeck.log"));
+    let file = tracing_appender::rolling::Builder::new()
+        .filename_prefix("flightdeck.log")
+        .build(&dir)
+        .with_context(|| format!("cannot open the log file in {}", dir.display()))?;
+    let (writer, guard) = tracing_appender::non_blocking(file);
     tracing_subscriber::fmt()
         .with_writer(writer)
         .with_ansi(false)

@@ -71,8 +71,9 @@ pub async fn run_demo(
         for effect in effects {
             match effect {
                 Effect::Persist { incident_id, entry } => writer.write(incident_id, *entry),
-                Effect::ApplyMitigation(kind) => {
-                    if let Err(reason) = actuator.apply(kind) {
+                Effect::ApplyMitigation(plan) => {
+                    let kind = plan.kind;
+                    if let Err(reason) = actuator.apply(plan) {
                         let follow_up = app.update(Action::MitigationFinished {
                             kind,
                             result: Err(reason),

@@ -156,7 +156,15 @@ fn an_entry_is_shown_as_logged_only_after_the_writer_confirms_it() {
     assert_eq!(effects.len(), 1);
     assert_eq!(h.app.timeline[0].persisted, Persisted::Pending);
     let seq = h.app.timeline[0].entry.seq;
+    let incident_id = h.app.incident.as_ref().unwrap().id.clone();
+    // A report about another incident's entry with the same number changes nothing.
+    h.app.update(Action::EntryPersisted {
+        incident_id: "INC-OTHER".into(),
+        seq,
+    });
+    assert_eq!(h.app.timeline[0].persisted, Persisted::Pending);
     h.app.update(Action::EntryPersistFailed {
+        incident_id,
         seq,
         error: "disk full".into(),
     });
@@ -181,6 +189,15 @@ fn a_reopened_incident_shows_its_whole_history_and_continues_it() {
     second.app.resume(recorded.clone());
     assert_eq!(second.app.incident.as_ref().unwrap().id, id);
     assert_eq!(second.app.timeline.len(), recorded.len());
+    // The resumed source replays the same history: none of it is logged a second time.
+    let replay = (recorded.last().unwrap().ts - second.now()).num_minutes() + 1;
+    second.run_minutes(replay);
+    assert_eq!(
+        second.app.timeline.len(),
+        recorded.len(),
+        "{:?}",
+        labels(&second)
+    );
     second.press(Key::Char('a'));
     let last = second.app.timeline.last().unwrap();
     assert_eq!(last.entry.seq, recorded.len() as u64 + 1);
@@ -223,6 +240,65 @@ fn the_incident_keeps_its_triage_after_the_alarm_is_over() {
         !frame.contains("◀ suggested"),
         "nothing is suggested once mitigated: {frame}"
     );
+}
+
+#[test]
+fn a_mitigation_confirmed_on_a_stale_plan_changes_nothing() {
+    let mut h = Harness::new("prompt-regression");
+    h.run_past_change(10);
+    h.press(Key::Char('k'));
+    // Someone else flips the kill switch while the dialog is open.
+    let stale = h.app.plan(MitigationKind::KillSwitch).unwrap().clone();
+    h.sim.apply(&stale).unwrap();
+    h.press(Key::Right);
+    h.press(Key::Enter);
+    let result = h
+        .app
+        .timeline
+        .iter()
+        .rev()
+        .find(|l| l.entry.kind.label() == "result")
+        .unwrap();
+    assert!(
+        result.entry.text.contains("the state moved"),
+        "{}",
+        result.entry.text
+    );
+    assert!(h.app.applied.is_empty());
+}
+
+#[test]
+fn confirming_with_no_incident_declares_one_and_cancelling_does_not() {
+    let mut h = Harness::new("prompt-regression");
+    h.run_minutes(20);
+    h.press(Key::Char('k'));
+    h.press(Key::Esc);
+    assert!(
+        h.app.incident.is_none(),
+        "a cancelled dialog opens no incident"
+    );
+    h.apply_mitigation('k');
+    assert_eq!(labels(&h)[..3], ["opened", "request", "confirm"]);
+    let verify = h
+        .app
+        .timeline
+        .iter()
+        .find(|l| l.entry.kind.label() == "verify")
+        .unwrap();
+    assert!(
+        verify.entry.text.contains("nothing to verify"),
+        "{}",
+        verify.entry.text
+    );
+    assert_eq!(h.app.incident.as_ref().unwrap().status, Status::Detected);
+}
+
+#[test]
+fn ctrl_c_quits_from_a_popup() {
+    let mut h = Harness::new("prompt-regression");
+    h.press(Key::Char('?'));
+    h.press(Key::Ctrl('c'));
+    assert!(h.app.should_quit);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use tokio::sync::mpsc;
 
-use crate::model::MitigationKind;
+use crate::model::MitigationPlan;
 use crate::sources::simulator::SimCommand;
 
 pub struct SimulatorActuator {
@@ -15,10 +15,10 @@ impl SimulatorActuator {
         Self { commands }
     }
 
-    /// Asks the simulator to apply a mitigation; an error means the simulator has stopped.
-    pub fn apply(&self, kind: MitigationKind) -> Result<(), String> {
+    /// Asks the simulator to apply a confirmed plan; an error means the simulator has stopped.
+    pub fn apply(&self, plan: MitigationPlan) -> Result<(), String> {
         self.commands
-            .send(SimCommand::Apply(kind))
+            .send(SimCommand::Apply(plan))
             .map_err(|_| "the simulator has stopped".to_string())
     }
 }

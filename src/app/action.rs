@@ -24,9 +24,11 @@ pub enum Action {
         result: Result<String, String>,
     },
     EntryPersisted {
+        incident_id: String,
         seq: u64,
     },
     EntryPersistFailed {
+        incident_id: String,
         seq: u64,
         error: String,
     },
@@ -41,6 +43,7 @@ pub enum Effect {
         incident_id: String,
         entry: Box<TimelineEntry>,
     },
-    ApplyMitigation(MitigationKind),
+    /// Apply exactly the plan the user confirmed.
+    ApplyMitigation(MitigationPlan),
     Quit,
 }

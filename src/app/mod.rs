@@ -5,7 +5,7 @@ pub mod action;
 pub mod keymap;
 mod observe;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -137,10 +137,15 @@ pub struct App {
     /// The engine episode the current incident was opened for: resolving an incident while that
     /// episode lasts must not open another one for the same alarm.
     incident_episode: Option<DateTime<Utc>>,
+    /// Mitigations applied in this incident and not yet verified: never suggested again.
+    pub applied: Vec<MitigationKind>,
     logged_states: HashMap<MetricId, MetricState>,
     ok_since: HashMap<MetricId, DateTime<Utc>>,
     logged_verdicts: HashMap<Category, Verdict>,
-    changes_logged: usize,
+    logged_changes: HashSet<u64>,
+    /// A resumed incident's record ends here: telemetry up to it is taken in without logging,
+    /// so the resumed source does not log the same history twice.
+    quiet_until: Option<DateTime<Utc>>,
 }
 
 impl App {
@@ -166,16 +171,19 @@ impl App {
             calls_seen: 0,
             should_quit: false,
             incident_episode: None,
+            applied: Vec::new(),
             logged_states: HashMap::new(),
             ok_since: HashMap::new(),
             logged_verdicts: HashMap::new(),
-            changes_logged: 0,
+            logged_changes: HashSet::new(),
+            quiet_until: None,
         }
     }
 
     /// Resumes a recorded incident: its history is shown as logged and new entries follow it.
     pub fn resume(&mut self, entries: Vec<TimelineEntry>) {
         self.incident = Incident::from_timeline(&entries);
+        self.quiet_until = entries.last().map(|e| e.ts);
         self.timeline = entries
             .into_iter()
             .map(|entry| LoggedEntry {
@@ -202,6 +210,7 @@ impl App {
     /// The only place state changes.
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
         match action {
+            Action::Key(keymap::Key::Ctrl('c')) => self.command(Command::Quit),
             Action::Key(key) => match keymap::command_for(self.context(), key) {
                 Some(command) => self.command(command),
                 None => Vec::new(),
@@ -218,13 +227,17 @@ impl App {
                 Vec::new()
             }
             Action::MitigationFinished { kind, result } => self.mitigation_finished(kind, result),
-            Action::EntryPersisted { seq } => {
-                self.set_persisted(seq, Persisted::OnDisk);
+            Action::EntryPersisted { incident_id, seq } => {
+                self.set_persisted(&incident_id, seq, Persisted::OnDisk);
                 Vec::new()
             }
-            Action::EntryPersistFailed { seq, error } => {
+            Action::EntryPersistFailed {
+                incident_id,
+                seq,
+                error,
+            } => {
                 self.message = Some((Level::Error, format!("timeline write failed: {error}")));
-                self.set_persisted(seq, Persisted::Failed(error));
+                self.set_persisted(&incident_id, seq, Persisted::Failed(error));
                 Vec::new()
             }
             Action::NoteSubmitted(text) => {
@@ -241,7 +254,10 @@ impl App {
         }
     }
 
-    fn set_persisted(&mut self, seq: u64, persisted: Persisted) {
+    fn set_persisted(&mut self, incident_id: &str, seq: u64, persisted: Persisted) {
+        if self.incident.as_ref().is_none_or(|i| i.id != incident_id) {
+            return;
+        }
         if let Some(logged) = self.timeline.iter_mut().find(|l| l.entry.seq == seq) {
             logged.persisted = persisted;
         }
@@ -441,22 +457,17 @@ impl App {
             self.message = Some((Level::Warn, format!("{kind} unavailable: {reason}")));
             return Vec::new();
         }
-        let mut effects = Vec::new();
-        if self.incident.is_none() {
-            effects.extend(self.open_incident(
-                format!("Declared by {} to apply a {kind}", self.settings.actor),
-                Severity::Sev3,
-                self.settings.actor.clone(),
-            ));
-        }
         let actor = self.settings.actor.clone();
-        effects.extend(self.log(
-            EntryKind::ActionRequested {
-                action: kind.to_string(),
-            },
-            &actor,
-            format!("requested {}", plan.summary()),
-        ));
+        let effects = self
+            .log(
+                EntryKind::ActionRequested {
+                    action: kind.to_string(),
+                },
+                &actor,
+                format!("requested {}", plan.summary()),
+            )
+            .into_iter()
+            .collect();
         self.overlay = Some(Overlay::Confirm {
             plan,
             focus: Button::Cancel,
@@ -474,22 +485,35 @@ impl App {
         self.overlay = None;
         self.in_flight = Some(plan.kind);
         let actor = self.settings.actor.clone();
-        let mut effects: Vec<Effect> = self
-            .log(
-                EntryKind::ActionConfirmed {
+        let mut effects = Vec::new();
+        if self.incident.is_none() {
+            // A mitigation is always logged: confirming one with no incident open declares one.
+            effects.extend(self.open_incident(
+                format!("Declared by {actor} to apply a {}", plan.kind),
+                Severity::Sev3,
+                actor.clone(),
+            ));
+            effects.extend(self.log(
+                EntryKind::ActionRequested {
                     action: plan.kind.to_string(),
                 },
                 &actor,
-                format!(
-                    "confirmed {} via {} ({})",
-                    plan.summary(),
-                    plan.backend,
-                    plan.operation
-                ),
-            )
-            .into_iter()
-            .collect();
-        effects.push(Effect::ApplyMitigation(plan.kind));
+                format!("requested {}", plan.summary()),
+            ));
+        }
+        effects.extend(self.log(
+            EntryKind::ActionConfirmed {
+                action: plan.kind.to_string(),
+            },
+            &actor,
+            format!(
+                "confirmed {} via {} ({})",
+                plan.summary(),
+                plan.backend,
+                plan.operation
+            ),
+        ));
+        effects.push(Effect::ApplyMitigation(plan));
         effects
     }
 
@@ -529,23 +553,40 @@ impl App {
             && let Some(now) = self.now
         {
             self.engine.mark_mitigation(now);
-            let metrics = self
+            self.applied.push(kind);
+            if let Some(previous) = self.verification.take() {
+                effects.extend(self.log(
+                    EntryKind::Verification {
+                        action: previous.kind.to_string(),
+                        recovered: false,
+                    },
+                    SYSTEM_ACTOR,
+                    format!("verification of {} superseded by {kind}", previous.kind),
+                ));
+            }
+            let metrics: Vec<MetricId> = self
                 .assessment
                 .as_ref()
-                .map(|a| {
-                    a.metrics
-                        .iter()
-                        .filter(|r| r.state.is_alarm() && r.id != MetricId::Throughput)
-                        .map(|r| r.id)
-                        .collect()
-                })
+                .and_then(|a| a.episode.as_ref())
+                .map(|e| e.metrics.clone())
                 .unwrap_or_default();
-            self.verification = Some(Verification {
-                kind,
-                applied_at: now,
-                metrics,
-            });
-            effects.extend(self.verify(now));
+            if metrics.is_empty() {
+                effects.extend(self.log(
+                    EntryKind::Verification {
+                        action: kind.to_string(),
+                        recovered: false,
+                    },
+                    SYSTEM_ACTOR,
+                    format!("{kind}: nothing to verify, no metric has alarmed"),
+                ));
+            } else {
+                self.verification = Some(Verification {
+                    kind,
+                    applied_at: now,
+                    metrics,
+                });
+                effects.extend(self.verify(now));
+            }
         }
         effects
     }
@@ -591,13 +632,23 @@ impl App {
         severity: Severity,
         actor: String,
     ) -> Option<Effect> {
-        let id = format!("INC-{}", self.wall.format("%Y%m%d-%H%M%S"));
+        let mut id = format!("INC-{}", self.wall.format("%Y%m%d-%H%M%S"));
+        if self
+            .incident
+            .as_ref()
+            .is_some_and(|i| i.id.starts_with(&id))
+        {
+            // Two incidents within one second: the store refuses to mix them, so name them apart.
+            id.push_str(&format!("-{}", self.timeline.len()));
+        }
         self.timeline.clear();
         self.incident = None;
         self.triage = None;
         self.logged_states.clear();
         self.logged_verdicts.clear();
-        self.changes_logged = 0;
+        self.logged_changes.clear();
+        self.applied.clear();
+        self.verification = None;
         self.incident_episode = self.current_episode();
         let text = format!("{severity} opened: {title}");
         let kind = EntryKind::Opened {
@@ -622,7 +673,7 @@ impl App {
     }
 
     /// When the engine's current alarm episode began, if one is under way.
-    fn current_episode(&self) -> Option<DateTime<Utc>> {
+    pub(super) fn current_episode(&self) -> Option<DateTime<Utc>> {
         self.assessment
             .as_ref()
             .and_then(|a| a.episode.as_ref())

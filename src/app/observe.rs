@@ -39,6 +39,11 @@ impl App {
         }
         let assessment = self.engine.evaluate(now);
         self.assessment = Some(assessment);
+        if self.quiet_until.is_some_and(|until| now <= until) {
+            self.take_in_quietly();
+            return Vec::new();
+        }
+        self.quiet_until = None;
         let mut effects = Vec::new();
         effects.extend(self.open_on_critical());
         effects.extend(self.log_metric_states(now));
@@ -46,6 +51,22 @@ impl App {
         effects.extend(self.log_triage());
         effects.extend(self.verify(now));
         effects
+    }
+
+    /// Marks what the current assessment shows as already logged, as the resumed record has it.
+    fn take_in_quietly(&mut self) {
+        for reading in self.readings() {
+            self.logged_states.insert(reading.id, reading.state);
+        }
+        if let Some(triage) = self.assessment.as_ref().and_then(|a| a.triage.clone()) {
+            for step in &triage.steps {
+                self.logged_verdicts.insert(step.category, step.verdict);
+            }
+            self.triage = Some(triage);
+        }
+        self.incident_episode = self.current_episode();
+        let ids: Vec<u64> = self.engine.changes().iter().map(|r| r.id).collect();
+        self.logged_changes.extend(ids);
     }
 
     fn readings(&self) -> Vec<MetricReading> {
@@ -125,17 +146,30 @@ impl App {
         effects
     }
 
+    /// Logs each change once: those in the window before the incident opened, and every later one.
     fn log_changes(&mut self) -> Vec<Effect> {
-        if self.incident.is_none() {
-            self.changes_logged = self.engine.changes().len();
+        let Some(opened) = self.incident.as_ref().map(|i| i.opened_at) else {
             return Vec::new();
-        }
-        let fresh: Vec<String> = self.engine.changes()
-            [self.changes_logged.min(self.engine.changes().len())..]
+        };
+        let relevant_from = opened - self.engine.config().prompt_window;
+        let fresh: Vec<String> = self
+            .engine
+            .changes()
             .iter()
-            .map(|r| format!("{} at {}", r.summary(), r.change.ts.format("%H:%M:%S UTC")))
+            .filter(|r| r.change.ts >= relevant_from && !self.logged_changes.contains(&r.id))
+            .map(|r| {
+                (
+                    r.id,
+                    format!("{} at {}", r.summary(), r.change.ts.format("%H:%M:%S UTC")),
+                )
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|(id, text)| {
+                self.logged_changes.insert(id);
+                text
+            })
             .collect();
-        self.changes_logged = self.engine.changes().len();
         fresh
             .into_iter()
             .filter_map(|text| {
@@ -194,8 +228,10 @@ impl App {
             .iter()
             .filter(|r| pending.metrics.contains(&r.id))
             .collect();
-        let recovered = watched.iter().all(|r| r.state == MetricState::Ok);
         let elapsed = now - pending.applied_at;
+        // Recovery counts only once the whole window holds calls from after the mitigation.
+        let recovered = elapsed >= self.engine.config().window
+            && watched.iter().all(|r| r.state == MetricState::Ok);
         if !recovered && elapsed < verification_deadline() {
             return Vec::new();
         }
@@ -209,11 +245,7 @@ impl App {
                 "{} verified {} min after it was applied: {}",
                 pending.kind,
                 elapsed.num_minutes(),
-                if detail.is_empty() {
-                    "no metric was alarming".to_string()
-                } else {
-                    detail.join("; ")
-                }
+                detail.join("; ")
             )
         } else {
             format!(
@@ -235,6 +267,9 @@ impl App {
             .into_iter()
             .collect();
         let status = self.incident.as_ref().map(|i| i.status);
+        if recovered {
+            self.applied.retain(|kind| *kind != pending.kind);
+        }
         if recovered
             && let Some(from) = status
             && from < Status::Mitigated

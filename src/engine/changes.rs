@@ -12,6 +12,8 @@ pub const MITIGATION_AUTHOR: &str = "flightdeck";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangeRecord {
+    /// Unique in the log, kept when a feed record replaces an inferred one.
+    pub id: u64,
     pub change: Change,
     pub origin: ChangeOrigin,
 }
@@ -45,6 +47,7 @@ fn same_change_window() -> Duration {
 #[derive(Debug, Default)]
 pub struct ChangeLog {
     records: Vec<ChangeRecord>,
+    next_id: u64,
     served_by_alias: HashMap<String, String>,
     prompt_version_by_prompt: HashMap<String, String>,
 }
@@ -63,7 +66,8 @@ impl ChangeLog {
             self.prompt_version_by_prompt
                 .insert(change.target.clone(), to.clone());
         }
-        let record = ChangeRecord {
+        let mut record = ChangeRecord {
+            id: 0,
             change,
             origin: ChangeOrigin::Feed,
         };
@@ -74,11 +78,11 @@ impl ChangeLog {
                 && r.change.to == record.change.to
                 && (r.change.ts - record.change.ts).abs() <= same_change_window()
         }) {
+            record.id = inferred.id;
             *inferred = record;
             return None;
         }
-        self.insert(record.clone());
-        Some(record)
+        Some(self.insert(record))
     }
 
     /// Looks at a call for a change nobody announced; returns the inferred change, if any.
@@ -137,20 +141,22 @@ impl ChangeLog {
     }
 
     fn infer(&mut self, change: Change) -> ChangeRecord {
-        let record = ChangeRecord {
+        self.insert(ChangeRecord {
+            id: 0,
             change,
             origin: ChangeOrigin::InferredFromCalls,
-        };
-        self.insert(record.clone());
-        record
+        })
     }
 
     /// Keeps the log in time order even when a feed delivers late.
-    fn insert(&mut self, record: ChangeRecord) {
+    fn insert(&mut self, mut record: ChangeRecord) -> ChangeRecord {
+        self.next_id += 1;
+        record.id = self.next_id;
         let at = self
             .records
             .partition_point(|r| r.change.ts <= record.change.ts);
-        self.records.insert(at, record);
+        self.records.insert(at, record.clone());
+        record
     }
 }
 

@@ -138,27 +138,35 @@ impl Engine {
         }
     }
 
-    /// Takes in one call; returns a change the call revealed, if any.
-    pub fn ingest_call(&mut self, call: &Call) -> Option<ChangeRecord> {
+    /// Takes in one call; a change it reveals joins the change log.
+    pub fn ingest_call(&mut self, call: &Call) {
         let observation = Observation::from_call(call, &self.schemas, &mut self.interner);
         let at = self
             .observations
             .partition_point(|o| o.ts <= observation.ts);
         self.observations.insert(at, observation);
-        let horizon = call.ts - self.config.retention;
+        // A frozen baseline is kept however old it gets: the incident is judged against it.
+        let frozen_from = self
+            .frozen_baseline_end
+            .map(|end| end - self.config.baseline_span);
+        let horizon = (call.ts - self.config.retention).min(frozen_from.unwrap_or(call.ts));
         while self.observations.front().is_some_and(|o| o.ts < horizon) {
             self.observations.pop_front();
         }
-        self.changes.observe_call(call)
+        self.changes.observe_call(call);
     }
 
-    /// Takes in a change from a feed; returns it as recorded, or `None` if it only confirmed one.
-    pub fn ingest_change(&mut self, change: Change) -> Option<ChangeRecord> {
-        self.changes.record_feed(change)
+    /// Takes in a change from a feed.
+    pub fn ingest_change(&mut self, change: Change) {
+        self.changes.record_feed(change);
     }
 
     pub fn changes(&self) -> &[ChangeRecord] {
         self.changes.records()
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
     }
 
     /// Marks the first mitigation: later calls no longer count as evidence for the triage.
@@ -624,6 +632,23 @@ mod tests {
         assert_eq!(state(&a, MetricId::Hallucination), MetricState::Ok);
         let p50 = a.reading(MetricId::LatencyP50).unwrap();
         assert_eq!((p50.now, p50.baseline), (Some(2700.0), Some(900.0)));
+    }
+
+    #[test]
+    fn a_frozen_baseline_outlives_the_retention_window() {
+        let mut engine = engine();
+        feed(&mut engine, 0, 1200, |i| i % 25 == 0, 900.0);
+        feed(&mut engine, 1200, 1380, |i| i % 9 < 2, 900.0);
+        // Five more hours of the incident: longer than the four hours of retention.
+        let mut a = None;
+        for block in 0..30 {
+            let from = 1380 + block * 300;
+            a = Some(feed(&mut engine, from, from + 300, |i| i % 9 < 2, 900.0));
+        }
+        let a = a.unwrap();
+        let reading = a.reading(MetricId::Hallucination).unwrap();
+        assert_eq!(reading.state, MetricState::Critical, "{reading:?}");
+        assert!((reading.baseline.unwrap() - 0.04).abs() < 0.005);
     }
 
     #[test]

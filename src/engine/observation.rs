@@ -42,16 +42,14 @@ impl Interner {
 pub enum Dimension {
     PromptVersion,
     ModelServed,
-    ModelRequested,
     Source,
     Intent,
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 5] = [
+    pub const ALL: [Dimension; 4] = [
         Self::PromptVersion,
         Self::ModelServed,
-        Self::ModelRequested,
         Self::Source,
         Self::Intent,
     ];
@@ -60,7 +58,6 @@ impl Dimension {
         match self {
             Self::PromptVersion => "prompt",
             Self::ModelServed => "model",
-            Self::ModelRequested => "requested",
             Self::Source => "source",
             Self::Intent => "intent",
         }
@@ -77,7 +74,7 @@ pub struct Observation {
     pub schema_compliant: Option<bool>,
     pub feedback_down: Option<bool>,
     /// Interned values of [`Dimension::ALL`], in that order.
-    pub dimensions: [Option<Symbol>; 5],
+    pub dimensions: [Option<Symbol>; 4],
     /// Distinct content terms of the input.
     pub terms: Vec<Symbol>,
 }
@@ -90,7 +87,6 @@ impl Observation {
         let dimensions = [
             intern(call.prompt_version.as_deref()),
             intern(Some(call.model())),
-            intern(Some(&call.model_requested)),
             intern(call.attribute("source")),
             intern(call.attribute("intent")),
         ];

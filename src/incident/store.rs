@@ -86,13 +86,14 @@ impl TimelineStore {
             path: path.clone(),
             source,
         })?;
-        if created {
-            // The new folder's entry must itself be durable, or a crash could lose the whole file.
-            sync_dir(&dir).map_err(|source| StoreError::Write {
-                path: dir.clone(),
-                source,
-            })?;
-        }
+        // The new file's and folder's directory entries must be durable too, or a crash could
+        // lose the whole incident after its entries were acknowledged.
+        let parent = data_dir.join("incidents");
+        let synced = sync_dir(&dir).and_then(|()| if created { sync_dir(&parent) } else { Ok(()) });
+        synced.map_err(|source| StoreError::Write {
+            path: dir.clone(),
+            source,
+        })?;
         Ok(Self { path, file })
     }
 

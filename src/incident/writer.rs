@@ -23,27 +23,50 @@ impl TimelineWriter {
         let (entries, inbox) = std_mpsc::channel::<(String, TimelineEntry)>();
         let thread = thread::spawn(move || {
             let mut stores: HashMap<String, TimelineStore> = HashMap::new();
+            // Incidents whose opening entry could not be written: later entries must not land
+            // in some other file of the same name.
+            let mut unopened: HashMap<String, String> = HashMap::new();
             for (incident_id, entry) in inbox {
                 let seq = entry.seq;
-                let result = match stores.entry(incident_id) {
-                    Entry::Occupied(mut store) => store.get_mut().append(&entry),
-                    Entry::Vacant(slot) => {
-                        // The first entry opens the incident: its file must not exist yet.
-                        let opened = if seq == 1 {
-                            TimelineStore::create(&data_dir, slot.key())
-                        } else {
-                            TimelineStore::open(&data_dir, slot.key())
-                        };
-                        opened.and_then(|store| slot.insert(store).append(&entry))
+                let result = if let Some(reason) = unopened.get(&incident_id) {
+                    Err(format!(
+                        "the incident's first entry was not written: {reason}"
+                    ))
+                } else {
+                    match stores.entry(incident_id.clone()) {
+                        Entry::Occupied(mut store) => {
+                            store.get_mut().append(&entry).map_err(|e| e.to_string())
+                        }
+                        Entry::Vacant(slot) => {
+                            // The first entry opens the incident: its file must not exist yet.
+                            let opened = if seq == 1 {
+                                TimelineStore::create(&data_dir, slot.key())
+                            } else {
+                                TimelineStore::open(&data_dir, slot.key())
+                            };
+                            match opened {
+                                Ok(store) => {
+                                    slot.insert(store).append(&entry).map_err(|e| e.to_string())
+                                }
+                                Err(error) => {
+                                    let reason = error.to_string();
+                                    if seq == 1 {
+                                        unopened.insert(incident_id.clone(), reason.clone());
+                                    }
+                                    Err(reason)
+                                }
+                            }
+                        }
                     }
                 };
                 let report = match result {
-                    Ok(()) => Action::EntryPersisted { seq },
+                    Ok(()) => Action::EntryPersisted { incident_id, seq },
                     Err(error) => {
                         tracing::error!(%error, seq, "timeline write failed");
                         Action::EntryPersistFailed {
+                            incident_id,
                             seq,
-                            error: error.to_string(),
+                            error,
                         }
                     }
                 };

@@ -273,8 +273,10 @@ impl Simulator {
         }
     }
 
-    /// Applies a mitigation and reads the state back.
-    pub fn apply(&mut self, kind: MitigationKind) -> Result<Applied, String> {
+    /// Applies the plan the user confirmed, unless the state moved since it was read; then reads
+    /// the state back.
+    pub fn apply(&mut self, confirmed: &MitigationPlan) -> Result<Applied, String> {
+        let kind = confirmed.kind;
         let plan = self
             .plans()
             .into_iter()
@@ -282,6 +284,12 @@ impl Simulator {
             .expect("every kind has a plan");
         if let Some(reason) = plan.unavailable {
             return Err(reason);
+        }
+        if (&plan.from, &plan.to) != (&confirmed.from, &confirmed.to) {
+            return Err(format!(
+                "the state moved since it was confirmed: now {} → {}; nothing was changed",
+                plan.from, plan.to
+            ));
         }
         let feature = self.scenario.feature.clone();
         let mut change = match kind {

@@ -377,6 +377,64 @@ impl Validator<'_> {
         })
     }
 
+    /// Probabilities in 0..1, positive latencies and factors, non-negative weights.
+    fn check_rates(&self, raw: &ScenarioFile) -> Result<(), ScenarioError> {
+        let fail = |field: String, message: &str| Err(self.error(0..0, field, message.to_string()));
+        let probability = |v: f64| (0.0..=1.0).contains(&v);
+        for (i, p) in raw.prompts.iter().enumerate() {
+            if !probability(p.hallucination) || !probability(p.refusal) {
+                return fail(
+                    format!("prompts[{i}]"),
+                    "hallucination and refusal must be in 0..1",
+                );
+            }
+        }
+        for (i, m) in raw.models.iter().enumerate() {
+            if !probability(m.schema_violation)
+                || !(0.0..=20.0).contains(&m.hallucination_factor)
+                || !(1.0..=600_000.0).contains(&m.latency_ms)
+            {
+                return fail(
+                    format!("models[{i}]"),
+                    "schema_violation in 0..1, hallucination_factor in 0..20, latency_ms in 1..600000",
+                );
+            }
+        }
+        for (i, source) in raw.sources.iter().enumerate() {
+            if !(0.0..=1_000.0).contains(&source.weight) {
+                return fail(format!("sources[{i}].weight"), "must be in 0..1000");
+            }
+        }
+        let providers = std::iter::once(("provider".to_string(), raw.provider)).chain(
+            raw.events
+                .iter()
+                .enumerate()
+                .filter_map(|(i, e)| e.provider.map(|p| (format!("events[{i}].provider"), p))),
+        );
+        for (field, p) in providers {
+            let total = p.error + p.timeout + p.rate_limited;
+            if ![p.error, p.timeout, p.rate_limited]
+                .iter()
+                .all(|v| probability(*v))
+                || total > 1.0
+                || !(0.01..=100.0).contains(&p.latency_factor)
+            {
+                return fail(
+                    field,
+                    "error, timeout and rate_limited in 0..1 (together at most 1), latency_factor in 0.01..100",
+                );
+            }
+        }
+        if raw
+            .events
+            .iter()
+            .any(|e| e.weight.is_some_and(|w| !(0.0..=1_000.0).contains(&w)))
+        {
+            return fail("events[].weight".into(), "must be in 0..1000");
+        }
+        Ok(())
+    }
+
     fn validate(&self, raw: ScenarioFile) -> Result<Scenario, ScenarioError> {
         let category = match raw.category.get_ref().as_str() {
             "infrastructure" => Category::Infrastructure,
@@ -401,13 +459,14 @@ impl Validator<'_> {
             })?
             .with_timezone(&Utc);
         let calls_per_minute = *raw.calls_per_minute.get_ref();
-        if !(calls_per_minute > 0.0 && calls_per_minute <= 10_000.0) {
+        if !(0.1..=10_000.0).contains(&calls_per_minute) {
             return Err(self.error(
                 raw.calls_per_minute.span(),
                 "calls_per_minute",
-                "must be above 0 and at most 10000",
+                "must be between 0.1 and 10000",
             ));
         }
+        self.check_rates(&raw)?;
         for (list, field) in [
             (raw.prompts.is_empty(), "prompts"),
             (raw.models.is_empty(), "models"),
@@ -433,7 +492,7 @@ impl Validator<'_> {
                     event.at.span(),
                     field("at"),
                     format!(
-                        "\"{}\" is not an offset like \"35m\" or \"1h50m\"",
+                        "\"{}\" is not an offset like \"35m\" or \"1h50m\" (at most 30 days)",
                         event.at.get_ref()
                     ),
                 )
@@ -512,7 +571,12 @@ impl Validator<'_> {
     }
 }
 
-/// "35m", "1h50m", "90s", "2h" → a duration.
+/// The latest a scenario event may be scheduled, after the start.
+fn max_offset() -> Duration {
+    Duration::days(30)
+}
+
+/// "35m", "1h50m", "90s", "2h" → a duration of at most 30 days.
 pub fn parse_offset(text: &str) -> Option<Duration> {
     let mut total = Duration::zero();
     let mut digits = String::new();
@@ -524,15 +588,16 @@ pub fn parse_offset(text: &str) -> Option<Duration> {
         }
         let n: i64 = digits.parse().ok()?;
         digits.clear();
-        total += match c {
-            'h' => Duration::hours(n),
-            'm' => Duration::minutes(n),
-            's' => Duration::seconds(n),
+        let part = match c {
+            'h' => Duration::try_hours(n)?,
+            'm' => Duration::try_minutes(n)?,
+            's' => Duration::try_seconds(n)?,
             _ => return None,
         };
+        total = total.checked_add(&part)?;
         any = true;
     }
-    (digits.is_empty() && any).then_some(total)
+    (digits.is_empty() && any && total <= max_offset()).then_some(total)
 }
 
 #[cfg(test)]
@@ -554,6 +619,8 @@ mod tests {
         assert_eq!(parse_offset("1h50m"), Some(Duration::minutes(110)));
         assert_eq!(parse_offset("90s"), Some(Duration::seconds(90)));
         assert_eq!(parse_offset("35"), None);
+        assert_eq!(parse_offset("99999999999999h"), None);
+        assert_eq!(parse_offset("31d"), None);
         assert_eq!(parse_offset("m"), None);
         assert_eq!(parse_offset(""), None);
     }
@@ -587,6 +654,24 @@ mod tests {
         assert!(error.message.contains("v9"), "{error}");
         let line = text.lines().position(|l| l.contains("\"v9\"")).unwrap() + 1;
         assert_eq!(error.line, Some(line));
+    }
+
+    #[test]
+    fn out_of_range_numbers_are_errors_not_panics() {
+        for (from, to, field) in [
+            (
+                "calls_per_minute = 30",
+                "calls_per_minute = 1e-12",
+                "calls_per_minute",
+            ),
+            ("hallucination = 0.04", "hallucination = 4", "prompts[0]"),
+            ("at = \"35m\"", "at = \"99999999999h\"", "events[0].at"),
+            ("latency_ms = 1100", "latency_ms = -5", "models[0]"),
+        ] {
+            let text = default_text().replacen(from, to, 1);
+            let error = Scenario::parse("bad.toml", &text).unwrap_err();
+            assert_eq!(error.field, field, "{error}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use chrono::{Duration, Utc};
 use tokio::sync::mpsc;
 
 use crate::app::Action;
-use crate::model::MitigationKind;
+use crate::model::MitigationPlan;
 use crate::sim::{SimOutput, Simulator};
 
 /// How often the simulator delivers a batch, in wall time.
@@ -15,7 +15,7 @@ const TICK: StdDuration = StdDuration::from_millis(100);
 /// A request to the simulated control plane.
 #[derive(Debug)]
 pub enum SimCommand {
-    Apply(MitigationKind),
+    Apply(MitigationPlan),
 }
 
 /// Advances the simulator `speed` times faster than the wall clock until the app goes away.
@@ -44,9 +44,10 @@ pub async fn run(
                 deliver(&actions, until, outputs)
                     && (!replanned || actions.send(Action::PlansRead(plans.clone())).is_ok())
             }
-            Some(SimCommand::Apply(kind)) = commands.recv() => {
-                tracing::info!(%kind, "applying mitigation to the simulator");
-                let result = sim.apply(kind);
+            Some(SimCommand::Apply(plan)) = commands.recv() => {
+                let kind = plan.kind;
+                tracing::info!(plan = %plan.summary(), "applying mitigation to the simulator");
+                let result = sim.apply(&plan);
                 let now = sim.now();
                 let changes = result.as_ref().map(|a| vec![SimOutput::Change(Box::new(a.change.clone()))]);
                 deliver(&actions, now, changes.unwrap_or_default())

@@ -130,10 +130,11 @@ impl Harness {
                     Effect::Persist { incident_id, entry } => {
                         let seq = entry.seq;
                         self.store_for(&incident_id).append(&entry).expect("append");
-                        queue.insert(0, Action::EntryPersisted { seq });
+                        queue.insert(0, Action::EntryPersisted { incident_id, seq });
                     }
-                    Effect::ApplyMitigation(kind) => {
-                        let result = self.sim.apply(kind);
+                    Effect::ApplyMitigation(plan) => {
+                        let kind = plan.kind;
+                        let result = self.sim.apply(&plan);
                         let now = self.sim.now();
                         if let Ok(applied) = &result {
                             queue.insert(

@@ -36,7 +36,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .as_ref()
         .and_then(|t| t.conclusion())
         .map(recommended)
-        .filter(|kind| bleeding && app.plan(*kind).is_some_and(|p| p.unavailable.is_none()));
+        .filter(|kind| {
+            bleeding
+                && !app.applied.contains(kind)
+                && app.plan(*kind).is_some_and(|p| p.unavailable.is_none())
+        });
     let mut lines: Vec<Line> = MitigationKind::ALL
         .iter()
         .map(|kind| {

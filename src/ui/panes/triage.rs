@@ -73,12 +73,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let headline = match triage.conclusion() {
         Some(category) => {
             let kind = recommended(category);
+            let advice = if app.applied.contains(&kind) {
+                format!("· {kind} applied, verifying")
+            } else {
+                format!("· mitigate: {} {kind}", key_of(kind))
+            };
             Line::from(vec![
                 Span::styled(
                     format!("→ {} ", category.to_string().to_uppercase()),
                     theme.critical,
                 ),
-                Span::styled(format!("· mitigate: {} {kind}", key_of(kind)), theme.accent),
+                Span::styled(advice, theme.accent),
             ])
         }
         None => Line::styled("→ no category is likely yet", theme.warn),
@@ -86,7 +91,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     lines.push(headline);
     lines.push(Line::styled(
         format!(
-            "onset {} · {} first alarmed",
+            "onset {} · led by {}",
             triage.onset.format("%H:%M:%S UTC"),
             triage.primary.label()
         ),
@@ -131,8 +136,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         lines.push(Line::styled("(Tab here to see all evidence)", theme.muted));
     }
     frame.render_widget(
-        Paragraph::new(lines)
-            .scroll((app.triage_scroll, 0))
+        Paragraph::new(lines.clone())
+            .scroll((
+                app.triage_scroll.min(
+                    lines
+                        .len()
+                        .saturating_sub(area.height.saturating_sub(2) as usize)
+                        as u16,
+                ),
+                0,
+            ))
             .block(block),
         area,
     );

@@ -1,58 +1,54 @@
-//! The `?` overlay, generated from the key table.
+//! The `?` overlay, generated from the key table, in two columns so it fits 100×30.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use crate::app::App;
 use crate::app::keymap::{self, Command, Context};
 use crate::ui::centered;
 use crate::ui::theme::Theme;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let mut lines = Vec::new();
-    for (context, heading) in [
-        (Context::Cockpit, "Cockpit"),
-        (Context::Confirm, "Confirm dialog"),
-        (Context::Note, "Note editor"),
-        (Context::Overlay, "Popups"),
-    ] {
-        lines.push(Line::styled(heading, theme.accent));
-        for binding in keymap::bindings(context) {
-            let disabled =
-                app.settings.read_only && matches!(binding.command, Command::Mitigate(_));
-            lines.push(Line::from(vec![
-                Span::styled(format!("  {:<10}", binding.label), theme.accent),
-                Span::styled(
-                    format!(
-                        "{}{}",
-                        binding.description,
-                        if disabled {
-                            " (disabled: read-only)"
-                        } else {
-                            ""
-                        }
-                    ),
-                    if disabled { theme.muted } else { theme.text },
+fn section(app: &App, context: Context, heading: &str, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::styled(heading.to_string(), theme.accent)];
+    for binding in keymap::bindings(context) {
+        let disabled = app.settings.read_only && matches!(binding.command, Command::Mitigate(_));
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {:<9}", binding.label), theme.accent),
+            Span::styled(
+                format!(
+                    "{}{}",
+                    binding.description,
+                    if disabled { " (read-only)" } else { "" }
                 ),
-            ]));
-        }
-        lines.push(Line::raw(""));
+                if disabled { theme.muted } else { theme.text },
+            ),
+        ]));
     }
-    lines.push(Line::styled(
-        "Mitigations ask first (Cancel is focused); every action is logged to the timeline.",
+    lines.push(Line::raw(""));
+    lines
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let left = section(app, Context::Cockpit, "Cockpit", theme);
+    let mut right = section(app, Context::Confirm, "Confirm dialog", theme);
+    right.extend(section(app, Context::Note, "Note editor", theme));
+    right.extend(section(app, Context::Overlay, "Popups", theme));
+    right.push(Line::styled(
+        "Mitigations ask first, with Cancel focused; every action is logged to the timeline.",
         theme.muted,
     ));
-    let height = lines.len() as u16 + 2;
-    let popup = centered(area, 72, height);
+    let height = left.len().max(right.len()) as u16 + 2;
+    let popup = centered(area, 96, height);
     frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::bordered()
-                .title(" Keys · Esc to close ")
-                .border_style(theme.border_focused),
-        ),
-        popup,
-    );
+    let block = Block::bordered()
+        .title(" Keys · Esc to close ")
+        .border_style(theme.border_focused);
+    let inner = block.inner(popup);
+    frame.render_widget(block, popup);
+    let [left_area, right_area] =
+        Layout::horizontal([Constraint::Percentage(52), Constraint::Percentage(48)]).areas(inner);
+    frame.render_widget(Paragraph::new(left), left_area);
+    frame.render_widget(Paragraph::new(right).wrap(Wrap { trim: true }), right_area);
 }
