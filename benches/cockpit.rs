@@ -25,7 +25,7 @@ fn report(name: &str, total: Duration, iterations: usize) {
 
 /// Two and a half hours of the red-herring scenario's calls, with the scenario's start time.
 fn traffic() -> (Vec<Call>, chrono::DateTime<chrono::Utc>) {
-    let scenario = Scenario::resolve("red-herring").unwrap();
+    let scenario = Scenario::builtin("red-herring").unwrap().unwrap();
     let start = scenario.start;
     let mut sim = Simulator::new(scenario, 7);
     let calls = sim

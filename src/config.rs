@@ -14,9 +14,19 @@ pub fn data_dir(flag: Option<PathBuf>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".flightdeck"))
 }
 
-/// Where theme overrides live: `<config dir>/themes`.
-pub fn theme_dir() -> Option<PathBuf> {
-    project_dirs().map(|d| d.config_dir().join("themes"))
+/// The user's theme file `<config dir>/themes/<name>.toml`, as (path, text), if there is one.
+pub fn theme_file(name: &str) -> anyhow::Result<Option<(String, String)>> {
+    let Some(path) =
+        project_dirs().map(|d| d.config_dir().join("themes").join(format!("{name}.toml")))
+    else {
+        return Ok(None);
+    };
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    Ok(Some((path.display().to_string(), text)))
 }
 
 /// The name the timeline records for the user's actions: `FLIGHTDECK_ACTOR`, else the OS user.

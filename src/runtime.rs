@@ -15,7 +15,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use crate::actuators::simulator::SimulatorActuator;
-use crate::app::keymap::{Command, Key};
+use crate::app::keymap::{self, Command, Context, Key};
 use crate::app::{Action, App, Effect, Overlay};
 use crate::incident::writer::TimelineWriter;
 use crate::sim::Simulator;
@@ -148,8 +148,9 @@ fn handle_terminal_event(app: &mut App, view: &mut View, event: Event) -> Vec<Ef
 }
 
 fn handle_note_key(app: &mut App, view: &mut View, key: KeyEvent) -> Vec<Effect> {
-    match key_of(key) {
-        Some(Key::Ctrl('s')) => {
+    match key_of(key).and_then(|k| keymap::command_for(Context::Note, k)) {
+        // The text lives in the editor widget, so the submission carries it into `update`.
+        Some(Command::SaveNote) => {
             let text = view
                 .note
                 .as_ref()
@@ -157,8 +158,11 @@ fn handle_note_key(app: &mut App, view: &mut View, key: KeyEvent) -> Vec<Effect>
                 .unwrap_or_default();
             app.update(Action::NoteSubmitted(text))
         }
-        Some(Key::Esc) => app.update(Action::Key(Key::Esc)),
-        _ => {
+        Some(command) => app.update(Action::Command(command)),
+        None => {
+            if key_of(key) == Some(Key::Ctrl('c')) {
+                return app.update(Action::Key(Key::Ctrl('c')));
+            }
             if let Some(note) = view.note.as_mut() {
                 note.input(key);
             }

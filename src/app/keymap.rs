@@ -294,6 +294,14 @@ pub fn command_for(context: Context, key: Key) -> Option<Command> {
         .map(|b| b.command)
 }
 
+/// How the key for a cockpit command is written, e.g. `r` for a prompt rollback.
+pub fn label_for(command: Command) -> &'static str {
+    BINDINGS
+        .iter()
+        .find(|b| b.context == Context::Cockpit && b.command == command)
+        .map_or("?", |b| b.label)
+}
+
 /// The bindings of a context, for the hint bar and the help overlay.
 pub fn bindings(context: Context) -> impl Iterator<Item = &'static Binding> {
     BINDINGS.iter().filter(move |b| b.context == context)

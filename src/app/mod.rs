@@ -306,6 +306,7 @@ impl App {
                 }
                 Vec::new()
             }
+            // The editor's text lives with the view; the runtime submits it as NoteSubmitted.
             Command::SaveNote => Vec::new(),
             Command::Declare => self.declare(),
             Command::Acknowledge => self.change_status(Status::Investigating),

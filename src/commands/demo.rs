@@ -16,7 +16,7 @@ use crate::ui::theme::{self, Theme};
 use crate::{config, runtime};
 
 pub fn run(global: &GlobalArgs, args: &DemoArgs, data_dir: &Path) -> anyhow::Result<()> {
-    let scenario = Scenario::resolve(&args.scenario).map_err(|e| BadInput(e.to_string()))?;
+    let scenario = load_scenario(&args.scenario)?;
     let theme = load_theme(global)?;
     let settings = Settings {
         actor: config::actor(),
@@ -53,6 +53,23 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs, data_dir: &Path) -> anyhow::Res
     ))
 }
 
+/// A built-in scenario by name, else a scenario file by path.
+fn load_scenario(name_or_path: &str) -> anyhow::Result<Scenario> {
+    let scenario = match Scenario::builtin(name_or_path) {
+        Some(builtin) => builtin,
+        None => {
+            let text = std::fs::read_to_string(name_or_path).map_err(|error| {
+                BadInput(format!(
+                    "{name_or_path}: not a built-in scenario ({}) and not a readable file: {error}",
+                    Scenario::builtin_names().join(", ")
+                ))
+            })?;
+            Scenario::parse(name_or_path, &text)
+        }
+    };
+    scenario.map_err(|e| BadInput(e.to_string()).into())
+}
+
 /// `--theme`, else dark; with `NO_COLOR`, the modifier-only mono theme.
 fn load_theme(global: &GlobalArgs) -> anyhow::Result<Theme> {
     if config::no_color() {
@@ -62,5 +79,9 @@ fn load_theme(global: &GlobalArgs) -> anyhow::Result<Theme> {
             .map_err(|e| BadInput(e.to_string()).into());
     }
     let name = global.theme.as_deref().unwrap_or(theme::DEFAULT_THEME);
-    Theme::load(name, config::theme_dir().as_deref()).map_err(|e| BadInput(e.to_string()).into())
+    let user_file = config::theme_file(name).map_err(|e| BadInput(e.to_string()))?;
+    let user_file = user_file
+        .as_ref()
+        .map(|(path, text)| (path.as_str(), text.as_str()));
+    Theme::load(name, user_file).map_err(|e| BadInput(e.to_string()).into())
 }

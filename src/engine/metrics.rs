@@ -162,8 +162,10 @@ impl MetricId {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum MetricState {
-    /// Not enough baseline or recent data to judge.
+    /// Not enough baseline yet to judge.
     Learning,
+    /// A baseline exists but too few recent calls carry this signal to judge it.
+    FewSamples,
     Ok,
     Warn,
     Critical,
@@ -179,6 +181,7 @@ impl fmt::Display for MetricState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Learning => "learning",
+            Self::FewSamples => "few samples",
             Self::Ok => "ok",
             Self::Warn => "warn",
             Self::Critical => "critical",

@@ -476,8 +476,10 @@ fn judge<'a>(
                 };
             };
             let sign = if id.shows_good_share() { -1.0 } else { 1.0 };
-            let state = if r.n < MIN_RECENT || b.n < MIN_BASELINE {
+            let state = if b.n < MIN_BASELINE {
                 MetricState::Learning
+            } else if r.n < MIN_RECENT {
+                MetricState::FewSamples
             } else if d.delta >= limits.critical && d.z >= 4.0 {
                 MetricState::Critical
             } else if d.delta >= limits.warn && d.z >= 3.0 {
@@ -500,8 +502,10 @@ fn judge<'a>(
                 return Comparison::default();
             };
             let ratio = rv / bv;
-            let state = if rn < MIN_RECENT || bn < MIN_BASELINE {
+            let state = if bn < MIN_BASELINE {
                 MetricState::Learning
+            } else if rn < MIN_RECENT {
+                MetricState::FewSamples
             } else if ratio >= limits.critical {
                 MetricState::Critical
             } else if ratio >= limits.warn {

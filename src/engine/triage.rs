@@ -11,7 +11,7 @@ use super::metrics::{Family, MetricId};
 use super::observation::{Dimension, Interner, Observation, Symbol};
 use super::stats::{Proportion, percentile, rate_delta};
 use super::{BaselineWindow, Episode, ok_latencies, proportion, slice};
-use crate::model::{CallStatus, ChangeKind, ChangeOrigin};
+use crate::model::{CallStatus, ChangeKind, ChangeOrigin, MitigationKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Category {
@@ -23,6 +23,15 @@ pub enum Category {
 
 impl Category {
     pub const ORDER: [Category; 4] = [Self::Infrastructure, Self::Model, Self::Prompt, Self::Data];
+
+    /// The mitigation that stops the bleeding for this category before the root cause is fixed.
+    pub fn first_mitigation(self) -> MitigationKind {
+        match self {
+            Self::Prompt => MitigationKind::PromptRollback,
+            Self::Model => MitigationKind::ModelPin,
+            Self::Data | Self::Infrastructure => MitigationKind::KillSwitch,
+        }
+    }
 
     pub fn key(self) -> &'static str {
         match self {

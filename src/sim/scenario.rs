@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::ops::Range;
-use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
@@ -248,26 +247,17 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// A built-in scenario by name, or a scenario file by path.
-    pub fn resolve(name_or_path: &str) -> Result<Self, ScenarioError> {
-        if let Some((name, text)) = BUILTIN.iter().find(|(name, _)| *name == name_or_path) {
-            return Self::parse(&format!("built-in scenario {name}"), text);
-        }
-        let path = Path::new(name_or_path);
-        let text = std::fs::read_to_string(path).map_err(|error| ScenarioError {
-            file: name_or_path.to_string(),
-            line: None,
-            field: "scenario".into(),
-            message: format!(
-                "not a built-in scenario ({}) and not a readable file: {error}",
-                BUILTIN
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        })?;
-        Self::parse(&path.display().to_string(), &text)
+    /// A built-in scenario by name; `None` when no built-in has that name.
+    pub fn builtin(name: &str) -> Option<Result<Self, ScenarioError>> {
+        BUILTIN
+            .iter()
+            .find(|(builtin, _)| *builtin == name)
+            .map(|(name, text)| Self::parse(&format!("built-in scenario {name}"), text))
+    }
+
+    /// The names of the built-in scenarios.
+    pub fn builtin_names() -> Vec<&'static str> {
+        BUILTIN.iter().map(|(name, _)| *name).collect()
     }
 
     pub fn parse(file: &str, text: &str) -> Result<Self, ScenarioError> {

@@ -43,6 +43,7 @@ pub fn delta(reading: &MetricReading) -> String {
 pub fn state(state: MetricState) -> &'static str {
     match state {
         MetricState::Learning => "… learn",
+        MetricState::FewSamples => "· few",
         MetricState::Ok => "✔ ok",
         MetricState::Warn => "▲ warn",
         MetricState::Critical => "✖ CRIT",

@@ -2,8 +2,6 @@
 //! themes ship in the binary; a file of the same name in the config dir overrides only the
 //! roles it names.
 
-use std::path::Path;
-
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 
@@ -86,8 +84,10 @@ theme_roles!(
 
 #[derive(Debug, thiserror::Error)]
 pub enum ThemeError {
-    #[error("unknown theme `{name}` (built in: dark, high-contrast, mono; or a file in {dir})")]
-    Unknown { name: String, dir: String },
+    #[error(
+        "unknown theme `{name}` (built in: dark, high-contrast, mono; or a file NAME.toml in the config dir's themes/)"
+    )]
+    Unknown { name: String },
     #[error("theme {file}: {message}")]
     Invalid { file: String, message: String },
     #[error("role `{role}`: `{value}` is not a colour (a name like `red`, `#rrggbb`, or 0-255)")]
@@ -138,21 +138,17 @@ fn parse_file(file: &str, text: &str) -> Result<ThemeFile, ThemeError> {
 }
 
 impl Theme {
-    /// A built-in theme by name, with the override from `override_dir/<name>.toml` if present.
-    pub fn load(name: &str, override_dir: Option<&Path>) -> Result<Self, ThemeError> {
+    /// A built-in theme by name, with the user's file for that name (path, text) laid over it;
+    /// a user file for a new name is laid over the default theme.
+    pub fn load(name: &str, user_file: Option<(&str, &str)>) -> Result<Self, ThemeError> {
         let builtin = BUILTIN.iter().find(|(n, _)| *n == name);
         let base = match builtin {
             Some((n, text)) => Some(Self::from_file(&parse_file(n, text)?, None)?),
             None => None,
         };
-        let override_path = override_dir.map(|d| d.join(format!("{name}.toml")));
-        match override_path.filter(|p| p.exists()) {
-            Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| ThemeError::Invalid {
-                    file: path.display().to_string(),
-                    message: e.to_string(),
-                })?;
-                let file = parse_file(&path.display().to_string(), &text)?;
+        match user_file {
+            Some((path, text)) => {
+                let file = parse_file(path, text)?;
                 let fallback = match base {
                     Some(base) => base,
                     None => Self::load(DEFAULT_THEME, None)?,
@@ -161,7 +157,6 @@ impl Theme {
             }
             None => base.ok_or_else(|| ThemeError::Unknown {
                 name: name.to_string(),
-                dir: override_dir.map_or("the config dir".into(), |d| d.display().to_string()),
             }),
         }
     }
@@ -201,26 +196,16 @@ mod tests {
 
     #[test]
     fn an_override_changes_only_the_roles_it_names() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("dark.toml"),
-            "critical = { fg = \"magenta\" }\n",
-        )
-        .unwrap();
-        let theme = Theme::load("dark", Some(dir.path())).unwrap();
+        let user_file = ("dark.toml", "critical = { fg = \"magenta\" }\n");
+        let theme = Theme::load("dark", Some(user_file)).unwrap();
         assert_eq!(theme.critical.fg, Some(Color::Magenta));
         assert_eq!(theme.ok, Theme::dark().ok);
     }
 
     #[test]
     fn a_bad_colour_names_the_role() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("dark.toml"),
-            "warn = { fg = \"blurple\" }\n",
-        )
-        .unwrap();
-        let error = Theme::load("dark", Some(dir.path())).unwrap_err();
+        let user_file = ("dark.toml", "warn = { fg = \"blurple\" }\n");
+        let error = Theme::load("dark", Some(user_file)).unwrap_err();
         assert!(error.to_string().contains("warn"), "{error}");
     }
 

@@ -32,7 +32,9 @@ impl Harness {
     }
 
     pub fn with_settings(scenario: &str, seed: u64, read_only: bool) -> Self {
-        let scenario = Scenario::resolve(scenario).expect("a built-in scenario");
+        let scenario = Scenario::builtin(scenario)
+            .expect("a built-in scenario")
+            .expect("it parses");
         let settings = Settings {
             actor: "oncall".into(),
             source: format!("demo:{} seed {seed}", scenario.name),

@@ -14,7 +14,7 @@ use crate::ui::{focused, format, pane_block};
 
 fn state_style(state: MetricState, theme: &Theme) -> Style {
     match state {
-        MetricState::Learning => theme.muted,
+        MetricState::Learning | MetricState::FewSamples => theme.muted,
         MetricState::Ok => theme.ok,
         MetricState::Warn => theme.warn,
         MetricState::Critical => theme.critical,

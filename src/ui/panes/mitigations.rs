@@ -5,8 +5,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::triage::{key_of, recommended};
 use crate::app::App;
+use crate::app::keymap::{self, Command};
 use crate::model::{MitigationKind, Status};
 use crate::ui::pane_block;
 use crate::ui::theme::Theme;
@@ -35,7 +35,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .triage
         .as_ref()
         .and_then(|t| t.conclusion())
-        .map(recommended)
+        .map(|c| c.first_mitigation())
         .filter(|kind| {
             bleeding
                 && !app.applied.contains(kind)
@@ -47,7 +47,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             let key = if app.settings.read_only {
                 "-".to_string()
             } else {
-                key_of(*kind).to_string()
+                keymap::label_for(Command::Mitigate(*kind)).to_string()
             };
             let mut spans = vec![
                 Span::styled(format!(" {key} "), theme.accent),

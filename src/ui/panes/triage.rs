@@ -6,9 +6,9 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::app::keymap::{self, Command};
 use crate::app::{App, Pane};
 use crate::engine::triage::{Category, Step, Verdict};
-use crate::model::MitigationKind;
 use crate::ui::theme::Theme;
 use crate::ui::{focused, format, pane_block};
 
@@ -27,23 +27,6 @@ fn verdict_glyph(verdict: Verdict) -> &'static str {
         Verdict::Suspect => "◐ suspect",
         Verdict::RuledOut => "○ ruled out",
         Verdict::InsufficientData => "… need data",
-    }
-}
-
-/// The mitigation that stops the bleeding for a category, before the root cause is fixed.
-pub fn recommended(category: Category) -> MitigationKind {
-    match category {
-        Category::Prompt => MitigationKind::PromptRollback,
-        Category::Model => MitigationKind::ModelPin,
-        Category::Data | Category::Infrastructure => MitigationKind::KillSwitch,
-    }
-}
-
-pub fn key_of(kind: MitigationKind) -> char {
-    match kind {
-        MitigationKind::PromptRollback => 'r',
-        MitigationKind::ModelPin => 'p',
-        MitigationKind::KillSwitch => 'k',
     }
 }
 
@@ -72,11 +55,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut lines = Vec::new();
     let headline = match triage.conclusion() {
         Some(category) => {
-            let kind = recommended(category);
+            let kind = category.first_mitigation();
             let advice = if app.applied.contains(&kind) {
                 format!("· {kind} applied, verifying")
             } else {
-                format!("· mitigate: {} {kind}", key_of(kind))
+                format!(
+                    "· mitigate: {} {kind}",
+                    keymap::label_for(Command::Mitigate(kind))
+                )
             };
             Line::from(vec![
                 Span::styled(
