@@ -235,7 +235,10 @@ fn the_incident_keeps_its_triage_after_the_alarm_is_over() {
         Some(flightdeck::engine::triage::Category::Prompt)
     );
     let frame = h.render(120, 35);
-    assert!(frame.contains("→ PROMPT"), "{frame}");
+    assert!(
+        frame.contains("→ PROMPT · prompt rollback applied"),
+        "{frame}"
+    );
     assert!(
         !frame.contains("◀ suggested"),
         "nothing is suggested once mitigated: {frame}"

@@ -137,7 +137,7 @@ pub struct App {
     /// The engine episode the current incident was opened for: resolving an incident while that
     /// episode lasts must not open another one for the same alarm.
     incident_episode: Option<DateTime<Utc>>,
-    /// Mitigations applied in this incident and not yet verified: never suggested again.
+    /// Mitigations applied in this incident: never suggested again.
     pub applied: Vec<MitigationKind>,
     logged_states: HashMap<MetricId, MetricState>,
     ok_since: HashMap<MetricId, DateTime<Utc>>,

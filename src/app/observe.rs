@@ -267,9 +267,6 @@ impl App {
             .into_iter()
             .collect();
         let status = self.incident.as_ref().map(|i| i.status);
-        if recovered {
-            self.applied.retain(|kind| *kind != pending.kind);
-        }
         if recovered
             && let Some(from) = status
             && from < Status::Mitigated

@@ -56,8 +56,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let headline = match triage.conclusion() {
         Some(category) => {
             let kind = category.first_mitigation();
-            let advice = if app.applied.contains(&kind) {
+            let verifying = app.verification.as_ref().is_some_and(|v| v.kind == kind);
+            let advice = if verifying {
                 format!("· {kind} applied, verifying")
+            } else if app.applied.contains(&kind) {
+                format!("· {kind} applied")
             } else {
                 format!(
                     "· mitigate: {} {kind}",
