@@ -89,3 +89,65 @@ impl TimelineWriter {
         let _ = self.thread.join();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::store;
+    use crate::model::EntryKind;
+
+    fn entry(seq: u64) -> TimelineEntry {
+        TimelineEntry {
+            seq,
+            ts: "2026-03-14T14:17:00Z".parse().unwrap(),
+            recorded_at: "2026-03-14T14:17:00Z".parse().unwrap(),
+            actor: "oncall".into(),
+            kind: EntryKind::Note,
+            text: format!("entry {seq}"),
+            metrics: Default::default(),
+        }
+    }
+
+    fn reports(rx: &mut mpsc::UnboundedReceiver<Action>) -> Vec<Action> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    #[test]
+    fn entries_are_reported_once_on_disk_and_never_mixed_into_another_incident() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let writer = TimelineWriter::spawn(dir.path().to_path_buf(), tx);
+        writer.write("INC-1".into(), entry(1));
+        writer.write("INC-1".into(), entry(2));
+        writer.finish();
+        assert_eq!(
+            reports(&mut rx),
+            vec![
+                Action::EntryPersisted {
+                    incident_id: "INC-1".into(),
+                    seq: 1
+                },
+                Action::EntryPersisted {
+                    incident_id: "INC-1".into(),
+                    seq: 2
+                },
+            ]
+        );
+
+        // A second incident with the same id: its opening fails, and so does what follows it.
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let writer = TimelineWriter::spawn(dir.path().to_path_buf(), tx);
+        writer.write("INC-1".into(), entry(1));
+        writer.write("INC-1".into(), entry(2));
+        writer.finish();
+        let failed: Vec<u64> = reports(&mut rx)
+            .into_iter()
+            .map(|report| match report {
+                Action::EntryPersistFailed { seq, .. } => seq,
+                other => panic!("expected a failure, got {other:?}"),
+            })
+            .collect();
+        assert_eq!(failed, vec![1, 2]);
+        assert_eq!(store::load(dir.path(), "INC-1").unwrap().entries.len(), 2);
+    }
+}
