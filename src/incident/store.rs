@@ -190,19 +190,7 @@ pub fn incident_ids(data_dir: &Path) -> Result<Vec<String>, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::EntryKind;
-
-    fn entry(seq: u64) -> TimelineEntry {
-        TimelineEntry {
-            seq,
-            ts: "2026-03-14T14:17:00Z".parse().unwrap(),
-            recorded_at: "2026-11-28T12:00:00Z".parse().unwrap(),
-            actor: "oncall".into(),
-            kind: EntryKind::Note,
-            text: format!("note {seq}"),
-            metrics: Default::default(),
-        }
-    }
+    use crate::model::timeline::note_fixture as entry;
 
     #[test]
     fn appended_entries_read_back_in_order() {

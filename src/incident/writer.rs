@@ -94,19 +94,7 @@ impl TimelineWriter {
 mod tests {
     use super::*;
     use crate::incident::store;
-    use crate::model::EntryKind;
-
-    fn entry(seq: u64) -> TimelineEntry {
-        TimelineEntry {
-            seq,
-            ts: "2026-03-14T14:17:00Z".parse().unwrap(),
-            recorded_at: "2026-03-14T14:17:00Z".parse().unwrap(),
-            actor: "oncall".into(),
-            kind: EntryKind::Note,
-            text: format!("entry {seq}"),
-            metrics: Default::default(),
-        }
-    }
+    use crate::model::timeline::note_fixture as entry;
 
     fn reports(rx: &mut mpsc::UnboundedReceiver<Action>) -> Vec<Action> {
         std::iter::from_fn(|| rx.try_recv().ok()).collect()

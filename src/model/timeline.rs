@@ -97,6 +97,20 @@ pub struct TimelineEntry {
     pub metrics: BTreeMap<String, f64>,
 }
 
+/// A note entry, the fixture of the store's and the writer's tests.
+#[cfg(test)]
+pub(crate) fn note_fixture(seq: u64) -> TimelineEntry {
+    TimelineEntry {
+        seq,
+        ts: "2026-03-14T14:17:00Z".parse().expect("a valid time"),
+        recorded_at: "2026-11-28T12:00:00Z".parse().expect("a valid time"),
+        actor: "oncall".into(),
+        kind: EntryKind::Note,
+        text: format!("note {seq}"),
+        metrics: BTreeMap::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

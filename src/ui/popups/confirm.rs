@@ -3,11 +3,11 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
+use super::open_box;
 use crate::app::Button;
 use crate::model::MitigationPlan;
-use crate::ui::centered;
 use crate::ui::theme::Theme;
 
 pub fn draw(frame: &mut Frame, area: Rect, plan: &MitigationPlan, focus: Button, theme: &Theme) {
@@ -57,14 +57,13 @@ pub fn draw(frame: &mut Frame, area: Rect, plan: &MitigationPlan, focus: Button,
             button(&format!("Apply {}", plan.kind), Button::Apply),
         ]),
     ];
-    let popup = centered(area, 70, lines.len() as u16 + 2);
-    frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-            Block::bordered()
-                .title(format!(" Confirm {} ", plan.kind))
-                .border_style(theme.warn),
-        ),
-        popup,
+    let height = lines.len() as u16 + 2;
+    let inner = open_box(
+        frame,
+        area,
+        (70, height),
+        format!(" Confirm {} ", plan.kind),
+        theme.warn,
     );
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }

@@ -4,11 +4,11 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
+use super::open_box;
 use crate::app::PromptDiff;
 use crate::engine::diff::{DiffTag, word_counts};
-use crate::ui::centered;
 use crate::ui::theme::Theme;
 
 /// Wraps the words in markers and keeps the surrounding spaces outside them.
@@ -39,14 +39,13 @@ pub fn draw(frame: &mut Frame, area: Rect, diff: &PromptDiff, theme: &Theme) {
         Line::raw(""),
         Line::from(spans),
     ];
-    let popup = centered(area, 90, 16);
-    frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-            Block::bordered()
-                .title(" Prompt diff · Esc to close ")
-                .border_style(theme.border_focused),
-        ),
-        popup,
+    let height = 16;
+    let inner = open_box(
+        frame,
+        area,
+        (90, height),
+        " Prompt diff · Esc to close ".to_string(),
+        theme.border_focused,
     );
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }

@@ -3,10 +3,10 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
+use super::open_box;
 use crate::app::{App, Persisted};
-use crate::ui::centered;
 use crate::ui::theme::Theme;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, seq: u64, theme: &Theme) {
@@ -54,14 +54,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, seq: u64, theme: &Theme) {
             ]));
         }
     }
-    let popup = centered(area, 90, lines.len() as u16 + 4);
-    frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-            Block::bordered()
-                .title(" Timeline entry · Esc to close ")
-                .border_style(theme.border_focused),
-        ),
-        popup,
+    let height = lines.len() as u16 + 4;
+    let inner = open_box(
+        frame,
+        area,
+        (90, height),
+        " Timeline entry · Esc to close ".to_string(),
+        theme.border_focused,
     );
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }

@@ -3,11 +3,11 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
+use super::open_box;
 use crate::app::App;
 use crate::app::keymap::{self, Command, Context};
-use crate::ui::centered;
 use crate::ui::theme::Theme;
 
 fn section(app: &App, context: Context, heading: &str, theme: &Theme) -> Vec<Line<'static>> {
@@ -40,13 +40,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         theme.muted,
     ));
     let height = left.len().max(right.len()) as u16 + 2;
-    let popup = centered(area, 96, height);
-    frame.render_widget(Clear, popup);
-    let block = Block::bordered()
-        .title(" Keys · Esc to close ")
-        .border_style(theme.border_focused);
-    let inner = block.inner(popup);
-    frame.render_widget(block, popup);
+    let inner = open_box(
+        frame,
+        area,
+        (96, height),
+        " Keys · Esc to close ".to_string(),
+        theme.border_focused,
+    );
     let [left_area, right_area] =
         Layout::horizontal([Constraint::Percentage(52), Constraint::Percentage(48)]).areas(inner);
     frame.render_widget(Paragraph::new(left), left_area);

@@ -8,10 +8,28 @@ mod note;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::widgets::{Block, Clear};
 
-use super::View;
 use super::theme::Theme;
+use super::{View, centered};
 use crate::app::{App, Overlay};
+
+/// Clears a centred box of at most `width`×`height`, frames it, and returns the space inside.
+fn open_box(
+    frame: &mut Frame,
+    area: Rect,
+    (width, height): (u16, u16),
+    title: String,
+    border: Style,
+) -> Rect {
+    let popup = centered(area, width, height);
+    frame.render_widget(Clear, popup);
+    let block = Block::bordered().title(title).border_style(border);
+    let inner = block.inner(popup);
+    frame.render_widget(block, popup);
+    inner
+}
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &View, theme: &Theme) {
     match &app.overlay {
