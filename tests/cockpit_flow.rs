@@ -236,7 +236,7 @@ fn the_incident_keeps_its_triage_after_the_alarm_is_over() {
     );
     let frame = h.render(120, 35);
     assert!(
-        frame.contains("→ PROMPT · prompt rollback applied"),
+        frame.contains("→ PROMPT 95% · prompt rollback applied"),
         "{frame}"
     );
     assert!(

@@ -82,7 +82,8 @@ fn read_only_hides_the_mitigation_keys() {
     h.run_past_change(12);
     let frame = h.render(120, 35);
     assert!(frame.contains("read-only: disabled"), "{frame}");
-    assert!(!frame.contains("roll back prompt"), "{frame}");
+    assert!(!frame.contains("r roll back prompt"), "{frame}");
+    assert!(frame.contains("advice: roll back prompt"), "{frame}");
     assert!(frame.contains("? help"), "{frame}");
     insta::assert_snapshot!(frame);
 }

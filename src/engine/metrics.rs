@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
+
+use super::detect::{Rule, Shifts};
 use super::observation::Observation;
 use crate::model::CallStatus;
 
@@ -128,6 +131,22 @@ impl MetricId {
         }
     }
 
+    /// The rises its change-point detectors are tuned to: for rates the warn limit and a large
+    /// rise, for p95 latency the share of calls slower than the baseline's p95.
+    pub fn shifts(self) -> Option<Shifts> {
+        match self.measure() {
+            Measure::Rate => Some(Shifts {
+                small: self.limits().warn,
+                large: 2.5 * self.limits().critical,
+            }),
+            Measure::Latency(_) if self == Self::LatencyP95 => Some(Shifts {
+                small: 0.10,
+                large: 0.40,
+            }),
+            Measure::Latency(_) | Measure::Throughput => None,
+        }
+    }
+
     /// Schema is shown as compliance, so its displayed value is the share of good calls.
     pub fn shows_good_share(self) -> bool {
         self == Self::Schema
@@ -206,6 +225,10 @@ pub struct MetricReading {
     /// Calls behind `now`.
     pub samples: u64,
     pub state: MetricState,
+    /// Which rule raised the alarm, when the metric is alarming.
+    pub rule: Option<Rule>,
+    /// The onset the change-point detector estimated, while its alarm is in force.
+    pub change_onset: Option<DateTime<Utc>>,
     /// One value a minute, oldest first, ending with the current minute.
     pub trend: Vec<Option<f64>>,
 }

@@ -1,10 +1,13 @@
 //! The metrics engine (pure): turns calls and changes into metric readings against a learned
 //! baseline, detects alarms and their onset, and runs the triage.
 
+pub mod change_points;
 pub mod changes;
+pub mod detect;
 pub mod diff;
 pub mod metrics;
 pub mod observation;
+pub mod segments;
 pub mod signals;
 pub mod stats;
 pub mod triage;
@@ -13,11 +16,13 @@ use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Duration, Utc};
 
+use self::change_points::ChangePoints;
 use self::changes::{ChangeLog, ChangeRecord};
+use self::detect::Rule;
 use self::metrics::{Family, Measure, MetricId, MetricReading, MetricState};
 use self::observation::{Interner, Observation};
 use self::signals::schema::SchemaRegistry;
-use self::stats::{Proportion, cusum_onset, percentile, rate_delta};
+use self::stats::{Proportion, percentile, rate_delta};
 use self::triage::Triage;
 use crate::model::{Call, CallStatus, Change};
 
@@ -39,6 +44,10 @@ pub struct EngineConfig {
     pub trend_minutes: usize,
     /// A prompt deploy within this long before the onset is a suspect.
     pub prompt_window: Duration,
+    /// The false-alarm budget of each metric's change-point detector: calls between false alarms.
+    pub calls_per_false_alarm: f64,
+    /// A change this long after the estimated onset can still be its cause; a later one cannot.
+    pub onset_tolerance: Duration,
 }
 
 impl Default for EngineConfig {
@@ -52,6 +61,8 @@ impl Default for EngineConfig {
             retention: Duration::hours(4),
             trend_minutes: 20,
             prompt_window: Duration::hours(2),
+            calls_per_false_alarm: 10_000.0,
+            onset_tolerance: Duration::minutes(2),
         }
     }
 }
@@ -74,6 +85,8 @@ pub struct Episode {
     pub metrics: Vec<MetricId>,
     /// Metrics that went critical, in the order they first did.
     pub critical: Vec<MetricId>,
+    /// The onset each metric's change-point detector estimated when it alarmed.
+    pub onsets: Vec<(MetricId, DateTime<Utc>)>,
     pub onset: Option<DateTime<Utc>>,
 }
 
@@ -112,6 +125,7 @@ pub struct Engine {
     interner: Interner,
     observations: VecDeque<Observation>,
     changes: ChangeLog,
+    change_points: ChangePoints,
     frozen_baseline_end: Option<DateTime<Utc>>,
     episode: Option<Episode>,
     healthy_since: Option<DateTime<Utc>>,
@@ -124,6 +138,7 @@ pub struct Engine {
 impl Engine {
     pub fn new(config: EngineConfig, schemas: SchemaRegistry) -> Self {
         Self {
+            change_points: ChangePoints::new(config.calls_per_false_alarm),
             config,
             schemas,
             interner: Interner::default(),
@@ -141,6 +156,7 @@ impl Engine {
     /// Takes in one call; a change it reveals joins the change log.
     pub fn ingest_call(&mut self, call: &Call) {
         let observation = Observation::from_call(call, &self.schemas, &mut self.interner);
+        self.change_points.step(&observation);
         let at = self
             .observations
             .partition_point(|o| o.ts <= observation.ts);
@@ -178,6 +194,10 @@ impl Engine {
 
     pub fn evaluate(&mut self, now: DateTime<Utc>) -> Assessment {
         let baseline = self.baseline_window(now);
+        if let Some(window) = baseline {
+            self.change_points
+                .arm(slice(&self.observations, window.from, window.to));
+        }
         let readings: Vec<MetricReading> = MetricId::ALL
             .iter()
             .map(|id| self.read(*id, now, baseline))
@@ -189,7 +209,7 @@ impl Engine {
         self.track_episode(now, &metrics);
         if let (Some(episode), Some(window)) = (self.episode.as_mut(), baseline) {
             let end = self.evidence_end.unwrap_or(now).min(now);
-            episode.onset = Self::estimate_onset(&self.observations, episode, window, end);
+            episode.onset = Self::estimate_onset(episode, window, end, self.config.window);
         }
         let triage = match (&self.episode, baseline) {
             (Some(episode), Some(window)) => episode.onset.map(|onset| {
@@ -203,6 +223,7 @@ impl Engine {
                     end: self.evidence_end.unwrap_or(now).min(now),
                     now,
                     prompt_window: self.config.prompt_window,
+                    onset_tolerance: self.config.onset_tolerance,
                     previous: self.last_triage.as_ref(),
                 })
             }),
@@ -227,6 +248,7 @@ impl Engine {
             .is_some_and(|s| s.is_alarm());
         if was_alarming && reading.state == MetricState::Ok && worse_than_warn(&reading) {
             reading.state = MetricState::Warn;
+            reading.rule.get_or_insert(Rule::Threshold);
         }
         self.last_states.insert(reading.id, reading.state);
         reading
@@ -269,9 +291,15 @@ impl Engine {
             first_alarm: now,
             metrics: Vec::new(),
             critical: Vec::new(),
+            onsets: Vec::new(),
             onset: None,
         });
         for reading in alarming {
+            if let Some(onset) = reading.change_onset
+                && !episode.onsets.iter().any(|(id, _)| *id == reading.id)
+            {
+                episode.onsets.push((reading.id, onset));
+            }
             if !episode.metrics.contains(&reading.id) {
                 episode.metrics.push(reading.id);
             }
@@ -283,36 +311,23 @@ impl Engine {
             .get_or_insert(now - self.config.baseline_lag);
     }
 
-    /// The CUSUM onset of the episode's primary metric, else the earliest among the others:
-    /// the metric that alarmed first is the one whose change is clearest.
+    /// The change-point onset of the episode's primary metric, else the earliest among the
+    /// others; with no detector alarm (a limit fired alone), the start of the window that fired.
     fn estimate_onset(
-        observations: &VecDeque<Observation>,
         episode: &Episode,
         baseline: BaselineWindow,
         end: DateTime<Utc>,
+        window: Duration,
     ) -> Option<DateTime<Utc>> {
-        let base: Vec<&Observation> = slice(observations, baseline.from, baseline.to).collect();
-        let since: Vec<&Observation> = slice(observations, baseline.to, end).collect();
-        let onset_of = |id: MetricId| match id.measure() {
-            Measure::Rate => {
-                let p0 = proportion(id, base.iter().copied()).rate()?;
-                let outcomes = since
-                    .iter()
-                    .filter_map(|o| id.is_bad(o).map(|bad| (o.ts, bad)));
-                cusum_onset(outcomes, p0, p0 + id.limits().critical)
-            }
-            Measure::Latency(_) => {
-                let p95 = percentile(&mut ok_latencies(base.iter().copied()), 0.95)?;
-                let outcomes = since
-                    .iter()
-                    .filter(|o| o.status == CallStatus::Ok)
-                    .map(|o| (o.ts, o.latency_ms > p95));
-                cusum_onset(outcomes, 0.05, 0.25)
-            }
-            Measure::Throughput => None,
-        };
-        onset_of(episode.primary())
-            .or_else(|| episode.metrics.iter().filter_map(|id| onset_of(*id)).min())
+        let primary = episode.primary();
+        let onset = episode
+            .onsets
+            .iter()
+            .find(|(id, _)| *id == primary)
+            .or_else(|| episode.onsets.iter().min_by_key(|(_, at)| *at))
+            .map(|(_, at)| *at)
+            .unwrap_or(episode.first_alarm - window);
+        (onset < end).then_some(onset.max(baseline.to))
     }
 
     fn read(
@@ -325,12 +340,19 @@ impl Engine {
             |minutes: i64| slice(&self.observations, now - Duration::minutes(minutes), now);
         let five = self.config.window.num_minutes();
         let (value, samples) = measure(id, window(five), five as f64);
-        let comparison = match baseline {
-            None => Comparison::default(),
+        let alarm = self.change_points.alarm(id);
+        let (comparison, rule) = match baseline {
+            None => (Comparison::default(), None),
             Some(b) => {
                 let minutes = (b.to - b.from).num_seconds() as f64 / 60.0;
                 let base = slice(&self.observations, b.from, b.to);
-                judge(id, window(five), base, minutes, five as f64)
+                let limit = judge(id, window(five), base.clone(), minutes, five as f64);
+                // Since the onset, so the change is not diluted by the calls before it.
+                let change = alarm.map_or(MetricState::Ok, |a| {
+                    let from = a.onset.max(now - self.config.window);
+                    judge_change(id, slice(&self.observations, from, now), base)
+                });
+                combine(limit, change)
             }
         };
         let trend = (0..self.config.trend_minutes as i64)
@@ -355,8 +377,70 @@ impl Engine {
             half_width: comparison.half_width,
             samples,
             state: comparison.state,
+            rule,
+            change_onset: alarm.map(|a| a.onset),
             trend,
         }
+    }
+}
+
+/// The limit rule's state and the change-point rule's, whichever is worse, and which fired.
+fn combine(limit: Comparison, change: MetricState) -> (Comparison, Option<Rule>) {
+    let judged = matches!(
+        limit.state,
+        MetricState::Ok | MetricState::Warn | MetricState::Critical
+    );
+    if !judged {
+        return (limit, None);
+    }
+    let state = limit.state.max(change);
+    let rule = Rule::from_flags(
+        change.is_alarm() && change == state,
+        limit.state.is_alarm() && limit.state == state,
+    );
+    (Comparison { state, ..limit }, rule)
+}
+
+/// Least calls since a detected onset before the change alone can make a metric critical: a
+/// chance cluster of bad calls trips the detector now and then, but does not last.
+const MIN_CALLS_FOR_CRITICAL_CHANGE: u64 = 60;
+
+/// How far a metric has moved since the onset its detector found (at most one window back): warn
+/// once the change exceeds the warn limit, critical once it exceeds the critical limit on enough
+/// calls, significantly.
+fn judge_change<'a>(
+    id: MetricId,
+    since_onset: impl Iterator<Item = &'a Observation> + Clone,
+    baseline: impl Iterator<Item = &'a Observation> + Clone,
+) -> MetricState {
+    let limits = id.limits();
+    let (effect, n, significant) = match id.measure() {
+        Measure::Rate => {
+            let (r, b) = (proportion(id, since_onset), proportion(id, baseline));
+            let Some(d) = rate_delta(r, b) else {
+                return MetricState::Ok;
+            };
+            (d.delta, r.n, d.z >= 4.0)
+        }
+        Measure::Latency(q) => {
+            let mut recent = ok_latencies(since_onset);
+            let n = recent.len() as u64;
+            let (Some(r), Some(b)) = (
+                percentile(&mut recent, q),
+                percentile(&mut ok_latencies(baseline), q),
+            ) else {
+                return MetricState::Ok;
+            };
+            (r / b.max(1.0), n, true)
+        }
+        Measure::Throughput => return MetricState::Ok,
+    };
+    if effect >= limits.critical && significant && n >= MIN_CALLS_FOR_CRITICAL_CHANGE {
+        MetricState::Critical
+    } else if effect >= limits.warn && n >= MIN_RECENT {
+        MetricState::Warn
+    } else {
+        MetricState::Ok
     }
 }
 

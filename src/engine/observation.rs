@@ -37,30 +37,42 @@ impl Interner {
     }
 }
 
-/// The dimensions a call can be segmented by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The dimensions a call can be segmented by: its own fields and every string attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dimension {
     PromptVersion,
     ModelServed,
-    Source,
-    Intent,
+    ModelRequested,
+    Feature,
+    Provider,
+    /// An `attributes` key, interned.
+    Attribute(Symbol),
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 4] = [
+    /// The dimensions that are fields of every call, in the order an observation stores them.
+    pub const FIELDS: [Dimension; 5] = [
         Self::PromptVersion,
         Self::ModelServed,
-        Self::Source,
-        Self::Intent,
+        Self::ModelRequested,
+        Self::Feature,
+        Self::Provider,
     ];
 
-    pub fn label(self) -> &'static str {
+    pub fn label(self, interner: &Interner) -> &str {
         match self {
             Self::PromptVersion => "prompt",
             Self::ModelServed => "model",
-            Self::Source => "source",
-            Self::Intent => "intent",
+            Self::ModelRequested => "requested model",
+            Self::Feature => "feature",
+            Self::Provider => "provider",
+            Self::Attribute(key) => interner.name(key),
         }
+    }
+
+    /// Whether a deploy or an alias move, rather than the traffic, decides this dimension.
+    pub fn is_release(self) -> bool {
+        matches!(self, Self::PromptVersion | Self::ModelServed)
     }
 }
 
@@ -73,8 +85,10 @@ pub struct Observation {
     pub refused: Option<bool>,
     pub schema_compliant: Option<bool>,
     pub feedback_down: Option<bool>,
-    /// Interned values of [`Dimension::ALL`], in that order.
-    pub dimensions: [Option<Symbol>; 4],
+    /// Interned values of [`Dimension::FIELDS`], in that order.
+    pub fields: [Option<Symbol>; 5],
+    /// Interned string attributes, as (key, value), sorted by key.
+    pub attributes: Vec<(Symbol, Symbol)>,
     /// Distinct content terms of the input.
     pub terms: Vec<Symbol>,
 }
@@ -84,12 +98,23 @@ impl Observation {
         let ok = call.status == CallStatus::Ok;
         let output = call.output.as_deref().filter(|_| ok);
         let mut intern = |value: Option<&str>| value.map(|v| interner.intern(v));
-        let dimensions = [
+        let fields = [
             intern(call.prompt_version.as_deref()),
             intern(Some(call.model())),
-            intern(call.attribute("source")),
-            intern(call.attribute("intent")),
+            intern(Some(&call.model_requested)),
+            intern(Some(&call.feature)),
+            intern(call.provider.as_deref()),
         ];
+        let mut attributes: Vec<(Symbol, Symbol)> = call
+            .attributes
+            .iter()
+            .filter_map(|(key, value)| {
+                value
+                    .as_str()
+                    .map(|v| (interner.intern(key), interner.intern(v)))
+            })
+            .collect();
+        attributes.sort_unstable();
         let mut terms: Vec<Symbol> = call
             .input
             .as_deref()
@@ -114,17 +139,38 @@ impl Observation {
                 _ => None,
             },
             feedback_down: call.feedback.map(|f| f == Feedback::Down),
-            dimensions,
+            fields,
+            attributes,
             terms,
         }
     }
 
     pub fn dimension(&self, dimension: Dimension) -> Option<Symbol> {
-        let index = Dimension::ALL
+        match dimension {
+            Dimension::PromptVersion => self.fields[0],
+            Dimension::ModelServed => self.fields[1],
+            Dimension::ModelRequested => self.fields[2],
+            Dimension::Feature => self.fields[3],
+            Dimension::Provider => self.fields[4],
+            Dimension::Attribute(key) => self
+                .attributes
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| *v),
+        }
+    }
+
+    /// Every dimension this call has a value for.
+    pub fn dimensions(&self) -> impl Iterator<Item = (Dimension, Symbol)> + '_ {
+        Dimension::FIELDS
             .iter()
-            .position(|d| *d == dimension)
-            .expect("every dimension is listed in ALL");
-        self.dimensions[index]
+            .zip(self.fields)
+            .filter_map(|(d, v)| v.map(|v| (*d, v)))
+            .chain(
+                self.attributes
+                    .iter()
+                    .map(|(k, v)| (Dimension::Attribute(*k), *v)),
+            )
     }
 }
 

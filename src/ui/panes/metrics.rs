@@ -40,7 +40,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if wide {
         header.extend(["1m", "15m"]);
     }
-    header.extend(["baseline", "Δ pts ±95%", "trend 20m", "state"]);
+    header.extend(["baseline", "Δ pts ±95%", "trend 20m", "state", "by"]);
     let rows = assessment.metrics.iter().map(|r| row(r, wide, theme));
     let mut widths = vec![Constraint::Length(14), Constraint::Length(7)];
     if wide {
@@ -51,6 +51,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Constraint::Length(11),
         Constraint::Fill(1),
         Constraint::Length(7),
+        Constraint::Length(5),
     ]);
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.muted))
@@ -87,6 +88,9 @@ fn sources_note(assessment: &Assessment) -> Vec<Line<'static>> {
         Line::raw(
             "Schema: output parses and validates (JSON Schema 2020-12) · Feedback: share of thumbs down",
         ),
+        Line::raw(
+            "by: cusum = change-point detector since its onset · limit = last 5 min over the limit",
+        ),
     ]
 }
 
@@ -114,6 +118,7 @@ fn row<'a>(reading: &MetricReading, wide: bool, theme: &Theme) -> Row<'a> {
         }),
         Cell::from(format::sparkline(&reading.trend, reading.baseline, 20)).style(style),
         Cell::from(format::state(reading.state)).style(style),
+        Cell::from(reading.rule.map_or("", |r| r.label())).style(theme.muted),
     ]);
     Row::new(cells)
 }

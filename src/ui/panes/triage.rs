@@ -52,32 +52,47 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         frame.render_widget(Paragraph::new(lines).block(block), area);
         return;
     };
+    let width = area.width.saturating_sub(5) as usize;
     let mut lines = Vec::new();
     let headline = match triage.conclusion() {
         Some(category) => {
             let kind = category.first_mitigation();
             let verifying = app.verification.as_ref().is_some_and(|v| v.kind == kind);
             let advice = if verifying {
-                format!("· {kind} applied, verifying")
+                format!("{kind} applied, verifying")
             } else if app.applied.contains(&kind) {
-                format!("· {kind} applied")
+                format!("{kind} applied")
             } else {
-                format!(
-                    "· mitigate: {} {kind}",
-                    keymap::label_for(Command::Mitigate(kind))
-                )
+                let what = triage
+                    .recommendation
+                    .as_ref()
+                    .map_or(kind.to_string(), |r| r.text.clone());
+                if app.settings.read_only {
+                    format!("advice: {what}")
+                } else {
+                    format!("{} {what}", keymap::label_for(Command::Mitigate(kind)))
+                }
             };
-            Line::from(vec![
-                Span::styled(
-                    format!("→ {} ", category.to_string().to_uppercase()),
-                    theme.critical,
-                ),
-                Span::styled(advice, theme.accent),
-            ])
+            format!(
+                "→ {} {:.0}% · {advice}",
+                category.to_string().to_uppercase(),
+                triage.leading().confidence * 100.0
+            )
         }
-        None => Line::styled("→ no category is likely yet", theme.warn),
+        None => format!(
+            "→ nothing likely yet; leading: {} {:.0}%",
+            triage.leading().category,
+            triage.leading().confidence * 100.0
+        ),
     };
-    lines.push(headline);
+    let headline_style = if triage.conclusion().is_some() {
+        theme.critical
+    } else {
+        theme.warn
+    };
+    for text in format::wrap(&headline, width + 3, "  ") {
+        lines.push(Line::styled(text, headline_style));
+    }
     lines.push(Line::styled(
         format!(
             "onset {} · led by {}",
@@ -86,7 +101,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ),
         theme.muted,
     ));
-    let width = area.width.saturating_sub(5) as usize;
     let evidence_lines = |step: &Step| -> Vec<String> {
         step.evidence
             .iter()
@@ -118,6 +132,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             continue;
         }
         for text in evidence_lines(step) {
+            lines.push(Line::styled(format!("   {text}"), theme.text));
+        }
+    }
+    if !triage.blast_radius.is_empty() {
+        lines.push(Line::styled("Blast radius", theme.muted));
+        for text in triage
+            .blast_radius
+            .iter()
+            .flat_map(|e| format::wrap(e, width, "  "))
+        {
             lines.push(Line::styled(format!("   {text}"), theme.text));
         }
     }

@@ -1,0 +1,376 @@
+//! The triage tree: Infrastructure, Model, Prompt, Data, in that order, each with a verdict and
+//! the evidence behind it, then a ranked category with a confidence and the first mitigation.
+
+mod data;
+mod infrastructure;
+mod model;
+mod prompt;
+mod ranking;
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+
+use chrono::{DateTime, Duration, Utc};
+
+pub use self::ranking::{Ranked, Recommendation};
+use super::changes::ChangeRecord;
+use super::metrics::MetricId;
+use super::observation::{Dimension, Interner, Observation, Symbol};
+use super::segments::Breakdown;
+use super::stats::{Proportion, rate_delta};
+use super::{BaselineWindow, Episode, proportion, slice};
+use crate::model::{ChangeKind, MitigationKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Category {
+    Infrastructure,
+    Model,
+    Prompt,
+    Data,
+}
+
+impl Category {
+    pub const ORDER: [Category; 4] = [Self::Infrastructure, Self::Model, Self::Prompt, Self::Data];
+
+    /// The mitigation that stops the bleeding for this category before the root cause is fixed.
+    pub fn first_mitigation(self) -> MitigationKind {
+        match self {
+            Self::Prompt => MitigationKind::PromptRollback,
+            Self::Model => MitigationKind::ModelPin,
+            Self::Data | Self::Infrastructure => MitigationKind::KillSwitch,
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Infrastructure => "infrastructure",
+            Self::Model => "model",
+            Self::Prompt => "prompt",
+            Self::Data => "data",
+        }
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Infrastructure => "Infrastructure",
+            Self::Model => "Model",
+            Self::Prompt => "Prompt",
+            Self::Data => "Data",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    RuledOut,
+    Suspect,
+    Likely,
+    InsufficientData,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::RuledOut => "ruled out",
+            Self::Suspect => "suspect",
+            Self::Likely => "likely",
+            Self::InsufficientData => "insufficient data",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub category: Category,
+    pub verdict: Verdict,
+    pub evidence: Vec<String>,
+    /// When the step last reached its current verdict.
+    pub decided_at: DateTime<Utc>,
+}
+
+/// The prompt change the Prompt step looked at, for the word-level diff.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromptChange {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub text_from: Option<String>,
+    pub text_to: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Triage {
+    pub onset: DateTime<Utc>,
+    pub primary: MetricId,
+    pub steps: Vec<Step>,
+    pub prompt_change: Option<PromptChange>,
+    /// Every category, the most likely first, with confidences that sum to one.
+    pub ranking: Vec<Ranked>,
+    /// The first mitigation for the leading category, once one is likely.
+    pub recommendation: Option<Recommendation>,
+    /// Where the excess of each alarming metric lies, one line per concentrated segment.
+    pub blast_radius: Vec<String>,
+}
+
+impl Triage {
+    /// The first step, in the tree's order, whose verdict is Likely.
+    pub fn conclusion(&self) -> Option<Category> {
+        self.steps
+            .iter()
+            .find(|s| s.verdict == Verdict::Likely)
+            .map(|s| s.category)
+    }
+
+    /// The leading category and its confidence.
+    pub fn leading(&self) -> Ranked {
+        self.ranking[0]
+    }
+
+    pub fn step(&self, category: Category) -> &Step {
+        self.steps
+            .iter()
+            .find(|s| s.category == category)
+            .expect("the triage has every step")
+    }
+}
+
+pub struct Evidence<'a> {
+    pub observations: &'a VecDeque<Observation>,
+    pub interner: &'a Interner,
+    pub changes: &'a [ChangeRecord],
+    pub episode: &'a Episode,
+    pub baseline: BaselineWindow,
+    pub onset: DateTime<Utc>,
+    /// Evidence is taken from the onset to here.
+    pub end: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+    pub prompt_window: Duration,
+    /// A change this long after the onset can still be its cause.
+    pub onset_tolerance: Duration,
+    pub previous: Option<&'a Triage>,
+}
+
+/// Least calls since the onset before a step is decided.
+const MIN_CALLS_SINCE_ONSET: usize = 30;
+
+pub fn assess(evidence: &Evidence) -> Triage {
+    let primary = evidence.episode.primary();
+    let since_onset = slice(evidence.observations, evidence.onset, evidence.end).count();
+    let prompt = prompt::step(evidence, primary);
+    let mut verdicts = vec![
+        infrastructure::step(evidence),
+        model::step(evidence, primary),
+        prompt.0,
+    ];
+    let explained = verdicts[1..]
+        .iter()
+        .any(|(verdict, _)| *verdict == Verdict::Likely);
+    verdicts.push(data::step(evidence, primary, explained));
+    let steps: Vec<Step> = Category::ORDER
+        .iter()
+        .zip(verdicts)
+        .map(|(category, (verdict, lines))| {
+            let (verdict, lines) = if since_onset < MIN_CALLS_SINCE_ONSET {
+                (
+                    Verdict::InsufficientData,
+                    vec![format!(
+                        "{since_onset} calls since onset {}; need {MIN_CALLS_SINCE_ONSET}",
+                        hm(evidence.onset)
+                    )],
+                )
+            } else {
+                (verdict, lines)
+            };
+            let decided_at = evidence
+                .previous
+                .map(|p| p.step(*category))
+                .filter(|p| p.verdict == verdict)
+                .map_or(evidence.now, |p| p.decided_at);
+            Step {
+                category: *category,
+                verdict,
+                evidence: lines,
+                decided_at,
+            }
+        })
+        .collect();
+    let ranking = ranking::rank(&steps);
+    let recommendation = ranking::recommend(evidence, &steps, ranking[0]);
+    Triage {
+        onset: evidence.onset,
+        primary,
+        steps,
+        prompt_change: prompt.1,
+        ranking,
+        recommendation,
+        blast_radius: blast_radius(evidence),
+    }
+}
+
+/// Most concentrated segments shown per alarming metric.
+const SEGMENTS_PER_METRIC: usize = 2;
+
+/// Each alarming rate metric split by every dimension, from the baseline's start to the end of
+/// the evidence, so that a release shows as its new version against the old one.
+fn blast_radius(e: &Evidence) -> Vec<String> {
+    e.episode
+        .metrics
+        .iter()
+        .filter(|m| m.shifts().is_some() && m.measure() == super::metrics::Measure::Rate)
+        .filter_map(|metric| {
+            let base = proportion(
+                *metric,
+                slice(e.observations, e.baseline.from, e.baseline.to),
+            );
+            let breakdown = Breakdown::of(
+                *metric,
+                slice(e.observations, e.baseline.from, e.end),
+                base.rate()?,
+                |o| metric.is_bad(o),
+            );
+            let lines: Vec<String> = breakdown
+                .concentrated()
+                .take(SEGMENTS_PER_METRIC)
+                .map(|s| breakdown.describe(s, e.interner))
+                .collect();
+            Some(lines)
+        })
+        .flatten()
+        .collect()
+}
+
+type StepOutcome = (Verdict, Vec<String>);
+
+fn hm(ts: DateTime<Utc>) -> String {
+    ts.format("%H:%M").to_string()
+}
+
+fn pct(rate: Option<f64>) -> String {
+    rate.map_or("—".into(), |r| format!("{:.1}%", r * 100.0))
+}
+
+fn duration(d: Duration) -> String {
+    let minutes = d.num_minutes().max(0);
+    if minutes >= 60 {
+        format!("{}h{:02}m", minutes / 60, minutes % 60)
+    } else {
+        format!("{minutes}m")
+    }
+}
+
+/// "12m before onset" or "3m after onset".
+fn relative_to_onset(ts: DateTime<Utc>, onset: DateTime<Utc>) -> String {
+    if ts <= onset {
+        format!("{} before onset", duration(onset - ts))
+    } else {
+        format!("{} after onset", duration(ts - onset))
+    }
+}
+
+/// Displayed rate of a metric (compliance for Schema) over some observations.
+fn shown(metric: MetricId, p: Proportion) -> Option<f64> {
+    p.rate().map(|r| {
+        if metric.shows_good_share() {
+            1.0 - r
+        } else {
+            r
+        }
+    })
+}
+
+/// "Hallucination 22% ±3 on v8 vs 4% ±1 on v7": a metric on the new release's calls against the
+/// old one's.
+fn split_line(metric: MetricId, new: (&str, Proportion), old: (&str, Proportion)) -> String {
+    let part = |(name, p): (&str, Proportion)| match shown(metric, p) {
+        Some(rate) => {
+            let half = super::stats::Z95 * (rate * (1.0 - rate) / p.n as f64).sqrt();
+            format!("{:.0}% ±{:.0} on {name}", rate * 100.0, half * 100.0)
+        }
+        None => format!("— on {name}"),
+    };
+    format!("{} {} vs {}", metric.label(), part(new), part(old))
+}
+
+/// Changes of a kind in the suspect window, not made by flightdeck itself: from `before` the
+/// onset to the onset tolerance after it, since the onset is an estimate. A later change cannot
+/// be the cause.
+fn candidates<'a>(
+    e: &'a Evidence,
+    kind: ChangeKind,
+    before: Duration,
+) -> impl Iterator<Item = &'a ChangeRecord> {
+    let from = e.onset - before;
+    let to = e.onset + e.onset_tolerance;
+    e.changes.iter().filter(move |r| {
+        r.change.kind == kind && !r.is_mitigation() && r.change.ts >= from && r.change.ts <= to
+    })
+}
+
+/// The first change of a kind after the onset tolerance and before the end of the evidence,
+/// named so the responder sees it was considered: "v9 deployed 14:25, 10m after onset".
+fn too_late<'a>(e: &'a Evidence, kind: ChangeKind) -> Option<&'a ChangeRecord> {
+    e.changes.iter().find(|r| {
+        r.change.kind == kind
+            && !r.is_mitigation()
+            && r.change.ts > e.onset + e.onset_tolerance
+            && r.change.ts <= e.end
+    })
+}
+
+/// "prompt support-answer v8 → v9 at 14:25 is 10m after onset: not the cause".
+fn after_onset_line(e: &Evidence, record: &ChangeRecord) -> String {
+    format!(
+        "{} {} {} at {} is {}: not the cause",
+        record.change.kind,
+        record.change.target,
+        record.change.transition(),
+        hm(record.change.ts),
+        relative_to_onset(record.change.ts, e.onset)
+    )
+}
+
+/// The primary metric on calls of one segment value in a window.
+fn segment_rate(
+    e: &Evidence,
+    metric: MetricId,
+    dimension: Dimension,
+    value: Option<Symbol>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Proportion {
+    proportion(
+        metric,
+        slice(e.observations, from, to)
+            .filter(|o| value.is_some() && o.dimension(dimension) == value),
+    )
+}
+
+fn symbol(e: &Evidence, name: Option<&str>) -> Option<Symbol> {
+    e.interner.lookup(name?)
+}
+
+/// Whether the segment's bad share exceeds the reference's by at least the metric's warn limit,
+/// and significantly.
+fn concentrated(metric: MetricId, segment: Proportion, reference: Proportion) -> bool {
+    rate_delta(segment, reference).is_some_and(|d| d.delta >= metric.limits().warn && d.z >= 3.0)
+}
+
+/// The most common value of a dimension in a window.
+fn dominant<'a>(
+    e: &'a Evidence,
+    dimension: Dimension,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Option<&'a str> {
+    let mut counts: HashMap<Symbol, usize> = HashMap::new();
+    for o in slice(e.observations, from, to) {
+        if let Some(value) = o.dimension(dimension) {
+            *counts.entry(value).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(value, count)| (*count, std::cmp::Reverse(*value)))
+        .map(|(value, _)| e.interner.name(value))
+}
