@@ -43,6 +43,8 @@ pub enum CommandLine {
     Incidents,
     /// Write an incident's timeline as Markdown or JSON
     Export(ExportArgs),
+    /// Run the detection and triage over a recorded stream or a scenario, without the screen
+    Triage(TriageArgs),
 }
 
 #[derive(Debug, Args)]
@@ -97,4 +99,30 @@ pub struct ExportArgs {
     /// Write to this file instead of standard output
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["scenario", "events"])))]
+pub struct TriageArgs {
+    /// A built-in scenario name or a scenario TOML file, simulated to 45 min past its last event
+    #[arg(long, value_name = "NAME|FILE")]
+    pub scenario: Option<String>,
+    /// Calls, one JSON object per line (shared/EVENTS.md)
+    #[arg(long, value_name = "CALLS.jsonl")]
+    pub events: Option<PathBuf>,
+    /// Changes, one JSON object per line, to go with --events
+    #[arg(long, value_name = "CHANGES.jsonl", requires = "events")]
+    pub changes: Option<PathBuf>,
+    /// A JSON Schema for structured-output compliance, by the name calls give in output_schema
+    #[arg(long = "schema", value_name = "NAME=FILE")]
+    pub schemas: Vec<String>,
+    /// Print the report as JSON (docs/triage-json.md)
+    #[arg(long)]
+    pub json: bool,
+    /// Seed of the simulator, with --scenario
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// The false-alarm budget of each metric's detector, in calls between false alarms
+    #[arg(long, value_name = "CALLS")]
+    pub calls_per_false_alarm: Option<f64>,
 }

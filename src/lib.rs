@@ -1,6 +1,6 @@
 //! flightdeck: a terminal incident cockpit for AI features in production.
 //!
-//! `model`, `engine`, `sim` and `app` are pure; `sources`, `actuators`, `incident`, `runtime`
+//! `model`, `engine`, `sim`, `replay` and `app` are pure; `sources`, `actuators`, `incident`, `runtime`
 //! and `term` are the edge that does I/O; `ui` draws from state.
 
 pub mod actuators;
@@ -12,6 +12,7 @@ pub mod engine;
 pub mod incident;
 pub mod logging;
 pub mod model;
+pub mod replay;
 pub mod runtime;
 pub mod sim;
 pub mod sources;

@@ -23,6 +23,7 @@ fn main() -> ExitCode {
             CommandLine::Scenarios => commands::scenarios::run(),
             CommandLine::Incidents => commands::incidents::run(&data_dir),
             CommandLine::Export(args) => commands::export::run(&data_dir, args),
+            CommandLine::Triage(args) => commands::triage::run(args),
         }
     })();
     match result {

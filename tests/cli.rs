@@ -162,3 +162,79 @@ fn every_command_has_help() {
         );
     }
 }
+
+fn triage_json(output: &Output) -> serde_json::Value {
+    assert!(output.status.success(), "{}", stderr(output));
+    serde_json::from_slice(&output.stdout).expect("triage --json prints JSON")
+}
+
+#[test]
+fn triage_names_each_built_in_scenarios_category_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, category) in [
+        ("prompt-regression", "prompt"),
+        ("silent-model-update", "model"),
+        ("input-drift", "data"),
+        ("provider-degradation", "infrastructure"),
+        ("red-herring", "model"),
+    ] {
+        let report = triage_json(&flightdeck(
+            &["triage", "--scenario", name, "--json"],
+            dir.path(),
+        ));
+        assert_eq!(report["category"], category, "{name}: {report:#}");
+        assert_eq!(report["bad_lines"], 0);
+        let confidence = report["confidence"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&confidence), "{name}: {confidence}");
+        assert_eq!(report["steps"].as_array().unwrap().len(), 4);
+        for metric in ["hallucination_rate", "schema_compliance", "latency_p95_ms"] {
+            assert!(
+                report["metrics"][metric]["baseline"].is_number(),
+                "{name}: {metric} in {report:#}"
+            );
+        }
+    }
+}
+
+#[test]
+fn triage_of_a_recording_reports_bad_lines_by_number_and_goes_on() {
+    use flightdeck::sim::scenario::Scenario;
+    use flightdeck::sim::{SimOutput, Simulator};
+
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = Scenario::builtin("prompt-regression").unwrap().unwrap();
+    let end = scenario.start + chrono::Duration::minutes(90);
+    let (mut calls, mut changes) = (Vec::new(), Vec::new());
+    for output in Simulator::new(scenario, 3).advance_to(end) {
+        match output {
+            SimOutput::Call(call) => calls.push(serde_json::to_string(&call).unwrap()),
+            SimOutput::Change(change) => changes.push(serde_json::to_string(&change).unwrap()),
+        }
+    }
+    calls.insert(2, "{\"ts\": \"not a time\"}".into());
+    let events = dir.path().join("calls.jsonl");
+    let feed = dir.path().join("changes.jsonl");
+    std::fs::write(&events, calls.join("\n")).unwrap();
+    std::fs::write(&feed, changes.join("\n")).unwrap();
+    let output = flightdeck(
+        &[
+            "triage",
+            "--events",
+            events.to_str().unwrap(),
+            "--changes",
+            feed.to_str().unwrap(),
+            "--json",
+        ],
+        dir.path(),
+    );
+    let report = triage_json(&output);
+    assert!(
+        stderr(&output).contains("calls.jsonl:3: skipped"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(report["bad_lines"], 1);
+    assert_eq!(report["calls"], calls.len() as u64 - 1);
+    assert_eq!(report["category"], "prompt", "{report:#}");
+    assert_eq!(report["recommendation"]["kind"], "prompt_rollback");
+}

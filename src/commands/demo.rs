@@ -54,7 +54,7 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs, data_dir: &Path) -> anyhow::Res
 }
 
 /// A built-in scenario by name, else a scenario file by path.
-fn load_scenario(name_or_path: &str) -> anyhow::Result<Scenario> {
+pub fn load_scenario(name_or_path: &str) -> anyhow::Result<Scenario> {
     let scenario = match Scenario::builtin(name_or_path) {
         Some(builtin) => builtin,
         None => {

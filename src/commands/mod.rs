@@ -4,6 +4,7 @@ pub mod demo;
 pub mod export;
 pub mod incidents;
 pub mod scenarios;
+pub mod triage;
 
 /// An error in what the user gave us (a file, a name, a value): exit code 2.
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@ pub fn run() -> anyhow::Result<()> {
         let scenario = Scenario::parse(name, text)?;
         println!(
             "{name:<22} {:<15} {}",
-            scenario.category.key(),
+            scenario.category.map_or("none", |c| c.key()),
             scenario.summary
         );
     }

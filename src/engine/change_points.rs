@@ -53,8 +53,9 @@ impl ChangePoints {
         }
     }
 
-    /// Feeds one call to every armed detector.
-    pub fn step(&mut self, observation: &Observation) {
+    /// Feeds one call to every armed detector; returns whether one raised an alarm.
+    pub fn step(&mut self, observation: &Observation) -> bool {
+        let mut raised = false;
         for watched in &mut self.watched {
             if !watched.detector.is_armed() {
                 continue;
@@ -68,9 +69,10 @@ impl ChangePoints {
                 _ => watched.id.is_bad(observation),
             };
             if let Some(bad) = bad {
-                watched.detector.step(observation.ts, bad);
+                raised |= watched.detector.step(observation.ts, bad).is_some();
             }
         }
+        raised
     }
 
     /// The alarm in force on a metric.
@@ -106,11 +108,18 @@ fn tuning<'a>(id: MetricId, baseline: impl Iterator<Item = &'a Observation>) -> 
         }
         Measure::Throughput => return None,
     }
+    Some(Tuning {
+        p0: guarded_rate(share)?,
+        slow_above_ms,
+    })
+}
+
+/// The rate a detector treats as normal, learned from a baseline's count (see [`tuning`]).
+pub fn guarded_rate(share: Proportion) -> Option<f64> {
     if share.n < MIN_TUNING_CALLS {
         return None;
     }
     let n = share.n as f64;
     let rate = share.rate()?;
-    let p0 = (rate + (rate * (1.0 - rate) / n).sqrt()).max((share.bad as f64 + 3.0) / n);
-    Some(Tuning { p0, slow_above_ms })
+    Some((rate + (rate * (1.0 - rate) / n).sqrt()).max((share.bad as f64 + 3.0) / n))
 }

@@ -1,9 +1,10 @@
 //! The change log: changes announced by a feed, and changes the calls themselves reveal
 //! (a new prompt version, a new served model under the same alias).
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 
 use chrono::Duration;
+use foldhash::{HashMap, HashSet};
 
 use crate::model::{Call, Change, ChangeKind, ChangeOrigin};
 
@@ -50,6 +51,55 @@ pub struct ChangeLog {
     next_id: u64,
     served_by_alias: HashMap<String, String>,
     prompt_version_by_prompt: HashMap<String, String>,
+    /// (alias or prompt, version) pairs already known, so that a canary or a rollout, whose
+    /// calls alternate between two versions, reveals each version once.
+    seen: HashSet<(String, String)>,
+    mixes: HashMap<String, AttributeMix>,
+}
+
+/// Calls over which the mix of an attribute's values is judged.
+const MIX_WINDOW: usize = 100;
+/// A value below this share in the first window is not part of the usual mix.
+const USUAL_SHARE: usize = 2;
+/// An unusual value that reaches this share of the window is a change in the inputs.
+const NEW_DOMINANT_SHARE: usize = 20;
+
+/// The recent values of one attribute, and those that are part of its usual mix.
+#[derive(Debug, Default)]
+struct AttributeMix {
+    recent: VecDeque<String>,
+    counts: HashMap<String, usize>,
+    usual: HashSet<String>,
+    learned: bool,
+}
+
+impl AttributeMix {
+    /// Adds a value; returns its share (in calls of the window) when it newly became prominent.
+    fn observe(&mut self, value: &str) -> Option<usize> {
+        self.recent.push_back(value.to_string());
+        *self.counts.entry(value.to_string()).or_default() += 1;
+        if self.recent.len() > MIX_WINDOW
+            && let Some(old) = self.recent.pop_front()
+            && let Some(count) = self.counts.get_mut(&old)
+        {
+            *count -= 1;
+        }
+        if !self.learned {
+            if self.recent.len() == MIX_WINDOW {
+                self.learned = true;
+                self.usual = self
+                    .counts
+                    .iter()
+                    .filter(|(_, count)| **count * 100 >= USUAL_SHARE * MIX_WINDOW)
+                    .map(|(value, _)| value.clone())
+                    .collect();
+            }
+            return None;
+        }
+        let count = self.counts[value];
+        (count * 100 >= NEW_DOMINANT_SHARE * MIX_WINDOW && self.usual.insert(value.to_string()))
+            .then_some(count)
+    }
 }
 
 impl ChangeLog {
@@ -65,6 +115,7 @@ impl ChangeLog {
         {
             self.prompt_version_by_prompt
                 .insert(change.target.clone(), to.clone());
+            self.seen.insert((change.target.clone(), to.clone()));
         }
         let mut record = ChangeRecord {
             id: 0,
@@ -89,7 +140,37 @@ impl ChangeLog {
     pub fn observe_call(&mut self, call: &Call) -> Option<ChangeRecord> {
         let served = self.observe_served_model(call);
         let prompt = self.observe_prompt_version(call);
-        served.or(prompt)
+        let mix = self.observe_input_mix(call);
+        served.or(prompt).or(mix)
+    }
+
+    /// A value new to an attribute's usual mix that takes a fifth of the recent calls.
+    fn observe_input_mix(&mut self, call: &Call) -> Option<ChangeRecord> {
+        let mut inferred = None;
+        for (key, value) in &call.attributes {
+            let Some(value) = value.as_str() else {
+                continue;
+            };
+            let Some(count) = self.mixes.entry(key.clone()).or_default().observe(value) else {
+                continue;
+            };
+            inferred = Some(self.infer(Change {
+                ts: call.ts,
+                kind: ChangeKind::InputMix,
+                target: key.clone(),
+                from: None,
+                to: Some(value.to_string()),
+                feature: Some(call.feature.clone()),
+                author: None,
+                note: Some(format!(
+                    "{value} is new and {count}% of the last {MIX_WINDOW} calls"
+                )),
+                text_from: None,
+                text_to: None,
+                extra: Default::default(),
+            }));
+        }
+        inferred
     }
 
     fn observe_served_model(&mut self, call: &Call) -> Option<ChangeRecord> {
@@ -97,7 +178,12 @@ impl ChangeLog {
         let previous = self
             .served_by_alias
             .insert(call.model_requested.clone(), served.clone())?;
-        (previous != *served).then(|| {
+        let new = self
+            .seen
+            .insert((call.model_requested.clone(), served.clone()));
+        self.seen
+            .insert((call.model_requested.clone(), previous.clone()));
+        (new && previous != *served).then(|| {
             self.infer(Change {
                 ts: call.ts,
                 kind: ChangeKind::ModelChange,
@@ -123,7 +209,9 @@ impl ChangeLog {
         let previous = self
             .prompt_version_by_prompt
             .insert(prompt.clone(), version.clone())?;
-        (previous != *version).then(|| {
+        let new = self.seen.insert((prompt.clone(), version.clone()));
+        self.seen.insert((prompt.clone(), previous.clone()));
+        (new && previous != *version).then(|| {
             self.infer(Change {
                 ts: call.ts,
                 kind: ChangeKind::PromptDeploy,
@@ -189,6 +277,54 @@ mod tests {
             "gpt-4o-2024-08-06 → gpt-4o-2024-11-20"
         );
         assert_eq!(inferred.origin, ChangeOrigin::InferredFromCalls);
+    }
+
+    #[test]
+    fn a_canary_alternating_between_two_versions_reveals_the_new_one_once() {
+        let mut log = ChangeLog::default();
+        let inferred: Vec<ChangeRecord> = ["v7", "v7", "v8", "v7", "v8", "v8", "v7"]
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                log.observe_call(&call(&format!("2026-03-14T13:0{i}:00Z"), "m", v))
+            })
+            .collect();
+        assert_eq!(inferred.len(), 1, "{inferred:?}");
+        assert_eq!(inferred[0].change.transition(), "v7 → v8");
+    }
+
+    #[test]
+    fn a_new_value_taking_a_fifth_of_the_calls_is_an_input_mix_change() {
+        let mut log = ChangeLog::default();
+        let with_source = |i: usize, source: &str| {
+            let mut c = call("2026-03-14T13:00:00Z", "m", "v7");
+            c.ts += Duration::seconds(i as i64);
+            c.attributes
+                .insert("source".into(), serde_json::json!(source));
+            c
+        };
+        let mut inferred = Vec::new();
+        for i in 0..400 {
+            let source = match i {
+                _ if i >= 200 && i % 2 == 0 => "partner-widget",
+                _ if i % 3 == 0 => "mobile-app",
+                _ => "web-chat",
+            };
+            inferred.extend(log.observe_call(&with_source(i, source)));
+        }
+        assert_eq!(inferred.len(), 1, "{inferred:?}");
+        let change = &inferred[0].change;
+        assert_eq!(
+            (change.kind, change.target.as_str(), change.to.as_deref()),
+            (ChangeKind::InputMix, "source", Some("partner-widget"))
+        );
+        // Half the calls from call 200 on: a fifth of the window after about 40 calls.
+        let offset = (change.ts
+            - "2026-03-14T13:00:00Z"
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .unwrap())
+        .num_seconds();
+        assert!((220..=260).contains(&offset), "inferred at call {offset}");
     }
 
     #[test]

@@ -85,10 +85,10 @@ impl MetricId {
     /// A stable snake_case key for files and JSON.
     pub fn key(self) -> &'static str {
         match self {
-            Self::Hallucination => "hallucination",
-            Self::Refusal => "refusal",
+            Self::Hallucination => "hallucination_rate",
+            Self::Refusal => "refusal_rate",
             Self::Schema => "schema_compliance",
-            Self::Feedback => "thumbs_down",
+            Self::Feedback => "thumbs_down_rate",
             Self::LatencyP50 => "latency_p50_ms",
             Self::LatencyP95 => "latency_p95_ms",
             Self::LatencyP99 => "latency_p99_ms",

@@ -21,6 +21,7 @@ use self::changes::{ChangeLog, ChangeRecord};
 use self::detect::Rule;
 use self::metrics::{Family, Measure, MetricId, MetricReading, MetricState};
 use self::observation::{Interner, Observation};
+use self::segments::SegmentCounts;
 use self::signals::schema::SchemaRegistry;
 use self::stats::{Proportion, percentile, rate_delta};
 use self::triage::Triage;
@@ -124,6 +125,7 @@ pub struct Engine {
     schemas: SchemaRegistry,
     interner: Interner,
     observations: VecDeque<Observation>,
+    segment_counts: SegmentCounts,
     changes: ChangeLog,
     change_points: ChangePoints,
     frozen_baseline_end: Option<DateTime<Utc>>,
@@ -143,6 +145,7 @@ impl Engine {
             schemas,
             interner: Interner::default(),
             observations: VecDeque::new(),
+            segment_counts: SegmentCounts::default(),
             changes: ChangeLog::default(),
             frozen_baseline_end: None,
             episode: None,
@@ -153,13 +156,16 @@ impl Engine {
         }
     }
 
-    /// Takes in one call; a change it reveals joins the change log.
-    pub fn ingest_call(&mut self, call: &Call) {
+    /// Takes in one call; a change it reveals joins the change log. Returns whether a
+    /// change-point detector raised an alarm on it, so a caller that evaluates rarely can
+    /// evaluate now.
+    pub fn ingest_call(&mut self, call: &Call) -> bool {
         let observation = Observation::from_call(call, &self.schemas, &mut self.interner);
-        self.change_points.step(&observation);
+        let raised = self.change_points.step(&observation);
         let at = self
             .observations
             .partition_point(|o| o.ts <= observation.ts);
+        self.segment_counts.add(&observation);
         self.observations.insert(at, observation);
         // A frozen baseline is kept however old it gets: the incident is judged against it.
         let frozen_from = self
@@ -169,7 +175,9 @@ impl Engine {
         while self.observations.front().is_some_and(|o| o.ts < horizon) {
             self.observations.pop_front();
         }
+        self.segment_counts.forget_before(horizon);
         self.changes.observe_call(call);
+        raised
     }
 
     /// Takes in a change from a feed.
@@ -215,6 +223,7 @@ impl Engine {
             (Some(episode), Some(window)) => episode.onset.map(|onset| {
                 triage::assess(&triage::Evidence {
                     observations: &self.observations,
+                    segment_counts: &self.segment_counts,
                     interner: &self.interner,
                     changes: self.changes.records(),
                     episode,
@@ -295,10 +304,16 @@ impl Engine {
             onset: None,
         });
         for reading in alarming {
+            // Until the metric goes critical, a detector that cleared and alarmed again found a
+            // new change: its onset replaces the old one, so a chance warning early in the
+            // episode does not date the incident; once critical, the onset stays put.
             if let Some(onset) = reading.change_onset
-                && !episode.onsets.iter().any(|(id, _)| *id == reading.id)
+                && !episode.critical.contains(&reading.id)
             {
-                episode.onsets.push((reading.id, onset));
+                match episode.onsets.iter_mut().find(|(id, _)| *id == reading.id) {
+                    Some((_, known)) => *known = onset,
+                    None => episode.onsets.push((reading.id, onset)),
+                }
             }
             if !episode.metrics.contains(&reading.id) {
                 episode.metrics.push(reading.id);

@@ -1,6 +1,6 @@
 //! A call reduced to what the metrics and the triage need, with its dimensions interned.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use chrono::{DateTime, Utc};
 
@@ -100,7 +100,8 @@ impl Observation {
         let mut intern = |value: Option<&str>| value.map(|v| interner.intern(v));
         let fields = [
             intern(call.prompt_version.as_deref()),
-            intern(Some(call.model())),
+            // A call that failed before a model answered has no served model, not the alias.
+            intern(call.model_served.as_deref()),
             intern(Some(&call.model_requested)),
             intern(Some(&call.feature)),
             intern(call.provider.as_deref()),

@@ -1,11 +1,18 @@
 //! The blast radius: a metric split by every dimension of the calls, with confidence intervals,
 //! ranked by how much of the excess over the baseline each segment carries.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use foldhash::HashMap;
 
 use super::metrics::MetricId;
 use super::observation::{Dimension, Interner, Observation, Symbol};
-use super::stats::{Proportion, Z95};
+use super::stats::{Proportion, Z95, rate_delta};
+
+/// A segment must be this many standard errors worse than the rest of its dimension to count:
+/// with a dozen dimensions in the split, chance differences reach 2σ routinely.
+const SIGNIFICANT_Z: f64 = 3.0;
 
 /// One value of one dimension.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,27 +47,148 @@ pub struct Breakdown {
     pub segments: Vec<Segment>,
 }
 
-impl Breakdown {
-    /// Splits the calls of a window; `bad` says whether a call counts against the metric.
-    pub fn of<'a>(
-        metric: MetricId,
-        observations: impl Iterator<Item = &'a Observation>,
-        baseline_rate: f64,
-        bad: impl Fn(&Observation) -> Option<bool>,
-    ) -> Self {
-        let mut total = Proportion::default();
-        let mut cells: HashMap<(Dimension, Symbol), Proportion> = HashMap::new();
-        for observation in observations {
-            let Some(bad) = bad(observation) else {
-                continue;
-            };
-            total.add(bad);
-            for key in observation.dimensions() {
-                cells.entry(key).or_default().add(bad);
+/// The rate metrics a breakdown splits, in the order of a cell's counters.
+const SPLIT: [MetricId; 7] = [
+    MetricId::Hallucination,
+    MetricId::Refusal,
+    MetricId::Schema,
+    MetricId::Feedback,
+    MetricId::Errors,
+    MetricId::Timeouts,
+    MetricId::RateLimits,
+];
+
+type Counters = [Proportion; SPLIT.len()];
+
+fn count(counters: &mut Counters, outcomes: &[Option<bool>; SPLIT.len()]) {
+    for (counter, outcome) in counters.iter_mut().zip(outcomes) {
+        if let Some(bad) = outcome {
+            counter.add(*bad);
+        }
+    }
+}
+
+/// One segment's calls in a minute, and its count for each split metric.
+#[derive(Debug, Clone, Default)]
+struct Cell {
+    calls: u64,
+    rates: Counters,
+}
+
+/// One minute of calls counted by segment.
+#[derive(Debug, Clone, Default)]
+struct Minute {
+    total: Counters,
+    cells: HashMap<(Dimension, Symbol), Cell>,
+    /// How many calls' inputs held each content term.
+    terms: HashMap<Symbol, u64>,
+}
+
+/// Every rate metric counted per minute and per segment, and the input terms per minute, as the
+/// calls arrive, so that evidence over hours costs minutes × segments rather than a pass over
+/// every call.
+#[derive(Debug, Clone, Default)]
+pub struct SegmentCounts {
+    minutes: BTreeMap<i64, Minute>,
+}
+
+fn minute_of(ts: DateTime<Utc>) -> i64 {
+    ts.timestamp().div_euclid(60)
+}
+
+impl SegmentCounts {
+    pub fn add(&mut self, observation: &Observation) {
+        let outcomes = SPLIT.map(|metric| metric.is_bad(observation));
+        let minute = self.minutes.entry(minute_of(observation.ts)).or_default();
+        count(&mut minute.total, &outcomes);
+        for key in observation.dimensions() {
+            let cell = minute.cells.entry(key).or_default();
+            cell.calls += 1;
+            count(&mut cell.rates, &outcomes);
+        }
+        for term in &observation.terms {
+            *minute.terms.entry(*term).or_default() += 1;
+        }
+    }
+
+    /// Drops the minutes that end before `ts`.
+    pub fn forget_before(&mut self, ts: DateTime<Utc>) {
+        self.minutes = self.minutes.split_off(&minute_of(ts));
+    }
+
+    /// The calls of each segment over the whole minutes from the one holding `from` to the one
+    /// holding `to`.
+    pub fn calls(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> HashMap<(Dimension, Symbol), u64> {
+        let mut calls: HashMap<(Dimension, Symbol), u64> = HashMap::default();
+        for minute in self
+            .minutes
+            .range(minute_of(from)..=minute_of(to))
+            .map(|(_, m)| m)
+        {
+            for (key, cell) in &minute.cells {
+                *calls.entry(*key).or_default() += cell.calls;
             }
         }
+        calls
+    }
+
+    /// How many calls held each input term, over the whole minutes from the one holding `from`
+    /// to the one holding `to`.
+    pub fn terms(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> HashMap<Symbol, u64> {
+        let mut terms: HashMap<Symbol, u64> = HashMap::default();
+        for minute in self
+            .minutes
+            .range(minute_of(from)..=minute_of(to))
+            .map(|(_, m)| m)
+        {
+            for (term, count) in &minute.terms {
+                *terms.entry(*term).or_default() += count;
+            }
+        }
+        terms
+    }
+
+    /// A metric's split over the whole minutes from the one holding `from` to the one holding
+    /// `to`; `None` for a metric that is not a split rate.
+    pub fn breakdown(
+        &self,
+        metric: MetricId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        baseline_rate: f64,
+    ) -> Option<Breakdown> {
+        let index = SPLIT.iter().position(|m| *m == metric)?;
+        let mut total = Proportion::default();
+        let mut cells: HashMap<(Dimension, Symbol), Proportion> = HashMap::default();
+        for minute in self
+            .minutes
+            .range(minute_of(from)..=minute_of(to))
+            .map(|(_, m)| m)
+        {
+            total.merge(minute.total[index]);
+            for (key, cell) in &minute.cells {
+                if cell.rates[index].n > 0 {
+                    cells.entry(*key).or_default().merge(cell.rates[index]);
+                }
+            }
+        }
+        Some(Breakdown::from_cells(metric, total, cells, baseline_rate))
+    }
+}
+
+impl Breakdown {
+    fn from_cells(
+        metric: MetricId,
+        total: Proportion,
+        cells: HashMap<(Dimension, Symbol), Proportion>,
+        baseline_rate: f64,
+    ) -> Self {
         let total_excess = total.bad as f64 - total.n as f64 * baseline_rate;
-        let mut values_per_dimension: HashMap<Dimension, usize> = HashMap::new();
+        let mut values_per_dimension: HashMap<Dimension, usize> = HashMap::default();
         for (dimension, _) in cells.keys() {
             *values_per_dimension.entry(*dimension).or_default() += 1;
         }
@@ -101,11 +229,14 @@ impl Breakdown {
         }
     }
 
-    /// The segments that carry the excess out of proportion to their traffic, largest first.
+    /// The segments that carry the excess out of proportion to their traffic and are
+    /// significantly worse than the rest of their dimension, largest first.
     pub fn concentrated(&self) -> impl Iterator<Item = &Segment> {
-        self.segments
-            .iter()
-            .filter(|s| s.excess_share >= s.traffic_share + 0.2 && s.excess > 0.0)
+        self.segments.iter().filter(|s| {
+            s.excess_share >= s.traffic_share + 0.2
+                && s.excess > 0.0
+                && rate_delta(s.calls, self.rest_of(s)).is_some_and(|d| d.z >= SIGNIFICANT_Z)
+        })
     }
 
     /// The other values of a segment's dimension, lumped together.
@@ -116,8 +247,7 @@ impl Breakdown {
             .iter()
             .filter(|s| s.dimension == segment.dimension && s.value != segment.value)
         {
-            rest.bad += other.calls.bad;
-            rest.n += other.calls.n;
+            rest.merge(other.calls);
         }
         rest
     }
@@ -176,9 +306,14 @@ mod tests {
             let bad = if i < 100 { i % 25 == 0 } else { i % 9 < 2 };
             calls.push(observation(&mut interner, version, source, bad));
         }
-        let breakdown = Breakdown::of(MetricId::Hallucination, calls.iter(), 0.04, |o| {
-            MetricId::Hallucination.is_bad(o)
-        });
+        let mut counts = SegmentCounts::default();
+        for call in &calls {
+            counts.add(call);
+        }
+        let at = calls[0].ts;
+        let breakdown = counts
+            .breakdown(MetricId::Hallucination, at, at, 0.04)
+            .expect("hallucination is split");
         let top = &breakdown.segments[0];
         assert_eq!(top.dimension, Dimension::PromptVersion);
         assert_eq!(interner.name(top.value), "v8");

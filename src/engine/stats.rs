@@ -19,6 +19,11 @@ impl Proportion {
         self.bad += u64::from(bad);
     }
 
+    pub fn merge(&mut self, other: Proportion) {
+        self.n += other.n;
+        self.bad += other.bad;
+    }
+
     pub fn rate(&self) -> Option<f64> {
         (self.n > 0).then(|| self.bad as f64 / self.n as f64)
     }
@@ -50,14 +55,14 @@ pub fn rate_delta(recent: Proportion, baseline: Proportion) -> Option<RateDelta>
     })
 }
 
-/// The q-quantile (0..=1) by nearest rank; sorts the slice in place.
+/// The q-quantile (0..=1) by nearest rank; reorders the slice in place, in linear time.
 pub fn percentile(values: &mut [f64], q: f64) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
-    values.sort_unstable_by(f64::total_cmp);
     let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
-    Some(values[rank - 1])
+    let (_, value, _) = values.select_nth_unstable_by(rank - 1, f64::total_cmp);
+    Some(*value)
 }
 
 /// Alarm level of the onset CUSUM; about 1 false alarm in several thousand calls at these rates.

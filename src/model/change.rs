@@ -15,6 +15,8 @@ pub enum ChangeKind {
     FlagChange,
     Deploy,
     ConfigChange,
+    /// Not in feeds: inferred when a new value takes a large share of an attribute.
+    InputMix,
 }
 
 impl fmt::Display for ChangeKind {
@@ -25,6 +27,7 @@ impl fmt::Display for ChangeKind {
             Self::FlagChange => "flag",
             Self::Deploy => "deploy",
             Self::ConfigChange => "config",
+            Self::InputMix => "input mix",
         })
     }
 }

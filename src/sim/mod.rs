@@ -2,6 +2,7 @@
 //! by a scenario, that reacts to mitigations as the real system would. Pure and deterministic.
 
 pub mod assistant;
+pub mod generate;
 pub mod rng;
 pub mod scenario;
 
@@ -68,6 +69,10 @@ pub struct Simulator {
     /// Prompt versions a rollback moved away from: never a rollback target again.
     rolled_back: Vec<usize>,
     fallback_on: bool,
+    /// A prompt canary: the previous version and the share of calls the live one takes.
+    prompt_canary: Option<(usize, f64)>,
+    /// A snapshot rolling out: the previous snapshot and the share the new one serves.
+    model_canary: Option<(usize, f64)>,
     weights: Vec<f64>,
     provider: ProviderSpec,
 }
@@ -88,6 +93,8 @@ impl Simulator {
             pinned: None,
             rolled_back: Vec::new(),
             fallback_on: false,
+            prompt_canary: None,
+            model_canary: None,
             weights: scenario.initial_weights(),
             provider: scenario.provider,
             scenario,
@@ -137,12 +144,15 @@ impl Simulator {
                 version,
                 author,
                 note,
+                canary,
             } => {
                 let change = self.prompt_change(version, author, note);
+                self.prompt_canary = canary.map(|share| (self.live_prompt(), share));
                 self.prompt_history.push(version);
                 Some(change)
             }
-            WorldEvent::ServeSnapshot { model } => {
+            WorldEvent::ServeSnapshot { model, canary } => {
+                self.model_canary = canary.map(|share| (self.served_model(), share));
                 self.served_history.push(model);
                 None
             }
@@ -177,6 +187,23 @@ impl Simulator {
             text_from: Some(live.text.clone()),
             text_to: Some(next.text.clone()),
             extra: BTreeMap::new(),
+        }
+    }
+
+    /// The prompt version one call runs with: the live one, or the previous one for the calls
+    /// outside a canary.
+    fn prompt_for_call(&mut self) -> usize {
+        match self.prompt_canary {
+            Some((previous, share)) if !self.rng.chance(share) => previous,
+            _ => self.live_prompt(),
+        }
+    }
+
+    /// The snapshot that answers one call, with a rollout in progress taken into account.
+    fn model_for_call(&mut self) -> usize {
+        match self.model_canary {
+            Some((previous, share)) if self.pinned.is_none() && !self.rng.chance(share) => previous,
+            _ => self.served_model(),
         }
     }
 
@@ -297,6 +324,7 @@ impl Simulator {
                 let target = self.rollback_target().expect("checked by the plan");
                 let change = self.prompt_change(target, None, None);
                 self.rolled_back.push(self.live_prompt());
+                self.prompt_canary = None;
                 self.prompt_history.push(target);
                 change
             }
@@ -351,6 +379,7 @@ impl Simulator {
 
     fn call(&mut self) -> Call {
         self.calls += 1;
+        let prompt = self.prompt_for_call();
         let source = self.rng.weighted(&self.weights);
         let topic = self.scenario.sources[source].topic;
         let order = 40_000 + self.rng.below(60_000) as u32;
@@ -402,7 +431,7 @@ impl Simulator {
             request_id: Some(format!("req-{:08x}", self.calls)),
             provider: Some(self.scenario.feature.provider.clone()),
             prompt_id: Some(self.scenario.feature.name.clone()),
-            prompt_version: Some(self.scenario.prompts[self.live_prompt()].version.clone()),
+            prompt_version: Some(self.scenario.prompts[prompt].version.clone()),
             input: Some(input),
             output: None,
             context: Some(context),
@@ -422,7 +451,7 @@ impl Simulator {
         if self.fallback_on {
             self.answer_with_fallback(&mut call, intent_name);
         } else {
-            self.answer_with_model(&mut call, topic, intent_name, &citations, order);
+            self.answer_with_model(&mut call, (prompt, topic), intent_name, &citations, order);
         }
         call
     }
@@ -448,12 +477,13 @@ impl Simulator {
     fn answer_with_model(
         &mut self,
         call: &mut Call,
-        topic: Topic,
+        (prompt, topic): (usize, Topic),
         intent_name: &'static str,
         citations: &[&str],
         order: u32,
     ) {
-        let model = &self.scenario.models[self.served_model()];
+        let model_index = self.model_for_call();
+        let model = &self.scenario.models[model_index];
         let model_latency = model.latency_ms;
         let schema_violation = model.schema_violation;
         let hallucination_factor = model.hallucination_factor;
@@ -484,7 +514,7 @@ impl Simulator {
             call.model_served = None;
             return;
         }
-        let prompt = &self.scenario.prompts[self.live_prompt()];
+        let prompt = &self.scenario.prompts[prompt];
         let (p_refusal, p_hallucination) = match topic {
             Topic::Support => (prompt.refusal, prompt.hallucination * hallucination_factor),
             Topic::OffTopic => (0.45, 0.35),

@@ -197,6 +197,8 @@ struct EventSpec {
     snapshot: Option<Spanned<String>>,
     source: Option<Spanned<String>>,
     weight: Option<f64>,
+    /// The share of traffic a prompt deploy or a new snapshot takes, for a canary.
+    canary: Option<Spanned<f64>>,
     author: Option<String>,
     note: Option<String>,
     provider: Option<ProviderSpec>,
@@ -210,9 +212,11 @@ pub enum WorldEvent {
         version: usize,
         author: Option<String>,
         note: Option<String>,
+        /// The share of calls on the new version; the rest stay on the previous one.
+        canary: Option<f64>,
     },
     /// The provider starts serving another snapshot under the alias; nobody announces it.
-    ServeSnapshot { model: usize },
+    ServeSnapshot { model: usize, canary: Option<f64> },
     /// A traffic source's share changes (a new source starts at weight > 0).
     Traffic { source: usize, weight: f64 },
     /// The provider's transport behaviour changes.
@@ -230,8 +234,8 @@ pub struct ScheduledEvent {
 pub struct Scenario {
     pub name: String,
     pub summary: String,
-    /// The category the triage should name.
-    pub category: Category,
+    /// The category the triage should name; `None` for a healthy stream.
+    pub category: Option<Category>,
     pub start: DateTime<Utc>,
     pub calls_per_minute: f64,
     pub eval_coverage: f64,
@@ -352,6 +356,19 @@ impl Validator<'_> {
             })
     }
 
+    /// A canary share, when given, must be in (0, 1].
+    fn canary(&self, event: &EventSpec) -> Result<Option<f64>, ScenarioError> {
+        let Some(canary) = &event.canary else {
+            return Ok(None);
+        };
+        let share = *canary.get_ref();
+        if share > 0.0 && share <= 1.0 {
+            Ok(Some(share))
+        } else {
+            Err(self.error(canary.span(), "canary", "must be above 0 and at most 1"))
+        }
+    }
+
     fn required<'s>(
         &self,
         value: &'s Option<Spanned<String>>,
@@ -427,15 +444,16 @@ impl Validator<'_> {
 
     fn validate(&self, raw: ScenarioFile) -> Result<Scenario, ScenarioError> {
         let category = match raw.category.get_ref().as_str() {
-            "infrastructure" => Category::Infrastructure,
-            "model" => Category::Model,
-            "prompt" => Category::Prompt,
-            "data" => Category::Data,
+            "infrastructure" => Some(Category::Infrastructure),
+            "model" => Some(Category::Model),
+            "prompt" => Some(Category::Prompt),
+            "data" => Some(Category::Data),
+            "none" => None,
             other => {
                 return Err(self.error(
                     raw.category.span(),
                     "category",
-                    format!("\"{other}\" is not one of infrastructure, model, prompt, data"),
+                    format!("\"{other}\" is not one of infrastructure, model, prompt, data, none"),
                 ));
             }
         };
@@ -495,6 +513,7 @@ impl Validator<'_> {
                             .index_of(&raw.prompts, version, &field("version"), |p| &p.version)?,
                         author: event.author.clone(),
                         note: event.note.clone(),
+                        canary: self.canary(event)?,
                     }
                 }
                 "model_snapshot" => {
@@ -502,6 +521,7 @@ impl Validator<'_> {
                     WorldEvent::ServeSnapshot {
                         model: self
                             .index_of(&raw.models, snapshot, &field("snapshot"), |m| &m.snapshot)?,
+                        canary: self.canary(event)?,
                     }
                 }
                 "traffic" => {

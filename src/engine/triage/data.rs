@@ -1,81 +1,79 @@
 //! Data: the inputs moved (new segments or vocabulary) with no release explaining it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use foldhash::HashMap;
 
 use super::{Evidence, StepOutcome, Verdict, concentrated, pct, shown};
 use crate::engine::metrics::MetricId;
 use crate::engine::observation::{Dimension, Observation, Symbol};
 use crate::engine::{proportion, slice};
 
-/// Shares of each value of a dimension in a window.
-fn shares(observations: &[&Observation], dimension: Dimension) -> BTreeMap<Symbol, f64> {
-    let mut counts: BTreeMap<Symbol, usize> = BTreeMap::new();
-    let mut total = 0;
-    for o in observations {
-        if let Some(value) = o.dimension(dimension) {
-            *counts.entry(value).or_default() += 1;
-            total += 1;
-        }
+/// Each dimension's values with their shares of the calls that carry the dimension.
+fn shares(calls: HashMap<(Dimension, Symbol), u64>) -> BTreeMap<Dimension, BTreeMap<Symbol, f64>> {
+    let mut by_dimension: BTreeMap<Dimension, BTreeMap<Symbol, f64>> = BTreeMap::new();
+    for ((dimension, value), count) in calls {
+        by_dimension
+            .entry(dimension)
+            .or_default()
+            .insert(value, count as f64);
     }
-    counts
-        .into_iter()
-        .map(|(value, count)| (value, count as f64 / total.max(1) as f64))
-        .collect()
+    for values in by_dimension.values_mut() {
+        let total: f64 = values.values().sum();
+        values.values_mut().for_each(|count| *count /= total);
+    }
+    by_dimension
 }
 
-/// Share of the terms in `recent` that never occur in `vocabulary`.
+/// Share of the term occurrences in `recent` whose term never occurs in `vocabulary`, and
+/// those terms with their counts.
 fn new_term_share(
-    recent: &[&Observation],
-    vocabulary: &HashSet<Symbol>,
-) -> (f64, HashMap<Symbol, usize>) {
-    let mut total = 0usize;
-    let mut unseen: HashMap<Symbol, usize> = HashMap::new();
-    for term in recent.iter().flat_map(|o| o.terms.iter()) {
-        total += 1;
-        if !vocabulary.contains(term) {
-            *unseen.entry(*term).or_default() += 1;
-        }
-    }
-    let share = unseen.values().sum::<usize>() as f64 / total.max(1) as f64;
+    recent: &HashMap<Symbol, u64>,
+    vocabulary: &HashMap<Symbol, u64>,
+) -> (f64, Vec<(Symbol, u64)>) {
+    let total: u64 = recent.values().sum();
+    let unseen: Vec<(Symbol, u64)> = recent
+        .iter()
+        .filter(|(term, _)| !vocabulary.contains_key(term))
+        .map(|(term, count)| (*term, *count))
+        .collect();
+    let share = unseen.iter().map(|(_, c)| c).sum::<u64>() as f64 / total.max(1) as f64;
     (share, unseen)
 }
 
 pub(super) fn step(e: &Evidence, metric: MetricId, explained: bool) -> StepOutcome {
-    let base: Vec<&Observation> = slice(e.observations, e.baseline.from, e.baseline.to).collect();
     let recent: Vec<&Observation> = slice(e.observations, e.onset, e.end).collect();
 
     let mut new_segments = Vec::new();
     let mut largest_shift: Option<(Dimension, Symbol, f64)> = None;
     // The input side of a call: what it carries in its attributes, and which feature sent it.
-    let dimensions: BTreeSet<Dimension> = base
-        .iter()
-        .chain(&recent)
-        .flat_map(|o| o.dimensions().map(|(d, _)| d))
-        .filter(|d| matches!(d, Dimension::Attribute(_) | Dimension::Feature))
-        .collect();
-    for dimension in dimensions {
-        let before = shares(&base, dimension);
-        for (value, share) in shares(&recent, dimension) {
+    let input_side = |d: &Dimension| matches!(d, Dimension::Attribute(_) | Dimension::Feature);
+    let before = shares(e.segment_counts.calls(e.baseline.from, e.baseline.to));
+    let after = shares(e.segment_counts.calls(e.onset, e.end));
+    let empty = BTreeMap::new();
+    for (dimension, values) in after.iter().filter(|(d, _)| input_side(d)) {
+        let before = before.get(dimension).unwrap_or(&empty);
+        for (value, share) in values {
+            let (value, share) = (*value, *share);
             let was = before.get(&value).copied().unwrap_or(0.0);
             if share >= 0.10 && was < 0.02 {
-                new_segments.push((dimension, value, share, was));
+                new_segments.push((*dimension, value, share, was));
             }
             if largest_shift.is_none_or(|(_, _, s)| (share - was).abs() > s.abs()) {
-                largest_shift = Some((dimension, value, share - was));
+                largest_shift = Some((*dimension, value, share - was));
             }
         }
     }
 
     // The baseline's own rate of unseen terms is the yardstick: its last quarter against the rest.
-    let split = base.len() * 3 / 4;
-    let early: HashSet<Symbol> = base[..split]
-        .iter()
-        .flat_map(|o| o.terms.iter().copied())
-        .collect();
-    let (expected, _) = new_term_share(&base[split..], &early);
-    let vocabulary: HashSet<Symbol> = base.iter().flat_map(|o| o.terms.iter().copied()).collect();
-    let (observed, unseen) = new_term_share(&recent, &vocabulary);
-    let mut top_terms: Vec<(Symbol, usize)> = unseen.into_iter().collect();
+    let counts = e.segment_counts;
+    let split = e.baseline.from + (e.baseline.to - e.baseline.from) * 3 / 4;
+    let early = counts.terms(e.baseline.from, split - Duration::minutes(1));
+    let (expected, _) = new_term_share(&counts.terms(split, e.baseline.to), &early);
+    let vocabulary = counts.terms(e.baseline.from, e.baseline.to);
+    let (observed, unseen) = new_term_share(&counts.terms(e.onset, e.end), &vocabulary);
+    let mut top_terms = unseen;
     top_terms.sort_by_key(|(term, count)| (std::cmp::Reverse(*count), *term));
     let top_terms: Vec<&str> = top_terms
         .iter()

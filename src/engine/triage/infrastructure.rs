@@ -86,8 +86,11 @@ pub(super) fn step(e: &Evidence) -> StepOutcome {
     } else {
         format!("quality moved too: {}", quality.join(", "))
     };
+    // Under a fifth of the minutes affected: the transport alarm was passing, not the cause.
     let verdict = if consistent && quality.is_empty() {
         Verdict::Likely
+    } else if affected * 5 < minutes {
+        Verdict::RuledOut
     } else {
         Verdict::Suspect
     };

@@ -7,8 +7,10 @@ mod model;
 mod prompt;
 mod ranking;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
+
+use foldhash::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -16,7 +18,7 @@ pub use self::ranking::{Ranked, Recommendation};
 use super::changes::ChangeRecord;
 use super::metrics::MetricId;
 use super::observation::{Dimension, Interner, Observation, Symbol};
-use super::segments::Breakdown;
+use super::segments::SegmentCounts;
 use super::stats::{Proportion, rate_delta};
 use super::{BaselineWindow, Episode, proportion, slice};
 use crate::model::{ChangeKind, MitigationKind};
@@ -137,6 +139,7 @@ impl Triage {
 
 pub struct Evidence<'a> {
     pub observations: &'a VecDeque<Observation>,
+    pub segment_counts: &'a SegmentCounts,
     pub interner: &'a Interner,
     pub changes: &'a [ChangeRecord],
     pub episode: &'a Episode,
@@ -223,12 +226,9 @@ fn blast_radius(e: &Evidence) -> Vec<String> {
                 *metric,
                 slice(e.observations, e.baseline.from, e.baseline.to),
             );
-            let breakdown = Breakdown::of(
-                *metric,
-                slice(e.observations, e.baseline.from, e.end),
-                base.rate()?,
-                |o| metric.is_bad(o),
-            );
+            let breakdown =
+                e.segment_counts
+                    .breakdown(*metric, e.baseline.from, e.end, base.rate()?)?;
             let lines: Vec<String> = breakdown
                 .concentrated()
                 .take(SEGMENTS_PER_METRIC)
@@ -363,7 +363,7 @@ fn dominant<'a>(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Option<&'a str> {
-    let mut counts: HashMap<Symbol, usize> = HashMap::new();
+    let mut counts: HashMap<Symbol, usize> = HashMap::default();
     for o in slice(e.observations, from, to) {
         if let Some(value) = o.dimension(dimension) {
             *counts.entry(value).or_default() += 1;

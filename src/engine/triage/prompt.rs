@@ -49,7 +49,7 @@ pub(super) fn step(e: &Evidence, metric: MetricId) -> (StepOutcome, Option<Promp
     let to_name = c.to.as_deref().unwrap_or("new");
     let from_name = c.from.as_deref().unwrap_or("old");
     let deployed = format!(
-        "{to_name} deployed {}{}, {} · diff: w",
+        "{to_name} deployed {}{}, {}",
         hm(c.ts),
         c.author
             .as_deref()

@@ -134,6 +134,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         for text in evidence_lines(step) {
             lines.push(Line::styled(format!("   {text}"), theme.text));
         }
+        if step.category == Category::Prompt
+            && let Some(change) = &triage.prompt_change
+        {
+            lines.push(Line::styled(
+                format!(
+                    "   {}: word diff {} → {}",
+                    keymap::label_for(Command::ShowPromptDiff),
+                    change.from.as_deref().unwrap_or("previous"),
+                    change.to.as_deref().unwrap_or("new"),
+                ),
+                theme.muted,
+            ));
+        }
     }
     if !triage.blast_radius.is_empty() {
         lines.push(Line::styled("Blast radius", theme.muted));

@@ -1,0 +1,201 @@
+//! `flightdeck triage`: the engine over a recorded stream or a scenario, headless, printing what
+//! the cockpit would show (docs/triage-json.md describes the JSON).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::BadInput;
+use super::demo::load_scenario;
+use crate::cli::TriageArgs;
+use crate::engine::EngineConfig;
+use crate::engine::signals::schema::SchemaRegistry;
+use crate::model::{Call, Change};
+use crate::replay::{Replay, TriageReport};
+use crate::sim::schema_registry;
+
+pub fn run(args: &TriageArgs) -> anyhow::Result<()> {
+    let mut config = EngineConfig::default();
+    if let Some(calls) = args.calls_per_false_alarm {
+        config.calls_per_false_alarm = calls;
+    }
+    let report = match (&args.scenario, &args.events) {
+        (Some(name), None) => replay_scenario(name, args.seed, config, &args.schemas)?,
+        (None, Some(events)) => {
+            replay_files(events, args.changes.as_deref(), config, &args.schemas)?
+        }
+        _ => unreachable!("clap requires exactly one of --scenario and --events"),
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", render(&report))?;
+    }
+    Ok(())
+}
+
+/// The bundled schemas plus each `--schema NAME=FILE`.
+fn schemas(given: &[String]) -> anyhow::Result<SchemaRegistry> {
+    let mut registry = schema_registry();
+    for pair in given {
+        let (name, path) = pair
+            .split_once('=')
+            .ok_or_else(|| BadInput(format!("--schema {pair}: expected NAME=FILE")))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| BadInput(format!("--schema {name}: cannot read {path}: {e}")))?;
+        let schema: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| BadInput(format!("{path}: not JSON: {e}")))?;
+        registry
+            .register(name, &schema)
+            .map_err(|e| BadInput(format!("{path}: {e}")))?;
+    }
+    Ok(registry)
+}
+
+fn replay_scenario(
+    name: &str,
+    seed: u64,
+    config: EngineConfig,
+    given_schemas: &[String],
+) -> anyhow::Result<TriageReport> {
+    let scenario = load_scenario(name)?;
+    Ok(Replay::new(config, schemas(given_schemas)?).run_scenario(scenario, seed))
+}
+
+/// Reads a JSONL file line by line; a line that does not parse is reported with its number
+/// and counted, and the run goes on.
+fn for_each_record<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    bad_lines: &mut u64,
+    mut each: impl FnMut(T),
+) -> anyhow::Result<()> {
+    let file =
+        File::open(path).map_err(|e| BadInput(format!("{}: cannot open: {e}", path.display())))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut line = String::new();
+    let mut number = 0u64;
+    loop {
+        line.clear();
+        let read = reader
+            .read_line(&mut line)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if read == 0 {
+            return Ok(());
+        }
+        number += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<T>(&line) {
+            Ok(record) => each(record),
+            Err(error) => {
+                *bad_lines += 1;
+                eprintln!("{}:{number}: skipped: {error}", path.display());
+            }
+        }
+    }
+}
+
+fn replay_files(
+    events: &Path,
+    changes: Option<&Path>,
+    config: EngineConfig,
+    given_schemas: &[String],
+) -> anyhow::Result<TriageReport> {
+    let mut bad_lines = 0;
+    let mut feed: Vec<Change> = Vec::new();
+    if let Some(path) = changes {
+        for_each_record(path, &mut bad_lines, |change| feed.push(change))?;
+    }
+    feed.sort_by_key(|c| c.ts);
+    let mut feed = feed.into_iter().peekable();
+    let mut replay = Replay::new(config, schemas(given_schemas)?);
+    for_each_record(events, &mut bad_lines, |call: Call| {
+        while let Some(change) = feed.next_if(|c| c.ts <= call.ts) {
+            replay.change(change);
+        }
+        replay.call(&call);
+    })?;
+    for change in feed {
+        replay.change(change);
+    }
+    Ok(replay.finish(bad_lines))
+}
+
+/// The report as text: the conclusion first, then the steps, then the numbers.
+pub fn render(report: &TriageReport) -> String {
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map_or("—".to_string(), |t| {
+            t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+        })
+    };
+    let mut text = format!(
+        "category     {} ({:.0}% confidence)\nonset        {}\ndetected     {}\ndeclared     {}\nclassified   {}\n",
+        report.category,
+        report.confidence * 100.0,
+        time(report.onset),
+        time(report.detected_at),
+        time(report.declared_at),
+        time(report.classified_at),
+    );
+    if let Some(r) = &report.recommendation {
+        text.push_str(&format!("recommended  {}\n", r.text));
+    }
+    for (i, step) in report.steps.iter().enumerate() {
+        text.push_str(&format!(
+            "\n{} {:<15} {}\n",
+            i + 1,
+            step.name,
+            step.verdict.replace('_', " ")
+        ));
+        for line in &step.evidence {
+            text.push_str(&format!("    {line}\n"));
+        }
+    }
+    if !report.blast_radius.is_empty() {
+        text.push_str("\nblast radius\n");
+        for line in &report.blast_radius {
+            text.push_str(&format!("    {line}\n"));
+        }
+    }
+    text.push_str(&format!(
+        "\n{:<20} {:>10} {:>10} {:>10}\n",
+        "metric", "baseline", "peak", "current"
+    ));
+    let value = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.4}"));
+    for (name, m) in &report.metrics {
+        text.push_str(&format!(
+            "{name:<20} {:>10} {:>10} {:>10}\n",
+            value(m.baseline),
+            value(m.peak),
+            value(m.current)
+        ));
+    }
+    if !report.changes.is_empty() {
+        text.push_str("\nchanges\n");
+        for c in &report.changes {
+            text.push_str(&format!(
+                "    {} {} {} {} → {}{}\n",
+                c.ts.format("%H:%M:%S"),
+                c.kind,
+                c.target,
+                c.from.as_deref().unwrap_or("?"),
+                c.to.as_deref().unwrap_or("?"),
+                if c.seen_in_calls {
+                    " (seen in calls)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    text.push_str(&format!(
+        "\n{} calls, {} bad lines\n",
+        report.calls, report.bad_lines
+    ));
+    text
+}

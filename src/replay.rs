@@ -1,0 +1,379 @@
+//! Headless triage (pure): the engine run over a recorded stream as fast as it can be read,
+//! keeping what the cockpit would have shown for the first incident it would have declared.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::engine::metrics::{Family, MetricId, MetricState};
+use crate::engine::signals::schema::SchemaRegistry;
+use crate::engine::triage::{Category, Triage, Verdict};
+use crate::engine::{Assessment, Engine, EngineConfig};
+use crate::model::{Call, Change, ChangeOrigin, MitigationKind};
+use crate::sim::scenario::Scenario;
+use crate::sim::{SimOutput, Simulator};
+
+/// Version of the JSON report; bumped when a field changes meaning or goes away.
+pub const REPORT_VERSION: u32 = 1;
+
+/// How long a scenario runs past its last scheduled event.
+pub fn scenario_tail() -> Duration {
+    Duration::minutes(45)
+}
+
+/// How often, in the stream's own time, the engine is evaluated during an alarm episode.
+fn episode_interval() -> Duration {
+    Duration::minutes(1)
+}
+
+/// How often it is evaluated while all is quiet: the change-point detectors watch every call,
+/// and an alarm they raise is evaluated at once.
+fn quiet_interval() -> Duration {
+    Duration::minutes(5)
+}
+
+/// How long a triage conclusion holds before the evaluation slows to the quiet interval.
+fn settled_after() -> Duration {
+    Duration::minutes(10)
+}
+
+/// The first incident the cockpit would have declared: a metric gone critical.
+#[derive(Debug, Clone)]
+struct Declared {
+    first_alarm: DateTime<Utc>,
+    declared_at: DateTime<Utc>,
+    triage: Option<Triage>,
+    /// The conclusion of the triage and since when it has held.
+    conclusion: Option<(Category, DateTime<Utc>)>,
+    /// Metric values at the last evaluation of the incident's episode.
+    last: Option<Assessment>,
+    peaks: BTreeMap<MetricId, f64>,
+}
+
+pub struct Replay {
+    engine: Engine,
+    next_evaluation: Option<DateTime<Utc>>,
+    last_ts: Option<DateTime<Utc>>,
+    calls: u64,
+    latest: Option<Assessment>,
+    declared: Option<Declared>,
+}
+
+impl Replay {
+    pub fn new(config: EngineConfig, schemas: SchemaRegistry) -> Self {
+        Self {
+            engine: Engine::new(config, schemas),
+            next_evaluation: None,
+            last_ts: None,
+            calls: 0,
+            latest: None,
+            declared: None,
+        }
+    }
+
+    /// Takes a change; feed changes and calls in time order.
+    pub fn change(&mut self, change: Change) {
+        self.catch_up(change.ts);
+        self.engine.ingest_change(change);
+    }
+
+    pub fn call(&mut self, call: &Call) {
+        self.catch_up(call.ts);
+        self.calls += 1;
+        self.last_ts = Some(self.last_ts.map_or(call.ts, |t| t.max(call.ts)));
+        if self.engine.ingest_call(call) {
+            self.evaluate(call.ts);
+            self.next_evaluation = Some(call.ts + episode_interval());
+        }
+    }
+
+    /// Every minute while an episode's triage is still open; every five once its conclusion
+    /// has held for ten minutes, since then only a new alarm (evaluated at once) changes much.
+    fn interval(&self, now: DateTime<Utc>) -> Duration {
+        let in_episode = self.latest.as_ref().is_some_and(|a| a.episode.is_some());
+        let settled = self
+            .declared
+            .as_ref()
+            .and_then(|d| d.conclusion)
+            .is_some_and(|(_, since)| now - since >= settled_after());
+        if in_episode && !settled {
+            episode_interval()
+        } else {
+            quiet_interval()
+        }
+    }
+
+    /// Evaluates at every interval boundary up to `ts`.
+    fn catch_up(&mut self, ts: DateTime<Utc>) {
+        let mut at = *self.next_evaluation.get_or_insert(ts + episode_interval());
+        while at <= ts {
+            self.evaluate(at);
+            at += self.interval(at);
+        }
+        self.next_evaluation = Some(at);
+    }
+
+    fn evaluate(&mut self, now: DateTime<Utc>) {
+        let assessment = self.engine.evaluate(now);
+        self.track(&assessment, now);
+        self.latest = Some(assessment);
+    }
+
+    fn track(&mut self, assessment: &Assessment, now: DateTime<Utc>) {
+        let Some(episode) = &assessment.episode else {
+            return;
+        };
+        let critical = assessment
+            .metrics
+            .iter()
+            .any(|r| r.state == MetricState::Critical && r.id.family() != Family::Volume);
+        if self.declared.is_none() && critical {
+            self.declared = Some(Declared {
+                first_alarm: episode.first_alarm,
+                declared_at: now,
+                triage: None,
+                conclusion: None,
+                last: None,
+                peaks: BTreeMap::new(),
+            });
+        }
+        let Some(declared) = self.declared.as_mut() else {
+            return;
+        };
+        if declared.first_alarm != episode.first_alarm {
+            return;
+        }
+        if let Some(triage) = &assessment.triage {
+            let conclusion = triage.conclusion();
+            if declared.conclusion.map(|(c, _)| c) != conclusion {
+                declared.conclusion = conclusion.map(|c| (c, now));
+            }
+            declared.triage = Some(triage.clone());
+        }
+        for reading in &assessment.metrics {
+            if let Some(value) = reading.now {
+                let worse = |a: f64, b: f64| {
+                    if reading.id.shows_good_share() {
+                        a.min(b)
+                    } else {
+                        a.max(b)
+                    }
+                };
+                declared
+                    .peaks
+                    .entry(reading.id)
+                    .and_modify(|peak| *peak = worse(*peak, value))
+                    .or_insert(value);
+            }
+        }
+        declared.last = Some(assessment.clone());
+    }
+
+    /// Runs a simulated scenario to [`scenario_tail`] past its last event and reports.
+    pub fn run_scenario(mut self, scenario: Scenario, seed: u64) -> TriageReport {
+        let end = scenario
+            .events
+            .iter()
+            .map(|e| e.at)
+            .max()
+            .unwrap_or(scenario.start)
+            + scenario_tail();
+        let mut simulator = Simulator::new(scenario, seed);
+        for output in simulator.advance_to(end) {
+            match output {
+                SimOutput::Call(call) => self.call(&call),
+                SimOutput::Change(change) => self.change(*change),
+            }
+        }
+        self.finish(0)
+    }
+
+    /// Evaluates once more at the end of the stream and writes the report.
+    pub fn finish(mut self, bad_lines: u64) -> TriageReport {
+        if let Some(end) = self.last_ts {
+            self.evaluate(end);
+        }
+        let changes = self
+            .engine
+            .changes()
+            .iter()
+            .map(|r| ChangeReport {
+                ts: r.change.ts,
+                kind: r.change.kind.to_string(),
+                target: r.change.target.clone(),
+                from: r.change.from.clone(),
+                to: r.change.to.clone(),
+                author: r.change.author.clone(),
+                seen_in_calls: r.origin == ChangeOrigin::InferredFromCalls,
+            })
+            .collect();
+        let metrics = metric_reports(self.declared.as_ref(), self.latest.as_ref());
+        let base = TriageReport {
+            version: REPORT_VERSION,
+            calls: self.calls,
+            bad_lines,
+            category: "none".into(),
+            confidence: 1.0,
+            onset: None,
+            detected_at: None,
+            declared_at: None,
+            classified_at: None,
+            primary_metric: None,
+            steps: Vec::new(),
+            ranking: Vec::new(),
+            changes,
+            recommendation: None,
+            blast_radius: Vec::new(),
+            metrics,
+        };
+        let Some(declared) = self.declared else {
+            return base;
+        };
+        let Some(triage) = declared.triage else {
+            return TriageReport {
+                confidence: 0.0,
+                detected_at: Some(declared.first_alarm),
+                declared_at: Some(declared.declared_at),
+                ..base
+            };
+        };
+        let leading = triage.leading();
+        TriageReport {
+            category: leading.category.key().into(),
+            confidence: (leading.confidence * 1000.0).round() / 1000.0,
+            onset: Some(triage.onset),
+            detected_at: Some(declared.first_alarm),
+            declared_at: Some(declared.declared_at),
+            classified_at: declared
+                .conclusion
+                .filter(|(c, _)| *c == leading.category)
+                .map(|(_, at)| at),
+            primary_metric: Some(triage.primary.key().into()),
+            steps: triage
+                .steps
+                .iter()
+                .map(|s| StepReport {
+                    name: s.category.key().into(),
+                    verdict: verdict_key(s.verdict).into(),
+                    evidence: s.evidence.clone(),
+                    decided_at: s.decided_at,
+                })
+                .collect(),
+            ranking: triage
+                .ranking
+                .iter()
+                .map(|r| RankReport {
+                    category: r.category.key().into(),
+                    confidence: (r.confidence * 1000.0).round() / 1000.0,
+                })
+                .collect(),
+            recommendation: triage
+                .recommendation
+                .as_ref()
+                .map(|r| RecommendationReport {
+                    kind: r.kind,
+                    target: r.target.clone(),
+                    to: r.to.clone(),
+                    text: r.text.clone(),
+                }),
+            blast_radius: triage.blast_radius.clone(),
+            ..base
+        }
+    }
+}
+
+fn verdict_key(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Likely => "likely",
+        Verdict::Suspect => "suspect",
+        Verdict::RuledOut => "ruled_out",
+        Verdict::InsufficientData => "insufficient_data",
+    }
+}
+
+/// Baseline, peak and current value of every metric except throughput; the baseline and peak
+/// are the incident's when one was declared.
+fn metric_reports(
+    declared: Option<&Declared>,
+    latest: Option<&Assessment>,
+) -> BTreeMap<String, MetricReport> {
+    let round = |v: Option<f64>| v.map(|v| (v * 10_000.0).round() / 10_000.0);
+    MetricId::ALL
+        .iter()
+        .filter(|id| id.family() != Family::Volume)
+        .map(|id| {
+            let in_incident = declared
+                .and_then(|d| d.last.as_ref())
+                .and_then(|a| a.reading(*id));
+            let current = latest.and_then(|a| a.reading(*id));
+            let report = MetricReport {
+                baseline: round(in_incident.or(current).and_then(|r| r.baseline)),
+                peak: round(declared.and_then(|d| d.peaks.get(id).copied())),
+                current: round(current.and_then(|r| r.now)),
+            };
+            (id.key().to_string(), report)
+        })
+        .collect()
+}
+
+/// What `flightdeck triage --json` prints (docs/triage-json.md).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TriageReport {
+    pub version: u32,
+    pub calls: u64,
+    pub bad_lines: u64,
+    pub category: String,
+    pub confidence: f64,
+    pub onset: Option<DateTime<Utc>>,
+    pub detected_at: Option<DateTime<Utc>>,
+    pub declared_at: Option<DateTime<Utc>>,
+    pub classified_at: Option<DateTime<Utc>>,
+    pub primary_metric: Option<String>,
+    pub steps: Vec<StepReport>,
+    pub ranking: Vec<RankReport>,
+    pub changes: Vec<ChangeReport>,
+    pub recommendation: Option<RecommendationReport>,
+    pub blast_radius: Vec<String>,
+    pub metrics: BTreeMap<String, MetricReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepReport {
+    pub name: String,
+    pub verdict: String,
+    pub evidence: Vec<String>,
+    pub decided_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RankReport {
+    pub category: String,
+    pub confidence: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChangeReport {
+    pub ts: DateTime<Utc>,
+    pub kind: String,
+    pub target: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub author: Option<String>,
+    pub seen_in_calls: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecommendationReport {
+    pub kind: MitigationKind,
+    pub target: String,
+    pub to: Option<String>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricReport {
+    pub baseline: Option<f64>,
+    pub peak: Option<f64>,
+    pub current: Option<f64>,
+}
