@@ -23,7 +23,7 @@ use self::metrics::{Family, Measure, MetricId, MetricReading, MetricState};
 use self::observation::{Interner, Observation};
 use self::segments::SegmentCounts;
 use self::signals::schema::SchemaRegistry;
-use self::stats::{Proportion, percentile, rate_delta};
+use self::stats::{Proportion, cusum_onset, percentile, rate_delta};
 use self::triage::Triage;
 use crate::model::{Call, CallStatus, Change};
 
@@ -217,7 +217,10 @@ impl Engine {
         self.track_episode(now, &metrics);
         if let (Some(episode), Some(window)) = (self.episode.as_mut(), baseline) {
             let end = self.evidence_end.unwrap_or(now).min(now);
-            episode.onset = Self::estimate_onset(episode, window, end, self.config.window);
+            episode.onset =
+                Self::estimate_onset(episode, window, end, self.config.window).map(|onset| {
+                    refine_onset(&self.observations, episode.primary(), window, onset, end)
+                });
         }
         let triage = match (&self.episode, baseline) {
             (Some(episode), Some(window)) => episode.onset.map(|onset| {
@@ -482,6 +485,31 @@ fn slice(
     let start = observations.partition_point(|o| o.ts < from);
     let end = observations.partition_point(|o| o.ts < to);
     observations.range(start..end.max(start))
+}
+
+/// The detector's last reset can come well before the change when its score wandered up by
+/// chance first; the maximum-likelihood change point of a step from the baseline rate to the
+/// rate seen since then, within that excursion, is closer to the change itself.
+fn refine_onset(
+    observations: &VecDeque<Observation>,
+    primary: MetricId,
+    baseline: BaselineWindow,
+    onset: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> DateTime<Utc> {
+    if primary.measure() != Measure::Rate {
+        return onset;
+    }
+    let rate = |from, to| proportion(primary, slice(observations, from, to)).rate();
+    let (Some(p0), Some(p1)) = (rate(baseline.from, baseline.to), rate(onset, end)) else {
+        return onset;
+    };
+    if p1 <= p0 {
+        return onset;
+    }
+    let outcomes =
+        slice(observations, onset, end).filter_map(|o| primary.is_bad(o).map(|bad| (o.ts, bad)));
+    cusum_onset(outcomes, p0, p1).map_or(onset, |refined| refined.max(onset))
 }
 
 fn proportion<'a>(id: MetricId, observations: impl Iterator<Item = &'a Observation>) -> Proportion {
