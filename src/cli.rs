@@ -107,11 +107,11 @@ pub struct TriageArgs {
     /// A built-in scenario name or a scenario TOML file, simulated to 45 min past its last event
     #[arg(long, value_name = "NAME|FILE")]
     pub scenario: Option<String>,
-    /// Calls, one JSON object per line (shared/EVENTS.md)
+    /// Calls, one JSON object per line (docs/events.md)
     #[arg(long, value_name = "CALLS.jsonl")]
     pub events: Option<PathBuf>,
     /// Changes, one JSON object per line, to go with --events
-    #[arg(long, value_name = "CHANGES.jsonl", requires = "events")]
+    #[arg(long, value_name = "CHANGES.jsonl", conflicts_with = "scenario")]
     pub changes: Option<PathBuf>,
     /// A JSON Schema for structured-output compliance, by the name calls give in output_schema
     #[arg(long = "schema", value_name = "NAME=FILE")]

@@ -10,7 +10,7 @@ use crate::engine::metrics::{Family, MetricId, MetricState};
 use crate::engine::signals::schema::SchemaRegistry;
 use crate::engine::triage::{Category, Triage, Verdict};
 use crate::engine::{Assessment, Engine, EngineConfig};
-use crate::model::{Call, Change, ChangeOrigin, MitigationKind};
+use crate::model::{Call, Change, ChangeKind, ChangeOrigin, MitigationKind};
 use crate::sim::scenario::Scenario;
 use crate::sim::{SimOutput, Simulator};
 
@@ -200,7 +200,7 @@ impl Replay {
             .iter()
             .map(|r| ChangeReport {
                 ts: r.change.ts,
-                kind: r.change.kind.to_string(),
+                kind: r.change.kind,
                 target: r.change.target.clone(),
                 from: r.change.from.clone(),
                 to: r.change.to.clone(),
@@ -355,7 +355,7 @@ pub struct RankReport {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChangeReport {
     pub ts: DateTime<Utc>,
-    pub kind: String,
+    pub kind: ChangeKind,
     pub target: String,
     pub from: Option<String>,
     pub to: Option<String>,

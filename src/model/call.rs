@@ -1,4 +1,4 @@
-//! One LLM call, as in the public JSONL contract (shared/EVENTS.md §1).
+//! One LLM call, as in the public JSONL contract (docs/events.md §1).
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! A change to the AI feature, as in the public JSONL contract (shared/EVENTS.md §2).
+//! A change to the AI feature, as in the public JSONL contract (docs/events.md §2).
 
 use std::collections::BTreeMap;
 use std::fmt;
