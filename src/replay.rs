@@ -62,6 +62,11 @@ pub struct Replay {
 
 impl Replay {
     pub fn new(config: EngineConfig, schemas: SchemaRegistry) -> Self {
+        // Nothing draws the per-minute trend here, so it is not computed.
+        let config = EngineConfig {
+            trend_minutes: 0,
+            ..config
+        };
         Self {
             engine: Engine::new(config, schemas),
             next_evaluation: None,

@@ -77,7 +77,12 @@ impl AttributeMix {
     /// Adds a value; returns its share (in calls of the window) when it newly became prominent.
     fn observe(&mut self, value: &str) -> Option<usize> {
         self.recent.push_back(value.to_string());
-        *self.counts.entry(value.to_string()).or_default() += 1;
+        match self.counts.get_mut(value) {
+            Some(count) => *count += 1,
+            None => {
+                self.counts.insert(value.to_string(), 1);
+            }
+        }
         if self.recent.len() > MIX_WINDOW
             && let Some(old) = self.recent.pop_front()
             && let Some(count) = self.counts.get_mut(&old)
@@ -102,6 +107,30 @@ impl AttributeMix {
     }
 }
 
+/// Records `value` as the latest under `key` and returns the value it replaced when `value` was
+/// never seen under `key` before; clones only when the value changes.
+fn switched_to_new(
+    latest: &mut HashMap<String, String>,
+    seen: &mut HashSet<(String, String)>,
+    key: &str,
+    value: &str,
+) -> Option<String> {
+    match latest.get_mut(key) {
+        None => {
+            latest.insert(key.to_string(), value.to_string());
+            seen.insert((key.to_string(), value.to_string()));
+            None
+        }
+        Some(current) if current == value => None,
+        Some(current) => {
+            let previous = std::mem::replace(current, value.to_string());
+            let new = seen.insert((key.to_string(), value.to_string()));
+            seen.insert((key.to_string(), previous.clone()));
+            new.then_some(previous)
+        }
+    }
+}
+
 impl ChangeLog {
     pub fn records(&self) -> &[ChangeRecord] {
         &self.records
@@ -113,9 +142,16 @@ impl ChangeLog {
         if change.kind == ChangeKind::PromptDeploy
             && let Some(to) = &change.to
         {
-            self.prompt_version_by_prompt
+            // The version the feed replaces was live, so it is not new when calls still use it.
+            let replaced = self
+                .prompt_version_by_prompt
                 .insert(change.target.clone(), to.clone());
-            self.seen.insert((change.target.clone(), to.clone()));
+            for version in [Some(to), replaced.as_ref(), change.from.as_ref()]
+                .into_iter()
+                .flatten()
+            {
+                self.seen.insert((change.target.clone(), version.clone()));
+            }
         }
         let mut record = ChangeRecord {
             id: 0,
@@ -151,7 +187,11 @@ impl ChangeLog {
             let Some(value) = value.as_str() else {
                 continue;
             };
-            let Some(count) = self.mixes.entry(key.clone()).or_default().observe(value) else {
+            if !self.mixes.contains_key(key) {
+                self.mixes.insert(key.clone(), AttributeMix::default());
+            }
+            let mix = self.mixes.get_mut(key).expect("inserted above");
+            let Some(count) = mix.observe(value) else {
                 continue;
             };
             inferred = Some(self.infer(Change {
@@ -175,57 +215,49 @@ impl ChangeLog {
 
     fn observe_served_model(&mut self, call: &Call) -> Option<ChangeRecord> {
         let served = call.model_served.as_ref()?;
-        let previous = self
-            .served_by_alias
-            .insert(call.model_requested.clone(), served.clone())?;
-        let new = self
-            .seen
-            .insert((call.model_requested.clone(), served.clone()));
-        self.seen
-            .insert((call.model_requested.clone(), previous.clone()));
-        (new && previous != *served).then(|| {
-            self.infer(Change {
-                ts: call.ts,
-                kind: ChangeKind::ModelChange,
-                target: call.model_requested.clone(),
-                from: Some(previous),
-                to: Some(served.clone()),
-                feature: Some(call.feature.clone()),
-                author: None,
-                note: Some("served model changed under the same requested name".into()),
-                text_from: None,
-                text_to: None,
-                extra: Default::default(),
-            })
-        })
+        let previous = switched_to_new(
+            &mut self.served_by_alias,
+            &mut self.seen,
+            &call.model_requested,
+            served,
+        )?;
+        Some(self.infer(Change {
+            ts: call.ts,
+            kind: ChangeKind::ModelChange,
+            target: call.model_requested.clone(),
+            from: Some(previous),
+            to: Some(served.clone()),
+            feature: Some(call.feature.clone()),
+            author: None,
+            note: Some("served model changed under the same requested name".into()),
+            text_from: None,
+            text_to: None,
+            extra: Default::default(),
+        }))
     }
 
     fn observe_prompt_version(&mut self, call: &Call) -> Option<ChangeRecord> {
         let version = call.prompt_version.as_ref()?;
-        let prompt = call
-            .prompt_id
-            .clone()
-            .unwrap_or_else(|| call.feature.clone());
-        let previous = self
-            .prompt_version_by_prompt
-            .insert(prompt.clone(), version.clone())?;
-        let new = self.seen.insert((prompt.clone(), version.clone()));
-        self.seen.insert((prompt.clone(), previous.clone()));
-        (new && previous != *version).then(|| {
-            self.infer(Change {
-                ts: call.ts,
-                kind: ChangeKind::PromptDeploy,
-                target: prompt,
-                from: Some(previous),
-                to: Some(version.clone()),
-                feature: Some(call.feature.clone()),
-                author: None,
-                note: Some("new prompt version seen in calls".into()),
-                text_from: None,
-                text_to: None,
-                extra: Default::default(),
-            })
-        })
+        let prompt = call.prompt_id.as_deref().unwrap_or(&call.feature);
+        let previous = switched_to_new(
+            &mut self.prompt_version_by_prompt,
+            &mut self.seen,
+            prompt,
+            version,
+        )?;
+        Some(self.infer(Change {
+            ts: call.ts,
+            kind: ChangeKind::PromptDeploy,
+            target: prompt.to_string(),
+            from: Some(previous),
+            to: Some(version.clone()),
+            feature: Some(call.feature.clone()),
+            author: None,
+            note: Some("new prompt version seen in calls".into()),
+            text_from: None,
+            text_to: None,
+            extra: Default::default(),
+        }))
     }
 
     fn infer(&mut self, change: Change) -> ChangeRecord {

@@ -116,13 +116,15 @@ impl Observation {
             })
             .collect();
         attributes.sort_unstable();
-        let mut terms: Vec<Symbol> = call
+        // Parsed once for both the refusal check and the schema check.
+        let parsed = output.map(serde_json::from_str::<serde_json::Value>);
+        let input = call
             .input
             .as_deref()
-            .map(content_terms)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|term| interner.intern(&term))
+            .map(str::to_lowercase)
+            .unwrap_or_default();
+        let mut terms: Vec<Symbol> = content_terms(&input)
+            .map(|term| interner.intern(term))
             .collect();
         terms.sort_unstable();
         terms.dedup();
@@ -132,11 +134,14 @@ impl Observation {
             latency_ms: call.latency_ms,
             hallucinated: call.eval_flag("hallucination").filter(|_| ok),
             refused: output.map(|text| {
-                call.eval_flag("refusal")
-                    .unwrap_or_else(|| refusal::is_refusal(text))
+                call.eval_flag("refusal").unwrap_or_else(|| {
+                    refusal::is_refusal(text, parsed.as_ref().and_then(|p| p.as_ref().ok()))
+                })
             }),
-            schema_compliant: match (output, call.output_schema.as_deref()) {
-                (Some(text), Some(name)) => schemas.check(name, text).map(|r| r.is_ok()),
+            schema_compliant: match (output, call.output_schema.as_deref(), &parsed) {
+                (Some(text), Some(name), Some(parsed)) => schemas
+                    .check(name, text, parsed.as_ref())
+                    .map(|r| r.is_ok()),
                 _ => None,
             },
             feedback_down: call.feedback.map(|f| f == Feedback::Down),
@@ -183,17 +188,14 @@ const STOP_WORDS: &[&str] = &[
     "thanks",
 ];
 
-/// Lower-cased alphabetic words of three letters or more that are not stop words; contractions
-/// ("isn't") are dropped with them, as they carry no topic.
-pub fn content_terms(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '\u{2019}')
-        .map(str::to_lowercase)
+/// The alphabetic words of three letters or more in already lower-cased text, less the stop
+/// words; contractions ("isn't") are dropped with them, as they carry no topic.
+pub fn content_terms(lowercase: &str) -> impl Iterator<Item = &str> {
+    lowercase
+        .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '\u{2019}')
         .filter(|word| {
-            word.len() >= 3
-                && word.chars().all(char::is_alphabetic)
-                && !STOP_WORDS.contains(&word.as_str())
+            word.len() >= 3 && word.chars().all(char::is_alphabetic) && !STOP_WORDS.contains(word)
         })
-        .collect()
 }
 
 #[cfg(test)]
@@ -203,7 +205,11 @@ mod tests {
     #[test]
     fn content_terms_drop_stop_words_numbers_and_short_words() {
         assert_eq!(
-            content_terms("Where is my order #4411? It's late, and the tracking isn't moving!"),
+            content_terms(
+                &"Where is my order #4411? It's late, and the tracking isn't moving!"
+                    .to_lowercase()
+            )
+            .collect::<Vec<_>>(),
             vec!["where", "order", "late", "tracking", "moving"]
         );
     }

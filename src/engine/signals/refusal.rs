@@ -31,23 +31,31 @@ const REFUSAL_PREFIXES: &[&str] = &[
 /// Fields that carry the prose answer inside a structured (JSON object) output.
 const ANSWER_FIELDS: &[&str] = &["answer", "response", "text", "content", "message"];
 
-/// The prose a user reads: the answer field of a JSON object output, else the output itself.
-pub fn response_text(output: &str) -> String {
-    if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(output) {
+/// The prose a user reads: the answer field of an output that parsed as a JSON object (`parsed`),
+/// else the output itself.
+pub fn response_text<'a>(output: &'a str, parsed: Option<&'a Value>) -> &'a str {
+    if let Some(Value::Object(map)) = parsed {
         for field in ANSWER_FIELDS {
             if let Some(Value::String(text)) = map.get(*field) {
-                return text.clone();
+                return text;
             }
         }
     }
-    output.to_string()
+    output
 }
 
-/// Whether a response reads as a refusal.
-pub fn is_refusal(output: &str) -> bool {
-    let text = response_text(output);
+/// Enough of the opening to hold the longest prefix and the words after it that show an answer.
+const OPENING_BYTES: usize = 160;
+
+/// Whether a response reads as a refusal; `parsed` is the output as JSON when it is JSON.
+pub fn is_refusal(output: &str, parsed: Option<&Value>) -> bool {
+    let text = response_text(output, parsed).trim_start();
+    let end = (0..=OPENING_BYTES.min(text.len()))
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
     // Typographic apostrophes are common in model output; fold them so "I’m sorry" matches.
-    let normalized = text.trim_start().to_lowercase().replace('\u{2019}', "'");
+    let normalized = text[..end].to_lowercase().replace('\u{2019}', "'");
     REFUSAL_PREFIXES
         .iter()
         .any(|prefix| normalized.starts_with(prefix) && !continues_as_answer(&normalized, prefix))
@@ -77,6 +85,10 @@ fn continues_as_answer(text: &str, prefix: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn refusal(text: &str) -> bool {
+        is_refusal(text, serde_json::from_str(text).ok().as_ref())
+    }
+
     #[test]
     fn flags_start_anchored_refusals() {
         for text in [
@@ -86,7 +98,7 @@ mod tests {
             "I’m sorry, I can only help with orders.",
             r#"{"answer":"I can't help with that request.","citations":[]}"#,
         ] {
-            assert!(is_refusal(text), "{text}");
+            assert!(refusal(text), "{text}");
         }
     }
 
@@ -99,7 +111,7 @@ mod tests {
             r#"{"answer":"Your order #4411 shipped on Monday.","citations":["kb-12"]}"#,
             "Nothing here says no, so yes.",
         ] {
-            assert!(!is_refusal(text), "{text}");
+            assert!(!refusal(text), "{text}");
         }
     }
 }

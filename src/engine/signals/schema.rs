@@ -30,16 +30,22 @@ impl SchemaRegistry {
         Ok(())
     }
 
-    /// `None` when the schema is unknown, so an unregistered schema never counts as a violation.
-    pub fn check(&self, schema_name: &str, output: &str) -> Option<Result<(), String>> {
+    /// `None` when the schema is unknown, so an unregistered schema never counts as a violation;
+    /// `parsed` is the output parsed as JSON.
+    pub fn check(
+        &self,
+        schema_name: &str,
+        output: &str,
+        parsed: Result<&Value, &serde_json::Error>,
+    ) -> Option<Result<(), String>> {
         let validator = self.validators.get(schema_name)?;
-        Some(match serde_json::from_str::<Value>(output) {
+        Some(match parsed {
             Err(_) if output.trim_start().starts_with("```") => {
                 Err("wrapped in a ```json fence".to_string())
             }
             Err(error) => Err(format!("not JSON: {error}")),
             Ok(instance) => validator
-                .validate(&instance)
+                .validate(instance)
                 .map_err(|error| error.to_string()),
         })
     }
@@ -65,10 +71,14 @@ mod tests {
         registry
     }
 
+    fn check(registry: &SchemaRegistry, name: &str, output: &str) -> Option<Result<(), String>> {
+        registry.check(name, output, serde_json::from_str(output).as_ref())
+    }
+
     #[test]
     fn a_valid_output_complies() {
         assert_eq!(
-            registry().check("answer", r#"{"answer":"ok","confidence":0.9}"#),
+            check(&registry(), "answer", r#"{"answer":"ok","confidence":0.9}"#),
             Some(Ok(()))
         );
     }
@@ -76,17 +86,21 @@ mod tests {
     #[test]
     fn violations_carry_a_reason() {
         let registry = registry();
-        let fenced = registry.check("answer", "```json\n{}\n```").unwrap();
+        let fenced = check(&registry, "answer", "```json\n{}\n```").unwrap();
         assert_eq!(fenced.unwrap_err(), "wrapped in a ```json fence");
-        let missing = registry.check("answer", r#"{"answer":"ok"}"#).unwrap();
+        let missing = check(&registry, "answer", r#"{"answer":"ok"}"#).unwrap();
         assert!(missing.unwrap_err().contains("confidence"));
-        let wrong_type = registry.check("answer", r#"{"answer":"ok","confidence":"high"}"#);
+        let wrong_type = check(
+            &registry,
+            "answer",
+            r#"{"answer":"ok","confidence":"high"}"#,
+        );
         assert!(wrong_type.unwrap().is_err());
     }
 
     #[test]
     fn an_unknown_schema_is_not_judged() {
-        assert_eq!(registry().check("other", "not json"), None);
+        assert_eq!(check(&registry(), "other", "not json"), None);
     }
 
     #[test]
