@@ -10,6 +10,15 @@ fn flightdeck(args: &[&str], data_dir: &std::path::Path) -> Output {
         .expect("the binary runs")
 }
 
+/// The built-in scenarios and the category each plants.
+const BUILT_INS: [(&str, &str); 5] = [
+    ("prompt-regression", "prompt"),
+    ("silent-model-update", "model"),
+    ("input-drift", "data"),
+    ("provider-degradation", "infrastructure"),
+    ("red-herring", "model"),
+];
+
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -20,13 +29,7 @@ fn scenarios_lists_the_five_built_ins_with_their_category() {
     let output = flightdeck(&["scenarios"], dir.path());
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
-    for (name, category) in [
-        ("prompt-regression", "prompt"),
-        ("silent-model-update", "model"),
-        ("input-drift", "data"),
-        ("provider-degradation", "infrastructure"),
-        ("red-herring", "model"),
-    ] {
+    for (name, category) in BUILT_INS {
         let line = text
             .lines()
             .find(|l| l.starts_with(name))
@@ -171,13 +174,7 @@ fn triage_json(output: &Output) -> serde_json::Value {
 #[test]
 fn triage_names_each_built_in_scenarios_category_as_json() {
     let dir = tempfile::tempdir().unwrap();
-    for (name, category) in [
-        ("prompt-regression", "prompt"),
-        ("silent-model-update", "model"),
-        ("input-drift", "data"),
-        ("provider-degradation", "infrastructure"),
-        ("red-herring", "model"),
-    ] {
+    for (name, category) in BUILT_INS {
         let report = triage_json(&flightdeck(
             &["triage", "--scenario", name, "--json"],
             dir.path(),

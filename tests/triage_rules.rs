@@ -36,19 +36,21 @@ fn step<'a>(report: &'a TriageReport, name: &str) -> &'a StepReport {
         .unwrap_or_else(|| panic!("no {name} step in {report:#?}"))
 }
 
+/// The model is blamed and the prompt step rules its deploy out with a line containing `reason`.
+fn assert_model_with_prompt_ruled_out(report: &TriageReport, reason: &str) {
+    assert_eq!(report.category, "model", "{report:#?}");
+    let prompt = step(report, "prompt");
+    assert_eq!(prompt.verdict, "ruled_out", "{prompt:#?}");
+    assert!(
+        prompt.evidence.iter().any(|line| line.contains(reason)),
+        "{prompt:#?}"
+    );
+}
+
 #[test]
 fn a_prompt_change_three_hours_before_a_model_change_is_ruled_out() {
     let report = triage(red_herring_with("15m", "3h15m"));
-    assert_eq!(report.category, "model", "{report:#?}");
-    let prompt = step(&report, "prompt");
-    assert_eq!(prompt.verdict, "ruled_out", "{prompt:#?}");
-    assert!(
-        prompt
-            .evidence
-            .iter()
-            .any(|line| line.contains("v12") && line.contains("too long before")),
-        "{prompt:#?}"
-    );
+    assert_model_with_prompt_ruled_out(&report, "v12 deployed 13:50, 3h");
     let recommendation = report.recommendation.expect("a recommendation");
     assert_eq!(
         recommendation.kind,
@@ -60,16 +62,7 @@ fn a_prompt_change_three_hours_before_a_model_change_is_ruled_out() {
 #[test]
 fn a_prompt_deploy_after_the_onset_cannot_be_its_cause() {
     let report = triage(red_herring_with("2h15m", "2h05m"));
-    assert_eq!(report.category, "model", "{report:#?}");
-    let prompt = step(&report, "prompt");
-    assert_eq!(prompt.verdict, "ruled_out", "{prompt:#?}");
-    assert!(
-        prompt
-            .evidence
-            .iter()
-            .any(|line| line.contains("after onset: not the cause")),
-        "{prompt:#?}"
-    );
+    assert_model_with_prompt_ruled_out(&report, "after onset: not the cause");
 }
 
 #[test]

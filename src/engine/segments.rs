@@ -116,44 +116,37 @@ impl SegmentCounts {
         self.minutes = self.minutes.split_off(&minute_of(ts));
     }
 
-    /// The calls of each segment over the whole minutes from the one holding `from` to the one
-    /// holding `to`.
+    /// The minutes from the one holding `from` to the one holding `to`, whole.
+    fn minutes(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> impl Iterator<Item = &Minute> {
+        self.minutes
+            .range(minute_of(from)..=minute_of(to))
+            .map(|(_, minute)| minute)
+    }
+
+    /// The calls of each segment over the whole minutes from `from` to `to`.
     pub fn calls(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> HashMap<(Dimension, Symbol), u64> {
         let mut calls: HashMap<(Dimension, Symbol), u64> = HashMap::default();
-        for minute in self
-            .minutes
-            .range(minute_of(from)..=minute_of(to))
-            .map(|(_, m)| m)
-        {
-            for (key, cell) in &minute.cells {
-                *calls.entry(*key).or_default() += cell.calls;
-            }
+        for (key, cell) in self.minutes(from, to).flat_map(|m| &m.cells) {
+            *calls.entry(*key).or_default() += cell.calls;
         }
         calls
     }
 
-    /// How many calls held each input term, over the whole minutes from the one holding `from`
-    /// to the one holding `to`.
+    /// How many calls held each input term, over the whole minutes from `from` to `to`.
     pub fn terms(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> HashMap<Symbol, u64> {
         let mut terms: HashMap<Symbol, u64> = HashMap::default();
-        for minute in self
-            .minutes
-            .range(minute_of(from)..=minute_of(to))
-            .map(|(_, m)| m)
-        {
-            for (term, count) in &minute.terms {
-                *terms.entry(*term).or_default() += count;
-            }
+        for (term, count) in self.minutes(from, to).flat_map(|m| &m.terms) {
+            *terms.entry(*term).or_default() += count;
         }
         terms
     }
 
-    /// A metric's split over the whole minutes from the one holding `from` to the one holding
-    /// `to`; `None` for a metric that is not a split rate.
+    /// A metric's split over the whole minutes from `from` to `to`; `None` for a metric that is
+    /// not a split rate.
     pub fn breakdown(
         &self,
         metric: MetricId,
@@ -164,11 +157,7 @@ impl SegmentCounts {
         let index = SPLIT.iter().position(|m| *m == metric)?;
         let mut total = Proportion::default();
         let mut cells: HashMap<(Dimension, Symbol), Proportion> = HashMap::default();
-        for minute in self
-            .minutes
-            .range(minute_of(from)..=minute_of(to))
-            .map(|(_, m)| m)
-        {
+        for minute in self.minutes(from, to) {
             total.merge(minute.total[index]);
             for (key, cell) in &minute.cells {
                 if cell.rates[index].n > 0 {
