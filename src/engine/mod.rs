@@ -126,6 +126,9 @@ pub struct Engine {
     interner: Interner,
     observations: VecDeque<Observation>,
     segment_counts: SegmentCounts,
+    /// Each metric's baseline statistic for the window it was computed on: a frozen baseline is
+    /// read once per episode, not once per evaluation.
+    baseline_stats: Option<(BaselineWindow, Vec<BaselineStat>)>,
     changes: ChangeLog,
     change_points: ChangePoints,
     frozen_baseline_end: Option<DateTime<Utc>>,
@@ -146,6 +149,7 @@ impl Engine {
             interner: Interner::default(),
             observations: VecDeque::new(),
             segment_counts: SegmentCounts::default(),
+            baseline_stats: None,
             changes: ChangeLog::default(),
             frozen_baseline_end: None,
             episode: None,
@@ -202,13 +206,27 @@ impl Engine {
 
     pub fn evaluate(&mut self, now: DateTime<Utc>) -> Assessment {
         let baseline = self.baseline_window(now);
-        if let Some(window) = baseline {
-            self.change_points
-                .arm(slice(&self.observations, window.from, window.to));
+        if let Some(window) = baseline
+            && self
+                .baseline_stats
+                .as_ref()
+                .is_none_or(|(known, _)| (known.from, known.to) != (window.from, window.to))
+        {
+            let observations = || slice(&self.observations, window.from, window.to);
+            self.change_points.arm(observations());
+            let stats = MetricId::ALL
+                .iter()
+                .map(|id| BaselineStat::of(*id, observations()))
+                .collect();
+            self.baseline_stats = Some((window, stats));
         }
         let readings: Vec<MetricReading> = MetricId::ALL
             .iter()
-            .map(|id| self.read(*id, now, baseline))
+            .enumerate()
+            .map(|(i, id)| {
+                let base = baseline.zip(self.baseline_stats.as_ref().map(|(_, s)| s[i]));
+                self.read(*id, now, base)
+            })
             .collect();
         let metrics: Vec<MetricReading> = readings
             .into_iter()
@@ -352,7 +370,7 @@ impl Engine {
         &self,
         id: MetricId,
         now: DateTime<Utc>,
-        baseline: Option<BaselineWindow>,
+        baseline: Option<(BaselineWindow, BaselineStat)>,
     ) -> MetricReading {
         let window =
             |minutes: i64| slice(&self.observations, now - Duration::minutes(minutes), now);
@@ -361,10 +379,9 @@ impl Engine {
         let alarm = self.change_points.alarm(id);
         let (comparison, rule) = match baseline {
             None => (Comparison::default(), None),
-            Some(b) => {
+            Some((b, base)) => {
                 let minutes = (b.to - b.from).num_seconds() as f64 / 60.0;
-                let base = slice(&self.observations, b.from, b.to);
-                let limit = judge(id, window(five), base.clone(), minutes, five as f64);
+                let limit = judge(id, window(five), base, minutes, five as f64);
                 // Since the onset, so the change is not diluted by the calls before it.
                 let change = alarm.map_or(MetricState::Ok, |a| {
                     let from = a.onset.max(now - self.config.window);
@@ -429,29 +446,26 @@ const MIN_CALLS_FOR_CRITICAL_CHANGE: u64 = 60;
 fn judge_change<'a>(
     id: MetricId,
     since_onset: impl Iterator<Item = &'a Observation> + Clone,
-    baseline: impl Iterator<Item = &'a Observation> + Clone,
+    baseline: BaselineStat,
 ) -> MetricState {
     let limits = id.limits();
-    let (effect, n, significant) = match id.measure() {
-        Measure::Rate => {
-            let (r, b) = (proportion(id, since_onset), proportion(id, baseline));
+    let (effect, n, significant) = match (id.measure(), baseline) {
+        (Measure::Rate, BaselineStat::Rate(b)) => {
+            let r = proportion(id, since_onset);
             let Some(d) = rate_delta(r, b) else {
                 return MetricState::Ok;
             };
             (d.delta, r.n, d.z >= 4.0)
         }
-        Measure::Latency(q) => {
+        (Measure::Latency(q), BaselineStat::Latency { value: Some(b), .. }) => {
             let mut recent = ok_latencies(since_onset);
             let n = recent.len() as u64;
-            let (Some(r), Some(b)) = (
-                percentile(&mut recent, q),
-                percentile(&mut ok_latencies(baseline), q),
-            ) else {
+            let Some(r) = percentile(&mut recent, q) else {
                 return MetricState::Ok;
             };
             (r / b.max(1.0), n, true)
         }
-        Measure::Throughput => return MetricState::Ok,
+        _ => return MetricState::Ok,
     };
     if effect >= limits.critical && significant && n >= MIN_CALLS_FOR_CRITICAL_CHANGE {
         MetricState::Critical
@@ -578,17 +592,45 @@ impl Default for Comparison {
     }
 }
 
+/// What a metric's judgement needs from the baseline window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum BaselineStat {
+    Rate(Proportion),
+    /// The baseline percentile over the calls that succeeded, and how many there were.
+    Latency {
+        value: Option<f64>,
+        n: u64,
+    },
+    Calls(u64),
+}
+
+impl BaselineStat {
+    fn of<'a>(id: MetricId, baseline: impl Iterator<Item = &'a Observation>) -> Self {
+        match id.measure() {
+            Measure::Rate => Self::Rate(proportion(id, baseline)),
+            Measure::Latency(q) => {
+                let mut latencies = ok_latencies(baseline);
+                Self::Latency {
+                    n: latencies.len() as u64,
+                    value: percentile(&mut latencies, q),
+                }
+            }
+            Measure::Throughput => Self::Calls(baseline.count() as u64),
+        }
+    }
+}
+
 fn judge<'a>(
     id: MetricId,
     recent: impl Iterator<Item = &'a Observation> + Clone,
-    baseline: impl Iterator<Item = &'a Observation> + Clone,
+    baseline: BaselineStat,
     baseline_minutes: f64,
     recent_minutes: f64,
 ) -> Comparison {
     let limits = id.limits();
-    match id.measure() {
-        Measure::Rate => {
-            let (r, b) = (proportion(id, recent), proportion(id, baseline));
+    match baseline {
+        BaselineStat::Rate(b) => {
+            let r = proportion(id, recent);
             let shown = |rate: f64| {
                 if id.shows_good_share() {
                     1.0 - rate
@@ -621,11 +663,13 @@ fn judge<'a>(
                 half_width: Some(d.half_width),
             }
         }
-        Measure::Latency(q) => {
+        BaselineStat::Latency { value, n: bn } => {
+            let Measure::Latency(q) = id.measure() else {
+                return Comparison::default();
+            };
             let mut r = ok_latencies(recent);
-            let mut b = ok_latencies(baseline);
-            let (rn, bn) = (r.len() as u64, b.len() as u64);
-            let (Some(rv), Some(bv)) = (percentile(&mut r, q), percentile(&mut b, q)) else {
+            let rn = r.len() as u64;
+            let (Some(rv), Some(bv)) = (percentile(&mut r, q), value) else {
                 return Comparison::default();
             };
             let ratio = rv / bv;
@@ -647,9 +691,9 @@ fn judge<'a>(
                 half_width: None,
             }
         }
-        Measure::Throughput => {
+        BaselineStat::Calls(calls) => {
             let rate = recent.count() as f64 / recent_minutes;
-            let base = baseline.count() as f64 / baseline_minutes;
+            let base = calls as f64 / baseline_minutes;
             let state = if base <= 0.0 {
                 MetricState::Learning
             } else if rate < limits.warn * base {
