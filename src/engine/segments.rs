@@ -113,7 +113,12 @@ impl SegmentCounts {
 
     /// Drops the minutes that end before `ts`.
     pub fn forget_before(&mut self, ts: DateTime<Utc>) {
-        self.minutes = self.minutes.split_off(&minute_of(ts));
+        let first_kept = minute_of(ts);
+        while let Some(oldest) = self.minutes.first_entry()
+            && *oldest.key() < first_kept
+        {
+            oldest.remove();
+        }
     }
 
     /// The minutes from the one holding `from` to the one holding `to`, whole.
