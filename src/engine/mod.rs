@@ -235,10 +235,20 @@ impl Engine {
         self.track_episode(now, &metrics);
         if let (Some(episode), Some(window)) = (self.episode.as_mut(), baseline) {
             let end = self.evidence_end.unwrap_or(now).min(now);
-            episode.onset =
-                Self::estimate_onset(episode, window, end, self.config.window).map(|onset| {
-                    refine_onset(&self.observations, episode.primary(), window, onset, end)
-                });
+            let primary = episode.primary();
+            let p0 = self.baseline_stats.as_ref().and_then(|(_, stats)| {
+                let index = MetricId::ALL.iter().position(|id| *id == primary)?;
+                match stats[index] {
+                    BaselineStat::Rate(base) => base.rate(),
+                    _ => None,
+                }
+            });
+            episode.onset = Self::estimate_onset(episode, window, end, self.config.window).map(
+                |onset| match p0 {
+                    Some(p0) => refine_onset(&self.observations, primary, p0, onset, end),
+                    None => onset,
+                },
+            );
         }
         let triage = match (&self.episode, baseline) {
             (Some(episode), Some(window)) => episode.onset.map(|onset| {
@@ -502,20 +512,16 @@ fn slice(
 }
 
 /// The detector's last reset can come well before the change when its score wandered up by
-/// chance first; the maximum-likelihood change point of a step from the baseline rate to the
-/// rate seen since then, within that excursion, is closer to the change itself.
+/// chance first; the maximum-likelihood change point of a step from the baseline rate `p0` to
+/// the rate seen since then, within that excursion, is closer to the change itself.
 fn refine_onset(
     observations: &VecDeque<Observation>,
     primary: MetricId,
-    baseline: BaselineWindow,
+    p0: f64,
     onset: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> DateTime<Utc> {
-    if primary.measure() != Measure::Rate {
-        return onset;
-    }
-    let rate = |from, to| proportion(primary, slice(observations, from, to)).rate();
-    let (Some(p0), Some(p1)) = (rate(baseline.from, baseline.to), rate(onset, end)) else {
+    let Some(p1) = proportion(primary, slice(observations, onset, end)).rate() else {
         return onset;
     };
     if p1 <= p0 {
