@@ -1,7 +1,7 @@
 //! flightdeck: a terminal incident cockpit for AI features in production.
 //!
-//! `model`, `engine`, `sim`, `replay` and `app` are pure; `sources`, `actuators`, `incident`, `runtime`
-//! and `term` are the edge that does I/O; `ui` draws from state.
+//! `model`, `engine`, `sim`, `replay` and `app` are pure; `sources`, `actuators`, `incident`,
+//! `jsonl`, `runtime` and `term` are the edge that does I/O; `ui` draws from state.
 
 pub mod actuators;
 pub mod app;
@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod incident;
+pub mod jsonl;
 pub mod logging;
 pub mod model;
 pub mod replay;

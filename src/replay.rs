@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use crate::engine::metrics::{Family, MetricId, MetricState};
 use crate::engine::signals::schema::SchemaRegistry;
-use crate::engine::triage::{Category, Triage, Verdict};
+use crate::engine::triage::{Category, Recommendation, Triage, Verdict};
 use crate::engine::{Assessment, Engine, EngineConfig};
-use crate::model::{Call, Change, ChangeKind, ChangeOrigin, MitigationKind};
+use crate::model::{Call, Change, ChangeKind, ChangeOrigin};
 use crate::sim::scenario::Scenario;
 use crate::sim::{SimOutput, Simulator};
 
@@ -246,7 +246,7 @@ impl Replay {
         let leading = triage.leading();
         TriageReport {
             category: leading.category.key().into(),
-            confidence: (leading.confidence * 1000.0).round() / 1000.0,
+            confidence: to_thousandths(leading.confidence),
             onset: Some(triage.onset),
             detected_at: Some(declared.first_alarm),
             declared_at: Some(declared.declared_at),
@@ -259,8 +259,8 @@ impl Replay {
                 .steps
                 .iter()
                 .map(|s| StepReport {
-                    name: s.category.key().into(),
-                    verdict: verdict_key(s.verdict).into(),
+                    name: s.category,
+                    verdict: s.verdict,
                     evidence: s.evidence.clone(),
                     decided_at: s.decided_at,
                 })
@@ -269,32 +269,20 @@ impl Replay {
                 .ranking
                 .iter()
                 .map(|r| RankReport {
-                    category: r.category.key().into(),
-                    confidence: (r.confidence * 1000.0).round() / 1000.0,
+                    category: r.category,
+                    confidence: to_thousandths(r.confidence),
                 })
                 .collect(),
-            recommendation: triage
-                .recommendation
-                .as_ref()
-                .map(|r| RecommendationReport {
-                    kind: r.kind,
-                    target: r.target.clone(),
-                    to: r.to.clone(),
-                    text: r.text.clone(),
-                }),
+            recommendation: triage.recommendation.clone(),
             blast_radius: triage.blast_radius.clone(),
             ..base
         }
     }
 }
 
-fn verdict_key(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Likely => "likely",
-        Verdict::Suspect => "suspect",
-        Verdict::RuledOut => "ruled_out",
-        Verdict::InsufficientData => "insufficient_data",
-    }
+/// Confidences are reported to three decimals: more would be noise.
+fn to_thousandths(share: f64) -> f64 {
+    (share * 1000.0).round() / 1000.0
 }
 
 /// Baseline, peak and current value of every metric except throughput; the baseline and peak
@@ -338,22 +326,22 @@ pub struct TriageReport {
     pub steps: Vec<StepReport>,
     pub ranking: Vec<RankReport>,
     pub changes: Vec<ChangeReport>,
-    pub recommendation: Option<RecommendationReport>,
+    pub recommendation: Option<Recommendation>,
     pub blast_radius: Vec<String>,
     pub metrics: BTreeMap<String, MetricReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepReport {
-    pub name: String,
-    pub verdict: String,
+    pub name: Category,
+    pub verdict: Verdict,
     pub evidence: Vec<String>,
     pub decided_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RankReport {
-    pub category: String,
+    pub category: Category,
     pub confidence: f64,
 }
 
@@ -366,14 +354,6 @@ pub struct ChangeReport {
     pub to: Option<String>,
     pub author: Option<String>,
     pub seen_in_calls: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RecommendationReport {
-    pub kind: MitigationKind,
-    pub target: String,
-    pub to: Option<String>,
-    pub text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

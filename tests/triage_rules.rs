@@ -3,6 +3,7 @@
 //! healthy stream, and a canary whose new version carries the excess.
 
 use flightdeck::engine::EngineConfig;
+use flightdeck::engine::triage::{Category, Verdict};
 use flightdeck::model::MitigationKind;
 use flightdeck::replay::{Replay, StepReport, TriageReport};
 use flightdeck::sim::scenario::{BUILTIN, Scenario};
@@ -28,7 +29,7 @@ fn triage(scenario: Scenario) -> TriageReport {
     Replay::new(EngineConfig::default(), schema_registry()).run_scenario(scenario, 7)
 }
 
-fn step<'a>(report: &'a TriageReport, name: &str) -> &'a StepReport {
+fn step(report: &TriageReport, name: Category) -> &StepReport {
     report
         .steps
         .iter()
@@ -39,8 +40,8 @@ fn step<'a>(report: &'a TriageReport, name: &str) -> &'a StepReport {
 /// The model is blamed and the prompt step rules its deploy out with a line containing `reason`.
 fn assert_model_with_prompt_ruled_out(report: &TriageReport, reason: &str) {
     assert_eq!(report.category, "model", "{report:#?}");
-    let prompt = step(report, "prompt");
-    assert_eq!(prompt.verdict, "ruled_out", "{prompt:#?}");
+    let prompt = step(report, Category::Prompt);
+    assert_eq!(prompt.verdict, Verdict::RuledOut, "{prompt:#?}");
     assert!(
         prompt.evidence.iter().any(|line| line.contains(reason)),
         "{prompt:#?}"

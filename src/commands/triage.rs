@@ -2,7 +2,7 @@
 //! the cockpit would show (docs/triage-json.md describes the JSON).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::path::Path;
 
 use anyhow::Context;
@@ -12,6 +12,7 @@ use super::demo::load_scenario;
 use crate::cli::TriageArgs;
 use crate::engine::EngineConfig;
 use crate::engine::signals::schema::SchemaRegistry;
+use crate::jsonl;
 use crate::model::{Call, Change};
 use crate::replay::{Replay, TriageReport};
 use crate::sim::schema_registry;
@@ -75,30 +76,15 @@ fn for_each_record<T: serde::de::DeserializeOwned>(
 ) -> anyhow::Result<()> {
     let file =
         File::open(path).map_err(|e| BadInput(format!("{}: cannot open: {e}", path.display())))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    // Bytes, not a String: serde_json checks the UTF-8 of what it reads, so it is checked once.
-    let mut line = Vec::new();
-    let mut number = 0u64;
-    loop {
-        line.clear();
-        let read = reader
-            .read_until(b'\n', &mut line)
-            .with_context(|| format!("reading {}", path.display()))?;
-        if read == 0 {
-            return Ok(());
+    let reader = BufReader::with_capacity(1 << 20, file);
+    jsonl::for_each_line(reader, |number, parsed| match parsed {
+        Ok(record) => each(record),
+        Err(error) => {
+            *bad_lines += 1;
+            eprintln!("{}:{number}: skipped: {error}", path.display());
         }
-        number += 1;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match serde_json::from_slice::<T>(&line) {
-            Ok(record) => each(record),
-            Err(error) => {
-                *bad_lines += 1;
-                eprintln!("{}:{number}: skipped: {error}", path.display());
-            }
-        }
-    }
+    })
+    .with_context(|| format!("reading {}", path.display()))
 }
 
 fn replay_files(
@@ -150,8 +136,8 @@ pub fn render(report: &TriageReport) -> String {
         text.push_str(&format!(
             "\n{} {:<15} {}\n",
             i + 1,
-            step.name,
-            step.verdict.replace('_', " ")
+            step.name.key(),
+            step.verdict
         ));
         for line in &step.evidence {
             text.push_str(&format!("    {line}\n"));

@@ -2,9 +2,10 @@
 //! before it is acknowledged.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 
+use crate::jsonl;
 use crate::model::TimelineEntry;
 
 pub const TIMELINE_FILE: &str = "timeline.jsonl";
@@ -149,22 +150,17 @@ pub fn load(data_dir: &Path, id: &str) -> Result<LoadedTimeline, StoreError> {
         source,
     })?;
     let mut loaded = LoadedTimeline::default();
-    for (index, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|source| StoreError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str(&line) {
-            Ok(entry) => loaded.entries.push(entry),
-            Err(error) => loaded.bad_lines.push(BadLine {
-                line: index + 1,
-                reason: error.to_string(),
-            }),
-        }
-    }
+    jsonl::for_each_line(BufReader::new(file), |number, parsed| match parsed {
+        Ok(entry) => loaded.entries.push(entry),
+        Err(error) => loaded.bad_lines.push(BadLine {
+            line: number as usize,
+            reason: error.to_string(),
+        }),
+    })
+    .map_err(|source| StoreError::Read {
+        path: path.clone(),
+        source,
+    })?;
     Ok(loaded)
 }
 

@@ -10,9 +10,9 @@ mod ranking;
 use std::collections::VecDeque;
 use std::fmt;
 
-use foldhash::HashMap;
-
 use chrono::{DateTime, Duration, Utc};
+use foldhash::HashMap;
+use serde::Serialize;
 
 pub use self::ranking::{Ranked, Recommendation};
 use super::changes::ChangeRecord;
@@ -23,7 +23,8 @@ use super::stats::{Proportion, rate_delta};
 use super::{BaselineWindow, Episode, proportion, slice};
 use crate::model::{ChangeKind, MitigationKind};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Category {
     Infrastructure,
     Model,
@@ -64,7 +65,8 @@ impl fmt::Display for Category {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Verdict {
     RuledOut,
     Suspect,

@@ -1,5 +1,7 @@
 //! From the steps' verdicts to a ranked category with a confidence, and the first mitigation.
 
+use serde::Serialize;
+
 use super::{Category, Evidence, Step, Verdict, candidates, dominant, model};
 use crate::engine::observation::Dimension;
 use crate::model::{ChangeKind, MitigationKind};
@@ -12,7 +14,7 @@ pub struct Ranked {
 }
 
 /// The mitigation that stops the bleeding for the leading category, with its target.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Recommendation {
     pub kind: MitigationKind,
     /// The prompt, model alias or feature it acts on.
