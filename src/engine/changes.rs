@@ -194,21 +194,14 @@ impl ChangeLog {
             let Some(count) = mix.observe(value) else {
                 continue;
             };
-            inferred = Some(self.infer(Change {
-                ts: call.ts,
-                kind: ChangeKind::InputMix,
-                target: key.clone(),
-                from: None,
-                to: Some(value.to_string()),
-                feature: Some(call.feature.clone()),
-                author: None,
-                note: Some(format!(
-                    "{value} is new and {count}% of the last {MIX_WINDOW} calls"
-                )),
-                text_from: None,
-                text_to: None,
-                extra: Default::default(),
-            }));
+            inferred = Some(self.infer(
+                call,
+                ChangeKind::InputMix,
+                key.clone(),
+                None,
+                value,
+                format!("{value} is new and {count}% of the last {MIX_WINDOW} calls"),
+            ));
         }
         inferred
     }
@@ -221,19 +214,14 @@ impl ChangeLog {
             &call.model_requested,
             served,
         )?;
-        Some(self.infer(Change {
-            ts: call.ts,
-            kind: ChangeKind::ModelChange,
-            target: call.model_requested.clone(),
-            from: Some(previous),
-            to: Some(served.clone()),
-            feature: Some(call.feature.clone()),
-            author: None,
-            note: Some("served model changed under the same requested name".into()),
-            text_from: None,
-            text_to: None,
-            extra: Default::default(),
-        }))
+        Some(self.infer(
+            call,
+            ChangeKind::ModelChange,
+            call.model_requested.clone(),
+            Some(previous),
+            served,
+            "served model changed under the same requested name".into(),
+        ))
     }
 
     fn observe_prompt_version(&mut self, call: &Call) -> Option<ChangeRecord> {
@@ -245,22 +233,39 @@ impl ChangeLog {
             prompt,
             version,
         )?;
-        Some(self.infer(Change {
+        Some(self.infer(
+            call,
+            ChangeKind::PromptDeploy,
+            prompt.to_string(),
+            Some(previous),
+            version,
+            "new prompt version seen in calls".into(),
+        ))
+    }
+
+    /// Logs a change the call revealed: `target` moved from `from` to `to`.
+    fn infer(
+        &mut self,
+        call: &Call,
+        kind: ChangeKind,
+        target: String,
+        from: Option<String>,
+        to: &str,
+        note: String,
+    ) -> ChangeRecord {
+        let change = Change {
             ts: call.ts,
-            kind: ChangeKind::PromptDeploy,
-            target: prompt.to_string(),
-            from: Some(previous),
-            to: Some(version.clone()),
+            kind,
+            target,
+            from,
+            to: Some(to.to_string()),
             feature: Some(call.feature.clone()),
             author: None,
-            note: Some("new prompt version seen in calls".into()),
+            note: Some(note),
             text_from: None,
             text_to: None,
             extra: Default::default(),
-        }))
-    }
-
-    fn infer(&mut self, change: Change) -> ChangeRecord {
+        };
         self.insert(ChangeRecord {
             id: 0,
             change,
