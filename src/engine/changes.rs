@@ -51,9 +51,9 @@ pub struct ChangeLog {
     next_id: u64,
     served_by_alias: HashMap<String, String>,
     prompt_version_by_prompt: HashMap<String, String>,
-    /// (alias or prompt, version) pairs already known, so that a canary or a rollout, whose
-    /// calls alternate between two versions, reveals each version once.
-    seen: HashSet<(String, String)>,
+    /// The versions already known under each alias or prompt, so that a canary or a rollout,
+    /// whose calls alternate between two versions, reveals each version once.
+    seen: HashMap<String, HashSet<String>>,
     mixes: HashMap<String, AttributeMix>,
 }
 
@@ -64,71 +64,77 @@ const USUAL_SHARE: usize = 2;
 /// An unusual value that reaches this share of the window is a change in the inputs.
 const NEW_DOMINANT_SHARE: usize = 20;
 
-/// The recent values of one attribute, and those that are part of its usual mix.
+/// The recent values of one attribute, and those that are part of its usual mix. Values are
+/// numbered as they first appear, so a call adds no string once its values are known.
 #[derive(Debug, Default)]
 struct AttributeMix {
-    recent: VecDeque<String>,
-    counts: HashMap<String, usize>,
-    usual: HashSet<String>,
+    ids: HashMap<String, usize>,
+    /// Calls among the recent ones that carry each value, by number.
+    counts: Vec<usize>,
+    recent: VecDeque<usize>,
+    usual: HashSet<usize>,
     learned: bool,
 }
 
 impl AttributeMix {
     /// Adds a value; returns its share (in calls of the window) when it newly became prominent.
     fn observe(&mut self, value: &str) -> Option<usize> {
-        self.recent.push_back(value.to_string());
-        match self.counts.get_mut(value) {
-            Some(count) => *count += 1,
+        let id = match self.ids.get(value) {
+            Some(id) => *id,
             None => {
-                self.counts.insert(value.to_string(), 1);
+                let id = self.counts.len();
+                self.ids.insert(value.to_string(), id);
+                self.counts.push(0);
+                id
             }
-        }
+        };
+        self.recent.push_back(id);
+        self.counts[id] += 1;
         if self.recent.len() > MIX_WINDOW
             && let Some(old) = self.recent.pop_front()
-            && let Some(count) = self.counts.get_mut(&old)
         {
-            *count -= 1;
+            self.counts[old] -= 1;
         }
         if !self.learned {
             if self.recent.len() == MIX_WINDOW {
                 self.learned = true;
-                self.usual = self
-                    .counts
-                    .iter()
-                    .filter(|(_, count)| **count * 100 >= USUAL_SHARE * MIX_WINDOW)
-                    .map(|(value, _)| value.clone())
+                self.usual = (0..self.counts.len())
+                    .filter(|id| self.counts[*id] * 100 >= USUAL_SHARE * MIX_WINDOW)
                     .collect();
             }
             return None;
         }
-        let count = self.counts[value];
-        (count * 100 >= NEW_DOMINANT_SHARE * MIX_WINDOW && self.usual.insert(value.to_string()))
-            .then_some(count)
+        let count = self.counts[id];
+        (count * 100 >= NEW_DOMINANT_SHARE * MIX_WINDOW && self.usual.insert(id)).then_some(count)
     }
 }
 
 /// Records `value` as the latest under `key` and returns the value it replaced when `value` was
-/// never seen under `key` before; clones only when the value changes.
+/// never seen under `key` before; allocates only when the value changes.
 fn switched_to_new(
     latest: &mut HashMap<String, String>,
-    seen: &mut HashSet<(String, String)>,
+    seen: &mut HashMap<String, HashSet<String>>,
     key: &str,
     value: &str,
 ) -> Option<String> {
-    match latest.get_mut(key) {
+    let previous = match latest.get_mut(key) {
         None => {
             latest.insert(key.to_string(), value.to_string());
-            seen.insert((key.to_string(), value.to_string()));
-            None
+            seen.entry(key.to_string())
+                .or_default()
+                .insert(value.to_string());
+            return None;
         }
-        Some(current) if current == value => None,
-        Some(current) => {
-            let previous = std::mem::replace(current, value.to_string());
-            let new = seen.insert((key.to_string(), value.to_string()));
-            seen.insert((key.to_string(), previous.clone()));
-            new.then_some(previous)
-        }
+        Some(current) if current == value => return None,
+        Some(current) => std::mem::replace(current, value.to_string()),
+    };
+    let versions = seen.entry(key.to_string()).or_default();
+    if versions.contains(value) {
+        return None;
     }
+    versions.insert(value.to_string());
+    versions.insert(previous.clone());
+    Some(previous)
 }
 
 impl ChangeLog {
@@ -150,7 +156,10 @@ impl ChangeLog {
                 .into_iter()
                 .flatten()
             {
-                self.seen.insert((change.target.clone(), version.clone()));
+                self.seen
+                    .entry(change.target.clone())
+                    .or_default()
+                    .insert(version.clone());
             }
         }
         let mut record = ChangeRecord {

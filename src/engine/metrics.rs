@@ -117,6 +117,22 @@ impl MetricId {
         }
     }
 
+    /// The metrics that are rates, in the order of [`rate_outcomes`].
+    pub const RATES: [MetricId; 7] = [
+        Self::Hallucination,
+        Self::Refusal,
+        Self::Schema,
+        Self::Feedback,
+        Self::Errors,
+        Self::Timeouts,
+        Self::RateLimits,
+    ];
+
+    /// The metric's place in [`MetricId::RATES`], if it is a rate.
+    pub fn rate_index(self) -> Option<usize> {
+        Self::RATES.iter().position(|m| *m == self)
+    }
+
     /// For rate metrics, whether an observation counts as bad; `None` when it does not apply.
     pub fn is_bad(self, obs: &Observation) -> Option<bool> {
         match self {
@@ -231,4 +247,9 @@ pub struct MetricReading {
     pub change_onset: Option<DateTime<Utc>>,
     /// One value a minute, oldest first, ending with the current minute.
     pub trend: Vec<Option<f64>>,
+}
+
+/// Whether an observation is bad for each of [`MetricId::RATES`], in that order.
+pub fn rate_outcomes(obs: &Observation) -> [Option<bool>; MetricId::RATES.len()] {
+    MetricId::RATES.map(|metric| metric.is_bad(obs))
 }

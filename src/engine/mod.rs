@@ -5,12 +5,16 @@ pub mod change_points;
 pub mod changes;
 pub mod detect;
 pub mod diff;
+mod judgement;
+pub mod latency_sketch;
 pub mod metrics;
+pub mod minutes;
 pub mod observation;
 pub mod segments;
 pub mod signals;
 pub mod stats;
 pub mod triage;
+mod window;
 
 use std::collections::{HashMap, VecDeque};
 
@@ -19,13 +23,17 @@ use chrono::{DateTime, Duration, Utc};
 use self::change_points::ChangePoints;
 use self::changes::{ChangeLog, ChangeRecord};
 use self::detect::Rule;
-use self::metrics::{Family, Measure, MetricId, MetricReading, MetricState};
-use self::observation::{Interner, Observation};
-use self::segments::SegmentCounts;
+use self::judgement::{
+    BaselineStat, Comparison, combine, judge, judge_change, measure, worse_than_warn,
+};
+use self::metrics::{Family, MetricId, MetricReading, MetricState};
+use self::minutes::MinuteCounts;
+use self::observation::{Interner, Observation, Symbol};
 use self::signals::schema::SchemaRegistry;
-use self::stats::{Proportion, cusum_onset, percentile, rate_delta};
+use self::stats::{Proportion, cusum_onset};
 use self::triage::Triage;
-use crate::model::{Call, CallStatus, Change};
+use self::window::WindowStats;
+use crate::model::{Call, Change};
 
 /// Windows and limits of the engine.
 #[derive(Debug, Clone)]
@@ -125,7 +133,9 @@ pub struct Engine {
     schemas: SchemaRegistry,
     interner: Interner,
     observations: VecDeque<Observation>,
-    segment_counts: SegmentCounts,
+    minute_counts: MinuteCounts,
+    /// The current call's input terms, kept between calls for its allocation.
+    input_terms: Vec<Symbol>,
     /// Each metric's baseline statistic for the window it was computed on: a frozen baseline is
     /// read once per episode, not once per evaluation.
     baseline_stats: Option<(BaselineWindow, Vec<BaselineStat>)>,
@@ -148,7 +158,8 @@ impl Engine {
             schemas,
             interner: Interner::default(),
             observations: VecDeque::new(),
-            segment_counts: SegmentCounts::default(),
+            minute_counts: MinuteCounts::default(),
+            input_terms: Vec::new(),
             baseline_stats: None,
             changes: ChangeLog::default(),
             frozen_baseline_end: None,
@@ -166,11 +177,21 @@ impl Engine {
     pub fn ingest_call(&mut self, call: &Call) -> bool {
         let observation = Observation::from_call(call, &self.schemas, &mut self.interner);
         let raised = self.change_points.step(&observation);
-        let at = self
+        observation::input_terms(call, &mut self.interner, &mut self.input_terms);
+        self.minute_counts.add(&observation, &self.input_terms);
+        // Calls nearly always arrive in order: the search is for the few that do not.
+        if self
             .observations
-            .partition_point(|o| o.ts <= observation.ts);
-        self.segment_counts.add(&observation);
-        self.observations.insert(at, observation);
+            .back()
+            .is_none_or(|last| last.ts <= observation.ts)
+        {
+            self.observations.push_back(observation);
+        } else {
+            let at = self
+                .observations
+                .partition_point(|o| o.ts <= observation.ts);
+            self.observations.insert(at, observation);
+        }
         // A frozen baseline is kept however old it gets: the incident is judged against it.
         let frozen_from = self
             .frozen_baseline_end
@@ -179,7 +200,7 @@ impl Engine {
         while self.observations.front().is_some_and(|o| o.ts < horizon) {
             self.observations.pop_front();
         }
-        self.segment_counts.forget_before(horizon);
+        self.minute_counts.forget_before(horizon);
         self.changes.observe_call(call);
         raised
     }
@@ -214,18 +235,20 @@ impl Engine {
         {
             let observations = || slice(&self.observations, window.from, window.to);
             self.change_points.arm(observations());
+            let mut whole = WindowStats::of(observations());
             let stats = MetricId::ALL
                 .iter()
-                .map(|id| BaselineStat::of(*id, observations()))
+                .map(|id| BaselineStat::of(*id, &mut whole))
                 .collect();
             self.baseline_stats = Some((window, stats));
         }
+        let mut windows = RecentWindows::at(&self.observations, now, &self.config);
         let readings: Vec<MetricReading> = MetricId::ALL
             .iter()
             .enumerate()
             .map(|(i, id)| {
                 let base = baseline.zip(self.baseline_stats.as_ref().map(|(_, s)| s[i]));
-                self.read(*id, now, base)
+                self.read(*id, now, base, &mut windows)
             })
             .collect();
         let metrics: Vec<MetricReading> = readings
@@ -254,7 +277,7 @@ impl Engine {
             (Some(episode), Some(window)) => episode.onset.map(|onset| {
                 triage::assess(&triage::Evidence {
                     observations: &self.observations,
-                    segment_counts: &self.segment_counts,
+                    minutes: &self.minute_counts,
                     interner: &self.interner,
                     changes: self.changes.records(),
                     episode,
@@ -306,7 +329,7 @@ impl Engine {
         Some(BaselineWindow {
             from,
             to,
-            calls: slice(&self.observations, from, to).count(),
+            calls: slice(&self.observations, from, to).len(),
             frozen: self.frozen_baseline_end.is_some(),
         })
     }
@@ -381,42 +404,30 @@ impl Engine {
         id: MetricId,
         now: DateTime<Utc>,
         baseline: Option<(BaselineWindow, BaselineStat)>,
+        windows: &mut RecentWindows,
     ) -> MetricReading {
-        let window =
-            |minutes: i64| slice(&self.observations, now - Duration::minutes(minutes), now);
-        let five = self.config.window.num_minutes();
-        let (value, samples) = measure(id, window(five), five as f64);
+        let five = self.config.window.num_minutes() as f64;
+        let (value, samples) = measure(id, &mut windows.current, five);
         let alarm = self.change_points.alarm(id);
         let (comparison, rule) = match baseline {
             None => (Comparison::default(), None),
             Some((b, base)) => {
                 let minutes = (b.to - b.from).num_seconds() as f64 / 60.0;
-                let limit = judge(id, window(five), base, minutes, five as f64);
+                let limit = judge(id, &mut windows.current, base, minutes, five);
                 // Since the onset, so the change is not diluted by the calls before it.
                 let change = alarm.map_or(MetricState::Ok, |a| {
                     let from = a.onset.max(now - self.config.window);
-                    judge_change(id, slice(&self.observations, from, now), base)
+                    let mut since_onset = WindowStats::of(slice(&self.observations, from, now));
+                    judge_change(id, &mut since_onset, base)
                 });
                 combine(limit, change)
             }
         };
-        let trend = (0..self.config.trend_minutes as i64)
-            .rev()
-            .map(|ago| {
-                let end = now - Duration::minutes(ago);
-                measure(
-                    id,
-                    slice(&self.observations, end - Duration::minutes(1), end),
-                    1.0,
-                )
-                .0
-            })
-            .collect();
         MetricReading {
             id,
             now: value,
-            last_minute: measure(id, window(1), 1.0).0,
-            last_quarter_hour: measure(id, window(15), 15.0).0,
+            last_minute: measure(id, &mut windows.last_minute, 1.0).0,
+            last_quarter_hour: measure(id, &mut windows.quarter_hour, 15.0).0,
             baseline: comparison.baseline,
             delta: comparison.delta,
             half_width: comparison.half_width,
@@ -424,79 +435,58 @@ impl Engine {
             state: comparison.state,
             rule,
             change_onset: alarm.map(|a| a.onset),
-            trend,
+            trend: windows
+                .trend
+                .iter_mut()
+                .map(|minute| measure(id, minute, 1.0).0)
+                .collect(),
         }
     }
 }
 
-/// The limit rule's state and the change-point rule's, whichever is worse, and which fired.
-fn combine(limit: Comparison, change: MetricState) -> (Comparison, Option<Rule>) {
-    let judged = matches!(
-        limit.state,
-        MetricState::Ok | MetricState::Warn | MetricState::Critical
-    );
-    if !judged {
-        return (limit, None);
-    }
-    let state = limit.state.max(change);
-    let rule = Rule::from_flags(
-        change.is_alarm() && change == state,
-        limit.state.is_alarm() && limit.state == state,
-    );
-    (Comparison { state, ..limit }, rule)
+/// The recent windows every reading is taken over, each read once per evaluation.
+struct RecentWindows {
+    last_minute: WindowStats,
+    current: WindowStats,
+    quarter_hour: WindowStats,
+    /// One per minute of the trend, the oldest first.
+    trend: Vec<WindowStats>,
 }
 
-/// Least calls since a detected onset before the change alone can make a metric critical: a
-/// chance cluster of bad calls trips the detector now and then, but does not last.
-const MIN_CALLS_FOR_CRITICAL_CHANGE: u64 = 60;
-
-/// How far a metric has moved since the onset its detector found (at most one window back): warn
-/// once the change exceeds the warn limit, critical once it exceeds the critical limit on enough
-/// calls, significantly.
-fn judge_change<'a>(
-    id: MetricId,
-    since_onset: impl Iterator<Item = &'a Observation> + Clone,
-    baseline: BaselineStat,
-) -> MetricState {
-    let limits = id.limits();
-    let (effect, n, significant) = match (id.measure(), baseline) {
-        (Measure::Rate, BaselineStat::Rate(b)) => {
-            let r = proportion(id, since_onset);
-            let Some(d) = rate_delta(r, b) else {
-                return MetricState::Ok;
-            };
-            (d.delta, r.n, d.z >= 4.0)
+impl RecentWindows {
+    /// One pass over the quarter hour fills the shorter windows that end with it.
+    fn at(observations: &VecDeque<Observation>, now: DateTime<Utc>, config: &EngineConfig) -> Self {
+        let quarter_start = now - Duration::minutes(15);
+        let current_start = now - config.window;
+        let minute_start = now - Duration::minutes(1);
+        let mut last_minute = WindowStats::default();
+        let mut current = WindowStats::default();
+        let mut quarter_hour = WindowStats::default();
+        // The current window is configurable and may reach back further than the quarter hour.
+        let earliest = quarter_start.min(current_start);
+        for observation in slice(observations, earliest, now) {
+            if observation.ts >= quarter_start {
+                quarter_hour.add(observation);
+            }
+            if observation.ts >= current_start {
+                current.add(observation);
+            }
+            if observation.ts >= minute_start {
+                last_minute.add(observation);
+            }
         }
-        (Measure::Latency(q), BaselineStat::Latency { value: Some(b), .. }) => {
-            let mut recent = ok_latencies(since_onset);
-            let n = recent.len() as u64;
-            let Some(r) = percentile(&mut recent, q) else {
-                return MetricState::Ok;
-            };
-            (r / b.max(1.0), n, true)
+        Self {
+            last_minute,
+            current,
+            quarter_hour,
+            trend: (0..config.trend_minutes as i64)
+                .rev()
+                .map(|ago| {
+                    let end = now - Duration::minutes(ago);
+                    WindowStats::of(slice(observations, end - Duration::minutes(1), end))
+                })
+                .collect(),
         }
-        _ => return MetricState::Ok,
-    };
-    if effect >= limits.critical && significant && n >= MIN_CALLS_FOR_CRITICAL_CHANGE {
-        MetricState::Critical
-    } else if effect >= limits.warn && n >= MIN_RECENT {
-        MetricState::Warn
-    } else {
-        MetricState::Ok
-    }
-}
-
-/// Whether a reading is still worse than its baseline by the warn limit.
-fn worse_than_warn(reading: &MetricReading) -> bool {
-    let (Some(delta), Some(base)) = (reading.delta, reading.baseline) else {
-        return false;
-    };
-    let warn = reading.id.limits().warn;
-    match reading.id.measure() {
-        Measure::Rate if reading.id.shows_good_share() => -delta >= warn,
-        Measure::Rate => delta >= warn,
-        Measure::Latency(_) => base > 0.0 && (base + delta) / base >= warn,
-        Measure::Throughput => false,
     }
 }
 
@@ -505,7 +495,7 @@ fn slice(
     observations: &VecDeque<Observation>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> impl Iterator<Item = &Observation> + Clone {
+) -> std::collections::vec_deque::Iter<'_, Observation> {
     let start = observations.partition_point(|o| o.ts < from);
     let end = observations.partition_point(|o| o.ts < to);
     observations.range(start..end.max(start))
@@ -513,7 +503,8 @@ fn slice(
 
 /// The detector's last reset can come well before the change when its score wandered up by
 /// chance first; the maximum-likelihood change point of a step from the baseline rate `p0` to
-/// the rate seen since then, within that excursion, is closer to the change itself.
+/// the rate seen since then, within that excursion, is closer to the change itself. Only the
+/// first [`REFINE_CALLS`] calls after the detector's onset are read: the change lies near it.
 fn refine_onset(
     observations: &VecDeque<Observation>,
     primary: MetricId,
@@ -521,16 +512,20 @@ fn refine_onset(
     onset: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> DateTime<Utc> {
-    let Some(p1) = proportion(primary, slice(observations, onset, end)).rate() else {
+    let since = || slice(observations, onset, end).take(REFINE_CALLS);
+    let Some(p1) = proportion(primary, since()).rate() else {
         return onset;
     };
     if p1 <= p0 {
         return onset;
     }
-    let outcomes =
-        slice(observations, onset, end).filter_map(|o| primary.is_bad(o).map(|bad| (o.ts, bad)));
+    let outcomes = since().filter_map(|o| primary.is_bad(o).map(|bad| (o.ts, bad)));
     cusum_onset(outcomes, p0, p1).map_or(onset, |refined| refined.max(onset))
 }
+
+/// Enough calls to place a change from 2% to 5% (the slowest the detectors are tuned to) many
+/// times over, and a bound on the work at high traffic.
+const REFINE_CALLS: usize = 5_000;
 
 fn proportion<'a>(id: MetricId, observations: impl Iterator<Item = &'a Observation>) -> Proportion {
     let mut proportion = Proportion::default();
@@ -538,183 +533,6 @@ fn proportion<'a>(id: MetricId, observations: impl Iterator<Item = &'a Observati
         proportion.add(bad);
     }
     proportion
-}
-
-fn ok_latencies<'a>(observations: impl Iterator<Item = &'a Observation>) -> Vec<f64> {
-    observations
-        .filter(|o| o.status == CallStatus::Ok)
-        .map(|o| o.latency_ms)
-        .collect()
-}
-
-/// A metric's value in display units over some observations, and how many calls it rests on.
-fn measure<'a>(
-    id: MetricId,
-    observations: impl Iterator<Item = &'a Observation>,
-    minutes: f64,
-) -> (Option<f64>, u64) {
-    match id.measure() {
-        Measure::Rate => {
-            let p = proportion(id, observations);
-            let value = p
-                .rate()
-                .map(|r| if id.shows_good_share() { 1.0 - r } else { r });
-            (value, p.n)
-        }
-        Measure::Latency(q) => {
-            let mut latencies = ok_latencies(observations);
-            let n = latencies.len() as u64;
-            (percentile(&mut latencies, q), n)
-        }
-        Measure::Throughput => {
-            let n = observations.count() as u64;
-            (Some(n as f64 / minutes), n)
-        }
-    }
-}
-
-/// Least calls in a window before a rate or a latency is judged.
-const MIN_RECENT: u64 = 20;
-const MIN_BASELINE: u64 = 50;
-
-/// The recent window against the baseline, in display units.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Comparison {
-    baseline: Option<f64>,
-    state: MetricState,
-    delta: Option<f64>,
-    /// Half-width of the 95% interval on `delta`, for rates.
-    half_width: Option<f64>,
-}
-
-impl Default for Comparison {
-    fn default() -> Self {
-        Self {
-            baseline: None,
-            state: MetricState::Learning,
-            delta: None,
-            half_width: None,
-        }
-    }
-}
-
-/// What a metric's judgement needs from the baseline window.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum BaselineStat {
-    Rate(Proportion),
-    /// The baseline percentile over the calls that succeeded, and how many there were.
-    Latency {
-        value: Option<f64>,
-        n: u64,
-    },
-    Calls(u64),
-}
-
-impl BaselineStat {
-    fn of<'a>(id: MetricId, baseline: impl Iterator<Item = &'a Observation>) -> Self {
-        match id.measure() {
-            Measure::Rate => Self::Rate(proportion(id, baseline)),
-            Measure::Latency(q) => {
-                let mut latencies = ok_latencies(baseline);
-                Self::Latency {
-                    n: latencies.len() as u64,
-                    value: percentile(&mut latencies, q),
-                }
-            }
-            Measure::Throughput => Self::Calls(baseline.count() as u64),
-        }
-    }
-}
-
-fn judge<'a>(
-    id: MetricId,
-    recent: impl Iterator<Item = &'a Observation> + Clone,
-    baseline: BaselineStat,
-    baseline_minutes: f64,
-    recent_minutes: f64,
-) -> Comparison {
-    let limits = id.limits();
-    match baseline {
-        BaselineStat::Rate(b) => {
-            let r = proportion(id, recent);
-            let shown = |rate: f64| {
-                if id.shows_good_share() {
-                    1.0 - rate
-                } else {
-                    rate
-                }
-            };
-            let Some(d) = rate_delta(r, b) else {
-                return Comparison {
-                    baseline: b.rate().map(shown),
-                    ..Comparison::default()
-                };
-            };
-            let sign = if id.shows_good_share() { -1.0 } else { 1.0 };
-            let state = if b.n < MIN_BASELINE {
-                MetricState::Learning
-            } else if r.n < MIN_RECENT {
-                MetricState::FewSamples
-            } else if d.delta >= limits.critical && d.z >= 4.0 {
-                MetricState::Critical
-            } else if d.delta >= limits.warn && d.z >= 3.0 {
-                MetricState::Warn
-            } else {
-                MetricState::Ok
-            };
-            Comparison {
-                baseline: b.rate().map(shown),
-                state,
-                delta: Some(sign * d.delta),
-                half_width: Some(d.half_width),
-            }
-        }
-        BaselineStat::Latency { value, n: bn } => {
-            let Measure::Latency(q) = id.measure() else {
-                return Comparison::default();
-            };
-            let mut r = ok_latencies(recent);
-            let rn = r.len() as u64;
-            let (Some(rv), Some(bv)) = (percentile(&mut r, q), value) else {
-                return Comparison::default();
-            };
-            let ratio = rv / bv;
-            let state = if bn < MIN_BASELINE {
-                MetricState::Learning
-            } else if rn < MIN_RECENT {
-                MetricState::FewSamples
-            } else if ratio >= limits.critical {
-                MetricState::Critical
-            } else if ratio >= limits.warn {
-                MetricState::Warn
-            } else {
-                MetricState::Ok
-            };
-            Comparison {
-                baseline: Some(bv),
-                state,
-                delta: Some(rv - bv),
-                half_width: None,
-            }
-        }
-        BaselineStat::Calls(calls) => {
-            let rate = recent.count() as f64 / recent_minutes;
-            let base = calls as f64 / baseline_minutes;
-            let state = if base <= 0.0 {
-                MetricState::Learning
-            } else if rate < limits.warn * base {
-                MetricState::Warn
-            } else {
-                MetricState::Ok
-            };
-            Comparison {
-                baseline: Some(base),
-                state,
-                delta: Some(rate - base),
-                half_width: None,
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -89,8 +89,6 @@ pub struct Observation {
     pub fields: [Option<Symbol>; 5],
     /// Interned string attributes, as (key, value), sorted by key.
     pub attributes: Vec<(Symbol, Symbol)>,
-    /// Distinct content terms of the input.
-    pub terms: Vec<Symbol>,
 }
 
 impl Observation {
@@ -118,16 +116,6 @@ impl Observation {
         attributes.sort_unstable();
         // Parsed once for both the refusal check and the schema check.
         let parsed = output.map(serde_json::from_str::<serde_json::Value>);
-        let input = call
-            .input
-            .as_deref()
-            .map(str::to_lowercase)
-            .unwrap_or_default();
-        let mut terms: Vec<Symbol> = content_terms(&input)
-            .map(|term| interner.intern(term))
-            .collect();
-        terms.sort_unstable();
-        terms.dedup();
         Self {
             ts: call.ts,
             status: call.status,
@@ -147,7 +135,6 @@ impl Observation {
             feedback_down: call.feedback.map(|f| f == Feedback::Down),
             fields,
             attributes,
-            terms,
         }
     }
 
@@ -180,13 +167,68 @@ impl Observation {
     }
 }
 
-const STOP_WORDS: &[&str] = &[
-    "the", "and", "for", "you", "your", "with", "that", "this", "have", "can", "are", "was",
-    "what", "how", "but", "not", "from", "they", "will", "would", "there", "their", "about",
-    "does", "did", "our", "any", "get", "just", "when", "which", "who", "why", "into", "than",
-    "then", "them", "its", "also", "been", "were", "could", "should", "please", "hi", "hello",
-    "thanks",
-];
+/// The distinct content terms of a call's input, interned, into `terms` (cleared first, and
+/// reused from call to call so that counting them allocates nothing).
+pub fn input_terms(call: &Call, interner: &mut Interner, terms: &mut Vec<Symbol>) {
+    terms.clear();
+    let Some(input) = call.input.as_deref() else {
+        return;
+    };
+    let lowercase = input.to_lowercase();
+    terms.extend(content_terms(&lowercase).map(|term| interner.intern(term)));
+    terms.sort_unstable();
+    terms.dedup();
+}
+
+/// Words too common to say what an input is about, each packed into an integer (see [`packed`])
+/// and sorted, so that a word is looked up without comparing strings.
+const STOP_WORDS: [u64; 47] = {
+    let text = [
+        "the", "and", "for", "you", "your", "with", "that", "this", "have", "can", "are", "was",
+        "what", "how", "but", "not", "from", "they", "will", "would", "there", "their", "about",
+        "does", "did", "our", "any", "get", "just", "when", "which", "who", "why", "into", "than",
+        "then", "them", "its", "also", "been", "were", "could", "should", "please", "hi", "hello",
+        "thanks",
+    ];
+    let mut words = [0u64; 47];
+    let mut i = 0;
+    while i < text.len() {
+        words[i] = packed(text[i].as_bytes());
+        i += 1;
+    }
+    // Insertion sort: the standard sorts are not const.
+    let mut i = 1;
+    while i < words.len() {
+        let mut j = i;
+        while j > 0 && words[j - 1] > words[j] {
+            let swap = words[j - 1];
+            words[j - 1] = words[j];
+            words[j] = swap;
+            j -= 1;
+        }
+        i += 1;
+    }
+    words
+};
+
+/// A word of at most eight bytes as an integer; longer words pack to 0, which no stop word is.
+const fn packed(word: &[u8]) -> u64 {
+    if word.len() > 8 {
+        return 0;
+    }
+    let mut value = 0u64;
+    let mut i = 0;
+    while i < word.len() {
+        value = (value << 8) | word[i] as u64;
+        i += 1;
+    }
+    value
+}
+
+fn is_stop_word(word: &str) -> bool {
+    let key = packed(word.as_bytes());
+    key != 0 && STOP_WORDS.binary_search(&key).is_ok()
+}
 
 /// The alphabetic words of three letters or more in already lower-cased text, less the stop
 /// words; contractions ("isn't") are dropped with them, as they carry no topic.
@@ -194,7 +236,7 @@ pub fn content_terms(lowercase: &str) -> impl Iterator<Item = &str> {
     lowercase
         .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '\u{2019}')
         .filter(|word| {
-            word.len() >= 3 && word.chars().all(char::is_alphabetic) && !STOP_WORDS.contains(word)
+            word.len() >= 3 && word.chars().all(char::is_alphabetic) && !is_stop_word(word)
         })
 }
 
@@ -212,6 +254,16 @@ mod tests {
             .collect::<Vec<_>>(),
             vec!["where", "order", "late", "tracking", "moving"]
         );
+    }
+
+    #[test]
+    fn every_stop_word_is_found_and_others_are_not() {
+        for word in ["the", "your", "should", "thanks", "hello", "hi"] {
+            assert!(is_stop_word(word), "{word}");
+        }
+        for word in ["order", "tracking", "then's", "th", "refunds", "waterproof"] {
+            assert!(!is_stop_word(word), "{word}");
+        }
     }
 
     #[test]

@@ -1,13 +1,10 @@
 //! The blast radius: a metric split by every dimension of the calls, with confidence intervals,
 //! ranked by how much of the excess over the baseline each segment carries.
 
-use std::collections::BTreeMap;
-
-use chrono::{DateTime, Utc};
 use foldhash::HashMap;
 
 use super::metrics::MetricId;
-use super::observation::{Dimension, Interner, Observation, Symbol};
+use super::observation::{Dimension, Interner, Symbol};
 use super::stats::{Proportion, Z95, rate_delta};
 
 /// A segment must be this many standard errors worse than the rest of its dimension to count:
@@ -47,135 +44,8 @@ pub struct Breakdown {
     pub segments: Vec<Segment>,
 }
 
-/// The rate metrics a breakdown splits, in the order of a cell's counters.
-const SPLIT: [MetricId; 7] = [
-    MetricId::Hallucination,
-    MetricId::Refusal,
-    MetricId::Schema,
-    MetricId::Feedback,
-    MetricId::Errors,
-    MetricId::Timeouts,
-    MetricId::RateLimits,
-];
-
-type Counters = [Proportion; SPLIT.len()];
-
-fn count(counters: &mut Counters, outcomes: &[Option<bool>; SPLIT.len()]) {
-    for (counter, outcome) in counters.iter_mut().zip(outcomes) {
-        if let Some(bad) = outcome {
-            counter.add(*bad);
-        }
-    }
-}
-
-/// One segment's calls in a minute, and its count for each split metric.
-#[derive(Debug, Clone, Default)]
-struct Cell {
-    calls: u64,
-    rates: Counters,
-}
-
-/// One minute of calls counted by segment.
-#[derive(Debug, Clone, Default)]
-struct Minute {
-    total: Counters,
-    cells: HashMap<(Dimension, Symbol), Cell>,
-    /// How many calls' inputs held each content term.
-    terms: HashMap<Symbol, u64>,
-}
-
-/// Every rate metric counted per minute and per segment, and the input terms per minute, as the
-/// calls arrive, so that evidence over hours costs minutes × segments rather than a pass over
-/// every call.
-#[derive(Debug, Clone, Default)]
-pub struct SegmentCounts {
-    minutes: BTreeMap<i64, Minute>,
-}
-
-fn minute_of(ts: DateTime<Utc>) -> i64 {
-    ts.timestamp().div_euclid(60)
-}
-
-impl SegmentCounts {
-    pub fn add(&mut self, observation: &Observation) {
-        let outcomes = SPLIT.map(|metric| metric.is_bad(observation));
-        let minute = self.minutes.entry(minute_of(observation.ts)).or_default();
-        count(&mut minute.total, &outcomes);
-        for key in observation.dimensions() {
-            let cell = minute.cells.entry(key).or_default();
-            cell.calls += 1;
-            count(&mut cell.rates, &outcomes);
-        }
-        for term in &observation.terms {
-            *minute.terms.entry(*term).or_default() += 1;
-        }
-    }
-
-    /// Drops the minutes that end before `ts`.
-    pub fn forget_before(&mut self, ts: DateTime<Utc>) {
-        let first_kept = minute_of(ts);
-        while let Some(oldest) = self.minutes.first_entry()
-            && *oldest.key() < first_kept
-        {
-            oldest.remove();
-        }
-    }
-
-    /// The minutes from the one holding `from` to the one holding `to`, whole.
-    fn minutes(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> impl Iterator<Item = &Minute> {
-        self.minutes
-            .range(minute_of(from)..=minute_of(to))
-            .map(|(_, minute)| minute)
-    }
-
-    /// The calls of each segment over the whole minutes from `from` to `to`.
-    pub fn calls(
-        &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> HashMap<(Dimension, Symbol), u64> {
-        let mut calls: HashMap<(Dimension, Symbol), u64> = HashMap::default();
-        for (key, cell) in self.minutes(from, to).flat_map(|m| &m.cells) {
-            *calls.entry(*key).or_default() += cell.calls;
-        }
-        calls
-    }
-
-    /// How many calls held each input term, over the whole minutes from `from` to `to`.
-    pub fn terms(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> HashMap<Symbol, u64> {
-        let mut terms: HashMap<Symbol, u64> = HashMap::default();
-        for (term, count) in self.minutes(from, to).flat_map(|m| &m.terms) {
-            *terms.entry(*term).or_default() += count;
-        }
-        terms
-    }
-
-    /// A metric's split over the whole minutes from `from` to `to`; `None` for a metric that is
-    /// not a split rate.
-    pub fn breakdown(
-        &self,
-        metric: MetricId,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        baseline_rate: f64,
-    ) -> Option<Breakdown> {
-        let index = SPLIT.iter().position(|m| *m == metric)?;
-        let mut total = Proportion::default();
-        let mut cells: HashMap<(Dimension, Symbol), Proportion> = HashMap::default();
-        for minute in self.minutes(from, to) {
-            total.merge(minute.total[index]);
-            for (key, cell) in &minute.cells {
-                if cell.rates[index].n > 0 {
-                    cells.entry(*key).or_default().merge(cell.rates[index]);
-                }
-            }
-        }
-        Some(Breakdown::from_cells(metric, total, cells, baseline_rate))
-    }
-}
-
 impl Breakdown {
-    fn from_cells(
+    pub(super) fn from_cells(
         metric: MetricId,
         total: Proportion,
         cells: HashMap<(Dimension, Symbol), Proportion>,
@@ -275,6 +145,8 @@ impl Breakdown {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::minutes::MinuteCounts;
+    use crate::engine::observation::Observation;
     use crate::engine::signals::schema::SchemaRegistry;
     use crate::model::Call;
 
@@ -300,9 +172,9 @@ mod tests {
             let bad = if i < 100 { i % 25 == 0 } else { i % 9 < 2 };
             calls.push(observation(&mut interner, version, source, bad));
         }
-        let mut counts = SegmentCounts::default();
+        let mut counts = MinuteCounts::default();
         for call in &calls {
-            counts.add(call);
+            counts.add(call, &[]);
         }
         let at = calls[0].ts;
         let breakdown = counts

@@ -4,6 +4,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use super::Eval;
+
+mod deserialize;
 use serde_json::Value;
 
 /// Transport outcome of a call.
@@ -25,77 +29,60 @@ pub enum Feedback {
 }
 
 /// An LLM call. Unknown fields are kept in `extra` so nothing a producer sends is lost.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Deserialized by hand ([`deserialize`]): `#[serde(flatten)]` would buffer every line twice.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Call {
     pub ts: DateTime<Utc>,
     pub feature: String,
     pub model_requested: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub model_served: Option<String>,
     pub status: CallStatus,
     pub latency_ms: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub input: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_status: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tokens_in: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tokens_out: Option<u64>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub evals: BTreeMap<String, Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub evals: BTreeMap<String, Eval>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub feedback: Option<Feedback>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub should_answer: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub input_embedding: Option<Vec<f32>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub output_embedding: Option<Vec<f32>>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, Value>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
 
 impl Call {
-    /// The evaluator's verdict as a boolean: `true`/`false`, a score ≥ 0.5, or a
-    /// `{"score": x}` / `{"label": "..."}` object.
+    /// The evaluator's verdict as a boolean (see [`Eval::flag`]).
     pub fn eval_flag(&self, name: &str) -> Option<bool> {
-        match self.evals.get(name)? {
-            Value::Bool(b) => Some(*b),
-            Value::Number(n) => n.as_f64().map(|x| x >= 0.5),
-            Value::Object(map) => {
-                if let Some(score) = map.get("score").and_then(Value::as_f64) {
-                    return Some(score >= 0.5);
-                }
-                let label = map.get("label")?.as_str()?.to_ascii_lowercase();
-                match label.as_str() {
-                    "true" | "yes" | "hallucinated" | "refused" | "fail" | "bad" => Some(true),
-                    "false" | "no" | "factual" | "grounded" | "answered" | "pass" | "good" => {
-                        Some(false)
-                    }
-                    _ => None,
-                }
-            }
-            _ => None,
-        }
+        self.evals.get(name)?.flag()
     }
 
     /// A string attribute (`intent`, `source`, `tenant`, ...), if present.
@@ -137,18 +124,15 @@ mod tests {
     }
 
     #[test]
-    fn eval_flag_reads_every_documented_shape() {
-        let mut call: Call = serde_json::from_str(minimal()).unwrap();
-        for (value, expected) in [
-            (serde_json::json!(true), Some(true)),
-            (serde_json::json!(0.2), Some(false)),
-            (serde_json::json!({"score": 0.9}), Some(true)),
-            (serde_json::json!({"label": "factual"}), Some(false)),
-            (serde_json::json!("maybe"), None),
-        ] {
-            call.evals.insert("hallucination".into(), value);
-            assert_eq!(call.eval_flag("hallucination"), expected);
-        }
+    fn reads_evals_by_name() {
+        let line = minimal().replace(
+            '}',
+            r#","evals":{"hallucination":{"score":0.9},"refusal":false}}"#,
+        );
+        let call: Call = serde_json::from_str(&line).unwrap();
+        assert_eq!(call.eval_flag("hallucination"), Some(true));
+        assert_eq!(call.eval_flag("refusal"), Some(false));
+        assert_eq!(call.eval_flag("groundedness"), None);
     }
 
     #[test]

@@ -2,12 +2,14 @@
 
 pub mod call;
 pub mod change;
+pub mod eval;
 pub mod incident;
 pub mod mitigation;
 pub mod timeline;
 
 pub use call::{Call, CallStatus, Feedback};
 pub use change::{Change, ChangeKind, ChangeOrigin};
+pub use eval::Eval;
 pub use incident::{Incident, Severity, Status};
 pub use mitigation::{MitigationKind, MitigationPlan};
 pub use timeline::{EntryKind, Outcome, TimelineEntry};

@@ -17,7 +17,7 @@ use self::scenario::{ProviderSpec, Scenario, Topic, WorldEvent};
 use crate::engine::changes::MITIGATION_AUTHOR;
 use crate::engine::signals::schema::SchemaRegistry;
 use crate::model::{
-    Call, CallStatus, Change, ChangeKind, Feedback, MitigationKind, MitigationPlan,
+    Call, CallStatus, Change, ChangeKind, Eval, Feedback, MitigationKind, MitigationPlan,
 };
 
 /// What the simulated world emits, in time order.
@@ -577,7 +577,18 @@ impl Simulator {
         if self.rng.chance(self.scenario.eval_coverage) {
             call.evals.insert(
                 "hallucination".into(),
-                json!({"score": if hallucinated { 1.0 } else { 0.0 }, "label": if hallucinated { "hallucinated" } else { "factual" }}),
+                Eval::Graded {
+                    score: Some(if hallucinated { 1.0 } else { 0.0 }),
+                    label: Some(
+                        if hallucinated {
+                            "hallucinated"
+                        } else {
+                            "factual"
+                        }
+                        .into(),
+                    ),
+                    extra: BTreeMap::new(),
+                },
             );
         }
     }

@@ -54,11 +54,22 @@ pub fn is_refusal(output: &str, parsed: Option<&Value>) -> bool {
         .rev()
         .find(|i| text.is_char_boundary(*i))
         .unwrap_or(0);
+    let opening = &text[..end];
+    let matches = |normalized: &str| {
+        REFUSAL_PREFIXES.iter().any(|prefix| {
+            normalized.starts_with(prefix) && !continues_as_answer(normalized, prefix)
+        })
+    };
+    if opening.is_ascii() {
+        // Most openings are ASCII: lower-cased on the stack, as this runs on every call.
+        let mut buffer = [0u8; OPENING_BYTES];
+        let lowered = &mut buffer[..opening.len()];
+        lowered.copy_from_slice(opening.as_bytes());
+        lowered.make_ascii_lowercase();
+        return std::str::from_utf8(lowered).is_ok_and(matches);
+    }
     // Typographic apostrophes are common in model output; fold them so "I’m sorry" matches.
-    let normalized = text[..end].to_lowercase().replace('\u{2019}', "'");
-    REFUSAL_PREFIXES
-        .iter()
-        .any(|prefix| normalized.starts_with(prefix) && !continues_as_answer(&normalized, prefix))
+    matches(&opening.to_lowercase().replace('\u{2019}', "'"))
 }
 
 /// Openings that match a refusal prefix but go on to answer: "Sorry for the delay, your

@@ -7,8 +7,8 @@ use foldhash::HashMap;
 
 use super::{Evidence, StepOutcome, Verdict, concentrated, pct, shown};
 use crate::engine::metrics::MetricId;
-use crate::engine::observation::{Dimension, Observation, Symbol};
-use crate::engine::{proportion, slice};
+use crate::engine::observation::{Dimension, Symbol};
+use crate::engine::stats::Proportion;
 
 /// Each dimension's values with their shares of the calls that carry the dimension.
 fn shares(calls: HashMap<(Dimension, Symbol), u64>) -> BTreeMap<Dimension, BTreeMap<Symbol, f64>> {
@@ -43,14 +43,12 @@ fn new_term_share(
 }
 
 pub(super) fn step(e: &Evidence, metric: MetricId, explained: bool) -> StepOutcome {
-    let recent: Vec<&Observation> = slice(e.observations, e.onset, e.end).collect();
-
     let mut new_segments = Vec::new();
     let mut largest_shift: Option<(Dimension, Symbol, f64)> = None;
     // The input side of a call: what it carries in its attributes, and which feature sent it.
     let input_side = |d: &Dimension| matches!(d, Dimension::Attribute(_) | Dimension::Feature);
-    let before = shares(e.segment_counts.calls(e.baseline.from, e.baseline.to));
-    let after = shares(e.segment_counts.calls(e.onset, e.end));
+    let before = shares(e.minutes.segment_calls(e.baseline.from, e.baseline.to));
+    let after = shares(e.minutes.segment_calls(e.onset, e.end));
     let empty = BTreeMap::new();
     for (dimension, values) in after.iter().filter(|(d, _)| input_side(d)) {
         let before = before.get(dimension).unwrap_or(&empty);
@@ -67,11 +65,15 @@ pub(super) fn step(e: &Evidence, metric: MetricId, explained: bool) -> StepOutco
     }
 
     // The baseline's own rate of unseen terms is the yardstick: its last quarter against the rest.
-    let counts = e.segment_counts;
+    let counts = e.minutes;
     let split = e.baseline.from + (e.baseline.to - e.baseline.from) * 3 / 4;
     let early = counts.terms(e.baseline.from, split - Duration::minutes(1));
-    let (expected, _) = new_term_share(&counts.terms(split, e.baseline.to), &early);
-    let vocabulary = counts.terms(e.baseline.from, e.baseline.to);
+    let late = counts.terms(split, e.baseline.to);
+    let (expected, _) = new_term_share(&late, &early);
+    let mut vocabulary = early;
+    for (term, count) in late {
+        *vocabulary.entry(term).or_default() += count;
+    }
     let (observed, unseen) = new_term_share(&counts.terms(e.onset, e.end), &vocabulary);
     let mut top_terms = unseen;
     top_terms.sort_by_key(|(term, count)| (std::cmp::Reverse(*count), *term));
@@ -124,20 +126,14 @@ pub(super) fn step(e: &Evidence, metric: MetricId, explained: bool) -> StepOutco
         };
     };
     let name = e.interner.name(value);
-    let in_segment = proportion(
-        metric,
-        recent
-            .iter()
-            .copied()
-            .filter(|o| o.dimension(dimension) == Some(value)),
-    );
-    let elsewhere = proportion(
-        metric,
-        recent
-            .iter()
-            .copied()
-            .filter(|o| o.dimension(dimension) != Some(value)),
-    );
+    let in_segment = e
+        .minutes
+        .rate(metric, Some((dimension, value)), e.onset, e.end);
+    let all = e.minutes.rate(metric, None, e.onset, e.end);
+    let elsewhere = Proportion {
+        bad: all.bad - in_segment.bad,
+        n: all.n - in_segment.n,
+    };
     let verdict = if explained {
         Verdict::Suspect
     } else if concentrated(metric, in_segment, elsewhere) || vocabulary_moved {

@@ -1,31 +1,19 @@
 //! Infrastructure: transport failures or latency, consistent rather than intermittent, with the
 //! quality of the calls that succeed unchanged.
 
-use chrono::Duration;
-
 use super::{Evidence, StepOutcome, Verdict, hm, pct};
 use crate::engine::metrics::{Family, MetricId};
-use crate::engine::observation::Observation;
-use crate::engine::stats::{Proportion, percentile};
-use crate::engine::{ok_latencies, slice};
-use crate::model::CallStatus;
 
 pub(super) fn step(e: &Evidence) -> StepOutcome {
-    let base: Vec<&Observation> = slice(e.observations, e.baseline.from, e.baseline.to).collect();
-    let recent: Vec<&Observation> = slice(e.observations, e.onset, e.end).collect();
-    let failures = |obs: &[&Observation]| {
-        let mut p = Proportion::default();
-        obs.iter().for_each(|o| p.add(o.status != CallStatus::Ok));
-        p
-    };
-    let base_fail = failures(&base);
-    let base_p95 = percentile(&mut ok_latencies(base.iter().copied()), 0.95).unwrap_or(0.0);
-    let recent_p95 = percentile(&mut ok_latencies(recent.iter().copied()), 0.95).unwrap_or(0.0);
+    let base = e.minutes.transport(e.baseline.from, e.baseline.to);
+    let recent = e.minutes.transport(e.onset, e.end);
+    let base_fail = base.failed.rate().unwrap_or(0.0);
+    let base_p95 = base.latency.percentile(0.95).unwrap_or(0.0);
     let summary = format!(
         "failed {} (base {}) · p95 {:.1}s (base {:.1}s)",
-        pct(failures(&recent).rate()),
-        pct(base_fail.rate()),
-        recent_p95 / 1000.0,
+        pct(recent.failed.rate()),
+        pct(base.failed.rate()),
+        recent.latency.percentile(0.95).unwrap_or(0.0) / 1000.0,
         base_p95 / 1000.0
     );
     let transport: Vec<MetricId> = e
@@ -43,18 +31,11 @@ pub(super) fn step(e: &Evidence) -> StepOutcome {
     }
     let mut minutes = 0;
     let mut affected = 0;
-    let mut start = e.onset;
-    while start + Duration::minutes(1) <= e.end {
-        let minute: Vec<&Observation> =
-            slice(e.observations, start, start + Duration::minutes(1)).collect();
-        start += Duration::minutes(1);
-        if minute.is_empty() {
-            continue;
-        }
+    for minute in e.minutes.transport_by_minute(e.onset, e.end) {
         minutes += 1;
-        let fail = failures(&minute).rate().unwrap_or(0.0);
-        let p95 = percentile(&mut ok_latencies(minute.iter().copied()), 0.95).unwrap_or(0.0);
-        if fail >= base_fail.rate().unwrap_or(0.0) + 0.05 || p95 >= 1.5 * base_p95 {
+        let fail = minute.failed.rate().unwrap_or(0.0);
+        let p95 = minute.latency.percentile(0.95).unwrap_or(0.0);
+        if fail >= base_fail + 0.05 || p95 >= 1.5 * base_p95 {
             affected += 1;
         }
     }

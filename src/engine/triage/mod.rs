@@ -11,16 +11,15 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
-use foldhash::HashMap;
 use serde::Serialize;
 
 pub use self::ranking::{Ranked, Recommendation};
 use super::changes::ChangeRecord;
 use super::metrics::MetricId;
+use super::minutes::MinuteCounts;
 use super::observation::{Dimension, Interner, Observation, Symbol};
-use super::segments::SegmentCounts;
 use super::stats::{Proportion, rate_delta};
-use super::{BaselineWindow, Episode, proportion, slice};
+use super::{BaselineWindow, Episode, slice};
 use crate::model::{ChangeKind, MitigationKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -141,7 +140,7 @@ impl Triage {
 
 pub struct Evidence<'a> {
     pub observations: &'a VecDeque<Observation>,
-    pub segment_counts: &'a SegmentCounts,
+    pub minutes: &'a MinuteCounts,
     pub interner: &'a Interner,
     pub changes: &'a [ChangeRecord],
     pub episode: &'a Episode,
@@ -161,7 +160,7 @@ const MIN_CALLS_SINCE_ONSET: usize = 30;
 
 pub fn assess(evidence: &Evidence) -> Triage {
     let primary = evidence.episode.primary();
-    let since_onset = slice(evidence.observations, evidence.onset, evidence.end).count();
+    let since_onset = slice(evidence.observations, evidence.onset, evidence.end).len();
     let prompt = prompt::step(evidence, primary);
     let mut verdicts = vec![
         infrastructure::step(evidence),
@@ -224,13 +223,12 @@ fn blast_radius(e: &Evidence) -> Vec<String> {
         .iter()
         .filter(|m| m.shifts().is_some() && m.measure() == super::metrics::Measure::Rate)
         .filter_map(|metric| {
-            let base = proportion(
-                *metric,
-                slice(e.observations, e.baseline.from, e.baseline.to),
-            );
-            let breakdown =
-                e.segment_counts
-                    .breakdown(*metric, e.baseline.from, e.end, base.rate()?)?;
+            let base = e
+                .minutes
+                .rate(*metric, None, e.baseline.from, e.baseline.to);
+            let breakdown = e
+                .minutes
+                .breakdown(*metric, e.baseline.from, e.end, base.rate()?)?;
             let lines: Vec<String> = breakdown
                 .concentrated()
                 .take(SEGMENTS_PER_METRIC)
@@ -332,7 +330,7 @@ fn after_onset_line(e: &Evidence, record: &ChangeRecord) -> String {
     )
 }
 
-/// The primary metric on calls of one segment value in a window.
+/// A metric on the calls of one segment value, over the whole minutes of a window.
 fn segment_rate(
     e: &Evidence,
     metric: MetricId,
@@ -341,11 +339,10 @@ fn segment_rate(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Proportion {
-    proportion(
-        metric,
-        slice(e.observations, from, to)
-            .filter(|o| value.is_some() && o.dimension(dimension) == value),
-    )
+    match value {
+        Some(value) => e.minutes.rate(metric, Some((dimension, value)), from, to),
+        None => Proportion::default(),
+    }
 }
 
 fn symbol(e: &Evidence, name: Option<&str>) -> Option<Symbol> {
@@ -358,21 +355,17 @@ fn concentrated(metric: MetricId, segment: Proportion, reference: Proportion) ->
     rate_delta(segment, reference).is_some_and(|d| d.delta >= metric.limits().warn && d.z >= 3.0)
 }
 
-/// The most common value of a dimension in a window.
+/// The most common value of a dimension, over the whole minutes of a window.
 fn dominant<'a>(
     e: &'a Evidence,
     dimension: Dimension,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Option<&'a str> {
-    let mut counts: HashMap<Symbol, usize> = HashMap::default();
-    for o in slice(e.observations, from, to) {
-        if let Some(value) = o.dimension(dimension) {
-            *counts.entry(value).or_default() += 1;
-        }
-    }
-    counts
+    e.minutes
+        .segment_calls(from, to)
         .into_iter()
-        .max_by_key(|(value, count)| (*count, std::cmp::Reverse(*value)))
-        .map(|(value, _)| e.interner.name(value))
+        .filter(|((d, _), _)| *d == dimension)
+        .max_by_key(|((_, value), count)| (*count, std::cmp::Reverse(*value)))
+        .map(|((_, value), _)| e.interner.name(value))
 }

@@ -10,7 +10,6 @@ use super::{
 };
 use crate::engine::metrics::MetricId;
 use crate::engine::observation::Dimension;
-use crate::engine::{proportion, slice};
 use crate::model::ChangeKind;
 
 pub(super) fn step(e: &Evidence, metric: MetricId) -> (StepOutcome, Option<PromptChange>) {
@@ -57,11 +56,16 @@ pub(super) fn step(e: &Evidence, metric: MetricId) -> (StepOutcome, Option<Promp
             .unwrap_or_default(),
         relative_to_onset(c.ts, e.onset)
     );
-    let healthy_run = segment_rate(e, metric, Dimension::PromptVersion, new, c.ts, e.onset);
-    let baseline = proportion(
+    // Up to the minute before the onset's, so no call of the failure counts as healthy.
+    let healthy_run = segment_rate(
+        e,
         metric,
-        slice(e.observations, e.baseline.from, e.baseline.to),
+        Dimension::PromptVersion,
+        new,
+        c.ts,
+        e.onset - Duration::minutes(1),
     );
+    let baseline = e.minutes.rate(metric, None, e.baseline.from, e.baseline.to);
     if e.onset - c.ts >= Duration::minutes(20)
         && healthy_run.n >= 100
         && !concentrated(metric, healthy_run, baseline)

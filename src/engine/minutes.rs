@@ -1,0 +1,261 @@
+//! The calls counted per minute as they arrive: every rate metric overall and per segment, the
+//! transport failures and latencies, and the input terms, so that evidence over hours costs
+//! minutes × segments rather than a pass over every call.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use foldhash::HashMap;
+
+use super::latency_sketch::LatencySketch;
+use super::metrics::{MetricId, rate_outcomes};
+use super::observation::{Dimension, Observation, Symbol};
+use super::segments::Breakdown;
+use super::stats::Proportion;
+use crate::model::CallStatus;
+
+/// One count per rate metric, in the order of [`MetricId::RATES`].
+type Counters = [Proportion; MetricId::RATES.len()];
+
+fn count(counters: &mut Counters, outcomes: &[Option<bool>; MetricId::RATES.len()]) {
+    for (counter, outcome) in counters.iter_mut().zip(outcomes) {
+        if let Some(bad) = outcome {
+            counter.add(*bad);
+        }
+    }
+}
+
+/// One segment's calls in a minute, and its count for each rate metric.
+#[derive(Debug, Clone, Default)]
+struct Cell {
+    calls: u64,
+    rates: Counters,
+}
+
+/// Whether the provider answered, and how fast: over a minute or merged over many.
+#[derive(Debug, Clone, Default)]
+pub struct Transport {
+    /// Calls that did not succeed, among all calls.
+    pub failed: Proportion,
+    /// Latencies of the calls that succeeded.
+    pub latency: LatencySketch,
+}
+
+impl Transport {
+    fn merge(&mut self, other: &Transport) {
+        self.failed.merge(other.failed);
+        self.latency.merge(&other.latency);
+    }
+}
+
+/// One minute of calls.
+#[derive(Debug, Clone, Default)]
+struct Minute {
+    total: Counters,
+    transport: Transport,
+    cells: HashMap<(Dimension, Symbol), Cell>,
+    /// How many calls' inputs held each content term.
+    terms: HashMap<Symbol, u64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MinuteCounts {
+    minutes: BTreeMap<i64, Minute>,
+}
+
+fn minute_of(ts: DateTime<Utc>) -> i64 {
+    ts.timestamp().div_euclid(60)
+}
+
+impl MinuteCounts {
+    /// Counts a call; `terms` are the distinct content terms of its input.
+    pub fn add(&mut self, observation: &Observation, terms: &[Symbol]) {
+        let outcomes = rate_outcomes(observation);
+        let minute = self.minutes.entry(minute_of(observation.ts)).or_default();
+        count(&mut minute.total, &outcomes);
+        let ok = observation.status == CallStatus::Ok;
+        minute.transport.failed.add(!ok);
+        if ok {
+            minute.transport.latency.add(observation.latency_ms);
+        }
+        for key in observation.dimensions() {
+            let cell = minute.cells.entry(key).or_default();
+            cell.calls += 1;
+            count(&mut cell.rates, &outcomes);
+        }
+        for term in terms {
+            *minute.terms.entry(*term).or_default() += 1;
+        }
+    }
+
+    /// Drops the minutes that end before `ts`.
+    pub fn forget_before(&mut self, ts: DateTime<Utc>) {
+        let first_kept = minute_of(ts);
+        while let Some(oldest) = self.minutes.first_entry()
+            && *oldest.key() < first_kept
+        {
+            oldest.remove();
+        }
+    }
+
+    /// The minutes from the one holding `from` to the one holding `to`, whole.
+    fn minutes(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> impl Iterator<Item = &Minute> {
+        let first = minute_of(from);
+        self.minutes
+            .range(first..(minute_of(to) + 1).max(first))
+            .map(|(_, minute)| minute)
+    }
+
+    /// A rate metric over the whole minutes from `from` to `to`, on one segment's calls or on
+    /// all of them; empty for a metric that is not a rate.
+    pub fn rate(
+        &self,
+        metric: MetricId,
+        segment: Option<(Dimension, Symbol)>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Proportion {
+        let Some(index) = metric.rate_index() else {
+            return Proportion::default();
+        };
+        let mut total = Proportion::default();
+        for minute in self.minutes(from, to) {
+            let counters = match segment {
+                None => Some(&minute.total),
+                Some(key) => minute.cells.get(&key).map(|cell| &cell.rates),
+            };
+            if let Some(counters) = counters {
+                total.merge(counters[index]);
+            }
+        }
+        total
+    }
+
+    /// Failures and latencies over the whole minutes from `from` to `to`.
+    pub fn transport(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Transport {
+        let mut total = Transport::default();
+        for minute in self.minutes(from, to) {
+            total.merge(&minute.transport);
+        }
+        total
+    }
+
+    /// Failures and latencies of each minute that had calls, from the one holding `from` to
+    /// the last that ends by `to`.
+    pub fn transport_by_minute(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Iterator<Item = &Transport> {
+        let first = minute_of(from);
+        self.minutes
+            .range(first..minute_of(to).max(first))
+            .map(|(_, minute)| &minute.transport)
+    }
+
+    /// The calls of each segment over the whole minutes from `from` to `to`.
+    pub fn segment_calls(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> HashMap<(Dimension, Symbol), u64> {
+        let mut calls: HashMap<(Dimension, Symbol), u64> = HashMap::default();
+        for (key, cell) in self.minutes(from, to).flat_map(|m| &m.cells) {
+            *calls.entry(*key).or_default() += cell.calls;
+        }
+        calls
+    }
+
+    /// How many calls held each input term, over the whole minutes from `from` to `to`.
+    pub fn terms(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> HashMap<Symbol, u64> {
+        let mut terms: HashMap<Symbol, u64> = HashMap::default();
+        for (term, count) in self.minutes(from, to).flat_map(|m| &m.terms) {
+            *terms.entry(*term).or_default() += count;
+        }
+        terms
+    }
+
+    /// A rate metric's split by segment over the whole minutes from `from` to `to`; `None` for
+    /// a metric that is not a rate.
+    pub fn breakdown(
+        &self,
+        metric: MetricId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        baseline_rate: f64,
+    ) -> Option<Breakdown> {
+        let index = metric.rate_index()?;
+        let mut total = Proportion::default();
+        let mut cells: HashMap<(Dimension, Symbol), Proportion> = HashMap::default();
+        for minute in self.minutes(from, to) {
+            total.merge(minute.total[index]);
+            for (key, cell) in &minute.cells {
+                if cell.rates[index].n > 0 {
+                    cells.entry(*key).or_default().merge(cell.rates[index]);
+                }
+            }
+        }
+        Some(Breakdown::from_cells(metric, total, cells, baseline_rate))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::engine::observation::Interner;
+    use crate::engine::signals::schema::SchemaRegistry;
+    use crate::model::Call;
+
+    fn observation(interner: &mut Interner, second: i64, version: &str, bad: bool) -> Observation {
+        let ts =
+            "2026-03-14T14:00:00Z".parse::<DateTime<Utc>>().unwrap() + Duration::seconds(second);
+        let call: Call = serde_json::from_value(serde_json::json!({
+            "ts": ts, "feature": "support-answer", "model_requested": "gpt-4o",
+            "status": if second % 10 == 0 { "timeout" } else { "ok" },
+            "latency_ms": 1000 + second, "prompt_version": version,
+            "evals": {"hallucination": bad}
+        }))
+        .unwrap();
+        Observation::from_call(&call, &SchemaRegistry::default(), interner)
+    }
+
+    #[test]
+    fn rates_transport_and_minutes_agree_with_the_calls() {
+        let mut interner = Interner::default();
+        let mut counts = MinuteCounts::default();
+        // Three minutes, a call every 2 s: v7 for the first 90 s, then v8 bad one call in two.
+        for i in 0..90 {
+            let second = 2 * i;
+            let (version, bad) = if second < 90 {
+                ("v7", false)
+            } else {
+                ("v8", i % 2 == 0)
+            };
+            counts.add(&observation(&mut interner, second, version, bad), &[]);
+        }
+        let start = "2026-03-14T14:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let end = start + Duration::minutes(3);
+        let v8 = Some((Dimension::PromptVersion, interner.lookup("v8").unwrap()));
+        let on_v8 = counts.rate(MetricId::Hallucination, v8, start, end);
+        let all = counts.rate(MetricId::Hallucination, None, start, end);
+        // Timeouts carry no hallucination label: 18 of the 90 calls.
+        assert_eq!((all.n, all.bad), (72, on_v8.bad));
+        assert!(on_v8.n < all.n && on_v8.bad > 0);
+        assert_eq!(
+            counts.rate(MetricId::LatencyP95, None, start, end),
+            Proportion::default()
+        );
+
+        let transport = counts.transport(start, end);
+        assert_eq!((transport.failed.n, transport.failed.bad), (90, 18));
+        assert_eq!(transport.latency.count(), 72);
+        // The third minute is not over at 14:02:59, so only two are whole.
+        let by_minute = counts.transport_by_minute(start, end - Duration::seconds(1));
+        assert_eq!(by_minute.map(|t| t.failed.n).collect::<Vec<_>>(), [30, 30]);
+
+        counts.forget_before(start + Duration::minutes(2));
+        assert_eq!(counts.transport(start, end).failed.n, 30);
+    }
+}
