@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::engine::metrics::{Family, MetricId, MetricState};
-use crate::engine::signals::schema::SchemaRegistry;
+use crate::engine::signals::schema::{SchemaRegistry, ViolationCount};
 use crate::engine::triage::{Category, Recommendation, Triage, Verdict};
 use crate::engine::{Assessment, Engine, EngineConfig};
 use crate::model::{Call, Change, ChangeKind, ChangeOrigin};
@@ -16,6 +16,9 @@ use crate::sim::{SimOutput, Simulator};
 
 /// Version of the JSON report; bumped when a field changes meaning or goes away.
 pub const REPORT_VERSION: u32 = 1;
+
+/// Schema violation reasons listed in the report.
+const REPORTED_VIOLATIONS: usize = 10;
 
 /// How long a scenario runs past its last scheduled event.
 pub fn scenario_tail() -> Duration {
@@ -54,6 +57,7 @@ struct Declared {
 pub struct Replay {
     engine: Engine,
     next_evaluation: Option<DateTime<Utc>>,
+    first_ts: Option<DateTime<Utc>>,
     last_ts: Option<DateTime<Utc>>,
     calls: u64,
     latest: Option<Assessment>,
@@ -70,6 +74,7 @@ impl Replay {
         Self {
             engine: Engine::new(config, schemas),
             next_evaluation: None,
+            first_ts: None,
             last_ts: None,
             calls: 0,
             latest: None,
@@ -86,6 +91,7 @@ impl Replay {
     pub fn call(&mut self, call: &Call) {
         self.catch_up(call.ts);
         self.calls += 1;
+        self.first_ts = Some(self.first_ts.map_or(call.ts, |t| t.min(call.ts)));
         self.last_ts = Some(self.last_ts.map_or(call.ts, |t| t.max(call.ts)));
         // A fresh alarm is looked at at once, unless the triage has long settled: a sustained
         // failure keeps its detectors alarming, and the quiet interval still sees them.
@@ -218,7 +224,20 @@ impl Replay {
                 seen_in_calls: r.origin == ChangeOrigin::InferredFromCalls,
             })
             .collect();
-        let metrics = metric_reports(self.declared.as_ref(), self.latest.as_ref());
+        let mut metrics = metric_reports(self.declared.as_ref(), self.latest.as_ref());
+        if let (Some(first), Some(end)) = (self.first_ts, self.last_ts) {
+            let from = self
+                .declared
+                .as_ref()
+                .and_then(|d| d.triage.as_ref())
+                .map_or(first, |t| t.onset);
+            let violations = self
+                .engine
+                .schema_violations(from, end, REPORTED_VIOLATIONS);
+            if let Some(schema) = metrics.get_mut(MetricId::Schema.key()) {
+                schema.violations = Some(violations);
+            }
+        }
         let base = TriageReport {
             version: REPORT_VERSION,
             calls: self.calls,
@@ -309,6 +328,7 @@ fn metric_reports(
                 baseline: round(in_incident.or(current).and_then(|r| r.baseline)),
                 peak: round(declared.and_then(|d| d.peaks.get(id).copied())),
                 current: round(current.and_then(|r| r.now)),
+                violations: None,
             };
             (id.key().to_string(), report)
         })
@@ -366,4 +386,8 @@ pub struct MetricReport {
     pub baseline: Option<f64>,
     pub peak: Option<f64>,
     pub current: Option<f64>,
+    /// For schema compliance: why outputs broke their schema, the most frequent first, over the
+    /// incident (from its onset) or, with none declared, the whole stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub violations: Option<Vec<ViolationCount>>,
 }

@@ -194,6 +194,45 @@ fn triage_names_each_built_in_scenarios_category_as_json() {
 }
 
 #[test]
+fn triage_json_says_why_outputs_broke_their_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = triage_json(&flightdeck(
+        &["triage", "--scenario", "silent-model-update", "--json"],
+        dir.path(),
+    ));
+    let violations = report["metrics"]["schema_compliance"]["violations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no violations in {report:#}"));
+    let reasons: Vec<&str> = violations
+        .iter()
+        .map(|v| v["reason"].as_str().unwrap())
+        .collect();
+    // The new snapshot breaks the schema in the four ways the simulator knows.
+    for reason in [
+        "wrapped in a ```json fence",
+        "missing required property 'citations'",
+        "prose before the JSON",
+        "'confidence' is not a number",
+    ] {
+        assert!(reasons.contains(&reason), "{reason} not in {reasons:?}");
+    }
+    let counts: Vec<u64> = violations
+        .iter()
+        .map(|v| v["calls"].as_u64().unwrap())
+        .collect();
+    assert!(
+        counts.windows(2).all(|w| w[0] >= w[1]),
+        "most frequent first: {counts:?}"
+    );
+    assert!(violations.iter().all(|v| v["schema"] == "support_answer"));
+    assert!(
+        report["metrics"]["hallucination_rate"]
+            .get("violations")
+            .is_none()
+    );
+}
+
+#[test]
 fn triage_of_a_recording_reports_bad_lines_by_number_and_goes_on() {
     use flightdeck::sim::scenario::Scenario;
     use flightdeck::sim::{SimOutput, Simulator};

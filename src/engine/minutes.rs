@@ -56,6 +56,8 @@ struct Minute {
     cells: HashMap<(Dimension, Symbol), Cell>,
     /// How many calls' inputs held each content term.
     terms: HashMap<Symbol, u64>,
+    /// Schema violations by (schema, reason).
+    violations: HashMap<(Symbol, Symbol), u64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -85,6 +87,9 @@ impl MinuteCounts {
         }
         for term in terms {
             *minute.terms.entry(*term).or_default() += 1;
+        }
+        if let Some(violation) = observation.violation {
+            *minute.violations.entry(violation).or_default() += 1;
         }
     }
 
@@ -173,6 +178,22 @@ impl MinuteCounts {
             *terms.entry(*term).or_default() += count;
         }
         terms
+    }
+
+    /// Schema violations by (schema, reason) over the whole minutes from `from` to `to`, the
+    /// most frequent first.
+    pub fn violations(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Vec<((Symbol, Symbol), u64)> {
+        let mut counts: HashMap<(Symbol, Symbol), u64> = HashMap::default();
+        for (key, count) in self.minutes(from, to).flat_map(|m| &m.violations) {
+            *counts.entry(*key).or_default() += count;
+        }
+        let mut counts: Vec<((Symbol, Symbol), u64)> = counts.into_iter().collect();
+        counts.sort_by_key(|(key, count)| (std::cmp::Reverse(*count), *key));
+        counts
     }
 
     /// A rate metric's split by segment over the whole minutes from `from` to `to`; `None` for

@@ -29,11 +29,14 @@ use self::judgement::{
 use self::metrics::{Family, MetricId, MetricReading, MetricState};
 use self::minutes::MinuteCounts;
 use self::observation::{Interner, Observation, Symbol};
-use self::signals::schema::SchemaRegistry;
+use self::signals::schema::{SchemaRegistry, ViolationCount};
 use self::stats::{Proportion, cusum_onset};
 use self::triage::Triage;
 use self::window::WindowStats;
 use crate::model::{Call, Change};
+
+/// Schema violation reasons an assessment carries.
+const VIOLATIONS_SHOWN: usize = 3;
 
 /// Windows and limits of the engine.
 #[derive(Debug, Clone)]
@@ -120,6 +123,8 @@ pub struct Assessment {
     pub baseline: Option<BaselineWindow>,
     pub episode: Option<Episode>,
     pub triage: Option<Triage>,
+    /// The most frequent reasons outputs broke their schema over the last quarter hour.
+    pub violations: Vec<ViolationCount>,
 }
 
 impl Assessment {
@@ -225,6 +230,25 @@ impl Engine {
         }
     }
 
+    /// The most frequent schema violations over the whole minutes from `from` to `to`.
+    pub fn schema_violations(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Vec<ViolationCount> {
+        self.minute_counts
+            .violations(from, to)
+            .into_iter()
+            .take(limit)
+            .map(|((schema, reason), calls)| ViolationCount {
+                schema: self.interner.name(schema).to_string(),
+                reason: self.interner.name(reason).to_string(),
+                calls,
+            })
+            .collect()
+    }
+
     pub fn evaluate(&mut self, now: DateTime<Utc>) -> Assessment {
         let baseline = self.baseline_window(now);
         if let Some(window) = baseline
@@ -299,6 +323,7 @@ impl Engine {
             baseline,
             episode: self.episode.clone(),
             triage,
+            violations: self.schema_violations(now - Duration::minutes(15), now, VIOLATIONS_SHOWN),
         }
     }
 

@@ -84,6 +84,8 @@ pub struct Observation {
     pub hallucinated: Option<bool>,
     pub refused: Option<bool>,
     pub schema_compliant: Option<bool>,
+    /// The output schema and the reason the output broke it, interned.
+    pub violation: Option<(Symbol, Symbol)>,
     pub feedback_down: Option<bool>,
     /// Interned values of [`Dimension::FIELDS`], in that order.
     pub fields: [Option<Symbol>; 5],
@@ -116,6 +118,12 @@ impl Observation {
         attributes.sort_unstable();
         // Parsed once for both the refusal check and the schema check.
         let parsed = output.map(serde_json::from_str::<serde_json::Value>);
+        let schema_check = match (output, call.output_schema.as_deref(), &parsed) {
+            (Some(text), Some(name), Some(parsed)) => schemas
+                .check(name, text, parsed.as_ref())
+                .map(|result| (name, result)),
+            _ => None,
+        };
         Self {
             ts: call.ts,
             status: call.status,
@@ -126,12 +134,11 @@ impl Observation {
                     refusal::is_refusal(text, parsed.as_ref().and_then(|p| p.as_ref().ok()))
                 })
             }),
-            schema_compliant: match (output, call.output_schema.as_deref(), &parsed) {
-                (Some(text), Some(name), Some(parsed)) => schemas
-                    .check(name, text, parsed.as_ref())
-                    .map(|r| r.is_ok()),
-                _ => None,
-            },
+            schema_compliant: schema_check.as_ref().map(|(_, result)| result.is_ok()),
+            violation: schema_check.and_then(|(name, result)| {
+                let reason = result.err()?;
+                Some((interner.intern(name), interner.intern(&reason)))
+            }),
             feedback_down: call.feedback.map(|f| f == Feedback::Down),
             fields,
             attributes,

@@ -3,8 +3,18 @@
 
 use std::collections::HashMap;
 
-use jsonschema::Validator;
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use jsonschema::{ValidationError, Validator};
+use serde::Serialize;
 use serde_json::Value;
+
+/// How many calls broke an output schema for one reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ViolationCount {
+    pub schema: String,
+    pub reason: String,
+    pub calls: u64,
+}
 
 /// Compiled output schemas by name.
 #[derive(Default)]
@@ -40,14 +50,71 @@ impl SchemaRegistry {
     ) -> Option<Result<(), String>> {
         let validator = self.validators.get(schema_name)?;
         Some(match parsed {
-            Err(_) if output.trim_start().starts_with("```") => {
-                Err("wrapped in a ```json fence".to_string())
-            }
-            Err(error) => Err(format!("not JSON: {error}")),
-            Ok(instance) => validator
-                .validate(instance)
-                .map_err(|error| error.to_string()),
+            Err(error) => Err(not_json(output, error)),
+            Ok(instance) => validator.validate(instance).map_err(|error| reason(&error)),
         })
+    }
+}
+
+/// Why an output that does not parse is not JSON, in words that stay the same from call to call
+/// so that violations can be counted by reason.
+fn not_json(output: &str, error: &serde_json::Error) -> String {
+    let output = output.trim_start();
+    if output.starts_with("```") {
+        "wrapped in a ```json fence".into()
+    } else if output.contains('{') && !output.starts_with('{') && !output.starts_with('[') {
+        "prose before the JSON".into()
+    } else if error.is_eof() {
+        "cut off before the JSON ends".into()
+    } else {
+        "not JSON".into()
+    }
+}
+
+/// A validation error as a short reason naming the property and what is wrong with it:
+/// "missing required property 'citations'", "'confidence' is not a number".
+fn reason(error: &ValidationError) -> String {
+    let path = error.instance_path().as_str();
+    let field = path.rsplit('/').next().filter(|f| !f.is_empty());
+    let subject = field.map_or("the output".to_string(), |f| format!("'{f}'"));
+    let at = if path.is_empty() {
+        String::new()
+    } else {
+        format!(" in {path}")
+    };
+    match error.kind() {
+        ValidationErrorKind::Required { property } => match property.as_str() {
+            Some(name) => format!("missing required property '{name}'{at}"),
+            None => format!("missing a required property{at}"),
+        },
+        ValidationErrorKind::Type {
+            kind: TypeKind::Single(expected),
+        } => {
+            let expected = expected.to_string();
+            let article = if expected.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            format!("{subject} is not {article} {expected}")
+        }
+        ValidationErrorKind::Type { .. } => format!("{subject} has the wrong type"),
+        ValidationErrorKind::AdditionalProperties { unexpected } => match unexpected.as_slice() {
+            [one] => format!("unexpected property '{one}'{at}"),
+            _ => format!("{} unexpected properties{at}", unexpected.len()),
+        },
+        ValidationErrorKind::Enum { .. } | ValidationErrorKind::Constant { .. } => {
+            format!("{subject} is not one of the allowed values")
+        }
+        _ => {
+            let keyword = error
+                .schema_path()
+                .as_str()
+                .rsplit('/')
+                .next()
+                .unwrap_or("");
+            format!("{subject} breaks '{keyword}'")
+        }
     }
 }
 
@@ -64,7 +131,12 @@ mod tests {
                 &json!({
                     "type": "object",
                     "required": ["answer", "confidence"],
-                    "properties": {"answer": {"type": "string"}, "confidence": {"type": "number"}}
+                    "properties": {
+                        "answer": {"type": "string"},
+                        "confidence": {"type": "number", "maximum": 1},
+                        "tone": {"enum": ["neutral", "warm"]}
+                    },
+                    "additionalProperties": false
                 }),
             )
             .unwrap();
@@ -84,18 +156,56 @@ mod tests {
     }
 
     #[test]
-    fn violations_carry_a_reason() {
+    fn violations_carry_a_reason_that_names_the_property() {
         let registry = registry();
-        let fenced = check(&registry, "answer", "```json\n{}\n```").unwrap();
-        assert_eq!(fenced.unwrap_err(), "wrapped in a ```json fence");
-        let missing = check(&registry, "answer", r#"{"answer":"ok"}"#).unwrap();
-        assert!(missing.unwrap_err().contains("confidence"));
-        let wrong_type = check(
-            &registry,
-            "answer",
-            r#"{"answer":"ok","confidence":"high"}"#,
-        );
-        assert!(wrong_type.unwrap().is_err());
+        for (output, expected) in [
+            ("```json\n{}\n```", "wrapped in a ```json fence"),
+            (
+                "Here is the answer in JSON:\n{\"answer\":\"ok\"}",
+                "prose before the JSON",
+            ),
+            (r#"{"answer":"ok","confid"#, "cut off before the JSON ends"),
+            ("Your order shipped.", "not JSON"),
+            (
+                r#"{"answer":"ok"}"#,
+                "missing required property 'confidence'",
+            ),
+            (
+                r#"{"answer":"ok","confidence":"high"}"#,
+                "'confidence' is not a number",
+            ),
+            (
+                r#"{"answer":"ok","confidence":2}"#,
+                "'confidence' breaks 'maximum'",
+            ),
+            (r#"["ok"]"#, "the output is not an object"),
+            (
+                r#"{"answer":"ok","confidence":0.5,"mood":"sad"}"#,
+                "unexpected property 'mood'",
+            ),
+            (
+                r#"{"answer":"ok","confidence":0.5,"tone":"rude"}"#,
+                "'tone' is not one of the allowed values",
+            ),
+        ] {
+            let reason = check(&registry, "answer", output).unwrap().unwrap_err();
+            assert_eq!(reason, expected, "{output}");
+        }
+    }
+
+    #[test]
+    fn a_nested_violation_says_where() {
+        let mut registry = SchemaRegistry::default();
+        registry
+            .register(
+                "nested",
+                &json!({"type": "object", "properties": {"source": {"type": "object", "required": ["url"]}}}),
+            )
+            .unwrap();
+        let reason = check(&registry, "nested", r#"{"source":{}}"#)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(reason, "missing required property 'url' in /source");
     }
 
     #[test]

@@ -85,13 +85,37 @@ fn sources_note(assessment: &Assessment) -> Vec<Line<'static>> {
         Line::raw(format!(
             "Hallucination: evaluator labels, on {coverage} of calls · Refusal: start-anchored phrases"
         )),
-        Line::raw(
-            "Schema: output parses and validates (JSON Schema 2020-12) · Feedback: share of thumbs down",
-        ),
+        schema_note(assessment),
         Line::raw(
             "by: cusum = change-point detector since its onset · limit = last 5 min over the limit",
         ),
     ]
+}
+
+/// What the Schema metric checks, or, once outputs break it, why they did.
+fn schema_note(assessment: &Assessment) -> Line<'static> {
+    let violations = &assessment.violations;
+    if violations.is_empty() {
+        return Line::raw(
+            "Schema: output parses and validates (JSON Schema 2020-12) · Feedback: share of thumbs down",
+        );
+    }
+    let several_schemas = violations.iter().any(|v| v.schema != violations[0].schema);
+    let reasons: Vec<String> = violations
+        .iter()
+        .map(|v| {
+            let schema = if several_schemas {
+                format!("{}: ", v.schema)
+            } else {
+                String::new()
+            };
+            format!("{schema}{} ×{}", v.reason, v.calls)
+        })
+        .collect();
+    Line::raw(format!(
+        "Schema violations, 15 min: {}",
+        reasons.join(" · ")
+    ))
 }
 
 fn row<'a>(reading: &MetricReading, wide: bool, theme: &Theme) -> Row<'a> {
