@@ -224,11 +224,13 @@ fn the_incident_keeps_its_triage_after_the_alarm_is_over() {
     let mut h = Harness::new("prompt-regression");
     h.run_past_change(10);
     h.apply_mitigation('r');
-    h.run_minutes(45);
-    let live = h.app.assessment.as_ref().unwrap();
+    // 30 healthy minutes end the episode; a chance warning among 13 metrics can restart the count.
     assert!(
-        live.episode.is_none(),
-        "the alarm episode ended after 30 healthy minutes"
+        h.run_until(90, |app| app
+            .assessment
+            .as_ref()
+            .is_some_and(|a| a.episode.is_none())),
+        "the alarm episode ends once every metric has been healthy for 30 minutes"
     );
     assert_eq!(
         h.app.triage.as_ref().and_then(|t| t.conclusion()),

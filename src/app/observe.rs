@@ -229,9 +229,13 @@ impl App {
             .filter(|r| pending.metrics.contains(&r.id))
             .collect();
         let elapsed = now - pending.applied_at;
-        // Recovery counts only once the whole window holds calls from after the mitigation.
+        // Recovery counts only once the whole window holds calls from after the mitigation. A
+        // metric no call measures any more (the kill switch's fallback retrieves no context) has
+        // stopped failing too.
         let recovered = elapsed >= self.engine.config().window
-            && watched.iter().all(|r| r.state == MetricState::Ok);
+            && watched
+                .iter()
+                .all(|r| r.state == MetricState::Ok || r.samples == 0);
         if !recovered && elapsed < verification_deadline() {
             return Vec::new();
         }
@@ -290,6 +294,9 @@ impl App {
 
 /// "21.8% vs 4.0% baseline (+17.8 ±4.1 pts)" or "5.9 s vs 1.9 s baseline (×3.1)".
 pub fn describe(reading: &MetricReading) -> String {
+    if reading.samples == 0 && reading.baseline.is_some() {
+        return "no longer measured: no recent call carries it".into();
+    }
     let (Some(now), Some(base)) = (reading.now, reading.baseline) else {
         return "not enough data".into();
     };

@@ -11,7 +11,9 @@ use crate::model::CallStatus;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MetricId {
     Hallucination,
+    Grounded,
     Refusal,
+    FalseRefusal,
     Schema,
     Feedback,
     LatencyP50,
@@ -52,9 +54,11 @@ pub struct Limits {
 }
 
 impl MetricId {
-    pub const ALL: [MetricId; 11] = [
+    pub const ALL: [MetricId; 13] = [
         Self::Hallucination,
+        Self::Grounded,
         Self::Refusal,
+        Self::FalseRefusal,
         Self::Schema,
         Self::Feedback,
         Self::LatencyP50,
@@ -69,7 +73,9 @@ impl MetricId {
     pub fn label(self) -> &'static str {
         match self {
             Self::Hallucination => "Hallucination",
+            Self::Grounded => "Grounded",
             Self::Refusal => "Refusal",
+            Self::FalseRefusal => "False refusal",
             Self::Schema => "Schema valid",
             Self::Feedback => "Feedback down",
             Self::LatencyP50 => "Latency p50",
@@ -86,7 +92,9 @@ impl MetricId {
     pub fn key(self) -> &'static str {
         match self {
             Self::Hallucination => "hallucination_rate",
+            Self::Grounded => "groundedness",
             Self::Refusal => "refusal_rate",
+            Self::FalseRefusal => "false_refusal_rate",
             Self::Schema => "schema_compliance",
             Self::Feedback => "thumbs_down_rate",
             Self::LatencyP50 => "latency_p50_ms",
@@ -101,7 +109,12 @@ impl MetricId {
 
     pub fn family(self) -> Family {
         match self {
-            Self::Hallucination | Self::Refusal | Self::Schema | Self::Feedback => Family::Quality,
+            Self::Hallucination
+            | Self::Grounded
+            | Self::Refusal
+            | Self::FalseRefusal
+            | Self::Schema
+            | Self::Feedback => Family::Quality,
             Self::Throughput => Family::Volume,
             _ => Family::Transport,
         }
@@ -118,9 +131,11 @@ impl MetricId {
     }
 
     /// The metrics that are rates, in the order of [`rate_outcomes`].
-    pub const RATES: [MetricId; 7] = [
+    pub const RATES: [MetricId; 9] = [
         Self::Hallucination,
+        Self::Grounded,
         Self::Refusal,
+        Self::FalseRefusal,
         Self::Schema,
         Self::Feedback,
         Self::Errors,
@@ -137,7 +152,10 @@ impl MetricId {
     pub fn is_bad(self, obs: &Observation) -> Option<bool> {
         match self {
             Self::Hallucination => obs.hallucinated,
+            Self::Grounded => obs.grounded.map(|grounded| !grounded),
             Self::Refusal => obs.refused,
+            // Refusals among the requests that should have been answered.
+            Self::FalseRefusal => obs.refused.filter(|_| obs.should_answer == Some(true)),
             Self::Schema => obs.schema_compliant.map(|ok| !ok),
             Self::Feedback => obs.feedback_down,
             Self::Errors => Some(obs.status == CallStatus::Error),
@@ -163,19 +181,21 @@ impl MetricId {
         }
     }
 
-    /// Schema is shown as compliance, so its displayed value is the share of good calls.
+    /// Schema is shown as compliance and Grounded as the grounded share, so their displayed
+    /// values are the share of good calls.
     pub fn shows_good_share(self) -> bool {
-        self == Self::Schema
+        matches!(self, Self::Schema | Self::Grounded)
     }
 
     /// Alarm limits; rates in absolute points of the bad share, latency as a ratio to baseline.
     pub fn limits(self) -> Limits {
         match self {
-            Self::Hallucination | Self::Refusal | Self::Schema => Limits {
+            Self::Hallucination | Self::Refusal | Self::FalseRefusal | Self::Schema => Limits {
                 warn: 0.03,
                 critical: 0.08,
             },
-            Self::Feedback => Limits {
+            // A word-overlap proxy is noisier than an evaluator: it needs a larger move.
+            Self::Grounded | Self::Feedback => Limits {
                 warn: 0.05,
                 critical: 0.12,
             },
@@ -252,4 +272,61 @@ pub struct MetricReading {
 /// Whether an observation is bad for each of [`MetricId::RATES`], in that order.
 pub fn rate_outcomes(obs: &Observation) -> [Option<bool>; MetricId::RATES.len()] {
     MetricId::RATES.map(|metric| metric.is_bad(obs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::observation::Interner;
+    use crate::engine::signals::schema::SchemaRegistry;
+    use crate::model::Call;
+
+    fn observation(output: &str, should_answer: bool) -> Observation {
+        let call: Call = serde_json::from_value(serde_json::json!({
+            "ts": "2026-03-14T14:00:00Z", "feature": "support-answer",
+            "model_requested": "gpt-4o", "status": "ok", "latency_ms": 900,
+            "output": output, "should_answer": should_answer,
+            "context": ["[kb-201] Returns: unworn items can be returned within 30 days of delivery for a full refund."]
+        }))
+        .unwrap();
+        Observation::from_call(
+            &call,
+            &SchemaRegistry::default(),
+            &mut Interner::default(),
+            &mut Default::default(),
+        )
+    }
+
+    #[test]
+    fn a_false_refusal_is_a_refusal_of_a_request_that_should_be_answered() {
+        let refused_legit = observation("I'm sorry, but I can't help with that.", true);
+        let refused_off_topic = observation("I'm sorry, but I can't help with that.", false);
+        let answered = observation(
+            "Unworn items can be returned within 30 days of delivery.",
+            true,
+        );
+        assert_eq!(MetricId::FalseRefusal.is_bad(&refused_legit), Some(true));
+        assert_eq!(MetricId::FalseRefusal.is_bad(&refused_off_topic), None);
+        assert_eq!(MetricId::FalseRefusal.is_bad(&answered), Some(false));
+        assert_eq!(MetricId::Refusal.is_bad(&refused_off_topic), Some(true));
+    }
+
+    #[test]
+    fn groundedness_judges_answers_against_their_context_but_not_refusals() {
+        let grounded = observation(
+            "Unworn items can be returned within 30 days of delivery for a refund.",
+            true,
+        );
+        let made_up = observation(
+            "Worn items ship back free worldwide and refunds arrive within one hour.",
+            true,
+        );
+        let refused = observation(
+            "I'm sorry, but I can't help with tax questions at all.",
+            true,
+        );
+        assert_eq!(MetricId::Grounded.is_bad(&grounded), Some(false));
+        assert_eq!(MetricId::Grounded.is_bad(&made_up), Some(true));
+        assert_eq!(MetricId::Grounded.is_bad(&refused), None);
+    }
 }

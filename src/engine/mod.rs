@@ -29,6 +29,7 @@ use self::judgement::{
 use self::metrics::{Family, MetricId, MetricReading, MetricState};
 use self::minutes::MinuteCounts;
 use self::observation::{Interner, Observation, Symbol};
+use self::signals::groundedness::PassageTerms;
 use self::signals::schema::{SchemaRegistry, ViolationCount};
 use self::stats::{Proportion, cusum_onset};
 use self::triage::Triage;
@@ -141,6 +142,7 @@ pub struct Engine {
     minute_counts: MinuteCounts,
     /// The current call's input terms, kept between calls for its allocation.
     input_terms: Vec<Symbol>,
+    passages: PassageTerms,
     /// Each metric's baseline statistic for the window it was computed on: a frozen baseline is
     /// read once per episode, not once per evaluation.
     baseline_stats: Option<(BaselineWindow, Vec<BaselineStat>)>,
@@ -165,6 +167,7 @@ impl Engine {
             observations: VecDeque::new(),
             minute_counts: MinuteCounts::default(),
             input_terms: Vec::new(),
+            passages: PassageTerms::default(),
             baseline_stats: None,
             changes: ChangeLog::default(),
             frozen_baseline_end: None,
@@ -180,7 +183,8 @@ impl Engine {
     /// change-point detector raised an alarm on it, so a caller that evaluates rarely can
     /// evaluate now.
     pub fn ingest_call(&mut self, call: &Call) -> bool {
-        let observation = Observation::from_call(call, &self.schemas, &mut self.interner);
+        let observation =
+            Observation::from_call(call, &self.schemas, &mut self.interner, &mut self.passages);
         let raised = self.change_points.step(&observation);
         observation::input_terms(call, &mut self.interner, &mut self.input_terms);
         self.minute_counts.add(&observation, &self.input_terms);

@@ -4,6 +4,7 @@ use foldhash::HashMap;
 
 use chrono::{DateTime, Utc};
 
+use super::signals::groundedness::{self, PassageTerms};
 use super::signals::{refusal, schema::SchemaRegistry};
 use crate::model::{Call, CallStatus, Feedback};
 
@@ -82,6 +83,10 @@ pub struct Observation {
     pub status: CallStatus,
     pub latency_ms: f64,
     pub hallucinated: Option<bool>,
+    /// Whether most of the answer's content words are in the call's context (the proxy).
+    pub grounded: Option<bool>,
+    /// Whether the request should have been answered, as the call says.
+    pub should_answer: Option<bool>,
     pub refused: Option<bool>,
     pub schema_compliant: Option<bool>,
     /// The output schema and the reason the output broke it, interned.
@@ -94,7 +99,12 @@ pub struct Observation {
 }
 
 impl Observation {
-    pub fn from_call(call: &Call, schemas: &SchemaRegistry, interner: &mut Interner) -> Self {
+    pub fn from_call(
+        call: &Call,
+        schemas: &SchemaRegistry,
+        interner: &mut Interner,
+        passages: &mut PassageTerms,
+    ) -> Self {
         let ok = call.status == CallStatus::Ok;
         let output = call.output.as_deref().filter(|_| ok);
         let mut intern = |value: Option<&str>| value.map(|v| interner.intern(v));
@@ -124,16 +134,27 @@ impl Observation {
                 .map(|result| (name, result)),
             _ => None,
         };
+        let refused = output.map(|text| {
+            call.eval_flag("refusal").unwrap_or_else(|| {
+                refusal::is_refusal(text, parsed.as_ref().and_then(|p| p.as_ref().ok()))
+            })
+        });
+        // A refusal makes no claim, so it is neither grounded nor not.
+        let grounded = match (output, call.context.as_deref(), refused) {
+            (Some(text), Some(context), Some(false)) => {
+                let parsed = parsed.as_ref().and_then(|p| p.as_ref().ok());
+                groundedness::is_grounded(refusal::response_text(text, parsed), context, passages)
+            }
+            _ => None,
+        };
         Self {
             ts: call.ts,
             status: call.status,
             latency_ms: call.latency_ms,
             hallucinated: call.eval_flag("hallucination").filter(|_| ok),
-            refused: output.map(|text| {
-                call.eval_flag("refusal").unwrap_or_else(|| {
-                    refusal::is_refusal(text, parsed.as_ref().and_then(|p| p.as_ref().ok()))
-                })
-            }),
+            grounded,
+            should_answer: call.should_answer,
+            refused,
             schema_compliant: schema_check.as_ref().map(|(_, result)| result.is_ok()),
             violation: schema_check.and_then(|(name, result)| {
                 let reason = result.err()?;
@@ -218,11 +239,8 @@ const STOP_WORDS: [u64; 47] = {
     words
 };
 
-/// A word of at most eight bytes as an integer; longer words pack to 0, which no stop word is.
+/// A word of at most eight bytes as an integer.
 const fn packed(word: &[u8]) -> u64 {
-    if word.len() > 8 {
-        return 0;
-    }
     let mut value = 0u64;
     let mut i = 0;
     while i < word.len() {
@@ -233,18 +251,90 @@ const fn packed(word: &[u8]) -> u64 {
 }
 
 fn is_stop_word(word: &str) -> bool {
-    let key = packed(word.as_bytes());
-    key != 0 && STOP_WORDS.binary_search(&key).is_ok()
+    // No stop word is longer than six letters.
+    word.len() <= 6 && STOP_WORDS.binary_search(&packed(word.as_bytes())).is_ok()
 }
 
 /// The alphabetic words of three letters or more in already lower-cased text, less the stop
 /// words; contractions ("isn't") are dropped with them, as they carry no topic.
-pub fn content_terms(lowercase: &str) -> impl Iterator<Item = &str> {
-    lowercase
-        .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '\u{2019}')
-        .filter(|word| {
-            word.len() >= 3 && word.chars().all(char::is_alphabetic) && !is_stop_word(word)
-        })
+pub fn content_terms(lowercase: &str) -> ContentTerms<'_> {
+    if lowercase.is_ascii() {
+        ContentTerms::Ascii {
+            text: lowercase,
+            at: 0,
+        }
+    } else {
+        ContentTerms::Unicode(lowercase.split(separates))
+    }
+}
+
+/// Words are split at anything but letters, digits and apostrophes.
+fn separates(c: char) -> bool {
+    !c.is_alphanumeric() && c != '\'' && c != '\u{2019}'
+}
+
+/// For each byte: [`WORD`] when it belongs to a word (a letter, a digit or an apostrophe), and
+/// [`LETTER`] too when it is a letter; a table, as this runs over every byte of every call.
+const BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        if byte.is_ascii_alphabetic() {
+            table[b] = WORD | LETTER;
+        } else if byte.is_ascii_digit() || byte == b'\'' {
+            table[b] = WORD;
+        }
+        b += 1;
+    }
+    table
+};
+const WORD: u8 = 1;
+const LETTER: u8 = 2;
+
+fn is_content_term(word: &str) -> bool {
+    word.len() >= 3 && word.chars().all(char::is_alphabetic) && !is_stop_word(word)
+}
+
+/// The words of [`content_terms`]. ASCII text, nearly every input and answer, is scanned byte
+/// by byte in one pass, since this runs several times on every call.
+pub enum ContentTerms<'a> {
+    Ascii { text: &'a str, at: usize },
+    Unicode(std::str::Split<'a, fn(char) -> bool>),
+}
+
+impl<'a> Iterator for ContentTerms<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        match self {
+            Self::Ascii { text, at } => {
+                let text: &'a str = text;
+                let bytes = text.as_bytes();
+                // Kept in a local so the scan runs in registers, written back on return.
+                let mut i = *at;
+                let mut found = None;
+                while i < bytes.len() && found.is_none() {
+                    while i < bytes.len() && BYTE_CLASS[bytes[i] as usize] & WORD == 0 {
+                        i += 1;
+                    }
+                    let start = i;
+                    let mut classes = LETTER;
+                    while i < bytes.len() && BYTE_CLASS[bytes[i] as usize] & WORD != 0 {
+                        classes &= BYTE_CLASS[bytes[i] as usize];
+                        i += 1;
+                    }
+                    let word = &text[start..i];
+                    if word.len() >= 3 && classes & LETTER != 0 && !is_stop_word(word) {
+                        found = Some(word);
+                    }
+                }
+                *at = i;
+                found
+            }
+            Self::Unicode(words) => words.find(|word| is_content_term(word)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -261,6 +351,15 @@ mod tests {
             .collect::<Vec<_>>(),
             vec!["where", "order", "late", "tracking", "moving"]
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_text_splits_as_unicode_text_does(text in "[a-z0-9 ',.!?#-]{0,80}") {
+            let by_bytes: Vec<&str> = content_terms(&text).collect();
+            let by_chars: Vec<&str> = ContentTerms::Unicode(text.split(separates as fn(char) -> bool)).collect();
+            proptest::prop_assert_eq!(by_bytes, by_chars);
+        }
     }
 
     #[test]

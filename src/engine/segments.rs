@@ -158,7 +158,12 @@ mod tests {
             "evals": {"hallucination": bad}
         }))
         .unwrap();
-        Observation::from_call(&call, &SchemaRegistry::default(), interner)
+        Observation::from_call(
+            &call,
+            &SchemaRegistry::default(),
+            interner,
+            &mut Default::default(),
+        )
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! What every metric needs from a window of calls, gathered in one pass: judging eleven metrics
-//! then reads the window once, not eleven times.
+//! What every metric needs from a window of calls, gathered in one pass: judging every metric
+//! then reads the window once, not once per metric.
 
 use super::metrics::{MetricId, rate_outcomes};
 use super::observation::Observation;

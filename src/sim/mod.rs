@@ -461,6 +461,8 @@ impl Simulator {
         call.provider = None;
         call.prompt_id = None;
         call.prompt_version = None;
+        // The static fallback retrieves nothing, so it has no context to be grounded in.
+        call.context = None;
         call.latency_ms = self.rng.log_normal(35.0, 0.2);
         call.http_status = Some(200);
         call.output = Some(assistant::render_output(

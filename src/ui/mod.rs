@@ -36,8 +36,9 @@ pub fn draw(frame: &mut Frame, app: &App, view: &View, theme: &Theme) {
         Constraint::Length(1),
     ])
     .areas(area);
-    // The metrics need 14 rows; extra height goes to the timeline, up to 18 for the triage.
-    let top_height = (body.height * 9 / 20).clamp(14, 18);
+    // The metrics need 16 rows (13 metrics, a header, the borders) and 3 more for their notes;
+    // the rest of the height goes to the changes and the timeline.
+    let top_height = (body.height / 2).clamp(16, 19);
     let [top, bottom] =
         Layout::vertical([Constraint::Length(top_height), Constraint::Fill(1)]).areas(body);
     let [metrics, triage] =
