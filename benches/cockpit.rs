@@ -48,7 +48,7 @@ fn main() {
         engine.ingest_call(black_box(call));
     }
     report(
-        "engine: ingest one call (schema, refusal)",
+        "engine: ingest one call (schema, refusal, groundedness)",
         began.elapsed(),
         calls.len(),
     );
