@@ -42,8 +42,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     header.extend(["baseline", "Δ pts ±95%", "trend 20m", "state", "by"]);
     let inner = block.inner(area);
-    let shown = shown_readings(&assessment.metrics, inner.height.saturating_sub(1) as usize);
-    let rows = shown.iter().map(|r| row(r, wide, theme));
+    let rows = assessment.metrics.iter().map(|r| row(r, wide, theme));
     let mut widths = vec![Constraint::Length(14), Constraint::Length(7)];
     if wide {
         widths.extend([Constraint::Length(7), Constraint::Length(7)]);
@@ -58,21 +57,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.muted))
         .column_spacing(1);
-    let hidden = assessment.metrics.len() - shown.len();
-    let block = if hidden > 0 {
-        block.title_bottom(Line::styled(
-            format!(" {hidden} healthy latency/volume rows hidden: taller terminal shows them "),
-            theme.muted,
-        ))
-    } else {
-        block
-    };
     frame.render_widget(block, area);
-    let [table_area, notes_area] = Layout::vertical([
-        Constraint::Length(shown.len() as u16 + 1),
-        Constraint::Fill(1),
-    ])
-    .areas(inner);
+    // The layout leaves room for every metric and the header even at the smallest size.
+    let table_rows = assessment.metrics.len() as u16 + 1;
+    let [table_area, notes_area] =
+        Layout::vertical([Constraint::Length(table_rows), Constraint::Fill(1)]).areas(inner);
     frame.render_widget(table, table_area);
     frame.render_widget(
         Paragraph::new(sources_note(assessment))
@@ -80,26 +69,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .wrap(Wrap { trim: true }),
         notes_area,
     );
-}
-
-/// Rows given up first when the pane is too short for every metric, and only while healthy:
-/// the p95 speaks for latency, and throughput rarely matters until it alarms.
-const DROPPED_FIRST: [MetricId; 3] = [
-    MetricId::LatencyP50,
-    MetricId::LatencyP99,
-    MetricId::Throughput,
-];
-
-/// The readings that fit in `rows`, every alarming one among them.
-fn shown_readings(readings: &[MetricReading], rows: usize) -> Vec<&MetricReading> {
-    let mut shown: Vec<&MetricReading> = readings.iter().collect();
-    for id in DROPPED_FIRST {
-        if shown.len() <= rows {
-            break;
-        }
-        shown.retain(|r| r.id != id || r.state.is_alarm());
-    }
-    shown
 }
 
 /// Where each quality signal comes from, so a responder knows what a number rests on.
