@@ -230,9 +230,14 @@ impl App {
             .collect();
         let elapsed = now - pending.applied_at;
         // Recovery counts only once the whole window holds calls from after the mitigation. A
-        // metric no call measures any more (the kill switch's fallback retrieves no context) has
-        // stopped failing too.
+        // metric those calls no longer measure (the kill switch's fallback retrieves no context)
+        // has stopped failing too; with no calls at all, nothing is known.
+        let calls = readings
+            .iter()
+            .find(|r| r.id == MetricId::Throughput)
+            .map_or(0, |r| r.samples);
         let recovered = elapsed >= self.engine.config().window
+            && calls > 0
             && watched
                 .iter()
                 .all(|r| r.state == MetricState::Ok || r.samples == 0);
