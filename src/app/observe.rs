@@ -231,16 +231,18 @@ impl App {
         let elapsed = now - pending.applied_at;
         // Recovery counts only once the whole window holds calls from after the mitigation. A
         // metric those calls no longer measure (the kill switch's fallback retrieves no context)
-        // has stopped failing too; with no calls at all, nothing is known.
-        let calls = readings
+        // has stopped failing too, but only while calls still succeed: a mitigation that makes
+        // them fail also leaves the quality metrics unmeasured.
+        let succeeding = readings
             .iter()
-            .find(|r| r.id == MetricId::Throughput)
-            .map_or(0, |r| r.samples);
+            .any(|r| r.id == MetricId::LatencyP50 && r.samples > 0)
+            && !readings
+                .iter()
+                .any(|r| r.id.family() == Family::Transport && r.state.is_alarm());
         let recovered = elapsed >= self.engine.config().window
-            && calls > 0
             && watched
                 .iter()
-                .all(|r| r.state == MetricState::Ok || r.samples == 0);
+                .all(|r| r.state == MetricState::Ok || (r.samples == 0 && succeeding));
         if !recovered && elapsed < verification_deadline() {
             return Vec::new();
         }

@@ -298,6 +298,15 @@ mod tests {
     }
 
     #[test]
+    fn the_rates_are_every_metric_measured_as_a_rate_in_table_order() {
+        let rates: Vec<MetricId> = MetricId::ALL
+            .into_iter()
+            .filter(|id| id.measure() == Measure::Rate)
+            .collect();
+        assert_eq!(rates, MetricId::RATES);
+    }
+
+    #[test]
     fn a_false_refusal_is_a_refusal_of_a_request_that_should_be_answered() {
         let refused_legit = observation("I'm sorry, but I can't help with that.", true);
         let refused_off_topic = observation("I'm sorry, but I can't help with that.", false);

@@ -202,8 +202,8 @@ pub fn input_terms(call: &Call, interner: &mut Interner, terms: &mut Vec<Symbol>
     let Some(input) = call.input.as_deref() else {
         return;
     };
-    let lowercase = input.to_lowercase();
-    terms.extend(content_terms(&lowercase).map(|term| interner.intern(term)));
+    let text = lowercase(input);
+    terms.extend(content_terms(&text).map(|term| interner.intern(term)));
     terms.sort_unstable();
     terms.dedup();
 }
@@ -253,6 +253,15 @@ const fn packed(word: &[u8]) -> u64 {
 fn is_stop_word(word: &str) -> bool {
     // No stop word is longer than six letters.
     word.len() <= 6 && STOP_WORDS.binary_search(&packed(word.as_bytes())).is_ok()
+}
+
+/// Lower-cased text; ASCII, the usual case, without decoding characters.
+pub fn lowercase(text: &str) -> String {
+    if text.is_ascii() {
+        text.to_ascii_lowercase()
+    } else {
+        text.to_lowercase()
+    }
 }
 
 /// The alphabetic words of three letters or more in already lower-cased text, less the stop

@@ -6,7 +6,7 @@ use std::hash::BuildHasher;
 
 use foldhash::HashMap;
 
-use crate::engine::observation::content_terms;
+use crate::engine::observation::{content_terms, lowercase};
 
 /// Least distinct content words before an answer is judged: a short reply says too little.
 const MIN_TERMS: usize = 4;
@@ -82,15 +82,6 @@ pub fn support(answer: &str, context: &[String], passages: &mut PassageTerms) ->
     }
     let count = supported.iter().filter(|s| **s).count();
     Some(count as f64 / terms.len() as f64)
-}
-
-/// Lower-cased text; ASCII, the usual case, without decoding characters.
-fn lowercase(text: &str) -> String {
-    if text.is_ascii() {
-        text.to_ascii_lowercase()
-    } else {
-        text.to_lowercase()
-    }
 }
 
 /// Whether most of the answer is in its context; `None` when it cannot be judged.
