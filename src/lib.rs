@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod engine;
+pub mod enrichment;
 pub mod incident;
 pub mod jsonl;
 pub mod logging;

@@ -101,12 +101,19 @@ impl Replay {
         }
     }
 
-    /// Whether the declared incident's conclusion has held for [`settled_after`].
+    /// Whether the declared incident's conclusion has held for [`settled_after`], and its episode
+    /// is still the current one: a later episode is looked at afresh.
     fn settled(&self, now: DateTime<Utc>) -> bool {
-        self.declared
+        let current_episode = self
+            .latest
             .as_ref()
-            .and_then(|d| d.conclusion)
-            .is_some_and(|(_, since)| now - since >= settled_after())
+            .and_then(|a| a.episode.as_ref())
+            .map(|e| e.first_alarm);
+        self.declared.as_ref().is_some_and(|d| {
+            current_episode == Some(d.first_alarm)
+                && d.conclusion
+                    .is_some_and(|(_, since)| now - since >= settled_after())
+        })
     }
 
     /// Every minute while an episode's triage is still open; every five once its conclusion
@@ -143,7 +150,7 @@ impl Replay {
         let critical = assessment
             .metrics
             .iter()
-            .any(|r| r.state == MetricState::Critical && r.id.family() != Family::Volume);
+            .any(|r| r.state == MetricState::Critical && r.id.family().is_failure());
         if self.declared.is_none() && critical {
             self.declared = Some(Declared {
                 first_alarm: episode.first_alarm,

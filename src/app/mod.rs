@@ -103,6 +103,13 @@ pub struct Verification {
     pub metrics: Vec<MetricId>,
 }
 
+/// Whether a mitigation can be expected to bring the metric back. None changes what users ask,
+/// and the kill switch's fallback answers differently from the model by design.
+fn verifiable(metric: MetricId, kind: MitigationKind) -> bool {
+    metric.family().is_failure()
+        && !(kind == MitigationKind::KillSwitch && metric == MetricId::Similarity)
+}
+
 /// How long a mitigation has to bring the alarming metrics back before it is called ineffective.
 pub fn verification_deadline() -> Duration {
     Duration::minutes(15)
@@ -570,7 +577,10 @@ impl App {
                 .as_ref()
                 .and_then(|a| a.episode.as_ref())
                 .map(|e| e.metrics.clone())
-                .unwrap_or_default();
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|m| verifiable(*m, kind))
+                .collect();
             if metrics.is_empty() {
                 effects.extend(self.log(
                     EntryKind::Verification {

@@ -87,7 +87,7 @@ impl App {
         let critical = self
             .readings()
             .into_iter()
-            .find(|r| r.state == MetricState::Critical && r.id.family() != Family::Volume)?;
+            .find(|r| r.state == MetricState::Critical && r.id.family().is_failure())?;
         let title = format!("{} critical", critical.id.label());
         self.open_incident(title, Severity::Sev2, SYSTEM_ACTOR.into())
     }
@@ -98,8 +98,9 @@ impl App {
             return Vec::new();
         }
         let mut effects = Vec::new();
-        for reading in self.readings() {
-            if reading.id.family() == Family::Volume {
+        let readings = self.readings();
+        for reading in readings.iter().cloned() {
+            if reading.id.family() == Family::Volume || repeats_refusal(&reading, &readings) {
                 continue;
             }
             let logged = self
@@ -229,20 +230,9 @@ impl App {
             .filter(|r| pending.metrics.contains(&r.id))
             .collect();
         let elapsed = now - pending.applied_at;
-        // Recovery counts only once the whole window holds calls from after the mitigation. A
-        // metric those calls no longer measure (the kill switch's fallback retrieves no context)
-        // has stopped failing too, but only while calls still succeed: a mitigation that makes
-        // them fail also leaves the quality metrics unmeasured.
-        let succeeding = readings
-            .iter()
-            .any(|r| r.id == MetricId::LatencyP50 && r.samples > 0)
-            && !readings
-                .iter()
-                .any(|r| r.id.family() == Family::Transport && r.state.is_alarm());
-        let recovered = elapsed >= self.engine.config().window
-            && watched
-                .iter()
-                .all(|r| r.state == MetricState::Ok || (r.samples == 0 && succeeding));
+        // Recovery counts only once the whole window holds calls from after the mitigation.
+        let recovered =
+            elapsed >= self.engine.config().window && has_recovered(&readings, &pending.metrics);
         if !recovered && elapsed < verification_deadline() {
             return Vec::new();
         }
@@ -299,6 +289,32 @@ impl App {
     }
 }
 
+/// Whether a False refusal reading says what the Refusal one does: when every request should
+/// have been answered the two are the same count, and logging both only doubles the timeline.
+fn repeats_refusal(reading: &MetricReading, readings: &[MetricReading]) -> bool {
+    reading.id == MetricId::FalseRefusal
+        && readings.iter().any(|r| {
+            r.id == MetricId::Refusal
+                && (r.state, r.samples, r.now) == (reading.state, reading.samples, reading.now)
+        })
+}
+
+/// Whether every watched metric is back to ok. A metric no recent call measures (the kill
+/// switch's fallback retrieves no context) has stopped failing too, but only while the feature
+/// still answers: a mitigation that makes calls fail or refuse also leaves them unmeasured.
+fn has_recovered(readings: &[MetricReading], watched: &[MetricId]) -> bool {
+    let answering = readings
+        .iter()
+        .any(|r| r.id == MetricId::LatencyP50 && r.samples > 0)
+        && !readings.iter().any(|r| {
+            (r.id.family() == Family::Transport || r.id == MetricId::Refusal) && r.state.is_alarm()
+        });
+    readings
+        .iter()
+        .filter(|r| watched.contains(&r.id))
+        .all(|r| r.state == MetricState::Ok || (r.samples == 0 && answering))
+}
+
 /// "21.8% vs 4.0% baseline (+17.8 ±4.1 pts)" or "5.9 s vs 1.9 s baseline (×3.1)".
 pub fn describe(reading: &MetricReading) -> String {
     if reading.samples == 0 && reading.baseline.is_some() {
@@ -328,4 +344,75 @@ pub fn describe(reading: &MetricReading) -> String {
         now * 100.0,
         base * 100.0
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(id: MetricId, state: MetricState, samples: u64) -> MetricReading {
+        MetricReading {
+            id,
+            now: None,
+            last_minute: None,
+            last_quarter_hour: None,
+            baseline: Some(0.04),
+            delta: None,
+            half_width: None,
+            samples,
+            state,
+            rule: None,
+            change_onset: None,
+            trend: Vec::new(),
+        }
+    }
+
+    /// After a mitigation: Grounded, the watched metric, is no longer measured.
+    fn after(refusal: MetricState, errors: MetricState, answered: u64) -> Vec<MetricReading> {
+        vec![
+            reading(MetricId::Grounded, MetricState::FewSamples, 0),
+            reading(MetricId::Refusal, refusal, 300),
+            reading(MetricId::Errors, errors, 300),
+            reading(MetricId::LatencyP50, MetricState::Ok, answered),
+        ]
+    }
+
+    #[test]
+    fn an_unmeasured_metric_recovers_only_while_the_feature_still_answers() {
+        let watched = [MetricId::Grounded];
+        let ok = MetricState::Ok;
+        assert!(has_recovered(&after(ok, ok, 300), &watched));
+        assert!(
+            !has_recovered(&after(MetricState::Critical, ok, 300), &watched),
+            "refusing"
+        );
+        assert!(
+            !has_recovered(&after(ok, MetricState::Critical, 300), &watched),
+            "failing"
+        );
+        assert!(
+            !has_recovered(&after(ok, ok, 0), &watched),
+            "nothing succeeds"
+        );
+    }
+
+    #[test]
+    fn a_false_refusal_alarm_equal_to_the_refusal_alarm_is_not_logged_twice() {
+        let refusal = reading(MetricId::Refusal, MetricState::Critical, 300);
+        let mut false_refusal = reading(MetricId::FalseRefusal, MetricState::Critical, 300);
+        let refusals = std::slice::from_ref(&refusal);
+        assert!(repeats_refusal(&false_refusal, refusals));
+        false_refusal.samples = 240;
+        assert!(!repeats_refusal(&false_refusal, refusals));
+        assert!(!repeats_refusal(&refusal, refusals));
+    }
+
+    #[test]
+    fn a_measured_metric_recovers_when_it_is_ok_again() {
+        let mut readings = after(MetricState::Ok, MetricState::Ok, 300);
+        readings[1] = reading(MetricId::Refusal, MetricState::Warn, 300);
+        assert!(!has_recovered(&readings, &[MetricId::Refusal]));
+        readings[1].state = MetricState::Ok;
+        assert!(has_recovered(&readings, &[MetricId::Refusal]));
+    }
 }

@@ -53,6 +53,15 @@ impl ChangePoints {
         }
     }
 
+    /// Tunes one rate metric's detector to a baseline count taken elsewhere than the calls.
+    pub fn arm_rate(&mut self, id: MetricId, share: Proportion) {
+        if let Some(watched) = self.watched.iter_mut().find(|w| w.id == id)
+            && let Some(p0) = guarded_rate(share)
+        {
+            watched.detector.arm(p0);
+        }
+    }
+
     /// Feeds one call to every armed detector; returns whether one raised an alarm.
     pub fn step(&mut self, observation: &Observation) -> bool {
         let mut raised = false;

@@ -15,7 +15,9 @@ pub enum MetricId {
     Refusal,
     FalseRefusal,
     Schema,
+    Similarity,
     Feedback,
+    InputDrift,
     LatencyP50,
     LatencyP95,
     LatencyP99,
@@ -33,6 +35,15 @@ pub enum Family {
     /// Whether the provider answered at all, and how fast.
     Transport,
     Volume,
+    /// What the feature is asked: a cause to explain, not a failure of its own.
+    Input,
+}
+
+impl Family {
+    /// Whether an alarm in this family is a failure that opens an incident on its own.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Self::Quality | Self::Transport)
+    }
 }
 
 /// How a metric is computed from observations.
@@ -54,13 +65,15 @@ pub struct Limits {
 }
 
 impl MetricId {
-    pub const ALL: [MetricId; 13] = [
+    pub const ALL: [MetricId; 15] = [
         Self::Hallucination,
         Self::Grounded,
         Self::Refusal,
         Self::FalseRefusal,
         Self::Schema,
+        Self::Similarity,
         Self::Feedback,
+        Self::InputDrift,
         Self::LatencyP50,
         Self::LatencyP95,
         Self::LatencyP99,
@@ -77,7 +90,9 @@ impl MetricId {
             Self::Refusal => "Refusal",
             Self::FalseRefusal => "False refusal",
             Self::Schema => "Schema valid",
+            Self::Similarity => "Similarity",
             Self::Feedback => "Feedback down",
+            Self::InputDrift => "Input drift",
             Self::LatencyP50 => "Latency p50",
             Self::LatencyP95 => "Latency p95",
             Self::LatencyP99 => "Latency p99",
@@ -96,7 +111,9 @@ impl MetricId {
             Self::Refusal => "refusal_rate",
             Self::FalseRefusal => "false_refusal_rate",
             Self::Schema => "schema_compliance",
+            Self::Similarity => "similarity",
             Self::Feedback => "thumbs_down_rate",
+            Self::InputDrift => "input_drift",
             Self::LatencyP50 => "latency_p50_ms",
             Self::LatencyP95 => "latency_p95_ms",
             Self::LatencyP99 => "latency_p99_ms",
@@ -114,7 +131,9 @@ impl MetricId {
             | Self::Refusal
             | Self::FalseRefusal
             | Self::Schema
+            | Self::Similarity
             | Self::Feedback => Family::Quality,
+            Self::InputDrift => Family::Input,
             Self::Throughput => Family::Volume,
             _ => Family::Transport,
         }
@@ -131,13 +150,15 @@ impl MetricId {
     }
 
     /// The metrics that are rates, in the order of [`rate_outcomes`].
-    pub const RATES: [MetricId; 9] = [
+    pub const RATES: [MetricId; 11] = [
         Self::Hallucination,
         Self::Grounded,
         Self::Refusal,
         Self::FalseRefusal,
         Self::Schema,
+        Self::Similarity,
         Self::Feedback,
+        Self::InputDrift,
         Self::Errors,
         Self::Timeouts,
         Self::RateLimits,
@@ -157,7 +178,9 @@ impl MetricId {
             // Refusals among the requests that should have been answered.
             Self::FalseRefusal => obs.refused.filter(|_| obs.should_answer == Some(true)),
             Self::Schema => obs.schema_compliant.map(|ok| !ok),
+            Self::Similarity => obs.unlike,
             Self::Feedback => obs.feedback_down,
+            Self::InputDrift => obs.novel_input,
             Self::Errors => Some(obs.status == CallStatus::Error),
             Self::Timeouts => Some(obs.status == CallStatus::Timeout),
             Self::RateLimits => Some(obs.status == CallStatus::RateLimited),
@@ -181,10 +204,10 @@ impl MetricId {
         }
     }
 
-    /// Schema is shown as compliance and Grounded as the grounded share, so their displayed
-    /// values are the share of good calls.
+    /// Schema is shown as compliance, Grounded as the grounded share and Similarity as the share
+    /// like the baseline, so their displayed values are the share of good calls.
     pub fn shows_good_share(self) -> bool {
-        matches!(self, Self::Schema | Self::Grounded)
+        matches!(self, Self::Schema | Self::Grounded | Self::Similarity)
     }
 
     /// Alarm limits; rates in absolute points of the bad share, latency as a ratio to baseline.
@@ -206,6 +229,12 @@ impl MetricId {
             Self::LatencyP50 | Self::LatencyP95 | Self::LatencyP99 => Limits {
                 warn: 1.5,
                 critical: 2.0,
+            },
+            // A tenth of healthy texts is unlike the baseline by construction (its threshold's
+            // quantile), and a shift in what is asked or answered moves most texts at once.
+            Self::Similarity | Self::InputDrift => Limits {
+                warn: 0.08,
+                critical: 0.15,
             },
             Self::Throughput => Limits {
                 warn: 0.5,

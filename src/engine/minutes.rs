@@ -69,6 +69,40 @@ fn minute_of(ts: DateTime<Utc>) -> i64 {
     ts.timestamp().div_euclid(60)
 }
 
+/// A run of whole minutes, `first..end` by minute number: evidence is counted per minute, so
+/// every window says which partial minutes at its ends it takes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    first: i64,
+    end: i64,
+}
+
+impl Span {
+    /// From the minute holding `from` to the last minute that ends by `to`: a baseline that ends
+    /// at `to` takes in no call after it.
+    pub fn ending_by(from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
+        Self::new(minute_of(from), minute_of(to))
+    }
+
+    /// From the minute holding `from` through the one holding `to`, the current one included.
+    pub fn through(from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
+        Self::new(minute_of(from), minute_of(to) + 1)
+    }
+
+    /// Only the minutes wholly inside `from..to`: what is counted minute by minute.
+    pub fn within(from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
+        let partial = from.timestamp().rem_euclid(60) != 0 || from.timestamp_subsec_nanos() != 0;
+        Self::new(minute_of(from) + i64::from(partial), minute_of(to))
+    }
+
+    fn new(first: i64, end: i64) -> Self {
+        Self {
+            first,
+            end: end.max(first),
+        }
+    }
+}
+
 impl MinuteCounts {
     /// Counts a call; `terms` are the distinct content terms of its input.
     pub fn add(&mut self, observation: &Observation, terms: &[Symbol]) {
@@ -103,28 +137,25 @@ impl MinuteCounts {
         }
     }
 
-    /// The minutes from the one holding `from` to the one holding `to`, whole.
-    fn minutes(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> impl Iterator<Item = &Minute> {
-        let first = minute_of(from);
+    fn minutes(&self, span: Span) -> impl Iterator<Item = &Minute> {
         self.minutes
-            .range(first..(minute_of(to) + 1).max(first))
+            .range(span.first..span.end)
             .map(|(_, minute)| minute)
     }
 
-    /// A rate metric over the whole minutes from `from` to `to`, on one segment's calls or on
+    /// A rate metric over the span, on one segment's calls or on
     /// all of them; empty for a metric that is not a rate.
     pub fn rate(
         &self,
         metric: MetricId,
         segment: Option<(Dimension, Symbol)>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
+        span: Span,
     ) -> Proportion {
         let Some(index) = metric.rate_index() else {
             return Proportion::default();
         };
         let mut total = Proportion::default();
-        for minute in self.minutes(from, to) {
+        for minute in self.minutes(span) {
             let counters = match segment {
                 None => Some(&minute.total),
                 Some(key) => minute.cells.get(&key).map(|cell| &cell.rates),
@@ -136,59 +167,43 @@ impl MinuteCounts {
         total
     }
 
-    /// Failures and latencies over the whole minutes from `from` to `to`.
-    pub fn transport(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Transport {
+    /// Failures and latencies over the span.
+    pub fn transport(&self, span: Span) -> Transport {
         let mut total = Transport::default();
-        for minute in self.minutes(from, to) {
+        for minute in self.minutes(span) {
             total.merge(&minute.transport);
         }
         total
     }
 
-    /// Failures and latencies of each minute that had calls, from the one holding `from` to
-    /// the last that ends by `to`.
-    pub fn transport_by_minute(
-        &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> impl Iterator<Item = &Transport> {
-        let first = minute_of(from);
-        self.minutes
-            .range(first..minute_of(to).max(first))
-            .map(|(_, minute)| &minute.transport)
+    /// Failures and latencies of each minute of the span that had calls.
+    pub fn transport_by_minute(&self, span: Span) -> impl Iterator<Item = &Transport> {
+        self.minutes(span).map(|minute| &minute.transport)
     }
 
-    /// The calls of each segment over the whole minutes from `from` to `to`.
-    pub fn segment_calls(
-        &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> HashMap<(Dimension, Symbol), u64> {
+    /// The calls of each segment over the span.
+    pub fn segment_calls(&self, span: Span) -> HashMap<(Dimension, Symbol), u64> {
         let mut calls: HashMap<(Dimension, Symbol), u64> = HashMap::default();
-        for (key, cell) in self.minutes(from, to).flat_map(|m| &m.cells) {
+        for (key, cell) in self.minutes(span).flat_map(|m| &m.cells) {
             *calls.entry(*key).or_default() += cell.calls;
         }
         calls
     }
 
-    /// How many calls held each input term, over the whole minutes from `from` to `to`.
-    pub fn terms(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> HashMap<Symbol, u64> {
+    /// How many calls held each input term, over the span.
+    pub fn terms(&self, span: Span) -> HashMap<Symbol, u64> {
         let mut terms: HashMap<Symbol, u64> = HashMap::default();
-        for (term, count) in self.minutes(from, to).flat_map(|m| &m.terms) {
+        for (term, count) in self.minutes(span).flat_map(|m| &m.terms) {
             *terms.entry(*term).or_default() += count;
         }
         terms
     }
 
-    /// Schema violations by (schema, reason) over the whole minutes from `from` to `to`, the
+    /// Schema violations by (schema, reason) over the span, the
     /// most frequent first.
-    pub fn violations(
-        &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Vec<((Symbol, Symbol), u64)> {
+    pub fn violations(&self, span: Span) -> Vec<((Symbol, Symbol), u64)> {
         let mut counts: HashMap<(Symbol, Symbol), u64> = HashMap::default();
-        for (key, count) in self.minutes(from, to).flat_map(|m| &m.violations) {
+        for (key, count) in self.minutes(span).flat_map(|m| &m.violations) {
             *counts.entry(*key).or_default() += count;
         }
         let mut counts: Vec<((Symbol, Symbol), u64)> = counts.into_iter().collect();
@@ -196,19 +211,13 @@ impl MinuteCounts {
         counts
     }
 
-    /// A rate metric's split by segment over the whole minutes from `from` to `to`; `None` for
+    /// A rate metric's split by segment over the span; `None` for
     /// a metric that is not a rate.
-    pub fn breakdown(
-        &self,
-        metric: MetricId,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        baseline_rate: f64,
-    ) -> Option<Breakdown> {
+    pub fn breakdown(&self, metric: MetricId, span: Span, baseline_rate: f64) -> Option<Breakdown> {
         let index = metric.rate_index()?;
         let mut total = Proportion::default();
         let mut cells: HashMap<(Dimension, Symbol), Proportion> = HashMap::default();
-        for minute in self.minutes(from, to) {
+        for minute in self.minutes(span) {
             total.merge(minute.total[index]);
             for (key, cell) in &minute.cells {
                 if cell.rates[index].n > 0 {
@@ -264,24 +273,30 @@ mod tests {
         let start = "2026-03-14T14:00:00Z".parse::<DateTime<Utc>>().unwrap();
         let end = start + Duration::minutes(3);
         let v8 = Some((Dimension::PromptVersion, interner.lookup("v8").unwrap()));
-        let on_v8 = counts.rate(MetricId::Hallucination, v8, start, end);
-        let all = counts.rate(MetricId::Hallucination, None, start, end);
+        let span = Span::through(start, end);
+        let on_v8 = counts.rate(MetricId::Hallucination, v8, span);
+        let all = counts.rate(MetricId::Hallucination, None, span);
         // Timeouts carry no hallucination label: 18 of the 90 calls.
         assert_eq!((all.n, all.bad), (72, on_v8.bad));
         assert!(on_v8.n < all.n && on_v8.bad > 0);
         assert_eq!(
-            counts.rate(MetricId::LatencyP95, None, start, end),
+            counts.rate(MetricId::LatencyP95, None, span),
             Proportion::default()
         );
 
-        let transport = counts.transport(start, end);
+        let transport = counts.transport(span);
         assert_eq!((transport.failed.n, transport.failed.bad), (90, 18));
         assert_eq!(transport.latency.count(), 72);
-        // The third minute is not over at 14:02:59, so only two are whole.
-        let by_minute = counts.transport_by_minute(start, end - Duration::seconds(1));
-        assert_eq!(by_minute.map(|t| t.failed.n).collect::<Vec<_>>(), [30, 30]);
+        // Only whole minutes are counted minute by minute: not the one the span starts in at
+        // 14:00:30, nor the one still running at 14:02:59.
+        let within = Span::within(start + Duration::seconds(30), end - Duration::seconds(1));
+        let by_minute = counts.transport_by_minute(within);
+        assert_eq!(by_minute.map(|t| t.failed.n).collect::<Vec<_>>(), [30]);
+        // A baseline ending at 14:01:30 takes in the first minute only.
+        let baseline = Span::ending_by(start, start + Duration::seconds(90));
+        assert_eq!(counts.transport(baseline).failed.n, 30);
 
         counts.forget_before(start + Duration::minutes(2));
-        assert_eq!(counts.transport(start, end).failed.n, 30);
+        assert_eq!(counts.transport(span).failed.n, 30);
     }
 }

@@ -7,6 +7,7 @@ pub mod detect;
 pub mod diff;
 mod judgement;
 pub mod latency_sketch;
+pub mod likeness;
 pub mod metrics;
 pub mod minutes;
 pub mod observation;
@@ -26,18 +27,29 @@ use self::detect::Rule;
 use self::judgement::{
     BaselineStat, Comparison, combine, judge, judge_change, measure, worse_than_warn,
 };
+use self::likeness::{Likeness, Side, SimilarityShift};
 use self::metrics::{Family, MetricId, MetricReading, MetricState};
-use self::minutes::MinuteCounts;
+use self::minutes::{MinuteCounts, Span};
 use self::observation::{Interner, Observation, Symbol};
+use self::signals::drift::{MmdTest, VocabularyDrift, vocabulary_drift};
 use self::signals::groundedness::PassageTerms;
 use self::signals::schema::{SchemaRegistry, ViolationCount};
 use self::stats::{Proportion, cusum_onset};
 use self::triage::Triage;
 use self::window::WindowStats;
-use crate::model::{Call, Change};
+use crate::model::{Call, CallStatus, Change};
 
 /// Schema violation reasons an assessment carries.
 const VIOLATIONS_SHOWN: usize = 3;
+/// How often the references of healthy outputs and inputs are learned again from the baseline.
+const RELEARN_EVERY: Duration = Duration::minutes(10);
+/// How often the input drift test runs: it costs milliseconds, so it runs on a schedule.
+const DRIFT_EVERY: Duration = Duration::minutes(5);
+/// The recent inputs a drift test looks at outside an incident, and at most within one.
+const DRIFT_RECENT: Duration = Duration::minutes(10);
+const DRIFT_RECENT_MAX: Duration = Duration::minutes(30);
+/// Terms named among the new and the vanished.
+const TERMS_SHOWN: usize = 3;
 
 /// Windows and limits of the engine.
 #[derive(Debug, Clone)]
@@ -106,12 +118,25 @@ pub struct Episode {
 impl Episode {
     /// The metric the triage reasons about: a chance warning must not steer it, so the first
     /// metric to go critical leads (quality before transport), else the first to alarm.
+    /// Similarity says only that answers changed, so any metric that says how leads before it.
     pub fn primary(&self) -> MetricId {
-        let quality =
-            |list: &[MetricId]| list.iter().copied().find(|m| m.family() == Family::Quality);
+        let telling = |m: &MetricId| m.family().is_failure() && *m != MetricId::Similarity;
+        let quality = |list: &[MetricId]| {
+            list.iter()
+                .copied()
+                .find(|m| telling(m) && m.family() == Family::Quality)
+        };
+        let failure = |list: &[MetricId]| list.iter().copied().find(telling);
         quality(&self.critical)
-            .or_else(|| self.critical.first().copied())
+            .or_else(|| failure(&self.critical))
             .or_else(|| quality(&self.metrics))
+            .or_else(|| failure(&self.metrics))
+            .or_else(|| {
+                self.metrics
+                    .iter()
+                    .copied()
+                    .find(|m| m.family().is_failure())
+            })
             .unwrap_or(self.metrics[0])
     }
 }
@@ -126,6 +151,41 @@ pub struct Assessment {
     pub triage: Option<Triage>,
     /// The most frequent reasons outputs broke their schema over the last quarter hour.
     pub violations: Vec<ViolationCount>,
+    /// The outputs' similarity to the baseline's over the current window, as a distribution.
+    pub similarity: Option<SimilarityShift>,
+    /// The last scheduled test of whether the inputs moved away from the baseline's.
+    pub input_drift: Option<InputDrift>,
+}
+
+/// Whether recent inputs come from the baseline's distribution, and which words came and went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputDrift {
+    pub at: DateTime<Utc>,
+    /// The recent inputs tested are those since this time.
+    pub since: DateTime<Utc>,
+    /// The kernel two-sample test on the input embeddings.
+    pub mmd: Option<MmdTest>,
+    /// Content-term frequencies against the baseline's.
+    pub vocabulary: Option<VocabularyDrift<String>>,
+}
+
+/// A Jensen–Shannon divergence of content terms below this is sampling noise between two
+/// windows of the same traffic; above it, which terms came and went is worth naming.
+const VOCABULARY_SHIFT: f64 = 0.1;
+
+impl InputDrift {
+    /// The vocabulary comparison, when the terms moved enough to name them.
+    pub fn vocabulary_shift(&self) -> Option<&VocabularyDrift<String>> {
+        self.vocabulary
+            .as_ref()
+            .filter(|v| v.divergence >= VOCABULARY_SHIFT)
+    }
+
+    /// Whether the embeddings test says the inputs moved.
+    pub fn drifted(&self) -> bool {
+        self.mmd
+            .is_some_and(|t| t.mmd2 > t.threshold && t.p_value <= likeness::DRIFT_ALPHA)
+    }
 }
 
 impl Assessment {
@@ -143,6 +203,10 @@ pub struct Engine {
     /// The current call's input terms, kept between calls for its allocation.
     input_terms: Vec<Symbol>,
     passages: PassageTerms,
+    likeness: Likeness,
+    /// When the references of healthy texts were last learned.
+    learned_at: Option<DateTime<Utc>>,
+    input_drift: Option<InputDrift>,
     /// Each metric's baseline statistic for the window it was computed on: a frozen baseline is
     /// read once per episode, not once per evaluation.
     baseline_stats: Option<(BaselineWindow, Vec<BaselineStat>)>,
@@ -168,6 +232,9 @@ impl Engine {
             minute_counts: MinuteCounts::default(),
             input_terms: Vec::new(),
             passages: PassageTerms::default(),
+            likeness: Likeness::default(),
+            learned_at: None,
+            input_drift: None,
             baseline_stats: None,
             changes: ChangeLog::default(),
             frozen_baseline_end: None,
@@ -183,8 +250,15 @@ impl Engine {
     /// change-point detector raised an alarm on it, so a caller that evaluates rarely can
     /// evaluate now.
     pub fn ingest_call(&mut self, call: &Call) -> bool {
-        let observation =
+        let mut observation =
             Observation::from_call(call, &self.schemas, &mut self.interner, &mut self.passages);
+        let feature = self.interner.intern(&call.feature);
+        let judged = self
+            .likeness
+            .judge(call, feature, observation.status == CallStatus::Ok);
+        observation.similarity = judged.similarity;
+        observation.unlike = judged.unlike;
+        observation.novel_input = judged.novel_input;
         let raised = self.change_points.step(&observation);
         observation::input_terms(call, &mut self.interner, &mut self.input_terms);
         self.minute_counts.add(&observation, &self.input_terms);
@@ -210,6 +284,10 @@ impl Engine {
             self.observations.pop_front();
         }
         self.minute_counts.forget_before(horizon);
+        // Texts are sampled only for the baselines and drift tests that can still use them.
+        let sample_horizon = (call.ts - self.config.baseline_lag - self.config.baseline_span)
+            .min(frozen_from.unwrap_or(call.ts));
+        self.likeness.forget_before(sample_horizon);
         self.changes.observe_call(call);
         raised
     }
@@ -242,7 +320,7 @@ impl Engine {
         limit: usize,
     ) -> Vec<ViolationCount> {
         self.minute_counts
-            .violations(from, to)
+            .violations(Span::through(from, to))
             .into_iter()
             .take(limit)
             .map(|((schema, reason), calls)| ViolationCount {
@@ -256,6 +334,13 @@ impl Engine {
     pub fn evaluate(&mut self, now: DateTime<Utc>) -> Assessment {
         let baseline = self.baseline_window(now);
         if let Some(window) = baseline
+            && !window.frozen
+            && self.learned_at.is_none_or(|at| now - at >= RELEARN_EVERY)
+        {
+            self.likeness.learn(window.from, window.to);
+            self.learned_at = Some(now);
+        }
+        if let Some(window) = baseline
             && self
                 .baseline_stats
                 .as_ref()
@@ -264,10 +349,22 @@ impl Engine {
             let observations = || slice(&self.observations, window.from, window.to);
             self.change_points.arm(observations());
             let mut whole = WindowStats::of(observations());
-            let stats = MetricId::ALL
+            let mut stats: Vec<BaselineStat> = MetricId::ALL
                 .iter()
                 .map(|id| BaselineStat::of(*id, &mut whole))
                 .collect();
+            // Similarity and drift are judged against the references' own held-out baseline
+            // texts: the calls of the baseline window were judged, if at all, by older ones.
+            for (id, side) in [
+                (MetricId::Similarity, Side::Output),
+                (MetricId::InputDrift, Side::Input),
+            ] {
+                let calibration = self.likeness.calibration(side);
+                self.change_points.arm_rate(id, calibration);
+                if let Some(i) = MetricId::ALL.iter().position(|m| *m == id) {
+                    stats[i] = BaselineStat::Rate(calibration);
+                }
+            }
             self.baseline_stats = Some((window, stats));
         }
         let mut windows = RecentWindows::at(&self.observations, now, &self.config);
@@ -301,6 +398,14 @@ impl Engine {
                 },
             );
         }
+        if let Some(window) = baseline
+            && self
+                .input_drift
+                .as_ref()
+                .is_none_or(|d| now - d.at >= DRIFT_EVERY || now < d.at)
+        {
+            self.input_drift = Some(self.test_input_drift(window, now));
+        }
         let triage = match (&self.episode, baseline) {
             (Some(episode), Some(window)) => episode.onset.map(|onset| {
                 triage::assess(&triage::Evidence {
@@ -311,6 +416,7 @@ impl Engine {
                     episode,
                     baseline: window,
                     onset,
+                    input_drift: self.input_drift.as_ref(),
                     end: self.evidence_end.unwrap_or(now).min(now),
                     now,
                     prompt_window: self.config.prompt_window,
@@ -328,7 +434,58 @@ impl Engine {
             episode: self.episode.clone(),
             triage,
             violations: self.schema_violations(now - Duration::minutes(15), now, VIOLATIONS_SHOWN),
+            similarity: self.similarity_shift(now),
+            input_drift: self.input_drift.clone(),
         }
+    }
+
+    /// Tests the inputs since the onset (at most [`DRIFT_RECENT_MAX`] back) during an episode,
+    /// else over the last [`DRIFT_RECENT`], against the baseline's.
+    fn test_input_drift(&self, window: BaselineWindow, now: DateTime<Utc>) -> InputDrift {
+        let since = match self.episode.as_ref().and_then(|e| e.onset) {
+            Some(onset) => onset.max(now - DRIFT_RECENT_MAX),
+            None => now - DRIFT_RECENT,
+        };
+        let base_span = Span::ending_by(window.from, window.to);
+        let vocabulary = vocabulary_drift(
+            &self.minute_counts.terms(base_span),
+            &self.minute_counts.terms(Span::through(since, now)),
+            TERMS_SHOWN,
+        )
+        .map(|drift| {
+            let name = |terms: Vec<(Symbol, f64, f64)>| {
+                terms
+                    .into_iter()
+                    .map(|(term, now, before)| (self.interner.name(term).to_string(), now, before))
+                    .collect()
+            };
+            VocabularyDrift {
+                divergence: drift.divergence,
+                new_terms: name(drift.new_terms),
+                vanished_terms: name(drift.vanished_terms),
+            }
+        });
+        InputDrift {
+            at: now,
+            since,
+            mmd: self
+                .likeness
+                .input_drift((window.from, window.to), (since, now)),
+            vocabulary,
+        }
+    }
+
+    /// The median similarity of the current window's outputs against the baseline's.
+    fn similarity_shift(&self, now: DateTime<Utc>) -> Option<SimilarityShift> {
+        let (baseline_median, threshold) = self.likeness.output_yardstick()?;
+        let mut recent: Vec<f64> = slice(&self.observations, now - self.config.window, now)
+            .filter_map(|o| o.similarity.map(f64::from))
+            .collect();
+        Some(SimilarityShift {
+            median: stats::percentile(&mut recent, 0.5)?,
+            baseline_median,
+            threshold,
+        })
     }
 
     /// An alarm starts on significance but ends on effect size: a metric stays at warn while its
@@ -364,11 +521,12 @@ impl Engine {
     }
 
     fn track_episode(&mut self, now: DateTime<Utc>, metrics: &[MetricReading]) {
+        // Inputs that moved join an episode a failure opened, but do not open one.
         let alarming: Vec<&MetricReading> = metrics
             .iter()
             .filter(|r| r.state.is_alarm() && r.id.family() != Family::Volume)
             .collect();
-        if alarming.is_empty() {
+        if !alarming.iter().any(|r| r.id.family().is_failure()) {
             let since = *self.healthy_since.get_or_insert(now);
             if now - since >= self.config.recovery_hold {
                 self.episode = None;
@@ -418,11 +576,21 @@ impl Engine {
         window: Duration,
     ) -> Option<DateTime<Utc>> {
         let primary = episode.primary();
+        // Proxies and inputs date the incident only when nothing else can.
+        let secondary = |id: MetricId| id == MetricId::Similarity || !id.family().is_failure();
+        let earliest = |secondary_too: bool| {
+            episode
+                .onsets
+                .iter()
+                .filter(|(id, _)| secondary_too || !secondary(*id))
+                .min_by_key(|(_, at)| *at)
+        };
         let onset = episode
             .onsets
             .iter()
             .find(|(id, _)| *id == primary)
-            .or_else(|| episode.onsets.iter().min_by_key(|(_, at)| *at))
+            .or_else(|| earliest(false))
+            .or_else(|| earliest(true))
             .map(|(_, at)| *at)
             .unwrap_or(episode.first_alarm - window);
         (onset < end).then_some(onset.max(baseline.to))

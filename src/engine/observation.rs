@@ -92,6 +92,12 @@ pub struct Observation {
     /// The output schema and the reason the output broke it, interned.
     pub violation: Option<(Symbol, Symbol)>,
     pub feedback_down: Option<bool>,
+    /// Cosine similarity of the output to its feature's nearest baseline representative.
+    pub similarity: Option<f32>,
+    /// Whether the output is less like the baseline's than nine healthy outputs in ten.
+    pub unlike: Option<bool>,
+    /// Whether the input is less like the baseline's than nine healthy inputs in ten.
+    pub novel_input: Option<bool>,
     /// Interned values of [`Dimension::FIELDS`], in that order.
     pub fields: [Option<Symbol>; 5],
     /// Interned string attributes, as (key, value), sorted by key.
@@ -161,6 +167,9 @@ impl Observation {
                 Some((interner.intern(name), interner.intern(&reason)))
             }),
             feedback_down: call.feedback.map(|f| f == Feedback::Down),
+            similarity: None,
+            unlike: None,
+            novel_input: None,
             fields,
             attributes,
         }

@@ -145,7 +145,7 @@ impl Breakdown {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::minutes::MinuteCounts;
+    use crate::engine::minutes::{MinuteCounts, Span};
     use crate::engine::observation::Observation;
     use crate::engine::signals::schema::SchemaRegistry;
     use crate::model::Call;
@@ -183,7 +183,7 @@ mod tests {
         }
         let at = calls[0].ts;
         let breakdown = counts
-            .breakdown(MetricId::Hallucination, at, at, 0.04)
+            .breakdown(MetricId::Hallucination, Span::through(at, at), 0.04)
             .expect("hallucination is split");
         let top = &breakdown.segments[0];
         assert_eq!(top.dimension, Dimension::PromptVersion);

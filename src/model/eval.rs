@@ -8,16 +8,17 @@ use std::fmt;
 use serde::Serialize;
 use serde::de::value::SeqAccessDeserializer;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::Value;
+use serde_json::{Number, Value};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Eval {
     Flag(bool),
-    Score(f64),
+    /// Kept as the number it came as, so `1` is written back as `1`, not `1.0`.
+    Score(Number),
     Graded {
         #[serde(skip_serializing_if = "Option::is_none")]
-        score: Option<f64>,
+        score: Option<Number>,
         #[serde(skip_serializing_if = "Option::is_none")]
         label: Option<String>,
         /// Any other key the evaluator sent, kept as it came.
@@ -37,7 +38,7 @@ impl Eval {
             Self::Score(score)
             | Self::Graded {
                 score: Some(score), ..
-            } => Some(*score >= 0.5),
+            } => score.as_f64().map(|score| score >= 0.5),
             Self::Graded {
                 label: Some(label), ..
             } => {
@@ -77,15 +78,15 @@ impl<'de> Visitor<'de> for EvalVisitor {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Eval, E> {
-        Ok(Eval::Score(v))
+        Ok(Number::from_f64(v).map_or(Eval::Other(Value::Null), Eval::Score))
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Eval, E> {
-        Ok(Eval::Score(v as f64))
+        Ok(Eval::Score(v.into()))
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Eval, E> {
-        Ok(Eval::Score(v as f64))
+        Ok(Eval::Score(v.into()))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Eval, E> {
@@ -101,21 +102,28 @@ impl<'de> Visitor<'de> for EvalVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Eval, A::Error> {
-        let mut score = None;
-        let mut label = None;
+        // A repeated key keeps its last value, as a JSON object read anywhere else would.
         let mut extra = BTreeMap::new();
-        while let Some(key) = map.next_key::<String>()? {
-            // A score or label of another type is kept with the rest rather than refused.
-            match (key.as_str(), map.next_value::<Value>()?) {
-                ("score", Value::Number(n)) if score.is_none() && n.as_f64().is_some() => {
-                    score = n.as_f64();
-                }
-                ("label", Value::String(text)) if label.is_none() => label = Some(text),
-                (_, value) => {
-                    extra.insert(key, value);
-                }
-            }
+        while let Some((key, value)) = map.next_entry::<String, Value>()? {
+            extra.insert(key, value);
         }
+        // A score or label of another type is kept with the rest rather than refused.
+        let score = match extra.remove("score") {
+            Some(Value::Number(n)) => Some(n),
+            Some(other) => {
+                extra.insert("score".into(), other);
+                None
+            }
+            None => None,
+        };
+        let label = match extra.remove("label") {
+            Some(Value::String(text)) => Some(text),
+            Some(other) => {
+                extra.insert("label".into(), other);
+                None
+            }
+            None => None,
+        };
         Ok(Eval::Graded {
             score,
             label,
@@ -160,10 +168,23 @@ mod tests {
             json!(0.25),
             json!({"score": 1.0, "label": "hallucinated", "explanation": "cites kb-9"}),
             json!({"score": "high"}),
+            json!(1),
+            json!({"score": 1, "label": "pass"}),
             json!(["a", 1]),
             json!(null),
         ] {
             assert_eq!(serde_json::to_value(read(value.clone())).unwrap(), value);
         }
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_last_value_once() {
+        let eval: Eval =
+            serde_json::from_str(r#"{"score": 0.1, "label": "x", "score": 0.9}"#).unwrap();
+        assert_eq!(eval.flag(), Some(true));
+        assert_eq!(
+            serde_json::to_value(&eval).unwrap(),
+            json!({"score": 0.9, "label": "x"})
+        );
     }
 }

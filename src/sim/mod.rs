@@ -580,7 +580,7 @@ impl Simulator {
             call.evals.insert(
                 "hallucination".into(),
                 Eval::Graded {
-                    score: Some(if hallucinated { 1.0 } else { 0.0 }),
+                    score: Some(u8::from(hallucinated).into()),
                     label: Some(
                         if hallucinated {
                             "hallucinated"

@@ -31,6 +31,8 @@ pub fn delta(reading: &MetricReading) -> String {
     match (reading.id.measure(), reading.delta, reading.baseline) {
         (_, None, _) | (_, _, None) => "—".into(),
         (Measure::Rate, Some(d), _) => match reading.half_width {
+            // Whole points once either reaches 10, so the column holds "-34±12" whole.
+            Some(h) if d.abs() >= 0.1 || h >= 0.1 => format!("{:+.0}±{:.0}", d * 100.0, h * 100.0),
             Some(h) => format!("{:+.1}±{:.1}", d * 100.0, h * 100.0),
             None => format!("{:+.1}", d * 100.0),
         },

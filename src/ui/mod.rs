@@ -36,9 +36,10 @@ pub fn draw(frame: &mut Frame, app: &App, view: &View, theme: &Theme) {
         Constraint::Length(1),
     ])
     .areas(area);
-    // The metrics need 16 rows (13 metrics, a header, the borders) and 3 more for their notes;
-    // the rest of the height goes to the changes and the timeline.
-    let top_height = (body.height / 2).clamp(16, 19);
+    // All 15 metrics need 18 rows (a header and the borders too) and 3 more for their notes;
+    // a short screen folds the healthy p50 and p99 rows, and the rest goes to the changes and the
+    // timeline.
+    let top_height = (body.height / 2).clamp(16, 21);
     let [top, bottom] =
         Layout::vertical([Constraint::Length(top_height), Constraint::Fill(1)]).areas(body);
     let [metrics, triage] =

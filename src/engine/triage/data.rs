@@ -2,11 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use chrono::Duration;
 use foldhash::HashMap;
 
-use super::{Evidence, StepOutcome, Verdict, concentrated, pct, shown};
+use super::{Evidence, StepOutcome, Verdict, concentrated, hm, pct, shown};
+use crate::engine::InputDrift;
 use crate::engine::metrics::MetricId;
+use crate::engine::minutes::Span;
 use crate::engine::observation::{Dimension, Symbol};
 use crate::engine::stats::Proportion;
 
@@ -47,8 +48,11 @@ pub(super) fn step(e: &Evidence, metric: MetricId, explained: bool) -> StepOutco
     let mut largest_shift: Option<(Dimension, Symbol, f64)> = None;
     // The input side of a call: what it carries in its attributes, and which feature sent it.
     let input_side = |d: &Dimension| matches!(d, Dimension::Attribute(_) | Dimension::Feature);
-    let before = shares(e.minutes.segment_calls(e.baseline.from, e.baseline.to));
-    let after = shares(e.minutes.segment_calls(e.onset, e.end));
+    let before = shares(
+        e.minutes
+            .segment_calls(Span::ending_by(e.baseline.from, e.baseline.to)),
+    );
+    let after = shares(e.minutes.segment_calls(Span::through(e.onset, e.end)));
     let empty = BTreeMap::new();
     for (dimension, values) in after.iter().filter(|(d, _)| input_side(d)) {
         let before = before.get(dimension).unwrap_or(&empty);
@@ -67,14 +71,15 @@ pub(super) fn step(e: &Evidence, metric: MetricId, explained: bool) -> StepOutco
     // The baseline's own rate of unseen terms is the yardstick: its last quarter against the rest.
     let counts = e.minutes;
     let split = e.baseline.from + (e.baseline.to - e.baseline.from) * 3 / 4;
-    let early = counts.terms(e.baseline.from, split - Duration::minutes(1));
-    let late = counts.terms(split, e.baseline.to);
+    let early = counts.terms(Span::ending_by(e.baseline.from, split));
+    let late = counts.terms(Span::ending_by(split, e.baseline.to));
     let (expected, _) = new_term_share(&late, &early);
     let mut vocabulary = early;
     for (term, count) in late {
         *vocabulary.entry(term).or_default() += count;
     }
-    let (observed, unseen) = new_term_share(&counts.terms(e.onset, e.end), &vocabulary);
+    let (observed, unseen) =
+        new_term_share(&counts.terms(Span::through(e.onset, e.end)), &vocabulary);
     let mut top_terms = unseen;
     top_terms.sort_by_key(|(term, count)| (std::cmp::Reverse(*count), *term));
     let top_terms: Vec<&str> = top_terms
@@ -93,6 +98,15 @@ pub(super) fn step(e: &Evidence, metric: MetricId, explained: bool) -> StepOutco
         }
     );
     let vocabulary_moved = observed >= expected + 0.10;
+    // The embeddings test counts only with the per-call drift metric alarming too: the test runs
+    // every few minutes, and its chance findings must not name a cause on their own.
+    let drift_line = e.input_drift.map(describe);
+    let embeddings_moved = e.input_drift.is_some_and(InputDrift::drifted)
+        && e.episode.metrics.contains(&MetricId::InputDrift);
+    let vocabulary_line = match &drift_line {
+        Some(drift) => format!("{vocabulary_line}; {drift}"),
+        None => vocabulary_line,
+    };
 
     // The largest new segment speaks for the shift.
     new_segments.sort_by(|a, b| b.2.total_cmp(&a.2));
@@ -105,7 +119,7 @@ pub(super) fn step(e: &Evidence, metric: MetricId, explained: bool) -> StepOutco
                 s * 100.0
             )
         });
-        return if vocabulary_moved {
+        return if vocabulary_moved || embeddings_moved {
             let verdict = if explained {
                 Verdict::Suspect
             } else {
@@ -126,17 +140,19 @@ pub(super) fn step(e: &Evidence, metric: MetricId, explained: bool) -> StepOutco
         };
     };
     let name = e.interner.name(value);
-    let in_segment = e
-        .minutes
-        .rate(metric, Some((dimension, value)), e.onset, e.end);
-    let all = e.minutes.rate(metric, None, e.onset, e.end);
+    let in_segment = e.minutes.rate(
+        metric,
+        Some((dimension, value)),
+        Span::through(e.onset, e.end),
+    );
+    let all = e.minutes.rate(metric, None, Span::through(e.onset, e.end));
     let elsewhere = Proportion {
         bad: all.bad - in_segment.bad,
         n: all.n - in_segment.n,
     };
     let verdict = if explained {
         Verdict::Suspect
-    } else if concentrated(metric, in_segment, elsewhere) || vocabulary_moved {
+    } else if concentrated(metric, in_segment, elsewhere) || vocabulary_moved || embeddings_moved {
         Verdict::Likely
     } else {
         Verdict::Suspect
@@ -158,4 +174,39 @@ pub(super) fn step(e: &Evidence, metric: MetricId, explained: bool) -> StepOutco
             ),
         ],
     )
+}
+
+/// "inputs since 14:15: MMD² 0.052 > 0.011 (p 0.005), vocabulary JS 0.21; vanished: refund".
+pub fn describe(drift: &InputDrift) -> String {
+    let mut parts = Vec::new();
+    if let Some(test) = drift.mmd {
+        let relation = if drift.drifted() { ">" } else { "≤" };
+        parts.push(format!(
+            "MMD² {:.3} {relation} {:.3} (p {:.3})",
+            test.mmd2, test.threshold, test.p_value
+        ));
+    }
+    if let Some(vocabulary) = &drift.vocabulary {
+        let terms = |list: &[(String, f64, f64)]| {
+            list.iter()
+                .map(|(term, _, _)| term.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut text = format!("vocabulary JS {:.2}", vocabulary.divergence);
+        // The new terms are named with the unseen-term share; the vanished ones only here.
+        if drift.vocabulary_shift().is_none() {
+            text.push_str(" (stable)");
+        } else if !vocabulary.vanished_terms.is_empty() {
+            text.push_str(&format!(
+                "; vanished: {}",
+                terms(&vocabulary.vanished_terms)
+            ));
+        }
+        parts.push(text);
+    }
+    if parts.is_empty() {
+        return "inputs: too few sampled to test".into();
+    }
+    format!("inputs since {}: {}", hm(drift.since), parts.join(", "))
 }

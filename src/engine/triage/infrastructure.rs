@@ -3,10 +3,13 @@
 
 use super::{Evidence, StepOutcome, Verdict, hm, pct};
 use crate::engine::metrics::{Family, MetricId};
+use crate::engine::minutes::Span;
 
 pub(super) fn step(e: &Evidence) -> StepOutcome {
-    let base = e.minutes.transport(e.baseline.from, e.baseline.to);
-    let recent = e.minutes.transport(e.onset, e.end);
+    let base = e
+        .minutes
+        .transport(Span::ending_by(e.baseline.from, e.baseline.to));
+    let recent = e.minutes.transport(Span::through(e.onset, e.end));
     let base_fail = base.failed.rate().unwrap_or(0.0);
     let base_p95 = base.latency.percentile(0.95).unwrap_or(0.0);
     let summary = format!(
@@ -31,7 +34,7 @@ pub(super) fn step(e: &Evidence) -> StepOutcome {
     }
     let mut minutes = 0;
     let mut affected = 0;
-    for minute in e.minutes.transport_by_minute(e.onset, e.end) {
+    for minute in e.minutes.transport_by_minute(Span::within(e.onset, e.end)) {
         minutes += 1;
         let fail = minute.failed.rate().unwrap_or(0.0);
         let p95 = minute.latency.percentile(0.95).unwrap_or(0.0);
@@ -50,7 +53,8 @@ pub(super) fn step(e: &Evidence) -> StepOutcome {
         .episode
         .metrics
         .iter()
-        .filter(|m| m.family() == Family::Quality)
+        // Similarity, a proxy, moves by chance more often than it vetoes a consistent outage.
+        .filter(|m| m.family() == Family::Quality && **m != MetricId::Similarity)
         .map(|m| m.label())
         .collect();
     let pattern = format!(

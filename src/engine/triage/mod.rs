@@ -14,9 +14,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 pub use self::ranking::{Ranked, Recommendation};
+use super::InputDrift;
 use super::changes::ChangeRecord;
 use super::metrics::MetricId;
-use super::minutes::MinuteCounts;
+use super::minutes::{MinuteCounts, Span};
 use super::observation::{Dimension, Interner, Observation, Symbol};
 use super::stats::{Proportion, rate_delta};
 use super::{BaselineWindow, Episode, slice};
@@ -146,6 +147,8 @@ pub struct Evidence<'a> {
     pub episode: &'a Episode,
     pub baseline: BaselineWindow,
     pub onset: DateTime<Utc>,
+    /// The engine's last scheduled test of the inputs against the baseline's.
+    pub input_drift: Option<&'a InputDrift>,
     /// Evidence is taken from the onset to here.
     pub end: DateTime<Utc>,
     pub now: DateTime<Utc>,
@@ -223,12 +226,16 @@ fn blast_radius(e: &Evidence) -> Vec<String> {
         .iter()
         .filter(|m| m.shifts().is_some() && m.measure() == super::metrics::Measure::Rate)
         .filter_map(|metric| {
-            let base = e
-                .minutes
-                .rate(*metric, None, e.baseline.from, e.baseline.to);
-            let breakdown = e
-                .minutes
-                .breakdown(*metric, e.baseline.from, e.end, base.rate()?)?;
+            let base = e.minutes.rate(
+                *metric,
+                None,
+                Span::ending_by(e.baseline.from, e.baseline.to),
+            );
+            let breakdown = e.minutes.breakdown(
+                *metric,
+                Span::through(e.baseline.from, e.end),
+                base.rate()?,
+            )?;
             let lines: Vec<String> = breakdown
                 .concentrated()
                 .take(SEGMENTS_PER_METRIC)
@@ -330,17 +337,16 @@ fn after_onset_line(e: &Evidence, record: &ChangeRecord) -> String {
     )
 }
 
-/// A metric on the calls of one segment value, over the whole minutes of a window.
+/// A metric on the calls of one segment value over a span.
 fn segment_rate(
     e: &Evidence,
     metric: MetricId,
     dimension: Dimension,
     value: Option<Symbol>,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
+    span: Span,
 ) -> Proportion {
     match value {
-        Some(value) => e.minutes.rate(metric, Some((dimension, value)), from, to),
+        Some(value) => e.minutes.rate(metric, Some((dimension, value)), span),
         None => Proportion::default(),
     }
 }
@@ -355,15 +361,10 @@ fn concentrated(metric: MetricId, segment: Proportion, reference: Proportion) ->
     rate_delta(segment, reference).is_some_and(|d| d.delta >= metric.limits().warn && d.z >= 3.0)
 }
 
-/// The most common value of a dimension, over the whole minutes of a window.
-fn dominant<'a>(
-    e: &'a Evidence,
-    dimension: Dimension,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Option<&'a str> {
+/// The most common value of a dimension over a span.
+fn dominant<'a>(e: &'a Evidence, dimension: Dimension, span: Span) -> Option<&'a str> {
     e.minutes
-        .segment_calls(from, to)
+        .segment_calls(span)
         .into_iter()
         .filter(|((d, _), _)| *d == dimension)
         .max_by_key(|((_, value), count)| (*count, std::cmp::Reverse(*value)))

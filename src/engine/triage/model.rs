@@ -8,6 +8,7 @@ use super::{
     relative_to_onset, segment_rate, split_line, symbol, too_late,
 };
 use crate::engine::metrics::MetricId;
+use crate::engine::minutes::Span;
 use crate::engine::observation::Dimension;
 use crate::model::{ChangeKind, ChangeOrigin};
 
@@ -23,7 +24,7 @@ fn likely_gap() -> Duration {
 
 pub(super) fn step(e: &Evidence, metric: MetricId) -> StepOutcome {
     let Some(change) = candidates(e, ChangeKind::ModelChange, model_window()).last() else {
-        let served = dominant(e, Dimension::ModelServed, e.onset, e.end);
+        let served = dominant(e, Dimension::ModelServed, Span::through(e.onset, e.end));
         let mut lines = vec![format!(
             "no model change in the 2h before onset; served {} at onset",
             served.unwrap_or("—")
@@ -34,14 +35,19 @@ pub(super) fn step(e: &Evidence, metric: MetricId) -> StepOutcome {
     let c = &change.change;
     let new = symbol(e, c.to.as_deref());
     let old = symbol(e, c.from.as_deref());
-    let on_new = segment_rate(e, metric, Dimension::ModelServed, new, c.ts, e.end);
+    let on_new = segment_rate(
+        e,
+        metric,
+        Dimension::ModelServed,
+        new,
+        Span::through(c.ts, e.end),
+    );
     let on_old = segment_rate(
         e,
         metric,
         Dimension::ModelServed,
         old,
-        e.baseline.from,
-        c.ts,
+        Span::through(e.baseline.from, c.ts),
     );
     let gap = (e.onset - c.ts).abs();
     let when = format!(

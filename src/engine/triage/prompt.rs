@@ -9,12 +9,13 @@ use super::{
     too_late,
 };
 use crate::engine::metrics::MetricId;
+use crate::engine::minutes::Span;
 use crate::engine::observation::Dimension;
 use crate::model::ChangeKind;
 
 pub(super) fn step(e: &Evidence, metric: MetricId) -> (StepOutcome, Option<PromptChange>) {
     let Some(change) = candidates(e, ChangeKind::PromptDeploy, e.prompt_window).last() else {
-        let live = dominant(e, Dimension::PromptVersion, e.onset, e.end);
+        let live = dominant(e, Dimension::PromptVersion, Span::through(e.onset, e.end));
         let mut lines = vec![format!(
             "no prompt deploy in the {} before onset; {} live at onset",
             duration(e.prompt_window),
@@ -62,10 +63,13 @@ pub(super) fn step(e: &Evidence, metric: MetricId) -> (StepOutcome, Option<Promp
         metric,
         Dimension::PromptVersion,
         new,
-        c.ts,
-        e.onset - Duration::minutes(1),
+        Span::ending_by(c.ts, e.onset),
     );
-    let baseline = e.minutes.rate(metric, None, e.baseline.from, e.baseline.to);
+    let baseline = e.minutes.rate(
+        metric,
+        None,
+        Span::ending_by(e.baseline.from, e.baseline.to),
+    );
     if e.onset - c.ts >= Duration::minutes(20)
         && healthy_run.n >= 100
         && !concentrated(metric, healthy_run, baseline)
@@ -86,14 +90,19 @@ pub(super) fn step(e: &Evidence, metric: MetricId) -> (StepOutcome, Option<Promp
             prompt_change,
         );
     }
-    let on_new = segment_rate(e, metric, Dimension::PromptVersion, new, c.ts, e.end);
+    let on_new = segment_rate(
+        e,
+        metric,
+        Dimension::PromptVersion,
+        new,
+        Span::through(c.ts, e.end),
+    );
     let on_old = segment_rate(
         e,
         metric,
         Dimension::PromptVersion,
         old,
-        e.baseline.from,
-        c.ts,
+        Span::through(e.baseline.from, c.ts),
     );
     let split = split_line(metric, (to_name, on_new), (from_name, on_old));
     let verdict = if concentrated(metric, on_new, on_old) {

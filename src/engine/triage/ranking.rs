@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::{Category, Evidence, Step, Verdict, candidates, dominant, model};
+use crate::engine::minutes::Span;
 use crate::engine::observation::Dimension;
 use crate::model::{ChangeKind, MitigationKind};
 
@@ -71,7 +72,8 @@ pub(super) fn recommend(e: &Evidence, steps: &[Step], leading: Ranked) -> Option
             (change.target.clone(), Some(to), text)
         }
         Category::Infrastructure | Category::Data => {
-            let feature = dominant(e, Dimension::Feature, e.onset, e.end)?.to_string();
+            let feature =
+                dominant(e, Dimension::Feature, Span::through(e.onset, e.end))?.to_string();
             let text = format!("kill switch for {feature}: serve the fallback");
             (feature, None, text)
         }

@@ -210,7 +210,7 @@ mod tests {
             if let Some(score) = score {
                 evals.insert(
                     "hallucination".to_string(),
-                    Eval::Graded { score: Some(score), label: None, extra: BTreeMap::new() },
+                    Eval::Graded { score: serde_json::Number::from_f64(score), label: None, extra: BTreeMap::new() },
                 );
             }
             Call {

@@ -21,13 +21,11 @@ fn state_style(state: MetricState, theme: &Theme) -> Style {
     }
 }
 
+const TITLE: &str = " Metrics · 5 min window vs baseline ";
+
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let block = pane_block(
-        " Metrics · 5 min window vs baseline ",
-        focused(app, Pane::Metrics),
-        theme,
-    );
     let Some(assessment) = &app.assessment else {
+        let block = pane_block(TITLE, focused(app, Pane::Metrics), theme);
         frame.render_widget(
             Paragraph::new(Line::styled("waiting for the first calls…", theme.muted)).block(block),
             area,
@@ -41,8 +39,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         header.extend(["1m", "15m"]);
     }
     header.extend(["baseline", "Δ pts ±95%", "trend 20m", "state", "by"]);
+    // Inside the borders, less the header row.
+    let room = area.height.saturating_sub(3) as usize;
+    let shown = shown_metrics(&assessment.metrics, room);
+    let title = if shown.len() < assessment.metrics.len() {
+        " Metrics · 5 min vs baseline · healthy p50/p99 folded ".to_string()
+    } else {
+        TITLE.to_string()
+    };
+    let block = pane_block(title, focused(app, Pane::Metrics), theme);
     let inner = block.inner(area);
-    let rows = assessment.metrics.iter().map(|r| row(r, wide, theme));
+    let rows = shown.iter().map(|r| row(r, wide, theme));
     let mut widths = vec![Constraint::Length(14), Constraint::Length(7)];
     if wide {
         widths.extend([Constraint::Length(7), Constraint::Length(7)]);
@@ -58,8 +65,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .header(Row::new(header).style(theme.muted))
         .column_spacing(1);
     frame.render_widget(block, area);
-    // The layout leaves room for every metric and the header even at the smallest size.
-    let table_rows = assessment.metrics.len() as u16 + 1;
+    let table_rows = shown.len() as u16 + 1;
     let [table_area, notes_area] =
         Layout::vertical([Constraint::Length(table_rows), Constraint::Fill(1)]).areas(inner);
     frame.render_widget(table, table_area);
@@ -69,6 +75,26 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .wrap(Wrap { trim: true }),
         notes_area,
     );
+}
+
+/// Rows that give way, in this order, when the pane is short: p50 and p99 say less than p95
+/// does. An alarming metric always keeps its row.
+const FOLDABLE: [MetricId; 2] = [MetricId::LatencyP99, MetricId::LatencyP50];
+
+/// The metrics that fit in `rows`, in their order.
+fn shown_metrics(metrics: &[MetricReading], rows: usize) -> Vec<&MetricReading> {
+    let mut fold = metrics.len().saturating_sub(rows);
+    let folded: Vec<MetricId> = FOLDABLE
+        .iter()
+        .copied()
+        .filter(|id| {
+            let healthy = metrics.iter().any(|r| r.id == *id && !r.state.is_alarm());
+            let take = healthy && fold > 0;
+            fold -= usize::from(take);
+            take
+        })
+        .collect();
+    metrics.iter().filter(|r| !folded.contains(&r.id)).collect()
 }
 
 /// Where each quality signal comes from, so a responder knows what a number rests on.
@@ -88,10 +114,39 @@ fn sources_note(assessment: &Assessment) -> Vec<Line<'static>> {
             "Hallucination: evaluator, {coverage} of calls · Grounded: answer words in its context (a proxy)"
         )),
         schema_note(assessment),
+        likeness_note(assessment),
         Line::raw(
             "by: cusum = change-point detector since its onset · limit = last 5 min over the limit",
         ),
     ]
+}
+
+/// The distribution behind Similarity, and the drift test behind Input drift with its terms.
+fn likeness_note(assessment: &Assessment) -> Line<'static> {
+    let similarity = match assessment.similarity {
+        Some(s) => format!(
+            "Similarity: median cosine {:.2} (base {:.2}) to baseline answers",
+            s.median, s.baseline_median
+        ),
+        None => "Similarity: answers against the baseline's (hashed n-grams)".into(),
+    };
+    let drift = assessment.input_drift.as_ref().map_or(String::new(), |d| {
+        let mut text = match d.mmd {
+            Some(t) => format!(
+                " · Input drift: MMD² {:.3} {} {:.3}",
+                t.mmd2,
+                if d.drifted() { ">" } else { "≤" },
+                t.threshold
+            ),
+            None => " · Input drift: too few inputs sampled to test".into(),
+        };
+        if let Some(v) = d.vocabulary_shift() {
+            let terms: Vec<&str> = v.new_terms.iter().map(|(t, _, _)| t.as_str()).collect();
+            text.push_str(&format!(", new terms: {}", terms.join(", ")));
+        }
+        text
+    });
+    Line::raw(format!("{similarity}{drift}"))
 }
 
 /// What the Refusal and Schema metrics check, or, once outputs break the schema, why they did.

@@ -79,6 +79,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 triage.leading().confidence * 100.0
             )
         }
+        // Every step ruled out: the evidence names no cause, and a leading guess would mislead.
+        None if triage.steps.iter().all(|s| s.verdict == Verdict::RuledOut) => {
+            "→ no cause found: every step is ruled out; watch whether the alarm holds".to_string()
+        }
         None => format!(
             "→ nothing likely yet; leading: {} {:.0}%",
             triage.leading().category,

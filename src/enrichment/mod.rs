@@ -1,0 +1,3 @@
+//! What the I/O edge adds to calls before the engine sees them.
+
+pub mod embeddings;
