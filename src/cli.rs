@@ -31,6 +31,9 @@ pub struct GlobalArgs {
     /// Hide and refuse every mitigation: look, don't touch
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// The config file [default: ./flightdeck.toml, else flightdeck.toml in the config dir]
+    #[arg(long, global = true, env = "FLIGHTDECK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,14 +21,17 @@ fn main() -> ExitCode {
             .unwrap_or_else(|| CommandLine::Demo(DemoArgs::defaults()));
         match &command {
             CommandLine::Demo(args) => {
+                let config = commands::load_config(&cli.global)?;
                 store::ensure_writable(&data_dir)?;
                 let _log = logging::init(&data_dir)?;
-                commands::demo::run(&cli.global, args, &data_dir)
+                commands::demo::run(&cli.global, &config, args, &data_dir)
             }
             CommandLine::Scenarios => commands::scenarios::run(),
             CommandLine::Incidents => commands::incidents::run(&data_dir),
             CommandLine::Export(args) => commands::export::run(&data_dir, args),
-            CommandLine::Triage(args) => commands::triage::run(args),
+            CommandLine::Triage(args) => {
+                commands::triage::run(&commands::load_config(&cli.global)?, args)
+            }
         }
     })();
     match result {

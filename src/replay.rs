@@ -6,10 +6,13 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use crate::engine::likeness::SimilarityShift;
 use crate::engine::metrics::{Family, MetricId, MetricState};
+use crate::engine::signals::drift::{MmdTest, VocabularyDrift};
+use crate::engine::signals::refusal::RefusalPhrases;
 use crate::engine::signals::schema::{SchemaRegistry, ViolationCount};
 use crate::engine::triage::{Category, Recommendation, Triage, Verdict};
-use crate::engine::{Assessment, Engine, EngineConfig};
+use crate::engine::{Assessment, Engine, EngineConfig, InputDrift};
 use crate::model::{Call, Change, ChangeKind, ChangeOrigin};
 use crate::sim::scenario::Scenario;
 use crate::sim::{SimOutput, Simulator};
@@ -80,6 +83,12 @@ impl Replay {
             latest: None,
             declared: None,
         }
+    }
+
+    /// The team's own refusal openings, on top of the built-in lists.
+    pub fn with_refusal_phrases(mut self, refusals: RefusalPhrases) -> Self {
+        self.engine = self.engine.with_refusal_phrases(refusals);
+        self
     }
 
     /// Takes a change; feed changes and calls in time order.
@@ -245,6 +254,14 @@ impl Replay {
                 schema.violations = Some(violations);
             }
         }
+        if let Some(latest) = &self.latest {
+            if let Some(similarity) = metrics.get_mut(MetricId::Similarity.key()) {
+                similarity.distribution = latest.similarity;
+            }
+            if let Some(drift) = metrics.get_mut(MetricId::InputDrift.key()) {
+                drift.test = latest.input_drift.as_ref().map(DriftReport::from);
+            }
+        }
         let base = TriageReport {
             version: REPORT_VERSION,
             calls: self.calls,
@@ -336,6 +353,8 @@ fn metric_reports(
                 peak: round(declared.and_then(|d| d.peaks.get(id).copied())),
                 current: round(current.and_then(|r| r.now)),
                 violations: None,
+                distribution: None,
+                test: None,
             };
             (id.key().to_string(), report)
         })
@@ -397,4 +416,32 @@ pub struct MetricReport {
     /// incident (from its onset) or, with none declared, the whole stream.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub violations: Option<Vec<ViolationCount>>,
+    /// For similarity: the outputs' median cosine to the baseline's representatives, at the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<SimilarityShift>,
+    /// For input drift: the last scheduled two-sample test of the inputs, at the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<DriftReport>,
+}
+
+/// The engine's last input drift test, as `triage --json` reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DriftReport {
+    pub at: DateTime<Utc>,
+    pub since: DateTime<Utc>,
+    pub drifted: bool,
+    pub mmd: Option<MmdTest>,
+    pub vocabulary: Option<VocabularyDrift<String>>,
+}
+
+impl From<&InputDrift> for DriftReport {
+    fn from(drift: &InputDrift) -> Self {
+        Self {
+            at: drift.at,
+            since: drift.since,
+            drifted: drift.drifted(),
+            mmd: drift.mmd,
+            vocabulary: drift.vocabulary.clone(),
+        }
+    }
 }

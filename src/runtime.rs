@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use crate::actuators::simulator::SimulatorActuator;
 use crate::app::keymap::{self, Command, Context, Key};
 use crate::app::{Action, App, Effect, Overlay};
+use crate::enrichment::{self, embeddings::EmbeddingClient};
 use crate::incident::writer::TimelineWriter;
 use crate::sim::Simulator;
 use crate::sources;
@@ -32,17 +33,26 @@ pub async fn run_demo(
     data_dir: PathBuf,
     sim: Simulator,
     speed: f64,
+    embeddings: Option<EmbeddingClient>,
 ) -> anyhow::Result<()> {
     let (actions_tx, mut actions) = mpsc::unbounded_channel();
     let writer = TimelineWriter::spawn(data_dir, actions_tx.clone());
     let (commands_tx, commands) = mpsc::unbounded_channel();
     let actuator = SimulatorActuator::new(commands_tx);
-    tokio::spawn(sources::simulator::run(
-        sim,
-        speed,
-        actions_tx.clone(),
-        commands,
-    ));
+    // With an endpoint, the source's batches pass through the embedding stage on their way.
+    let source_tx = match embeddings {
+        Some(client) => {
+            let (source_tx, source_rx) = mpsc::unbounded_channel();
+            tokio::spawn(enrichment::stage::run(
+                client,
+                source_rx,
+                actions_tx.clone(),
+            ));
+            source_tx
+        }
+        None => actions_tx.clone(),
+    };
+    tokio::spawn(sources::simulator::run(sim, speed, source_tx, commands));
 
     let (mut terminal, guard) = term::enter().context("cannot set up the terminal")?;
     let mut terminal_events = spawn_terminal_reader();

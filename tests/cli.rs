@@ -274,3 +274,55 @@ fn triage_of_a_recording_reports_bad_lines_by_number_and_goes_on() {
     assert_eq!(report["category"], "prompt", "{report:#}");
     assert_eq!(report["recommendation"]["kind"], "prompt_rollback");
 }
+
+#[test]
+fn a_bad_config_file_exits_2_naming_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("flightdeck.toml");
+    std::fs::write(
+        &config,
+        "[signals]\nrefusal_phrases = [\"Out of scope\"]\nrefusal_phrase = \"typo\"\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let output = flightdeck(
+        &["triage", "--scenario", "red-herring", "--config", config],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    for expected in [config, "line 3", "refusal_phrase"] {
+        assert!(message.contains(expected), "{expected} not in {message}");
+    }
+}
+
+#[test]
+fn refusal_phrases_from_the_config_count_as_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("calls.jsonl");
+    let lines: Vec<String> = (0..120)
+        .map(|i| {
+            serde_json::json!({
+                "ts": format!("2026-03-14T14:{:02}:{:02}Z", i / 60, i % 60),
+                "feature": "support-answer", "model_requested": "gpt-4o", "status": "ok",
+                "latency_ms": 900,
+                "output": if i % 4 == 0 { "Out of scope for this desk, try the billing team." } else { "Your order ships tomorrow." }
+            })
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&events, lines.join("\n")).unwrap();
+    let config = dir.path().join("flightdeck.toml");
+    std::fs::write(&config, "[signals]\nrefusal_phrases = [\"out of scope\"]\n").unwrap();
+    let events = events.to_str().unwrap();
+    let refusal = |args: &[&str]| {
+        let report = triage_json(&flightdeck(args, dir.path()));
+        report["metrics"]["refusal_rate"]["current"].as_f64()
+    };
+    let plain = ["triage", "--events", events, "--json"];
+    let configured = [&plain[..], &["--config", config.to_str().unwrap()]].concat();
+    assert_eq!(refusal(&plain), Some(0.0));
+    // One answer in four opens with the team's phrase (the window holds 119 of the 120 calls).
+    let configured = refusal(&configured).unwrap();
+    assert!((configured - 0.25).abs() < 0.01, "{configured}");
+}

@@ -385,3 +385,53 @@ async fn an_echoed_key_never_reaches_the_error() {
         assert!(text.contains("Bearer [redacted]"), "{text}");
     }
 }
+
+/// A batch as the source sends it.
+fn observed(calls: Vec<Call>) -> flightdeck::app::Action {
+    flightdeck::app::Action::Observed {
+        now: "2026-03-14T14:15:00Z".parse().unwrap(),
+        wall: "2026-03-14T14:15:00Z".parse().unwrap(),
+        calls,
+        changes: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn the_stage_embeds_batches_and_passes_them_through_unembedded_while_the_endpoint_is_down() {
+    use flightdeck::app::{Action, EmbeddingsStatus};
+    use flightdeck::enrichment::stage;
+    use tokio::sync::mpsc;
+
+    let (url, seen) = serve(Behaviour::FailAfter(1)).await;
+    let client = EmbeddingClient::new(config(&url, 64)).unwrap();
+    let (source, stage_in) = mpsc::unbounded_channel();
+    let (stage_out, mut app) = mpsc::unbounded_channel();
+    tokio::spawn(stage::run(client, stage_in, stage_out));
+    let batch = || vec![call(Some("where is my order"), Some("it ships today"))];
+
+    source.send(observed(batch())).unwrap();
+    assert_eq!(
+        app.recv().await,
+        Some(Action::Embeddings(EmbeddingsStatus::Endpoint))
+    );
+    let Some(Action::Observed { calls, .. }) = app.recv().await else {
+        panic!("the batch follows the status");
+    };
+    assert!(calls[0].input_embedding.is_some() && calls[0].output_embedding.is_some());
+
+    // The endpoint now fails: the batch still arrives, as it was, after a status that says why.
+    source.send(observed(batch())).unwrap();
+    let Some(Action::Embeddings(EmbeddingsStatus::Failing(reason))) = app.recv().await else {
+        panic!("a failure is reported");
+    };
+    assert!(reason.contains("500"), "{reason}");
+    let Some(Action::Observed { calls, .. }) = app.recv().await else {
+        panic!("the batch is not lost");
+    };
+    assert!(calls[0].input_embedding.is_none());
+
+    // Resting: the next batch goes straight through without asking the endpoint.
+    source.send(observed(batch())).unwrap();
+    assert!(matches!(app.recv().await, Some(Action::Observed { .. })));
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}

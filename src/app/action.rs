@@ -33,6 +33,17 @@ pub enum Action {
         error: String,
     },
     NoteSubmitted(String),
+    /// Where the embeddings of the calls now come from.
+    Embeddings(EmbeddingsStatus),
+}
+
+/// Where Similarity and Input drift get their embeddings, when an endpoint is configured.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EmbeddingsStatus {
+    /// The configured `/v1/embeddings` endpoint answers.
+    Endpoint,
+    /// It failed, with this error: calls fall back to hashed n-grams until it answers again.
+    Failing(String),
 }
 
 /// Work the edge does for the app; its outcome comes back as an [`Action`].

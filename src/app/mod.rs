@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 
-pub use self::action::{Action, Effect};
+pub use self::action::{Action, Effect, EmbeddingsStatus};
 use self::keymap::{Command, Context};
 use crate::engine::diff::{DiffTag, word_diff};
 use crate::engine::metrics::{MetricId, MetricState};
@@ -140,6 +140,8 @@ pub struct App {
     pub triage: Option<Triage>,
     pub message: Option<(Level, String)>,
     pub calls_seen: u64,
+    /// Where embeddings come from, when an endpoint is configured.
+    pub embeddings: Option<EmbeddingsStatus>,
     pub should_quit: bool,
     /// The engine episode the current incident was opened for: resolving an incident while that
     /// episode lasts must not open another one for the same alarm.
@@ -176,6 +178,7 @@ impl App {
             triage: None,
             message: None,
             calls_seen: 0,
+            embeddings: None,
             should_quit: false,
             incident_episode: None,
             applied: Vec::new(),
@@ -245,6 +248,16 @@ impl App {
             } => {
                 self.message = Some((Level::Error, format!("timeline write failed: {error}")));
                 self.set_persisted(&incident_id, seq, Persisted::Failed(error));
+                Vec::new()
+            }
+            Action::Embeddings(status) => {
+                if let EmbeddingsStatus::Failing(error) = &status {
+                    self.message = Some((
+                        Level::Warn,
+                        format!("embeddings endpoint failed, using hashed n-grams: {error}"),
+                    ));
+                }
+                self.embeddings = Some(status);
                 Vec::new()
             }
             Action::NoteSubmitted(text) => {

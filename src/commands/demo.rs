@@ -8,14 +8,22 @@ use chrono::Utc;
 use super::BadInput;
 use crate::app::{App, Settings};
 use crate::cli::{DemoArgs, GlobalArgs};
+use crate::config::file::ConfigFile;
+use crate::engine::signals::refusal::RefusalPhrases;
 use crate::engine::{Engine, EngineConfig};
+use crate::enrichment::embeddings::EmbeddingClient;
 use crate::incident::store;
 use crate::sim::scenario::Scenario;
 use crate::sim::{Simulator, schema_registry};
 use crate::ui::theme::{self, Theme};
 use crate::{config, runtime};
 
-pub fn run(global: &GlobalArgs, args: &DemoArgs, data_dir: &Path) -> anyhow::Result<()> {
+pub fn run(
+    global: &GlobalArgs,
+    config: &ConfigFile,
+    args: &DemoArgs,
+    data_dir: &Path,
+) -> anyhow::Result<()> {
     let scenario = load_scenario(&args.scenario)?;
     let theme = load_theme(global)?;
     let settings = Settings {
@@ -24,7 +32,15 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs, data_dir: &Path) -> anyhow::Res
         read_only: global.read_only,
         speed: Some(args.speed),
     };
-    let engine = Engine::new(EngineConfig::default(), schema_registry());
+    let engine = Engine::new(EngineConfig::default(), schema_registry())
+        .with_refusal_phrases(refusal_phrases(config));
+    let embeddings = config
+        .signals
+        .embeddings
+        .clone()
+        .map(EmbeddingClient::new)
+        .transpose()
+        .map_err(|e| BadInput(format!("signals.embeddings: {e}")))?;
     let mut app = App::new(settings, engine, Utc::now());
     if let Some(id) = &args.incident {
         let loaded = store::load(data_dir, id).map_err(|e| BadInput(e.to_string()))?;
@@ -50,7 +66,13 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs, data_dir: &Path) -> anyhow::Res
         data_dir.to_path_buf(),
         simulator,
         args.speed,
+        embeddings,
     ))
+}
+
+/// The config's extra refusal openings, for the engine.
+pub fn refusal_phrases(config: &ConfigFile) -> RefusalPhrases {
+    RefusalPhrases::new(config.signals.refusal_phrases.iter().map(String::as_str))
 }
 
 /// A built-in scenario by name, else a scenario file by path.

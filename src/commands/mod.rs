@@ -6,7 +6,18 @@ pub mod incidents;
 pub mod scenarios;
 pub mod triage;
 
+use crate::config::file::{self, ConfigFile};
+
 /// An error in what the user gave us (a file, a name, a value): exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct BadInput(pub String);
+
+/// The config file `--config` / `FLIGHTDECK_CONFIG` names, or the one found in the current
+/// directory or the config dir; none is fine, a bad one is the user's error.
+pub fn load_config(global: &crate::cli::GlobalArgs) -> anyhow::Result<ConfigFile> {
+    match file::locate(global.config.clone(), crate::config::config_dir()) {
+        Some(path) => file::load(&path).map_err(|e| BadInput(e.to_string()).into()),
+        None => Ok(ConfigFile::default()),
+    }
+}

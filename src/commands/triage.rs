@@ -8,25 +8,32 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::BadInput;
-use super::demo::load_scenario;
+use super::demo::{load_scenario, refusal_phrases};
 use crate::cli::TriageArgs;
+use crate::config::file::ConfigFile;
 use crate::engine::EngineConfig;
+use crate::engine::signals::refusal::RefusalPhrases;
 use crate::engine::signals::schema::SchemaRegistry;
 use crate::jsonl;
 use crate::model::{Call, Change};
 use crate::replay::{Replay, TriageReport};
 use crate::sim::schema_registry;
 
-pub fn run(args: &TriageArgs) -> anyhow::Result<()> {
+pub fn run(file: &ConfigFile, args: &TriageArgs) -> anyhow::Result<()> {
+    let refusals = refusal_phrases(file);
     let mut config = EngineConfig::default();
     if let Some(calls) = args.calls_per_false_alarm {
         config.calls_per_false_alarm = calls;
     }
     let report = match (&args.scenario, &args.events) {
-        (Some(name), None) => replay_scenario(name, args.seed, config, &args.schemas)?,
-        (None, Some(events)) => {
-            replay_files(events, args.changes.as_deref(), config, &args.schemas)?
-        }
+        (Some(name), None) => replay_scenario(name, args.seed, config, &args.schemas, refusals)?,
+        (None, Some(events)) => replay_files(
+            events,
+            args.changes.as_deref(),
+            config,
+            &args.schemas,
+            refusals,
+        )?,
         _ => unreachable!("clap requires exactly one of --scenario and --events"),
     };
     let mut out = std::io::stdout().lock();
@@ -62,9 +69,12 @@ fn replay_scenario(
     seed: u64,
     config: EngineConfig,
     given_schemas: &[String],
+    refusals: RefusalPhrases,
 ) -> anyhow::Result<TriageReport> {
     let scenario = load_scenario(name)?;
-    Ok(Replay::new(config, schemas(given_schemas)?).run_scenario(scenario, seed))
+    Ok(Replay::new(config, schemas(given_schemas)?)
+        .with_refusal_phrases(refusals)
+        .run_scenario(scenario, seed))
 }
 
 /// Reads a JSONL file line by line; a line that does not parse is reported with its number
@@ -92,6 +102,7 @@ fn replay_files(
     changes: Option<&Path>,
     config: EngineConfig,
     given_schemas: &[String],
+    refusals: RefusalPhrases,
 ) -> anyhow::Result<TriageReport> {
     let mut bad_lines = 0;
     let mut feed: Vec<Change> = Vec::new();
@@ -100,7 +111,7 @@ fn replay_files(
     }
     feed.sort_by_key(|c| c.ts);
     let mut feed = feed.into_iter().peekable();
-    let mut replay = Replay::new(config, schemas(given_schemas)?);
+    let mut replay = Replay::new(config, schemas(given_schemas)?).with_refusal_phrases(refusals);
     for_each_record(events, &mut bad_lines, |call: Call| {
         while let Some(change) = feed.next_if(|c| c.ts <= call.ts) {
             replay.change(change);

@@ -20,7 +20,7 @@ const SAMPLES_PER_MINUTE: usize = 12;
 /// with a dozen kinds of request, so that a rarer kind is not unlike the baseline by default.
 const REPRESENTATIVES: usize = 16;
 /// A text less similar to the baseline's representatives than this share of held-out healthy
-/// texts counts as unlike them, so the healthy rate is this share by construction.
+/// texts counts as unlike them; the held-out share is the metric's baseline.
 const UNLIKE_QUANTILE: f64 = 0.10;
 /// Vectors on each side of a drift test, and the relabellings its threshold comes from.
 const DRIFT_SAMPLE: usize = 100;
@@ -28,35 +28,13 @@ const PERMUTATIONS: usize = 200;
 /// The drift test's false-alarm rate: with 200 relabellings, the least p-value it can give.
 pub const DRIFT_ALPHA: f64 = 0.005;
 
-/// A text as kept: its hashed n-gram counts, weighed with the idf current when it is used, or the
-/// embedding its call carried, already unit length.
+/// A text as kept: its hashed n-gram counts, weighed with the idf current when it is used, and
+/// the embedding its call carried, if any, already unit length. Both are kept so that when an
+/// embeddings endpoint fails, the n-grams still have a baseline to fall back on.
 #[derive(Debug, Clone)]
-enum Text {
-    Hashed(Box<[f32; DIMS]>),
-    Provided(Box<[f32]>),
-}
-
-/// Which embedding space a vector lives in: vectors of different spaces are never compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Space {
-    Hashed,
-    Provided(usize),
-}
-
-impl Text {
-    fn space(&self) -> Space {
-        match self {
-            Self::Hashed(_) => Space::Hashed,
-            Self::Provided(vector) => Space::Provided(vector.len()),
-        }
-    }
-
-    fn vector(&self, idf: &Idf) -> Option<Vec<f32>> {
-        match self {
-            Self::Hashed(counts) => idf.weigh(counts).map(|v| v.to_vec()),
-            Self::Provided(vector) => Some(vector.to_vec()),
-        }
-    }
+struct Text {
+    counts: Box<[f32; DIMS]>,
+    provided: Option<Box<[f32]>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -72,14 +50,41 @@ struct Reservoir {
     samples: Vec<Sample>,
 }
 
-/// The reference of one side (outputs or inputs) of a feature, in the space it was built in.
+/// A reference and how its own held-out baseline texts fared against it.
 #[derive(Debug, Clone)]
-struct SideReference {
-    space: Space,
+struct Calibrated {
     reference: Reference,
+    /// Below this a text is unlike the baseline.
+    threshold: f32,
     /// The held-out baseline texts unlike the reference: the rate the metric is judged against,
     /// as it is the rate these exact representatives and threshold give on healthy traffic.
     calibration: Proportion,
+}
+
+/// One side (outputs or inputs) of a feature: a reference in the n-gram space, and one in the
+/// calls' own embedding space when most baseline texts carried an embedding.
+#[derive(Debug, Clone, Default)]
+struct SideReferences {
+    hashed: Option<Calibrated>,
+    provided: Option<Calibrated>,
+}
+
+impl SideReferences {
+    /// The similarity to the baseline and whether it is unlike it: by the call's own embedding
+    /// when there is a reference in its space, else by the n-grams.
+    fn judge(&self, embedded: &Embedded) -> Option<(f32, bool)> {
+        let (reference, vector) = match (&self.provided, &embedded.provided) {
+            (Some(reference), Some(vector)) => (reference, vector.as_slice()),
+            _ => (self.hashed.as_ref()?, embedded.hashed.as_ref()?.as_slice()),
+        };
+        let similarity = reference.reference.similarity(vector)?;
+        Some((similarity, similarity < reference.threshold))
+    }
+
+    /// The reference most calls are judged by.
+    fn main(&self) -> Option<&Calibrated> {
+        self.provided.as_ref().or(self.hashed.as_ref())
+    }
 }
 
 /// Which texts of a call: what it was asked, or what it answered.
@@ -91,41 +96,25 @@ pub enum Side {
 
 #[derive(Debug, Clone, Default)]
 struct FeatureReferences {
-    output: Option<SideReference>,
-    input: Option<SideReference>,
+    output: SideReferences,
+    input: SideReferences,
 }
 
-/// One side of a call embedded: the unit vector it is judged by, and what is kept of it when
-/// the reservoir picks the call.
+impl FeatureReferences {
+    fn side(&self, side: Side) -> &SideReferences {
+        match side {
+            Side::Input => &self.input,
+            Side::Output => &self.output,
+        }
+    }
+}
+
+/// One side of a call embedded: its unit vectors, and what is kept of it when the reservoir picks
+/// the call.
 struct Embedded {
-    vector: Unit,
+    hashed: Option<[f32; DIMS]>,
+    provided: Option<Vec<f32>>,
     kept: Option<Text>,
-}
-
-/// A unit vector, on the stack when it is the hashed one (every call has one).
-#[expect(
-    clippy::large_enum_variant,
-    reason = "lives on the stack for one call; boxing it would allocate on every call"
-)]
-enum Unit {
-    Hashed([f32; DIMS]),
-    Provided(Vec<f32>),
-}
-
-impl Unit {
-    fn space(&self) -> Space {
-        match self {
-            Self::Hashed(_) => Space::Hashed,
-            Self::Provided(vector) => Space::Provided(vector.len()),
-        }
-    }
-
-    fn as_slice(&self) -> &[f32] {
-        match self {
-            Self::Hashed(vector) => vector,
-            Self::Provided(vector) => vector,
-        }
-    }
 }
 
 /// A call judged against its feature's baseline.
@@ -138,7 +127,7 @@ pub struct Judged {
 }
 
 /// The output similarities over a window: their median against the baseline's.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct SimilarityShift {
     pub median: f64,
     pub baseline_median: f64,
@@ -198,16 +187,11 @@ impl Likeness {
             embed(text, provided, &mut self.input_idf, &mut self.counts, keep)
         });
         let references = self.references.get(&feature);
-        let against = |side: Option<&SideReference>, embedded: &Option<Embedded>| {
-            let (side, embedded) = (side?, embedded.as_ref()?);
-            if side.space != embedded.vector.space() {
-                return None;
-            }
-            let similarity = side.reference.similarity(embedded.vector.as_slice())?;
-            Some((similarity, similarity < side.reference.threshold()))
+        let judge = |side: Side, embedded: &Option<Embedded>| {
+            references?.side(side).judge(embedded.as_ref()?)
         };
-        let output_judged = against(references.and_then(|r| r.output.as_ref()), &output);
-        let input_judged = against(references.and_then(|r| r.input.as_ref()), &input);
+        let output_judged = judge(Side::Output, &output);
+        let input_judged = judge(Side::Input, &input);
         if let Some(slot) = slot {
             let sample = Sample {
                 input: input.and_then(|e| e.kept),
@@ -281,8 +265,8 @@ impl Likeness {
             references.insert(
                 feature,
                 FeatureReferences {
-                    output: side_reference(outputs, &self.output_idf),
-                    input: side_reference(inputs, &self.input_idf),
+                    output: side_references(outputs, &self.output_idf),
+                    input: side_references(inputs, &self.input_idf),
                 },
             );
         }
@@ -293,33 +277,28 @@ impl Likeness {
     pub fn calibration(&self, side: Side) -> Proportion {
         let mut total = Proportion::default();
         for references in self.references.values() {
-            let reference = match side {
-                Side::Input => &references.input,
-                Side::Output => &references.output,
-            };
-            if let Some(reference) = reference {
-                total.merge(reference.calibration);
+            if let Some(main) = references.side(side).main() {
+                total.merge(main.calibration);
             }
         }
         total
     }
 
-    /// The reference's median and threshold for the outputs, over the features that have one,
-    /// weighed by their samples; the caller adds the recent median.
+    /// The references' median similarity and threshold for the outputs, averaged over the
+    /// features that have one.
     pub fn output_yardstick(&self) -> Option<(f64, f64)> {
-        let sides: Vec<&Reference> = self
+        let references: Vec<&Calibrated> = self
             .references
             .values()
-            .filter_map(|r| r.output.as_ref().map(|s| &s.reference))
+            .filter_map(|r| r.output.main())
             .collect();
-        if sides.is_empty() {
+        if references.is_empty() {
             return None;
         }
-        let n = sides.len() as f64;
-        Some((
-            sides.iter().map(|r| f64::from(r.median())).sum::<f64>() / n,
-            sides.iter().map(|r| f64::from(r.threshold())).sum::<f64>() / n,
-        ))
+        let mean = |value: fn(&Calibrated) -> f32| {
+            references.iter().map(|c| f64::from(value(c))).sum::<f64>() / references.len() as f64
+        };
+        Some((mean(|c| c.reference.median()), mean(|c| c.threshold)))
     }
 
     /// A kernel two-sample test between the inputs sampled in the whole minutes of `baseline` and
@@ -338,17 +317,15 @@ impl Likeness {
         };
         let before = inputs(baseline.0, minute_of(baseline.1));
         let after = inputs(recent.0, minute_of(recent.1) + 1);
-        let space = majority_space(before.iter().copied())?;
-        let vectors = |texts: Vec<&Text>| -> Vec<Vec<f32>> {
-            let texts: Vec<&Text> = texts.into_iter().filter(|t| t.space() == space).collect();
-            evenly(&texts, DRIFT_SAMPLE)
-                .filter_map(|t| t.vector(&self.input_idf))
-                .collect()
+        let provided = provided_dims(before.iter().copied());
+        let sample = |texts: Vec<&Text>| {
+            vectors(
+                evenly(&texts, DRIFT_SAMPLE).copied(),
+                provided,
+                &self.input_idf,
+            )
         };
-        let (before, after) = (vectors(before), vectors(after));
-        fn as_slices(vectors: &[Vec<f32>]) -> Vec<&[f32]> {
-            vectors.iter().map(Vec::as_slice).collect()
-        }
+        let (before, after) = (sample(before), sample(after));
         // Seeded by the window, so the same evidence gives the same answer on every run.
         let seed = mix(recent.0.timestamp() as u64 ^ (recent.1.timestamp() as u64) << 20);
         mmd_test(
@@ -362,7 +339,7 @@ impl Likeness {
 }
 
 /// One side of a call as a unit vector: the embedding the call carries, else its hashed n-grams
-/// weighed by the idf, which learns from the text on the way.
+/// weighed by the idf, which learns from every text on the way.
 fn embed(
     text: &str,
     provided: Option<&[f32]>,
@@ -370,58 +347,179 @@ fn embed(
     counts: &mut [f32; DIMS],
     keep: bool,
 ) -> Option<Embedded> {
-    if let Some(vector) = provided.and_then(normalised) {
-        let kept = keep.then(|| Text::Provided(vector.clone().into_boxed_slice()));
-        return Some(Embedded {
-            vector: Unit::Provided(vector),
-            kept,
-        });
-    }
     hashed_counts(text, counts);
     idf.observe(counts);
-    let vector = Unit::Hashed(idf.weigh(counts)?);
-    let kept = keep.then(|| Text::Hashed(Box::new(*counts)));
-    Some(Embedded { vector, kept })
+    let provided = provided.and_then(normalised);
+    let kept = keep.then(|| Text {
+        counts: Box::new(*counts),
+        provided: provided.clone().map(Vec::into_boxed_slice),
+    });
+    Some(Embedded {
+        hashed: idf.weigh(counts),
+        provided,
+        kept,
+    })
 }
 
-/// The space most texts are in: a feature whose app sends its own embeddings is judged in them.
-fn majority_space<'a>(texts: impl Iterator<Item = &'a Text>) -> Option<Space> {
-    let mut counts: HashMap<Space, usize> = HashMap::default();
+/// The length most of the texts' own embeddings have, when most texts carry one.
+fn provided_dims<'a>(texts: impl Iterator<Item = &'a Text>) -> Option<usize> {
+    let mut total = 0;
+    let mut by_dims: HashMap<usize, usize> = HashMap::default();
     for text in texts {
-        *counts.entry(text.space()).or_default() += 1;
+        total += 1;
+        if let Some(vector) = &text.provided {
+            *by_dims.entry(vector.len()).or_default() += 1;
+        }
     }
-    counts
+    by_dims
         .into_iter()
-        .max_by_key(|(space, count)| (*count, *space == Space::Hashed))
-        .map(|(space, _)| space)
+        .max_by_key(|(dims, count)| (*count, *dims))
+        .filter(|(_, count)| 2 * count > total)
+        .map(|(dims, _)| dims)
 }
 
-fn side_reference<'a>(
-    texts: impl Iterator<Item = &'a Text> + Clone,
+/// The texts as unit vectors of one space: their own embeddings of `provided` length, or the
+/// hashed n-grams weighed by the idf.
+fn vectors<'a>(
+    texts: impl Iterator<Item = &'a Text>,
+    provided: Option<usize>,
     idf: &Idf,
-) -> Option<SideReference> {
-    let space = majority_space(texts.clone())?;
-    let vectors: Vec<Vec<f32>> = texts
-        .filter(|t| t.space() == space)
-        .filter_map(|t| t.vector(idf))
-        .collect();
-    let slices: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
+) -> Vec<Vec<f32>> {
+    texts
+        .filter_map(|text| match provided {
+            Some(dims) => text
+                .provided
+                .as_ref()
+                .filter(|v| v.len() == dims)
+                .map(|v| v.to_vec()),
+            None => idf.weigh(&text.counts).map(|v| v.to_vec()),
+        })
+        .collect()
+}
+
+fn as_slices(vectors: &[Vec<f32>]) -> Vec<&[f32]> {
+    vectors.iter().map(Vec::as_slice).collect()
+}
+
+fn calibrated(vectors: &[Vec<f32>]) -> Option<Calibrated> {
+    let slices = as_slices(vectors);
     let reference = Reference::build(&slices, REPRESENTATIVES, UNLIKE_QUANTILE)?;
+    let threshold = reference.threshold();
     // The build holds out the odd-indexed samples to calibrate on.
     let mut calibration = Proportion::default();
     for held_out in slices.iter().skip(1).step_by(2) {
         let similarity = reference.similarity(held_out)?;
-        calibration.add(similarity < reference.threshold());
+        calibration.add(similarity < threshold);
     }
-    Some(SideReference {
-        space,
+    Some(Calibrated {
         reference,
+        threshold,
         calibration,
     })
+}
+
+fn side_references<'a>(texts: impl Iterator<Item = &'a Text> + Clone, idf: &Idf) -> SideReferences {
+    let provided = provided_dims(texts.clone());
+    SideReferences {
+        hashed: calibrated(&vectors(texts.clone(), None, idf)),
+        provided: provided.and_then(|dims| calibrated(&vectors(texts, Some(dims), idf))),
+    }
 }
 
 /// At most `n` items spread evenly over the slice, in order.
 fn evenly<T>(items: &[T], n: usize) -> impl Iterator<Item = &T> {
     let step = items.len().div_ceil(n.max(1)).max(1);
     items.iter().step_by(step)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(minute: i64) -> DateTime<Utc> {
+        "2026-03-14T13:00:00Z".parse::<DateTime<Utc>>().unwrap() + chrono::Duration::minutes(minute)
+    }
+
+    /// An answer on one of three topics, or on a new one; with its own embedding when `provided`.
+    fn call(i: i64, topic: usize, provided: bool) -> Call {
+        let answers = [
+            [
+                "Orders ship within two business days and tracking can lag a day.",
+                "Your order leaves the warehouse within two business days.",
+                "Tracking updates can take a day to show after your order ships.",
+            ],
+            [
+                "Unworn items can be returned within thirty days for a full refund.",
+                "Returns are free within thirty days if the item is unworn.",
+                "Send the unworn item back within thirty days and we refund you in full.",
+            ],
+            [
+                "Standard delivery takes three to five business days, free over fifty dollars.",
+                "Delivery is free over fifty dollars and takes three to five business days.",
+                "Express delivery takes one to two business days for a fee.",
+            ],
+            [
+                "Quarterly estimated tax payments are due in April, June, September and January.",
+                "File your estimated taxes each quarter to avoid an underpayment penalty.",
+                "Self-employed people pay estimated tax four times a year.",
+            ],
+        ];
+        let mut embedding = vec![0.05f32; 8];
+        embedding[topic] = 1.0;
+        serde_json::from_value(serde_json::json!({
+            "ts": at(i / 30) + chrono::Duration::seconds(i % 30 * 2),
+            "feature": "support-answer", "model_requested": "gpt-4o", "status": "ok",
+            "latency_ms": 900, "input": format!("question {i} about {}", ["orders", "returns", "shipping", "taxes"][topic]),
+            "output": answers[topic][(i / 4 % 3) as usize],
+            "output_embedding": if provided { Some(embedding) } else { None },
+        }))
+        .unwrap()
+    }
+
+    /// An hour of healthy calls (30 a minute) on the first three topics, then references.
+    fn learned(provided: bool) -> Likeness {
+        let mut likeness = Likeness::default();
+        for i in 0..1800 {
+            likeness.judge(&call(i, (i % 3) as usize, provided), 0, true);
+        }
+        likeness.learn(at(0), at(60));
+        likeness
+    }
+
+    #[test]
+    fn a_new_kind_of_answer_is_unlike_the_baseline_in_both_spaces() {
+        for provided in [false, true] {
+            let mut likeness = learned(provided);
+            let calibration = likeness.calibration(Side::Output);
+            assert!(calibration.n > 100, "{calibration:?}");
+            let familiar = likeness.judge(&call(1801, 1, provided), 0, true);
+            let novel = likeness.judge(&call(1802, 3, provided), 0, true);
+            assert_eq!(familiar.unlike, Some(false), "provided {provided}");
+            assert_eq!(novel.unlike, Some(true), "provided {provided}");
+        }
+    }
+
+    #[test]
+    fn calls_without_their_own_embedding_fall_back_to_the_n_grams() {
+        let mut likeness = learned(true);
+        // The endpoint is down: calls arrive without embeddings, and are still judged.
+        let judged = likeness.judge(&call(1803, 3, false), 0, true);
+        assert_eq!(judged.unlike, Some(true));
+        let judged = likeness.judge(&call(1804, 0, false), 0, true);
+        assert_eq!(judged.unlike, Some(false));
+    }
+
+    #[test]
+    fn samples_are_bounded_per_minute_and_forgotten() {
+        let mut likeness = learned(false);
+        let kept: usize = likeness
+            .samples
+            .values()
+            .flat_map(|features| features.values())
+            .map(|r| r.samples.len())
+            .sum();
+        assert_eq!(kept, 60 * SAMPLES_PER_MINUTE);
+        likeness.forget_before(at(30));
+        assert_eq!(likeness.samples.len(), 30);
+    }
 }

@@ -307,7 +307,6 @@ pub fn rate_outcomes(obs: &Observation) -> [Option<bool>; MetricId::RATES.len()]
 mod tests {
     use super::*;
     use crate::engine::observation::Interner;
-    use crate::engine::signals::schema::SchemaRegistry;
     use crate::model::Call;
 
     fn observation(output: &str, should_answer: bool) -> Observation {
@@ -320,7 +319,7 @@ mod tests {
         .unwrap();
         Observation::from_call(
             &call,
-            &SchemaRegistry::default(),
+            &Default::default(),
             &mut Interner::default(),
             &mut Default::default(),
         )

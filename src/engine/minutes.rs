@@ -235,7 +235,6 @@ mod tests {
 
     use super::*;
     use crate::engine::observation::Interner;
-    use crate::engine::signals::schema::SchemaRegistry;
     use crate::model::Call;
 
     fn observation(interner: &mut Interner, second: i64, version: &str, bad: bool) -> Observation {
@@ -250,7 +249,7 @@ mod tests {
         .unwrap();
         Observation::from_call(
             &call,
-            &SchemaRegistry::default(),
+            &Default::default(),
             interner,
             &mut Default::default(),
         )

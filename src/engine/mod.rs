@@ -31,8 +31,10 @@ use self::likeness::{Likeness, Side, SimilarityShift};
 use self::metrics::{Family, MetricId, MetricReading, MetricState};
 use self::minutes::{MinuteCounts, Span};
 use self::observation::{Interner, Observation, Symbol};
+use self::signals::Checks;
 use self::signals::drift::{MmdTest, VocabularyDrift, vocabulary_drift};
 use self::signals::groundedness::PassageTerms;
+use self::signals::refusal::RefusalPhrases;
 use self::signals::schema::{SchemaRegistry, ViolationCount};
 use self::stats::{Proportion, cusum_onset};
 use self::triage::Triage;
@@ -196,7 +198,7 @@ impl Assessment {
 
 pub struct Engine {
     config: EngineConfig,
-    schemas: SchemaRegistry,
+    checks: Checks,
     interner: Interner,
     observations: VecDeque<Observation>,
     minute_counts: MinuteCounts,
@@ -226,7 +228,10 @@ impl Engine {
         Self {
             change_points: ChangePoints::new(config.calls_per_false_alarm),
             config,
-            schemas,
+            checks: Checks {
+                schemas,
+                refusals: RefusalPhrases::default(),
+            },
             interner: Interner::default(),
             observations: VecDeque::new(),
             minute_counts: MinuteCounts::default(),
@@ -246,12 +251,18 @@ impl Engine {
         }
     }
 
+    /// The team's own refusal openings, on top of the built-in lists.
+    pub fn with_refusal_phrases(mut self, refusals: RefusalPhrases) -> Self {
+        self.checks.refusals = refusals;
+        self
+    }
+
     /// Takes in one call; a change it reveals joins the change log. Returns whether a
     /// change-point detector raised an alarm on it, so a caller that evaluates rarely can
     /// evaluate now.
     pub fn ingest_call(&mut self, call: &Call) -> bool {
         let mut observation =
-            Observation::from_call(call, &self.schemas, &mut self.interner, &mut self.passages);
+            Observation::from_call(call, &self.checks, &mut self.interner, &mut self.passages);
         let feature = self.interner.intern(&call.feature);
         let judged = self
             .likeness

@@ -5,7 +5,7 @@ use foldhash::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::signals::groundedness::{self, PassageTerms};
-use super::signals::{refusal, schema::SchemaRegistry};
+use super::signals::{Checks, refusal};
 use crate::model::{Call, CallStatus, Feedback};
 
 /// An interned string: a dimension value or an input term.
@@ -107,7 +107,7 @@ pub struct Observation {
 impl Observation {
     pub fn from_call(
         call: &Call,
-        schemas: &SchemaRegistry,
+        checks: &Checks,
         interner: &mut Interner,
         passages: &mut PassageTerms,
     ) -> Self {
@@ -135,14 +135,16 @@ impl Observation {
         // Parsed once for both the refusal check and the schema check.
         let parsed = output.map(serde_json::from_str::<serde_json::Value>);
         let schema_check = match (output, call.output_schema.as_deref(), &parsed) {
-            (Some(text), Some(name), Some(parsed)) => schemas
+            (Some(text), Some(name), Some(parsed)) => checks
+                .schemas
                 .check(name, text, parsed.as_ref())
                 .map(|result| (name, result)),
             _ => None,
         };
         let refused = output.map(|text| {
             call.eval_flag("refusal").unwrap_or_else(|| {
-                refusal::is_refusal(text, parsed.as_ref().and_then(|p| p.as_ref().ok()))
+                let parsed = parsed.as_ref().and_then(|p| p.as_ref().ok());
+                checks.refusals.is_refusal(text, parsed)
             })
         });
         // A refusal makes no claim, so it is neither grounded nor not.

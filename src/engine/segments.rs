@@ -147,7 +147,6 @@ mod tests {
     use super::*;
     use crate::engine::minutes::{MinuteCounts, Span};
     use crate::engine::observation::Observation;
-    use crate::engine::signals::schema::SchemaRegistry;
     use crate::model::Call;
 
     fn observation(interner: &mut Interner, version: &str, source: &str, bad: bool) -> Observation {
@@ -160,7 +159,7 @@ mod tests {
         .unwrap();
         Observation::from_call(
             &call,
-            &SchemaRegistry::default(),
+            &Default::default(),
             interner,
             &mut Default::default(),
         )

@@ -15,7 +15,7 @@ const MIN_SAMPLES: usize = 10;
 const MIN_TERM_COUNT: u64 = 3;
 
 /// The result of a kernel two-sample test between a baseline and a recent sample.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct MmdTest {
     /// The unbiased squared maximum mean discrepancy between the samples.
     pub mmd2: f64,
@@ -175,7 +175,7 @@ impl SplitMix64 {
 }
 
 /// How the vocabulary of recent inputs differs from the baseline's.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct VocabularyDrift<T> {
     /// Jensen–Shannon divergence between the term distributions, in bits: 0 the same, 1 disjoint.
     pub divergence: f64,

@@ -56,22 +56,58 @@ const OPENING_BYTES: usize = 160;
 
 /// Whether a response reads as a refusal; `parsed` is the output as JSON when it is JSON.
 pub fn is_refusal(output: &str, parsed: Option<&Value>) -> bool {
-    let text = response_text(output, parsed).trim_start();
-    let end = (0..=OPENING_BYTES.min(text.len()))
-        .rev()
-        .find(|i| text.is_char_boundary(*i))
-        .unwrap_or(0);
-    let opening = &text[..end];
-    if opening.is_ascii() {
-        // Most openings are ASCII: lower-cased on the stack, as this runs on every call.
-        let mut buffer = [0u8; OPENING_BYTES];
-        let lowered = &mut buffer[..opening.len()];
-        lowered.copy_from_slice(opening.as_bytes());
-        lowered.make_ascii_lowercase();
-        return std::str::from_utf8(lowered).is_ok_and(opens_with_refusal);
+    RefusalPhrases::default().is_refusal(output, parsed)
+}
+
+/// The team's own refusal openings (config `signals.refusal_phrases`) on top of the built-in
+/// lists, matched at the start of the answer like the hard prefixes, ignoring case.
+#[derive(Debug, Clone, Default)]
+pub struct RefusalPhrases {
+    lowered: Vec<String>,
+}
+
+impl RefusalPhrases {
+    /// Phrases are trimmed and lower-cased; blank ones are dropped.
+    pub fn new<'a>(phrases: impl IntoIterator<Item = &'a str>) -> Self {
+        Self {
+            lowered: phrases
+                .into_iter()
+                .map(|p| normalize(p.trim()))
+                .filter(|p| !p.is_empty())
+                .collect(),
+        }
     }
-    // Typographic apostrophes are common in model output; fold them so "I’m sorry" matches.
-    opens_with_refusal(&opening.to_lowercase().replace('\u{2019}', "'"))
+
+    /// Whether a response reads as a refusal; `parsed` is the output as JSON when it is JSON.
+    pub fn is_refusal(&self, output: &str, parsed: Option<&Value>) -> bool {
+        let text = response_text(output, parsed).trim_start();
+        let end = (0..=OPENING_BYTES.min(text.len()))
+            .rev()
+            .find(|i| text.is_char_boundary(*i))
+            .unwrap_or(0);
+        let opening = &text[..end];
+        let custom = |lowered: &str| self.lowered.iter().any(|p| lowered.starts_with(p.as_str()));
+        if opening.is_ascii() {
+            // Most openings are ASCII: lower-cased on the stack, as this runs on every call.
+            let mut buffer = [0u8; OPENING_BYTES];
+            let lowered = &mut buffer[..opening.len()];
+            lowered.copy_from_slice(opening.as_bytes());
+            lowered.make_ascii_lowercase();
+            return std::str::from_utf8(lowered)
+                .is_ok_and(|lowered| opens_with_refusal(lowered) || custom(lowered));
+        }
+        let lowered = normalize(opening);
+        opens_with_refusal(&lowered) || custom(&lowered)
+    }
+}
+
+/// Lower-cased, with typographic apostrophes (common in model output) folded so "I’m" is "i'm".
+fn normalize(text: &str) -> String {
+    if text.is_ascii() {
+        text.to_ascii_lowercase()
+    } else {
+        text.to_lowercase().replace('\u{2019}', "'")
+    }
 }
 
 /// What follows an apology or a "No" when it is a refusal.
@@ -144,5 +180,16 @@ mod tests {
         ] {
             assert!(!refusal(text), "{text}");
         }
+    }
+
+    #[test]
+    fn the_teams_own_phrases_count_at_the_start_only() {
+        let phrases = RefusalPhrases::new(["That topic is outside what I can cover", " "]);
+        let refused = "that topic is outside what I can cover here, sorry.";
+        let answered = "Returns are free. That topic is outside what I can cover though.";
+        assert!(phrases.is_refusal(refused, None));
+        assert!(!phrases.is_refusal(answered, None));
+        assert!(!is_refusal(refused, None), "not a built-in phrase");
+        assert!(phrases.is_refusal("I'm sorry, but I can't help with that.", None));
     }
 }

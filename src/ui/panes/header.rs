@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::app::{App, Level};
+use crate::app::{App, EmbeddingsStatus, Level};
 use crate::model::Status;
 use crate::ui::format;
 use crate::ui::theme::Theme;
@@ -82,6 +82,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.muted,
         )),
         None => second.push(Span::styled(" · learning the baseline", theme.warn)),
+    }
+    match &app.embeddings {
+        Some(EmbeddingsStatus::Endpoint) => {
+            second.push(Span::styled(" · embeddings: endpoint", theme.muted));
+        }
+        Some(EmbeddingsStatus::Failing(_)) => {
+            second.push(Span::styled(
+                " · embeddings: n-grams (endpoint down)",
+                theme.warn,
+            ));
+        }
+        None => {}
     }
     if app.settings.read_only {
         second.push(Span::styled("  READ-ONLY ", theme.warn));

@@ -1,4 +1,6 @@
-//! Where flightdeck keeps its files, and who the user is.
+//! Where flightdeck keeps its files, what the user's config file says, and who the user is.
+
+pub mod file;
 
 use std::path::PathBuf;
 
@@ -12,6 +14,11 @@ fn project_dirs() -> Option<ProjectDirs> {
 pub fn data_dir(flag: Option<PathBuf>) -> PathBuf {
     flag.or_else(|| project_dirs().map(|d| d.data_dir().to_path_buf()))
         .unwrap_or_else(|| PathBuf::from(".flightdeck"))
+}
+
+/// The platform's config dir for flightdeck, where `flightdeck.toml` and `themes/` live.
+pub fn config_dir() -> Option<PathBuf> {
+    project_dirs().map(|d| d.config_dir().to_path_buf())
 }
 
 /// The user's theme file `<config dir>/themes/<name>.toml`, as (path, text), if there is one.

@@ -1,0 +1,104 @@
+//! The user's `flightdeck.toml`: where it is found and what it may say. An unknown key or a
+//! wrong type is an error naming the file, the line and the key; secrets are never in the file,
+//! only the names of the environment variables that hold them.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::enrichment::embeddings::EndpointConfig;
+
+/// The file's name in the current directory and in the config dir.
+pub const FILE_NAME: &str = "flightdeck.toml";
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub signals: SignalsConfig,
+}
+
+/// How the content signals read a call.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalsConfig {
+    /// Openings that mark an answer as a refusal, on top of the built-in lists.
+    #[serde(default)]
+    pub refusal_phrases: Vec<String>,
+    /// An OpenAI-compatible `/v1/embeddings` endpoint to embed inputs and outputs with, instead
+    /// of the built-in hashed n-grams.
+    pub embeddings: Option<EndpointConfig>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    /// toml's message names the line, the column and the key, and quotes the line.
+    #[error("the config file {path} is not valid: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// The config file to read: `--config` / `FLIGHTDECK_CONFIG` (which must exist), else
+/// `flightdeck.toml` in the current directory, else in the platform's config dir, else none.
+pub fn locate(flag: Option<PathBuf>, config_dir: Option<PathBuf>) -> Option<PathBuf> {
+    if flag.is_some() {
+        return flag;
+    }
+    let here = PathBuf::from(FILE_NAME);
+    if here.is_file() {
+        return Some(here);
+    }
+    config_dir
+        .map(|dir| dir.join(FILE_NAME))
+        .filter(|path| path.is_file())
+}
+
+pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(&path.display().to_string(), &text)
+}
+
+pub fn parse(path: &str, text: &str) -> Result<ConfigFile, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Invalid {
+        path: path.to_string(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_annotated_example_parses() {
+        let text = include_str!("../../assets/flightdeck.toml");
+        let config = parse("assets/flightdeck.toml", text).unwrap();
+        assert!(!config.signals.refusal_phrases.is_empty());
+    }
+
+    #[test]
+    fn an_unknown_key_names_the_file_the_line_and_the_key() {
+        let text = "[signals]\nrefusal_phrases = []\nrefusal_phrase = [\"x\"]\n";
+        let error = parse("team.toml", text).unwrap_err().to_string();
+        assert!(error.contains("team.toml"), "{error}");
+        assert!(error.contains("line 3"), "{error}");
+        assert!(error.contains("refusal_phrase"), "{error}");
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_key() {
+        let text = "[signals.embeddings]\nurl = \"http://127.0.0.1:8080/v1\"\nmodel = \"m\"\ntimeout_ms = \"soon\"\n";
+        let error = parse("team.toml", text).unwrap_err().to_string();
+        assert!(
+            error.contains("line 4") && error.contains("timeout_ms"),
+            "{error}"
+        );
+    }
+}
