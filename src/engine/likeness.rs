@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use foldhash::HashMap;
 
+use super::minutes::{Span, forget_minutes};
 use super::observation::Symbol;
 use super::signals::drift::{MmdTest, mmd_test};
 use super::signals::embedding::{DIMS, Idf, hashed_counts, normalised};
@@ -16,6 +17,10 @@ use crate::model::Call;
 
 /// Samples kept per feature per minute: an hour of baseline gives a reference 720 to learn from.
 const SAMPLES_PER_MINUTE: usize = 12;
+/// Calls per feature per minute whose output and input are embedded and judged: enough for the
+/// detectors to see a shift within a minute or two, and a bound on the work (and on an embeddings
+/// endpoint's bill) however heavy the traffic.
+const JUDGED_PER_MINUTE: u64 = 150;
 /// Representatives of a feature's healthy outputs or inputs: enough for the modes of a feature
 /// with a dozen kinds of request, so that a rarer kind is not unlike the baseline by default.
 const REPRESENTATIVES: usize = 16;
@@ -174,6 +179,10 @@ impl Likeness {
         let minute = minute_of(call.ts);
         let slot = self.slot(minute, feature);
         let keep = slot.is_some();
+        let judged = self.is_judged(minute, feature);
+        if !keep && !judged {
+            return Judged::default();
+        }
         let output = call
             .output
             .as_deref()
@@ -190,8 +199,8 @@ impl Likeness {
         let judge = |side: Side, embedded: &Option<Embedded>| {
             references?.side(side).judge(embedded.as_ref()?)
         };
-        let output_judged = judge(Side::Output, &output);
-        let input_judged = judge(Side::Input, &input);
+        let output_judged = judge(Side::Output, &output).filter(|_| judged);
+        let input_judged = judge(Side::Input, &input).filter(|_| judged);
         if let Some(slot) = slot {
             let sample = Sample {
                 input: input.and_then(|e| e.kept),
@@ -214,6 +223,17 @@ impl Likeness {
         }
     }
 
+    /// Whether the call just counted is one of the [`JUDGED_PER_MINUTE`] a minute whose likeness
+    /// is judged: each call of the feature with the chance that gives at last minute's traffic.
+    fn is_judged(&self, minute: i64, feature: Symbol) -> bool {
+        let reservoir = |minute| self.samples.get(&minute).and_then(|f| f.get(&feature));
+        let seen = reservoir(minute).map_or(0, |r| r.seen);
+        let traffic = reservoir(minute - 1)
+            .map_or(0, |r| r.seen)
+            .max(JUDGED_PER_MINUTE);
+        mix(seen.rotate_left(17) ^ minute as u64) % traffic < JUDGED_PER_MINUTE
+    }
+
     /// Counts a call of the feature in the minute; where it goes in the reservoir if it is kept.
     fn slot(&mut self, minute: i64, feature: Symbol) -> Option<usize> {
         let reservoir = self
@@ -230,14 +250,10 @@ impl Likeness {
         (slot < SAMPLES_PER_MINUTE as u64).then_some(slot as usize)
     }
 
-    /// Drops the samples of the minutes that end before `ts`.
-    pub fn forget_before(&mut self, ts: DateTime<Utc>) {
-        let first_kept = minute_of(ts);
-        while let Some(oldest) = self.samples.first_entry()
-            && *oldest.key() < first_kept
-        {
-            oldest.remove();
-        }
+    /// Drops the samples of the minutes that end before `ts`, except those of `keep` (a frozen
+    /// baseline's).
+    pub fn forget_before(&mut self, ts: DateTime<Utc>, keep: Option<Span>) {
+        forget_minutes(&mut self.samples, minute_of(ts), keep);
     }
 
     /// Learns each feature's references from the samples of the whole minutes in `from..to` (the
@@ -339,7 +355,7 @@ impl Likeness {
 }
 
 /// One side of a call as a unit vector: the embedding the call carries, else its hashed n-grams
-/// weighed by the idf, which learns from every text on the way.
+/// weighed by the idf, which learns from the texts the reservoir keeps.
 fn embed(
     text: &str,
     provided: Option<&[f32]>,
@@ -348,7 +364,11 @@ fn embed(
     keep: bool,
 ) -> Option<Embedded> {
     hashed_counts(text, counts);
-    idf.observe(counts);
+    // Document frequencies learn from the sampled texts only: a uniform sample gives the same
+    // weights, for a twelfth of the work at a thousand calls a minute.
+    if keep {
+        idf.observe(counts);
+    }
     let provided = provided.and_then(normalised);
     let kept = keep.then(|| Text {
         counts: Box::new(*counts),
@@ -519,7 +539,7 @@ mod tests {
             .map(|r| r.samples.len())
             .sum();
         assert_eq!(kept, 60 * SAMPLES_PER_MINUTE);
-        likeness.forget_before(at(30));
+        likeness.forget_before(at(30), None);
         assert_eq!(likeness.samples.len(), 30);
     }
 }

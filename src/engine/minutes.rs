@@ -69,6 +69,24 @@ fn minute_of(ts: DateTime<Utc>) -> i64 {
     ts.timestamp().div_euclid(60)
 }
 
+/// Drops the minutes before `first_kept` from a map by minute number, except those of `keep`.
+/// Runs on every call, so it costs a lookup when there is nothing to drop.
+pub fn forget_minutes<T>(minutes: &mut BTreeMap<i64, T>, first_kept: i64, keep: Option<Span>) {
+    let (keep_first, keep_end) = keep.map_or((first_kept, first_kept), |s| (s.first, s.end));
+    while let Some(oldest) = minutes.first_entry()
+        && *oldest.key() < first_kept.min(keep_first)
+    {
+        oldest.remove();
+    }
+    let after_keep = keep_end.max(keep_first)..first_kept;
+    if !after_keep.is_empty() {
+        let dropped: Vec<i64> = minutes.range(after_keep).map(|(m, _)| *m).collect();
+        for minute in dropped {
+            minutes.remove(&minute);
+        }
+    }
+}
+
 /// A run of whole minutes, `first..end` by minute number: evidence is counted per minute, so
 /// every window says which partial minutes at its ends it takes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,14 +145,10 @@ impl MinuteCounts {
         }
     }
 
-    /// Drops the minutes that end before `ts`.
-    pub fn forget_before(&mut self, ts: DateTime<Utc>) {
-        let first_kept = minute_of(ts);
-        while let Some(oldest) = self.minutes.first_entry()
-            && *oldest.key() < first_kept
-        {
-            oldest.remove();
-        }
+    /// Drops the minutes that end before `ts`, except those of `keep`: a frozen baseline's, which
+    /// an incident is judged against however long it lasts.
+    pub fn forget_before(&mut self, ts: DateTime<Utc>, keep: Option<Span>) {
+        forget_minutes(&mut self.minutes, minute_of(ts), keep);
     }
 
     fn minutes(&self, span: Span) -> impl Iterator<Item = &Minute> {
@@ -295,7 +309,18 @@ mod tests {
         let baseline = Span::ending_by(start, start + Duration::seconds(90));
         assert_eq!(counts.transport(baseline).failed.n, 30);
 
-        counts.forget_before(start + Duration::minutes(2));
+        // The first minute is a frozen baseline's: it stays when the second goes.
+        let baseline = Span::ending_by(start, start + Duration::minutes(1));
+        counts.forget_before(start + Duration::minutes(2), Some(baseline));
+        assert_eq!(counts.transport(span).failed.n, 60);
+        assert_eq!(
+            counts
+                .transport(Span::through(start + Duration::minutes(1), end))
+                .failed
+                .n,
+            30
+        );
+        counts.forget_before(start + Duration::minutes(2), None);
         assert_eq!(counts.transport(span).failed.n, 30);
     }
 }

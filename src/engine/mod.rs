@@ -215,6 +215,8 @@ pub struct Engine {
     changes: ChangeLog,
     change_points: ChangePoints,
     frozen_baseline_end: Option<DateTime<Utc>>,
+    /// The frozen baseline as it was when it froze: its calls may since have left retention.
+    frozen_window: Option<BaselineWindow>,
     episode: Option<Episode>,
     healthy_since: Option<DateTime<Utc>>,
     /// Evidence for the triage stops at the first mitigation, so it describes the failure itself.
@@ -243,6 +245,7 @@ impl Engine {
             baseline_stats: None,
             changes: ChangeLog::default(),
             frozen_baseline_end: None,
+            frozen_window: None,
             episode: None,
             healthy_since: None,
             evidence_end: None,
@@ -286,19 +289,18 @@ impl Engine {
                 .partition_point(|o| o.ts <= observation.ts);
             self.observations.insert(at, observation);
         }
-        // A frozen baseline is kept however old it gets: the incident is judged against it.
-        let frozen_from = self
-            .frozen_baseline_end
-            .map(|end| end - self.config.baseline_span);
-        let horizon = (call.ts - self.config.retention).min(frozen_from.unwrap_or(call.ts));
+        // Memory stays bounded however long an incident lasts: the calls of a frozen baseline
+        // go with the retention (their statistics are taken once, at the freeze), and only its
+        // minutes' counts and samples stay for the triage and the drift tests.
+        let horizon = call.ts - self.config.retention;
         while self.observations.front().is_some_and(|o| o.ts < horizon) {
             self.observations.pop_front();
         }
-        self.minute_counts.forget_before(horizon);
+        let frozen = self.frozen_window.map(|w| Span::ending_by(w.from, w.to));
+        self.minute_counts.forget_before(horizon, frozen);
         // Texts are sampled only for the baselines and drift tests that can still use them.
-        let sample_horizon = (call.ts - self.config.baseline_lag - self.config.baseline_span)
-            .min(frozen_from.unwrap_or(call.ts));
-        self.likeness.forget_before(sample_horizon);
+        let sample_horizon = call.ts - self.config.baseline_lag - self.config.baseline_span;
+        self.likeness.forget_before(sample_horizon, frozen);
         self.changes.observe_call(call);
         raised
     }
@@ -514,7 +516,10 @@ impl Engine {
         reading
     }
 
-    fn baseline_window(&self, now: DateTime<Utc>) -> Option<BaselineWindow> {
+    fn baseline_window(&mut self, now: DateTime<Utc>) -> Option<BaselineWindow> {
+        if self.frozen_window.is_some() {
+            return self.frozen_window;
+        }
         let first = self.observations.front()?.ts;
         let to = self
             .frozen_baseline_end
@@ -523,12 +528,16 @@ impl Engine {
             return None;
         }
         let from = (to - self.config.baseline_span).max(first);
-        Some(BaselineWindow {
+        let window = BaselineWindow {
             from,
             to,
             calls: slice(&self.observations, from, to).len(),
             frozen: self.frozen_baseline_end.is_some(),
-        })
+        };
+        if window.frozen {
+            self.frozen_window = Some(window);
+        }
+        Some(window)
     }
 
     fn track_episode(&mut self, now: DateTime<Utc>, metrics: &[MetricReading]) {
@@ -542,6 +551,7 @@ impl Engine {
             if now - since >= self.config.recovery_hold {
                 self.episode = None;
                 self.frozen_baseline_end = None;
+                self.frozen_window = None;
                 self.evidence_end = None;
                 self.last_triage = None;
             }
@@ -856,6 +866,13 @@ mod tests {
         let reading = a.reading(MetricId::Hallucination).unwrap();
         assert_eq!(reading.state, MetricState::Critical, "{reading:?}");
         assert!((reading.baseline.unwrap() - 0.04).abs() < 0.005);
+        // Memory stays bounded: calls older than the retention are gone, the baseline's too.
+        let retained = (engine.config.retention.num_seconds() / 2) as usize;
+        assert!(
+            engine.observations.len() <= retained + 1,
+            "{}",
+            engine.observations.len()
+        );
     }
 
     #[test]

@@ -178,10 +178,30 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     dot(a, b)
 }
 
-/// The dot product, in eight independent sums so that the compiler vectorises it.
+/// The dot product. It runs on every call against every representative, so on x86-64 CPUs with
+/// AVX2 (nearly all since 2015) the same loop runs compiled for 256-bit registers, chosen at run
+/// time so the binary still runs everywhere.
 pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU was just found to support AVX2, all `dot_avx2` is compiled to use.
+        return unsafe { dot_avx2(a, b) };
+    }
+    dot_lanes(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+    dot_lanes(a, b)
+}
+
+/// The dot product in sixteen independent sums, so that the compiler vectorises it and the adds
+/// of two registers overlap.
+#[inline(always)]
+fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
-    const LANES: usize = 8;
+    const LANES: usize = 16;
     let mut sums = [0.0f32; LANES];
     let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let tail: f32 = a_chunks
