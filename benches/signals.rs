@@ -178,7 +178,8 @@ fn drift() {
     for seed in DRIFT_SEEDS {
         let scenario = Scenario::builtin("input-drift").unwrap().unwrap();
         let change = scenario.events.last().expect("the scenario's shift").at;
-        let (alarm, test) = first_flags(scenario, seed, Duration::minutes(75), change);
+        let flags = first_flags(scenario, seed, Duration::minutes(75), change);
+        let (alarm, test) = (flags.input_drift, flags.mmd);
         let minutes = |at: Option<DateTime<Utc>>| {
             at.map_or("never".into(), |at| {
                 format!("{:.1} min", (at - change).num_seconds() as f64 / 60.0)
@@ -205,27 +206,41 @@ fn drift() {
         assert!(generated.cause.is_none());
         let scenario = generated.scenario;
         let start = scenario.start;
-        let (alarm, test) = first_flags(scenario, seed, Duration::hours(24), start);
+        let flags = first_flags(scenario, seed, Duration::hours(24), start);
+        let (alarm, test, similarity) = (flags.input_drift, flags.mmd, flags.similarity);
+        let when = |at: Option<DateTime<Utc>>, none: &str| {
+            at.map_or(none.to_string(), |at| at.format("at %H:%M").to_string())
+        };
         println!(
-            "healthy day, seed {seed}: metric alarm {} · MMD test drifted {}",
-            alarm.map_or("none".into(), |at| at.format("at %H:%M").to_string()),
-            test.map_or("never".into(), |at| at.format("at %H:%M").to_string()),
+            "healthy day, seed {seed}: Input drift alarm {} · MMD test drifted {} · Similarity alarm {}",
+            when(alarm, "none"),
+            when(test, "never"),
+            when(similarity, "none"),
         );
     }
 }
 
-/// Runs a scenario for `length`, evaluating every virtual minute, and returns when the Input
-/// drift metric first alarmed and when the MMD test first said the inputs drifted, from `after`.
-fn first_flags(
-    scenario: Scenario,
-    seed: u64,
-    length: Duration,
-    after: DateTime<Utc>,
-) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+/// When each flag first went up, from a given time on.
+struct Flags {
+    /// The Input drift metric alarmed.
+    input_drift: Option<DateTime<Utc>>,
+    /// The MMD test said the inputs drifted.
+    mmd: Option<DateTime<Utc>>,
+    /// The Similarity metric alarmed.
+    similarity: Option<DateTime<Utc>>,
+}
+
+/// Runs a scenario for `length`, evaluating every virtual minute, and notes the first flags
+/// raised from `after` on.
+fn first_flags(scenario: Scenario, seed: u64, length: Duration, after: DateTime<Utc>) -> Flags {
     let start = scenario.start;
     let mut simulator = Simulator::new(scenario, seed);
     let mut engine = Engine::new(EngineConfig::default(), schema_registry());
-    let (mut alarm, mut test) = (None, None);
+    let mut flags = Flags {
+        input_drift: None,
+        mmd: None,
+        similarity: None,
+    };
     let mut now = start;
     while now < start + length {
         now += Duration::minutes(1);
@@ -236,16 +251,16 @@ fn first_flags(
         if now < after {
             continue;
         }
-        if alarm.is_none()
-            && assessment
-                .reading(MetricId::InputDrift)
-                .is_some_and(|r| r.state.is_alarm())
-        {
-            alarm = Some(now);
+        let alarming = |id| assessment.reading(id).is_some_and(|r| r.state.is_alarm());
+        if alarming(MetricId::InputDrift) {
+            flags.input_drift.get_or_insert(now);
         }
-        if test.is_none() && assessment.input_drift.as_ref().is_some_and(|d| d.drifted()) {
-            test = Some(now);
+        if alarming(MetricId::Similarity) {
+            flags.similarity.get_or_insert(now);
+        }
+        if assessment.input_drift.as_ref().is_some_and(|d| d.drifted()) {
+            flags.mmd.get_or_insert(now);
         }
     }
-    (alarm, test)
+    flags
 }

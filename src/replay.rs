@@ -430,6 +430,7 @@ pub struct DriftReport {
     pub at: DateTime<Utc>,
     pub since: DateTime<Utc>,
     pub drifted: bool,
+    pub significant_in_a_row: u32,
     pub mmd: Option<MmdTest>,
     pub vocabulary: Option<VocabularyDrift<String>>,
 }
@@ -440,6 +441,7 @@ impl From<&InputDrift> for DriftReport {
             at: drift.at,
             since: drift.since,
             drifted: drift.drifted(),
+            significant_in_a_row: drift.significant_in_a_row,
             mmd: drift.mmd,
             vocabulary: drift.vocabulary.clone(),
         }

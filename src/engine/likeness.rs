@@ -421,14 +421,21 @@ fn as_slices(vectors: &[Vec<f32>]) -> Vec<&[f32]> {
     vectors.iter().map(Vec::as_slice).collect()
 }
 
+/// A reference from two thirds of the samples, and the unlike share of the last third. The
+/// build sets its threshold at a quantile of some of its own samples; the share on samples that
+/// played no part in it is the rate new healthy texts will show, noise of the quantile included.
 fn calibrated(vectors: &[Vec<f32>]) -> Option<Calibrated> {
     let slices = as_slices(vectors);
-    let reference = Reference::build(&slices, REPRESENTATIVES, UNLIKE_QUANTILE)?;
+    let is_held_out = |i: &usize| i % 3 == 2;
+    let building: Vec<&[f32]> = (0..slices.len())
+        .filter(|i| !is_held_out(i))
+        .map(|i| slices[i])
+        .collect();
+    let reference = Reference::build(&building, REPRESENTATIVES, UNLIKE_QUANTILE)?;
     let threshold = reference.threshold();
-    // The build holds out the odd-indexed samples to calibrate on.
     let mut calibration = Proportion::default();
-    for held_out in slices.iter().skip(1).step_by(2) {
-        let similarity = reference.similarity(held_out)?;
+    for text in (0..slices.len()).filter(is_held_out).map(|i| slices[i]) {
+        let similarity = reference.similarity(text)?;
         calibration.add(similarity < threshold);
     }
     Some(Calibrated {

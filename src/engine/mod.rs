@@ -30,7 +30,7 @@ use self::judgement::{
 use self::likeness::{Likeness, Side, SimilarityShift};
 use self::metrics::{Family, MetricId, MetricReading, MetricState};
 use self::minutes::{MinuteCounts, Span};
-use self::observation::{Interner, Observation, Symbol};
+use self::observation::{Dimension, Interner, Observation, Symbol};
 use self::signals::Checks;
 use self::signals::drift::{MmdTest, VocabularyDrift, vocabulary_drift};
 use self::signals::groundedness::PassageTerms;
@@ -43,12 +43,17 @@ use crate::model::{Call, CallStatus, Change};
 
 /// Schema violation reasons an assessment carries.
 const VIOLATIONS_SHOWN: usize = 3;
-/// How often the references of healthy outputs and inputs are learned again from the baseline.
-const RELEARN_EVERY: Duration = Duration::minutes(10);
+/// How often the references of healthy outputs and inputs are learned again from the baseline:
+/// every 10 minutes while the baseline is still filling up, then every 30, as each relearning
+/// changes what counts as unlike.
+const RELEARN_GROWING: Duration = Duration::minutes(10);
+const RELEARN_EVERY: Duration = Duration::minutes(30);
 /// How often the input drift test runs: it costs milliseconds, so it runs on a schedule.
 const DRIFT_EVERY: Duration = Duration::minutes(5);
-/// The recent inputs a drift test looks at outside an incident, and at most within one.
-const DRIFT_RECENT: Duration = Duration::minutes(10);
+/// The recent inputs a drift test looks at outside an incident, and at most within one. Outside
+/// an incident consecutive tests see disjoint inputs, so two significant ones in a row are a
+/// drift at a false-alarm rate of α² per test.
+const DRIFT_RECENT: Duration = Duration::minutes(5);
 const DRIFT_RECENT_MAX: Duration = Duration::minutes(30);
 /// Terms named among the new and the vanished.
 const TERMS_SHOWN: usize = 3;
@@ -167,6 +172,8 @@ pub struct InputDrift {
     pub since: DateTime<Utc>,
     /// The kernel two-sample test on the input embeddings.
     pub mmd: Option<MmdTest>,
+    /// Tests in a row, this one included, whose MMD² was significant.
+    pub significant_in_a_row: u32,
     /// Content-term frequencies against the baseline's.
     pub vocabulary: Option<VocabularyDrift<String>>,
 }
@@ -183,10 +190,10 @@ impl InputDrift {
             .filter(|v| v.divergence >= VOCABULARY_SHIFT)
     }
 
-    /// Whether the embeddings test says the inputs moved.
+    /// Whether the embeddings test says the inputs moved: significant twice in a row, as one
+    /// test in two hundred is significant by chance and it runs 288 times a day.
     pub fn drifted(&self) -> bool {
-        self.mmd
-            .is_some_and(|t| t.mmd2 > t.threshold && t.p_value <= likeness::DRIFT_ALPHA)
+        self.significant_in_a_row >= 2
     }
 }
 
@@ -266,10 +273,11 @@ impl Engine {
     pub fn ingest_call(&mut self, call: &Call) -> bool {
         let mut observation =
             Observation::from_call(call, &self.checks, &mut self.interner, &mut self.passages);
-        let feature = self.interner.intern(&call.feature);
-        let judged = self
-            .likeness
-            .judge(call, feature, observation.status == CallStatus::Ok);
+        let answered = observation.status == CallStatus::Ok;
+        let judged = observation
+            .dimension(Dimension::Feature)
+            .map(|feature| self.likeness.judge(call, feature, answered))
+            .unwrap_or_default();
         observation.similarity = judged.similarity;
         observation.unlike = judged.unlike;
         observation.novel_input = judged.novel_input;
@@ -348,7 +356,10 @@ impl Engine {
         let baseline = self.baseline_window(now);
         if let Some(window) = baseline
             && !window.frozen
-            && self.learned_at.is_none_or(|at| now - at >= RELEARN_EVERY)
+            && self.learned_at.is_none_or(|at| {
+                let full = window.to - window.from >= self.config.baseline_span;
+                now - at >= if full { RELEARN_EVERY } else { RELEARN_GROWING }
+            })
         {
             self.likeness.learn(window.from, window.to);
             self.learned_at = Some(now);
@@ -478,12 +489,20 @@ impl Engine {
                 vanished_terms: name(drift.vanished_terms),
             }
         });
+        let mmd = self
+            .likeness
+            .input_drift((window.from, window.to), (since, now));
+        let significant =
+            mmd.is_some_and(|t| t.mmd2 > t.threshold && t.p_value <= likeness::DRIFT_ALPHA);
+        let before = self
+            .input_drift
+            .as_ref()
+            .map_or(0, |d| d.significant_in_a_row);
         InputDrift {
             at: now,
             since,
-            mmd: self
-                .likeness
-                .input_drift((window.from, window.to), (since, now)),
+            mmd,
+            significant_in_a_row: if significant { before + 1 } else { 0 },
             vocabulary,
         }
     }

@@ -176,13 +176,19 @@ pub(super) fn step(e: &Evidence, metric: MetricId, explained: bool) -> StepOutco
     )
 }
 
-/// "inputs since 14:15: MMD² 0.052 > 0.011 (p 0.005), vocabulary JS 0.21; vanished: refund".
+/// "inputs since 14:15: MMD² 0.052 > 0.011 (p 0.005, drifted), vocabulary JS 0.21; vanished:
+/// refund". Drifted means significant in two tests in a row.
 pub fn describe(drift: &InputDrift) -> String {
     let mut parts = Vec::new();
     if let Some(test) = drift.mmd {
-        let relation = if drift.drifted() { ">" } else { "≤" };
+        let relation = if test.mmd2 > test.threshold {
+            ">"
+        } else {
+            "≤"
+        };
+        let verdict = if drift.drifted() { ", drifted" } else { "" };
         parts.push(format!(
-            "MMD² {:.3} {relation} {:.3} (p {:.3})",
+            "MMD² {:.3} {relation} {:.3} (p {:.3}{verdict})",
             test.mmd2, test.threshold, test.p_value
         ));
     }

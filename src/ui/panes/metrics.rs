@@ -133,10 +133,11 @@ fn likeness_note(assessment: &Assessment) -> Line<'static> {
     let drift = assessment.input_drift.as_ref().map_or(String::new(), |d| {
         let mut text = match d.mmd {
             Some(t) => format!(
-                " · Input drift: MMD² {:.3} {} {:.3}",
+                " · Input drift: MMD² {:.3} {} {:.3}{}",
                 t.mmd2,
-                if d.drifted() { ">" } else { "≤" },
-                t.threshold
+                if t.mmd2 > t.threshold { ">" } else { "≤" },
+                t.threshold,
+                if d.drifted() { ", drifted" } else { "" }
             ),
             None => " · Input drift: too few inputs sampled to test".into(),
         };
