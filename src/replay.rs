@@ -159,7 +159,7 @@ impl Replay {
         let critical = assessment
             .metrics
             .iter()
-            .any(|r| r.state == MetricState::Critical && r.id.family().is_failure());
+            .any(|r| r.state == MetricState::Critical && r.id.opens_incident());
         if self.declared.is_none() && critical {
             self.declared = Some(Declared {
                 first_alarm: episode.first_alarm,

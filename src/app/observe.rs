@@ -87,7 +87,7 @@ impl App {
         let critical = self
             .readings()
             .into_iter()
-            .find(|r| r.state == MetricState::Critical && r.id.family().is_failure())?;
+            .find(|r| r.state == MetricState::Critical && r.id.opens_incident())?;
         let title = format!("{} critical", critical.id.label());
         self.open_incident(title, Severity::Sev2, SYSTEM_ACTOR.into())
     }

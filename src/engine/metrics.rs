@@ -124,6 +124,12 @@ impl MetricId {
         }
     }
 
+    /// Whether this metric's alarm opens an incident on its own. Similarity, a proxy whose share
+    /// swings with the mix of requests, and Input drift, a cause, only join one.
+    pub fn opens_incident(self) -> bool {
+        self.family().is_failure() && self != Self::Similarity
+    }
+
     pub fn family(self) -> Family {
         match self {
             Self::Hallucination

@@ -127,7 +127,7 @@ impl Episode {
     /// metric to go critical leads (quality before transport), else the first to alarm.
     /// Similarity says only that answers changed, so any metric that says how leads before it.
     pub fn primary(&self) -> MetricId {
-        let telling = |m: &MetricId| m.family().is_failure() && *m != MetricId::Similarity;
+        let telling = |m: &MetricId| m.opens_incident();
         let quality = |list: &[MetricId]| {
             list.iter()
                 .copied()
@@ -560,12 +560,13 @@ impl Engine {
     }
 
     fn track_episode(&mut self, now: DateTime<Utc>, metrics: &[MetricReading]) {
-        // Inputs that moved join an episode a failure opened, but do not open one.
+        // Inputs that moved and answers unlike the baseline's join an episode a failure opened,
+        // but do not open one.
         let alarming: Vec<&MetricReading> = metrics
             .iter()
             .filter(|r| r.state.is_alarm() && r.id.family() != Family::Volume)
             .collect();
-        if !alarming.iter().any(|r| r.id.family().is_failure()) {
+        if !alarming.iter().any(|r| r.id.opens_incident()) {
             let since = *self.healthy_since.get_or_insert(now);
             if now - since >= self.config.recovery_hold {
                 self.episode = None;
@@ -617,7 +618,7 @@ impl Engine {
     ) -> Option<DateTime<Utc>> {
         let primary = episode.primary();
         // Proxies and inputs date the incident only when nothing else can.
-        let secondary = |id: MetricId| id == MetricId::Similarity || !id.family().is_failure();
+        let secondary = |id: MetricId| !id.opens_incident();
         let earliest = |secondary_too: bool| {
             episode
                 .onsets
