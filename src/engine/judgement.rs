@@ -211,9 +211,12 @@ pub(super) fn judge_change(
         }
         _ => return MetricState::Ok,
     };
+    // The proxies' shares swing with the mix of requests more than a coin would, so a chance
+    // cluster trips their detectors more often: their warning has to be significant too.
+    let warn_significant = significant || id.opens_incident();
     if effect >= limits.critical && significant && n >= MIN_CALLS_FOR_CRITICAL_CHANGE {
         MetricState::Critical
-    } else if effect >= limits.warn && n >= MIN_RECENT {
+    } else if effect >= limits.warn && warn_significant && n >= MIN_RECENT {
         MetricState::Warn
     } else {
         MetricState::Ok
