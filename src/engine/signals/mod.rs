@@ -1,5 +1,7 @@
 //! Signals computed from the content of a call.
 
+#[cfg(test)]
+mod clusters;
 pub mod drift;
 pub mod embedding;
 pub mod groundedness;
