@@ -429,6 +429,7 @@ pub struct MetricReport {
 pub struct DriftReport {
     pub at: DateTime<Utc>,
     pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
     pub drifted: bool,
     pub significant_in_a_row: u32,
     pub mmd: Option<MmdTest>,
@@ -440,6 +441,7 @@ impl From<&InputDrift> for DriftReport {
         Self {
             at: drift.at,
             since: drift.since,
+            until: drift.until,
             drifted: drift.drifted(),
             significant_in_a_row: drift.significant_in_a_row,
             mmd: drift.mmd,

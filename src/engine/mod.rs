@@ -168,8 +168,10 @@ pub struct Assessment {
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputDrift {
     pub at: DateTime<Utc>,
-    /// The recent inputs tested are those since this time.
+    /// The recent inputs tested are those from `since` to `until`: during an incident, from the
+    /// onset to the first mitigation at the latest.
     pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
     /// The kernel two-sample test on the input embeddings.
     pub mmd: Option<MmdTest>,
     /// Tests in a row, this one included, whose MMD² was significant.
@@ -466,14 +468,16 @@ impl Engine {
     /// Tests the inputs since the onset (at most [`DRIFT_RECENT_MAX`] back) during an episode,
     /// else over the last [`DRIFT_RECENT`], against the baseline's.
     fn test_input_drift(&self, window: BaselineWindow, now: DateTime<Utc>) -> InputDrift {
+        // Like the triage's other evidence, the inputs tested stop at the first mitigation.
+        let until = self.evidence_end.unwrap_or(now).min(now);
         let since = match self.episode.as_ref().and_then(|e| e.onset) {
-            Some(onset) => onset.max(now - DRIFT_RECENT_MAX),
-            None => now - DRIFT_RECENT,
+            Some(onset) => onset.max(until - DRIFT_RECENT_MAX),
+            None => until - DRIFT_RECENT,
         };
         let base_span = Span::ending_by(window.from, window.to);
         let vocabulary = vocabulary_drift(
             &self.minute_counts.terms(base_span),
-            &self.minute_counts.terms(Span::through(since, now)),
+            &self.minute_counts.terms(Span::through(since, until)),
             TERMS_SHOWN,
         )
         .map(|drift| {
@@ -491,7 +495,7 @@ impl Engine {
         });
         let mmd = self
             .likeness
-            .input_drift((window.from, window.to), (since, now));
+            .input_drift((window.from, window.to), (since, until));
         let significant =
             mmd.is_some_and(|t| t.mmd2 > t.threshold && t.p_value <= likeness::DRIFT_ALPHA);
         let before = self
@@ -501,6 +505,7 @@ impl Engine {
         InputDrift {
             at: now,
             since,
+            until,
             mmd,
             significant_in_a_row: if significant { before + 1 } else { 0 },
             vocabulary,

@@ -176,7 +176,7 @@ pub(super) fn step(e: &Evidence, metric: MetricId, explained: bool) -> StepOutco
     )
 }
 
-/// "inputs since 14:15: MMD² 0.052 > 0.011 (p 0.005, drifted), vocabulary JS 0.21; vanished:
+/// "inputs 14:15–14:40: MMD² 0.052 > 0.011 (p 0.005, drifted), vocabulary JS 0.21; vanished:
 /// refund". Drifted means significant in two tests in a row.
 pub fn describe(drift: &InputDrift) -> String {
     let mut parts = Vec::new();
@@ -214,5 +214,10 @@ pub fn describe(drift: &InputDrift) -> String {
     if parts.is_empty() {
         return "inputs: too few sampled to test".into();
     }
-    format!("inputs since {}: {}", hm(drift.since), parts.join(", "))
+    format!(
+        "inputs {}–{}: {}",
+        hm(drift.since),
+        hm(drift.until),
+        parts.join(", ")
+    )
 }
