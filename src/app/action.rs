@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 
 use super::keymap::{Command, Key};
-use crate::model::{Call, Change, MitigationKind, MitigationPlan, TimelineEntry};
+use crate::model::{
+    Call, Change, InfraReading, MitigationKind, MitigationPlan, SourceStatus, TimelineEntry,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -35,6 +37,10 @@ pub enum Action {
     NoteSubmitted(String),
     /// Where the embeddings of the calls now come from.
     Embeddings(EmbeddingsStatus),
+    /// A source's connection and counters, replacing its last report.
+    Source(SourceStatus),
+    /// The infrastructure queries' latest answers, replacing the last ones of the same names.
+    Infra(Vec<InfraReading>),
 }
 
 /// Where Similarity and Input drift get their embeddings, when an endpoint is configured.

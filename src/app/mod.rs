@@ -16,8 +16,8 @@ use crate::engine::metrics::{MetricId, MetricState};
 use crate::engine::triage::{Category, Triage, Verdict};
 use crate::engine::{Assessment, Engine};
 use crate::model::{
-    ChangeKind, EntryKind, Incident, MitigationKind, MitigationPlan, Outcome, Severity, Status,
-    TimelineEntry,
+    ChangeKind, EntryKind, Incident, InfraReading, MitigationKind, MitigationPlan, Outcome,
+    Severity, SourceState, SourceStatus, Status, TimelineEntry,
 };
 
 /// Fixed facts about this session of the cockpit.
@@ -142,6 +142,10 @@ pub struct App {
     pub calls_seen: u64,
     /// Where embeddings come from, when an endpoint is configured.
     pub embeddings: Option<EmbeddingsStatus>,
+    /// Each source's last report, in the order they first reported.
+    pub sources: Vec<SourceStatus>,
+    /// The infrastructure queries' latest answers, in the order they first came.
+    pub infra: Vec<InfraReading>,
     pub should_quit: bool,
     /// The engine episode the current incident was opened for: resolving an incident while that
     /// episode lasts must not open another one for the same alarm.
@@ -179,6 +183,8 @@ impl App {
             message: None,
             calls_seen: 0,
             embeddings: None,
+            sources: Vec::new(),
+            infra: Vec::new(),
             should_quit: false,
             incident_episode: None,
             applied: Vec::new(),
@@ -215,6 +221,29 @@ impl App {
 
     pub fn plan(&self, kind: MitigationKind) -> Option<&MitigationPlan> {
         self.plans.iter().find(|p| p.kind == kind)
+    }
+
+    /// Keeps a source's report; a source that starts failing, or recovers, says so on screen.
+    fn source_reported(&mut self, status: SourceStatus) {
+        let before = self
+            .sources
+            .iter()
+            .position(|s| s.name == status.name)
+            .map(|i| self.sources[i].state.clone());
+        match (&before, &status.state) {
+            (Some(SourceState::Failing(_)), SourceState::Failing(_)) => {}
+            (_, SourceState::Failing(error)) => {
+                self.message = Some((Level::Warn, format!("{}: {error}", status.name)));
+            }
+            (Some(SourceState::Failing(_)), SourceState::Connected) => {
+                self.message = Some((Level::Info, format!("{}: connected again", status.name)));
+            }
+            _ => {}
+        }
+        match self.sources.iter_mut().find(|s| s.name == status.name) {
+            Some(known) => *known = status,
+            None => self.sources.push(status),
+        }
     }
 
     /// The only place state changes.
@@ -258,6 +287,19 @@ impl App {
                     ));
                 }
                 self.embeddings = Some(status);
+                Vec::new()
+            }
+            Action::Source(status) => {
+                self.source_reported(status);
+                Vec::new()
+            }
+            Action::Infra(readings) => {
+                for reading in readings {
+                    match self.infra.iter_mut().find(|r| r.name == reading.name) {
+                        Some(known) => *known = reading,
+                        None => self.infra.push(reading),
+                    }
+                }
                 Vec::new()
             }
             Action::NoteSubmitted(text) => {

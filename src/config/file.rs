@@ -2,10 +2,12 @@
 //! wrong type is an error naming the file, the line and the key; secrets are never in the file,
 //! only the names of the environment variables that hold them.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::sources::{ChangesConfig, SourcesConfig};
 use crate::enrichment::embeddings::EndpointConfig;
 
 /// The file's name in the current directory and in the config dir.
@@ -14,8 +16,57 @@ pub const FILE_NAME: &str = "flightdeck.toml";
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
+    /// The AI features watched, and what flightdeck should know about each.
+    #[serde(default)]
+    pub features: Vec<FeatureConfig>,
+    /// JSON Schemas by the name calls give in `output_schema`: name = path, relative to this file.
+    #[serde(default)]
+    pub schemas: BTreeMap<String, PathBuf>,
+    #[serde(default)]
+    pub thresholds: ThresholdsConfig,
     #[serde(default)]
     pub signals: SignalsConfig,
+    #[serde(default)]
+    pub sources: SourcesConfig,
+    #[serde(default)]
+    pub changes: ChangesConfig,
+    /// Where the file was read from; relative paths in it are taken from its directory.
+    #[serde(skip)]
+    pub dir: Option<PathBuf>,
+}
+
+impl ConfigFile {
+    /// A path from the file, relative to the file's own directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        match &self.dir {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path.to_path_buf(),
+        }
+    }
+
+    pub fn feature(&self, name: &str) -> Option<&FeatureConfig> {
+        self.features.iter().find(|f| f.name == name)
+    }
+}
+
+/// An AI feature, by the name its calls carry in `feature`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureConfig {
+    pub name: String,
+    /// The schema its answers must satisfy, for calls that do not name one themselves (OTLP
+    /// spans rarely do).
+    pub output_schema: Option<String>,
+    /// The prompt registry's name for its prompt, when it differs from the feature's.
+    pub prompt: Option<String>,
+}
+
+/// How sensitive the detectors are.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdsConfig {
+    /// Each metric detector's false-alarm budget: calls between false alarms (default 10,000).
+    pub calls_per_false_alarm: Option<f64>,
 }
 
 /// How the content signals read a call.
@@ -66,10 +117,12 @@ pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
 }
 
 pub fn parse(path: &str, text: &str) -> Result<ConfigFile, ConfigError> {
-    toml::from_str(text).map_err(|e| ConfigError::Invalid {
+    let mut config: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Invalid {
         path: path.to_string(),
         message: e.to_string(),
-    })
+    })?;
+    config.dir = Path::new(path).parent().map(Path::to_path_buf);
+    Ok(config)
 }
 
 #[cfg(test)]

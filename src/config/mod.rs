@@ -1,6 +1,7 @@
 //! Where flightdeck keeps its files, what the user's config file says, and who the user is.
 
 pub mod file;
+pub mod sources;
 
 use std::path::PathBuf;
 

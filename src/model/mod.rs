@@ -5,6 +5,7 @@ pub mod change;
 pub mod eval;
 pub mod incident;
 pub mod mitigation;
+pub mod source;
 pub mod timeline;
 
 pub use call::{Call, CallStatus, Feedback};
@@ -12,4 +13,5 @@ pub use change::{Change, ChangeKind, ChangeOrigin};
 pub use eval::Eval;
 pub use incident::{Incident, Severity, Status};
 pub use mitigation::{MitigationKind, MitigationPlan};
+pub use source::{InfraReading, SourceState, SourceStatus};
 pub use timeline::{EntryKind, Outcome, TimelineEntry};
