@@ -48,6 +48,43 @@ pub enum CommandLine {
     Export(ExportArgs),
     /// Run the detection and triage over a recorded stream or a scenario, without the screen
     Triage(TriageArgs),
+    /// The cockpit on the sources flightdeck.toml configures (or --events / --changes)
+    Watch(WatchArgs),
+    /// A recorded stream through the cockpit at a chosen speed, with pause and a jump to the onset
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Calls, one JSON object per line (docs/events.md), followed like `tail -F`; `-` reads
+    /// standard input. Replaces [sources.events] of the config
+    #[arg(long, value_name = "CALLS.jsonl|-")]
+    pub events: Option<PathBuf>,
+    /// Only lines appended from now on, not the file's history
+    #[arg(long, requires = "events")]
+    pub from_end: bool,
+    /// Changes, one JSON object per line, followed like `tail -F`. Replaces [changes] file
+    #[arg(long, value_name = "CHANGES.jsonl")]
+    pub changes: Option<PathBuf>,
+    /// Reopen a recorded incident: show its whole history and keep logging to it
+    #[arg(long, value_name = "ID")]
+    pub incident: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The recorded calls, one JSON object per line (docs/events.md)
+    #[arg(value_name = "CALLS.jsonl")]
+    pub calls: PathBuf,
+    /// The changes that go with them
+    #[arg(long, value_name = "CHANGES.jsonl")]
+    pub changes: Option<PathBuf>,
+    /// Virtual seconds per wall-clock second: 60 plays two hours in two minutes
+    #[arg(long, default_value_t = 60.0, value_parser = parse_speed)]
+    pub speed: f64,
+    /// A JSON Schema for structured-output compliance, by the name calls give in output_schema
+    #[arg(long = "schema", value_name = "NAME=FILE")]
+    pub schemas: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -29,3 +29,13 @@ pub fn for_each_line<T: DeserializeOwned>(
         }
     }
 }
+
+/// A parse error without serde's "at line 1 column N": each line is parsed alone, so the line
+/// that matters is the caller's; the column is kept.
+pub fn describe(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => format!("{} (column {})", &text[..at], error.column()),
+        None => text,
+    }
+}

@@ -29,6 +29,18 @@ fn main() -> ExitCode {
             CommandLine::Scenarios => commands::scenarios::run(),
             CommandLine::Incidents => commands::incidents::run(&data_dir),
             CommandLine::Export(args) => commands::export::run(&data_dir, args),
+            CommandLine::Watch(args) => {
+                let config = commands::load_config(&cli.global)?;
+                store::ensure_writable(&data_dir)?;
+                let _log = logging::init(&data_dir)?;
+                commands::watch::run(&cli.global, &config, args, &data_dir)
+            }
+            CommandLine::Replay(args) => {
+                let config = commands::load_config(&cli.global)?;
+                store::ensure_writable(&data_dir)?;
+                let _log = logging::init(&data_dir)?;
+                commands::replay::run(&cli.global, &config, args, &data_dir)
+            }
             CommandLine::Triage(args) => {
                 commands::triage::run(&commands::load_config(&cli.global)?, args)
             }

@@ -1,7 +1,7 @@
 //! Headless triage (pure): the engine run over a recorded stream as fast as it can be read,
 //! keeping what the cockpit would have shown for the first incident it would have declared.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -88,6 +88,12 @@ impl Replay {
     /// The team's own refusal openings, on top of the built-in lists.
     pub fn with_refusal_phrases(mut self, refusals: RefusalPhrases) -> Self {
         self.engine = self.engine.with_refusal_phrases(refusals);
+        self
+    }
+
+    /// The schema each feature's answers must satisfy when a call names none.
+    pub fn with_feature_schemas(mut self, schemas: HashMap<String, String>) -> Self {
+        self.engine = self.engine.with_feature_schemas(schemas);
         self
     }
 

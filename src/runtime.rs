@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::actuators::simulator::SimulatorActuator;
 use crate::app::keymap::{self, Command, Context, Key};
-use crate::app::{Action, App, Effect, Overlay};
+use crate::app::{Action, App, Effect, Overlay, PlaybackCommand};
 use crate::enrichment::{self, embeddings::EmbeddingClient};
 use crate::incident::writer::TimelineWriter;
 use crate::sim::Simulator;
@@ -26,20 +26,39 @@ use crate::ui::{self, View, theme::Theme};
 
 const FRAME: Duration = Duration::from_millis(33);
 
-/// Runs the cockpit on the simulator until the user quits or a signal arrives.
-pub async fn run_demo(
+/// What carries out the app's requests to the world a source came with.
+#[derive(Default)]
+pub struct Controls {
+    pub actuator: Option<SimulatorActuator>,
+    pub playback: Option<mpsc::UnboundedSender<PlaybackCommand>>,
+}
+
+/// Starts the sources, each sending to the app on the channel it is given.
+pub type StartSources = Box<dyn FnOnce(mpsc::UnboundedSender<Action>) -> Controls + Send>;
+
+/// The demo's sources: the simulator, which is also its control plane.
+pub fn simulator(sim: Simulator, speed: f64) -> StartSources {
+    Box::new(move |actions| {
+        let (commands_tx, commands) = mpsc::unbounded_channel();
+        tokio::spawn(sources::simulator::run(sim, speed, actions, commands));
+        Controls {
+            actuator: Some(SimulatorActuator::new(commands_tx)),
+            playback: None,
+        }
+    })
+}
+
+/// Runs the cockpit until the user quits or a signal arrives.
+pub async fn run(
     mut app: App,
     theme: Theme,
     data_dir: PathBuf,
-    sim: Simulator,
-    speed: f64,
+    start_sources: StartSources,
     embeddings: Option<EmbeddingClient>,
 ) -> anyhow::Result<()> {
     let (actions_tx, mut actions) = mpsc::unbounded_channel();
     let writer = TimelineWriter::spawn(data_dir, actions_tx.clone());
-    let (commands_tx, commands) = mpsc::unbounded_channel();
-    let actuator = SimulatorActuator::new(commands_tx);
-    // With an endpoint, the source's batches pass through the embedding stage on their way.
+    // With an endpoint, the sources' batches pass through the embedding stage on their way.
     let source_tx = match embeddings {
         Some(client) => {
             let (source_tx, source_rx) = mpsc::unbounded_channel();
@@ -52,7 +71,7 @@ pub async fn run_demo(
         }
         None => actions_tx.clone(),
     };
-    tokio::spawn(sources::simulator::run(sim, speed, source_tx, commands));
+    let controls = start_sources(source_tx);
 
     let (mut terminal, guard) = term::enter().context("cannot set up the terminal")?;
     let mut terminal_events = spawn_terminal_reader();
@@ -83,7 +102,11 @@ pub async fn run_demo(
                 Effect::Persist { incident_id, entry } => writer.write(incident_id, *entry),
                 Effect::ApplyMitigation(plan) => {
                     let kind = plan.kind;
-                    if let Err(reason) = actuator.apply(plan) {
+                    let applied = match &controls.actuator {
+                        Some(actuator) => actuator.apply(plan),
+                        None => Err("no mitigation backend is connected".to_string()),
+                    };
+                    if let Err(reason) = applied {
                         let follow_up = app.update(Action::MitigationFinished {
                             kind,
                             result: Err(reason),
@@ -93,6 +116,11 @@ pub async fn run_demo(
                                 writer.write(incident_id, *entry);
                             }
                         }
+                    }
+                }
+                Effect::Playback(command) => {
+                    if let Some(playback) = &controls.playback {
+                        let _ = playback.send(command);
                     }
                 }
                 Effect::Quit => {}

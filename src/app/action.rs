@@ -41,6 +41,27 @@ pub enum Action {
     Source(SourceStatus),
     /// The infrastructure queries' latest answers, replacing the last ones of the same names.
     Infra(Vec<InfraReading>),
+    /// Where a replay's playback stands.
+    Playback(PlaybackStatus),
+}
+
+/// A replay's playback, as its source reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaybackStatus {
+    pub paused: bool,
+    /// The onset the headless triage found in the recording, if any: where `o` jumps to.
+    pub onset: Option<DateTime<Utc>>,
+    /// Every record has been played.
+    pub ended: bool,
+}
+
+/// What the user asks of a replay's playback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaybackCommand {
+    Pause,
+    Resume,
+    /// Play everything up to shortly before the onset at once.
+    JumpToOnset,
 }
 
 /// Where Similarity and Input drift get their embeddings, when an endpoint is configured.
@@ -62,5 +83,6 @@ pub enum Effect {
     },
     /// Apply exactly the plan the user confirmed.
     ApplyMitigation(MitigationPlan),
+    Playback(PlaybackCommand),
     Quit,
 }

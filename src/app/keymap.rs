@@ -46,6 +46,17 @@ pub enum Command {
     ToggleButton,
     Activate,
     SaveNote,
+    /// Pause or resume a replay.
+    TogglePause,
+    /// Play a replay up to shortly before its onset at once.
+    JumpToOnset,
+}
+
+impl Command {
+    /// Whether the command only means something while a recording is replayed.
+    pub fn is_playback(self) -> bool {
+        matches!(self, Self::TogglePause | Self::JumpToOnset)
+    }
 }
 
 /// Where a binding applies.
@@ -112,6 +123,22 @@ pub const BINDINGS: &[Binding] = &[
         "k",
         Command::Mitigate(MitigationKind::KillSwitch),
         "kill switch",
+        true,
+    ),
+    bind(
+        Cockpit,
+        &[Key::Char(' ')],
+        "Space",
+        Command::TogglePause,
+        "pause replay",
+        true,
+    ),
+    bind(
+        Cockpit,
+        &[Key::Char('o')],
+        "o",
+        Command::JumpToOnset,
+        "jump to onset",
         true,
     ),
     bind(

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 
-pub use self::action::{Action, Effect, EmbeddingsStatus};
+pub use self::action::{Action, Effect, EmbeddingsStatus, PlaybackCommand, PlaybackStatus};
 use self::keymap::{Command, Context};
 use crate::engine::diff::{DiffTag, word_diff};
 use crate::engine::metrics::{MetricId, MetricState};
@@ -146,6 +146,8 @@ pub struct App {
     pub sources: Vec<SourceStatus>,
     /// The infrastructure queries' latest answers, in the order they first came.
     pub infra: Vec<InfraReading>,
+    /// A replay's playback; `None` for live sources and the demo.
+    pub playback: Option<PlaybackStatus>,
     pub should_quit: bool,
     /// The engine episode the current incident was opened for: resolving an incident while that
     /// episode lasts must not open another one for the same alarm.
@@ -185,6 +187,7 @@ impl App {
             embeddings: None,
             sources: Vec::new(),
             infra: Vec::new(),
+            playback: None,
             should_quit: false,
             incident_episode: None,
             applied: Vec::new(),
@@ -302,6 +305,10 @@ impl App {
                 }
                 Vec::new()
             }
+            Action::Playback(status) => {
+                self.playback = Some(status);
+                Vec::new()
+            }
             Action::NoteSubmitted(text) => {
                 self.overlay = None;
                 let text = text.trim().to_string();
@@ -349,6 +356,36 @@ impl App {
             Command::Bottom => self.scroll(isize::MAX / 2),
             Command::Open => self.open_selected(),
             Command::Mitigate(kind) => self.request_mitigation(kind),
+            Command::TogglePause => match self.playback.as_mut() {
+                Some(playback) if !playback.ended => {
+                    playback.paused = !playback.paused;
+                    vec![Effect::Playback(if playback.paused {
+                        PlaybackCommand::Pause
+                    } else {
+                        PlaybackCommand::Resume
+                    })]
+                }
+                _ => Vec::new(),
+            },
+            Command::JumpToOnset => match &self.playback {
+                Some(playback) => match playback.onset {
+                    Some(onset) if self.now.is_none_or(|now| now < onset) => {
+                        vec![Effect::Playback(PlaybackCommand::JumpToOnset)]
+                    }
+                    Some(_) => {
+                        self.message = Some((Level::Info, "already past the onset".into()));
+                        Vec::new()
+                    }
+                    None => {
+                        self.message = Some((
+                            Level::Info,
+                            "no onset: the triage found no incident in this recording".into(),
+                        ));
+                        Vec::new()
+                    }
+                },
+                None => Vec::new(),
+            },
             Command::ToggleButton => {
                 if let Some(Overlay::Confirm { focus, .. }) = &mut self.overlay {
                     *focus = match focus {

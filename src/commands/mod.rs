@@ -3,8 +3,11 @@
 pub mod demo;
 pub mod export;
 pub mod incidents;
+pub mod replay;
 pub mod scenarios;
+pub mod setup;
 pub mod triage;
+pub mod watch;
 
 use crate::config::file::{self, ConfigFile};
 

@@ -8,32 +8,19 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::BadInput;
-use super::demo::{load_scenario, refusal_phrases};
+use super::demo::load_scenario;
+use super::setup::EngineSetup;
 use crate::cli::TriageArgs;
 use crate::config::file::ConfigFile;
-use crate::engine::EngineConfig;
-use crate::engine::signals::refusal::RefusalPhrases;
-use crate::engine::signals::schema::SchemaRegistry;
 use crate::jsonl;
 use crate::model::{Call, Change};
 use crate::replay::{Replay, TriageReport};
-use crate::sim::schema_registry;
 
 pub fn run(file: &ConfigFile, args: &TriageArgs) -> anyhow::Result<()> {
-    let refusals = refusal_phrases(file);
-    let mut config = EngineConfig::default();
-    if let Some(calls) = args.calls_per_false_alarm {
-        config.calls_per_false_alarm = calls;
-    }
+    let setup = EngineSetup::new(file, &args.schemas, args.calls_per_false_alarm)?;
     let report = match (&args.scenario, &args.events) {
-        (Some(name), None) => replay_scenario(name, args.seed, config, &args.schemas, refusals)?,
-        (None, Some(events)) => replay_files(
-            events,
-            args.changes.as_deref(),
-            config,
-            &args.schemas,
-            refusals,
-        )?,
+        (Some(name), None) => setup.replay().run_scenario(load_scenario(name)?, args.seed),
+        (None, Some(events)) => replay_files(events, args.changes.as_deref(), setup.replay())?,
         _ => unreachable!("clap requires exactly one of --scenario and --events"),
     };
     let mut out = std::io::stdout().lock();
@@ -44,37 +31,6 @@ pub fn run(file: &ConfigFile, args: &TriageArgs) -> anyhow::Result<()> {
         write!(out, "{}", render(&report))?;
     }
     Ok(())
-}
-
-/// The bundled schemas plus each `--schema NAME=FILE`.
-fn schemas(given: &[String]) -> anyhow::Result<SchemaRegistry> {
-    let mut registry = schema_registry();
-    for pair in given {
-        let (name, path) = pair
-            .split_once('=')
-            .ok_or_else(|| BadInput(format!("--schema {pair}: expected NAME=FILE")))?;
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| BadInput(format!("--schema {name}: cannot read {path}: {e}")))?;
-        let schema: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| BadInput(format!("{path}: not JSON: {e}")))?;
-        registry
-            .register(name, &schema)
-            .map_err(|e| BadInput(format!("{path}: {e}")))?;
-    }
-    Ok(registry)
-}
-
-fn replay_scenario(
-    name: &str,
-    seed: u64,
-    config: EngineConfig,
-    given_schemas: &[String],
-    refusals: RefusalPhrases,
-) -> anyhow::Result<TriageReport> {
-    let scenario = load_scenario(name)?;
-    Ok(Replay::new(config, schemas(given_schemas)?)
-        .with_refusal_phrases(refusals)
-        .run_scenario(scenario, seed))
 }
 
 /// Reads a JSONL file line by line; a line that does not parse is reported with its number
@@ -100,9 +56,7 @@ fn for_each_record<T: serde::de::DeserializeOwned>(
 fn replay_files(
     events: &Path,
     changes: Option<&Path>,
-    config: EngineConfig,
-    given_schemas: &[String],
-    refusals: RefusalPhrases,
+    mut replay: Replay,
 ) -> anyhow::Result<TriageReport> {
     let mut bad_lines = 0;
     let mut feed: Vec<Change> = Vec::new();
@@ -111,7 +65,6 @@ fn replay_files(
     }
     feed.sort_by_key(|c| c.ts);
     let mut feed = feed.into_iter().peekable();
-    let mut replay = Replay::new(config, schemas(given_schemas)?).with_refusal_phrases(refusals);
     for_each_record(events, &mut bad_lines, |call: Call| {
         while let Some(change) = feed.next_if(|c| c.ts <= call.ts) {
             replay.change(change);

@@ -242,6 +242,7 @@ impl Engine {
             checks: Checks {
                 schemas,
                 refusals: RefusalPhrases::default(),
+                feature_schemas: HashMap::new(),
             },
             interner: Interner::default(),
             observations: VecDeque::new(),
@@ -266,6 +267,12 @@ impl Engine {
     /// The team's own refusal openings, on top of the built-in lists.
     pub fn with_refusal_phrases(mut self, refusals: RefusalPhrases) -> Self {
         self.checks.refusals = refusals;
+        self
+    }
+
+    /// The schema each feature's answers must satisfy when a call names none (feature → schema).
+    pub fn with_feature_schemas(mut self, schemas: HashMap<String, String>) -> Self {
+        self.checks.feature_schemas = schemas;
         self
     }
 

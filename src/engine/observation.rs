@@ -134,7 +134,13 @@ impl Observation {
         attributes.sort_unstable();
         // Parsed once for both the refusal check and the schema check.
         let parsed = output.map(serde_json::from_str::<serde_json::Value>);
-        let schema_check = match (output, call.output_schema.as_deref(), &parsed) {
+        let schema = call.output_schema.as_deref().or_else(|| {
+            checks
+                .feature_schemas
+                .get(&call.feature)
+                .map(String::as_str)
+        });
+        let schema_check = match (output, schema, &parsed) {
             (Some(text), Some(name), Some(parsed)) => checks
                 .schemas
                 .check(name, text, parsed.as_ref())

@@ -44,8 +44,16 @@ pub fn draw(frame: &mut Frame, app: &App, view: &View, theme: &Theme) {
         Layout::vertical([Constraint::Length(top_height), Constraint::Fill(1)]).areas(body);
     let [metrics, triage] =
         Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(top);
-    let [left, timeline] =
+    let [left, right] =
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(bottom);
+    // A live cockpit shows its sources above the timeline, in at most half the column.
+    let sources_height = if app.sources.is_empty() && app.infra.is_empty() {
+        0
+    } else {
+        panes::sources::wanted_height(app).min(right.height / 2)
+    };
+    let [sources, timeline] =
+        Layout::vertical([Constraint::Length(sources_height), Constraint::Fill(1)]).areas(right);
     let [changes, mitigations] =
         Layout::vertical([Constraint::Fill(1), Constraint::Length(6)]).areas(left);
 
@@ -54,6 +62,9 @@ pub fn draw(frame: &mut Frame, app: &App, view: &View, theme: &Theme) {
     panes::triage::draw(frame, triage, app, theme);
     panes::changes::draw(frame, changes, app, theme);
     panes::mitigations::draw(frame, mitigations, app, theme);
+    if sources_height > 0 {
+        panes::sources::draw(frame, sources, app, theme);
+    }
     panes::timeline::draw(frame, timeline, app, theme);
     panes::hints::draw(frame, hints, app, theme);
     popups::draw(frame, area, app, view, theme);

@@ -158,7 +158,8 @@ impl Harness {
                         );
                         queue.insert(0, Action::PlansRead(self.sim.plans()));
                     }
-                    Effect::Quit => {}
+                    // The simulator is not a recording: there is no playback to control.
+                    Effect::Playback(_) | Effect::Quit => {}
                 }
             }
         }

@@ -9,6 +9,8 @@ pub mod reference;
 pub mod refusal;
 pub mod schema;
 
+use std::collections::HashMap;
+
 use self::refusal::RefusalPhrases;
 use self::schema::SchemaRegistry;
 
@@ -17,4 +19,6 @@ use self::schema::SchemaRegistry;
 pub struct Checks {
     pub schemas: SchemaRegistry,
     pub refusals: RefusalPhrases,
+    /// The schema each feature's answers must satisfy when a call names none itself.
+    pub feature_schemas: HashMap<String, String>,
 }

@@ -40,6 +40,10 @@ impl SchemaRegistry {
         Ok(())
     }
 
+    pub fn contains(&self, name: &str) -> bool {
+        self.validators.contains_key(name)
+    }
+
     /// `None` when the schema is unknown, so an unregistered schema never counts as a violation;
     /// `parsed` is the output parsed as JSON.
     pub fn check(

@@ -95,6 +95,24 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
         None => {}
     }
+    if let Some(playback) = &app.playback {
+        if playback.ended {
+            second.push(Span::styled(" · replay ended", theme.muted));
+        } else if playback.paused {
+            second.push(Span::styled("  PAUSED ", theme.warn));
+        }
+        if let Some(onset) = playback.onset {
+            let ahead = app.now.is_none_or(|now| now < onset);
+            second.push(Span::styled(
+                format!(
+                    " · onset {}{}",
+                    onset.format("%H:%M"),
+                    if ahead { " (o jumps there)" } else { "" }
+                ),
+                theme.muted,
+            ));
+        }
+    }
     if app.settings.read_only {
         second.push(Span::styled("  READ-ONLY ", theme.warn));
     }

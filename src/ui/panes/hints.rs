@@ -13,6 +13,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut hints: Vec<[Span; 2]> = keymap::bindings(app.context())
         .filter(|b| b.hint)
         .filter(|b| !(app.settings.read_only && matches!(b.command, Command::Mitigate(_))))
+        .filter(|b| app.playback.is_some() || !b.command.is_playback())
         .map(|b| {
             [
                 Span::styled(format!(" {} ", b.label), theme.accent),

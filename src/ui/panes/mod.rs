@@ -5,5 +5,6 @@ pub mod header;
 pub mod hints;
 pub mod metrics;
 pub mod mitigations;
+pub mod sources;
 pub mod timeline;
 pub mod triage;

@@ -1,0 +1,147 @@
+//! `flightdeck watch`: the cockpit on the sources the config names, each started on its own
+//! task so one that fails never stops the others or the screen.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use tokio::sync::mpsc;
+
+use super::BadInput;
+use super::setup::{self, EngineSetup};
+use crate::app::{Action, App, Settings};
+use crate::cli::{GlobalArgs, WatchArgs};
+use crate::config::{self, file::ConfigFile};
+use crate::incident::store;
+use crate::model::{MitigationKind, MitigationPlan};
+use crate::runtime::{self, Controls};
+use crate::sources::events::{self, Input, Records};
+
+/// How often the live clock ticks when no data arrives, so windows move and silence shows.
+const CLOCK: Duration = Duration::from_secs(1);
+
+pub fn run(
+    global: &GlobalArgs,
+    config: &ConfigFile,
+    args: &WatchArgs,
+    data_dir: &Path,
+) -> anyhow::Result<()> {
+    let inputs = inputs(config, args)?;
+    if inputs.is_empty() {
+        return Err(BadInput(
+            "no sources: give --events FILE (or - for stdin), or configure [sources] in \
+             flightdeck.toml (an annotated example is in assets/flightdeck.toml)"
+                .into(),
+        )
+        .into());
+    }
+    let theme = setup::theme(global)?;
+    let names: Vec<String> = inputs
+        .iter()
+        .map(|(records, input)| events::source_name(*records, input))
+        .collect();
+    let settings = Settings {
+        actor: config::actor(),
+        source: format!("live · {}", names.join(", ")),
+        read_only: global.read_only,
+        speed: None,
+    };
+    let mut app = App::new(
+        settings,
+        EngineSetup::new(config, &[], None)?.engine(),
+        Utc::now(),
+    );
+    if let Some(id) = &args.incident {
+        let loaded = store::load(data_dir, id).map_err(|e| BadInput(e.to_string()))?;
+        app.resume(loaded.entries);
+    }
+    let start: runtime::StartSources = Box::new(move |actions| {
+        let _ = actions.send(Action::PlansRead(unconfigured_plans()));
+        for (records, input) in inputs {
+            tokio::spawn(events::run(input, records, actions.clone()));
+        }
+        tokio::spawn(clock(actions));
+        Controls::default()
+    });
+    tracing::info!(sources = ?names, "watch starting");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(runtime::run(
+        app,
+        theme,
+        data_dir.to_path_buf(),
+        start,
+        setup::embeddings(config)?,
+    ))
+}
+
+/// The JSONL inputs: the flags first, else the config's.
+fn inputs(config: &ConfigFile, args: &WatchArgs) -> anyhow::Result<Vec<(Records, Input)>> {
+    let mut inputs = Vec::new();
+    let events = match &args.events {
+        Some(path) => Some(input(path.clone(), !args.from_end)),
+        None => config
+            .sources
+            .events
+            .as_ref()
+            .map(|e| input(config.resolve(&e.path), e.from_start)),
+    };
+    inputs.extend(events.map(|input| (Records::Calls, input)));
+    let changes = args
+        .changes
+        .clone()
+        .or_else(|| config.changes.file.as_ref().map(|f| config.resolve(f)));
+    if let Some(path) = changes {
+        if path.as_os_str() == "-" {
+            return Err(BadInput("--changes - : only calls can come from stdin".into()).into());
+        }
+        inputs.push((Records::Changes, input(path, true)));
+    }
+    Ok(inputs)
+}
+
+fn input(path: PathBuf, from_start: bool) -> Input {
+    if path.as_os_str() == "-" {
+        Input::Stdin
+    } else {
+        Input::File { path, from_start }
+    }
+}
+
+/// Mitigation backends come with the config's actuators; until one is configured, say so.
+fn unconfigured_plans() -> Vec<MitigationPlan> {
+    MitigationKind::ALL
+        .iter()
+        .map(|kind| MitigationPlan {
+            kind: *kind,
+            backend: "none".into(),
+            target: String::new(),
+            operation: String::new(),
+            from: String::new(),
+            to: String::new(),
+            unavailable: Some("no backend configured".into()),
+        })
+        .collect()
+}
+
+/// Moves the cockpit's clock with the wall clock, so windows slide and silence shows.
+async fn clock(actions: mpsc::UnboundedSender<Action>) {
+    let mut ticker = tokio::time::interval(CLOCK);
+    loop {
+        ticker.tick().await;
+        let wall = Utc::now();
+        let tick = Action::Observed {
+            now: wall,
+            wall,
+            calls: Vec::new(),
+            changes: Vec::new(),
+        };
+        if actions.send(tick).is_err() {
+            return;
+        }
+    }
+}

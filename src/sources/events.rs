@@ -1,0 +1,232 @@
+//! Calls or changes in the JSONL contract, from a followed file or standard input. A line that
+//! does not parse is counted and named (file and line) in the source's status; it never stops
+//! the stream.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
+
+use super::follow::{Event, Follower, Line};
+use crate::app::Action;
+use crate::jsonl;
+use crate::model::{Call, Change, SourceState, SourceStatus};
+
+/// How often a followed file is looked at.
+const POLL: Duration = Duration::from_millis(200);
+/// Lines from standard input sent as one batch at most.
+const STDIN_BATCH: usize = 2_000;
+
+/// Where the lines come from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    File { path: PathBuf, from_start: bool },
+    Stdin,
+}
+
+/// Which record each line holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Records {
+    Calls,
+    Changes,
+}
+
+/// What the reading thread hands to the parsing task.
+enum Feed {
+    Lines(Vec<Line>),
+    Event(Event),
+    Failed(String),
+    Ended,
+}
+
+/// The name the status pane shows: "calls calls.jsonl", "changes stdin".
+pub fn source_name(records: Records, input: &Input) -> String {
+    let what = match records {
+        Records::Calls => "calls",
+        Records::Changes => "changes",
+    };
+    match input {
+        Input::File { path, .. } => format!("{what} {}", path.display()),
+        Input::Stdin => format!("{what} stdin"),
+    }
+}
+
+/// Reads `input` on a thread of its own and sends what it holds to the app until the app goes.
+pub async fn run(input: Input, records: Records, actions: mpsc::UnboundedSender<Action>) {
+    let name = source_name(records, &input);
+    let label = match &input {
+        Input::File { path, .. } => path.display().to_string(),
+        Input::Stdin => "stdin".to_string(),
+    };
+    let (feed_tx, mut feed) = mpsc::unbounded_channel();
+    match input {
+        Input::File { path, from_start } => {
+            std::thread::spawn(move || follow(Follower::new(path, from_start), feed_tx));
+        }
+        Input::Stdin => {
+            std::thread::spawn(move || read_stdin(feed_tx));
+        }
+    }
+    let mut status = SourceStatus::waiting(name);
+    if actions.send(Action::Source(status.clone())).is_err() {
+        return;
+    }
+    while let Some(message) = feed.recv().await {
+        let (calls, changes) = match message {
+            Feed::Lines(lines) => parse_batch(&lines, records, &label, &mut status),
+            Feed::Event(Event::Opened) => {
+                status.state = SourceState::Connected;
+                (Vec::new(), Vec::new())
+            }
+            Feed::Event(event) => {
+                tracing::info!(source = %status.name, ?event, "followed file changed");
+                (Vec::new(), Vec::new())
+            }
+            Feed::Failed(error) => {
+                status.state = SourceState::Failing(error.clone());
+                status.last_error = Some(error);
+                (Vec::new(), Vec::new())
+            }
+            Feed::Ended => {
+                status.state = SourceState::Ended;
+                (Vec::new(), Vec::new())
+            }
+        };
+        let wall = Utc::now();
+        let newest = calls
+            .iter()
+            .map(|c| c.ts)
+            .chain(changes.iter().map(|c| c.ts))
+            .max();
+        if let Some(newest) = newest {
+            status.last_data = Some(wall);
+            status.lag_ms = Some((wall - newest).num_milliseconds());
+            let observed = Action::Observed {
+                now: wall,
+                wall,
+                calls,
+                changes,
+            };
+            if actions.send(observed).is_err() {
+                return;
+            }
+        }
+        if actions.send(Action::Source(status.clone())).is_err() {
+            return;
+        }
+    }
+}
+
+/// Parses a batch, counting what parsed and naming the last line that did not.
+fn parse_batch(
+    lines: &[Line],
+    records: Records,
+    label: &str,
+    status: &mut SourceStatus,
+) -> (Vec<Call>, Vec<Change>) {
+    let mut calls = Vec::new();
+    let mut changes = Vec::new();
+    for line in lines {
+        if line.bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let parsed = match records {
+            Records::Calls => parse::<Call>(&line.bytes).map(|c| calls.push(c)),
+            Records::Changes => parse::<Change>(&line.bytes).map(|c| changes.push(c)),
+        };
+        match parsed {
+            Ok(()) => status.received += 1,
+            Err(reason) => {
+                status.rejected += 1;
+                let error = format!("{label} line {}: {reason}", line.number);
+                tracing::warn!(%error, "line skipped");
+                status.last_error = Some(error);
+            }
+        }
+    }
+    if status.state == SourceState::Waiting && !lines.is_empty() {
+        status.state = SourceState::Connected;
+    }
+    (calls, changes)
+}
+
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(bytes).map_err(|error| jsonl::describe(&error))
+}
+
+fn follow(mut follower: Follower, feed: mpsc::UnboundedSender<Feed>) {
+    let mut failing = false;
+    loop {
+        let more = match follower.poll() {
+            Ok(poll) => {
+                failing = false;
+                let sent = poll
+                    .events
+                    .into_iter()
+                    .all(|e| feed.send(Feed::Event(e)).is_ok())
+                    && (poll.lines.is_empty() || feed.send(Feed::Lines(poll.lines)).is_ok());
+                if !sent {
+                    return;
+                }
+                poll.more
+            }
+            Err(error) => {
+                // Said once per failure, not once per poll.
+                if !failing
+                    && feed
+                        .send(Feed::Failed(format!(
+                            "cannot read {}: {error}",
+                            follower.path().display()
+                        )))
+                        .is_err()
+                {
+                    return;
+                }
+                failing = true;
+                false
+            }
+        };
+        if !more {
+            std::thread::sleep(POLL);
+        }
+        if feed.is_closed() {
+            return;
+        }
+    }
+}
+
+fn read_stdin(feed: mpsc::UnboundedSender<Feed>) {
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, std::io::stdin());
+    let mut batch = Vec::new();
+    let mut number = 0;
+    loop {
+        let mut bytes = Vec::new();
+        match reader.read_until(b'\n', &mut bytes) {
+            Ok(0) => break,
+            Ok(_) => {
+                number += 1;
+                if bytes.last() == Some(&b'\n') {
+                    bytes.pop();
+                }
+                batch.push(Line { number, bytes });
+                // Send when nothing more is buffered, so a slow producer's lines are not held.
+                if (batch.len() >= STDIN_BATCH || reader.buffer().is_empty())
+                    && feed.send(Feed::Lines(std::mem::take(&mut batch))).is_err()
+                {
+                    return;
+                }
+            }
+            Err(error) => {
+                let _ = feed.send(Feed::Failed(format!("cannot read stdin: {error}")));
+                return;
+            }
+        }
+    }
+    if !batch.is_empty() && feed.send(Feed::Lines(batch)).is_err() {
+        return;
+    }
+    let _ = feed.send(Feed::Ended);
+}

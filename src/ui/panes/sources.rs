@@ -1,0 +1,181 @@
+//! The sources pane of a live cockpit: each source's connection, last data, lag and counters,
+//! its last error, and the infrastructure queries' latest values.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::app::App;
+use crate::model::{InfraReading, SourceState, SourceStatus};
+use crate::ui::theme::Theme;
+use crate::ui::{format, pane_block};
+
+/// Points in an infrastructure reading's trend.
+const TREND_WIDTH: usize = 12;
+
+/// The rows the pane wants: one per source, one more per source with an error to show, one per
+/// reading, and the borders.
+pub fn wanted_height(app: &App) -> u16 {
+    let errors = app
+        .sources
+        .iter()
+        .filter(|s| s.last_error.is_some())
+        .count();
+    (app.sources.len() + errors + app.infra.len() + 2) as u16
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let healthy = app
+        .sources
+        .iter()
+        .filter(|s| matches!(s.state, SourceState::Connected | SourceState::Ended))
+        .count();
+    let title = format!(
+        " Sources · {healthy} of {} connected · wall clock {} UTC ",
+        app.sources.len(),
+        app.wall.format("%H:%M:%S")
+    );
+    let width = area.width.saturating_sub(2) as usize;
+    let mut lines = Vec::new();
+    for source in &app.sources {
+        lines.push(source_line(source, app, theme));
+        if let Some(error) = &source.last_error {
+            let text = format!("   last error: {error}");
+            lines.push(Line::styled(clip(&text, width), theme.muted));
+        }
+    }
+    for reading in &app.infra {
+        lines.push(reading_line(reading, app, theme));
+    }
+    frame.render_widget(
+        Paragraph::new(lines).block(pane_block(title, false, theme)),
+        area,
+    );
+}
+
+fn source_line<'a>(source: &'a SourceStatus, app: &App, theme: &Theme) -> Line<'a> {
+    let (mark, state, style) = match &source.state {
+        SourceState::Waiting => ("○", "waiting".to_string(), theme.muted),
+        SourceState::Connected => ("●", "connected".to_string(), theme.ok),
+        SourceState::Failing(reason) => ("✖", format!("failing: {reason}"), theme.critical),
+        SourceState::Ended => ("■", "ended".to_string(), theme.muted),
+    };
+    let mut spans = vec![
+        Span::styled(format!(" {mark} "), style),
+        Span::styled(format!("{:<28} ", source.name), theme.text),
+        Span::styled(state, style),
+    ];
+    let last = match source.last_data {
+        Some(at) => format!(" · last data {} ago", format::age(app.wall - at)),
+        None => " · no data yet".to_string(),
+    };
+    spans.push(Span::styled(last, theme.muted));
+    if let Some(lag) = source.lag_ms {
+        spans.push(Span::styled(
+            format!(
+                " · lag {}",
+                format::age(chrono::Duration::milliseconds(lag))
+            ),
+            theme.muted,
+        ));
+    }
+    spans.push(Span::styled(
+        format!(" · {} in", source.received),
+        theme.muted,
+    ));
+    if source.rejected > 0 {
+        spans.push(Span::styled(
+            format!(" · {} rejected", source.rejected),
+            theme.warn,
+        ));
+    }
+    if source.dropped > 0 {
+        spans.push(Span::styled(
+            format!(" · {} dropped", source.dropped),
+            theme.critical,
+        ));
+    }
+    Line::from(spans)
+}
+
+fn reading_line<'a>(reading: &'a InfraReading, app: &App, theme: &Theme) -> Line<'a> {
+    let style = if reading.above_limit() {
+        theme.critical
+    } else {
+        theme.text
+    };
+    let unit = reading.unit.as_deref();
+    let mut spans = vec![
+        Span::styled(" ◆ ", theme.accent),
+        Span::styled(format!("{:<28} ", reading.name), theme.text),
+        Span::styled(format!("{:>8}", infra_value(reading.value, unit)), style),
+    ];
+    if let Some(limit) = reading.warn_above {
+        let verdict = if reading.above_limit() {
+            "above"
+        } else {
+            "under"
+        };
+        spans.push(Span::styled(
+            format!(" {verdict} {}", infra_value(Some(limit), unit)),
+            style,
+        ));
+    }
+    if !reading.range.is_empty() {
+        let values: Vec<Option<f64>> = reading.range.iter().map(|(_, v)| Some(*v)).collect();
+        spans.push(Span::styled(
+            format!(" {}", format::sparkline(&values, None, TREND_WIDTH)),
+            theme.accent,
+        ));
+    }
+    spans.push(Span::styled(
+        format!(" · as of {} ago", format::age(app.wall - reading.at)),
+        theme.muted,
+    ));
+    Line::from(spans)
+}
+
+/// A query's value in the unit its config gives: "%" takes a share (0.05 → 5.0%).
+pub fn infra_value(value: Option<f64>, unit: Option<&str>) -> String {
+    let Some(v) = value else {
+        return "no data".into();
+    };
+    match unit {
+        Some("%") => format!("{:.1}%", v * 100.0),
+        Some(unit) => format!("{}{unit}", significant(v)),
+        None => significant(v),
+    }
+}
+
+/// Three significant digits, without exponent for ordinary magnitudes.
+fn significant(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let digits = (2 - v.abs().log10().floor() as i32).clamp(0, 6) as usize;
+    format!("{v:.digits$}")
+}
+
+fn clip(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut clipped: String = text.chars().take(width.saturating_sub(1)).collect();
+    clipped.push('…');
+    clipped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_print_in_their_unit() {
+        assert_eq!(infra_value(Some(0.0523), Some("%")), "5.2%");
+        assert_eq!(infra_value(Some(1.234), Some("s")), "1.23s");
+        assert_eq!(infra_value(Some(1234.0), None), "1234");
+        assert_eq!(infra_value(Some(0.0012), Some("/s")), "0.00120/s");
+        assert_eq!(infra_value(None, Some("s")), "no data");
+    }
+}
