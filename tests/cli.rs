@@ -326,3 +326,48 @@ fn refusal_phrases_from_the_config_count_as_refusals() {
     let configured = refusal(&configured).unwrap();
     assert!((configured - 0.25).abs() < 0.01, "{configured}");
 }
+
+#[test]
+fn watch_without_a_source_says_how_to_give_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .arg("watch")
+        .current_dir(dir.path())
+        .env("FLIGHTDECK_DATA_DIR", dir.path())
+        .env_remove("FLIGHTDECK_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let error = stderr(&output);
+    assert!(
+        error.contains("no sources") && error.contains("--events"),
+        "{error}"
+    );
+}
+
+#[test]
+fn watch_with_a_bad_config_names_its_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("flightdeck.toml");
+    std::fs::write(
+        &config,
+        "[sources.otlp]\nlisten = \"127.0.0.1:4318\"\nqueue = 5\n",
+    )
+    .unwrap();
+    let output = flightdeck(&["watch", "--config", config.to_str().unwrap()], dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    let error = stderr(&output);
+    assert!(
+        error.contains("flightdeck.toml") && error.contains("line 3") && error.contains("queue"),
+        "{error}"
+    );
+}
+
+#[test]
+fn replay_of_a_missing_file_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nothing.jsonl");
+    let output = flightdeck(&["replay", missing.to_str().unwrap()], dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("nothing.jsonl: cannot open"));
+}

@@ -93,3 +93,61 @@ fn a_terminal_below_100x30_asks_for_a_larger_window() {
     let h = mid_incident("prompt-regression");
     insta::assert_snapshot!(h.render(80, 24));
 }
+
+#[test]
+fn a_live_cockpit_shows_its_sources_and_infrastructure_readings() {
+    use flightdeck::app::Action;
+    use flightdeck::model::{InfraReading, SourceState, SourceStatus};
+
+    let mut h = mid_incident("provider-degradation");
+    let now = h.now();
+    let seconds = chrono::Duration::seconds;
+    let mut otlp = SourceStatus::waiting("otlp 127.0.0.1:4318");
+    otlp.state = SourceState::Connected;
+    otlp.last_data = Some(now - seconds(1));
+    otlp.lag_ms = Some(420);
+    otlp.received = 18_204;
+    otlp.dropped = 200;
+    let mut file = SourceStatus::waiting("calls /var/log/support/calls.jsonl");
+    file.state = SourceState::Connected;
+    file.last_data = Some(now - seconds(3));
+    file.received = 5_120;
+    file.rejected = 2;
+    file.last_error =
+        Some("/var/log/support/calls.jsonl line 4411: missing field `ts` (column 1)".into());
+    let mut prometheus = SourceStatus::waiting("prometheus 127.0.0.1:9090");
+    prometheus.state = SourceState::Failing("connection refused".into());
+    prometheus.last_data = Some(now - seconds(95));
+    prometheus.last_error = Some("provider 429 rate: connection refused".into());
+    for status in [otlp, file, prometheus] {
+        h.dispatch(Action::Source(status));
+    }
+    h.dispatch(Action::Infra(vec![InfraReading {
+        name: "provider 429 rate".into(),
+        query: "sum(rate(llm_requests_total{code=\"429\"}[5m]))".into(),
+        unit: Some("%".into()),
+        value: Some(0.083),
+        at: now - seconds(95),
+        range: (0..12)
+            .map(|i: i32| {
+                (
+                    now - seconds(i64::from(300 * (12 - i))),
+                    0.005 * f64::from(i),
+                )
+            })
+            .collect(),
+        warn_above: Some(0.05),
+    }]));
+    let frame = h.render(120, 35);
+    for text in [
+        "Sources · 2 of 3 connected",
+        "18204 in · 200 dropped · last 1s ago",
+        "line 4411: missing field `ts`",
+        "FAILING · 0 in · last 1m35s ago",
+        "↳ connection refused",
+        "8.3% above 5.0%",
+    ] {
+        assert!(frame.contains(text), "{text} missing:\n{frame}");
+    }
+    insta::assert_snapshot!(frame);
+}

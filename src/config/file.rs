@@ -130,10 +130,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_annotated_example_parses() {
+    fn the_annotated_example_parses_every_section() {
         let text = include_str!("../../assets/flightdeck.toml");
         let config = parse("assets/flightdeck.toml", text).unwrap();
         assert!(!config.signals.refusal_phrases.is_empty());
+        assert_eq!(
+            config
+                .feature("support-answer")
+                .unwrap()
+                .output_schema
+                .as_deref(),
+            Some("support_answer")
+        );
+        assert_eq!(config.thresholds.calls_per_false_alarm, Some(10_000.0));
+        let sources = &config.sources;
+        assert!(sources.events.is_some() && sources.otlp.is_some());
+        assert_eq!(sources.prometheus.as_ref().unwrap().queries.len(), 2);
+        assert_eq!(sources.phoenix.as_ref().unwrap().tag, "production");
+        assert!(config.changes.file.is_some());
+    }
+
+    #[test]
+    fn paths_in_the_file_are_relative_to_it() {
+        let config = parse(
+            "team/flightdeck.toml",
+            "[schemas]\nanswer = \"schemas/answer.json\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.resolve(&config.schemas["answer"]),
+            Path::new("team/schemas/answer.json")
+        );
+        assert_eq!(
+            config.resolve(Path::new("/etc/answer.json")),
+            Path::new("/etc/answer.json")
+        );
     }
 
     #[test]

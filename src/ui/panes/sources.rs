@@ -20,7 +20,7 @@ pub fn wanted_height(app: &App) -> u16 {
     let errors = app
         .sources
         .iter()
-        .filter(|s| s.last_error.is_some())
+        .filter(|s| s.last_error.is_some() || matches!(s.state, SourceState::Failing(_)))
         .count();
     (app.sources.len() + errors + app.infra.len() + 2) as u16
 }
@@ -37,16 +37,30 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         app.wall.format("%H:%M:%S")
     );
     let width = area.width.saturating_sub(2) as usize;
+    let name_width = app
+        .sources
+        .iter()
+        .map(|s| s.name.chars().count())
+        .chain(app.infra.iter().map(|r| r.name.chars().count()))
+        .max()
+        .unwrap_or(0)
+        .min(width / 3);
     let mut lines = Vec::new();
     for source in &app.sources {
-        lines.push(source_line(source, app, theme));
-        if let Some(error) = &source.last_error {
-            let text = format!("   last error: {error}");
-            lines.push(Line::styled(clip(&text, width), theme.muted));
+        lines.push(source_line(source, name_width, app, theme));
+        let reason = match &source.state {
+            SourceState::Failing(reason) => Some(reason),
+            _ => source.last_error.as_ref(),
+        };
+        if let Some(reason) = reason {
+            lines.push(Line::styled(
+                clip(&format!("   ↳ {reason}"), width),
+                theme.muted,
+            ));
         }
     }
     for reading in &app.infra {
-        lines.push(reading_line(reading, app, theme));
+        lines.push(reading_line(reading, name_width, app, theme));
     }
     frame.render_widget(
         Paragraph::new(lines).block(pane_block(title, false, theme)),
@@ -54,36 +68,32 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     );
 }
 
-fn source_line<'a>(source: &'a SourceStatus, app: &App, theme: &Theme) -> Line<'a> {
-    let (mark, state, style) = match &source.state {
-        SourceState::Waiting => ("○", "waiting".to_string(), theme.muted),
-        SourceState::Connected => ("●", "connected".to_string(), theme.ok),
-        SourceState::Failing(reason) => ("✖", format!("failing: {reason}"), theme.critical),
-        SourceState::Ended => ("■", "ended".to_string(), theme.muted),
+/// A lag under this is normal batching, not worth a word.
+const LAG_WORTH_SHOWING_MS: i64 = 5_000;
+
+fn source_line<'a>(
+    source: &'a SourceStatus,
+    name_width: usize,
+    app: &App,
+    theme: &Theme,
+) -> Line<'a> {
+    let (mark, style) = match &source.state {
+        SourceState::Waiting => ("○", theme.muted),
+        SourceState::Connected => ("●", theme.ok),
+        SourceState::Failing(_) => ("✖", theme.critical),
+        SourceState::Ended => ("■", theme.muted),
     };
     let mut spans = vec![
         Span::styled(format!(" {mark} "), style),
-        Span::styled(format!("{:<28} ", source.name), theme.text),
-        Span::styled(state, style),
+        Span::styled(format!("{} ", pad(&source.name, name_width)), theme.text),
     ];
-    let last = match source.last_data {
-        Some(at) => format!(" · last data {} ago", format::age(app.wall - at)),
-        None => " · no data yet".to_string(),
-    };
-    spans.push(Span::styled(last, theme.muted));
-    if let Some(lag) = source.lag_ms {
-        spans.push(Span::styled(
-            format!(
-                " · lag {}",
-                format::age(chrono::Duration::milliseconds(lag))
-            ),
-            theme.muted,
-        ));
+    match &source.state {
+        SourceState::Waiting => spans.push(Span::styled("waiting · ", style)),
+        SourceState::Failing(_) => spans.push(Span::styled("FAILING · ", style)),
+        SourceState::Ended => spans.push(Span::styled("ended · ", style)),
+        SourceState::Connected => {}
     }
-    spans.push(Span::styled(
-        format!(" · {} in", source.received),
-        theme.muted,
-    ));
+    spans.push(Span::styled(format!("{} in", source.received), theme.text));
     if source.rejected > 0 {
         spans.push(Span::styled(
             format!(" · {} rejected", source.rejected),
@@ -96,10 +106,29 @@ fn source_line<'a>(source: &'a SourceStatus, app: &App, theme: &Theme) -> Line<'
             theme.critical,
         ));
     }
+    let last = match source.last_data {
+        Some(at) => format!(" · last {} ago", format::age(app.wall - at)),
+        None => " · no data yet".to_string(),
+    };
+    spans.push(Span::styled(last, theme.muted));
+    if let Some(lag) = source.lag_ms.filter(|lag| *lag >= LAG_WORTH_SHOWING_MS) {
+        spans.push(Span::styled(
+            format!(
+                " · lag {}",
+                format::age(chrono::Duration::milliseconds(lag))
+            ),
+            theme.warn,
+        ));
+    }
     Line::from(spans)
 }
 
-fn reading_line<'a>(reading: &'a InfraReading, app: &App, theme: &Theme) -> Line<'a> {
+fn reading_line<'a>(
+    reading: &'a InfraReading,
+    name_width: usize,
+    app: &App,
+    theme: &Theme,
+) -> Line<'a> {
     let style = if reading.above_limit() {
         theme.critical
     } else {
@@ -108,8 +137,8 @@ fn reading_line<'a>(reading: &'a InfraReading, app: &App, theme: &Theme) -> Line
     let unit = reading.unit.as_deref();
     let mut spans = vec![
         Span::styled(" ◆ ", theme.accent),
-        Span::styled(format!("{:<28} ", reading.name), theme.text),
-        Span::styled(format!("{:>8}", infra_value(reading.value, unit)), style),
+        Span::styled(format!("{} ", pad(&reading.name, name_width)), theme.text),
+        Span::styled(infra_value(reading.value, unit), style),
     ];
     if let Some(limit) = reading.warn_above {
         let verdict = if reading.above_limit() {
@@ -130,10 +159,16 @@ fn reading_line<'a>(reading: &'a InfraReading, app: &App, theme: &Theme) -> Line
         ));
     }
     spans.push(Span::styled(
-        format!(" · as of {} ago", format::age(app.wall - reading.at)),
+        format!(" · {} ago", format::age(app.wall - reading.at)),
         theme.muted,
     ));
     Line::from(spans)
+}
+
+/// The name padded or clipped to `width` columns.
+fn pad(name: &str, width: usize) -> String {
+    let clipped = clip(name, width);
+    format!("{clipped:<width$}")
 }
 
 /// A query's value in the unit its config gives: "%" takes a share (0.05 → 5.0%).
