@@ -321,3 +321,50 @@ fn help_and_focus_keys_move_through_the_panes() {
     h.press(Key::Char('q'));
     assert!(h.app.should_quit);
 }
+
+/// A Prometheus query over its limit keeps the infrastructure step open even when the calls the
+/// cockpit sees look healthy (retries hide 429s from the app); one under its limit is quoted.
+#[test]
+fn infrastructure_queries_are_evidence_in_the_first_step() {
+    use flightdeck::engine::triage::{Category, Verdict};
+    use flightdeck::model::InfraReading;
+
+    let reading = |value: f64, at| InfraReading {
+        name: "gateway 429 rate".into(),
+        query: "sum(rate(gateway_requests_total{code=\"429\"}[5m]))".into(),
+        unit: Some("%".into()),
+        value: Some(value),
+        at,
+        range: Vec::new(),
+        warn_above: Some(0.05),
+    };
+    let mut h = Harness::new("prompt-regression");
+    h.run_past_change(10);
+    let infra = |h: &Harness| {
+        let step = h.triage().unwrap().step(Category::Infrastructure).clone();
+        (step.verdict, step.evidence.join(" | "))
+    };
+    assert_eq!(infra(&h).0, Verdict::RuledOut);
+
+    h.dispatch(Action::Infra(vec![reading(0.01, h.now())]));
+    h.run_minutes(1);
+    let (verdict, evidence) = infra(&h);
+    assert_eq!(verdict, Verdict::RuledOut);
+    assert!(
+        evidence.contains("1 infrastructure queries under their limits"),
+        "{evidence}"
+    );
+
+    h.dispatch(Action::Infra(vec![reading(0.12, h.now())]));
+    h.run_minutes(1);
+    let (verdict, evidence) = infra(&h);
+    assert_eq!(verdict, Verdict::Suspect);
+    assert!(
+        evidence.contains("over limit: gateway 429 rate 12.0% > 5.0%"),
+        "{evidence}"
+    );
+
+    // A reading from long ago says nothing about now.
+    h.run_minutes(10);
+    assert_eq!(infra(&h).0, Verdict::RuledOut);
+}

@@ -303,6 +303,7 @@ impl App {
                         None => self.infra.push(reading),
                     }
                 }
+                self.engine.set_infra(&self.infra);
                 Vec::new()
             }
             Action::Playback(status) => {

@@ -39,7 +39,7 @@ use self::signals::schema::{SchemaRegistry, ViolationCount};
 use self::stats::{Proportion, cusum_onset};
 use self::triage::Triage;
 use self::window::WindowStats;
-use crate::model::{Call, CallStatus, Change};
+use crate::model::{Call, CallStatus, Change, InfraReading};
 
 /// Schema violation reasons an assessment carries.
 const VIOLATIONS_SHOWN: usize = 3;
@@ -54,6 +54,8 @@ const DRIFT_EVERY: Duration = Duration::minutes(5);
 /// an incident consecutive tests see disjoint inputs, so two significant ones in a row are a
 /// drift at a false-alarm rate of α² per test.
 const DRIFT_RECENT: Duration = Duration::minutes(5);
+/// An infrastructure reading older than this says nothing about now.
+const INFRA_FRESH: Duration = Duration::minutes(5);
 const DRIFT_RECENT_MAX: Duration = Duration::minutes(30);
 /// Terms named among the new and the vanished.
 const TERMS_SHOWN: usize = 3;
@@ -231,6 +233,8 @@ pub struct Engine {
     /// Evidence for the triage stops at the first mitigation, so it describes the failure itself.
     evidence_end: Option<DateTime<Utc>>,
     last_triage: Option<Triage>,
+    /// The infrastructure queries' latest answers, from a Prometheus source.
+    infra: Vec<InfraReading>,
     last_states: HashMap<MetricId, MetricState>,
 }
 
@@ -260,6 +264,7 @@ impl Engine {
             healthy_since: None,
             evidence_end: None,
             last_triage: None,
+            infra: Vec::new(),
             last_states: HashMap::new(),
         }
     }
@@ -268,6 +273,11 @@ impl Engine {
     pub fn with_refusal_phrases(mut self, refusals: RefusalPhrases) -> Self {
         self.checks.refusals = refusals;
         self
+    }
+
+    /// The infrastructure queries' latest answers, replacing earlier ones of the same names.
+    pub fn set_infra(&mut self, readings: &[InfraReading]) {
+        self.infra = readings.to_vec();
     }
 
     /// The schema each feature's answers must satisfy when a call names none (feature → schema).
@@ -439,6 +449,12 @@ impl Engine {
         {
             self.input_drift = Some(self.test_input_drift(window, now));
         }
+        let fresh_infra: Vec<InfraReading> = self
+            .infra
+            .iter()
+            .filter(|r| now - r.at <= INFRA_FRESH)
+            .cloned()
+            .collect();
         let triage = match (&self.episode, baseline) {
             (Some(episode), Some(window)) => episode.onset.map(|onset| {
                 triage::assess(&triage::Evidence {
@@ -450,6 +466,7 @@ impl Engine {
                     baseline: window,
                     onset,
                     input_drift: self.input_drift.as_ref(),
+                    infra: &fresh_infra,
                     end: self.evidence_end.unwrap_or(now).min(now),
                     now,
                     prompt_window: self.config.prompt_window,

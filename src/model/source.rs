@@ -73,4 +73,51 @@ impl InfraReading {
     pub fn above_limit(&self) -> bool {
         matches!((self.value, self.warn_above), (Some(v), Some(limit)) if v > limit)
     }
+
+    /// A value of this query in its unit: "%" takes a share (0.05 → 5.0%).
+    pub fn show(&self, value: Option<f64>) -> String {
+        let Some(v) = value else {
+            return "no data".into();
+        };
+        match self.unit.as_deref() {
+            Some("%") => format!("{:.1}%", v * 100.0),
+            Some(unit) => format!("{}{unit}", significant(v)),
+            None => significant(v),
+        }
+    }
+}
+
+/// Three significant digits, without an exponent for ordinary magnitudes.
+fn significant(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let digits = (2 - v.abs().log10().floor() as i32).clamp(0, 6) as usize;
+    format!("{v:.digits$}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(unit: Option<&str>) -> InfraReading {
+        InfraReading {
+            name: "q".into(),
+            query: "up".into(),
+            unit: unit.map(str::to_string),
+            value: None,
+            at: DateTime::UNIX_EPOCH,
+            range: Vec::new(),
+            warn_above: None,
+        }
+    }
+
+    #[test]
+    fn values_print_in_their_unit() {
+        assert_eq!(reading(Some("%")).show(Some(0.0523)), "5.2%");
+        assert_eq!(reading(Some("s")).show(Some(1.234)), "1.23s");
+        assert_eq!(reading(None).show(Some(1234.0)), "1234");
+        assert_eq!(reading(Some("/s")).show(Some(0.0012)), "0.00120/s");
+        assert_eq!(reading(Some("s")).show(None), "no data");
+    }
 }

@@ -26,11 +26,19 @@ pub(super) fn step(e: &Evidence) -> StepOutcome {
         .copied()
         .filter(|m| m.family() == Family::Transport)
         .collect();
+    let infra = infra_line(e);
+    let above_limit = e.infra.iter().any(|r| r.above_limit());
     if transport.is_empty() {
-        return (
-            Verdict::RuledOut,
-            vec![summary, "transport metrics at baseline since onset".into()],
-        );
+        // The calls look healthy, but the team's own infrastructure metrics may see what
+        // retries hide: a query over its limit keeps the step open.
+        let verdict = if above_limit {
+            Verdict::Suspect
+        } else {
+            Verdict::RuledOut
+        };
+        let mut lines = vec![summary, "transport metrics at baseline since onset".into()];
+        lines.extend(infra);
+        return (verdict, lines);
     }
     let mut minutes = 0;
     let mut affected = 0;
@@ -74,10 +82,33 @@ pub(super) fn step(e: &Evidence) -> StepOutcome {
     // Under a fifth of the minutes affected: the transport alarm was passing, not the cause.
     let verdict = if consistent && quality.is_empty() {
         Verdict::Likely
-    } else if affected * 5 < minutes {
+    } else if affected * 5 < minutes && !above_limit {
         Verdict::RuledOut
     } else {
         Verdict::Suspect
     };
-    (verdict, vec![summary, format!("{pattern}; {quality_line}")])
+    let mut lines = vec![summary, format!("{pattern}; {quality_line}")];
+    lines.extend(infra);
+    (verdict, lines)
+}
+
+/// What the infrastructure queries say, when there are any: the ones over their limits by name.
+fn infra_line(e: &Evidence) -> Option<String> {
+    if e.infra.is_empty() {
+        return None;
+    }
+    let above: Vec<String> = e
+        .infra
+        .iter()
+        .filter(|r| r.above_limit())
+        .map(|r| format!("{} {} > {}", r.name, r.show(r.value), r.show(r.warn_above)))
+        .collect();
+    Some(if above.is_empty() {
+        format!(
+            "{} infrastructure queries under their limits",
+            e.infra.len()
+        )
+    } else {
+        format!("over limit: {}", above.join("; "))
+    })
 }

@@ -21,7 +21,7 @@ use super::minutes::{MinuteCounts, Span};
 use super::observation::{Dimension, Interner, Observation, Symbol};
 use super::stats::{Proportion, rate_delta};
 use super::{BaselineWindow, Episode, slice};
-use crate::model::{ChangeKind, MitigationKind};
+use crate::model::{ChangeKind, InfraReading, MitigationKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -149,6 +149,8 @@ pub struct Evidence<'a> {
     pub onset: DateTime<Utc>,
     /// The engine's last scheduled test of the inputs against the baseline's.
     pub input_drift: Option<&'a InputDrift>,
+    /// The infrastructure queries' latest answers (Prometheus), fresh ones only.
+    pub infra: &'a [InfraReading],
     /// Evidence is taken from the onset to here.
     pub end: DateTime<Utc>,
     pub now: DateTime<Utc>,

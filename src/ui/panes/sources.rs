@@ -134,11 +134,10 @@ fn reading_line<'a>(
     } else {
         theme.text
     };
-    let unit = reading.unit.as_deref();
     let mut spans = vec![
         Span::styled(" ◆ ", theme.accent),
         Span::styled(format!("{} ", pad(&reading.name, name_width)), theme.text),
-        Span::styled(infra_value(reading.value, unit), style),
+        Span::styled(reading.show(reading.value), style),
     ];
     if let Some(limit) = reading.warn_above {
         let verdict = if reading.above_limit() {
@@ -147,7 +146,7 @@ fn reading_line<'a>(
             "under"
         };
         spans.push(Span::styled(
-            format!(" {verdict} {}", infra_value(Some(limit), unit)),
+            format!(" {verdict} {}", reading.show(Some(limit))),
             style,
         ));
     }
@@ -171,27 +170,6 @@ fn pad(name: &str, width: usize) -> String {
     format!("{clipped:<width$}")
 }
 
-/// A query's value in the unit its config gives: "%" takes a share (0.05 → 5.0%).
-pub fn infra_value(value: Option<f64>, unit: Option<&str>) -> String {
-    let Some(v) = value else {
-        return "no data".into();
-    };
-    match unit {
-        Some("%") => format!("{:.1}%", v * 100.0),
-        Some(unit) => format!("{}{unit}", significant(v)),
-        None => significant(v),
-    }
-}
-
-/// Three significant digits, without exponent for ordinary magnitudes.
-fn significant(v: f64) -> String {
-    if v == 0.0 || !v.is_finite() {
-        return format!("{v}");
-    }
-    let digits = (2 - v.abs().log10().floor() as i32).clamp(0, 6) as usize;
-    format!("{v:.digits$}")
-}
-
 fn clip(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         return text.to_string();
@@ -199,18 +177,4 @@ fn clip(text: &str, width: usize) -> String {
     let mut clipped: String = text.chars().take(width.saturating_sub(1)).collect();
     clipped.push('…');
     clipped
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn values_print_in_their_unit() {
-        assert_eq!(infra_value(Some(0.0523), Some("%")), "5.2%");
-        assert_eq!(infra_value(Some(1.234), Some("s")), "1.23s");
-        assert_eq!(infra_value(Some(1234.0), None), "1234");
-        assert_eq!(infra_value(Some(0.0012), Some("/s")), "0.00120/s");
-        assert_eq!(infra_value(None, Some("s")), "no data");
-    }
 }
