@@ -43,7 +43,10 @@ pub fn run(
         .collect();
     let settings = Settings {
         actor: config::actor(),
-        source: format!("live · {}", names.join(", ")),
+        source: match names.as_slice() {
+            [one] => format!("live · {one}"),
+            many => format!("live · {} sources", many.len()),
+        },
         read_only: global.read_only,
         speed: None,
     };

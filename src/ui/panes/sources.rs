@@ -44,7 +44,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .chain(app.infra.iter().map(|r| r.name.chars().count()))
         .max()
         .unwrap_or(0)
-        .min(width / 3);
+        .min(width * 2 / 5);
     let mut lines = Vec::new();
     for source in &app.sources {
         lines.push(source_line(source, name_width, app, theme));
