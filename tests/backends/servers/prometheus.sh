@@ -57,5 +57,14 @@ prometheus --config.file="$PROMETHEUS_DIR/prometheus.yml" \
   --web.listen-address=127.0.0.1:19090 >"$PROMETHEUS_DIR/prometheus.log" 2>&1 &
 PIDS+=($!)
 wait_for prometheus http://127.0.0.1:19090/-/ready 30 "$PROMETHEUS_DIR/prometheus.log"
+# Ready is not scraped: the first scrape of `up` comes up to one interval later.
+PROMETHEUS_DEADLINE=$((SECONDS + 30))
+until curl -fsS 'http://127.0.0.1:19090/api/v1/query?query=up' | grep -q '"value"'; do
+  if ((SECONDS >= PROMETHEUS_DEADLINE)); then
+    echo "backends: prometheus did not scrape itself within 30s" >&2
+    return 1
+  fi
+  sleep 0.5
+done
 export FLIGHTDECK_TEST_PROMETHEUS=http://127.0.0.1:19090
 export FLIGHTDECK_TEST_PROMETHEUS_ANCHOR=$PROMETHEUS_ANCHOR
