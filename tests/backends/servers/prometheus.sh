@@ -1,12 +1,6 @@
 # Sourced by run.sh: Prometheus (Debian) with a known two-hour history, exported as
 # FLIGHTDECK_TEST_PROMETHEUS and FLIGHTDECK_TEST_PROMETHEUS_ANCHOR (unix seconds of the last sample).
-#
-# The history, every 15 s from ANCHOR-7200 to ANCHOR (tests/backend_prometheus.rs relies on it):
-#   llm_requests_total{provider="openai",code="200"}  19/s, then 14/s from ANCHOR-1800
-#   llm_requests_total{provider="openai",code="429"}   1/s, then  6/s from ANCHOR-1800
-#     so the 429 share is 5 %, then 30 %, of 20 requests/s
-#   llm_queue_depth{queue="interactive"}  the minute of the history: floor((t - (ANCHOR-7200)) / 60)
-#   llm_queue_depth{queue="batch"}        7
+# The history is tests/backends/llm_history.awk's.
 if ! command -v prometheus >/dev/null; then
   # A fresh machine may not have read the package lists yet.
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >/dev/null ||
@@ -19,26 +13,8 @@ mkdir -p "$PROMETHEUS_DIR/data"
 # A whole minute, a minute ago: the blocks hold absolute timestamps up to here.
 PROMETHEUS_ANCHOR=$(( $(date +%s) / 60 * 60 - 60 ))
 
-awk -v anchor="$PROMETHEUS_ANCHOR" 'BEGIN {
-  start = anchor - 7200; switch_at = anchor - 1800; step = 15
-  split("200 429", codes, " ")
-  rate_before["200"] = 19; rate_after["200"] = 14
-  rate_before["429"] = 1;  rate_after["429"] = 6
-  print "# TYPE llm_requests counter"
-  for (c = 1; c <= 2; c++) {
-    code = codes[c]; total = 1000
-    for (t = start; t <= anchor; t += step) {
-      printf "llm_requests_total{provider=\"openai\",code=\"%s\"} %d %d\n", code, total, t
-      total += step * (t < switch_at ? rate_before[code] : rate_after[code])
-    }
-  }
-  print "# TYPE llm_queue_depth gauge"
-  for (t = start; t <= anchor; t += step)
-    printf "llm_queue_depth{queue=\"interactive\"} %d %d\n", int((t - start) / 60), t
-  for (t = start; t <= anchor; t += step)
-    printf "llm_queue_depth{queue=\"batch\"} 7 %d\n", t
-  print "# EOF"
-}' > "$PROMETHEUS_DIR/history.om"
+awk -v anchor="$PROMETHEUS_ANCHOR" -v unit=s -f tests/backends/llm_history.awk \
+  >"$PROMETHEUS_DIR/history.om"
 promtool tsdb create-blocks-from openmetrics --quiet "$PROMETHEUS_DIR/history.om" \
   "$PROMETHEUS_DIR/data" >"$PROMETHEUS_DIR/promtool.log" 2>&1
 
