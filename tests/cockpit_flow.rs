@@ -337,6 +337,9 @@ fn infrastructure_queries_are_evidence_in_the_first_step() {
         at,
         range: Vec::new(),
         warn_above: Some(0.05),
+        series: 1,
+        error: None,
+        warnings: Vec::new(),
     };
     let mut h = Harness::new("prompt-regression");
     h.run_past_change(10);

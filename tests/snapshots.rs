@@ -137,6 +137,9 @@ fn a_live_cockpit_shows_its_sources_and_infrastructure_readings() {
             })
             .collect(),
         warn_above: Some(0.05),
+        series: 1,
+        error: None,
+        warnings: Vec::new(),
     }]));
     let frame = h.render(120, 35);
     for text in [

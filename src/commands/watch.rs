@@ -17,6 +17,7 @@ use crate::incident::store;
 use crate::model::{MitigationKind, MitigationPlan};
 use crate::runtime::{self, Controls};
 use crate::sources::events::{self, Input, Records};
+use crate::sources::prometheus::PrometheusSource;
 
 /// How often the live clock ticks when no data arrives, so windows move and silence shows.
 const CLOCK: Duration = Duration::from_secs(1);
@@ -28,7 +29,19 @@ pub fn run(
     data_dir: &Path,
 ) -> anyhow::Result<()> {
     let inputs = inputs(config, args)?;
-    if inputs.is_empty() {
+    let prometheus = config
+        .sources
+        .prometheus
+        .clone()
+        .map(PrometheusSource::new)
+        .transpose()
+        .map_err(|e| BadInput(e.to_string()))?;
+    let mut names: Vec<String> = inputs
+        .iter()
+        .map(|(records, input)| events::source_name(*records, input))
+        .collect();
+    names.extend(prometheus.as_ref().map(PrometheusSource::name));
+    if names.is_empty() {
         return Err(BadInput(
             "no sources: give --events FILE (or - for stdin), or configure [sources] in \
              flightdeck.toml (an annotated example is in assets/flightdeck.toml)"
@@ -37,10 +50,6 @@ pub fn run(
         .into());
     }
     let theme = setup::theme(global)?;
-    let names: Vec<String> = inputs
-        .iter()
-        .map(|(records, input)| events::source_name(*records, input))
-        .collect();
     let settings = Settings {
         actor: config::actor(),
         source: match names.as_slice() {
@@ -63,6 +72,9 @@ pub fn run(
         let _ = actions.send(Action::PlansRead(unconfigured_plans()));
         for (records, input) in inputs {
             tokio::spawn(events::run(input, records, actions.clone()));
+        }
+        if let Some(prometheus) = prometheus {
+            tokio::spawn(prometheus.run(actions.clone()));
         }
         tokio::spawn(clock(actions));
         Controls::default()

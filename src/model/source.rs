@@ -60,13 +60,21 @@ pub struct InfraReading {
     pub query: String,
     /// How to print the value: "%", "s", "ms", "/s", or none.
     pub unit: Option<String>,
-    /// The value at `at`; `None` when the query returned no series.
+    /// The value at `at`, summed over `series`; `None` when the query returned no series. May be
+    /// NaN or infinite, as PromQL computes it (a ratio over no traffic is NaN).
     pub value: Option<f64>,
+    /// When the value was evaluated; for a query that never answered, when it was last tried.
     pub at: DateTime<Utc>,
     /// Samples over the configured range, oldest first, for the trend; empty for instant queries.
     pub range: Vec<(DateTime<Utc>, f64)>,
+    /// How many series the value sums: 0 for none, above 1 when the query returned several.
+    pub series: usize,
     /// Above this the reading counts as infrastructure evidence.
     pub warn_above: Option<f64>,
+    /// Why the last attempt failed; the value and range are then the last good ones (see `at`).
+    pub error: Option<String>,
+    /// What the server said may be wrong with a good answer, e.g. a partial response.
+    pub warnings: Vec<String>,
 }
 
 impl InfraReading {
@@ -109,6 +117,9 @@ mod tests {
             at: DateTime::UNIX_EPOCH,
             range: Vec::new(),
             warn_above: None,
+            series: 1,
+            error: None,
+            warnings: Vec::new(),
         }
     }
 

@@ -2,5 +2,6 @@
 
 pub mod events;
 pub mod follow;
+pub mod prometheus;
 pub mod replay;
 pub mod simulator;

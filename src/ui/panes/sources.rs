@@ -139,6 +139,12 @@ fn reading_line<'a>(
         Span::styled(format!("{} ", pad(&reading.name, name_width)), theme.text),
         Span::styled(reading.show(reading.value), style),
     ];
+    if reading.series > 1 {
+        spans.push(Span::styled(
+            format!(" (sum of {})", reading.series),
+            theme.muted,
+        ));
+    }
     if let Some(limit) = reading.warn_above {
         let verdict = if reading.above_limit() {
             "above"
@@ -161,6 +167,10 @@ fn reading_line<'a>(
         format!(" · {} ago", format::age(app.wall - reading.at)),
         theme.muted,
     ));
+    if reading.error.is_some() {
+        // The value is the last good one; the source's line says why the query fails.
+        spans.push(Span::styled(" · query failing", theme.critical));
+    }
     Line::from(spans)
 }
 

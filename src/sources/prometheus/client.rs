@@ -1,0 +1,376 @@
+//! An HTTP client for one Prometheus-compatible query API: instant and range queries, with the
+//! configured timeout and optional bearer token.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::Url;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+
+use super::response::{self, InstantAnswer, RangeAnswer, ResponseError};
+use crate::config::sources::PrometheusConfig;
+
+/// How much of an error body to show: enough to read the server's reason, not a whole page.
+const BODY_EXCERPT_CHARS: usize = 200;
+
+/// Why a query has no answer. Query errors name the query and the endpoint, never the token.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PrometheusError {
+    #[error("[sources.prometheus] {0}")]
+    InvalidConfig(String),
+    #[error(
+        "[sources.prometheus] bearer_token_env names {var}, but {var} is unset, empty or not \
+         UTF-8; export the token in {var} or remove bearer_token_env"
+    )]
+    MissingToken { var: String },
+    #[error("prometheus {url}: could not set up the HTTP client: {reason}")]
+    ClientSetup { url: String, reason: String },
+    #[error("query {query:?}: {url} did not answer within {timeout_ms} ms")]
+    Timeout {
+        query: String,
+        url: String,
+        timeout_ms: u64,
+    },
+    #[error("query {query:?}: {url}: connection failed: {reason}")]
+    Connection {
+        query: String,
+        url: String,
+        reason: String,
+    },
+    /// The server's own refusal, e.g. a PromQL parse error.
+    #[error("query {query:?}: {url} answered HTTP {status}: {reason}")]
+    Refused {
+        query: String,
+        url: String,
+        status: u16,
+        reason: ResponseError,
+    },
+    /// An HTTP failure without the API's error envelope, e.g. from a proxy in front.
+    #[error("query {query:?}: {url} answered HTTP {status}: {body}")]
+    Status {
+        query: String,
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("query {query:?}: {url} sent a bad response: {reason}")]
+    BadResponse {
+        query: String,
+        url: String,
+        reason: String,
+    },
+    #[error("query {query:?}: {reason}")]
+    Unsupported { query: String, reason: String },
+    /// The task reading the query ended before answering.
+    #[error("query {query:?}: stopped before answering: {reason}")]
+    Interrupted { query: String, reason: String },
+}
+
+/// A client for one server; cheap to share, its connection pool is reused across polls.
+pub struct PrometheusClient {
+    http: reqwest::Client,
+    instant_endpoint: Url,
+    range_endpoint: Url,
+    /// Kept only to scrub it from anything the server echoes back.
+    token: Option<String>,
+    timeout_ms: u64,
+}
+
+impl PrometheusClient {
+    /// Reads the token once, so a missing variable fails at startup rather than on every poll.
+    pub fn new(config: &PrometheusConfig) -> Result<Self, PrometheusError> {
+        if config.timeout_ms == 0 {
+            return Err(PrometheusError::InvalidConfig(
+                "timeout_ms must be at least 1".into(),
+            ));
+        }
+        let base = config.url.trim_end_matches('/');
+        let endpoint = |path: &str| {
+            let url = Url::parse(&format!("{base}{path}")).map_err(|err| {
+                PrometheusError::InvalidConfig(format!(
+                    "url {:?} is not a valid url: {err}",
+                    config.url
+                ))
+            })?;
+            match url.scheme() {
+                "http" | "https" => Ok(url),
+                scheme => Err(PrometheusError::InvalidConfig(format!(
+                    "url {:?} must be http or https, not {scheme}",
+                    config.url
+                ))),
+            }
+        };
+        let instant_endpoint = endpoint("/api/v1/query")?;
+        let range_endpoint = endpoint("/api/v1/query_range")?;
+        let mut headers = HeaderMap::new();
+        let token = match &config.bearer_token_env {
+            Some(var) => {
+                let (token, authorization) = read_token(var)?;
+                headers.insert(AUTHORIZATION, authorization);
+                Some(token)
+            }
+            None => None,
+        };
+        // reqwest is built without a crypto provider to keep aws-lc-sys (cmake, nasm) out; ring
+        // is ours. An Err means a provider is installed already, which is all a client needs.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .timeout(Duration::from_millis(config.timeout_ms))
+            .build()
+            .map_err(|err| PrometheusError::ClientSetup {
+                url: shown(&instant_endpoint),
+                reason: root_cause(&err),
+            })?;
+        Ok(Self {
+            http,
+            instant_endpoint,
+            range_endpoint,
+            token,
+            timeout_ms: config.timeout_ms,
+        })
+    }
+
+    /// `host:port` of the server, e.g. for the source's name.
+    pub fn authority(&self) -> String {
+        let host = self.instant_endpoint.host_str().unwrap_or_default();
+        match self.instant_endpoint.port_or_known_default() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        }
+    }
+
+    /// Evaluates `promql` at `at`; `name` is the query's name in the config, for errors.
+    pub async fn instant(
+        &self,
+        name: &str,
+        promql: &str,
+        at: DateTime<Utc>,
+    ) -> Result<InstantAnswer, PrometheusError> {
+        let mut url = self.instant_endpoint.clone();
+        url.query_pairs_mut()
+            .append_pair("query", promql)
+            .append_pair("time", &unix_seconds(at));
+        let body = self.get(name, &self.instant_endpoint, url).await?;
+        response::parse_instant(&body)
+            .map_err(|err| self.answer_error(name, &self.instant_endpoint, err))
+    }
+
+    /// Evaluates `promql` every `step` from `start` to `end`.
+    pub async fn range(
+        &self,
+        name: &str,
+        promql: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step: chrono::Duration,
+    ) -> Result<RangeAnswer, PrometheusError> {
+        let mut url = self.range_endpoint.clone();
+        url.query_pairs_mut()
+            .append_pair("query", promql)
+            .append_pair("start", &unix_seconds(start))
+            .append_pair("end", &unix_seconds(end))
+            .append_pair("step", &format!("{:.3}", step.as_seconds_f64()));
+        let body = self.get(name, &self.range_endpoint, url).await?;
+        response::parse_range(&body)
+            .map_err(|err| self.answer_error(name, &self.range_endpoint, err))
+    }
+
+    /// The body of a 2xx answer, or of an error answer that carries the API's envelope.
+    async fn get(&self, name: &str, endpoint: &Url, url: Url) -> Result<String, PrometheusError> {
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|err| self.transport_error(name, endpoint, &err))?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .map_err(|err| self.transport_error(name, endpoint, &err))?;
+        if status.is_success() {
+            return Ok(body);
+        }
+        match response::parse_instant(&body) {
+            Err(reason @ ResponseError::Api { .. }) => Err(PrometheusError::Refused {
+                query: name.to_owned(),
+                url: shown(endpoint),
+                status: status.as_u16(),
+                reason: self.scrub_reason(reason),
+            }),
+            _ => Err(PrometheusError::Status {
+                query: name.to_owned(),
+                url: shown(endpoint),
+                status: status.as_u16(),
+                body: self.scrub(&body).chars().take(BODY_EXCERPT_CHARS).collect(),
+            }),
+        }
+    }
+
+    fn answer_error(&self, name: &str, endpoint: &Url, err: ResponseError) -> PrometheusError {
+        let query = name.to_owned();
+        let url = shown(endpoint);
+        match self.scrub_reason(err) {
+            reason @ ResponseError::Api { .. } => PrometheusError::Refused {
+                query,
+                url,
+                status: 200,
+                reason,
+            },
+            ResponseError::Unsupported(reason) => PrometheusError::Unsupported { query, reason },
+            ResponseError::Malformed(reason) => PrometheusError::BadResponse { query, url, reason },
+        }
+    }
+
+    fn transport_error(&self, name: &str, endpoint: &Url, err: &reqwest::Error) -> PrometheusError {
+        let query = name.to_owned();
+        let url = shown(endpoint);
+        if err.is_timeout() {
+            PrometheusError::Timeout {
+                query,
+                url,
+                timeout_ms: self.timeout_ms,
+            }
+        } else {
+            PrometheusError::Connection {
+                query,
+                url,
+                reason: self.scrub(&root_cause(err)),
+            }
+        }
+    }
+
+    fn scrub_reason(&self, reason: ResponseError) -> ResponseError {
+        match reason {
+            ResponseError::Api { error_type, error } => ResponseError::Api {
+                error_type: self.scrub(&error_type),
+                error: self.scrub(&error),
+            },
+            ResponseError::Unsupported(text) => ResponseError::Unsupported(self.scrub(&text)),
+            ResponseError::Malformed(text) => ResponseError::Malformed(self.scrub(&text)),
+        }
+    }
+
+    /// Removes the token and the url's password from server text: a misconfigured proxy may
+    /// echo the Authorization header.
+    fn scrub(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        if let Some(token) = &self.token {
+            text = text.replace(token.as_str(), "[redacted]");
+        }
+        if let Some(password) = self.instant_endpoint.password() {
+            text = text.replace(password, "[redacted]");
+        }
+        text
+    }
+}
+
+/// An endpoint as errors show it: without `user:password@`.
+fn shown(endpoint: &Url) -> String {
+    let mut url = endpoint.clone();
+    // Cannot fail for http(s) urls, which have a host.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.to_string()
+}
+
+/// Seconds with milliseconds, the time format every Prometheus-compatible API accepts.
+fn unix_seconds(at: DateTime<Utc>) -> String {
+    let ms = at.timestamp_millis();
+    format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
+}
+
+/// The token in `var` and its Authorization header, marked sensitive so reqwest never logs it.
+fn read_token(var: &str) -> Result<(String, HeaderValue), PrometheusError> {
+    let token = match std::env::var(var) {
+        Ok(token) if !token.trim().is_empty() => token.trim().to_owned(),
+        _ => {
+            return Err(PrometheusError::MissingToken {
+                var: var.to_owned(),
+            });
+        }
+    };
+    let mut authorization = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+        PrometheusError::InvalidConfig(format!(
+            "the token in {var} holds characters an HTTP header cannot carry"
+        ))
+    })?;
+    authorization.set_sensitive(true);
+    Ok((token, authorization))
+}
+
+/// The innermost cause (e.g. "Connection refused"): reqwest's own message repeats the url, query
+/// string and all.
+fn root_cause(err: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(url: &str) -> PrometheusConfig {
+        PrometheusConfig {
+            url: url.into(),
+            interval_seconds: 15,
+            timeout_ms: 5_000,
+            bearer_token_env: None,
+            queries: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn times_are_unix_seconds_with_milliseconds() {
+        let at = DateTime::from_timestamp_millis(1_700_000_000_042).unwrap();
+        assert_eq!(unix_seconds(at), "1700000000.042");
+    }
+
+    #[test]
+    fn endpoints_keep_a_path_prefix_and_shown_urls_drop_credentials() {
+        let client =
+            PrometheusClient::new(&config("https://ops:hunter2@mimir.example/prometheus/"))
+                .unwrap();
+        assert_eq!(
+            client.range_endpoint.path(),
+            "/prometheus/api/v1/query_range"
+        );
+        assert_eq!(
+            shown(&client.instant_endpoint),
+            "https://mimir.example/prometheus/api/v1/query"
+        );
+        assert_eq!(client.authority(), "mimir.example:443");
+        assert_eq!(
+            client.scrub("https://ops:hunter2@mimir.example"),
+            "https://ops:[redacted]@mimir.example"
+        );
+    }
+
+    #[test]
+    fn a_url_that_is_not_http_is_refused_naming_the_field() {
+        let err = PrometheusClient::new(&config("127.0.0.1:9090"))
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().starts_with("[sources.prometheus] url"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_token_variable_is_named() {
+        let mut config = config("http://127.0.0.1:9090");
+        config.bearer_token_env = Some("FLIGHTDECK_TEST_UNSET_PROMETHEUS_TOKEN".into());
+        let err = PrometheusClient::new(&config).err().unwrap();
+        assert_eq!(
+            err,
+            PrometheusError::MissingToken {
+                var: "FLIGHTDECK_TEST_UNSET_PROMETHEUS_TOKEN".into()
+            }
+        );
+    }
+}
