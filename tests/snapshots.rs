@@ -144,9 +144,9 @@ fn a_live_cockpit_shows_its_sources_and_infrastructure_readings() {
     let frame = h.render(120, 35);
     for text in [
         "Sources · 2 of 3 connected",
-        "18204 in · 200 dropped · last 1s ago",
+        "18204 in · 200 dropped · 1s ago",
         "line 4411: missing field `ts`",
-        "FAILING · 0 in · last 1m35s ago",
+        "FAILING · 0 in · 1m35s ago",
         "↳ connection refused",
         "8.3% above 5.0%",
     ] {

@@ -107,7 +107,7 @@ fn source_line<'a>(
         ));
     }
     let last = match source.last_data {
-        Some(at) => format!(" · last {} ago", format::age(app.wall - at)),
+        Some(at) => format!(" · {} ago", format::age(app.wall - at)),
         None => " · no data yet".to_string(),
     };
     spans.push(Span::styled(last, theme.muted));
