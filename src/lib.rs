@@ -14,6 +14,7 @@ pub mod incident;
 pub mod jsonl;
 pub mod logging;
 pub mod model;
+pub mod otel;
 pub mod replay;
 pub mod runtime;
 pub mod sim;

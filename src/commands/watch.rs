@@ -17,6 +17,7 @@ use crate::incident::store;
 use crate::model::{MitigationKind, MitigationPlan};
 use crate::runtime::{self, Controls};
 use crate::sources::events::{self, Input, Records};
+use crate::sources::phoenix;
 use crate::sources::prometheus::PrometheusSource;
 
 /// How often the live clock ticks when no data arrives, so windows move and silence shows.
@@ -41,6 +42,8 @@ pub fn run(
         .map(|(records, input)| events::source_name(*records, input))
         .collect();
     names.extend(prometheus.as_ref().map(PrometheusSource::name));
+    let phoenix_config = config.sources.phoenix.clone();
+    names.extend(phoenix_config.as_ref().map(phoenix::source_name));
     if names.is_empty() {
         return Err(BadInput(
             "no sources: give --events FILE (or - for stdin), or configure [sources] in \
@@ -75,6 +78,9 @@ pub fn run(
         }
         if let Some(prometheus) = prometheus {
             tokio::spawn(prometheus.run(actions.clone()));
+        }
+        if let Some(config) = phoenix_config {
+            tokio::spawn(phoenix::run(config, actions.clone()));
         }
         tokio::spawn(clock(actions));
         Controls::default()

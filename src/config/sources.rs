@@ -90,7 +90,9 @@ pub struct PromQuery {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PhoenixConfig {
+    /// The base URL; spans come from `{url}/v1/projects/{project}/spans`.
     pub url: String,
+    /// The project's name (its traces' `openinference.project.name`); it names the calls' feature.
     #[serde(default = "default_phoenix_project")]
     pub project: String,
     /// The environment variable holding the API key, when Phoenix has auth on.
@@ -99,6 +101,9 @@ pub struct PhoenixConfig {
     pub interval_seconds: u64,
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// The first poll reads the spans that started this many minutes back; later ones, all new spans.
+    #[serde(default = "default_phoenix_backfill_minutes")]
+    pub backfill_minutes: u64,
     /// Prompts whose version history is read into the changes pane.
     #[serde(default)]
     pub prompts: Vec<String>,
@@ -149,6 +154,10 @@ fn default_phoenix_project() -> String {
 
 fn default_phoenix_interval() -> u64 {
     5
+}
+
+fn default_phoenix_backfill_minutes() -> u64 {
+    60
 }
 
 fn default_phoenix_tag() -> String {

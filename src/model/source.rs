@@ -33,6 +33,8 @@ pub struct SourceStatus {
     pub rejected: u64,
     /// Records lost to a full queue or refused with "retry later".
     pub dropped: u64,
+    /// Records read and left out on purpose: spans that are not LLM calls (chains, tools, ...).
+    pub skipped: u64,
     /// The last reason something was rejected or failed, kept after the source recovers.
     pub last_error: Option<String>,
 }
@@ -47,6 +49,7 @@ impl SourceStatus {
             received: 0,
             rejected: 0,
             dropped: 0,
+            skipped: 0,
             last_error: None,
         }
     }

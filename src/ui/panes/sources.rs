@@ -106,6 +106,12 @@ fn source_line<'a>(
             theme.critical,
         ));
     }
+    if source.skipped > 0 {
+        spans.push(Span::styled(
+            format!(" · {} not LLM calls", source.skipped),
+            theme.muted,
+        ));
+    }
     let last = match source.last_data {
         Some(at) => format!(" · {} ago", format::age(app.wall - at)),
         None => " · no data yet".to_string(),

@@ -1,0 +1,380 @@
+//! HTTP to one Phoenix: the spans endpoint, the prompt registry (REST), and the version facts
+//! the REST API leaves out (GraphQL). Every error names the URL it is about.
+
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use reqwest::Url;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::prompts::{ListedVersion, VersionFacts};
+use super::spans::{ListedPage, SpansPage};
+use crate::config::sources::PhoenixConfig;
+
+/// A poll's first page: between polls a few spans arrive, and a page costs Phoenix about 0.1 ms
+/// a span.
+const FIRST_SPAN_PAGE: u32 = 100;
+/// The pages after it: the most spans Phoenix sends in one page.
+const NEXT_SPAN_PAGE: u32 = 1000;
+/// How much of an error body to show: enough to read the server's reason, not a whole page.
+const BODY_EXCERPT_CHARS: usize = 200;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PhoenixError {
+    #[error("[sources.phoenix] {0}")]
+    InvalidConfig(String),
+    #[error(
+        "[sources.phoenix] api_key_env names {var}, but {var} is unset, empty or not UTF-8; \
+         export the key in {var} or remove api_key_env"
+    )]
+    MissingKey { var: String },
+    #[error("Phoenix {url}: could not set up the HTTP client: {reason}")]
+    ClientSetup { url: String, reason: String },
+    #[error("Phoenix {url} did not answer within {timeout_ms} ms")]
+    Timeout { url: String, timeout_ms: u64 },
+    #[error("Phoenix {url}: connection failed: {reason}")]
+    Connection { url: String, reason: String },
+    #[error(
+        "Phoenix {url} has no project {project:?} yet: check [sources.phoenix] project, or send \
+         it a span"
+    )]
+    NoProject { url: String, project: String },
+    #[error("Phoenix {url} answered HTTP {status}: {body}")]
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("Phoenix {url} sent a bad response: {reason}")]
+    BadResponse { url: String, reason: String },
+}
+
+/// A client for one Phoenix; its connection pool is reused across polls.
+pub struct PhoenixClient {
+    http: reqwest::Client,
+    base: Url,
+    /// Kept only to scrub it from anything the server echoes back.
+    api_key: Option<String>,
+    timeout_ms: u64,
+}
+
+#[derive(Deserialize)]
+struct VersionsPage {
+    data: Vec<ListedVersion>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct GraphqlResponse {
+    data: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    errors: Vec<GraphqlError>,
+}
+
+#[derive(Deserialize)]
+struct GraphqlError {
+    message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VersionNode {
+    id: String,
+    created_at: DateTime<Utc>,
+    sequence_number: u64,
+    user: Option<VersionUser>,
+}
+
+#[derive(Deserialize)]
+struct VersionUser {
+    username: String,
+}
+
+impl PhoenixClient {
+    /// Checks the config and reads the key once, so a mistake shows at startup.
+    pub fn new(config: &PhoenixConfig) -> Result<Self, PhoenixError> {
+        if config.timeout_ms == 0 {
+            return Err(PhoenixError::InvalidConfig(
+                "timeout_ms must be at least 1".into(),
+            ));
+        }
+        let base = Url::parse(config.url.trim_end_matches('/'))
+            .ok()
+            .filter(|url| !url.cannot_be_a_base())
+            .ok_or_else(|| {
+                PhoenixError::InvalidConfig(format!("url {:?} is not a valid base URL", config.url))
+            })?;
+        let mut headers = HeaderMap::new();
+        let api_key = match &config.api_key_env {
+            Some(var) => {
+                let (key, authorization) = read_key(var)?;
+                headers.insert(AUTHORIZATION, authorization);
+                Some(key)
+            }
+            None => None,
+        };
+        // reqwest is built without a crypto provider; ring is ours (see EmbeddingClient::new).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .timeout(Duration::from_millis(config.timeout_ms))
+            .build()
+            .map_err(|err| PhoenixError::ClientSetup {
+                url: base.to_string(),
+                reason: root_cause(&err),
+            })?;
+        Ok(Self {
+            http,
+            base,
+            api_key,
+            timeout_ms: config.timeout_ms,
+        })
+    }
+
+    /// A page of the project's spans, newest first: the newest few, or from `cursor` on a full
+    /// page; only spans started at `since` or later when given.
+    pub async fn spans_page(
+        &self,
+        project: &str,
+        cursor: Option<&str>,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<ListedPage, PhoenixError> {
+        let mut url = self.endpoint(&["v1", "projects", project, "spans"]);
+        {
+            let mut query = url.query_pairs_mut();
+            let limit = if cursor.is_some() {
+                NEXT_SPAN_PAGE
+            } else {
+                FIRST_SPAN_PAGE
+            };
+            query.append_pair("limit", &limit.to_string());
+            if let Some(cursor) = cursor {
+                query.append_pair("cursor", cursor);
+            }
+            if let Some(since) = since {
+                query.append_pair(
+                    "start_time",
+                    &since.to_rfc3339_opts(SecondsFormat::Micros, true),
+                );
+            }
+        }
+        let request = self.http.get(url.clone());
+        match self.send(request, &url).await {
+            Err(PhoenixError::Status { status: 404, .. }) => Err(PhoenixError::NoProject {
+                url: url.to_string(),
+                project: project.into(),
+            }),
+            body => self
+                .parse::<SpansPage>(&url, &body?)?
+                .listed()
+                .map_err(|err| self.bad_response(&url, err.to_string())),
+        }
+    }
+
+    /// The prompt's versions, newest first, up to and including the first that `known` says was
+    /// read before (so a poll fetches only what is new). An unknown prompt has none.
+    pub async fn prompt_versions(
+        &self,
+        prompt: &str,
+        known: impl Fn(&str) -> bool,
+    ) -> Result<Vec<ListedVersion>, PhoenixError> {
+        let mut versions = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut url = self.endpoint(&["v1", "prompts", prompt, "versions"]);
+            if let Some(cursor) = &cursor {
+                url.query_pairs_mut().append_pair("cursor", cursor);
+            }
+            let body = self.send(self.http.get(url.clone()), &url).await?;
+            let page: VersionsPage = self.parse(&url, &body)?;
+            let reached_known = page.data.iter().any(|version| known(&version.id));
+            versions.extend(page.data);
+            match page.next_cursor {
+                Some(next) if !reached_known => cursor = Some(next),
+                _ => return Ok(versions),
+            }
+        }
+    }
+
+    /// The id of the version that carries `tag`, or `None` when no version does.
+    pub async fn tagged_version(
+        &self,
+        prompt: &str,
+        tag: &str,
+    ) -> Result<Option<String>, PhoenixError> {
+        #[derive(Deserialize)]
+        struct Tagged {
+            data: TaggedVersion,
+        }
+        #[derive(Deserialize)]
+        struct TaggedVersion {
+            id: String,
+        }
+        let url = self.endpoint(&["v1", "prompts", prompt, "tags", tag]);
+        match self.send(self.http.get(url.clone()), &url).await {
+            Err(PhoenixError::Status { status: 404, .. }) => Ok(None),
+            body => Ok(Some(self.parse::<Tagged>(&url, &body?)?.data.id)),
+        }
+    }
+
+    /// When each version was made, by whom, and its number: GraphQL has these, REST does not.
+    pub async fn version_facts(&self, ids: &[&str]) -> Result<Vec<VersionFacts>, PhoenixError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (query, variables) = version_facts_query(ids);
+        let url = self.endpoint(&["graphql"]);
+        let request = self
+            .http
+            .post(url.clone())
+            .json(&json!({"query": query, "variables": variables}));
+        let body = self.send(request, &url).await?;
+        let response: GraphqlResponse = self.parse(&url, &body)?;
+        if let Some(error) = response.errors.first() {
+            return Err(self.bad_response(&url, format!("GraphQL: {}", error.message)));
+        }
+        let data = response.data.unwrap_or_default();
+        (0..ids.len())
+            .map(|i| {
+                let node = data.get(&format!("v{i}")).cloned().unwrap_or_default();
+                let node: VersionNode = serde_json::from_value(node).map_err(|err| {
+                    self.bad_response(&url, format!("prompt version {}: {err}", ids[i]))
+                })?;
+                Ok(VersionFacts {
+                    id: node.id,
+                    created_at: node.created_at,
+                    sequence: node.sequence_number,
+                    author: node.user.map(|user| user.username),
+                })
+            })
+            .collect()
+    }
+
+    /// `{base}/a/b/...`, each segment escaped (a project or prompt name may hold spaces).
+    fn endpoint(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("checked in new: the base URL can be a base")
+            .pop_if_empty()
+            .extend(segments);
+        url
+    }
+
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        url: &Url,
+    ) -> Result<String, PhoenixError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|err| self.transport_error(url, &err))?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .map_err(|err| self.transport_error(url, &err))?;
+        if !status.is_success() {
+            return Err(PhoenixError::Status {
+                url: url.to_string(),
+                status: status.as_u16(),
+                body: self.scrub(&body).chars().take(BODY_EXCERPT_CHARS).collect(),
+            });
+        }
+        Ok(body)
+    }
+
+    fn parse<T: DeserializeOwned>(&self, url: &Url, body: &str) -> Result<T, PhoenixError> {
+        serde_json::from_str(body)
+            .map_err(|err| self.bad_response(url, self.scrub(&err.to_string())))
+    }
+
+    fn transport_error(&self, url: &Url, err: &reqwest::Error) -> PhoenixError {
+        if err.is_timeout() {
+            PhoenixError::Timeout {
+                url: url.to_string(),
+                timeout_ms: self.timeout_ms,
+            }
+        } else {
+            PhoenixError::Connection {
+                url: url.to_string(),
+                reason: root_cause(err),
+            }
+        }
+    }
+
+    fn bad_response(&self, url: &Url, reason: String) -> PhoenixError {
+        PhoenixError::BadResponse {
+            url: url.to_string(),
+            reason,
+        }
+    }
+
+    /// Removes the key from server text: a misconfigured proxy may echo the Authorization header.
+    fn scrub(&self, text: &str) -> String {
+        match &self.api_key {
+            Some(key) => text.replace(key.as_str(), "[redacted]"),
+            None => text.to_owned(),
+        }
+    }
+}
+
+/// One GraphQL query for all the versions: `node` takes one id, so each gets an alias `v<i>`.
+fn version_facts_query(ids: &[&str]) -> (String, Value) {
+    let parameters: Vec<String> = (0..ids.len()).map(|i| format!("$v{i}: ID!")).collect();
+    let nodes: Vec<String> = (0..ids.len())
+        .map(|i| format!("v{i}: node(id: $v{i}) {{ ...facts }}"))
+        .collect();
+    let query = format!(
+        "query VersionFacts({}) {{ {} }} \
+         fragment facts on PromptVersion {{ id createdAt sequenceNumber user {{ username }} }}",
+        parameters.join(", "),
+        nodes.join(" ")
+    );
+    let variables = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (format!("v{i}"), Value::from(*id)))
+        .collect::<serde_json::Map<_, _>>();
+    (query, Value::Object(variables))
+}
+
+/// The key in `var` and its Authorization header, marked sensitive so reqwest never logs it.
+fn read_key(var: &str) -> Result<(String, HeaderValue), PhoenixError> {
+    let key = match std::env::var(var) {
+        Ok(key) if !key.trim().is_empty() => key.trim().to_owned(),
+        _ => return Err(PhoenixError::MissingKey { var: var.into() }),
+    };
+    let mut authorization = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
+        PhoenixError::InvalidConfig(format!(
+            "the key in {var} holds characters an HTTP header cannot carry"
+        ))
+    })?;
+    authorization.set_sensitive(true);
+    Ok((key, authorization))
+}
+
+/// The innermost cause (e.g. "Connection refused"): reqwest's own message only repeats the url.
+fn root_cause(err: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asks_for_each_version_under_its_own_alias() {
+        let (query, variables) = version_facts_query(&["QQ==", "Qg=="]);
+        assert!(query.starts_with("query VersionFacts($v0: ID!, $v1: ID!) {"));
+        assert!(query.contains("v0: node(id: $v0) { ...facts } v1: node(id: $v1) { ...facts }"));
+        assert_eq!(variables, json!({"v0": "QQ==", "v1": "Qg=="}));
+    }
+}
