@@ -51,10 +51,7 @@ fn encoded<T: prost::Message + Serialize>(
 ) -> Response {
     let (content_type, body) = match encoding {
         Encoding::Protobuf => ("application/x-protobuf", message.encode_to_vec()),
-        Encoding::Json => (
-            "application/json",
-            serde_json::to_vec(message).expect("an OTLP message serializes to JSON"),
-        ),
+        Encoding::Json => ("application/json", json(message)),
     };
     (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }
@@ -68,4 +65,13 @@ fn rpc_code(status: StatusCode) -> i32 {
         StatusCode::SERVICE_UNAVAILABLE => 14,
         _ => 2,
     }
+}
+
+/// OTLP JSON leaves an unset field out rather than writing it as null.
+fn json<T: Serialize>(message: &T) -> Vec<u8> {
+    let mut value = serde_json::to_value(message).expect("an OTLP message serializes to JSON");
+    if let serde_json::Value::Object(fields) = &mut value {
+        fields.retain(|_, field| !field.is_null());
+    }
+    value.to_string().into_bytes()
 }
