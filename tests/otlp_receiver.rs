@@ -4,7 +4,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use flate2::Compression;
@@ -25,6 +25,9 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, spa
 use prost::Message;
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
+
+mod recording;
+use recording::Recording;
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
@@ -712,55 +715,14 @@ async fn changes_are_taken_whole_or_refused_naming_the_record_and_field() {
     assert!(receiver.stop().await.is_empty());
 }
 
-/// Sends SIGTERM, which `flightdeck record` ends on, flushing.
-fn terminate(child: &std::process::Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 #[tokio::test]
 async fn record_wants_the_bearer_token_and_writes_what_it_received_on_sigterm() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("flightdeck.toml");
-    std::fs::write(
-        &config,
+    let mut recording = Recording::start(
         "[sources.otlp]\nbearer_token_env = \"OTLP_TEST_TOKEN\"\njoin_window_ms = 100\n",
-    )
-    .unwrap();
-    let out = dir.path().join("calls.jsonl");
-    let changes_out = dir.path().join("changes.jsonl");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flightdeck"))
-        .args([
-            "--config",
-            config.to_str().unwrap(),
-            "record",
-            "--otlp",
-            "127.0.0.1:0",
-        ])
-        .args([
-            "--out",
-            out.to_str().unwrap(),
-            "--changes-out",
-            changes_out.to_str().unwrap(),
-        ])
-        .env("FLIGHTDECK_DATA_DIR", dir.path().join("data"))
-        .env("OTLP_TEST_TOKEN", "s3cret")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut first = String::new();
-    std::io::BufRead::read_line(&mut stderr, &mut first).unwrap();
-    let url = first
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {first:?}"))
-        .trim_end_matches(',')
-        .to_owned();
+        &[("OTLP_TEST_TOKEN", "s3cret")],
+    );
+    let url = recording.url.clone();
     let client = reqwest::Client::new();
     let body = traces(vec![span(1, 5, chat("gpt-4o"), vec![])]).encode_to_vec();
     let send = |token: Option<&str>| {
@@ -790,22 +752,15 @@ async fn record_wants_the_bearer_token_and_writes_what_it_received_on_sigterm() 
         .unwrap();
     assert_eq!(posted.status(), 200);
 
-    terminate(&child);
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    assert!(child.wait().unwrap().success(), "{rest}");
+    let summary = recording.stop();
     assert!(
-        rest.contains("received 1 calls and 1 changes, rejected 0, dropped 0"),
-        "{rest}"
+        summary.contains("received 1 calls and 1 changes, rejected 0, dropped 0"),
+        "{summary}"
     );
-    let calls: Vec<Call> = std::fs::read_to_string(&out)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let calls = recording.calls();
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].model_requested, "gpt-4o");
-    let changes = std::fs::read_to_string(&changes_out).unwrap();
+    let changes = std::fs::read_to_string(recording.path("changes.jsonl")).unwrap();
     assert_eq!(changes.lines().count(), 1);
 }
 
