@@ -1,5 +1,6 @@
 //! The command line (shared/DESIGN.md): the contract that scripts and tests outside the project use.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -48,10 +49,12 @@ pub enum CommandLine {
     Export(ExportArgs),
     /// Run the detection and triage over a recorded stream or a scenario, without the screen
     Triage(TriageArgs),
-    /// The cockpit on the sources flightdeck.toml configures (or --events / --changes)
+    /// The cockpit on the sources flightdeck.toml configures (or --events / --changes / --otlp)
     Watch(WatchArgs),
     /// A recorded stream through the cockpit at a chosen speed, with pause and a jump to the onset
     Replay(ReplayArgs),
+    /// Receive OTLP telemetry without the screen and write the calls it describes as JSON lines
+    Record(RecordArgs),
 }
 
 #[derive(Debug, Args)]
@@ -165,4 +168,31 @@ pub struct TriageArgs {
     /// The false-alarm budget of each metric's detector, in calls between false alarms
     #[arg(long, value_name = "CALLS")]
     pub calls_per_false_alarm: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The address to receive OTLP/HTTP on [default: sources.otlp.listen, else 127.0.0.1:4318]
+    #[arg(long, value_name = "ADDR")]
+    pub otlp: Option<SocketAddr>,
+    /// Where the calls go, one JSON object per line (docs/events.md), flushed per batch
+    #[arg(long, value_name = "CALLS.jsonl")]
+    pub out: PathBuf,
+    /// Where changes posted to /v1/changes go, one JSON object per line [default: not kept]
+    #[arg(long, value_name = "CHANGES.jsonl")]
+    pub changes_out: Option<PathBuf>,
+    /// Stop after this many seconds [default: run until SIGINT or SIGTERM]
+    #[arg(long, value_name = "S", value_parser = parse_duration)]
+    pub duration: Option<f64>,
+}
+
+fn parse_duration(text: &str) -> Result<f64, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if seconds > 0.0 && seconds.is_finite() {
+        Ok(seconds)
+    } else {
+        Err("must be a positive number of seconds".into())
+    }
 }

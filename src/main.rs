@@ -44,6 +44,11 @@ fn main() -> ExitCode {
             CommandLine::Triage(args) => {
                 commands::triage::run(&commands::load_config(&cli.global)?, args)
             }
+            CommandLine::Record(args) => {
+                let config = commands::load_config(&cli.global)?;
+                let _log = logging::init(&data_dir)?;
+                commands::record::run(&config, args)
+            }
         }
     })();
     match result {

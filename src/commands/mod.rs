@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod export;
 pub mod incidents;
+pub mod record;
 pub mod replay;
 pub mod scenarios;
 pub mod setup;

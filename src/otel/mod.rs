@@ -2,9 +2,12 @@
 //! the calls and evaluations they describe. No I/O: the receiver and the Phoenix source decode
 //! their wire formats into these types.
 
+pub mod batch;
 pub mod evaluation;
+pub mod join;
 pub mod map;
 pub mod messages;
+pub mod proto;
 pub mod span;
 
 pub use map::{MapError, Mapped, call_from_span};

@@ -2,6 +2,7 @@
 
 pub mod events;
 pub mod follow;
+pub mod otlp;
 pub mod phoenix;
 pub mod prometheus;
 pub mod replay;

@@ -1,0 +1,189 @@
+//! Between the handlers and the consumer: a queue bounded in records, so a handler never waits
+//! on the consumer (it refuses with 503 instead), and a task that holds calls for the join
+//! window, attaches evaluations, and hands calls and changes on.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::Received;
+use super::stats::ReceiverStats;
+use crate::model::{Call, Change};
+use crate::otel::batch::SpanKey;
+use crate::otel::evaluation::Evaluation;
+use crate::otel::join::{EvalJoin, Released};
+
+/// What a handler accepted, on its way to the forwarder.
+#[derive(Debug)]
+pub enum Intake {
+    Calls(Vec<(SpanKey, Call)>),
+    Evaluations(Vec<Evaluation>),
+    Changes(Vec<Change>),
+}
+
+impl Intake {
+    fn len(&self) -> usize {
+        match self {
+            Self::Calls(calls) => calls.len(),
+            Self::Evaluations(evaluations) => evaluations.len(),
+            Self::Changes(changes) => changes.len(),
+        }
+    }
+}
+
+/// The handlers' end of the queue.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    sender: mpsc::UnboundedSender<Intake>,
+    waiting: Arc<AtomicUsize>,
+    capacity: usize,
+}
+
+/// The queue had no room; the records were not taken.
+#[derive(Debug)]
+pub struct Full {
+    pub waiting: usize,
+    pub capacity: usize,
+}
+
+impl Queue {
+    pub fn new(capacity: usize) -> (Self, mpsc::UnboundedReceiver<Intake>, Arc<AtomicUsize>) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let queue = Self {
+            sender,
+            waiting: Arc::clone(&waiting),
+            capacity,
+        };
+        (queue, receiver, waiting)
+    }
+
+    /// Takes the records if they fit; a batch larger than the whole queue is taken only when
+    /// the queue is empty, so it is not refused forever.
+    pub fn push(&self, intake: Intake) -> Result<(), Full> {
+        let count = intake.len();
+        if count == 0 {
+            return Ok(());
+        }
+        self.waiting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |waiting| {
+                (waiting == 0 || waiting + count <= self.capacity).then_some(waiting + count)
+            })
+            .map_err(|waiting| Full {
+                waiting,
+                capacity: self.capacity,
+            })?;
+        // The forwarder outlives every handler, so the channel is open while one runs.
+        if self.sender.send(intake).is_err() {
+            self.waiting.fetch_sub(count, Ordering::AcqRel);
+        }
+        Ok(())
+    }
+}
+
+/// Runs until every handler has dropped its end of the queue, then hands on all it still holds.
+/// `waiting` counts records in the channel and in the join until the consumer has them.
+pub async fn forward(
+    mut intake: mpsc::UnboundedReceiver<Intake>,
+    waiting: Arc<AtomicUsize>,
+    window: Duration,
+    out: mpsc::Sender<Received>,
+    stats: ReceiverStats,
+) {
+    let mut join = EvalJoin::new(window);
+    // What the join held after the last step, as counted in `waiting`.
+    let mut held = 0;
+    let mut open = true;
+    while open {
+        let deadline = join.next_deadline().map(Instant::from_std);
+        let mut taken = 0;
+        tokio::select! {
+            message = intake.recv() => match message {
+                Some(message) => {
+                    taken = message.len();
+                    take(message, &mut join, &out, &stats).await;
+                }
+                None => open = false,
+            },
+            () = sleep_until(deadline) => {}
+        }
+        let released = if open {
+            join.release(std::time::Instant::now())
+        } else {
+            join.release_all()
+        };
+        hand_on(released, &out, &stats).await;
+        let now_held = join.waiting();
+        // One update, so a handler never sees the count lower or higher than it is.
+        match now_held.cmp(&(held + taken)) {
+            std::cmp::Ordering::Greater => {
+                waiting.fetch_add(now_held - held - taken, Ordering::AcqRel);
+            }
+            std::cmp::Ordering::Less => {
+                waiting.fetch_sub(held + taken - now_held, Ordering::AcqRel);
+            }
+            std::cmp::Ordering::Equal => {}
+        }
+        held = now_held;
+    }
+}
+
+/// Calls and evaluations go into the join; changes need no join and go straight on.
+async fn take(
+    message: Intake,
+    join: &mut EvalJoin,
+    out: &mpsc::Sender<Received>,
+    stats: &ReceiverStats,
+) {
+    let now = std::time::Instant::now();
+    match message {
+        Intake::Calls(calls) => {
+            for (key, call) in calls {
+                join.add_call(key, call, now);
+            }
+        }
+        Intake::Evaluations(evaluations) => {
+            for evaluation in evaluations {
+                join.add_evaluation(evaluation, now);
+            }
+        }
+        Intake::Changes(changes) => {
+            let count = changes.len() as u64;
+            if out.send(Received::Changes(changes)).await.is_ok() {
+                stats.delivered(0, count, None);
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn hand_on(released: Released, out: &mpsc::Sender<Received>, stats: &ReceiverStats) {
+    let Released { calls, orphans } = released;
+    if let Some((key, name)) = orphans.first() {
+        stats.reject(
+            orphans.len() as u64,
+            format!(
+                "evaluation {name:?} for span {} of trace {}: no LLM call with that span arrived within the join window",
+                key.span_id, key.trace_id
+            ),
+        );
+    }
+    if calls.is_empty() {
+        return;
+    }
+    let count = calls.len() as u64;
+    let newest = calls.iter().map(|call| call.ts).max();
+    // The consumer may be slow; meanwhile the queue fills and handlers refuse with 503.
+    if out.send(Received::Calls(calls)).await.is_ok() {
+        stats.delivered(count, 0, newest);
+    }
+}

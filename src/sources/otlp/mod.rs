@@ -1,0 +1,145 @@
+//! The OTLP/HTTP receiver (docs/otlp.md): apps' OpenTelemetry exporters send spans and log
+//! records here, CI pipelines send change records, and the consumer (the cockpit, or
+//! `flightdeck record`) receives the calls and changes they describe.
+
+mod changes;
+mod decode;
+mod forward;
+mod response;
+mod server;
+mod stats;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use self::forward::{Intake, Queue};
+pub use self::stats::ReceiverStats;
+use crate::config::sources::OtlpConfig;
+use crate::model::{Call, Change};
+
+/// What the receiver hands its consumer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Received {
+    Calls(Vec<Call>),
+    Changes(Vec<Change>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiverError {
+    #[error("cannot listen for OTLP on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(
+        "sources.otlp.bearer_token_env names ${variable}, which is not set or empty: set it, or remove the key to accept requests without a token"
+    )]
+    TokenNotSet { variable: String },
+}
+
+/// A receiver bound to its address, ready to serve.
+pub struct Receiver {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    queue: Queue,
+    intake: mpsc::UnboundedReceiver<Intake>,
+    waiting: Arc<AtomicUsize>,
+    join_window: Duration,
+    token: Option<(String, String)>,
+    max_body_bytes: usize,
+    stats: ReceiverStats,
+}
+
+/// Binds the configured address and reads the bearer token from its environment variable.
+pub async fn bind(config: &OtlpConfig) -> Result<Receiver, ReceiverError> {
+    let token = match &config.bearer_token_env {
+        Some(variable) => match std::env::var(variable) {
+            Ok(token) if !token.trim().is_empty() => {
+                Some((token.trim().to_owned(), variable.clone()))
+            }
+            _ => {
+                return Err(ReceiverError::TokenNotSet {
+                    variable: variable.clone(),
+                });
+            }
+        },
+        None => None,
+    };
+    let bind_error = |source| ReceiverError::Bind {
+        addr: config.listen,
+        source,
+    };
+    let listener = TcpListener::bind(config.listen).await.map_err(bind_error)?;
+    let local_addr = listener.local_addr().map_err(bind_error)?;
+    let (queue, intake, waiting) = Queue::new(config.queue_capacity);
+    Ok(Receiver {
+        listener,
+        local_addr,
+        queue,
+        intake,
+        waiting,
+        join_window: Duration::from_millis(config.join_window_ms),
+        token,
+        max_body_bytes: config.max_body_bytes,
+        stats: ReceiverStats::default(),
+    })
+}
+
+impl Receiver {
+    /// The bound address (the actual port when the config asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The counters, to report the receiver's status while it serves.
+    pub fn stats(&self) -> ReceiverStats {
+        self.stats.clone()
+    }
+
+    /// The name its status is shown under.
+    pub fn name(&self) -> String {
+        format!("otlp {}", self.local_addr)
+    }
+
+    /// Serves until `shutdown` resolves, then finishes the requests in flight and hands `out`
+    /// every call it still holds before returning.
+    pub async fn serve(
+        self,
+        out: mpsc::Sender<Received>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) {
+        let forwarder = tokio::spawn(forward::forward(
+            self.intake,
+            self.waiting,
+            self.join_window,
+            out,
+            self.stats.clone(),
+        ));
+        let router = server::router(Arc::new(server::Shared {
+            queue: self.queue,
+            stats: self.stats,
+            token: self.token,
+            max_body_bytes: self.max_body_bytes,
+        }));
+        if let Err(error) = axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!("OTLP receiver on {}: {error}", self.local_addr);
+        }
+        // The router, and with it every handler's end of the queue, is gone: the forwarder
+        // hands on what it holds and ends.
+        if let Err(error) = forwarder.await {
+            tracing::error!(
+                "OTLP receiver on {}: the forwarder failed: {error}",
+                self.local_addr
+            );
+        }
+    }
+}

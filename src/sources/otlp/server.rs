@@ -1,0 +1,219 @@
+//! The routes: `POST /v1/traces` and `/v1/logs` (OTLP/HTTP, protobuf or JSON, optionally
+//! gzipped) and `POST /v1/changes`, behind an optional bearer token. Handlers decode, map and
+//! queue; they never wait on the consumer.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::post;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+
+use super::changes::parse_changes;
+use super::decode::{self, BodyError, Encoding};
+use super::forward::{Full, Intake, Queue};
+use super::response::{failure, success};
+use super::stats::ReceiverStats;
+use crate::otel::batch::{log_batch, span_batch};
+
+pub struct Shared {
+    pub queue: Queue,
+    pub stats: ReceiverStats,
+    /// The token exporters must send, and the variable it came from (named in refusals).
+    pub token: Option<(String, String)>,
+    pub max_body_bytes: usize,
+}
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/traces", post(traces))
+        .route("/v1/logs", post(logs))
+        .route("/v1/changes", post(changes))
+        // On the routes only, so an unknown path is a 404 whatever its token.
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            authorize,
+        ))
+        .with_state(shared)
+}
+
+async fn authorize(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let Some((token, variable)) = &shared.token else {
+        return next.run(request).await;
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    if given.is_some_and(|given| same_secret(given.trim().as_bytes(), token.as_bytes())) {
+        return next.run(request).await;
+    }
+    shared.stats.heard_from();
+    let reason = format!(
+        "missing or wrong bearer token on {}: send Authorization: Bearer <the token in ${variable}>",
+        request.uri().path()
+    );
+    shared.stats.note_refusal(reason.clone());
+    tracing::warn!("OTLP receiver: {reason}");
+    failure(
+        StatusCode::UNAUTHORIZED,
+        reason,
+        decode::otlp_encoding(request.headers()).ok(),
+    )
+}
+
+/// Compares in time that does not depend on where the first difference is.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
+            == 0
+}
+
+async fn traces(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    let (request, encoding) = match shared
+        .read::<ExportTraceServiceRequest>(&headers, body, "ExportTraceServiceRequest")
+        .await
+    {
+        Ok(read) => read,
+        Err(refusal) => return refusal,
+    };
+    let batch = span_batch(request);
+    let calls = batch.calls.len();
+    if let Err(full) = shared.queue.push(Intake::Calls(batch.calls)) {
+        return shared.refuse_full(calls, "calls", full, encoding);
+    }
+    let partial_success = batch.rejected.message().map(|message| {
+        shared.stats.reject(batch.rejected.count, message.clone());
+        tracing::warn!(
+            "OTLP receiver: {} spans rejected: {message}",
+            batch.rejected.count
+        );
+        ExportTracePartialSuccess {
+            rejected_spans: i64::try_from(batch.rejected.count).unwrap_or(i64::MAX),
+            error_message: message,
+        }
+    });
+    success(&ExportTraceServiceResponse { partial_success }, encoding)
+}
+
+async fn logs(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    let (request, encoding) = match shared
+        .read::<ExportLogsServiceRequest>(&headers, body, "ExportLogsServiceRequest")
+        .await
+    {
+        Ok(read) => read,
+        Err(refusal) => return refusal,
+    };
+    let batch = log_batch(request);
+    let evaluations = batch.evaluations.len();
+    if let Err(full) = shared.queue.push(Intake::Evaluations(batch.evaluations)) {
+        return shared.refuse_full(evaluations, "evaluations", full, encoding);
+    }
+    let partial_success = batch.rejected.message().map(|message| {
+        shared.stats.reject(batch.rejected.count, message.clone());
+        tracing::warn!(
+            "OTLP receiver: {} log records rejected: {message}",
+            batch.rejected.count
+        );
+        ExportLogsPartialSuccess {
+            rejected_log_records: i64::try_from(batch.rejected.count).unwrap_or(i64::MAX),
+            error_message: message,
+        }
+    });
+    success(&ExportLogsServiceResponse { partial_success }, encoding)
+}
+
+async fn changes(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    shared.stats.heard_from();
+    let json = Some(Encoding::Json);
+    if let Err(error) = decode::check_changes_type(&headers) {
+        return shared.refuse_body(error, json);
+    }
+    let bytes = match decode::read_body(&headers, body, shared.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(error) => return shared.refuse_body(error, json),
+    };
+    let changes = match parse_changes(&bytes) {
+        Ok(changes) => changes,
+        Err(bad) => {
+            let reason = format!("POST /v1/changes: {bad}");
+            shared.stats.reject(bad.bad as u64, reason.clone());
+            tracing::warn!("OTLP receiver: {reason}");
+            return failure(StatusCode::BAD_REQUEST, reason, json);
+        }
+    };
+    let accepted = changes.len();
+    if let Err(full) = shared.queue.push(Intake::Changes(changes)) {
+        return shared.refuse_full(accepted, "changes", full, Encoding::Json);
+    }
+    let body = serde_json::json!({ "accepted": accepted }).to_string();
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap_or_default()
+}
+
+impl Shared {
+    /// The request's message and encoding, or the refusal to answer with.
+    async fn read<T: prost::Message + Default + serde::de::DeserializeOwned>(
+        &self,
+        headers: &HeaderMap,
+        body: Body,
+        message: &'static str,
+    ) -> Result<(T, Encoding), Response> {
+        self.stats.heard_from();
+        let encoding =
+            decode::otlp_encoding(headers).map_err(|error| self.refuse_body(error, None))?;
+        let bytes = decode::read_body(headers, body, self.max_body_bytes)
+            .await
+            .map_err(|error| self.refuse_body(error, Some(encoding)))?;
+        let request = decode::decode(&bytes, encoding, message)
+            .map_err(|error| self.refuse_body(error, Some(encoding)))?;
+        Ok((request, encoding))
+    }
+
+    /// A body that cannot be taken counts as one rejected record: its contents are unknown.
+    fn refuse_body(&self, error: BodyError, encoding: Option<Encoding>) -> Response {
+        let reason = error.to_string();
+        self.stats.reject(1, reason.clone());
+        tracing::warn!("OTLP receiver: {reason}");
+        failure(error.status(), reason, encoding)
+    }
+
+    /// 503 with Retry-After: the exporter keeps the records and sends them again.
+    fn refuse_full(&self, count: usize, what: &str, full: Full, encoding: Encoding) -> Response {
+        let reason = format!(
+            "the queue is full ({} of {} records waiting for the cockpit): {count} {what} refused, retry later",
+            full.waiting, full.capacity
+        );
+        self.stats.drop_refused(count as u64, reason.clone());
+        tracing::warn!("OTLP receiver: {reason}");
+        failure(StatusCode::SERVICE_UNAVAILABLE, reason, Some(encoding))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn the_token_must_match_exactly() {
+        assert!(same_secret(b"s3cret", b"s3cret"));
+        assert!(!same_secret(b"s3cre", b"s3cret"));
+        assert!(!same_secret(b"s3cret!", b"s3cret"));
+        assert!(!same_secret(b"S3cret", b"s3cret"));
+    }
+}
