@@ -69,6 +69,9 @@ pub struct WatchArgs {
     /// Changes, one JSON object per line, followed like `tail -F`. Replaces [changes] file
     #[arg(long, value_name = "CHANGES.jsonl")]
     pub changes: Option<PathBuf>,
+    /// Receive OTLP/HTTP here (e.g. 127.0.0.1:4318), with [sources.otlp]'s other settings
+    #[arg(long, value_name = "ADDR")]
+    pub otlp: Option<std::net::SocketAddr>,
     /// Reopen a recorded incident: show its whole history and keep logging to it
     #[arg(long, value_name = "ID")]
     pub incident: Option<String>,

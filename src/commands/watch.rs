@@ -12,16 +12,20 @@ use super::BadInput;
 use super::setup::{self, EngineSetup};
 use crate::app::{Action, App, Settings};
 use crate::cli::{GlobalArgs, WatchArgs};
+use crate::config::sources::OtlpConfig;
 use crate::config::{self, file::ConfigFile};
 use crate::incident::store;
 use crate::model::{MitigationKind, MitigationPlan};
 use crate::runtime::{self, Controls};
 use crate::sources::events::{self, Input, Records};
+use crate::sources::otlp::{self, Received, Receiver, ReceiverError};
 use crate::sources::phoenix;
 use crate::sources::prometheus::PrometheusSource;
 
 /// How often the live clock ticks when no data arrives, so windows move and silence shows.
 const CLOCK: Duration = Duration::from_secs(1);
+/// Received batches on their way to the app; past this the receiver's own queue holds them.
+const RECEIVED_IN_FLIGHT: usize = 64;
 
 pub fn run(
     global: &GlobalArgs,
@@ -44,9 +48,30 @@ pub fn run(
     names.extend(prometheus.as_ref().map(PrometheusSource::name));
     let phoenix_config = config.sources.phoenix.clone();
     names.extend(phoenix_config.as_ref().map(phoenix::source_name));
+    let otlp_config = match (args.otlp, &config.sources.otlp) {
+        (Some(listen), configured) => Some(OtlpConfig {
+            listen,
+            ..configured.clone().unwrap_or_default()
+        }),
+        (None, configured) => configured.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    // Bound before the screen opens, so a port in use is a plain error, not a pane.
+    let receiver = otlp_config
+        .map(|settings| runtime.block_on(otlp::bind(&settings)))
+        .transpose()
+        .map_err(|error| match error {
+            ReceiverError::TokenNotSet { .. } => anyhow::Error::new(BadInput(error.to_string())),
+            ReceiverError::Bind { .. } => error.into(),
+        })?;
+    names.extend(receiver.as_ref().map(Receiver::name));
     if names.is_empty() {
         return Err(BadInput(
-            "no sources: give --events FILE (or - for stdin), or configure [sources] in \
+            "no sources: give --events FILE (or - for stdin) or --otlp ADDR, or configure [sources] in \
              flightdeck.toml (an annotated example is in assets/flightdeck.toml)"
                 .into(),
         )
@@ -82,15 +107,13 @@ pub fn run(
         if let Some(config) = phoenix_config {
             tokio::spawn(phoenix::run(config, actions.clone()));
         }
+        if let Some(receiver) = receiver {
+            receive(receiver, actions.clone());
+        }
         tokio::spawn(clock(actions));
         Controls::default()
     });
     tracing::info!(sources = ?names, "watch starting");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
     runtime.block_on(runtime::run(
         app,
         theme,
@@ -147,6 +170,47 @@ fn unconfigured_plans() -> Vec<MitigationPlan> {
             unavailable: Some("no backend configured".into()),
         })
         .collect()
+}
+
+/// Serves the receiver, hands what it receives to the app, and reports its counters each second.
+fn receive(receiver: Receiver, actions: mpsc::UnboundedSender<Action>) {
+    let name = receiver.name();
+    let stats = receiver.stats();
+    let (sender, mut received) = mpsc::channel(RECEIVED_IN_FLIGHT);
+    tokio::spawn(receiver.serve(sender, std::future::pending()));
+    let app = actions.clone();
+    tokio::spawn(async move {
+        while let Some(batch) = received.recv().await {
+            let wall = Utc::now();
+            let (calls, changes) = match batch {
+                Received::Calls(calls) => (calls, Vec::new()),
+                Received::Changes(changes) => (Vec::new(), changes),
+            };
+            let observed = Action::Observed {
+                now: wall,
+                wall,
+                calls,
+                changes,
+            };
+            if app.send(observed).is_err() {
+                return;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(CLOCK);
+        let mut last = None;
+        loop {
+            ticker.tick().await;
+            let status = stats.status(&name);
+            if last.as_ref() != Some(&status) {
+                if actions.send(Action::Source(status.clone())).is_err() {
+                    return;
+                }
+                last = Some(status);
+            }
+        }
+    });
 }
 
 /// Moves the cockpit's clock with the wall clock, so windows slide and silence shows.

@@ -564,6 +564,12 @@ impl Engine {
         reading
     }
 
+    /// When the first baseline will be ready: enough history, ending `baseline_lag` ago.
+    pub fn baseline_ready_at(&self) -> Option<DateTime<Utc>> {
+        let first = self.observations.front()?.ts;
+        Some(first + self.config.baseline_minimum + self.config.baseline_lag)
+    }
+
     fn baseline_window(&mut self, now: DateTime<Utc>) -> Option<BaselineWindow> {
         if self.frozen_window.is_some() {
             return self.frozen_window;

@@ -81,7 +81,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ),
             theme.muted,
         )),
-        None => second.push(Span::styled(" · learning the baseline", theme.warn)),
+        None => {
+            let ready = app
+                .engine
+                .baseline_ready_at()
+                .map(|at| format!(" (ready {})", at.format("%H:%M")))
+                .unwrap_or_default();
+            second.push(Span::styled(
+                format!(" · learning the baseline{ready}"),
+                theme.warn,
+            ));
+        }
     }
     match &app.embeddings {
         Some(EmbeddingsStatus::Endpoint) => {
