@@ -23,7 +23,10 @@ pub enum BodyError {
     UnsupportedType(String, &'static str),
     #[error("unsupported content encoding {0:?}: send gzip or no Content-Encoding")]
     UnsupportedEncoding(String),
-    #[error("the body is larger than {limit} bytes{}", if *.decompressed { " once decompressed" } else { "" })]
+    #[error(
+        "the body is larger than {limit} bytes{}",
+        if *.decompressed { " once decompressed" } else { "" }
+    )]
     TooLarge { limit: usize, decompressed: bool },
     #[error("cannot read the body: {0}")]
     Read(String),
