@@ -1,7 +1,7 @@
 //! flightdeck: a terminal incident cockpit for AI features in production.
 //!
-//! `model`, `engine`, `sim`, `replay` and `app` are pure; `sources`, `actuators`, `incident`,
-//! `jsonl`, `runtime` and `term` are the edge that does I/O; `ui` draws from state.
+//! `model`, `engine`, `otel`, `sim`, `replay` and `app` are pure; `sources`, `actuators`,
+//! `incident`, `jsonl`, `runtime` and `term` are the edge that does I/O; `ui` draws from state.
 
 pub mod actuators;
 pub mod app;

@@ -156,6 +156,7 @@ fn every_command_has_help() {
         vec!["scenarios", "--help"],
         vec!["incidents", "--help"],
         vec!["export", "--help"],
+        vec!["record", "--help"],
     ] {
         let output = flightdeck(&args, dir.path());
         assert!(output.status.success(), "{args:?}");

@@ -36,10 +36,12 @@ pub struct OtlpConfig {
     /// Larger request bodies (after decompression) are refused with 413.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
-    /// Calls waiting for the cockpit; past this, requests are refused with 503 and counted.
+    /// Records waiting for the cockpit, calls held for the join window included; past this,
+    /// requests are refused with 503 and counted as dropped.
     #[serde(default = "default_queue_capacity")]
     pub queue_capacity: usize,
-    /// How long a call waits for evaluation results sent as separate log records.
+    /// How long a call waits for evaluation results sent as separate log records (and an
+    /// evaluation for its call).
     #[serde(default = "default_join_window_ms")]
     pub join_window_ms: u64,
 }

@@ -45,16 +45,12 @@ impl Rejected {
 #[derive(Debug, Default)]
 pub struct SpanBatch {
     pub calls: Vec<(SpanKey, Call)>,
-    /// Spans that are not LLM calls (agents, tools, HTTP...), passed over.
-    pub passed_over: u64,
     pub rejected: Rejected,
 }
 
 #[derive(Debug, Default)]
 pub struct LogBatch {
     pub evaluations: Vec<Evaluation>,
-    /// Log records that are not evaluation results, passed over.
-    pub passed_over: u64,
     pub rejected: Rejected,
 }
 
@@ -70,7 +66,8 @@ pub fn span_batch(request: ExportTraceServiceRequest) -> SpanBatch {
         });
         match mapped {
             Ok((key, Mapped::Call(call))) => batch.calls.push((key, *call)),
-            Ok((_, Mapped::NotAnLlmCall)) => batch.passed_over += 1,
+            // Agents, tools, HTTP handlers: not the cockpit's business.
+            Ok((_, Mapped::NotAnLlmCall)) => {}
             Err(error) => batch.rejected.add(error),
         }
     }
@@ -82,7 +79,8 @@ pub fn log_batch(request: ExportLogsServiceRequest) -> LogBatch {
     for record in proto::log_records(request) {
         match evaluation_from_log(&record) {
             Ok(Some(evaluation)) => batch.evaluations.push(evaluation),
-            Ok(None) => batch.passed_over += 1,
+            // Application logs: not the cockpit's business.
+            Ok(None) => {}
             Err(error) => batch.rejected.add(error),
         }
     }

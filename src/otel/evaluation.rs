@@ -60,7 +60,11 @@ pub enum EvaluationError {
         "{EVALUATION_RESULT} log record names no span: it needs its call's trace_id and span_id"
     )]
     NoSpan,
-    #[error("{EVALUATION_RESULT} log record for span {span_id}: `{}` {}", .problem.field, .problem.problem)]
+    #[error(
+        "{EVALUATION_RESULT} log record for span {span_id}: `{}` {}",
+        .problem.field,
+        .problem.problem
+    )]
     Field {
         span_id: String,
         problem: FieldProblem,

@@ -38,7 +38,8 @@ pub enum TextSource {
         name: &'static str,
         keys: &'static [&'static str],
     },
-    /// `PREFIX.N.message.role` / `.message.content` (or `.message.contents.M.message_content.text`).
+    /// `PREFIX.N.message.role` and `.message.content` (or
+    /// `.message.contents.M.message_content.text`).
     Indexed {
         prefix: &'static str,
         roles: &'static [&'static str],

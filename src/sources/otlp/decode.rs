@@ -23,12 +23,18 @@ pub enum BodyError {
     UnsupportedType(String, &'static str),
     #[error("unsupported content encoding {0:?}: send gzip or no Content-Encoding")]
     UnsupportedEncoding(String),
-    #[error("the body is larger than {limit} bytes{}", if *.decompressed { " once decompressed" } else { "" })]
+    #[error(
+        "the body is larger than {limit} bytes{}",
+        if *.decompressed { " once decompressed" } else { "" }
+    )]
     TooLarge { limit: usize, decompressed: bool },
     #[error("cannot read the body: {0}")]
     Read(String),
     #[error("the body is not valid gzip: {0}")]
     Gzip(std::io::Error),
+    /// Reading it failed on our side (the decoding task ended early); the exporter may retry.
+    #[error("the receiver failed while reading the body: {0}")]
+    Internal(String),
     #[error("cannot decode the body as {message} ({encoding}): {reason}")]
     Undecodable {
         message: &'static str,
@@ -45,6 +51,7 @@ impl BodyError {
             }
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Read(_) | Self::Gzip(_) | Self::Undecodable { .. } => StatusCode::BAD_REQUEST,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -86,12 +93,20 @@ pub fn check_changes_type(headers: &HeaderMap) -> Result<(), BodyError> {
     }
 }
 
-/// The body, decompressed, refused past `limit` bytes before or after decompression.
+/// A body as it came over the wire, within the size limit.
+pub struct RawBody {
+    bytes: axum::body::Bytes,
+    gzip: bool,
+    limit: usize,
+}
+
+/// The body, refused past `limit` bytes as sent; decompression comes later, off the runtime's
+/// workers ([`RawBody::decompressed`]).
 pub async fn read_body(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
-) -> Result<Vec<u8>, BodyError> {
+) -> Result<RawBody, BodyError> {
     let gzip = match headers
         .get(header::CONTENT_ENCODING)
         .map(|value| {
@@ -131,22 +146,30 @@ pub async fn read_body(
             }
         })?
         .to_bytes();
-    if !gzip {
-        return Ok(bytes.to_vec());
+    Ok(RawBody { bytes, gzip, limit })
+}
+
+impl RawBody {
+    /// The body decompressed, refused past the limit once decompressed too.
+    pub fn decompressed(self) -> Result<axum::body::Bytes, BodyError> {
+        if !self.gzip {
+            return Ok(self.bytes);
+        }
+        let limit = self.limit;
+        let mut plain = Vec::with_capacity(self.bytes.len().saturating_mul(4).min(limit));
+        // One byte past the limit is enough to know it is too large, however far it would expand.
+        MultiGzDecoder::new(&self.bytes[..])
+            .take(limit as u64 + 1)
+            .read_to_end(&mut plain)
+            .map_err(BodyError::Gzip)?;
+        if plain.len() > limit {
+            return Err(BodyError::TooLarge {
+                limit,
+                decompressed: true,
+            });
+        }
+        Ok(plain.into())
     }
-    let mut plain = Vec::with_capacity(bytes.len().saturating_mul(4).min(limit));
-    // One byte past the limit is enough to know it is too large, however far it would expand.
-    MultiGzDecoder::new(&bytes[..])
-        .take(limit as u64 + 1)
-        .read_to_end(&mut plain)
-        .map_err(BodyError::Gzip)?;
-    if plain.len() > limit {
-        return Err(BodyError::TooLarge {
-            limit,
-            decompressed: true,
-        });
-    }
-    Ok(plain)
 }
 
 /// An OTLP request message from its protobuf or JSON body.

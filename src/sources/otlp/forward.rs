@@ -16,6 +16,10 @@ use crate::otel::batch::SpanKey;
 use crate::otel::evaluation::Evaluation;
 use crate::otel::join::{EvalJoin, Released};
 
+/// Calls per batch handed on: the cockpit takes a batch in one update, and a frame due meanwhile
+/// waits for it, so batches stay small however many calls leave the join at once.
+const HANDOFF_CALLS: usize = 256;
+
 /// What a handler accepted, on its way to the forwarder.
 #[derive(Debug)]
 pub enum Intake {
@@ -177,13 +181,14 @@ async fn hand_on(released: Released, out: &mpsc::Sender<Received>, stats: &Recei
             ),
         );
     }
-    if calls.is_empty() {
-        return;
-    }
-    let count = calls.len() as u64;
-    let newest = calls.iter().map(|call| call.ts).max();
-    // The consumer may be slow; meanwhile the queue fills and handlers refuse with 503.
-    if out.send(Received::Calls(calls)).await.is_ok() {
-        stats.delivered(count, 0, newest);
+    let mut calls = calls.into_iter().peekable();
+    while calls.peek().is_some() {
+        let batch: Vec<Call> = calls.by_ref().take(HANDOFF_CALLS).collect();
+        let count = batch.len() as u64;
+        let newest = batch.iter().map(|call| call.ts).max();
+        // The consumer may be slow; meanwhile the queue fills and handlers refuse with 503.
+        if out.send(Received::Calls(batch)).await.is_ok() {
+            stats.delivered(count, 0, newest);
+        }
     }
 }

@@ -83,14 +83,14 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
 }
 
 async fn traces(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
-    let (request, encoding) = match shared
-        .read::<ExportTraceServiceRequest>(&headers, body, "ExportTraceServiceRequest")
-        .await
-    {
+    let read = shared.read(&headers, body, |bytes, encoding| {
+        decode::decode::<ExportTraceServiceRequest>(bytes, encoding, "ExportTraceServiceRequest")
+            .map(span_batch)
+    });
+    let (batch, encoding) = match read.await {
         Ok(read) => read,
         Err(refusal) => return refusal,
     };
-    let batch = span_batch(request);
     let calls = batch.calls.len();
     if let Err(full) = shared.queue.push(Intake::Calls(batch.calls)) {
         return shared.refuse_full(calls, "calls", full, encoding);
@@ -110,14 +110,14 @@ async fn traces(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
 }
 
 async fn logs(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
-    let (request, encoding) = match shared
-        .read::<ExportLogsServiceRequest>(&headers, body, "ExportLogsServiceRequest")
-        .await
-    {
+    let read = shared.read(&headers, body, |bytes, encoding| {
+        decode::decode::<ExportLogsServiceRequest>(bytes, encoding, "ExportLogsServiceRequest")
+            .map(log_batch)
+    });
+    let (batch, encoding) = match read.await {
         Ok(read) => read,
         Err(refusal) => return refusal,
     };
-    let batch = log_batch(request);
     let evaluations = batch.evaluations.len();
     if let Err(full) = shared.queue.push(Intake::Evaluations(batch.evaluations)) {
         return shared.refuse_full(evaluations, "evaluations", full, encoding);
@@ -142,7 +142,10 @@ async fn changes(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bo
     if let Err(error) = decode::check_changes_type(&headers) {
         return shared.refuse_body(error, json);
     }
-    let bytes = match decode::read_body(&headers, body, shared.max_body_bytes).await {
+    let bytes = match decode::read_body(&headers, body, shared.max_body_bytes)
+        .await
+        .and_then(decode::RawBody::decompressed)
+    {
         Ok(bytes) => bytes,
         Err(error) => return shared.refuse_body(error, json),
     };
@@ -167,22 +170,30 @@ async fn changes(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bo
 }
 
 impl Shared {
-    /// The request's message and encoding, or the refusal to answer with.
-    async fn read<T: prost::Message + Default + serde::de::DeserializeOwned>(
+    /// What `understand` makes of the request's body, with the body's encoding, or the refusal
+    /// to answer with. Decompressing, decoding and mapping are CPU work, done on the blocking
+    /// pool so the runtime's workers stay free for I/O and timers (the cockpit's frames).
+    async fn read<T: Send + 'static>(
         &self,
         headers: &HeaderMap,
         body: Body,
-        message: &'static str,
+        understand: impl FnOnce(&[u8], Encoding) -> Result<T, BodyError> + Send + 'static,
     ) -> Result<(T, Encoding), Response> {
         self.stats.heard_from();
         let encoding =
             decode::otlp_encoding(headers).map_err(|error| self.refuse_body(error, None))?;
-        let bytes = decode::read_body(headers, body, self.max_body_bytes)
+        let raw = decode::read_body(headers, body, self.max_body_bytes)
             .await
             .map_err(|error| self.refuse_body(error, Some(encoding)))?;
-        let request = decode::decode(&bytes, encoding, message)
-            .map_err(|error| self.refuse_body(error, Some(encoding)))?;
-        Ok((request, encoding))
+        let understood = tokio::task::spawn_blocking(move || {
+            raw.decompressed()
+                .and_then(|bytes| understand(&bytes, encoding))
+        })
+        .await
+        .unwrap_or_else(|error| Err(BodyError::Internal(error.to_string())));
+        understood
+            .map(|value| (value, encoding))
+            .map_err(|error| self.refuse_body(error, Some(encoding)))
     }
 
     /// A body that cannot be taken counts as one rejected record: its contents are unknown.
