@@ -82,9 +82,9 @@ pub async fn run(
     let mut dirty = true;
 
     while !app.should_quit {
+        // A due frame and the user's keys go before a backlog of source batches.
         let effects = tokio::select! {
-            Some(action) = actions.recv() => app.update(action),
-            Some(event) = terminal_events.recv() => handle_terminal_event(&mut app, &mut view, event),
+            biased;
             _ = frames.tick() => {
                 if dirty {
                     draw(&mut terminal, &app, &view, &theme)?;
@@ -92,8 +92,17 @@ pub async fn run(
                 }
                 continue;
             }
+            Some(event) = terminal_events.recv() => handle_terminal_event(&mut app, &mut view, event),
             _ = sigterm.recv() => app.update(Action::Command(Command::Quit)),
             _ = tokio::signal::ctrl_c() => app.update(Action::Command(Command::Quit)),
+            Some(action) = actions.recv() => {
+                let (merged, next) = coalesce(action, || actions.try_recv().ok());
+                let mut effects = app.update(merged);
+                if let Some(next) = next {
+                    effects.extend(app.update(next));
+                }
+                effects
+            }
         };
         dirty = true;
         sync_view(&app, &mut view);
@@ -139,6 +148,55 @@ pub async fn run(
         );
     }
     Ok(())
+}
+
+/// The most calls folded into one update: enough to keep up, few enough to keep frames on time.
+const MAX_COALESCED_CALLS: usize = 4_096;
+
+/// Folds the source batches already waiting into `first`, so the engine evaluates once per
+/// burst rather than once per batch. Returns the merged action and the first waiting action that
+/// could not be folded in, which must be applied after it.
+pub fn coalesce(
+    first: Action,
+    mut waiting: impl FnMut() -> Option<Action>,
+) -> (Action, Option<Action>) {
+    let Action::Observed {
+        mut now,
+        mut wall,
+        mut calls,
+        mut changes,
+    } = first
+    else {
+        return (first, None);
+    };
+    let mut next = None;
+    while calls.len() < MAX_COALESCED_CALLS {
+        match waiting() {
+            Some(Action::Observed {
+                now: later,
+                wall: later_wall,
+                calls: more_calls,
+                changes: more_changes,
+            }) => {
+                now = now.max(later);
+                wall = wall.max(later_wall);
+                calls.extend(more_calls);
+                changes.extend(more_changes);
+            }
+            Some(other) => {
+                next = Some(other);
+                break;
+            }
+            None => break,
+        }
+    }
+    let merged = Action::Observed {
+        now,
+        wall,
+        calls,
+        changes,
+    };
+    (merged, next)
 }
 
 fn draw(terminal: &mut term::Tui, app: &App, view: &View, theme: &Theme) -> anyhow::Result<()> {
@@ -243,4 +301,60 @@ pub fn key_of(event: KeyEvent) -> Option<Key> {
         KeyCode::End => Key::End,
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::model::Call;
+
+    fn call(minute: u32) -> Call {
+        serde_json::from_value(serde_json::json!({
+            "ts": format!("2026-03-14T14:{minute:02}:00Z"), "feature": "f",
+            "model_requested": "m", "status": "ok", "latency_ms": 1
+        }))
+        .unwrap()
+    }
+
+    fn observed(minute: u32, calls: usize) -> Action {
+        let now: DateTime<Utc> = format!("2026-03-14T14:{minute:02}:00Z").parse().unwrap();
+        Action::Observed {
+            now,
+            wall: now,
+            calls: vec![call(minute); calls],
+            changes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn waiting_batches_fold_into_one_and_the_next_other_action_comes_after() {
+        let mut waiting = vec![
+            observed(2, 3),
+            Action::NoteSubmitted("x".into()),
+            observed(3, 1),
+        ]
+        .into_iter();
+        let (merged, next) = coalesce(observed(1, 2), || waiting.next());
+        let Action::Observed { now, calls, .. } = merged else {
+            panic!("an observation");
+        };
+        assert_eq!(calls.len(), 5);
+        assert_eq!(now.format("%H:%M").to_string(), "14:02");
+        assert_eq!(next, Some(Action::NoteSubmitted("x".into())));
+        assert!(waiting.next().is_some(), "what follows stays queued");
+    }
+
+    #[test]
+    fn folding_stops_at_the_cap() {
+        let mut waiting = std::iter::repeat_with(|| observed(1, 1_000)).take(10);
+        let (merged, next) = coalesce(observed(1, 1_000), || waiting.next());
+        let Action::Observed { calls, .. } = merged else {
+            panic!("an observation");
+        };
+        assert_eq!(calls.len(), MAX_COALESCED_CALLS.div_ceil(1_000) * 1_000);
+        assert_eq!(next, None);
+        assert_eq!(waiting.count(), 6);
+    }
 }

@@ -18,14 +18,12 @@ use crate::incident::store;
 use crate::model::{MitigationKind, MitigationPlan};
 use crate::runtime::{self, Controls};
 use crate::sources::events::{self, Input, Records};
-use crate::sources::otlp::{self, Received, Receiver, ReceiverError};
+use crate::sources::otlp::{self, Receiver, ReceiverError};
 use crate::sources::phoenix;
 use crate::sources::prometheus::PrometheusSource;
 
 /// How often the live clock ticks when no data arrives, so windows move and silence shows.
 const CLOCK: Duration = Duration::from_secs(1);
-/// Received batches on their way to the app; past this the receiver's own queue holds them.
-const RECEIVED_IN_FLIGHT: usize = 64;
 
 pub fn run(
     global: &GlobalArgs,
@@ -108,7 +106,7 @@ pub fn run(
             tokio::spawn(phoenix::run(config, actions.clone()));
         }
         if let Some(receiver) = receiver {
-            receive(receiver, actions.clone());
+            otlp::feed(receiver, actions.clone());
         }
         tokio::spawn(clock(actions));
         Controls::default()
@@ -170,47 +168,6 @@ fn unconfigured_plans() -> Vec<MitigationPlan> {
             unavailable: Some("no backend configured".into()),
         })
         .collect()
-}
-
-/// Serves the receiver, hands what it receives to the app, and reports its counters each second.
-fn receive(receiver: Receiver, actions: mpsc::UnboundedSender<Action>) {
-    let name = receiver.name();
-    let stats = receiver.stats();
-    let (sender, mut received) = mpsc::channel(RECEIVED_IN_FLIGHT);
-    tokio::spawn(receiver.serve(sender, std::future::pending()));
-    let app = actions.clone();
-    tokio::spawn(async move {
-        while let Some(batch) = received.recv().await {
-            let wall = Utc::now();
-            let (calls, changes) = match batch {
-                Received::Calls(calls) => (calls, Vec::new()),
-                Received::Changes(changes) => (Vec::new(), changes),
-            };
-            let observed = Action::Observed {
-                now: wall,
-                wall,
-                calls,
-                changes,
-            };
-            if app.send(observed).is_err() {
-                return;
-            }
-        }
-    });
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(CLOCK);
-        let mut last = None;
-        loop {
-            ticker.tick().await;
-            let status = stats.status(&name);
-            if last.as_ref() != Some(&status) {
-                if actions.send(Action::Source(status.clone())).is_err() {
-                    return;
-                }
-                last = Some(status);
-            }
-        }
-    });
 }
 
 /// Moves the cockpit's clock with the wall clock, so windows slide and silence shows.

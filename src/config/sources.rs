@@ -135,7 +135,7 @@ fn default_max_body_bytes() -> usize {
 }
 
 fn default_queue_capacity() -> usize {
-    100_000
+    50_000
 }
 
 fn default_join_window_ms() -> u64 {

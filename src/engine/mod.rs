@@ -1,6 +1,7 @@
 //! The metrics engine (pure): turns calls and changes into metric readings against a learned
 //! baseline, detects alarms and their onset, and runs the triage.
 
+mod admission;
 pub mod change_points;
 pub mod changes;
 pub mod detect;
@@ -21,6 +22,7 @@ use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Duration, Utc};
 
+use self::admission::Admission;
 use self::change_points::ChangePoints;
 use self::changes::{ChangeLog, ChangeRecord};
 use self::detect::Rule;
@@ -82,6 +84,8 @@ pub struct EngineConfig {
     pub calls_per_false_alarm: f64,
     /// A change this long after the estimated onset can still be its cause; a later one cannot.
     pub onset_tolerance: Duration,
+    /// Above this many calls a minute the engine keeps a systematic sample (see `admission`).
+    pub max_calls_per_minute: u32,
 }
 
 impl Default for EngineConfig {
@@ -97,6 +101,7 @@ impl Default for EngineConfig {
             prompt_window: Duration::hours(2),
             calls_per_false_alarm: 10_000.0,
             onset_tolerance: Duration::minutes(2),
+            max_calls_per_minute: 3_000,
         }
     }
 }
@@ -235,6 +240,7 @@ pub struct Engine {
     last_triage: Option<Triage>,
     /// The infrastructure queries' latest answers, from a Prometheus source.
     infra: Vec<InfraReading>,
+    admission: Admission,
     last_states: HashMap<MetricId, MetricState>,
 }
 
@@ -242,6 +248,7 @@ impl Engine {
     pub fn new(config: EngineConfig, schemas: SchemaRegistry) -> Self {
         Self {
             change_points: ChangePoints::new(config.calls_per_false_alarm),
+            admission: Admission::new(config.max_calls_per_minute),
             config,
             checks: Checks {
                 schemas,
@@ -290,8 +297,14 @@ impl Engine {
     /// change-point detector raised an alarm on it, so a caller that evaluates rarely can
     /// evaluate now.
     pub fn ingest_call(&mut self, call: &Call) -> bool {
+        let Some(weight) = self.admission.admit(call.ts) else {
+            // A call left out of the sample still shows a new prompt version or model.
+            self.changes.observe_call(call);
+            return false;
+        };
         let mut observation =
             Observation::from_call(call, &self.checks, &mut self.interner, &mut self.passages);
+        observation.weight = weight;
         let answered = observation.status == CallStatus::Ok;
         let judged = observation
             .dimension(Dimension::Feature)
@@ -562,6 +575,11 @@ impl Engine {
         }
         self.last_states.insert(reading.id, reading.state);
         reading
+    }
+
+    /// One call kept in how many: 1 until traffic passes `max_calls_per_minute`.
+    pub fn sampling_stride(&self) -> u64 {
+        self.admission.stride()
     }
 
     /// When the first baseline will be ready: enough history, ending `baseline_lag` ago.

@@ -102,6 +102,8 @@ pub struct Observation {
     pub fields: [Option<Symbol>; 5],
     /// Interned string attributes, as (key, value), sorted by key.
     pub attributes: Vec<(Symbol, Symbol)>,
+    /// How many calls this one stands for: above the engine's cap, one call in `weight` is kept.
+    pub weight: u32,
 }
 
 impl Observation {
@@ -180,6 +182,7 @@ impl Observation {
             novel_input: None,
             fields,
             attributes,
+            weight: 1,
         }
     }
 

@@ -23,7 +23,7 @@ impl WindowStats {
     }
 
     pub fn add(&mut self, observation: &Observation) {
-        self.calls += 1;
+        self.calls += u64::from(observation.weight);
         if observation.status == CallStatus::Ok {
             self.latencies.push(observation.latency_ms);
         }
@@ -40,6 +40,7 @@ impl WindowStats {
             .map_or_else(Proportion::default, |i| self.rates[i])
     }
 
+    /// How many calls the window holds, counting each sampled call for the calls it stands for.
     pub fn calls(&self) -> u64 {
         self.calls
     }

@@ -20,6 +20,9 @@ use tokio::sync::mpsc;
 
 use self::forward::{Intake, Queue};
 pub use self::stats::ReceiverStats;
+use chrono::Utc;
+
+use crate::app::Action;
 use crate::config::sources::OtlpConfig;
 use crate::model::{Call, Change};
 
@@ -142,4 +145,50 @@ impl Receiver {
             );
         }
     }
+}
+
+/// Received batches on their way to the app; past this the receiver's own queue holds them.
+const RECEIVED_IN_FLIGHT: usize = 64;
+/// How often the receiver's counters are reported.
+const STATUS_EVERY: Duration = Duration::from_secs(1);
+
+/// Serves the receiver, hands what it receives to the app, and reports its counters each second.
+pub fn feed(receiver: Receiver, actions: mpsc::UnboundedSender<Action>) {
+    let name = receiver.name();
+    let stats = receiver.stats();
+    let (sender, mut received) = mpsc::channel(RECEIVED_IN_FLIGHT);
+    tokio::spawn(receiver.serve(sender, std::future::pending()));
+    let app = actions.clone();
+    tokio::spawn(async move {
+        while let Some(batch) = received.recv().await {
+            let wall = Utc::now();
+            let (calls, changes) = match batch {
+                Received::Calls(calls) => (calls, Vec::new()),
+                Received::Changes(changes) => (Vec::new(), changes),
+            };
+            let observed = Action::Observed {
+                now: wall,
+                wall,
+                calls,
+                changes,
+            };
+            if app.send(observed).is_err() {
+                return;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(STATUS_EVERY);
+        let mut last = None;
+        loop {
+            ticker.tick().await;
+            let status = stats.status(&name);
+            if last.as_ref() != Some(&status) {
+                if actions.send(Action::Source(status.clone())).is_err() {
+                    return;
+                }
+                last = Some(status);
+            }
+        }
+    });
 }
