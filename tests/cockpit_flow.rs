@@ -371,3 +371,54 @@ fn infrastructure_queries_are_evidence_in_the_first_step() {
     h.run_minutes(10);
     assert_eq!(infra(&h).0, Verdict::RuledOut);
 }
+
+/// Past the engine's cap a sample of the calls is judged: the header says so, and throughput
+/// still counts every call.
+#[test]
+fn heavy_traffic_is_sampled_and_the_header_says_so() {
+    use flightdeck::model::Call;
+
+    let mut h = Harness::new("prompt-regression");
+    h.run_minutes(2);
+    let template: Call = serde_json::from_value(serde_json::json!({
+        "ts": "2026-03-14T13:42:00Z", "feature": "support-answer",
+        "model_requested": "gpt-4o", "status": "ok", "latency_ms": 900
+    }))
+    .unwrap();
+    let start = h.now();
+    for minute in 0..3 {
+        let calls: Vec<Call> = (0..12_000)
+            .map(|i| Call {
+                ts: start
+                    + chrono::Duration::minutes(minute)
+                    + chrono::Duration::milliseconds(i * 5),
+                ..template.clone()
+            })
+            .collect();
+        let now = calls.last().unwrap().ts;
+        h.dispatch(Action::Observed {
+            now,
+            wall: now,
+            calls,
+            changes: vec![],
+        });
+    }
+    assert_eq!(h.app.engine.sampling_stride(), 4);
+    let frame = h.render(160, 45);
+    assert!(frame.contains("judging 1 in 4 calls"), "{frame}");
+    let throughput = h
+        .app
+        .assessment
+        .as_ref()
+        .unwrap()
+        .metrics
+        .iter()
+        .find(|m| m.id == MetricId::Throughput)
+        .unwrap()
+        .now
+        .unwrap();
+    assert!(
+        (throughput - 12_000.0 * 3.0 / 5.0).abs() < 600.0,
+        "throughput {throughput}/min"
+    );
+}

@@ -93,6 +93,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ));
         }
     }
+    let stride = app.engine.sampling_stride();
+    if stride > 1 {
+        // Rates stay unbiased and volumes are scaled back up; say so, since counts are sampled.
+        second.push(Span::styled(
+            format!(" · judging 1 in {stride} calls"),
+            theme.warn,
+        ));
+    }
     match &app.embeddings {
         Some(EmbeddingsStatus::Endpoint) => {
             second.push(Span::styled(" · embeddings: endpoint", theme.muted));
