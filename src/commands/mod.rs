@@ -25,3 +25,13 @@ pub fn load_config(global: &crate::cli::GlobalArgs) -> anyhow::Result<ConfigFile
         None => Ok(ConfigFile::default()),
     }
 }
+
+/// A receiver that cannot start: an unset token variable is the user's to fix (exit 2), a port
+/// that cannot be bound is a run-time failure (exit 1).
+pub fn receiver_error(error: crate::sources::otlp::ReceiverError) -> anyhow::Error {
+    use crate::sources::otlp::ReceiverError;
+    match error {
+        ReceiverError::TokenNotSet { .. } => BadInput(error.to_string()).into(),
+        ReceiverError::Bind { .. } => error.into(),
+    }
+}

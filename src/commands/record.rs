@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::BadInput;
 use crate::cli::RecordArgs;
 use crate::config::file::ConfigFile;
-use crate::sources::otlp::{self, Received, ReceiverError};
+use crate::sources::otlp::{self, Received};
 
 /// Batches waiting for the writer; past this the receiver's own queue takes the backlog.
 const BATCHES_IN_FLIGHT: usize = 64;
@@ -34,10 +34,7 @@ async fn record(config: &ConfigFile, args: &RecordArgs) -> anyhow::Result<()> {
     if let Some(listen) = args.otlp {
         settings.listen = listen;
     }
-    let receiver = otlp::bind(&settings).await.map_err(|error| match error {
-        ReceiverError::TokenNotSet { .. } => anyhow::Error::new(BadInput(error.to_string())),
-        ReceiverError::Bind { .. } => error.into(),
-    })?;
+    let receiver = otlp::bind(&settings).await.map_err(super::receiver_error)?;
     let mut calls_out = JsonLines::create(&args.out)?;
     let mut changes_out = args
         .changes_out

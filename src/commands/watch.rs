@@ -18,7 +18,7 @@ use crate::incident::store;
 use crate::model::{MitigationKind, MitigationPlan};
 use crate::runtime::{self, Controls};
 use crate::sources::events::{self, Input, Records};
-use crate::sources::otlp::{self, Receiver, ReceiverError};
+use crate::sources::otlp::{self, Receiver};
 use crate::sources::phoenix;
 use crate::sources::prometheus::PrometheusSource;
 
@@ -62,10 +62,7 @@ pub fn run(
     let receiver = otlp_config
         .map(|settings| runtime.block_on(otlp::bind(&settings)))
         .transpose()
-        .map_err(|error| match error {
-            ReceiverError::TokenNotSet { .. } => anyhow::Error::new(BadInput(error.to_string())),
-            ReceiverError::Bind { .. } => error.into(),
-        })?;
+        .map_err(super::receiver_error)?;
     names.extend(receiver.as_ref().map(Receiver::name));
     if names.is_empty() {
         return Err(BadInput(
