@@ -4,9 +4,11 @@ evaluator's verdict as a gen_ai.evaluation.result event. Point it at flightdeck 
 point your own app:
 
     OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf \
-        python chat_app.py --rate 5 --degrade-after 600
+        python chat_app.py --rate 5 --degrade-after 1800
 
-After --degrade-after seconds it ships prompt v8, whose answers hallucinate a quarter of the time.
+After --degrade-after seconds (30 minutes: the cockpit judges once it has a baseline, 10 minutes
+of history ending 15 minutes ago) it ships prompt v8, whose answers hallucinate a quarter of the
+time.
 Needs: pip install opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
 """
 
@@ -31,7 +33,7 @@ QUESTIONS = {
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=5.0, help="calls per second")
-    parser.add_argument("--degrade-after", type=float, default=600.0, help="seconds")
+    parser.add_argument("--degrade-after", type=float, default=1800.0, help="seconds")
     args = parser.parse_args()
 
     provider = TracerProvider(resource=Resource.create({"service.name": "support-answer"}))
