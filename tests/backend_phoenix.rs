@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, Utc};
 use flightdeck::app::Action;
 use flightdeck::config::sources::PhoenixConfig;
-use flightdeck::model::{Call, CallStatus, Change, SourceState, SourceStatus};
+use flightdeck::model::{Call, CallStatus, Change, ChangeKind, SourceState, SourceStatus};
 use flightdeck::sources::phoenix;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -398,6 +398,16 @@ async fn prompt_versions_and_tag_moves_become_changes_with_their_texts() {
         .await;
     let transitions: Vec<String> = seen.changes.iter().map(Change::transition).collect();
     assert_eq!(transitions, ["→ v1", "v1 → v2", "v2 → v3"]);
+    // Deployed by tag: only the tagged version is a deploy, the others were only written.
+    let kinds: Vec<ChangeKind> = seen.changes.iter().map(|c| c.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            ChangeKind::ConfigChange,
+            ChangeKind::PromptDeploy,
+            ChangeKind::ConfigChange
+        ]
+    );
     let change = &seen.changes[1];
     assert_eq!(change.target, prompt);
     assert_eq!(change.note.as_deref(), Some("cite sources"));
@@ -455,6 +465,10 @@ async fn prompt_versions_and_tag_moves_become_changes_with_their_texts() {
         .await;
     let transitions: Vec<String> = seen.changes[4..].iter().map(Change::transition).collect();
     assert_eq!(transitions, ["v3 → v4", "v1 → v4"]);
+    assert_eq!(
+        (seen.changes[4].kind, seen.changes[5].kind),
+        (ChangeKind::ConfigChange, ChangeKind::PromptDeploy)
+    );
     assert_eq!(seen.changes[5].text_to, Some(text(fourth)));
     seen.for_seconds(2).await;
     assert_eq!(seen.changes.len(), 6, "nothing is reported twice");

@@ -130,12 +130,23 @@ impl PromptHistory {
         let mut change = self.change(facts.created_at, from, Some(label(facts.sequence)));
         change.author = facts.author.clone();
         change.note = version.description.clone().filter(|note| !note.is_empty());
+        // Where the team deploys by tag, a version the tag is not on was written, not shipped:
+        // only the tag's version (at the first read) and the tag's moves are deploys.
+        let is_tagged = tagged == Some(version.id.as_str());
+        if tagged.is_some() && (self.placed_tag || !is_tagged) {
+            change.kind = ChangeKind::ConfigChange;
+            let not_deployed = format!("created, not deployed by the {} tag", self.tag);
+            change.note = Some(match change.note.take() {
+                Some(note) => format!("{not_deployed}: {note}"),
+                None => not_deployed,
+            });
+        }
         change.text_from = text_from;
         change.text_to = Some(text.clone());
         change
             .extra
             .insert(VERSION_ID.into(), version.id.clone().into());
-        if tagged == Some(version.id.as_str()) {
+        if is_tagged {
             change.extra.insert(TAG.into(), self.tag.clone().into());
         }
         self.known.insert(
@@ -307,11 +318,16 @@ mod tests {
         assert_eq!((first.transition().as_str(), first.ts), ("→ v1", at(0)));
         assert_eq!(first.text_from, None);
         assert_eq!(first.extra[TAG], "production");
+        assert_eq!(first.kind, ChangeKind::PromptDeploy);
         assert_eq!(second.transition(), "v1 → v2");
         assert_eq!(second.ts, at(30));
-        assert_eq!(second.kind, ChangeKind::PromptDeploy);
+        // The tag stayed on v1: v2 was written, not shipped, and the triage must not blame it.
+        assert_eq!(second.kind, ChangeKind::ConfigChange);
         assert_eq!(second.target, "support-answer");
-        assert_eq!(second.note.as_deref(), Some("shorter"));
+        assert_eq!(
+            second.note.as_deref(),
+            Some("created, not deployed by the production tag: shorter")
+        );
         assert_eq!(second.author.as_deref(), Some("ana"));
         assert_eq!(
             second.text_from.as_deref(),
@@ -352,8 +368,9 @@ mod tests {
             (changes[0].transition().as_str(), changes[0].ts),
             ("v1 → v2", at(3))
         );
-        assert_eq!(changes[0].note, None);
+        assert_eq!(changes[0].kind, ChangeKind::ConfigChange);
         let moved = &changes[1];
+        assert_eq!(moved.kind, ChangeKind::PromptDeploy);
         assert_eq!((moved.transition().as_str(), moved.ts), ("v1 → v2", at(4)));
         assert_eq!(
             moved.note.as_deref(),
@@ -376,6 +393,17 @@ mod tests {
             Some("system: one\n\nuser: {{question}}")
         );
         assert_eq!(rollback[0].extra[TAG], "production");
+    }
+
+    #[test]
+    fn without_the_tag_in_use_every_version_is_a_deploy() {
+        let mut history = history();
+        let listed = [version("B", "two", ""), version("A", "one", "")];
+        let changes = history.read(&listed, &[facts("A", 1, 0), facts("B", 2, 5)], None, at(9));
+        assert!(
+            changes.iter().all(|c| c.kind == ChangeKind::PromptDeploy),
+            "{changes:?}"
+        );
     }
 
     #[test]
