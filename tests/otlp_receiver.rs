@@ -494,7 +494,12 @@ async fn llm_spans_that_cannot_be_read_are_a_partial_success_and_the_rest_are_ke
     );
     let calls = receiver.next_calls().await;
     assert_eq!(calls.len(), 1);
-    assert_eq!(receiver.stats.status("otlp").rejected, 2);
+    let status = receiver.stats.status("otlp");
+    assert_eq!(status.rejected, 2);
+    assert_eq!(
+        status.skipped, 1,
+        "the tool span is passed over, and counted"
+    );
 }
 
 #[tokio::test]

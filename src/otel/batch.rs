@@ -46,6 +46,8 @@ impl Rejected {
 pub struct SpanBatch {
     pub calls: Vec<(SpanKey, Call)>,
     pub rejected: Rejected,
+    /// Spans that are not LLM calls (agents, tools, HTTP handlers): counted, not kept.
+    pub passed_over: u64,
 }
 
 #[derive(Debug, Default)]
@@ -66,8 +68,7 @@ pub fn span_batch(request: ExportTraceServiceRequest) -> SpanBatch {
         });
         match mapped {
             Ok((key, Mapped::Call(call))) => batch.calls.push((key, *call)),
-            // Agents, tools, HTTP handlers: not the cockpit's business.
-            Ok((_, Mapped::NotAnLlmCall)) => {}
+            Ok((_, Mapped::NotAnLlmCall)) => batch.passed_over += 1,
             Err(error) => batch.rejected.add(error),
         }
     }

@@ -95,6 +95,7 @@ async fn traces(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
     if let Err(full) = shared.queue.push(Intake::Calls(batch.calls)) {
         return shared.refuse_full(calls, "calls", full, encoding);
     }
+    shared.stats.pass_over(batch.passed_over);
     let partial_success = batch.rejected.message().map(|message| {
         shared.stats.reject(batch.rejected.count, message.clone());
         tracing::warn!(

@@ -17,6 +17,7 @@ struct Counters {
     changes: AtomicU64,
     rejected: AtomicU64,
     dropped: AtomicU64,
+    skipped: AtomicU64,
     /// Wall-clock milliseconds of the last delivery; 0 for none yet.
     last_data_ms: AtomicI64,
     lag_ms: AtomicI64,
@@ -43,7 +44,7 @@ impl ReceiverStats {
             received: self.calls() + self.changes(),
             rejected: self.rejected(),
             dropped: self.dropped(),
-            skipped: 0,
+            skipped: self.skipped(),
             last_error: self.last_error(),
         }
     }
@@ -69,6 +70,11 @@ impl ReceiverStats {
         self.0.dropped.load(Ordering::Relaxed)
     }
 
+    /// Spans that were not LLM calls (agents, tools, HTTP handlers), passed over.
+    pub fn skipped(&self) -> u64 {
+        self.0.skipped.load(Ordering::Relaxed)
+    }
+
     pub fn last_error(&self) -> Option<String> {
         self.0
             .last_error
@@ -89,6 +95,10 @@ impl ReceiverStats {
     pub(super) fn reject(&self, count: u64, reason: String) {
         self.0.rejected.fetch_add(count, Ordering::Relaxed);
         self.set_error(reason);
+    }
+
+    pub(super) fn pass_over(&self, count: u64) {
+        self.0.skipped.fetch_add(count, Ordering::Relaxed);
     }
 
     pub(super) fn drop_refused(&self, count: u64, reason: String) {
