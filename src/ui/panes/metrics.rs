@@ -23,6 +23,9 @@ fn state_style(state: MetricState, theme: &Theme) -> Style {
 
 const TITLE: &str = " Metrics · 5 min window vs baseline ";
 
+/// The most minutes of trend the engine keeps (`EngineConfig::trend_minutes`).
+const TREND_MINUTES: u16 = 20;
+
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let Some(assessment) = &app.assessment else {
         let block = pane_block(TITLE, focused(app, Pane::Metrics), theme);
@@ -38,7 +41,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if wide {
         header.extend(["1m", "15m"]);
     }
-    header.extend(["baseline", "Δ pts ±95%", "trend 20m", "state", "by"]);
+    // The trend takes what the other columns leave, one minute a column, the newest last.
+    let fixed: u16 = if wide { 14 + 7 + 7 + 7 } else { 14 + 7 } + 8 + 11 + 7 + 5;
+    let columns = if wide { 9 } else { 7 };
+    let trend_width = usize::from(
+        area.width
+            .saturating_sub(2 + fixed + columns - 1)
+            .clamp(1, TREND_MINUTES),
+    );
+    let trend_header = format!("trend {trend_width}m");
+    header.extend(["baseline", "Δ pts ±95%", &trend_header, "state", "by"]);
     // Inside the borders, less the header row.
     let room = area.height.saturating_sub(3) as usize;
     let shown = shown_metrics(&assessment.metrics, room);
@@ -49,7 +61,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     let block = pane_block(title, focused(app, Pane::Metrics), theme);
     let inner = block.inner(area);
-    let rows = shown.iter().map(|r| row(r, wide, theme));
+    let rows = shown.iter().map(|r| row(r, wide, trend_width, theme));
     let mut widths = vec![Constraint::Length(14), Constraint::Length(7)];
     if wide {
         widths.extend([Constraint::Length(7), Constraint::Length(7)]);
@@ -176,7 +188,7 @@ fn schema_note(assessment: &Assessment) -> Line<'static> {
     ))
 }
 
-fn row<'a>(reading: &MetricReading, wide: bool, theme: &Theme) -> Row<'a> {
+fn row<'a>(reading: &MetricReading, wide: bool, trend_width: usize, theme: &Theme) -> Row<'a> {
     let style = state_style(reading.state, theme);
     let id = reading.id;
     let mut cells = vec![
@@ -198,7 +210,12 @@ fn row<'a>(reading: &MetricReading, wide: bool, theme: &Theme) -> Row<'a> {
         } else {
             theme.text
         }),
-        Cell::from(format::sparkline(&reading.trend, reading.baseline, 20)).style(style),
+        Cell::from(format::sparkline(
+            &reading.trend,
+            reading.baseline,
+            trend_width,
+        ))
+        .style(style),
         Cell::from(format::state(reading.state)).style(style),
         Cell::from(reading.rule.map_or("", |r| r.label())).style(theme.muted),
     ]);
