@@ -67,7 +67,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     .recommendation
                     .as_ref()
                     .map_or(kind.to_string(), |r| r.text.clone());
-                if app.settings.read_only {
+                // Without a backend that can do it, the key would do nothing: it is advice.
+                let can_act = app.plan(kind).is_some_and(|p| p.unavailable.is_none());
+                if app.settings.read_only || !can_act {
                     format!("advice: {what}")
                 } else {
                     format!("{} {what}", keymap::label_for(Command::Mitigate(kind)))
