@@ -163,9 +163,11 @@ fn reading_line<'a>(
         ));
     }
     if !reading.range.is_empty() {
-        let values: Vec<Option<f64>> = reading.range.iter().map(|(_, v)| Some(*v)).collect();
         spans.push(Span::styled(
-            format!(" {}", format::sparkline(&values, None, TREND_WIDTH)),
+            format!(
+                " {}",
+                format::sparkline(&trend(&reading.range), None, TREND_WIDTH)
+            ),
             theme.accent,
         ));
     }
@@ -178,6 +180,14 @@ fn reading_line<'a>(
         spans.push(Span::styled(" · query failing", theme.critical));
     }
     Line::from(spans)
+}
+
+/// The whole range in a few columns: evenly spaced samples, the newest last.
+fn trend(range: &[(chrono::DateTime<chrono::Utc>, f64)]) -> Vec<Option<f64>> {
+    let columns = TREND_WIDTH.min(range.len());
+    (0..columns)
+        .map(|i| Some(range[(range.len() - 1) * (i + 1) / columns].1))
+        .collect()
 }
 
 /// The name padded or clipped to `width` columns.
@@ -193,4 +203,23 @@ fn clip(text: &str, width: usize) -> String {
     let mut clipped: String = text.chars().take(width.saturating_sub(1)).collect();
     clipped.push('…');
     clipped
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, Utc};
+
+    use super::*;
+
+    #[test]
+    fn a_long_range_is_sampled_across_its_whole_span_ending_with_the_newest() {
+        let start = Utc::now();
+        let range: Vec<_> = (0..241)
+            .map(|i| (start + Duration::seconds(15 * i), i as f64))
+            .collect();
+        let trend = trend(&range);
+        assert_eq!(trend.len(), TREND_WIDTH);
+        assert_eq!(trend.first(), Some(&Some(20.0)));
+        assert_eq!(trend.last(), Some(&Some(240.0)));
+    }
 }
