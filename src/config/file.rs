@@ -43,10 +43,6 @@ impl ConfigFile {
             _ => path.to_path_buf(),
         }
     }
-
-    pub fn feature(&self, name: &str) -> Option<&FeatureConfig> {
-        self.features.iter().find(|f| f.name == name)
-    }
 }
 
 /// An AI feature, by the name its calls carry in `feature`.
@@ -57,8 +53,6 @@ pub struct FeatureConfig {
     /// The schema its answers must satisfy, for calls that do not name one themselves (OTLP
     /// spans rarely do).
     pub output_schema: Option<String>,
-    /// The prompt registry's name for its prompt, when it differs from the feature's.
-    pub prompt: Option<String>,
 }
 
 /// How sensitive the detectors are.
@@ -134,13 +128,10 @@ mod tests {
         let text = include_str!("../../assets/flightdeck.toml");
         let config = parse("assets/flightdeck.toml", text).unwrap();
         assert!(!config.signals.refusal_phrases.is_empty());
+        let feature = &config.features[0];
         assert_eq!(
-            config
-                .feature("support-answer")
-                .unwrap()
-                .output_schema
-                .as_deref(),
-            Some("support_answer")
+            (feature.name.as_str(), feature.output_schema.as_deref()),
+            ("support-answer", Some("support_answer"))
         );
         assert_eq!(config.thresholds.calls_per_false_alarm, Some(10_000.0));
         let sources = &config.sources;

@@ -410,4 +410,31 @@ mod tests {
         assert_eq!(interner.intern("v7"), a);
         assert_eq!(interner.name(b), "v8");
     }
+
+    #[test]
+    fn a_feature_s_schema_checks_calls_that_name_none() {
+        let call: Call = serde_json::from_value(serde_json::json!({
+            "ts": "2026-03-14T14:00:00Z", "feature": "support-answer",
+            "model_requested": "gpt-4o", "status": "ok", "latency_ms": 900,
+            "output": "{\"answer\": \"hi\"}"
+        }))
+        .unwrap();
+        let mut checks = Checks {
+            schemas: crate::sim::schema_registry(),
+            ..Checks::default()
+        };
+        let observe = |checks: &Checks| {
+            Observation::from_call(
+                &call,
+                checks,
+                &mut Interner::default(),
+                &mut PassageTerms::default(),
+            )
+        };
+        assert_eq!(observe(&checks).schema_compliant, None);
+        checks
+            .feature_schemas
+            .insert("support-answer".into(), "support_answer".into());
+        assert_eq!(observe(&checks).schema_compliant, Some(false));
+    }
 }
