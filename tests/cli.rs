@@ -372,3 +372,49 @@ fn replay_of_a_missing_file_is_bad_input() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("nothing.jsonl: cannot open"));
 }
+
+/// `watch --events -` reads calls from standard input while the screen reads keys from the
+/// terminal: run under `script` for a terminal, fed a bad line, and quit with `q`.
+#[test]
+fn watch_reads_calls_from_stdin_and_names_a_bad_line_by_number() {
+    use std::io::Write as _;
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let calls = dir.path().join("calls.jsonl");
+    std::fs::write(
+        &calls,
+        "{\"ts\":\"2026-11-29T13:00:00Z\",\"feature\":\"f\",\"model_requested\":\"m\",\"status\":\"ok\",\"latency_ms\":5}\ngarbage\n",
+    )
+    .unwrap();
+    let command = format!(
+        "{} watch --events - < {}",
+        env!("CARGO_BIN_EXE_flightdeck"),
+        calls.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("FLIGHTDECK_DATA_DIR", dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("util-linux's script gives the cockpit a terminal");
+    // A `q` typed before the screen is up is lost, as a user's would be: type it until it quits.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("watch did not quit on q");
+        }
+        child.stdin.as_mut().unwrap().write_all(b"q").unwrap();
+        child.stdin.as_mut().unwrap().flush().unwrap();
+    };
+    assert!(status.success());
+    let log = std::fs::read_to_string(dir.path().join("logs/flightdeck.log")).unwrap();
+    assert!(log.contains("sources=[\"calls stdin\"]"), "{log}");
+    assert!(log.contains("stdin line 2: expected value"), "{log}");
+}
