@@ -330,10 +330,10 @@ async fn into_the_cockpit(template: &Arc<ExportTraceServiceRequest>, seconds: u6
             }
             Some(batch) = load.received.recv() => {
                 // As the cockpit's loop does: the batches already waiting fold into one update.
-                let (merged, next) = runtime::coalesce(observed(batch), || {
+                let (merged, after) = runtime::coalesce(observed(batch), || {
                     load.received.try_recv().ok().map(observed)
                 });
-                for action in std::iter::once(merged).chain(next) {
+                for action in std::iter::once(merged).chain(after) {
                     if let Action::Observed { calls, .. } = &action {
                         consumed += calls.len() as u64;
                     }

@@ -96,10 +96,10 @@ pub async fn run(
             _ = sigterm.recv() => app.update(Action::Command(Command::Quit)),
             _ = tokio::signal::ctrl_c() => app.update(Action::Command(Command::Quit)),
             Some(action) = actions.recv() => {
-                let (merged, next) = coalesce(action, || actions.try_recv().ok());
+                let (merged, after) = coalesce(action, || actions.try_recv().ok());
                 let mut effects = app.update(merged);
-                if let Some(next) = next {
-                    effects.extend(app.update(next));
+                for action in after {
+                    effects.extend(app.update(action));
                 }
                 effects
             }
@@ -154,12 +154,14 @@ pub async fn run(
 const MAX_COALESCED_CALLS: usize = 4_096;
 
 /// Folds the source batches already waiting into `first`, so the engine evaluates once per
-/// burst rather than once per batch. Returns the merged action and the first waiting action that
-/// could not be folded in, which must be applied after it.
+/// burst rather than once per batch. Status reports between batches (a source's counters, its
+/// infrastructure readings, a replay's position) do not stop the folding: they are returned to
+/// be applied after the merged batch, followed by the first other action, which does stop it.
+/// Calls are put back in time order, since they may come from several sources.
 pub fn coalesce(
     first: Action,
     mut waiting: impl FnMut() -> Option<Action>,
-) -> (Action, Option<Action>) {
+) -> (Action, Vec<Action>) {
     let Action::Observed {
         mut now,
         mut wall,
@@ -167,9 +169,9 @@ pub fn coalesce(
         mut changes,
     } = first
     else {
-        return (first, None);
+        return (first, Vec::new());
     };
-    let mut next = None;
+    let mut after = Vec::new();
     while calls.len() < MAX_COALESCED_CALLS {
         match waiting() {
             Some(Action::Observed {
@@ -183,20 +185,24 @@ pub fn coalesce(
                 calls.extend(more_calls);
                 changes.extend(more_changes);
             }
+            Some(report @ (Action::Source(_) | Action::Infra(_) | Action::Playback(_))) => {
+                after.push(report);
+            }
             Some(other) => {
-                next = Some(other);
+                after.push(other);
                 break;
             }
             None => break,
         }
     }
+    calls.sort_by_key(|c| c.ts);
     let merged = Action::Observed {
         now,
         wall,
         calls,
         changes,
     };
-    (merged, next)
+    (merged, after)
 }
 
 fn draw(terminal: &mut term::Tui, app: &App, view: &View, theme: &Theme) -> anyhow::Result<()> {
@@ -329,32 +335,43 @@ mod tests {
     }
 
     #[test]
-    fn waiting_batches_fold_into_one_and_the_next_other_action_comes_after() {
+    fn batches_fold_past_status_reports_in_time_order_and_stop_at_another_action() {
+        let status = Action::Source(crate::model::SourceStatus::waiting("calls"));
         let mut waiting = vec![
-            observed(2, 3),
+            status.clone(),
+            observed(3, 3),
+            status.clone(),
+            observed(2, 1),
             Action::NoteSubmitted("x".into()),
-            observed(3, 1),
+            observed(4, 1),
         ]
         .into_iter();
-        let (merged, next) = coalesce(observed(1, 2), || waiting.next());
+        let (merged, after) = coalesce(observed(1, 2), || waiting.next());
         let Action::Observed { now, calls, .. } = merged else {
             panic!("an observation");
         };
-        assert_eq!(calls.len(), 5);
-        assert_eq!(now.format("%H:%M").to_string(), "14:02");
-        assert_eq!(next, Some(Action::NoteSubmitted("x".into())));
+        assert_eq!(calls.len(), 6);
+        assert!(
+            calls.windows(2).all(|w| w[0].ts <= w[1].ts),
+            "in time order"
+        );
+        assert_eq!(now.format("%H:%M").to_string(), "14:03");
+        assert_eq!(
+            after,
+            [status.clone(), status, Action::NoteSubmitted("x".into())]
+        );
         assert!(waiting.next().is_some(), "what follows stays queued");
     }
 
     #[test]
     fn folding_stops_at_the_cap() {
         let mut waiting = std::iter::repeat_with(|| observed(1, 1_000)).take(10);
-        let (merged, next) = coalesce(observed(1, 1_000), || waiting.next());
+        let (merged, after) = coalesce(observed(1, 1_000), || waiting.next());
         let Action::Observed { calls, .. } = merged else {
             panic!("an observation");
         };
         assert_eq!(calls.len(), MAX_COALESCED_CALLS.div_ceil(1_000) * 1_000);
-        assert_eq!(next, None);
+        assert!(after.is_empty());
         assert_eq!(waiting.count(), 6);
     }
 }

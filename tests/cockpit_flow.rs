@@ -422,3 +422,34 @@ fn heavy_traffic_is_sampled_and_the_header_says_so() {
         "throughput {throughput}/min"
     );
 }
+
+/// One call dated a year ahead must not push the windows and the retention past the rest of
+/// the traffic: it is refused, counted and said.
+#[test]
+fn a_call_dated_ahead_of_the_clock_is_refused_and_the_history_stays() {
+    use flightdeck::model::Call;
+
+    let mut h = Harness::new("prompt-regression");
+    h.run_minutes(30);
+    let before = h.app.assessment.as_ref().unwrap().baseline;
+    let now = h.now();
+    let typo: Call = serde_json::from_value(serde_json::json!({
+        "ts": "2206-03-14T14:10:00Z", "feature": "support-answer", "request_id": "typo",
+        "model_requested": "gpt-4o", "status": "ok", "latency_ms": 900
+    }))
+    .unwrap();
+    h.dispatch(Action::Observed {
+        now,
+        wall: now,
+        calls: vec![typo],
+        changes: vec![],
+    });
+    assert_eq!(h.app.calls_refused_as_future, 1);
+    let message = &h.app.message.as_ref().unwrap().1;
+    assert!(message.contains("typo at 2206-03-14"), "{message}");
+    h.run_minutes(1);
+    assert_eq!(
+        h.app.assessment.as_ref().unwrap().baseline.map(|b| b.from),
+        before.map(|b| b.from)
+    );
+}

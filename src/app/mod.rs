@@ -140,6 +140,8 @@ pub struct App {
     pub triage: Option<Triage>,
     pub message: Option<(Level, String)>,
     pub calls_seen: u64,
+    /// Calls refused for a timestamp ahead of their source's clock.
+    pub calls_refused_as_future: u64,
     /// Where embeddings come from, when an endpoint is configured.
     pub embeddings: Option<EmbeddingsStatus>,
     /// Each source's last report, in the order they first reported.
@@ -184,6 +186,7 @@ impl App {
             triage: None,
             message: None,
             calls_seen: 0,
+            calls_refused_as_future: 0,
             embeddings: None,
             sources: Vec::new(),
             infra: Vec::new(),

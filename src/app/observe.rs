@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{App, Effect, SYSTEM_ACTOR, verification_deadline};
+use super::{App, Effect, Level, SYSTEM_ACTOR, verification_deadline};
 use crate::engine::metrics::{Family, MetricId, MetricReading, MetricState};
 use crate::engine::triage::Verdict;
 use crate::model::{Call, Change, EntryKind, Severity, Status};
@@ -11,6 +11,11 @@ use crate::model::{Call, Change, EntryKind, Severity, Status};
 /// How long a metric must stay healthy before its recovery is logged.
 fn recovery_hold() -> Duration {
     Duration::minutes(2)
+}
+
+/// How far past its source's clock a call may be dated: clocks drift, years are not typos.
+fn future_tolerance() -> Duration {
+    Duration::minutes(5)
 }
 
 impl App {
@@ -23,6 +28,24 @@ impl App {
     ) -> Vec<Effect> {
         self.wall = wall;
         self.now = Some(self.now.map_or(now, |t| t.max(now)));
+        // A call dated ahead of its source's clock (a clock or a year typo) would push every
+        // window past the rest of the traffic and the retention past all of it: refuse it, say so.
+        let horizon = now + future_tolerance();
+        let (calls, ahead): (Vec<Call>, Vec<Call>) =
+            calls.into_iter().partition(|c| c.ts <= horizon);
+        if let Some(first) = ahead.first() {
+            self.calls_refused_as_future += ahead.len() as u64;
+            self.message = Some((
+                Level::Warn,
+                format!(
+                    "refused {} calls dated ahead of the clock ({} calls so far), e.g. {} at {}",
+                    ahead.len(),
+                    self.calls_refused_as_future,
+                    first.request_id.as_deref().unwrap_or("a call"),
+                    first.ts.format("%Y-%m-%d %H:%M:%S UTC")
+                ),
+            ));
+        }
         // In time order, so a change is known before the calls that follow it.
         let mut changes = changes;
         changes.sort_by_key(|c| c.ts);

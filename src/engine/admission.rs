@@ -1,6 +1,7 @@
 //! Which calls the engine keeps when traffic outgrows it. Up to a cap per minute every call is
 //! kept; above it a systematic sample is, each kept call standing for `stride` calls, so memory
-//! and evaluation stay flat at any rate while rates stay unbiased and volumes are scaled back up.
+//! and evaluation stay flat at any rate. Volumes are scaled back up by the weights; rates count
+//! each kept call once, which is unbiased while the stride is steady across their window.
 
 use chrono::{DateTime, Utc};
 
@@ -28,8 +29,12 @@ impl Admission {
     pub fn admit(&mut self, ts: DateTime<Utc>) -> Option<u32> {
         let minute = ts.timestamp().div_euclid(60);
         if minute > self.minute {
-            // A steady load keeps the stride its last minute needed.
-            self.stride = self.seen.div_ceil(self.cap).max(1);
+            // A steady load keeps the stride its last minute needed; after a quiet gap, none.
+            self.stride = if minute == self.minute + 1 {
+                self.seen.div_ceil(self.cap).max(1)
+            } else {
+                1
+            };
             self.minute = minute;
             self.seen = 0;
             self.kept = 0;
@@ -102,6 +107,14 @@ mod tests {
         let error = (weight as f64 - truth as f64).abs() / truth as f64;
         assert!(error < 0.02, "weights sum to {weight} for {truth} calls");
         assert_eq!(admission.stride(), 20);
+    }
+
+    #[test]
+    fn after_a_quiet_gap_every_call_is_kept_again() {
+        let mut admission = Admission::new(3_000);
+        run(&mut admission, start(), 30_000, 2);
+        assert!(admission.stride() > 1);
+        assert_eq!(admission.admit(start() + Duration::minutes(10)), Some(1));
     }
 
     #[test]
