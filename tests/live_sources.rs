@@ -178,7 +178,8 @@ async fn a_paused_replay_stands_still_and_a_jump_lands_ten_minutes_before_the_on
     let (tx, mut actions) = mpsc::unbounded_channel();
     let (playback, commands) = mpsc::unbounded_channel();
     playback.send(PlaybackCommand::Pause).unwrap();
-    tokio::spawn(replay::run(recording, 60.0, tx, commands));
+    // At 3600× a tick is six minutes of calls (about 180): unpaused, half a second is 900.
+    tokio::spawn(replay::run(recording, 3600.0, tx, commands));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut delivered = 0;
     while let Ok(action) = actions.try_recv() {
@@ -187,7 +188,7 @@ async fn a_paused_replay_stands_still_and_a_jump_lands_ten_minutes_before_the_on
         }
     }
     assert!(
-        delivered <= 40,
+        delivered <= 200,
         "paused from the start, yet {delivered} calls"
     );
 
@@ -204,4 +205,29 @@ async fn a_paused_replay_stands_still_and_a_jump_lands_ten_minutes_before_the_on
         last <= onset - chrono::Duration::minutes(10),
         "the jump stops short of the onset: {last} vs {onset}"
     );
+}
+
+#[tokio::test]
+async fn a_fifo_given_as_the_events_file_is_read_as_a_stream_to_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("calls.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let input = Input::at(fifo.clone(), true);
+    assert!(matches!(input, Input::Pipe(_)), "{input:?}");
+    let (tx, mut actions) = mpsc::unbounded_channel();
+    tokio::spawn(events::run(input, Records::Calls, tx));
+    let writer = std::thread::spawn(move || append(&fifo, &[call_line("p1"), call_line("p2")]));
+    let mut seen = Seen::default();
+    collect_until(&mut actions, &mut seen, |s| {
+        s.status
+            .as_ref()
+            .is_some_and(|st| st.state == SourceState::Ended)
+    })
+    .await;
+    writer.join().unwrap();
+    assert_eq!(ids(&seen.calls), ["p1", "p2"]);
 }

@@ -1,7 +1,7 @@
 //! `flightdeck watch`: the cockpit on the sources the config names, each started on its own
 //! task so one that fails never stops the others or the screen.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -122,12 +122,12 @@ pub fn run(
 fn inputs(config: &ConfigFile, args: &WatchArgs) -> anyhow::Result<Vec<(Records, Input)>> {
     let mut inputs = Vec::new();
     let events = match &args.events {
-        Some(path) => Some(input(path.clone(), !args.from_end)),
+        Some(path) => Some(Input::at(path.clone(), !args.from_end)),
         None => config
             .sources
             .events
             .as_ref()
-            .map(|e| input(config.resolve(&e.path), e.from_start)),
+            .map(|e| Input::at(config.resolve(&e.path), e.from_start)),
     };
     inputs.extend(events.map(|input| (Records::Calls, input)));
     let changes = args
@@ -138,17 +138,9 @@ fn inputs(config: &ConfigFile, args: &WatchArgs) -> anyhow::Result<Vec<(Records,
         if path.as_os_str() == "-" {
             return Err(BadInput("--changes - : only calls can come from stdin".into()).into());
         }
-        inputs.push((Records::Changes, input(path, true)));
+        inputs.push((Records::Changes, Input::at(path, true)));
     }
     Ok(inputs)
-}
-
-fn input(path: PathBuf, from_start: bool) -> Input {
-    if path.as_os_str() == "-" {
-        Input::Stdin
-    } else {
-        Input::File { path, from_start }
-    }
 }
 
 /// Mitigation backends come with the config's actuators; until one is configured, say so.

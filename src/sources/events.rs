@@ -23,8 +23,27 @@ const STDIN_BATCH: usize = 2_000;
 /// Where the lines come from.
 #[derive(Debug, Clone)]
 pub enum Input {
-    File { path: PathBuf, from_start: bool },
+    /// A regular file, followed.
+    File {
+        path: PathBuf,
+        from_start: bool,
+    },
+    /// A pipe or FIFO given by path (`--events <(cmd)`): read once, to its end.
+    Pipe(PathBuf),
     Stdin,
+}
+
+impl Input {
+    /// A path: followed when it is a regular file (or not there yet), read as a stream otherwise.
+    pub fn at(path: PathBuf, from_start: bool) -> Self {
+        if path.as_os_str() == "-" {
+            Self::Stdin
+        } else if std::fs::metadata(&path).is_ok_and(|m| !m.is_file()) {
+            Self::Pipe(path)
+        } else {
+            Self::File { path, from_start }
+        }
+    }
 }
 
 /// Which record each line holds.
@@ -39,6 +58,8 @@ enum Feed {
     Lines(Vec<Line>),
     Event(Event),
     Failed(String),
+    /// Reading works again after a failure.
+    Recovered,
     Ended,
 }
 
@@ -49,7 +70,7 @@ pub fn source_name(records: Records, input: &Input) -> String {
         Records::Changes => "changes",
     };
     match input {
-        Input::File { path, .. } => format!("{what} {}", path.display()),
+        Input::File { path, .. } | Input::Pipe(path) => format!("{what} {}", path.display()),
         Input::Stdin => format!("{what} stdin"),
     }
 }
@@ -58,7 +79,7 @@ pub fn source_name(records: Records, input: &Input) -> String {
 pub async fn run(input: Input, records: Records, actions: mpsc::UnboundedSender<Action>) {
     let name = source_name(records, &input);
     let label = match &input {
-        Input::File { path, .. } => path.display().to_string(),
+        Input::File { path, .. } | Input::Pipe(path) => path.display().to_string(),
         Input::Stdin => "stdin".to_string(),
     };
     let (feed_tx, mut feed) = mpsc::unbounded_channel();
@@ -66,8 +87,19 @@ pub async fn run(input: Input, records: Records, actions: mpsc::UnboundedSender<
         Input::File { path, from_start } => {
             std::thread::spawn(move || follow(Follower::new(path, from_start), feed_tx));
         }
+        Input::Pipe(path) => {
+            std::thread::spawn(move || match std::fs::File::open(&path) {
+                Ok(pipe) => read_stream(pipe, &path.display().to_string(), feed_tx),
+                Err(error) => {
+                    let _ = feed_tx.send(Feed::Failed(format!(
+                        "cannot open {}: {error}",
+                        path.display()
+                    )));
+                }
+            });
+        }
         Input::Stdin => {
-            std::thread::spawn(move || read_stdin(feed_tx));
+            std::thread::spawn(move || read_stream(std::io::stdin(), "stdin", feed_tx));
         }
     }
     let mut status = SourceStatus::waiting(name);
@@ -88,6 +120,10 @@ pub async fn run(input: Input, records: Records, actions: mpsc::UnboundedSender<
             Feed::Failed(error) => {
                 status.state = SourceState::Failing(error.clone());
                 status.last_error = Some(error);
+                (Vec::new(), Vec::new())
+            }
+            Feed::Recovered => {
+                status.state = SourceState::Connected;
                 (Vec::new(), Vec::new())
             }
             Feed::Ended => {
@@ -162,7 +198,9 @@ fn follow(mut follower: Follower, feed: mpsc::UnboundedSender<Feed>) {
     loop {
         let more = match follower.poll() {
             Ok(poll) => {
-                failing = false;
+                if std::mem::take(&mut failing) && feed.send(Feed::Recovered).is_err() {
+                    return;
+                }
                 let sent = poll
                     .events
                     .into_iter()
@@ -198,8 +236,8 @@ fn follow(mut follower: Follower, feed: mpsc::UnboundedSender<Feed>) {
     }
 }
 
-fn read_stdin(feed: mpsc::UnboundedSender<Feed>) {
-    let mut reader = std::io::BufReader::with_capacity(1 << 16, std::io::stdin());
+fn read_stream(stream: impl std::io::Read, label: &str, feed: mpsc::UnboundedSender<Feed>) {
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, stream);
     let mut batch = Vec::new();
     let mut number = 0;
     loop {
@@ -220,7 +258,7 @@ fn read_stdin(feed: mpsc::UnboundedSender<Feed>) {
                 }
             }
             Err(error) => {
-                let _ = feed.send(Feed::Failed(format!("cannot read stdin: {error}")));
+                let _ = feed.send(Feed::Failed(format!("cannot read {label}: {error}")));
                 return;
             }
         }

@@ -87,27 +87,20 @@ impl Follower {
             poll.events.push(Event::Rotated);
         }
         if self.open.is_none() {
-            let Some(meta) = current else {
+            if current.is_none() {
                 // A file that appears later is new: all of it is read, as `tail -F` does.
                 self.skip_existing = false;
                 return Ok(poll);
-            };
-            let mut file = File::open(&self.path)?;
-            // Skipped lines are still counted, so a bad line's number is its line in the file.
-            let (offset, lines) = if std::mem::take(&mut self.skip_existing) {
-                count_lines(&mut file)?
-            } else {
-                (0, 0)
-            };
-            self.open = Some(OpenFile {
-                file,
-                identity: (meta.dev(), meta.ino()),
-                offset,
-                partial: Vec::new(),
-                lines,
-            });
-            if !poll.events.contains(&Event::Rotated) {
-                poll.events.push(Event::Opened);
+            }
+            match self.open_current() {
+                Ok(()) => {
+                    if !poll.events.contains(&Event::Rotated) {
+                        poll.events.push(Event::Opened);
+                    }
+                }
+                // The old file's last lines are handed on now; the error comes back next poll.
+                Err(_) if !poll.lines.is_empty() => return Ok(poll),
+                Err(error) => return Err(error),
             }
         }
         if let Some(open) = self.open.as_mut() {
@@ -122,6 +115,28 @@ impl Follower {
         }
         self.read_available(&mut poll)?;
         Ok(poll)
+    }
+
+    /// Opens the path; its identity is the opened file's, so a file replaced between a look at
+    /// the path and the open is not taken for a rotation at the next poll.
+    fn open_current(&mut self) -> io::Result<()> {
+        let mut file = File::open(&self.path)?;
+        let meta = file.metadata()?;
+        // Skipped lines are still counted, so a bad line's number is its line in the file.
+        let (offset, lines) = if self.skip_existing {
+            count_lines(&mut file)?
+        } else {
+            (0, 0)
+        };
+        self.skip_existing = false;
+        self.open = Some(OpenFile {
+            file,
+            identity: (meta.dev(), meta.ino()),
+            offset,
+            partial: Vec::new(),
+            lines,
+        });
+        Ok(())
     }
 
     fn read_available(&mut self, poll: &mut Poll) -> io::Result<()> {
