@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::prompts::{ListedVersion, VersionFacts};
 use super::spans::{ListedPage, SpansPage};
 use crate::config::sources::PhoenixConfig;
+use crate::sources::shown_url;
 
 /// A poll's first page: between polls a few spans arrive, and a page costs Phoenix about 0.1 ms
 /// a span.
@@ -123,7 +124,7 @@ impl PhoenixClient {
             .timeout(Duration::from_millis(config.timeout_ms))
             .build()
             .map_err(|err| PhoenixError::ClientSetup {
-                url: base.to_string(),
+                url: shown_url(&base),
                 reason: root_cause(&err),
             })?;
         Ok(Self {
@@ -164,7 +165,7 @@ impl PhoenixClient {
         let request = self.http.get(url.clone());
         match self.send(request, &url).await {
             Err(PhoenixError::Status { status: 404, .. }) => Err(PhoenixError::NoProject {
-                url: url.to_string(),
+                url: shown_url(&url),
                 project: project.into(),
             }),
             body => self
@@ -234,7 +235,7 @@ impl PhoenixClient {
         let body = self.send(request, &url).await?;
         let response: GraphqlResponse = self.parse(&url, &body)?;
         if let Some(error) = response.errors.first() {
-            return Err(self.bad_response(&url, format!("GraphQL: {}", error.message)));
+            return Err(self.bad_response(&url, format!("GraphQL: {}", self.scrub(&error.message))));
         }
         let data = response.data.unwrap_or_default();
         (0..ids.len())
@@ -279,7 +280,7 @@ impl PhoenixClient {
             .map_err(|err| self.transport_error(url, &err))?;
         if !status.is_success() {
             return Err(PhoenixError::Status {
-                url: url.to_string(),
+                url: shown_url(url),
                 status: status.as_u16(),
                 body: self.scrub(&body).chars().take(BODY_EXCERPT_CHARS).collect(),
             });
@@ -295,30 +296,35 @@ impl PhoenixClient {
     fn transport_error(&self, url: &Url, err: &reqwest::Error) -> PhoenixError {
         if err.is_timeout() {
             PhoenixError::Timeout {
-                url: url.to_string(),
+                url: shown_url(url),
                 timeout_ms: self.timeout_ms,
             }
         } else {
             PhoenixError::Connection {
-                url: url.to_string(),
-                reason: root_cause(err),
+                url: shown_url(url),
+                reason: self.scrub(&root_cause(err)),
             }
         }
     }
 
     fn bad_response(&self, url: &Url, reason: String) -> PhoenixError {
         PhoenixError::BadResponse {
-            url: url.to_string(),
+            url: shown_url(url),
             reason,
         }
     }
 
-    /// Removes the key from server text: a misconfigured proxy may echo the Authorization header.
+    /// Removes the key and the url's password from server text: a misconfigured proxy may echo
+    /// the Authorization header.
     fn scrub(&self, text: &str) -> String {
-        match &self.api_key {
+        let mut text = match &self.api_key {
             Some(key) => text.replace(key.as_str(), "[redacted]"),
             None => text.to_owned(),
+        };
+        if let Some(password) = self.base.password().filter(|p| !p.is_empty()) {
+            text = text.replace(password, "[redacted]");
         }
+        text
     }
 }
 

@@ -85,7 +85,7 @@ pub fn source_name(config: &PhoenixConfig) -> String {
                 None => host,
             })
         })
-        .unwrap_or_else(|| config.url.clone());
+        .unwrap_or_else(|| "(invalid url)".to_string());
     format!("phoenix {address}/{}", config.project)
 }
 
@@ -297,6 +297,27 @@ mod tests {
             source_name(&config("https://phoenix.example.com")),
             "phoenix phoenix.example.com:443/support-answer"
         );
+    }
+
+    #[tokio::test]
+    async fn credentials_in_the_url_never_reach_the_status_or_its_errors() {
+        // Port 9 (discard) has nothing listening on loopback here: the poll fails at once.
+        let mut config = config("http://ana:s3cret-pass@127.0.0.1:9");
+        config.interval_seconds = 1;
+        assert_eq!(source_name(&config), "phoenix 127.0.0.1:9/support-answer");
+        let (tx, mut actions) = mpsc::unbounded_channel();
+        tokio::spawn(run(config, tx));
+        let failing = loop {
+            match actions.recv().await.expect("the source reports") {
+                Action::Source(status) if matches!(status.state, SourceState::Failing(_)) => {
+                    break status;
+                }
+                _ => {}
+            }
+        };
+        let shown = format!("{failing:?}");
+        assert!(shown.contains("127.0.0.1:9"), "{shown}");
+        assert!(!shown.contains("s3cret-pass") && !shown.contains("ana:"), "{shown}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 
 use super::response::{self, InstantAnswer, RangeAnswer, ResponseError};
 use crate::config::sources::PrometheusConfig;
+use crate::sources::shown_url;
 
 /// How much of an error body to show: enough to read the server's reason, not a whole page.
 const BODY_EXCERPT_CHARS: usize = 200;
@@ -96,7 +97,7 @@ impl PrometheusClient {
                 "http" | "https" => Ok(url),
                 scheme => Err(PrometheusError::InvalidConfig(format!(
                     "url {:?} must be http or https, not {scheme}",
-                    config.url
+                    shown_url(&url)
                 ))),
             }
         };
@@ -119,7 +120,7 @@ impl PrometheusClient {
             .timeout(Duration::from_millis(config.timeout_ms))
             .build()
             .map_err(|err| PrometheusError::ClientSetup {
-                url: shown(&instant_endpoint),
+                url: shown_url(&instant_endpoint),
                 reason: root_cause(&err),
             })?;
         Ok(Self {
@@ -195,13 +196,13 @@ impl PrometheusClient {
         match response::parse_instant(&body) {
             Err(reason @ ResponseError::Api { .. }) => Err(PrometheusError::Refused {
                 query: name.to_owned(),
-                url: shown(endpoint),
+                url: shown_url(endpoint),
                 status: status.as_u16(),
                 reason: self.scrub_reason(reason),
             }),
             _ => Err(PrometheusError::Status {
                 query: name.to_owned(),
-                url: shown(endpoint),
+                url: shown_url(endpoint),
                 status: status.as_u16(),
                 body: self.scrub(&body).chars().take(BODY_EXCERPT_CHARS).collect(),
             }),
@@ -210,7 +211,7 @@ impl PrometheusClient {
 
     fn answer_error(&self, name: &str, endpoint: &Url, err: ResponseError) -> PrometheusError {
         let query = name.to_owned();
-        let url = shown(endpoint);
+        let url = shown_url(endpoint);
         match self.scrub_reason(err) {
             reason @ ResponseError::Api { .. } => PrometheusError::Refused {
                 query,
@@ -225,7 +226,7 @@ impl PrometheusClient {
 
     fn transport_error(&self, name: &str, endpoint: &Url, err: &reqwest::Error) -> PrometheusError {
         let query = name.to_owned();
-        let url = shown(endpoint);
+        let url = shown_url(endpoint);
         if err.is_timeout() {
             PrometheusError::Timeout {
                 query,
@@ -264,15 +265,6 @@ impl PrometheusClient {
         }
         text
     }
-}
-
-/// An endpoint as errors show it: without `user:password@`.
-fn shown(endpoint: &Url) -> String {
-    let mut url = endpoint.clone();
-    // Cannot fail for http(s) urls, which have a host.
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url.to_string()
 }
 
 /// Seconds with milliseconds, the time format every Prometheus-compatible API accepts.
@@ -340,7 +332,7 @@ mod tests {
             "/prometheus/api/v1/query_range"
         );
         assert_eq!(
-            shown(&client.instant_endpoint),
+            shown_url(&client.instant_endpoint),
             "https://mimir.example/prometheus/api/v1/query"
         );
         assert_eq!(client.authority(), "mimir.example:443");
