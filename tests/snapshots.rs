@@ -143,7 +143,7 @@ fn a_live_cockpit_shows_its_sources_and_infrastructure_readings() {
     }]));
     let frame = h.render(120, 35);
     for text in [
-        "Sources · 2 of 3 connected",
+        "Sources · 2 connected, 1 failing",
         "18204 in · 200 dropped · 1s ago",
         "line 4411: missing field `ts`",
         "FAILING · 0 in · 1m35s ago",

@@ -55,6 +55,11 @@ pub struct PlaybackStatus {
     pub ended: bool,
 }
 
+/// A jump to the onset lands this long before it, so the alarm is seen to rise.
+pub fn jump_lead() -> chrono::Duration {
+    chrono::Duration::minutes(10)
+}
+
 /// What the user asks of a replay's playback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlaybackCommand {

@@ -9,7 +9,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 
-pub use self::action::{Action, Effect, EmbeddingsStatus, PlaybackCommand, PlaybackStatus};
+pub use self::action::{
+    Action, Effect, EmbeddingsStatus, PlaybackCommand, PlaybackStatus, jump_lead,
+};
 use self::keymap::{Command, Context};
 use crate::engine::diff::{DiffTag, word_diff};
 use crate::engine::metrics::{MetricId, MetricState};
@@ -373,11 +375,14 @@ impl App {
             },
             Command::JumpToOnset => match &self.playback {
                 Some(playback) => match playback.onset {
-                    Some(onset) if self.now.is_none_or(|now| now < onset) => {
+                    Some(onset) if self.now.is_none_or(|now| now < onset - jump_lead()) => {
                         vec![Effect::Playback(PlaybackCommand::JumpToOnset)]
                     }
                     Some(_) => {
-                        self.message = Some((Level::Info, "already past the onset".into()));
+                        self.message = Some((
+                            Level::Info,
+                            "already within ten minutes of the onset, or past it".into(),
+                        ));
                         Vec::new()
                     }
                     None => {

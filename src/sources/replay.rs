@@ -6,13 +6,11 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use tokio::sync::mpsc;
 
-use crate::app::{Action, PlaybackCommand, PlaybackStatus};
+use crate::app::{Action, PlaybackCommand, PlaybackStatus, jump_lead};
 use crate::model::{Call, Change, SourceState, SourceStatus};
 
 /// How often the clock advances, in wall time.
 const TICK: StdDuration = StdDuration::from_millis(100);
-/// A jump lands this long before the onset, so the alarm is seen to rise.
-const LEAD_BEFORE_ONSET: Duration = Duration::minutes(10);
 /// The most calls in one delivery, so a jump over hours does not stall the screen.
 const MAX_BATCH: usize = 5_000;
 
@@ -90,8 +88,8 @@ pub async fn run(
                     continue;
                 }
                 PlaybackCommand::JumpToOnset => match playback.onset {
-                    Some(onset) if onset - LEAD_BEFORE_ONSET > player.now => {
-                        onset - LEAD_BEFORE_ONSET
+                    Some(onset) if onset - jump_lead() > player.now => {
+                        onset - jump_lead()
                     }
                     _ => continue,
                 },

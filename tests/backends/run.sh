@@ -22,11 +22,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Polls URL until it answers 2xx, for at most SECONDS; fails naming the server and its log.
+# Polls URL until it answers 2xx, for at most SECONDS; fails naming the server and its log, at
+# once if the server just started (the last PID) has died, e.g. because its port was taken.
 wait_for() {
   local name=$1 url=$2 seconds=$3 log=$4
   local deadline=$((SECONDS + seconds))
+  local pid=${PIDS[-1]:-}
   until curl -fsS -o /dev/null "$url"; do
+    if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
+      echo "backends: $name exited before answering $url; its log:" >&2
+      tail -n 40 "$log" >&2 || true
+      return 1
+    fi
     if ((SECONDS >= deadline)); then
       echo "backends: $name did not answer $url within ${seconds}s; its log:" >&2
       tail -n 40 "$log" >&2 || true

@@ -317,7 +317,10 @@ mod tests {
         };
         let shown = format!("{failing:?}");
         assert!(shown.contains("127.0.0.1:9"), "{shown}");
-        assert!(!shown.contains("s3cret-pass") && !shown.contains("ana:"), "{shown}");
+        assert!(
+            !shown.contains("s3cret-pass") && !shown.contains("ana:"),
+            "{shown}"
+        );
     }
 
     #[test]

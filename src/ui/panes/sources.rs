@@ -26,14 +26,24 @@ pub fn wanted_height(app: &App) -> u16 {
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let healthy = app
-        .sources
-        .iter()
-        .filter(|s| matches!(s.state, SourceState::Connected | SourceState::Ended))
-        .count();
+    let count =
+        |state: fn(&SourceState) -> bool| app.sources.iter().filter(|s| state(&s.state)).count();
+    let mut counts = vec![format!(
+        "{} connected",
+        count(|s| matches!(s, SourceState::Connected))
+    )];
+    for (n, what) in [
+        (count(|s| matches!(s, SourceState::Failing(_))), "failing"),
+        (count(|s| matches!(s, SourceState::Waiting)), "waiting"),
+        (count(|s| matches!(s, SourceState::Ended)), "ended"),
+    ] {
+        if n > 0 {
+            counts.push(format!("{n} {what}"));
+        }
+    }
     let title = format!(
-        " Sources · {healthy} of {} connected · wall clock {} UTC ",
-        app.sources.len(),
+        " Sources · {} · wall clock {} UTC ",
+        counts.join(", "),
         app.wall.format("%H:%M:%S")
     );
     let width = area.width.saturating_sub(2) as usize;
