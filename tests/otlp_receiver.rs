@@ -18,7 +18,9 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value as Any};
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, KeyValue, KeyValueList, any_value::Value as Any,
+};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
@@ -433,6 +435,82 @@ async fn evaluation_log_records_join_their_call_arriving_before_or_after_it() {
         reason.contains(&span_hex(9)) && reason.contains("join window"),
         "{reason}"
     );
+}
+
+fn kvlist(pairs: Vec<KeyValue>) -> AnyValue {
+    AnyValue {
+        value: Some(Any::KvlistValue(KeyValueList { values: pairs })),
+    }
+}
+
+fn logs(log_records: Vec<LogRecord>) -> ExportLogsServiceRequest {
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+#[tokio::test]
+async fn older_genai_message_log_records_fill_their_calls_input_and_output() {
+    let mut receiver = start(
+        OtlpConfig {
+            join_window_ms: 300,
+            ..config()
+        },
+        16,
+    )
+    .await;
+    // As opentelemetry-instrumentation-openai-v2 sends them: the text in the body.
+    let user_message = LogRecord {
+        trace_id: TRACE.to_vec(),
+        span_id: span_id(5),
+        attributes: vec![text("event.name", "gen_ai.user.message")],
+        body: Some(kvlist(vec![text("content", "Where is my refund?")])),
+        ..Default::default()
+    };
+    let choice = LogRecord {
+        event_name: "gen_ai.choice".into(),
+        trace_id: TRACE.to_vec(),
+        span_id: span_id(5),
+        body: Some(kvlist(vec![
+            int("index", 0),
+            text("finish_reason", "stop"),
+            attribute(
+                "message",
+                Any::KvlistValue(KeyValueList {
+                    values: vec![text("content", "It was sent on Monday.")],
+                }),
+            ),
+        ])),
+        ..Default::default()
+    };
+    let application_log = LogRecord {
+        body: Some(AnyValue {
+            value: Some(Any::StringValue("cache warmed".into())),
+        }),
+        ..Default::default()
+    };
+    let response = receiver
+        .post(
+            "/v1/logs",
+            &[("content-type", PROTOBUF)],
+            logs(vec![user_message, choice, application_log]).encode_to_vec(),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    receiver
+        .export(&traces(vec![span(5, 40, chat("gpt-4o"), vec![])]))
+        .await;
+    let calls = receiver.next_calls().await;
+    assert_eq!(calls[0].input.as_deref(), Some("Where is my refund?"));
+    assert_eq!(calls[0].output.as_deref(), Some("It was sent on Monday."));
+    assert_eq!(receiver.stats.skipped(), 1);
+    assert_eq!(receiver.stats.rejected(), 0);
 }
 
 #[tokio::test]

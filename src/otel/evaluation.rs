@@ -34,15 +34,26 @@ impl FieldProblem {
     }
 }
 
-/// A log record as the receiver hands it over: what the evaluation join needs of it.
+/// A log record as the receiver hands it over: what the join needs of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogRecord {
-    /// The record's `event_name`, else its `event.name` attribute.
+    /// The record's `event_name` field, when set.
     pub event_name: Option<String>,
     /// Lowercase hex, `None` when the record carries no (or an all-zero) id.
     pub trace_id: Option<String>,
     pub span_id: Option<String>,
     pub attributes: Attributes,
+    /// The record's body as JSON (older GenAI message events carry their message here).
+    pub body: Option<Value>,
+}
+
+impl LogRecord {
+    /// The event it is: its `event_name` field, else its `event.name` attribute.
+    pub fn event(&self) -> Option<&str> {
+        self.event_name
+            .as_deref()
+            .or_else(|| self.attributes.get("event.name").and_then(Value::as_str))
+    }
 }
 
 /// An evaluation result sent apart from its call, to be attached to the call of its span.
@@ -73,11 +84,7 @@ pub enum EvaluationError {
 
 /// The evaluation a log record carries; `None` for a record that is not an evaluation result.
 pub fn evaluation_from_log(record: &LogRecord) -> Result<Option<Evaluation>, EvaluationError> {
-    let event_name = record
-        .event_name
-        .as_deref()
-        .or_else(|| record.attributes.get("event.name").and_then(Value::as_str));
-    if event_name != Some(EVALUATION_RESULT) {
+    if record.event() != Some(EVALUATION_RESULT) {
         return Ok(None);
     }
     let (Some(trace_id), Some(span_id)) = (&record.trace_id, &record.span_id) else {
@@ -228,6 +235,7 @@ mod tests {
             trace_id: Some("0af7651916cd43dd8448eb211c80319c".into()),
             span_id: Some("b7ad6b7169203331".into()),
             attributes: serde_json::from_value(attributes).unwrap(),
+            body: None,
         }
     }
 

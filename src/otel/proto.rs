@@ -35,7 +35,7 @@ pub fn spans(request: ExportTraceServiceRequest) -> Vec<Result<SpanRecord, MapEr
     records
 }
 
-/// Every log record of the request, as the evaluation join reads it.
+/// Every log record of the request, as the join reads it.
 pub fn log_records(request: ExportLogsServiceRequest) -> Vec<LogRecord> {
     request
         .resource_logs
@@ -47,6 +47,7 @@ pub fn log_records(request: ExportLogsServiceRequest) -> Vec<LogRecord> {
             trace_id: id(&record.trace_id),
             span_id: id(&record.span_id),
             attributes: attributes(record.attributes),
+            body: record.body.map(|body| any_value(Some(body))),
         })
         .collect()
 }

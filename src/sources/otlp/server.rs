@@ -119,10 +119,11 @@ async fn logs(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body)
         Ok(read) => read,
         Err(refusal) => return refusal,
     };
-    let evaluations = batch.evaluations.len();
-    if let Err(full) = shared.queue.push(Intake::Evaluations(batch.evaluations)) {
-        return shared.refuse_full(evaluations, "evaluations", full, encoding);
+    let additions = batch.additions.len();
+    if let Err(full) = shared.queue.push(Intake::Additions(batch.additions)) {
+        return shared.refuse_full(additions, "log records", full, encoding);
     }
+    shared.stats.pass_over(batch.passed_over);
     let partial_success = batch.rejected.message().map(|message| {
         shared.stats.reject(batch.rejected.count, message.clone());
         tracing::warn!(
