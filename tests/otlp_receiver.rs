@@ -682,6 +682,38 @@ async fn undecodable_bodies_wrong_types_and_oversized_bodies_are_refused_and_cou
 }
 
 #[tokio::test]
+async fn a_small_body_of_too_many_records_is_refused_before_decoding() {
+    let receiver = start(config(), 16).await;
+    let empty_spans = traces(vec![Span::default(); 100_001]).encode_to_vec();
+    assert!(empty_spans.len() < 300_000);
+    let response = receiver
+        .post("/v1/traces", &[("content-type", PROTOBUF)], empty_spans)
+        .await;
+    assert_eq!(response.status(), 413);
+    let message = rpc_status(response).await.message;
+    assert!(
+        message.contains("100001 spans") && message.contains("100000"),
+        "{message}"
+    );
+    let entries: Vec<String> = (0..100_001).map(|_| "{}".to_owned()).collect();
+    let json_logs = format!(
+        r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{}]}}]}}]}}"#,
+        entries.join(",")
+    );
+    let response = receiver
+        .post("/v1/logs", &[("content-type", JSON)], json_logs.into_bytes())
+        .await;
+    assert_eq!(response.status(), 413);
+    assert!(
+        rpc_status(response)
+            .await
+            .message
+            .contains("100001 log records")
+    );
+    assert_eq!(receiver.stats.rejected(), 2);
+}
+
+#[tokio::test]
 async fn nothing_already_received_is_lost_after_an_error() {
     let receiver = start(config(), 16).await;
     receiver

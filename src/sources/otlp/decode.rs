@@ -28,6 +28,14 @@ pub enum BodyError {
         if *.decompressed { " once decompressed" } else { "" }
     )]
     TooLarge { limit: usize, decompressed: bool },
+    #[error(
+        "the body holds {count} {what}, more than the {limit} a request may hold: send smaller batches (e.g. OTEL_BSP_MAX_EXPORT_BATCH_SIZE)"
+    )]
+    TooManyRecords {
+        count: usize,
+        what: &'static str,
+        limit: usize,
+    },
     #[error("cannot read the body: {0}")]
     Read(String),
     #[error("the body is not valid gzip: {0}")]
@@ -49,7 +57,7 @@ impl BodyError {
             Self::UnsupportedType(..) | Self::UnsupportedEncoding(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
-            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooLarge { .. } | Self::TooManyRecords { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Read(_) | Self::Gzip(_) | Self::Undecodable { .. } => StatusCode::BAD_REQUEST,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

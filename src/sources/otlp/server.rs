@@ -21,6 +21,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use super::changes::parse_changes;
 use super::decode::{self, BodyError, Encoding};
 use super::forward::{Full, Intake, Queue};
+use super::records::{self, LOG_RECORDS, RecordPath, SPANS};
 use super::response::{failure, success};
 use super::stats::ReceiverStats;
 use crate::otel::batch::{log_batch, span_batch};
@@ -31,7 +32,15 @@ pub struct Shared {
     /// The token exporters must send, and the variable it came from (named in refusals).
     pub token: Option<(String, String)>,
     pub max_body_bytes: usize,
+    /// Bodies being decoded and mapped at once, so concurrent requests cannot multiply the
+    /// memory one takes.
+    pub decoding: tokio::sync::Semaphore,
 }
+
+/// Requests decoded at once: a 16 MiB body of small spans decodes to a few hundred MB.
+pub const DECODING_AT_ONCE: usize = 2;
+/// Spans or log records one request may hold; exporters send batches of 512 by default.
+const MAX_RECORDS: usize = 100_000;
 
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -83,7 +92,7 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
 }
 
 async fn traces(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
-    let read = shared.read(&headers, body, |bytes, encoding| {
+    let read = shared.read(&headers, body, (SPANS, "spans"), |bytes, encoding| {
         decode::decode::<ExportTraceServiceRequest>(bytes, encoding, "ExportTraceServiceRequest")
             .map(span_batch)
     });
@@ -111,7 +120,7 @@ async fn traces(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
 }
 
 async fn logs(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
-    let read = shared.read(&headers, body, |bytes, encoding| {
+    let read = shared.read(&headers, body, (LOG_RECORDS, "log records"), |bytes, encoding| {
         decode::decode::<ExportLogsServiceRequest>(bytes, encoding, "ExportLogsServiceRequest")
             .map(log_batch)
     });
@@ -173,12 +182,15 @@ async fn changes(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bo
 
 impl Shared {
     /// What `understand` makes of the request's body, with the body's encoding, or the refusal
-    /// to answer with. Decompressing, decoding and mapping are CPU work, done on the blocking
-    /// pool so the runtime's workers stay free for I/O and timers (the cockpit's frames).
+    /// to answer with; a body holding more than [`MAX_RECORDS`] records at `path` is refused
+    /// before it is decoded. Decompressing, decoding and mapping are CPU work, done on the
+    /// blocking pool so the runtime's workers stay free for I/O and timers (the cockpit's
+    /// frames), a few at a time.
     async fn read<T: Send + 'static>(
         &self,
         headers: &HeaderMap,
         body: Body,
+        (path, what): (RecordPath, &'static str),
         understand: impl FnOnce(&[u8], Encoding) -> Result<T, BodyError> + Send + 'static,
     ) -> Result<(T, Encoding), Response> {
         self.stats.heard_from();
@@ -187,12 +199,22 @@ impl Shared {
         let raw = decode::read_body(headers, body, self.max_body_bytes)
             .await
             .map_err(|error| self.refuse_body(error, Some(encoding)))?;
+        let permit = self.decoding.acquire().await;
         let understood = tokio::task::spawn_blocking(move || {
-            raw.decompressed()
-                .and_then(|bytes| understand(&bytes, encoding))
+            let bytes = raw.decompressed()?;
+            let count = records::count(&bytes, encoding, path);
+            if count > MAX_RECORDS {
+                return Err(BodyError::TooManyRecords {
+                    count,
+                    what,
+                    limit: MAX_RECORDS,
+                });
+            }
+            understand(&bytes, encoding)
         })
         .await
         .unwrap_or_else(|error| Err(BodyError::Internal(error.to_string())));
+        drop(permit);
         understood
             .map(|value| (value, encoding))
             .map_err(|error| self.refuse_body(error, Some(encoding)))
