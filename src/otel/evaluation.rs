@@ -158,14 +158,17 @@ pub fn graded_eval(attributes: &Attributes) -> Result<(String, Eval), FieldProbl
     Ok((name.to_owned(), eval))
 }
 
-/// `evaluation.NAME.REST` attributes grouped by NAME.
+/// `evaluation.NAME.{score,label,explanation}` attributes grouped by NAME; other `evaluation.*`
+/// keys (`evaluation.run.id`) are not results.
 fn named_evaluations(attributes: &Attributes) -> BTreeMap<&str, BTreeMap<&str, &Value>> {
     let mut named: BTreeMap<&str, BTreeMap<&str, &Value>> = BTreeMap::new();
     for (key, value) in attributes.range("evaluation.".to_owned()..) {
         let Some(tail) = key.strip_prefix("evaluation.") else {
             break;
         };
-        if let Some((name, rest)) = tail.rsplit_once('.') {
+        if let Some((name, rest)) = tail.rsplit_once('.')
+            && ["score", "label", "explanation"].contains(&rest)
+        {
             named.entry(name).or_default().insert(rest, value);
         }
     }
@@ -262,6 +265,19 @@ mod tests {
                 json!({"score": 0.8, "label": "hallucinated"})
             );
         }
+    }
+
+    #[test]
+    fn only_score_label_and_explanation_keys_are_named_evaluations() {
+        let attributes: Attributes = serde_json::from_value(json!({
+            "evaluation.run.id": "r-17",
+            "evaluation.relevance.score": 0.7,
+            "evaluation.relevance.explanation": "on topic",
+        }))
+        .unwrap();
+        let named = named_evaluations(&attributes);
+        assert_eq!(named.keys().copied().collect::<Vec<_>>(), ["relevance"]);
+        assert_eq!(named["relevance"].len(), 2);
     }
 
     #[test]
