@@ -85,15 +85,18 @@ pub fn span_batch(request: ExportTraceServiceRequest) -> SpanBatch {
     let mut batch = SpanBatch::default();
     for span in proto::spans(request) {
         let mapped = span.and_then(|span| {
-            let key = SpanKey {
-                trace_id: span.trace_id.clone(),
-                span_id: span.span_id.clone(),
-            };
-            call_from_span(&span).map(|mapped| (key, mapped))
+            span.map(|span| {
+                let key = SpanKey {
+                    trace_id: span.trace_id.clone(),
+                    span_id: span.span_id.clone(),
+                };
+                call_from_span(&span).map(|mapped| (key, mapped))
+            })
+            .transpose()
         });
         match mapped {
-            Ok((key, Mapped::Call(call))) => batch.calls.push((key, *call)),
-            Ok((_, Mapped::NotAnLlmCall)) => batch.passed_over += 1,
+            Ok(Some((key, Mapped::Call(call)))) => batch.calls.push((key, *call)),
+            Ok(Some((_, Mapped::NotAnLlmCall)) | None) => batch.passed_over += 1,
             Err(error) => batch.rejected.add(error),
         }
     }
