@@ -40,7 +40,8 @@ pub enum BodyError {
     Read(String),
     #[error("the body is not valid gzip: {0}")]
     Gzip(std::io::Error),
-    /// Reading it failed on our side (the decoding task ended early); the exporter may retry.
+    /// Reading it failed on our side (the decoding task ended early): 503, the status OTLP
+    /// exporters retry (they never retry a 500).
     #[error("the receiver failed while reading the body: {0}")]
     Internal(String),
     #[error("cannot decode the body as {message} ({encoding}): {reason}")]
@@ -59,7 +60,7 @@ impl BodyError {
             }
             Self::TooLarge { .. } | Self::TooManyRecords { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Read(_) | Self::Gzip(_) | Self::Undecodable { .. } => StatusCode::BAD_REQUEST,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -197,4 +198,15 @@ pub fn decode<T: prost::Message + Default + DeserializeOwned>(
         encoding,
         reason,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_on_our_side_is_retryable() {
+        let error = BodyError::Internal("task cancelled".into());
+        assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
 }
