@@ -3,7 +3,7 @@
 //! waiting for its additions, and an addition is kept as long waiting for its call; one whose
 //! call never comes is given up and reported.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::batch::{Addition, SpanKey};
@@ -17,7 +17,14 @@ pub struct EvalJoin {
     held_order: VecDeque<(Instant, SpanKey)>,
     early: HashMap<SpanKey, Additions>,
     early_order: VecDeque<(Instant, SpanKey)>,
+    /// Spans whose call left lately, oldest first, so an addition that comes after it says so.
+    handed_on: HashSet<SpanKey>,
+    handed_on_order: VecDeque<SpanKey>,
+    late: Vec<(SpanKey, String)>,
 }
+
+/// How many handed-on spans are remembered: a few seconds of traffic, a few MB at most.
+const RECENTLY_HANDED_ON: usize = 10_000;
 
 /// What log records added to one span's call so far.
 #[derive(Debug, Default)]
@@ -83,6 +90,8 @@ pub struct Released {
     /// The span and what the addition was (`evaluation "hallucination"`, `gen_ai.choice log
     /// record`).
     pub orphans: Vec<(SpanKey, String)>,
+    /// Additions that came after their call had been handed on, as `orphans`.
+    pub late: Vec<(SpanKey, String)>,
 }
 
 impl EvalJoin {
@@ -93,6 +102,9 @@ impl EvalJoin {
             held_order: VecDeque::new(),
             early: HashMap::new(),
             early_order: VecDeque::new(),
+            handed_on: HashSet::new(),
+            handed_on_order: VecDeque::new(),
+            late: Vec::new(),
         }
     }
 
@@ -113,6 +125,12 @@ impl EvalJoin {
             additions.add(addition);
             return;
         }
+        if self.handed_on.contains(&key) {
+            let mut lone = Additions::default();
+            lone.add(addition);
+            self.late.extend(lone.described().map(|what| (key.clone(), what)));
+            return;
+        }
         let waiting = self.early.entry(key.clone()).or_default();
         if waiting.len() == 0 {
             self.early_order.push_back((now + self.window, key));
@@ -122,7 +140,10 @@ impl EvalJoin {
 
     /// Everything whose window has passed by `now`.
     pub fn release(&mut self, now: Instant) -> Released {
-        let mut released = Released::default();
+        let mut released = Released {
+            late: std::mem::take(&mut self.late),
+            ..Released::default()
+        };
         while let Some((deadline, _)) = self.held_order.front() {
             if *deadline > now {
                 break;
@@ -131,6 +152,7 @@ impl EvalJoin {
             if let Some((mut call, additions)) = self.held.remove(&key) {
                 additions.apply(&mut call);
                 released.calls.push(call);
+                self.remember_handed_on(key);
             }
         }
         while let Some((deadline, _)) = self.early_order.front() {
@@ -147,6 +169,16 @@ impl EvalJoin {
         released
     }
 
+    fn remember_handed_on(&mut self, key: SpanKey) {
+        if self.handed_on_order.len() == RECENTLY_HANDED_ON
+            && let Some(oldest) = self.handed_on_order.pop_front()
+        {
+            self.handed_on.remove(&oldest);
+        }
+        self.handed_on.insert(key.clone());
+        self.handed_on_order.push_back(key);
+    }
+
     /// Everything, at once: the receiver is stopping.
     pub fn release_all(&mut self) -> Released {
         let end = self
@@ -156,7 +188,8 @@ impl EvalJoin {
             .chain(self.early_order.back())
             .map(|(deadline, _)| *deadline)
             .max();
-        end.map(|end| self.release(end)).unwrap_or_default()
+        let end = end.unwrap_or_else(Instant::now);
+        self.release(end)
     }
 
     /// When the next call or addition is due to leave.
@@ -244,11 +277,17 @@ mod tests {
             released.orphans,
             [(key("z"), "evaluation \"hallucination\"".to_string())]
         );
-        // One that comes after its call has left is an orphan too.
+        // One that comes after its call has left is reported as late, at once.
         join.add_call(key("c"), call("c"), start);
         join.release(start + WINDOW);
         join.add(evaluation("c", "refusal"), start + WINDOW);
-        assert_eq!(join.release_all().orphans.len(), 1);
+        assert_eq!(join.waiting(), 0);
+        let released = join.release(start + WINDOW);
+        assert!(released.orphans.is_empty());
+        assert_eq!(
+            released.late,
+            [(key("c"), "evaluation \"refusal\"".to_string())]
+        );
     }
 
     fn message(span: &str, side: Side, text: &str) -> Addition {

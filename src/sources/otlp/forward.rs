@@ -170,12 +170,25 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 async fn hand_on(released: Released, out: &mpsc::Sender<Received>, stats: &ReceiverStats) {
-    let Released { calls, orphans } = released;
+    let Released {
+        calls,
+        orphans,
+        late,
+    } = released;
     if let Some((key, what)) = orphans.first() {
         stats.reject(
             orphans.len() as u64,
             format!(
                 "{what} for span {} of trace {}: no LLM call with that span arrived within the join window",
+                key.span_id, key.trace_id
+            ),
+        );
+    }
+    if let Some((key, what)) = late.first() {
+        stats.reject(
+            late.len() as u64,
+            format!(
+                "{what} for span {} of trace {}: arrived after its call was handed on (the join window is too short for this exporter)",
                 key.span_id, key.trace_id
             ),
         );
