@@ -168,7 +168,7 @@ impl RawBody {
         let mut plain = Vec::with_capacity(self.bytes.len().saturating_mul(4).min(limit));
         // One byte past the limit is enough to know it is too large, however far it would expand.
         MultiGzDecoder::new(&self.bytes[..])
-            .take(limit as u64 + 1)
+            .take((limit as u64).saturating_add(1))
             .read_to_end(&mut plain)
             .map_err(BodyError::Gzip)?;
         if plain.len() > limit {

@@ -63,7 +63,7 @@ async fn authorize(State(shared): State<Arc<Shared>>, request: Request, next: Ne
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
+        .and_then(bearer_credentials);
     if given.is_some_and(|given| same_secret(given.trim().as_bytes(), token.as_bytes())) {
         return next.run(request).await;
     }
@@ -79,6 +79,13 @@ async fn authorize(State(shared): State<Arc<Shared>>, request: Request, next: Ne
         reason,
         decode::otlp_encoding(request.headers()).ok(),
     )
+}
+
+/// The credentials of an `Authorization: Bearer …` value; the scheme is case-insensitive
+/// (RFC 7235).
+fn bearer_credentials(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(credentials)
 }
 
 /// Compares in time that does not depend on where the first difference is.
@@ -242,7 +249,16 @@ impl Shared {
 
 #[cfg(test)]
 mod tests {
-    use super::same_secret;
+    use super::{bearer_credentials, same_secret};
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_credentials("Bearer s3cret"), Some("s3cret"));
+        assert_eq!(bearer_credentials("bearer s3cret"), Some("s3cret"));
+        assert_eq!(bearer_credentials("BEARER s3cret"), Some("s3cret"));
+        assert_eq!(bearer_credentials("Basic czNjcmV0"), None);
+        assert_eq!(bearer_credentials("Bearers3cret"), None);
+    }
 
     #[test]
     fn the_token_must_match_exactly() {
