@@ -72,7 +72,10 @@ impl Additions {
 
     /// What each addition is, for reporting ones whose call never came.
     fn described(self) -> impl Iterator<Item = String> {
-        let evals = self.evals.into_keys().map(|name| format!("evaluation {name:?}"));
+        let evals = self
+            .evals
+            .into_keys()
+            .map(|name| format!("evaluation {name:?}"));
         let texts = self
             .input
             .into_iter()
@@ -128,7 +131,8 @@ impl EvalJoin {
         if self.handed_on.contains(&key) {
             let mut lone = Additions::default();
             lone.add(addition);
-            self.late.extend(lone.described().map(|what| (key.clone(), what)));
+            self.late
+                .extend(lone.described().map(|what| (key.clone(), what)));
             return;
         }
         let waiting = self.early.entry(key.clone()).or_default();

@@ -233,16 +233,15 @@ fn read_call(span: &SpanRecord) -> Result<Call, FieldProblem> {
             format!("({}) is before start_time ({})", span.end, span.start),
         ));
     }
-    let http_status = count(Field::HttpStatus)?
-        .map(|code| {
-            u16::try_from(code).map_err(|_| {
-                FieldProblem::new(
-                    "http.response.status_code",
-                    format!("{code} is not an HTTP status"),
-                )
-            })
+    let http_status = lookup(attributes, Field::HttpStatus)
+        .map(|(key, value)| match self::count(key, value)? {
+            Some(code) => u16::try_from(code)
+                .map(Some)
+                .map_err(|_| FieldProblem::new(key, format!("{code} is not an HTTP status"))),
+            None => Ok(None),
         })
-        .transpose()?;
+        .transpose()?
+        .flatten();
     let error_type = label(Field::ErrorType)?;
     Ok(Call {
         ts: span.end,

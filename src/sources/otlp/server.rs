@@ -127,10 +127,15 @@ async fn traces(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
 }
 
 async fn logs(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
-    let read = shared.read(&headers, body, (LOG_RECORDS, "log records"), |bytes, encoding| {
-        decode::decode::<ExportLogsServiceRequest>(bytes, encoding, "ExportLogsServiceRequest")
-            .map(log_batch)
-    });
+    let read = shared.read(
+        &headers,
+        body,
+        (LOG_RECORDS, "log records"),
+        |bytes, encoding| {
+            decode::decode::<ExportLogsServiceRequest>(bytes, encoding, "ExportLogsServiceRequest")
+                .map(log_batch)
+        },
+    );
     let (batch, encoding) = match read.await {
         Ok(read) => read,
         Err(refusal) => return refusal,
