@@ -18,7 +18,9 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value as Any};
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, KeyValue, KeyValueList, any_value::Value as Any,
+};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
@@ -435,6 +437,82 @@ async fn evaluation_log_records_join_their_call_arriving_before_or_after_it() {
     );
 }
 
+fn kvlist(pairs: Vec<KeyValue>) -> AnyValue {
+    AnyValue {
+        value: Some(Any::KvlistValue(KeyValueList { values: pairs })),
+    }
+}
+
+fn logs(log_records: Vec<LogRecord>) -> ExportLogsServiceRequest {
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+#[tokio::test]
+async fn older_genai_message_log_records_fill_their_calls_input_and_output() {
+    let mut receiver = start(
+        OtlpConfig {
+            join_window_ms: 300,
+            ..config()
+        },
+        16,
+    )
+    .await;
+    // As opentelemetry-instrumentation-openai-v2 sends them: the text in the body.
+    let user_message = LogRecord {
+        trace_id: TRACE.to_vec(),
+        span_id: span_id(5),
+        attributes: vec![text("event.name", "gen_ai.user.message")],
+        body: Some(kvlist(vec![text("content", "Where is my refund?")])),
+        ..Default::default()
+    };
+    let choice = LogRecord {
+        event_name: "gen_ai.choice".into(),
+        trace_id: TRACE.to_vec(),
+        span_id: span_id(5),
+        body: Some(kvlist(vec![
+            int("index", 0),
+            text("finish_reason", "stop"),
+            attribute(
+                "message",
+                Any::KvlistValue(KeyValueList {
+                    values: vec![text("content", "It was sent on Monday.")],
+                }),
+            ),
+        ])),
+        ..Default::default()
+    };
+    let application_log = LogRecord {
+        body: Some(AnyValue {
+            value: Some(Any::StringValue("cache warmed".into())),
+        }),
+        ..Default::default()
+    };
+    let response = receiver
+        .post(
+            "/v1/logs",
+            &[("content-type", PROTOBUF)],
+            logs(vec![user_message, choice, application_log]).encode_to_vec(),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    receiver
+        .export(&traces(vec![span(5, 40, chat("gpt-4o"), vec![])]))
+        .await;
+    let calls = receiver.next_calls().await;
+    assert_eq!(calls[0].input.as_deref(), Some("Where is my refund?"));
+    assert_eq!(calls[0].output.as_deref(), Some("It was sent on Monday."));
+    assert_eq!(receiver.stats.skipped(), 1);
+    assert_eq!(receiver.stats.rejected(), 0);
+}
+
 #[tokio::test]
 async fn a_bad_evaluation_log_record_is_a_partial_success() {
     let receiver = start(config(), 16).await;
@@ -604,6 +682,42 @@ async fn undecodable_bodies_wrong_types_and_oversized_bodies_are_refused_and_cou
 }
 
 #[tokio::test]
+async fn a_small_body_of_too_many_records_is_refused_before_decoding() {
+    let receiver = start(config(), 16).await;
+    let empty_spans = traces(vec![Span::default(); 100_001]).encode_to_vec();
+    assert!(empty_spans.len() < 300_000);
+    let response = receiver
+        .post("/v1/traces", &[("content-type", PROTOBUF)], empty_spans)
+        .await;
+    assert_eq!(response.status(), 413);
+    let message = rpc_status(response).await.message;
+    assert!(
+        message.contains("100001 spans") && message.contains("100000"),
+        "{message}"
+    );
+    let entries: Vec<String> = (0..100_001).map(|_| "{}".to_owned()).collect();
+    let json_logs = format!(
+        r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{}]}}]}}]}}"#,
+        entries.join(",")
+    );
+    let response = receiver
+        .post(
+            "/v1/logs",
+            &[("content-type", JSON)],
+            json_logs.into_bytes(),
+        )
+        .await;
+    assert_eq!(response.status(), 413);
+    assert!(
+        rpc_status(response)
+            .await
+            .message
+            .contains("100001 log records")
+    );
+    assert_eq!(receiver.stats.rejected(), 2);
+}
+
+#[tokio::test]
 async fn nothing_already_received_is_lost_after_an_error() {
     let receiver = start(config(), 16).await;
     receiver
@@ -743,8 +857,9 @@ async fn record_wants_the_bearer_token_and_writes_what_it_received_on_sigterm() 
     let missing = send(None).await.unwrap();
     assert_eq!(missing.status(), 401);
     assert_eq!(missing.headers()["www-authenticate"], "Bearer");
-    assert!(!rpc_status(missing).await.message.contains("s3cret"));
-    assert_eq!(send(Some("guess")).await.unwrap().status(), 401);
+    let wrong = send(Some("guess")).await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert!(!rpc_status(wrong).await.message.contains("guess"));
     assert_eq!(send(Some("s3cret")).await.unwrap().status(), 200);
     let change = json!({"ts": "2026-03-14T13:35:00Z", "kind": "deploy", "target": "api"});
     let posted = client
@@ -759,7 +874,7 @@ async fn record_wants_the_bearer_token_and_writes_what_it_received_on_sigterm() 
 
     let summary = recording.stop();
     assert!(
-        summary.contains("received 1 calls and 1 changes, rejected 0, dropped 0"),
+        summary.contains("received 1 calls and 1 changes, rejected 0, dropped 0, not LLM calls 0"),
         "{summary}"
     );
     let calls = recording.calls();

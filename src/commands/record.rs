@@ -63,11 +63,12 @@ async fn record(config: &ConfigFile, args: &RecordArgs) -> anyhow::Result<()> {
     }
     server.await.context("the receiver failed")?;
     let mut summary = format!(
-        "flightdeck record: received {} calls and {} changes, rejected {}, dropped {}",
+        "flightdeck record: received {} calls and {} changes, rejected {}, dropped {}, not LLM calls {}",
         stats.calls(),
         stats.changes(),
         stats.rejected(),
-        stats.dropped()
+        stats.dropped(),
+        stats.skipped()
     );
     if unkept_changes > 0 {
         summary.push_str(&format!(

@@ -1,12 +1,14 @@
 //! What one OTLP export request gives the cockpit: the calls of its LLM spans (keyed by span, for
-//! evaluations that arrive later), the evaluation results of its log records, and what could not
-//! be read, for the response's partial success.
+//! log records that arrive later), what its log records add to their span's call (evaluation
+//! results, older GenAI input and output messages), and what could not be read, for the
+//! response's partial success.
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use super::evaluation::{Evaluation, evaluation_from_log};
 use super::map::{Mapped, call_from_span};
+use super::messages::{LogMessage, message_from_log};
 use super::proto;
 use crate::model::Call;
 
@@ -50,25 +52,51 @@ pub struct SpanBatch {
     pub passed_over: u64,
 }
 
+/// What a log record adds to the call of its span.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Addition {
+    Evaluation(Evaluation),
+    Message(LogMessage),
+}
+
+impl Addition {
+    pub fn key(&self) -> SpanKey {
+        let (trace_id, span_id) = match self {
+            Self::Evaluation(evaluation) => (&evaluation.trace_id, &evaluation.span_id),
+            Self::Message(message) => (&message.trace_id, &message.span_id),
+        };
+        SpanKey {
+            trace_id: trace_id.clone(),
+            span_id: span_id.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct LogBatch {
-    pub evaluations: Vec<Evaluation>,
+    pub additions: Vec<Addition>,
     pub rejected: Rejected,
+    /// Records that add nothing to a call (application logs, other GenAI events, messages
+    /// without text): counted, not kept.
+    pub passed_over: u64,
 }
 
 pub fn span_batch(request: ExportTraceServiceRequest) -> SpanBatch {
     let mut batch = SpanBatch::default();
     for span in proto::spans(request) {
         let mapped = span.and_then(|span| {
-            let key = SpanKey {
-                trace_id: span.trace_id.clone(),
-                span_id: span.span_id.clone(),
-            };
-            call_from_span(&span).map(|mapped| (key, mapped))
+            span.map(|span| {
+                let key = SpanKey {
+                    trace_id: span.trace_id.clone(),
+                    span_id: span.span_id.clone(),
+                };
+                call_from_span(&span).map(|mapped| (key, mapped))
+            })
+            .transpose()
         });
         match mapped {
-            Ok((key, Mapped::Call(call))) => batch.calls.push((key, *call)),
-            Ok((_, Mapped::NotAnLlmCall)) => batch.passed_over += 1,
+            Ok(Some((key, Mapped::Call(call)))) => batch.calls.push((key, *call)),
+            Ok(Some((_, Mapped::NotAnLlmCall)) | None) => batch.passed_over += 1,
             Err(error) => batch.rejected.add(error),
         }
     }
@@ -79,9 +107,12 @@ pub fn log_batch(request: ExportLogsServiceRequest) -> LogBatch {
     let mut batch = LogBatch::default();
     for record in proto::log_records(request) {
         match evaluation_from_log(&record) {
-            Ok(Some(evaluation)) => batch.evaluations.push(evaluation),
-            // Application logs: not the cockpit's business.
-            Ok(None) => {}
+            Ok(Some(evaluation)) => batch.additions.push(Addition::Evaluation(evaluation)),
+            Ok(None) => match message_from_log(&record) {
+                Ok(Some(message)) => batch.additions.push(Addition::Message(message)),
+                Ok(None) => batch.passed_over += 1,
+                Err(error) => batch.rejected.add(error),
+            },
             Err(error) => batch.rejected.add(error),
         }
     }

@@ -34,15 +34,26 @@ impl FieldProblem {
     }
 }
 
-/// A log record as the receiver hands it over: what the evaluation join needs of it.
+/// A log record as the receiver hands it over: what the join needs of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogRecord {
-    /// The record's `event_name`, else its `event.name` attribute.
+    /// The record's `event_name` field, when set.
     pub event_name: Option<String>,
     /// Lowercase hex, `None` when the record carries no (or an all-zero) id.
     pub trace_id: Option<String>,
     pub span_id: Option<String>,
     pub attributes: Attributes,
+    /// The record's body as JSON (older GenAI message events carry their message here).
+    pub body: Option<Value>,
+}
+
+impl LogRecord {
+    /// The event it is: its `event_name` field, else its `event.name` attribute.
+    pub fn event(&self) -> Option<&str> {
+        self.event_name
+            .as_deref()
+            .or_else(|| self.attributes.get("event.name").and_then(Value::as_str))
+    }
 }
 
 /// An evaluation result sent apart from its call, to be attached to the call of its span.
@@ -73,11 +84,7 @@ pub enum EvaluationError {
 
 /// The evaluation a log record carries; `None` for a record that is not an evaluation result.
 pub fn evaluation_from_log(record: &LogRecord) -> Result<Option<Evaluation>, EvaluationError> {
-    let event_name = record
-        .event_name
-        .as_deref()
-        .or_else(|| record.attributes.get("event.name").and_then(Value::as_str));
-    if event_name != Some(EVALUATION_RESULT) {
+    if record.event() != Some(EVALUATION_RESULT) {
         return Ok(None);
     }
     let (Some(trace_id), Some(span_id)) = (&record.trace_id, &record.span_id) else {
@@ -151,14 +158,17 @@ pub fn graded_eval(attributes: &Attributes) -> Result<(String, Eval), FieldProbl
     Ok((name.to_owned(), eval))
 }
 
-/// `evaluation.NAME.REST` attributes grouped by NAME.
+/// `evaluation.NAME.{score,label,explanation}` attributes grouped by NAME; other `evaluation.*`
+/// keys (`evaluation.run.id`) are not results.
 fn named_evaluations(attributes: &Attributes) -> BTreeMap<&str, BTreeMap<&str, &Value>> {
     let mut named: BTreeMap<&str, BTreeMap<&str, &Value>> = BTreeMap::new();
     for (key, value) in attributes.range("evaluation.".to_owned()..) {
         let Some(tail) = key.strip_prefix("evaluation.") else {
             break;
         };
-        if let Some((name, rest)) = tail.rsplit_once('.') {
+        if let Some((name, rest)) = tail.rsplit_once('.')
+            && ["score", "label", "explanation"].contains(&rest)
+        {
             named.entry(name).or_default().insert(rest, value);
         }
     }
@@ -228,6 +238,7 @@ mod tests {
             trace_id: Some("0af7651916cd43dd8448eb211c80319c".into()),
             span_id: Some("b7ad6b7169203331".into()),
             attributes: serde_json::from_value(attributes).unwrap(),
+            body: None,
         }
     }
 
@@ -254,6 +265,19 @@ mod tests {
                 json!({"score": 0.8, "label": "hallucinated"})
             );
         }
+    }
+
+    #[test]
+    fn only_score_label_and_explanation_keys_are_named_evaluations() {
+        let attributes: Attributes = serde_json::from_value(json!({
+            "evaluation.run.id": "r-17",
+            "evaluation.relevance.score": 0.7,
+            "evaluation.relevance.explanation": "on topic",
+        }))
+        .unwrap();
+        let named = named_evaluations(&attributes);
+        assert_eq!(named.keys().copied().collect::<Vec<_>>(), ["relevance"]);
+        assert_eq!(named["relevance"].len(), 2);
     }
 
     #[test]

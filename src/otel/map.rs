@@ -184,7 +184,7 @@ pub struct MapError {
 /// LLM, a GenAI operation other than a completion, or no model attribute at all) is
 /// `NotAnLlmCall`; an LLM span missing something required is an error naming the field.
 pub fn call_from_span(span: &SpanRecord) -> Result<Mapped, MapError> {
-    if !is_llm_call(span) {
+    if !is_llm_call(&span.attributes) {
         return Ok(Mapped::NotAnLlmCall);
     }
     read_call(span)
@@ -197,15 +197,16 @@ pub fn call_from_span(span: &SpanRecord) -> Result<Mapped, MapError> {
         })
 }
 
-fn is_llm_call(span: &SpanRecord) -> bool {
-    if let Some(kind) = span.attributes.get(SPAN_KIND).and_then(Value::as_str) {
+/// Whether a span with these attributes is one model call.
+pub fn is_llm_call(attributes: &Attributes) -> bool {
+    if let Some(kind) = attributes.get(SPAN_KIND).and_then(Value::as_str) {
         return kind.eq_ignore_ascii_case("llm");
     }
-    if let Some(operation) = span.attributes.get(OPERATION).and_then(Value::as_str) {
+    if let Some(operation) = attributes.get(OPERATION).and_then(Value::as_str) {
         return LLM_OPERATIONS.contains(&operation);
     }
-    lookup(&span.attributes, Field::ModelRequested).is_some()
-        || lookup(&span.attributes, Field::ModelServed).is_some()
+    lookup(attributes, Field::ModelRequested).is_some()
+        || lookup(attributes, Field::ModelServed).is_some()
 }
 
 fn read_call(span: &SpanRecord) -> Result<Call, FieldProblem> {
@@ -232,16 +233,15 @@ fn read_call(span: &SpanRecord) -> Result<Call, FieldProblem> {
             format!("({}) is before start_time ({})", span.end, span.start),
         ));
     }
-    let http_status = count(Field::HttpStatus)?
-        .map(|code| {
-            u16::try_from(code).map_err(|_| {
-                FieldProblem::new(
-                    "http.response.status_code",
-                    format!("{code} is not an HTTP status"),
-                )
-            })
+    let http_status = lookup(attributes, Field::HttpStatus)
+        .map(|(key, value)| match self::count(key, value)? {
+            Some(code) => u16::try_from(code)
+                .map(Some)
+                .map_err(|_| FieldProblem::new(key, format!("{code} is not an HTTP status"))),
+            None => Ok(None),
         })
-        .transpose()?;
+        .transpose()?
+        .flatten();
     let error_type = label(Field::ErrorType)?;
     Ok(Call {
         ts: span.end,

@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use super::evaluation::LogRecord;
 use super::span::{Attributes, SpanRecord, indexed};
 
 /// Which message of several is the call's: the last user turn is what was asked now; the first
@@ -104,6 +105,67 @@ pub fn reads_key(key: &str) -> bool {
         TextSource::Indexed { prefix, .. } => key.starts_with(prefix),
         TextSource::Event { .. } => false,
     })
+}
+
+/// Which part of a call a message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Input,
+    Output,
+}
+
+/// An older GenAI message event sent as a log record (`gen_ai.user.message`, `gen_ai.choice`, as
+/// opentelemetry-instrumentation-openai-v2 sends them): text for its span's call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogMessage {
+    pub trace_id: String,
+    pub span_id: String,
+    pub event: String,
+    pub side: Side,
+    pub text: String,
+}
+
+/// A message event log record that names no span, so no call to give its text to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{event} log record names no span: it needs its call's trace_id and span_id")]
+pub struct NoSpan {
+    pub event: String,
+}
+
+/// What a log record adds to its call's input or output: `None` for a record that is not an
+/// input or output event, or one without text (content capture off).
+pub fn message_from_log(record: &LogRecord) -> Result<Option<LogMessage>, NoSpan> {
+    let Some(event) = record.event() else {
+        return Ok(None);
+    };
+    let event_keys = |sources: &[TextSource]| {
+        sources.iter().find_map(|source| match source {
+            TextSource::Event { name, keys } if *name == event => Some(*keys),
+            _ => None,
+        })
+    };
+    let Some((side, keys)) = event_keys(INPUT)
+        .map(|keys| (Side::Input, keys))
+        .or_else(|| event_keys(OUTPUT).map(|keys| (Side::Output, keys)))
+    else {
+        return Ok(None);
+    };
+    let (Some(trace_id), Some(span_id)) = (&record.trace_id, &record.span_id) else {
+        return Err(NoSpan {
+            event: event.to_owned(),
+        });
+    };
+    let text = record.body.as_ref().and_then(value_text).or_else(|| {
+        keys.iter()
+            .find_map(|key| record.attributes.get(*key).and_then(value_text))
+    });
+    Ok(text.map(|text| LogMessage {
+        trace_id: trace_id.clone(),
+        span_id: span_id.clone(),
+        event: event.to_owned(),
+        side,
+        text,
+    }))
 }
 
 fn text_from(span: &SpanRecord, source: TextSource, pick: Pick) -> Option<String> {

@@ -10,11 +10,12 @@ use opentelemetry_proto::tonic::trace::v1::{Span, Status, status::StatusCode};
 use serde_json::{Number, Value};
 
 use super::evaluation::LogRecord;
-use super::map::MapError;
+use super::map::{MapError, is_llm_call};
 use super::span::{Attributes, SpanEvent, SpanRecord, SpanStatus};
 
-/// Every span of the request with its resource's attributes, or why it cannot be read.
-pub fn spans(request: ExportTraceServiceRequest) -> Vec<Result<SpanRecord, MapError>> {
+/// Every span of the request with its resource's attributes, or why it cannot be read; `None`
+/// for a span that is not an LLM call and lacks its ids or times (passed over, not rejected).
+pub fn spans(request: ExportTraceServiceRequest) -> Vec<Result<Option<SpanRecord>, MapError>> {
     let mut records = Vec::new();
     for resource_spans in request.resource_spans {
         let resource = attributes(
@@ -35,7 +36,7 @@ pub fn spans(request: ExportTraceServiceRequest) -> Vec<Result<SpanRecord, MapEr
     records
 }
 
-/// Every log record of the request, as the evaluation join reads it.
+/// Every log record of the request, as the join reads it.
 pub fn log_records(request: ExportLogsServiceRequest) -> Vec<LogRecord> {
     request
         .resource_logs
@@ -47,14 +48,45 @@ pub fn log_records(request: ExportLogsServiceRequest) -> Vec<LogRecord> {
             trace_id: id(&record.trace_id),
             span_id: id(&record.span_id),
             attributes: attributes(record.attributes),
+            body: record.body.map(|body| any_value(Some(body))),
         })
         .collect()
 }
 
-fn span_record(span: Span, resource: &Attributes) -> Result<SpanRecord, MapError> {
-    let span_id = hex(&span.span_id);
+fn span_record(mut span: Span, resource: &Attributes) -> Result<Option<SpanRecord>, MapError> {
+    let span_attributes = attributes(std::mem::take(&mut span.attributes));
+    let (start, end) = match ids_and_times(&span) {
+        Ok(times) => times,
+        Err(_) if !is_llm_call(&span_attributes) => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let events = span
+        .events
+        .into_iter()
+        .map(|event| SpanEvent {
+            // An event's time is not part of a call; one without it is taken at the span's end.
+            time: time(event.time_unix_nano).unwrap_or(end),
+            name: event.name,
+            attributes: attributes(event.attributes),
+        })
+        .collect();
+    Ok(Some(SpanRecord {
+        trace_id: hex(&span.trace_id),
+        span_id: hex(&span.span_id),
+        parent_span_id: id(&span.parent_span_id),
+        status: status(span.status),
+        attributes: span_attributes,
+        resource: resource.clone(),
+        name: span.name,
+        start,
+        end,
+        events,
+    }))
+}
+/// The span's start and end, once its ids are known to be valid.
+fn ids_and_times(span: &Span) -> Result<(DateTime<Utc>, DateTime<Utc>), MapError> {
     let problem = |field: &str, problem: String| MapError {
-        span_id: span_id.clone(),
+        span_id: hex(&span.span_id),
         span_name: span.name.clone(),
         field: field.to_owned(),
         problem,
@@ -79,38 +111,7 @@ fn span_record(span: Span, resource: &Attributes) -> Result<SpanRecord, MapError
     })?;
     let end = time(span.end_time_unix_nano)
         .ok_or_else(|| problem("end_time_unix_nano", time_problem(span.end_time_unix_nano)))?;
-    let events = span
-        .events
-        .into_iter()
-        .map(|event| {
-            Ok(SpanEvent {
-                time: time(event.time_unix_nano).ok_or_else(|| {
-                    problem(
-                        "events.time_unix_nano",
-                        format!(
-                            "of event {}: {}",
-                            event.name,
-                            time_problem(event.time_unix_nano)
-                        ),
-                    )
-                })?,
-                name: event.name,
-                attributes: attributes(event.attributes),
-            })
-        })
-        .collect::<Result<_, MapError>>()?;
-    Ok(SpanRecord {
-        trace_id: hex(&span.trace_id),
-        parent_span_id: id(&span.parent_span_id),
-        status: status(span.status),
-        attributes: attributes(span.attributes),
-        resource: resource.clone(),
-        name: span.name,
-        span_id,
-        start,
-        end,
-        events,
-    })
+    Ok((start, end))
 }
 
 fn status(status: Option<Status>) -> SpanStatus {
@@ -220,7 +221,7 @@ mod tests {
     fn an_otlp_json_span_becomes_a_span_record() {
         let request: ExportTraceServiceRequest = serde_json::from_str(BODY).unwrap();
         let records = spans(request);
-        let span = records[0].as_ref().unwrap();
+        let span = records[0].as_ref().unwrap().as_ref().unwrap();
         assert_eq!(span.trace_id, "5b8efff798038103d269b633813fc60c");
         assert_eq!(span.span_id, "eee19b7ec3c1b174");
         assert_eq!(span.parent_span_id, None);
@@ -251,12 +252,35 @@ mod tests {
     fn a_span_without_ids_or_times_is_an_error_naming_the_field() {
         let mut request: ExportTraceServiceRequest = serde_json::from_str(BODY).unwrap();
         let span = &mut request.resource_spans[0].scope_spans[0].spans[0];
+        span.attributes.push(KeyValue {
+            key: "gen_ai.request.model".into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue("gpt-4o".into())),
+            }),
+            ..Default::default()
+        });
         span.start_time_unix_nano = 0;
         let error = spans(request.clone()).remove(0).unwrap_err();
         assert_eq!(error.field, "start_time_unix_nano");
         assert!(error.to_string().contains("eee19b7ec3c1b174"), "{error}");
         let span = &mut request.resource_spans[0].scope_spans[0].spans[0];
         span.trace_id = vec![0; 16];
-        assert_eq!(spans(request).remove(0).unwrap_err().field, "trace_id");
+        assert_eq!(
+            spans(request.clone()).remove(0).unwrap_err().field,
+            "trace_id"
+        );
+        // Not a model call: passed over, whatever it lacks.
+        let span = &mut request.resource_spans[0].scope_spans[0].spans[0];
+        span.attributes.retain(|pair| pair.key == "stream");
+        assert_eq!(spans(request), [Ok(None)]);
+    }
+
+    #[test]
+    fn an_event_without_a_time_is_taken_at_the_spans_end() {
+        let mut request: ExportTraceServiceRequest = serde_json::from_str(BODY).unwrap();
+        let span = &mut request.resource_spans[0].scope_spans[0].spans[0];
+        span.events[0].time_unix_nano = 0;
+        let span = spans(request).remove(0).unwrap().unwrap();
+        assert_eq!(span.events[0].time, span.end);
     }
 }

@@ -28,11 +28,20 @@ pub enum BodyError {
         if *.decompressed { " once decompressed" } else { "" }
     )]
     TooLarge { limit: usize, decompressed: bool },
+    #[error(
+        "the body holds {count} {what}, more than the {limit} a request may hold: send smaller batches (e.g. OTEL_BSP_MAX_EXPORT_BATCH_SIZE)"
+    )]
+    TooManyRecords {
+        count: usize,
+        what: &'static str,
+        limit: usize,
+    },
     #[error("cannot read the body: {0}")]
     Read(String),
     #[error("the body is not valid gzip: {0}")]
     Gzip(std::io::Error),
-    /// Reading it failed on our side (the decoding task ended early); the exporter may retry.
+    /// Reading it failed on our side (the decoding task ended early): 503, the status OTLP
+    /// exporters retry (they never retry a 500).
     #[error("the receiver failed while reading the body: {0}")]
     Internal(String),
     #[error("cannot decode the body as {message} ({encoding}): {reason}")]
@@ -49,9 +58,9 @@ impl BodyError {
             Self::UnsupportedType(..) | Self::UnsupportedEncoding(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
-            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooLarge { .. } | Self::TooManyRecords { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Read(_) | Self::Gzip(_) | Self::Undecodable { .. } => StatusCode::BAD_REQUEST,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -159,7 +168,7 @@ impl RawBody {
         let mut plain = Vec::with_capacity(self.bytes.len().saturating_mul(4).min(limit));
         // One byte past the limit is enough to know it is too large, however far it would expand.
         MultiGzDecoder::new(&self.bytes[..])
-            .take(limit as u64 + 1)
+            .take((limit as u64).saturating_add(1))
             .read_to_end(&mut plain)
             .map_err(BodyError::Gzip)?;
         if plain.len() > limit {
@@ -189,4 +198,15 @@ pub fn decode<T: prost::Message + Default + DeserializeOwned>(
         encoding,
         reason,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_on_our_side_is_retryable() {
+        let error = BodyError::Internal("task cancelled".into());
+        assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
 }

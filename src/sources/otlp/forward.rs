@@ -12,8 +12,7 @@ use tokio::time::Instant;
 use super::Received;
 use super::stats::ReceiverStats;
 use crate::model::{Call, Change};
-use crate::otel::batch::SpanKey;
-use crate::otel::evaluation::Evaluation;
+use crate::otel::batch::{Addition, SpanKey};
 use crate::otel::join::{EvalJoin, Released};
 
 /// Calls per batch handed on: the cockpit takes a batch in one update, and a frame due meanwhile
@@ -24,7 +23,7 @@ const HANDOFF_CALLS: usize = 256;
 #[derive(Debug)]
 pub enum Intake {
     Calls(Vec<(SpanKey, Call)>),
-    Evaluations(Vec<Evaluation>),
+    Additions(Vec<Addition>),
     Changes(Vec<Change>),
 }
 
@@ -32,7 +31,7 @@ impl Intake {
     fn len(&self) -> usize {
         match self {
             Self::Calls(calls) => calls.len(),
-            Self::Evaluations(evaluations) => evaluations.len(),
+            Self::Additions(additions) => additions.len(),
             Self::Changes(changes) => changes.len(),
         }
     }
@@ -135,7 +134,7 @@ pub async fn forward(
     }
 }
 
-/// Calls and evaluations go into the join; changes need no join and go straight on.
+/// Calls and what log records add to them go into the join; changes need no join and go straight on.
 async fn take(
     message: Intake,
     join: &mut EvalJoin,
@@ -149,9 +148,9 @@ async fn take(
                 join.add_call(key, call, now);
             }
         }
-        Intake::Evaluations(evaluations) => {
-            for evaluation in evaluations {
-                join.add_evaluation(evaluation, now);
+        Intake::Additions(additions) => {
+            for addition in additions {
+                join.add(addition, now);
             }
         }
         Intake::Changes(changes) => {
@@ -171,12 +170,25 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 async fn hand_on(released: Released, out: &mpsc::Sender<Received>, stats: &ReceiverStats) {
-    let Released { calls, orphans } = released;
-    if let Some((key, name)) = orphans.first() {
+    let Released {
+        calls,
+        orphans,
+        late,
+    } = released;
+    if let Some((key, what)) = orphans.first() {
         stats.reject(
             orphans.len() as u64,
             format!(
-                "evaluation {name:?} for span {} of trace {}: no LLM call with that span arrived within the join window",
+                "{what} for span {} of trace {}: no LLM call with that span arrived within the join window",
+                key.span_id, key.trace_id
+            ),
+        );
+    }
+    if let Some((key, what)) = late.first() {
+        stats.reject(
+            late.len() as u64,
+            format!(
+                "{what} for span {} of trace {}: arrived after its call was handed on (the join window is too short for this exporter)",
                 key.span_id, key.trace_id
             ),
         );

@@ -5,6 +5,7 @@
 mod changes;
 mod decode;
 mod forward;
+mod records;
 mod response;
 mod server;
 mod stats;
@@ -129,6 +130,7 @@ impl Receiver {
             stats: self.stats,
             token: self.token,
             max_body_bytes: self.max_body_bytes,
+            decoding: tokio::sync::Semaphore::new(server::DECODING_AT_ONCE),
         }));
         if let Err(error) = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)

@@ -21,6 +21,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use super::changes::parse_changes;
 use super::decode::{self, BodyError, Encoding};
 use super::forward::{Full, Intake, Queue};
+use super::records::{self, LOG_RECORDS, RecordPath, SPANS};
 use super::response::{failure, success};
 use super::stats::ReceiverStats;
 use crate::otel::batch::{log_batch, span_batch};
@@ -31,7 +32,15 @@ pub struct Shared {
     /// The token exporters must send, and the variable it came from (named in refusals).
     pub token: Option<(String, String)>,
     pub max_body_bytes: usize,
+    /// Bodies being decoded and mapped at once, so concurrent requests cannot multiply the
+    /// memory one takes.
+    pub decoding: tokio::sync::Semaphore,
 }
+
+/// Requests decoded at once: a 16 MiB body of small spans decodes to a few hundred MB.
+pub const DECODING_AT_ONCE: usize = 2;
+/// Spans or log records one request may hold; exporters send batches of 512 by default.
+const MAX_RECORDS: usize = 100_000;
 
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -54,7 +63,7 @@ async fn authorize(State(shared): State<Arc<Shared>>, request: Request, next: Ne
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
+        .and_then(bearer_credentials);
     if given.is_some_and(|given| same_secret(given.trim().as_bytes(), token.as_bytes())) {
         return next.run(request).await;
     }
@@ -72,6 +81,13 @@ async fn authorize(State(shared): State<Arc<Shared>>, request: Request, next: Ne
     )
 }
 
+/// The credentials of an `Authorization: Bearer …` value; the scheme is case-insensitive
+/// (RFC 7235).
+fn bearer_credentials(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(credentials)
+}
+
 /// Compares in time that does not depend on where the first difference is.
 fn same_secret(given: &[u8], expected: &[u8]) -> bool {
     given.len() == expected.len()
@@ -83,7 +99,7 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
 }
 
 async fn traces(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
-    let read = shared.read(&headers, body, |bytes, encoding| {
+    let read = shared.read(&headers, body, (SPANS, "spans"), |bytes, encoding| {
         decode::decode::<ExportTraceServiceRequest>(bytes, encoding, "ExportTraceServiceRequest")
             .map(span_batch)
     });
@@ -111,18 +127,24 @@ async fn traces(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
 }
 
 async fn logs(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
-    let read = shared.read(&headers, body, |bytes, encoding| {
-        decode::decode::<ExportLogsServiceRequest>(bytes, encoding, "ExportLogsServiceRequest")
-            .map(log_batch)
-    });
+    let read = shared.read(
+        &headers,
+        body,
+        (LOG_RECORDS, "log records"),
+        |bytes, encoding| {
+            decode::decode::<ExportLogsServiceRequest>(bytes, encoding, "ExportLogsServiceRequest")
+                .map(log_batch)
+        },
+    );
     let (batch, encoding) = match read.await {
         Ok(read) => read,
         Err(refusal) => return refusal,
     };
-    let evaluations = batch.evaluations.len();
-    if let Err(full) = shared.queue.push(Intake::Evaluations(batch.evaluations)) {
-        return shared.refuse_full(evaluations, "evaluations", full, encoding);
+    let additions = batch.additions.len();
+    if let Err(full) = shared.queue.push(Intake::Additions(batch.additions)) {
+        return shared.refuse_full(additions, "log records", full, encoding);
     }
+    shared.stats.pass_over(batch.passed_over);
     let partial_success = batch.rejected.message().map(|message| {
         shared.stats.reject(batch.rejected.count, message.clone());
         tracing::warn!(
@@ -172,12 +194,15 @@ async fn changes(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bo
 
 impl Shared {
     /// What `understand` makes of the request's body, with the body's encoding, or the refusal
-    /// to answer with. Decompressing, decoding and mapping are CPU work, done on the blocking
-    /// pool so the runtime's workers stay free for I/O and timers (the cockpit's frames).
+    /// to answer with; a body holding more than [`MAX_RECORDS`] records at `path` is refused
+    /// before it is decoded. Decompressing, decoding and mapping are CPU work, done on the
+    /// blocking pool so the runtime's workers stay free for I/O and timers (the cockpit's
+    /// frames), a few at a time.
     async fn read<T: Send + 'static>(
         &self,
         headers: &HeaderMap,
         body: Body,
+        (path, what): (RecordPath, &'static str),
         understand: impl FnOnce(&[u8], Encoding) -> Result<T, BodyError> + Send + 'static,
     ) -> Result<(T, Encoding), Response> {
         self.stats.heard_from();
@@ -186,12 +211,22 @@ impl Shared {
         let raw = decode::read_body(headers, body, self.max_body_bytes)
             .await
             .map_err(|error| self.refuse_body(error, Some(encoding)))?;
+        let permit = self.decoding.acquire().await;
         let understood = tokio::task::spawn_blocking(move || {
-            raw.decompressed()
-                .and_then(|bytes| understand(&bytes, encoding))
+            let bytes = raw.decompressed()?;
+            let count = records::count(&bytes, encoding, path);
+            if count > MAX_RECORDS {
+                return Err(BodyError::TooManyRecords {
+                    count,
+                    what,
+                    limit: MAX_RECORDS,
+                });
+            }
+            understand(&bytes, encoding)
         })
         .await
         .unwrap_or_else(|error| Err(BodyError::Internal(error.to_string())));
+        drop(permit);
         understood
             .map(|value| (value, encoding))
             .map_err(|error| self.refuse_body(error, Some(encoding)))
@@ -219,7 +254,16 @@ impl Shared {
 
 #[cfg(test)]
 mod tests {
-    use super::same_secret;
+    use super::{bearer_credentials, same_secret};
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_credentials("Bearer s3cret"), Some("s3cret"));
+        assert_eq!(bearer_credentials("bearer s3cret"), Some("s3cret"));
+        assert_eq!(bearer_credentials("BEARER s3cret"), Some("s3cret"));
+        assert_eq!(bearer_credentials("Basic czNjcmV0"), None);
+        assert_eq!(bearer_credentials("Bearers3cret"), None);
+    }
 
     #[test]
     fn the_token_must_match_exactly() {

@@ -70,7 +70,8 @@ impl ReceiverStats {
         self.0.dropped.load(Ordering::Relaxed)
     }
 
-    /// Spans that were not LLM calls (agents, tools, HTTP handlers), passed over.
+    /// Spans that were not LLM calls (agents, tools, HTTP handlers) and log records that add
+    /// nothing to a call (application logs), passed over.
     pub fn skipped(&self) -> u64 {
         self.0.skipped.load(Ordering::Relaxed)
     }
