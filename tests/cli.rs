@@ -418,3 +418,29 @@ fn watch_reads_calls_from_stdin_and_names_a_bad_line_by_number() {
     assert!(log.contains("sources=[\"calls stdin\"]"), "{log}");
     assert!(log.contains("stdin line 2: expected value"), "{log}");
 }
+
+#[test]
+fn a_receiver_setting_that_would_refuse_everything_is_bad_input_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("flightdeck.toml");
+    std::fs::write(&config, "[sources.otlp]\nqueue_capacity = 0\n").unwrap();
+    let out = dir.path().join("calls.jsonl");
+    let output = flightdeck(
+        &[
+            "record",
+            "--config",
+            config.to_str().unwrap(),
+            "--otlp",
+            "127.0.0.1:0",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let error = stderr(&output);
+    assert!(
+        error.contains("sources.otlp.queue_capacity = 0: must be at least 1"),
+        "{error}"
+    );
+}

@@ -31,7 +31,9 @@ pub fn load_config(global: &crate::cli::GlobalArgs) -> anyhow::Result<ConfigFile
 pub fn receiver_error(error: crate::sources::otlp::ReceiverError) -> anyhow::Error {
     use crate::sources::otlp::ReceiverError;
     match error {
-        ReceiverError::TokenNotSet { .. } => BadInput(error.to_string()).into(),
+        ReceiverError::TokenNotSet { .. } | ReceiverError::InvalidConfig { .. } => {
+            BadInput(error.to_string()).into()
+        }
         ReceiverError::Bind { .. } => error.into(),
     }
 }

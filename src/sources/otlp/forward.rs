@@ -79,9 +79,13 @@ impl Queue {
                 waiting,
                 capacity: self.capacity,
             })?;
-        // The forwarder outlives every handler, so the channel is open while one runs.
+        // Only while shutting down is the forwarder gone: refuse as full, and the exporter retries.
         if self.sender.send(intake).is_err() {
             self.waiting.fetch_sub(count, Ordering::AcqRel);
+            return Err(Full {
+                waiting: self.capacity,
+                capacity: self.capacity,
+            });
         }
         Ok(())
     }
@@ -157,6 +161,8 @@ async fn take(
             let count = changes.len() as u64;
             if out.send(Received::Changes(changes)).await.is_ok() {
                 stats.delivered(0, count, None);
+            } else {
+                consumer_gone(stats, count, "changes");
             }
         }
     }
@@ -201,6 +207,15 @@ async fn hand_on(released: Released, out: &mpsc::Sender<Received>, stats: &Recei
         // The consumer may be slow; meanwhile the queue fills and handlers refuse with 503.
         if out.send(Received::Calls(batch)).await.is_ok() {
             stats.delivered(count, 0, newest);
+        } else {
+            consumer_gone(stats, count, "calls");
         }
     }
+}
+
+/// Records that were accepted but that no consumer will take (the cockpit is closing): counted.
+fn consumer_gone(stats: &ReceiverStats, count: u64, what: &str) {
+    let reason = format!("{count} {what} accepted but not handed on: the consumer has stopped");
+    tracing::warn!("OTLP receiver: {reason}");
+    stats.drop_refused(count, reason);
 }

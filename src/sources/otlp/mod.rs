@@ -45,6 +45,35 @@ pub enum ReceiverError {
         "sources.otlp.bearer_token_env names ${variable}, which is not set or empty: set it, or remove the key to accept requests without a token"
     )]
     TokenNotSet { variable: String },
+    #[error("sources.otlp.{key} = {value}: {rule}")]
+    InvalidConfig {
+        key: &'static str,
+        value: String,
+        rule: &'static str,
+    },
+}
+
+/// Settings that would make the receiver refuse everything, or hold calls for ever.
+fn check(config: &OtlpConfig) -> Result<(), ReceiverError> {
+    let invalid = |key, value: String, rule| Err(ReceiverError::InvalidConfig { key, value, rule });
+    if config.max_body_bytes < 1024 {
+        return invalid(
+            "max_body_bytes",
+            config.max_body_bytes.to_string(),
+            "must be at least 1024",
+        );
+    }
+    if config.queue_capacity == 0 {
+        return invalid("queue_capacity", "0".into(), "must be at least 1");
+    }
+    if config.join_window_ms > 60_000 {
+        return invalid(
+            "join_window_ms",
+            config.join_window_ms.to_string(),
+            "must be at most 60000: calls wait that long before the cockpit sees them",
+        );
+    }
+    Ok(())
 }
 
 /// A receiver bound to its address, ready to serve.
@@ -62,6 +91,7 @@ pub struct Receiver {
 
 /// Binds the configured address and reads the bearer token from its environment variable.
 pub async fn bind(config: &OtlpConfig) -> Result<Receiver, ReceiverError> {
+    check(config)?;
     let token = match &config.bearer_token_env {
         Some(variable) => match std::env::var(variable) {
             Ok(token) if !token.trim().is_empty() => {

@@ -165,10 +165,17 @@ async fn changes(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bo
     if let Err(error) = decode::check_changes_type(&headers) {
         return shared.refuse_body(error, json);
     }
-    let bytes = match decode::read_body(&headers, body, shared.max_body_bytes)
+    let raw = match decode::read_body(&headers, body, shared.max_body_bytes).await {
+        Ok(raw) => raw,
+        Err(error) => return shared.refuse_body(error, json),
+    };
+    // Off the runtime's workers, like the other bodies: a gzip body may be megabytes to inflate.
+    let permit = shared.decoding.acquire().await;
+    let decompressed = tokio::task::spawn_blocking(move || raw.decompressed())
         .await
-        .and_then(decode::RawBody::decompressed)
-    {
+        .unwrap_or_else(|error| Err(BodyError::Internal(error.to_string())));
+    drop(permit);
+    let bytes = match decompressed {
         Ok(bytes) => bytes,
         Err(error) => return shared.refuse_body(error, json),
     };
