@@ -44,15 +44,17 @@ fn the_python_sdk_exporter_is_understood_call_for_call() {
         .calls()
         .into_iter()
         .map(|call| {
-            let evals: BTreeMap<&String, Option<&str>> = call
+            let evals: BTreeMap<&String, Value> = call
                 .evals
                 .iter()
                 .map(|(name, eval)| {
-                    let label = match eval {
-                        flightdeck::model::Eval::Graded { label, .. } => label.as_deref(),
-                        _ => None,
+                    let graded = match eval {
+                        flightdeck::model::Eval::Graded { label, score, .. } => {
+                            json!({"label": label, "score": score})
+                        }
+                        other => json!({ "unexpected": other }),
                     };
-                    (name, label)
+                    (name, graded)
                 })
                 .collect();
             let read = json!({
@@ -65,6 +67,7 @@ fn the_python_sdk_exporter_is_understood_call_for_call() {
                 "latency_ms": call.latency_ms,
                 "evals": evals,
                 "feature": call.feature,
+                "input": call.input,
                 "output": call.output,
             });
             (call.request_id.clone().unwrap(), read)

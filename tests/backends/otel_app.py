@@ -57,7 +57,7 @@ def chat(start, latency_ms, attributes, expected, error=None, evaluations=()):
     span_id = format(span.get_span_context().span_id, "016x")
     expected.update(
         latency_ms=latency_ms,
-        evals={name: label for name, _, label in evaluations},
+        evals={name: {"label": label, "score": score} for name, score, label in evaluations},
     )
     sent[span_id] = expected
     return span
@@ -94,6 +94,7 @@ with trace.use_span(request, end_on_exit=False):
             "tokens_in": 412,
             "tokens_out": 96,
             "prompt_version": "v8",
+            "input": "Where is my order 41234?",
             "output": "It ships today.",
         },
         evaluations=[("hallucination", 0.1, "factual")],
@@ -187,7 +188,9 @@ with trace.use_span(request, end_on_exit=False):
             "gen_ai.evaluation.score.label": "answered",
         },
     )
-    sent[format(limited.get_span_context().span_id, "016x")]["evals"] = {"refusal": "answered"}
+    sent[format(limited.get_span_context().span_id, "016x")]["evals"] = {
+        "refusal": {"label": "answered", "score": 0.0}
+    }
 request.end(end_time=now + 35000 * MS)
 
 tracer_provider.force_flush()
