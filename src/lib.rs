@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod enrichment;
+pub mod http;
 pub mod incident;
 pub mod jsonl;
 pub mod logging;

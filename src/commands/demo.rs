@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use anyhow::Context as _;
 use chrono::Utc;
 
 use super::BadInput;
@@ -45,11 +44,7 @@ pub fn run(
     }
     let simulator = Simulator::new(scenario, args.seed);
     tracing::info!(scenario = %args.scenario, seed = args.seed, speed = args.speed, "demo starting");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::async_runtime()?;
     runtime.block_on(runtime::run(
         app,
         theme,

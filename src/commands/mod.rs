@@ -37,3 +37,14 @@ pub fn receiver_error(error: crate::sources::otlp::ReceiverError) -> anyhow::Err
         ReceiverError::Bind { .. } => error.into(),
     }
 }
+
+/// The tokio runtime the cockpit, its sources and the receiver run on. Two workers: the sources
+/// wait on I/O, heavy decoding goes to the blocking pool, and the terminal reader has its thread.
+pub fn async_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context as _;
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}

@@ -21,11 +21,7 @@ use crate::sources::otlp::{self, Received};
 const BATCHES_IN_FLIGHT: usize = 64;
 
 pub fn run(config: &ConfigFile, args: &RecordArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::async_runtime()?;
     runtime.block_on(record(config, args))
 }
 

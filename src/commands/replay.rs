@@ -49,11 +49,7 @@ pub fn run(
             playback: Some(playback_tx),
         }
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::async_runtime()?;
     runtime.block_on(runtime::run(
         app,
         theme,

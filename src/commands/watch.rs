@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use chrono::Utc;
 use tokio::sync::mpsc;
 
@@ -53,11 +52,7 @@ pub fn run(
         }),
         (None, configured) => configured.clone(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::async_runtime()?;
     // Bound before the screen opens, so a port in use is a plain error, not a pane.
     let receiver = otlp_config
         .map(|settings| runtime.block_on(otlp::bind(&settings)))

@@ -1,11 +1,9 @@
 //! Neural embeddings from an OpenAI-compatible `/v1/embeddings` endpoint (docs: DETECTION.md,
 //! "Drift and similarity"): no Rust crate ships a model, so a configured server is the way to one.
 
-use std::time::Duration;
-
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 
+use crate::http::{self, SecretError};
 use crate::model::Call;
 
 /// Where embeddings come from, as written in the config file.
@@ -114,31 +112,31 @@ impl EmbeddingClient {
         let endpoint = reqwest::Url::parse(&format!("{base}/embeddings")).map_err(|err| {
             EmbeddingError::InvalidConfig(format!("url {:?} is not a valid url: {err}", config.url))
         })?;
-        let mut headers = HeaderMap::new();
-        let api_key = match &config.api_key_env {
-            Some(var) => {
-                let (key, authorization) = read_key(var)?;
-                headers.insert(AUTHORIZATION, authorization);
-                Some(key)
+        let bearer = config
+            .api_key_env
+            .as_deref()
+            .map(|var| {
+                http::bearer(var).map_err(|error| match error {
+                    SecretError::Missing => EmbeddingError::MissingKey {
+                        var: var.to_owned(),
+                    },
+                    SecretError::NotAHeader => EmbeddingError::InvalidConfig(format!(
+                        "the key in {var} holds characters an HTTP header cannot carry"
+                    )),
+                })
+            })
+            .transpose()?;
+        let http = http::client(bearer.as_ref(), config.timeout_ms).map_err(|reason| {
+            EmbeddingError::ClientSetup {
+                url: http::shown_url(&endpoint),
+                reason,
             }
-            None => None,
-        };
-        // reqwest is built without a crypto provider to keep aws-lc-sys (cmake, nasm) out; ring
-        // is ours. An Err means a provider is installed already, which is all a client needs.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .timeout(Duration::from_millis(config.timeout_ms))
-            .build()
-            .map_err(|err| EmbeddingError::ClientSetup {
-                url: endpoint.to_string(),
-                reason: root_cause(&err),
-            })?;
+        })?;
         Ok(Self {
             http,
             endpoint,
             model: config.model,
-            api_key,
+            api_key: bearer.map(|b| b.secret),
             batch_size: config.batch_size,
             timeout_ms: config.timeout_ms,
         })
@@ -230,7 +228,7 @@ impl EmbeddingClient {
         } else {
             EmbeddingError::Connection {
                 url,
-                reason: root_cause(err),
+                reason: http::root_cause(err),
             }
         }
     }
@@ -249,34 +247,6 @@ impl EmbeddingClient {
             None => text.to_owned(),
         }
     }
-}
-
-/// The key in `var` and its Authorization header, marked sensitive so reqwest never logs it.
-fn read_key(var: &str) -> Result<(String, HeaderValue), EmbeddingError> {
-    let key = match std::env::var(var) {
-        Ok(key) if !key.trim().is_empty() => key.trim().to_owned(),
-        _ => {
-            return Err(EmbeddingError::MissingKey {
-                var: var.to_owned(),
-            });
-        }
-    };
-    let mut authorization = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
-        EmbeddingError::InvalidConfig(format!(
-            "the key in {var} holds characters an HTTP header cannot carry"
-        ))
-    })?;
-    authorization.set_sensitive(true);
-    Ok((key, authorization))
-}
-
-/// The innermost cause (e.g. "Connection refused"): reqwest's own message only repeats the url.
-fn root_cause(err: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = err;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 /// Orders a batch's embeddings by `index`: servers need not return them in input order.

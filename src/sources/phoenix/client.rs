@@ -1,11 +1,8 @@
 //! HTTP to one Phoenix: the spans endpoint, the prompt registry (REST), and the version facts
 //! the REST API leaves out (GraphQL). Every error names the URL it is about.
 
-use std::time::Duration;
-
 use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::Url;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -13,7 +10,7 @@ use serde_json::{Value, json};
 use super::prompts::{ListedVersion, VersionFacts};
 use super::spans::{ListedPage, SpansPage};
 use crate::config::sources::PhoenixConfig;
-use crate::sources::shown_url;
+use crate::http::{self, SecretError, shown_url};
 
 /// A poll's first page: between polls a few spans arrive, and a page costs Phoenix about 0.1 ms
 /// a span.
@@ -108,29 +105,28 @@ impl PhoenixClient {
             .ok_or_else(|| {
                 PhoenixError::InvalidConfig(format!("url {:?} is not a valid base URL", config.url))
             })?;
-        let mut headers = HeaderMap::new();
-        let api_key = match &config.api_key_env {
-            Some(var) => {
-                let (key, authorization) = read_key(var)?;
-                headers.insert(AUTHORIZATION, authorization);
-                Some(key)
-            }
-            None => None,
-        };
-        // reqwest is built without a crypto provider; ring is ours (see EmbeddingClient::new).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .timeout(Duration::from_millis(config.timeout_ms))
-            .build()
-            .map_err(|err| PhoenixError::ClientSetup {
+        let bearer = config
+            .api_key_env
+            .as_deref()
+            .map(|var| {
+                http::bearer(var).map_err(|error| match error {
+                    SecretError::Missing => PhoenixError::MissingKey { var: var.into() },
+                    SecretError::NotAHeader => PhoenixError::InvalidConfig(format!(
+                        "the key in {var} holds characters an HTTP header cannot carry"
+                    )),
+                })
+            })
+            .transpose()?;
+        let http = http::client(bearer.as_ref(), config.timeout_ms).map_err(|reason| {
+            PhoenixError::ClientSetup {
                 url: shown_url(&base),
-                reason: root_cause(&err),
-            })?;
+                reason,
+            }
+        })?;
         Ok(Self {
             http,
             base,
-            api_key,
+            api_key: bearer.map(|b| b.secret),
             timeout_ms: config.timeout_ms,
         })
     }
@@ -302,7 +298,7 @@ impl PhoenixClient {
         } else {
             PhoenixError::Connection {
                 url: shown_url(url),
-                reason: self.scrub(&root_cause(err)),
+                reason: self.scrub(&http::root_cause(err)),
             }
         }
     }
@@ -346,30 +342,6 @@ fn version_facts_query(ids: &[&str]) -> (String, Value) {
         .map(|(i, id)| (format!("v{i}"), Value::from(*id)))
         .collect::<serde_json::Map<_, _>>();
     (query, Value::Object(variables))
-}
-
-/// The key in `var` and its Authorization header, marked sensitive so reqwest never logs it.
-fn read_key(var: &str) -> Result<(String, HeaderValue), PhoenixError> {
-    let key = match std::env::var(var) {
-        Ok(key) if !key.trim().is_empty() => key.trim().to_owned(),
-        _ => return Err(PhoenixError::MissingKey { var: var.into() }),
-    };
-    let mut authorization = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
-        PhoenixError::InvalidConfig(format!(
-            "the key in {var} holds characters an HTTP header cannot carry"
-        ))
-    })?;
-    authorization.set_sensitive(true);
-    Ok((key, authorization))
-}
-
-/// The innermost cause (e.g. "Connection refused"): reqwest's own message only repeats the url.
-fn root_cause(err: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = err;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 #[cfg(test)]

@@ -1,15 +1,12 @@
 //! An HTTP client for one Prometheus-compatible query API: instant and range queries, with the
 //! configured timeout and optional bearer token.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use reqwest::Url;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 
 use super::response::{self, InstantAnswer, RangeAnswer, ResponseError};
 use crate::config::sources::PrometheusConfig;
-use crate::sources::shown_url;
+use crate::http::{self, SecretError, shown_url};
 
 /// How much of an error body to show: enough to read the server's reason, not a whole page.
 const BODY_EXCERPT_CHARS: usize = 200;
@@ -103,31 +100,31 @@ impl PrometheusClient {
         };
         let instant_endpoint = endpoint("/api/v1/query")?;
         let range_endpoint = endpoint("/api/v1/query_range")?;
-        let mut headers = HeaderMap::new();
-        let token = match &config.bearer_token_env {
-            Some(var) => {
-                let (token, authorization) = read_token(var)?;
-                headers.insert(AUTHORIZATION, authorization);
-                Some(token)
-            }
-            None => None,
-        };
-        // reqwest is built without a crypto provider to keep aws-lc-sys (cmake, nasm) out; ring
-        // is ours. An Err means a provider is installed already, which is all a client needs.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .timeout(Duration::from_millis(config.timeout_ms))
-            .build()
-            .map_err(|err| PrometheusError::ClientSetup {
+        let bearer = config
+            .bearer_token_env
+            .as_deref()
+            .map(|var| {
+                http::bearer(var).map_err(|error| match error {
+                    SecretError::Missing => PrometheusError::MissingToken {
+                        var: var.to_owned(),
+                    },
+                    SecretError::NotAHeader => PrometheusError::InvalidConfig(format!(
+                        "the token in {var} holds characters an HTTP header cannot carry"
+                    )),
+                })
+            })
+            .transpose()?;
+        let http = http::client(bearer.as_ref(), config.timeout_ms).map_err(|reason| {
+            PrometheusError::ClientSetup {
                 url: shown_url(&instant_endpoint),
-                reason: root_cause(&err),
-            })?;
+                reason,
+            }
+        })?;
         Ok(Self {
             http,
             instant_endpoint,
             range_endpoint,
-            token,
+            token: bearer.map(|b| b.secret),
             timeout_ms: config.timeout_ms,
         })
     }
@@ -237,7 +234,7 @@ impl PrometheusClient {
             PrometheusError::Connection {
                 query,
                 url,
-                reason: self.scrub(&root_cause(err)),
+                reason: self.scrub(&http::root_cause(err)),
             }
         }
     }
@@ -271,35 +268,6 @@ impl PrometheusClient {
 fn unix_seconds(at: DateTime<Utc>) -> String {
     let ms = at.timestamp_millis();
     format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
-}
-
-/// The token in `var` and its Authorization header, marked sensitive so reqwest never logs it.
-fn read_token(var: &str) -> Result<(String, HeaderValue), PrometheusError> {
-    let token = match std::env::var(var) {
-        Ok(token) if !token.trim().is_empty() => token.trim().to_owned(),
-        _ => {
-            return Err(PrometheusError::MissingToken {
-                var: var.to_owned(),
-            });
-        }
-    };
-    let mut authorization = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-        PrometheusError::InvalidConfig(format!(
-            "the token in {var} holds characters an HTTP header cannot carry"
-        ))
-    })?;
-    authorization.set_sensitive(true);
-    Ok((token, authorization))
-}
-
-/// The innermost cause (e.g. "Connection refused"): reqwest's own message repeats the url, query
-/// string and all.
-fn root_cause(err: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = err;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 #[cfg(test)]

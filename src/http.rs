@@ -1,0 +1,72 @@
+//! What every HTTP client of flightdeck shares (embeddings, Prometheus, Phoenix): a bearer secret
+//! read from the environment into a header reqwest never logs, rustls on ring, a timeout, the
+//! innermost cause of a failure, and urls shown without credentials.
+
+use std::time::Duration;
+
+use reqwest::Url;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+
+/// A secret from the environment, as `Authorization: Bearer …`.
+pub struct Bearer {
+    /// Kept to scrub it from anything a server echoes back.
+    pub secret: String,
+    header: HeaderValue,
+}
+
+/// Why the variable a config names gives no usable secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretError {
+    /// Not set, or empty.
+    Missing,
+    /// Holds characters an HTTP header cannot carry.
+    NotAHeader,
+}
+
+/// The secret in `var`, trimmed, as a sensitive Authorization header.
+pub fn bearer(var: &str) -> Result<Bearer, SecretError> {
+    let secret = match std::env::var(var) {
+        Ok(secret) if !secret.trim().is_empty() => secret.trim().to_owned(),
+        _ => return Err(SecretError::Missing),
+    };
+    let mut header =
+        HeaderValue::from_str(&format!("Bearer {secret}")).map_err(|_| SecretError::NotAHeader)?;
+    header.set_sensitive(true);
+    Ok(Bearer { secret, header })
+}
+
+/// A client with the bearer header, if any, and a timeout on every request.
+pub fn client(bearer: Option<&Bearer>, timeout_ms: u64) -> Result<reqwest::Client, String> {
+    let mut headers = HeaderMap::new();
+    if let Some(bearer) = bearer {
+        headers.insert(AUTHORIZATION, bearer.header.clone());
+    }
+    // reqwest is built without a crypto provider to keep aws-lc-sys (cmake, nasm) out; ring is
+    // ours. An Err means a provider is installed already, which is all a client needs.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .timeout(Duration::from_millis(timeout_ms))
+        .build()
+        .map_err(|err| root_cause(&err))
+}
+
+/// The innermost cause (e.g. "Connection refused"): reqwest's own message repeats the url,
+/// query string and all.
+pub fn root_cause(err: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// A server's url as errors and names show it: without `user:password@`, which reqwest would
+/// otherwise carry into every message.
+pub fn shown_url(url: &Url) -> String {
+    let mut url = url.clone();
+    // Cannot fail for http(s) urls, which have a host.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.to_string()
+}
