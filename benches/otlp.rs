@@ -275,21 +275,6 @@ async fn receiver_alone(template: &Arc<ExportTraceServiceRequest>, seconds: u64)
         .await;
 }
 
-/// A received batch as `watch` hands it to the app.
-fn observed(batch: Received) -> Action {
-    let now = Utc::now();
-    let (calls, changes) = match batch {
-        Received::Calls(calls) => (calls, Vec::new()),
-        Received::Changes(changes) => (Vec::new(), changes),
-    };
-    Action::Observed {
-        now,
-        wall: now,
-        calls,
-        changes,
-    }
-}
-
 /// The receiver feeding the cockpit: the runtime's loop, with a frame every 33 ms.
 async fn into_the_cockpit(template: &Arc<ExportTraceServiceRequest>, seconds: u64) {
     let settings = Settings {
@@ -330,8 +315,8 @@ async fn into_the_cockpit(template: &Arc<ExportTraceServiceRequest>, seconds: u6
             }
             Some(batch) = load.received.recv() => {
                 // As the cockpit's loop does: the batches already waiting fold into one update.
-                let (merged, after) = runtime::coalesce(observed(batch), || {
-                    load.received.try_recv().ok().map(observed)
+                let (merged, after) = runtime::coalesce(batch.into_action(Utc::now()), || {
+                    load.received.try_recv().ok().map(|b| b.into_action(Utc::now()))
                 });
                 for action in std::iter::once(merged).chain(after) {
                     if let Action::Observed { calls, .. } = &action {

@@ -45,6 +45,18 @@ pub enum Action {
     Playback(PlaybackStatus),
 }
 
+impl Action {
+    /// What a live source saw, delivered now: its clock is the wall clock.
+    pub fn observed_live(wall: DateTime<Utc>, calls: Vec<Call>, changes: Vec<Change>) -> Self {
+        Self::Observed {
+            now: wall,
+            wall,
+            calls,
+            changes,
+        }
+    }
+}
+
 /// A replay's playback, as its source reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlaybackStatus {

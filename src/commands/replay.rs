@@ -63,15 +63,7 @@ pub fn run(
 fn unavailable_plans() -> Vec<MitigationPlan> {
     MitigationKind::ALL
         .iter()
-        .map(|kind| MitigationPlan {
-            kind: *kind,
-            backend: "replay".into(),
-            target: String::new(),
-            operation: String::new(),
-            from: String::new(),
-            to: String::new(),
-            unavailable: Some("a replay cannot act".into()),
-        })
+        .map(|kind| MitigationPlan::unavailable(*kind, "replay", "a replay cannot act"))
         .collect()
 }
 

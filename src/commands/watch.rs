@@ -142,15 +142,7 @@ fn inputs(config: &ConfigFile, args: &WatchArgs) -> anyhow::Result<Vec<(Records,
 fn unconfigured_plans() -> Vec<MitigationPlan> {
     MitigationKind::ALL
         .iter()
-        .map(|kind| MitigationPlan {
-            kind: *kind,
-            backend: "none".into(),
-            target: String::new(),
-            operation: String::new(),
-            from: String::new(),
-            to: String::new(),
-            unavailable: Some("no backend configured".into()),
-        })
+        .map(|kind| MitigationPlan::unavailable(*kind, "none", "no backend configured"))
         .collect()
 }
 
@@ -159,13 +151,7 @@ async fn clock(actions: mpsc::UnboundedSender<Action>) {
     let mut ticker = tokio::time::interval(CLOCK);
     loop {
         ticker.tick().await;
-        let wall = Utc::now();
-        let tick = Action::Observed {
-            now: wall,
-            wall,
-            calls: Vec::new(),
-            changes: Vec::new(),
-        };
+        let tick = Action::observed_live(Utc::now(), Vec::new(), Vec::new());
         if actions.send(tick).is_err() {
             return;
         }

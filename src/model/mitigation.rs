@@ -42,6 +42,19 @@ pub struct MitigationPlan {
 }
 
 impl MitigationPlan {
+    /// A plan that cannot be carried out, and why: shown in the pane, refused on its key.
+    pub fn unavailable(kind: MitigationKind, backend: &str, reason: &str) -> Self {
+        Self {
+            kind,
+            backend: backend.into(),
+            target: String::new(),
+            operation: String::new(),
+            from: String::new(),
+            to: String::new(),
+            unavailable: Some(reason.into()),
+        }
+    }
+
     pub fn summary(&self) -> String {
         format!("{} {}: {} → {}", self.kind, self.target, self.from, self.to)
     }

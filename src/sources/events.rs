@@ -140,13 +140,10 @@ pub async fn run(input: Input, records: Records, actions: mpsc::UnboundedSender<
         if let Some(newest) = newest {
             status.last_data = Some(wall);
             status.lag_ms = Some((wall - newest).num_milliseconds());
-            let observed = Action::Observed {
-                now: wall,
-                wall,
-                calls,
-                changes,
-            };
-            if actions.send(observed).is_err() {
+            if actions
+                .send(Action::observed_live(wall, calls, changes))
+                .is_err()
+            {
                 return;
             }
         }

@@ -34,6 +34,16 @@ pub enum Received {
     Changes(Vec<Change>),
 }
 
+impl Received {
+    /// The batch as the cockpit takes it, received at `wall`.
+    pub fn into_action(self, wall: chrono::DateTime<Utc>) -> Action {
+        match self {
+            Self::Calls(calls) => Action::observed_live(wall, calls, Vec::new()),
+            Self::Changes(changes) => Action::observed_live(wall, Vec::new(), changes),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiverError {
     #[error("cannot listen for OTLP on {addr}: {source}")]
@@ -193,18 +203,7 @@ pub fn feed(receiver: Receiver, actions: mpsc::UnboundedSender<Action>) {
     let app = actions.clone();
     tokio::spawn(async move {
         while let Some(batch) = received.recv().await {
-            let wall = Utc::now();
-            let (calls, changes) = match batch {
-                Received::Calls(calls) => (calls, Vec::new()),
-                Received::Changes(changes) => (Vec::new(), changes),
-            };
-            let observed = Action::Observed {
-                now: wall,
-                wall,
-                calls,
-                changes,
-            };
-            if app.send(observed).is_err() {
+            if app.send(batch.into_action(Utc::now())).is_err() {
                 return;
             }
         }

@@ -58,12 +58,7 @@ pub async fn run(config: PhoenixConfig, actions: mpsc::UnboundedSender<Action>) 
         }
         if !(poll.calls.is_empty() && poll.changes.is_empty())
             && actions
-                .send(Action::Observed {
-                    now: wall,
-                    wall,
-                    calls: poll.calls,
-                    changes: poll.changes,
-                })
+                .send(Action::observed_live(wall, poll.calls, poll.changes))
                 .is_err()
         {
             return;
