@@ -130,7 +130,7 @@ pub const BINDINGS: &[Binding] = &[
         &[Key::Char(' ')],
         "Space",
         Command::TogglePause,
-        "pause replay",
+        "pause (replay)",
         true,
     ),
     bind(
@@ -138,7 +138,7 @@ pub const BINDINGS: &[Binding] = &[
         &[Key::Char('o')],
         "o",
         Command::JumpToOnset,
-        "jump to onset",
+        "jump to onset (replay)",
         true,
     ),
     bind(
