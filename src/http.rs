@@ -1,13 +1,14 @@
-//! What every HTTP client of flightdeck shares (embeddings, Prometheus, Phoenix): a bearer secret
-//! read from the environment into a header reqwest never logs, rustls on ring, a timeout, the
-//! innermost cause of a failure, and urls shown without credentials.
+//! What every HTTP client of flightdeck shares (embeddings, Prometheus, Phoenix, the mitigation
+//! backends): secrets read from the environment into a header reqwest never logs, rustls on ring,
+//! a timeout, the innermost cause of a failure, urls shown without credentials, and text scrubbed
+//! of the secrets a server may echo back.
 
 use std::time::Duration;
 
 use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 
-/// A secret from the environment, as `Authorization: Bearer …`.
+/// Secrets from the environment, as an `Authorization` header.
 pub struct Bearer {
     /// Kept to scrub it from anything a server echoes back.
     pub secret: String,
@@ -23,16 +24,55 @@ pub enum SecretError {
     NotAHeader,
 }
 
-/// The secret in `var`, trimmed, as a sensitive Authorization header.
+/// The secret in `var`, trimmed, as a sensitive `Authorization: Bearer …` header.
 pub fn bearer(var: &str) -> Result<Bearer, SecretError> {
-    let secret = match std::env::var(var) {
-        Ok(secret) if !secret.trim().is_empty() => secret.trim().to_owned(),
-        _ => return Err(SecretError::Missing),
-    };
-    let mut header =
-        HeaderValue::from_str(&format!("Bearer {secret}")).map_err(|_| SecretError::NotAHeader)?;
-    header.set_sensitive(true);
+    let secret = secret(var)?;
+    let header = sensitive(&format!("Bearer {secret}"))?;
     Ok(Bearer { secret, header })
+}
+
+/// The secret in `var` as the whole `Authorization` value, with no scheme (Unleash's tokens).
+pub fn token(var: &str) -> Result<Bearer, SecretError> {
+    let secret = secret(var)?;
+    let header = sensitive(&secret)?;
+    Ok(Bearer { secret, header })
+}
+
+/// `Authorization: Basic …` from a user in `user_var` and a password in `password_var`
+/// (Langfuse's public and secret keys); the password is the secret kept for scrubbing.
+pub fn basic(user_var: &str, password_var: &str) -> Result<Bearer, SecretError> {
+    use base64::Engine as _;
+    let user = secret(user_var)?;
+    let password = secret(password_var)?;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let header = sensitive(&format!("Basic {encoded}"))?;
+    Ok(Bearer {
+        secret: password,
+        header,
+    })
+}
+
+/// The trimmed, non-empty value of `var`.
+pub fn secret(var: &str) -> Result<String, SecretError> {
+    match std::env::var(var) {
+        Ok(secret) if !secret.trim().is_empty() => Ok(secret.trim().to_owned()),
+        _ => Err(SecretError::Missing),
+    }
+}
+
+fn sensitive(value: &str) -> Result<HeaderValue, SecretError> {
+    let mut header = HeaderValue::from_str(value).map_err(|_| SecretError::NotAHeader)?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+/// `text` with every non-empty secret replaced by `[redacted]`.
+pub fn scrub<'a>(text: &str, secrets: impl IntoIterator<Item = &'a str>) -> String {
+    let mut text = text.to_owned();
+    for secret in secrets.into_iter().filter(|s| !s.is_empty()) {
+        text = text.replace(secret, "[redacted]");
+    }
+    text
 }
 
 /// A client with the bearer header, if any, and a timeout on every request.

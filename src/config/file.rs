@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::actuators::{ActuatorsConfig, MitigationsConfig};
 use super::sources::{ChangesConfig, SourcesConfig};
 use crate::enrichment::embeddings::EndpointConfig;
 
@@ -30,6 +31,12 @@ pub struct ConfigFile {
     pub sources: SourcesConfig,
     #[serde(default)]
     pub changes: ChangesConfig,
+    /// How to reach each mitigation backend.
+    #[serde(default)]
+    pub actuators: ActuatorsConfig,
+    /// Which backend carries out each mitigation, on what.
+    #[serde(default)]
+    pub mitigations: MitigationsConfig,
     /// Where the file was read from; relative paths in it are taken from its directory.
     #[serde(skip)]
     pub dir: Option<PathBuf>,

@@ -1,5 +1,6 @@
 //! Where flightdeck keeps its files, what the user's config file says, and who the user is.
 
+pub mod actuators;
 pub mod file;
 pub mod sources;
 

@@ -1,7 +1,8 @@
-//! Mitigations: what they are, what a backend says one would do, and what it did.
+//! Mitigations: what they are, what a backend says one would do, and how carrying one out went.
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The one-key mitigations that stop the bleeding before the root cause is known.
@@ -31,19 +32,48 @@ impl fmt::Display for MitigationKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MitigationPlan {
     pub kind: MitigationKind,
+    /// The backend's name as the config gives it: "unleash", "phoenix", "flagd file", ...
     pub backend: String,
+    /// What is changed, e.g. "flag support-ai in production".
     pub target: String,
-    /// The exact operation, e.g. "set live prompt version" or "PATCH /api/...".
+    /// The exact operation: method and path, or the file written.
     pub operation: String,
+    /// The current state and the state after, as a person reads them.
     pub from: String,
     pub to: String,
+    /// The backend's own names for the two states (a version id, a variant, a payload): what
+    /// the apply sends and the read-back compares.
+    pub from_id: String,
+    pub to_id: String,
+    /// States the user may pick instead of `to` (older prompt versions), newest first.
+    pub choices: Vec<PlanChoice>,
+    /// The current state's text (a prompt's), for the picker's word diff.
+    pub from_text: Option<String>,
+    /// Confirming asks for this name to be typed, because the target is production.
+    pub confirm_name: Option<String>,
+    /// This plan puts back what the last mitigation changed.
+    pub undo: bool,
     /// Why it cannot be applied now, if it cannot.
     pub unavailable: Option<String>,
 }
 
+/// A state the user may pick as a plan's target, such as one prompt version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanChoice {
+    /// As a person reads it, e.g. "v3".
+    pub label: String,
+    /// The backend's id, which becomes the plan's `to_id`.
+    pub id: String,
+    pub created_at: Option<DateTime<Utc>>,
+    /// The state's text (a prompt's template), for the word diff against the current one.
+    pub text: Option<String>,
+    /// The operation that moves to this state.
+    pub operation: String,
+}
+
 impl MitigationPlan {
-    /// A plan that cannot be carried out, and why: shown in the pane, refused on its key.
-    pub fn unavailable(kind: MitigationKind, backend: &str, reason: &str) -> Self {
+    /// A plan with only its kind and backend; backends fill in the rest.
+    pub fn new(kind: MitigationKind, backend: &str) -> Self {
         Self {
             kind,
             backend: backend.into(),
@@ -51,11 +81,132 @@ impl MitigationPlan {
             operation: String::new(),
             from: String::new(),
             to: String::new(),
+            from_id: String::new(),
+            to_id: String::new(),
+            choices: Vec::new(),
+            from_text: None,
+            confirm_name: None,
+            undo: false,
+            unavailable: None,
+        }
+    }
+
+    /// A plan that cannot be carried out, and why: shown in the pane, refused on its key.
+    pub fn unavailable(kind: MitigationKind, backend: &str, reason: &str) -> Self {
+        Self {
             unavailable: Some(reason.into()),
+            ..Self::new(kind, backend)
+        }
+    }
+
+    /// The same plan aimed at `choices[index]` instead; unchanged if there is no such choice.
+    pub fn choose(&self, index: usize) -> Self {
+        let Some(choice) = self.choices.get(index) else {
+            return self.clone();
+        };
+        Self {
+            to: choice.label.clone(),
+            to_id: choice.id.clone(),
+            operation: choice.operation.clone(),
+            ..self.clone()
+        }
+    }
+
+    /// Which choice the plan aims at now, if it aims at one.
+    pub fn chosen(&self) -> Option<usize> {
+        self.choices.iter().position(|c| c.id == self.to_id)
+    }
+
+    /// What the mitigation is called in messages and the timeline: "undo kill switch" for an undo.
+    pub fn action(&self) -> String {
+        if self.undo {
+            format!("undo {}", self.kind)
+        } else {
+            self.kind.to_string()
         }
     }
 
     pub fn summary(&self) -> String {
-        format!("{} {}: {} → {}", self.kind, self.target, self.from, self.to)
+        format!("{} {}: {} → {}", self.action(), self.target, self.from, self.to)
+    }
+}
+
+/// How carrying out a confirmed plan went, stage by stage, as the actuator reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MitigationStage {
+    /// The backend accepted the change; its answer, e.g. "POST /api/... → 200 OK".
+    Applied { answer: String },
+    /// The state read back agrees with the plan; `undo` puts back what was changed.
+    Verified {
+        read_back: String,
+        undo: Option<MitigationPlan>,
+    },
+    /// Nothing can read the state back (a webhook): the backend's answer is the only evidence.
+    Unverified {
+        why: String,
+        undo: Option<MitigationPlan>,
+    },
+    /// It failed here, with the reason; nothing further was tried.
+    Failed { reason: String },
+    /// `--dry-run`: exactly what would have been sent, and nothing was.
+    DryRun { request: String },
+}
+
+impl MitigationStage {
+    /// Whether carrying out the plan is over.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Self::Applied { .. })
+    }
+}
+
+/// Whether a name (an environment, a tag, a label) looks like production, where confirming a
+/// mitigation asks for the target's name to be typed.
+pub fn is_production_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name == "prod" || name.starts_with("prod-") || name.starts_with("production")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_with_versions() -> MitigationPlan {
+        let choice = |label: &str, id: &str| PlanChoice {
+            label: label.into(),
+            id: id.into(),
+            created_at: None,
+            text: None,
+            operation: format!("POST /v1/prompt_versions/{id}/tags"),
+        };
+        MitigationPlan {
+            from: "v3".into(),
+            from_id: "c".into(),
+            to: "v2".into(),
+            to_id: "b".into(),
+            operation: "POST /v1/prompt_versions/b/tags".into(),
+            choices: vec![choice("v2", "b"), choice("v1", "a")],
+            ..MitigationPlan::new(MitigationKind::PromptRollback, "phoenix")
+        }
+    }
+
+    #[test]
+    fn choosing_a_version_aims_the_plan_and_its_operation_at_it() {
+        let plan = plan_with_versions();
+        assert_eq!(plan.chosen(), Some(0));
+        let older = plan.choose(1);
+        assert_eq!((older.to.as_str(), older.to_id.as_str()), ("v1", "a"));
+        assert_eq!(older.operation, "POST /v1/prompt_versions/a/tags");
+        assert_eq!(older.chosen(), Some(1));
+        assert_eq!(plan.choose(7), plan);
+    }
+
+    #[test]
+    fn production_names() {
+        for name in ["production", "prod", "Production", "prod-eu", "production-us"] {
+            assert!(is_production_name(name), "{name}");
+        }
+        for name in ["staging", "development", "preprod", "products"] {
+            assert!(!is_production_name(name), "{name}");
+        }
     }
 }

@@ -252,8 +252,6 @@ impl Simulator {
         let models = &self.scenario.models;
         let live = &prompts[self.live_prompt()].version;
         let rollback = MitigationPlan {
-            kind: MitigationKind::PromptRollback,
-            backend: BACKEND.into(),
             target: format!("prompt {}", feature.name),
             operation: "set the live prompt version".into(),
             from: live.clone(),
@@ -264,17 +262,17 @@ impl Simulator {
                 .rollback_target()
                 .is_none()
                 .then(|| format!("no known-good version before {live}")),
+            ..MitigationPlan::new(MitigationKind::PromptRollback, BACKEND)
         };
         let requested = self.requested_model();
         let pin_to = models[self.pin_target()].snapshot.clone();
         let pin = MitigationPlan {
-            kind: MitigationKind::ModelPin,
-            backend: BACKEND.into(),
             target: format!("model for {}", feature.name),
             operation: "set the requested model".into(),
             from: requested.clone(),
             to: pin_to.clone(),
             unavailable: (requested == pin_to).then(|| format!("already pinned to {pin_to}")),
+            ..MitigationPlan::new(MitigationKind::ModelPin, BACKEND)
         };
         let (from, to) = if self.fallback_on {
             ("off (fallback)", "on (AI)")
@@ -282,13 +280,11 @@ impl Simulator {
             ("on (AI)", "off (fallback)")
         };
         let kill = MitigationPlan {
-            kind: MitigationKind::KillSwitch,
-            backend: BACKEND.into(),
             target: format!("flag {}", feature.kill_switch_flag),
             operation: "toggle the feature flag".into(),
             from: from.into(),
             to: to.into(),
-            unavailable: None,
+            ..MitigationPlan::new(MitigationKind::KillSwitch, BACKEND)
         };
         vec![rollback, pin, kill]
     }
