@@ -69,6 +69,7 @@ fn main() {
         actor: "bench".into(),
         source: "bench".into(),
         read_only: false,
+        dry_run: false,
         speed: Some(60.0),
     };
     let mut app = App::new(

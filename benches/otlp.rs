@@ -281,6 +281,7 @@ async fn into_the_cockpit(template: &Arc<ExportTraceServiceRequest>, seconds: u6
         actor: "bench".into(),
         source: "otlp".into(),
         read_only: false,
+        dry_run: false,
         speed: None,
     };
     let mut app = App::new(

@@ -32,6 +32,9 @@ pub struct GlobalArgs {
     /// Hide and refuse every mitigation: look, don't touch
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// Mitigations show exactly what they would send to the backend, and send nothing
+    #[arg(long, global = true)]
+    pub dry_run: bool,
     /// The config file [default: ./flightdeck.toml, else flightdeck.toml in the config dir]
     #[arg(long, global = true, env = "FLIGHTDECK_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,

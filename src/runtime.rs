@@ -14,11 +14,13 @@ use ratatui_textarea::TextArea;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
+use crate::actuators::Mitigations;
 use crate::actuators::simulator::SimulatorActuator;
 use crate::app::keymap::{self, Command, Context, Key};
 use crate::app::{Action, App, Effect, Overlay, PlaybackCommand};
 use crate::enrichment::{self, embeddings::EmbeddingClient};
 use crate::incident::writer::TimelineWriter;
+use crate::model::MitigationStage;
 use crate::sim::Simulator;
 use crate::sources;
 use crate::term;
@@ -29,7 +31,7 @@ const FRAME: Duration = Duration::from_millis(33);
 /// What carries out the app's requests to the world a source came with.
 #[derive(Default)]
 pub struct Controls {
-    pub actuator: Option<SimulatorActuator>,
+    pub mitigations: Option<Mitigations>,
     pub playback: Option<mpsc::UnboundedSender<PlaybackCommand>>,
 }
 
@@ -42,7 +44,7 @@ pub fn simulator(sim: Simulator, speed: f64) -> StartSources {
         let (commands_tx, commands) = mpsc::unbounded_channel();
         tokio::spawn(sources::simulator::run(sim, speed, actions, commands));
         Controls {
-            actuator: Some(SimulatorActuator::new(commands_tx)),
+            mitigations: Some(Mitigations::Simulator(SimulatorActuator::new(commands_tx))),
             playback: None,
         }
     })
@@ -110,16 +112,13 @@ pub async fn run(
             match effect {
                 Effect::Persist { incident_id, entry } => writer.write(incident_id, *entry),
                 Effect::ApplyMitigation(plan) => {
-                    let kind = plan.kind;
-                    let applied = match &controls.actuator {
-                        Some(actuator) => actuator.apply(plan),
+                    let handed_over = match &controls.mitigations {
+                        Some(mitigations) => mitigations.apply(*plan),
                         None => Err("no mitigation backend is connected".to_string()),
                     };
-                    if let Err(reason) = applied {
-                        let follow_up = app.update(Action::MitigationFinished {
-                            kind,
-                            result: Err(reason),
-                        });
+                    if let Err(reason) = handed_over {
+                        let follow_up =
+                            app.update(Action::Mitigation(MitigationStage::Failed { reason }));
                         for effect in follow_up {
                             if let Effect::Persist { incident_id, entry } = effect {
                                 writer.write(incident_id, *entry);
@@ -295,6 +294,7 @@ pub fn key_of(event: KeyEvent) -> Option<Key> {
         KeyCode::Char(c) => Key::Char(c),
         KeyCode::Enter => Key::Enter,
         KeyCode::Esc => Key::Esc,
+        KeyCode::Backspace => Key::Backspace,
         KeyCode::Tab => Key::Tab,
         KeyCode::BackTab => Key::BackTab,
         KeyCode::Up => Key::Up,

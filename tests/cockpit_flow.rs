@@ -34,7 +34,7 @@ fn detected_then_rolled_back_then_recovered_all_on_disk() {
     );
 
     h.press(Key::Char('r'));
-    let Some(Overlay::Confirm { plan, focus }) = &h.app.overlay else {
+    let Some(Overlay::Confirm { plan, focus, .. }) = &h.app.overlay else {
         panic!("no confirm dialog");
     };
     assert_eq!((plan.from.as_str(), plan.to.as_str()), ("v8", "v7"));

@@ -3,15 +3,39 @@
 //! Every backend implements [`Actuator`]: a read of the current state as a plan, the exact
 //! request for `--dry-run`, one apply (never retried), a read-back, and the plan that undoes it.
 
+pub mod driver;
 pub mod simulator;
 
 use std::future::Future;
 
+use self::driver::DriverHandle;
+use self::simulator::SimulatorActuator;
 use crate::model::{MitigationKind, MitigationPlan};
+
+/// Where the runtime sends the plan the user confirmed.
+pub enum Mitigations {
+    /// The demo's simulated control plane.
+    Simulator(SimulatorActuator),
+    /// The backends the config names, driven by their own task.
+    Backends(DriverHandle),
+}
+
+impl Mitigations {
+    /// Hands the plan over; an error means whatever carries it out has stopped.
+    pub fn apply(&self, plan: MitigationPlan) -> Result<(), String> {
+        match self {
+            Self::Simulator(simulator) => simulator.apply(plan),
+            Self::Backends(driver) => driver.apply(plan),
+        }
+    }
+}
 
 /// One mitigation on one backend.
 pub trait Actuator: Send + Sync {
     fn kind(&self) -> MitigationKind;
+
+    /// The backend's name as plans show it, e.g. "unleash".
+    fn backend(&self) -> &'static str;
 
     /// Reads the backend's current state as the plan the mitigation would carry out now. A
     /// backend that answers but cannot act (no earlier version, flag missing) gives a plan with

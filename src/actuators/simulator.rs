@@ -1,5 +1,5 @@
-//! Mitigations against the embedded simulator: the simulator task applies them and reports the
-//! read-back as a `MitigationFinished` action.
+//! Mitigations against the embedded simulator: the simulator task applies them and reports each
+//! stage as a `Mitigation` action.
 
 use tokio::sync::mpsc;
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::keymap::{Command, Key};
 use crate::model::{
-    Call, Change, InfraReading, MitigationKind, MitigationPlan, SourceStatus, TimelineEntry,
+    Call, Change, InfraReading, MitigationPlan, MitigationStage, SourceStatus, TimelineEntry,
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -20,11 +20,8 @@ pub enum Action {
     },
     /// The mitigation backends' current state, read.
     PlansRead(Vec<MitigationPlan>),
-    MitigationFinished {
-        kind: MitigationKind,
-        /// The state read back after the change, or why it failed.
-        result: Result<String, String>,
-    },
+    /// How the mitigation in flight is going: applied, then verified by read-back, or failed.
+    Mitigation(MitigationStage),
     EntryPersisted {
         incident_id: String,
         seq: u64,
@@ -99,7 +96,7 @@ pub enum Effect {
         entry: Box<TimelineEntry>,
     },
     /// Apply exactly the plan the user confirmed.
-    ApplyMitigation(MitigationPlan),
+    ApplyMitigation(Box<MitigationPlan>),
     Playback(PlaybackCommand),
     Quit,
 }

@@ -18,8 +18,8 @@ use crate::engine::metrics::{MetricId, MetricState};
 use crate::engine::triage::{Category, Triage, Verdict};
 use crate::engine::{Assessment, Engine};
 use crate::model::{
-    ChangeKind, EntryKind, Incident, InfraReading, MitigationKind, MitigationPlan, Outcome,
-    Severity, SourceState, SourceStatus, Status, TimelineEntry,
+    ChangeKind, EntryKind, Incident, InfraReading, MitigationKind, MitigationPlan, MitigationStage,
+    Outcome, Severity, SourceState, SourceStatus, Status, TimelineEntry,
 };
 
 /// Fixed facts about this session of the cockpit.
@@ -30,6 +30,8 @@ pub struct Settings {
     /// Where the telemetry comes from, shown in the header.
     pub source: String,
     pub read_only: bool,
+    /// Mitigations show exactly what they would send, and send nothing.
+    pub dry_run: bool,
     /// How fast the source's clock runs against the wall clock, when it is simulated.
     pub speed: Option<f64>,
 }
@@ -63,7 +65,13 @@ pub enum Button {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Overlay {
     Help,
-    Confirm { plan: MitigationPlan, focus: Button },
+    /// A mitigation waiting for the user's word; `typed` is the name typed so far, when the
+    /// plan asks for one.
+    Confirm {
+        plan: Box<MitigationPlan>,
+        focus: Button,
+        typed: String,
+    },
     Note,
     Diff(PromptDiff),
     Entry(u64),
@@ -97,6 +105,14 @@ pub enum Level {
     Error,
 }
 
+/// The mitigation being carried out: at most one at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InFlight {
+    pub plan: MitigationPlan,
+    /// The backend has accepted it and its state is being read back.
+    pub applied: bool,
+}
+
 /// A mitigation waiting for the metrics that alarmed to come back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verification {
@@ -128,7 +144,9 @@ pub struct App {
     pub incident: Option<Incident>,
     pub timeline: Vec<LoggedEntry>,
     pub plans: Vec<MitigationPlan>,
-    pub in_flight: Option<MitigationKind>,
+    pub in_flight: Option<InFlight>,
+    /// What puts back the last mitigation applied, while it can be put back.
+    pub undo: Option<MitigationPlan>,
     pub verification: Option<Verification>,
     pub focus: Pane,
     pub overlay: Option<Overlay>,
@@ -179,6 +197,7 @@ impl App {
             timeline: Vec::new(),
             plans: Vec::new(),
             in_flight: None,
+            undo: None,
             verification: None,
             focus: Pane::Metrics,
             overlay: None,
@@ -260,7 +279,10 @@ impl App {
             Action::Key(keymap::Key::Ctrl('c')) => self.command(Command::Quit),
             Action::Key(key) => match keymap::command_for(self.context(), key) {
                 Some(command) => self.command(command),
-                None => Vec::new(),
+                None => {
+                    self.type_confirm_name(key);
+                    Vec::new()
+                }
             },
             Action::Command(command) => self.command(command),
             Action::Observed {
@@ -273,7 +295,7 @@ impl App {
                 self.plans = plans;
                 Vec::new()
             }
-            Action::MitigationFinished { kind, result } => self.mitigation_finished(kind, result),
+            Action::Mitigation(stage) => self.mitigation_progress(stage),
             Action::EntryPersisted { incident_id, seq } => {
                 self.set_persisted(&incident_id, seq, Persisted::OnDisk);
                 Vec::new()
@@ -362,6 +384,13 @@ impl App {
             Command::Bottom => self.scroll(isize::MAX / 2),
             Command::Open => self.open_selected(),
             Command::Mitigate(kind) => self.request_mitigation(kind),
+            Command::Undo => match self.undo.clone() {
+                Some(plan) => self.request(plan),
+                None => {
+                    self.message = Some((Level::Info, "no mitigation to undo".into()));
+                    Vec::new()
+                }
+            },
             Command::TogglePause => match self.playback.as_mut() {
                 Some(playback) if !playback.ended => {
                     playback.paused = !playback.paused;
@@ -432,7 +461,7 @@ impl App {
                 let actor = self.settings.actor.clone();
                 self.log(
                     EntryKind::ActionCancelled {
-                        action: plan.kind.to_string(),
+                        action: plan.action(),
                     },
                     &actor,
                     format!("cancelled {}", plan.summary()),
@@ -454,6 +483,14 @@ impl App {
     }
 
     fn scroll(&mut self, by: isize) -> Vec<Effect> {
+        if let Some(Overlay::Confirm { plan, .. }) = &mut self.overlay {
+            // Up and down pick among the plan's choices, e.g. the prompt versions to roll back to.
+            if let Some(at) = plan.chosen() {
+                let last = plan.choices.len().saturating_sub(1) as isize;
+                **plan = plan.choose((at as isize).saturating_add(by).clamp(0, last) as usize);
+            }
+            return Vec::new();
+        }
         let (selected, len) = match self.focus {
             Pane::Changes => (&mut self.change_selected, self.engine.changes().len()),
             Pane::Timeline => (&mut self.entry_selected, self.timeline.len()),
@@ -547,6 +584,15 @@ impl App {
     }
 
     fn request_mitigation(&mut self, kind: MitigationKind) -> Vec<Effect> {
+        let Some(plan) = self.plan(kind).cloned() else {
+            self.message = Some((Level::Warn, format!("{kind}: backend state not read yet")));
+            return Vec::new();
+        };
+        self.request(plan)
+    }
+
+    /// Logs the request and opens the confirm dialog, unless the plan cannot be carried out now.
+    fn request(&mut self, plan: MitigationPlan) -> Vec<Effect> {
         if self.settings.read_only {
             self.message = Some((
                 Level::Warn,
@@ -554,45 +600,77 @@ impl App {
             ));
             return Vec::new();
         }
-        if let Some(running) = self.in_flight {
-            self.message = Some((Level::Warn, format!("{running} is still being applied")));
+        if let Some(running) = &self.in_flight {
+            self.message = Some((
+                Level::Warn,
+                format!("{} is still being applied", running.plan.action()),
+            ));
             return Vec::new();
         }
-        let Some(plan) = self.plan(kind).cloned() else {
-            self.message = Some((Level::Warn, format!("{kind}: backend state not read yet")));
-            return Vec::new();
-        };
         if let Some(reason) = &plan.unavailable {
-            self.message = Some((Level::Warn, format!("{kind} unavailable: {reason}")));
+            self.message = Some((
+                Level::Warn,
+                format!("{} unavailable: {reason}", plan.action()),
+            ));
             return Vec::new();
         }
         let actor = self.settings.actor.clone();
         let effects = self
             .log(
                 EntryKind::ActionRequested {
-                    action: kind.to_string(),
+                    action: plan.action(),
                 },
                 &actor,
-                format!("requested {}", plan.summary()),
+                format!("requested {} via {}", plan.summary(), plan.backend),
             )
             .into_iter()
             .collect();
         self.overlay = Some(Overlay::Confirm {
-            plan,
+            plan: Box::new(plan),
             focus: Button::Cancel,
+            typed: String::new(),
         });
         effects
     }
 
+    /// A key the confirm dialog has no binding for types the target's name, when it asks for one.
+    fn type_confirm_name(&mut self, key: keymap::Key) {
+        let Some(Overlay::Confirm { plan, typed, .. }) = &mut self.overlay else {
+            return;
+        };
+        if plan.confirm_name.is_none() {
+            return;
+        }
+        match key {
+            keymap::Key::Char(c) => typed.push(c),
+            keymap::Key::Backspace => {
+                typed.pop();
+            }
+            _ => {}
+        }
+    }
+
     fn activate_confirm(&mut self) -> Vec<Effect> {
-        let Some(Overlay::Confirm { plan, focus }) = self.overlay.clone() else {
+        let Some(Overlay::Confirm { plan, focus, typed }) = self.overlay.clone() else {
             return Vec::new();
         };
         if focus == Button::Cancel {
             return self.back();
         }
+        if let Some(name) = &plan.confirm_name
+            && typed != *name
+        {
+            self.message = Some((
+                Level::Warn,
+                format!("{} is production: type {name} to apply", plan.target),
+            ));
+            return Vec::new();
+        }
         self.overlay = None;
-        self.in_flight = Some(plan.kind);
+        self.in_flight = Some(InFlight {
+            plan: (*plan).clone(),
+            applied: false,
+        });
         let actor = self.settings.actor.clone();
         let mut effects = Vec::new();
         if self.incident.is_none() {
@@ -604,101 +682,155 @@ impl App {
             ));
             effects.extend(self.log(
                 EntryKind::ActionRequested {
-                    action: plan.kind.to_string(),
+                    action: plan.action(),
                 },
                 &actor,
-                format!("requested {}", plan.summary()),
+                format!("requested {} via {}", plan.summary(), plan.backend),
             ));
         }
         effects.extend(self.log(
             EntryKind::ActionConfirmed {
-                action: plan.kind.to_string(),
+                action: plan.action(),
             },
             &actor,
             format!(
-                "confirmed {} via {} ({})",
+                "confirmed {} via {} ({}){}",
                 plan.summary(),
                 plan.backend,
-                plan.operation
+                plan.operation,
+                if self.settings.dry_run {
+                    ", dry run: nothing is sent"
+                } else {
+                    ""
+                }
             ),
         ));
         effects.push(Effect::ApplyMitigation(plan));
         effects
     }
 
-    fn mitigation_finished(
-        &mut self,
-        kind: MitigationKind,
-        result: Result<String, String>,
-    ) -> Vec<Effect> {
-        self.in_flight = None;
-        let (outcome, text) = match &result {
-            Ok(read_back) => (
-                Outcome::Succeeded,
-                format!("{kind} applied; read back: {read_back}"),
-            ),
-            Err(reason) => (Outcome::Failed, format!("{kind} failed: {reason}")),
+    /// Logs each stage of the mitigation in flight; a success starts the engine's verification.
+    fn mitigation_progress(&mut self, stage: MitigationStage) -> Vec<Effect> {
+        let Some(flight) = self.in_flight.as_mut() else {
+            tracing::warn!(?stage, "a mitigation stage with no mitigation in flight");
+            return Vec::new();
         };
-        self.message = Some((
-            if result.is_ok() {
-                Level::Info
-            } else {
-                Level::Error
-            },
-            text.clone(),
-        ));
-        let mut effects: Vec<Effect> = self
-            .log(
-                EntryKind::ActionResult {
-                    action: kind.to_string(),
-                    outcome,
+        let plan = flight.plan.clone();
+        let action = plan.action();
+        if stage.is_final() {
+            self.in_flight = None;
+        } else {
+            flight.applied = true;
+        }
+        let (kind, level, text, succeeded) = match stage {
+            MitigationStage::Applied { answer } => (
+                EntryKind::ActionApplied {
+                    action: action.clone(),
+                    backend: plan.backend.clone(),
                 },
-                SYSTEM_ACTOR,
-                text,
-            )
-            .into_iter()
-            .collect();
-        if result.is_ok()
-            && let Some(now) = self.now
-        {
-            self.engine.mark_mitigation(now);
-            self.applied.push(kind);
-            if let Some(previous) = self.verification.take() {
-                effects.extend(self.log(
-                    EntryKind::Verification {
-                        action: previous.kind.to_string(),
-                        recovered: false,
-                    },
-                    SYSTEM_ACTOR,
-                    format!("verification of {} superseded by {kind}", previous.kind),
-                ));
-            }
-            let metrics: Vec<MetricId> = self
-                .assessment
-                .as_ref()
-                .and_then(|a| a.episode.as_ref())
-                .map(|e| e.metrics.clone())
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|m| verifiable(*m, kind))
-                .collect();
-            if metrics.is_empty() {
+                Level::Info,
+                format!("{action} applied by {}: {answer}", plan.backend),
+                None,
+            ),
+            MitigationStage::Verified { read_back, undo } => (
+                result(&action, Outcome::Succeeded),
+                Level::Info,
+                format!("{action} verified by read-back: {read_back}"),
+                Some(undo),
+            ),
+            MitigationStage::Unverified { why, undo } => (
+                result(&action, Outcome::Unverified),
+                Level::Warn,
+                format!("{action} sent, not verified: {why}"),
+                Some(undo),
+            ),
+            MitigationStage::Failed { reason } => (
+                result(&action, Outcome::Failed),
+                Level::Error,
+                format!("{action} failed: {reason}"),
+                None,
+            ),
+            MitigationStage::DryRun { request } => (
+                result(&action, Outcome::DryRun),
+                Level::Info,
+                format!("{action} dry run, nothing sent; would send: {request}"),
+                None,
+            ),
+        };
+        self.message = Some((level, text.clone()));
+        let mut effects: Vec<Effect> = self.log(kind, SYSTEM_ACTOR, text).into_iter().collect();
+        if let Some(undo) = succeeded {
+            effects.extend(self.mitigation_took(&plan, undo));
+        }
+        effects
+    }
+
+    /// A mitigation took effect: an undo ends the verification of what it undid; anything else
+    /// starts the engine's verification of the metrics that alarmed.
+    fn mitigation_took(
+        &mut self,
+        plan: &MitigationPlan,
+        undo: Option<MitigationPlan>,
+    ) -> Vec<Effect> {
+        let kind = plan.kind;
+        let mut effects = Vec::new();
+        if plan.undo {
+            self.undo = None;
+            self.applied.retain(|k| *k != kind);
+            if self.verification.as_ref().is_some_and(|v| v.kind == kind) {
+                self.verification = None;
                 effects.extend(self.log(
                     EntryKind::Verification {
                         action: kind.to_string(),
                         recovered: false,
                     },
                     SYSTEM_ACTOR,
-                    format!("{kind}: nothing to verify, no metric has alarmed"),
+                    format!("verification of {kind} ended: it was undone"),
                 ));
-            } else {
-                self.verification = Some(Verification {
-                    kind,
-                    applied_at: now,
-                    metrics,
-                });
-                effects.extend(self.verify(now));
             }
+            return effects;
+        }
+        self.undo = undo;
+        let Some(now) = self.now else {
+            return effects;
+        };
+        self.engine.mark_mitigation(now);
+        self.applied.push(kind);
+        if let Some(previous) = self.verification.take() {
+            effects.extend(self.log(
+                EntryKind::Verification {
+                    action: previous.kind.to_string(),
+                    recovered: false,
+                },
+                SYSTEM_ACTOR,
+                format!("verification of {} superseded by {kind}", previous.kind),
+            ));
+        }
+        let metrics: Vec<MetricId> = self
+            .assessment
+            .as_ref()
+            .and_then(|a| a.episode.as_ref())
+            .map(|e| e.metrics.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| verifiable(*m, kind))
+            .collect();
+        if metrics.is_empty() {
+            effects.extend(self.log(
+                EntryKind::Verification {
+                    action: kind.to_string(),
+                    recovered: false,
+                },
+                SYSTEM_ACTOR,
+                format!("{kind}: nothing to verify, no metric has alarmed"),
+            ));
+        } else {
+            self.verification = Some(Verification {
+                kind,
+                applied_at: now,
+                metrics,
+            });
+            effects.extend(self.verify(now));
         }
         effects
     }
@@ -838,6 +970,13 @@ impl App {
                 Some((id.key().to_string(), (value * 10_000.0).round() / 10_000.0))
             })
             .collect()
+    }
+}
+
+fn result(action: &str, outcome: Outcome) -> EntryKind {
+    EntryKind::ActionResult {
+        action: action.to_string(),
+        outcome,
     }
 }
 

@@ -26,6 +26,7 @@ pub fn run(
         actor: config::actor(),
         source: format!("demo:{} seed {}", scenario.name, args.seed),
         read_only: global.read_only,
+        dry_run: global.dry_run,
         speed: Some(args.speed),
     };
     let engine = EngineSetup::new(config, &[], None)?.engine();

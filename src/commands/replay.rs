@@ -32,6 +32,7 @@ pub fn run(
         actor: config::actor(),
         source: format!("replay {}", args.calls.display()),
         read_only: global.read_only,
+        dry_run: global.dry_run,
         speed: Some(args.speed),
     };
     let app = App::new(
@@ -45,7 +46,7 @@ pub fn run(
         let (playback_tx, playback) = mpsc::unbounded_channel();
         tokio::spawn(replay::run(recording, speed, actions, playback));
         Controls {
-            actuator: None,
+            mitigations: None,
             playback: Some(playback_tx),
         }
     });

@@ -75,6 +75,7 @@ pub fn run(
             many => format!("live · {} sources", many.len()),
         },
         read_only: global.read_only,
+        dry_run: global.dry_run,
         speed: None,
     };
     let mut app = App::new(

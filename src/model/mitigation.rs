@@ -127,7 +127,13 @@ impl MitigationPlan {
     }
 
     pub fn summary(&self) -> String {
-        format!("{} {}: {} → {}", self.action(), self.target, self.from, self.to)
+        format!(
+            "{} {}: {} → {}",
+            self.action(),
+            self.target,
+            self.from,
+            self.to
+        )
     }
 }
 
@@ -202,7 +208,13 @@ mod tests {
 
     #[test]
     fn production_names() {
-        for name in ["production", "prod", "Production", "prod-eu", "production-us"] {
+        for name in [
+            "production",
+            "prod",
+            "Production",
+            "prod-eu",
+            "production-us",
+        ] {
             assert!(is_production_name(name), "{name}");
         }
         for name in ["staging", "development", "preprod", "products"] {

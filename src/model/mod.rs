@@ -12,6 +12,6 @@ pub use call::{Call, CallStatus, Feedback};
 pub use change::{Change, ChangeKind, ChangeOrigin};
 pub use eval::Eval;
 pub use incident::{Incident, Severity, Status};
-pub use mitigation::{MitigationKind, MitigationPlan};
+pub use mitigation::{MitigationKind, MitigationPlan, MitigationStage, PlanChoice};
 pub use source::{InfraReading, SourceState, SourceStatus};
 pub use timeline::{EntryKind, Outcome, TimelineEntry};

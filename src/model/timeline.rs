@@ -7,12 +7,17 @@ use serde::{Deserialize, Serialize};
 
 use super::incident::{Severity, Status};
 
-/// Whether an action's result was a success; a failed one carries its reason in the entry text.
+/// How an action ended; the entry text carries the read-back, the reason or the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
+    /// The state read back agrees with what was asked.
     Succeeded,
     Failed,
+    /// The backend accepted it, and nothing can read the state back (a webhook).
+    Unverified,
+    /// `--dry-run`: nothing was sent.
+    DryRun,
 }
 
 /// What happened, with the fields a reader needs to filter and fold the timeline.
@@ -45,6 +50,11 @@ pub enum EntryKind {
     ActionCancelled {
         action: String,
     },
+    /// The backend accepted the change; its answer is in the text.
+    ActionApplied {
+        action: String,
+        backend: String,
+    },
     ActionResult {
         action: String,
         outcome: Outcome,
@@ -71,6 +81,7 @@ impl EntryKind {
             Self::ActionRequested { .. } => "request",
             Self::ActionConfirmed { .. } => "confirm",
             Self::ActionCancelled { .. } => "cancel",
+            Self::ActionApplied { .. } => "applied",
             Self::ActionResult { .. } => "result",
             Self::Verification { .. } => "verify",
             Self::Note => "note",

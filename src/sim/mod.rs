@@ -18,6 +18,7 @@ use crate::engine::changes::MITIGATION_AUTHOR;
 use crate::engine::signals::schema::SchemaRegistry;
 use crate::model::{
     Call, CallStatus, Change, ChangeKind, Eval, Feedback, MitigationKind, MitigationPlan,
+    MitigationStage,
 };
 
 /// What the simulated world emits, in time order.
@@ -39,6 +40,21 @@ impl SimOutput {
             }
         }
         (calls, changes)
+    }
+}
+
+/// The plan that puts back what `applied` changed in the simulator.
+pub fn revert(applied: &MitigationPlan) -> MitigationPlan {
+    MitigationPlan {
+        operation: format!("{} (undo)", applied.operation),
+        from: applied.to.clone(),
+        to: applied.from.clone(),
+        from_id: applied.to_id.clone(),
+        to_id: applied.from_id.clone(),
+        choices: Vec::new(),
+        from_text: None,
+        undo: true,
+        ..applied.clone()
     }
 }
 
@@ -258,6 +274,10 @@ impl Simulator {
             to: self
                 .rollback_target()
                 .map_or_else(|| "—".into(), |v| prompts[v].version.clone()),
+            from_id: self.live_prompt().to_string(),
+            to_id: self
+                .rollback_target()
+                .map_or_else(String::new, |v| v.to_string()),
             unavailable: self
                 .rollback_target()
                 .is_none()
@@ -271,6 +291,8 @@ impl Simulator {
             operation: "set the requested model".into(),
             from: requested.clone(),
             to: pin_to.clone(),
+            from_id: requested.clone(),
+            to_id: pin_to.clone(),
             unavailable: (requested == pin_to).then(|| format!("already pinned to {pin_to}")),
             ..MitigationPlan::new(MitigationKind::ModelPin, BACKEND)
         };
@@ -284,6 +306,8 @@ impl Simulator {
             operation: "toggle the feature flag".into(),
             from: from.into(),
             to: to.into(),
+            from_id: if self.fallback_on { "off" } else { "on" }.into(),
+            to_id: if self.fallback_on { "on" } else { "off" }.into(),
             ..MitigationPlan::new(MitigationKind::KillSwitch, BACKEND)
         };
         vec![rollback, pin, kill]
@@ -296,8 +320,28 @@ impl Simulator {
         }
     }
 
-    /// Applies the plan the user confirmed, unless the state moved since it was read; then reads
-    /// the state back.
+    /// Carries out a confirmed plan as a backend would: the change it makes, if it made one, and
+    /// the stages to report (applied and verified by read-back, or failed).
+    pub fn mitigate(&mut self, plan: &MitigationPlan) -> (Option<Change>, Vec<MitigationStage>) {
+        match self.apply(plan) {
+            Ok(applied) => (
+                Some(applied.change),
+                vec![
+                    MitigationStage::Applied {
+                        answer: format!("{} → done", plan.operation),
+                    },
+                    MitigationStage::Verified {
+                        read_back: applied.read_back,
+                        undo: (!plan.undo).then(|| revert(plan)),
+                    },
+                ],
+            ),
+            Err(reason) => (None, vec![MitigationStage::Failed { reason }]),
+        }
+    }
+
+    /// Applies the plan the user confirmed (or its undo), unless the state moved since it was
+    /// read; then reads the state back.
     pub fn apply(&mut self, confirmed: &MitigationPlan) -> Result<Applied, String> {
         let kind = confirmed.kind;
         let plan = self
@@ -305,28 +349,45 @@ impl Simulator {
             .into_iter()
             .find(|p| p.kind == kind)
             .expect("every kind has a plan");
-        if let Some(reason) = plan.unavailable {
-            return Err(reason);
-        }
-        if (&plan.from, &plan.to) != (&confirmed.from, &confirmed.to) {
+        if plan.from_id != confirmed.from_id {
             return Err(format!(
-                "the state moved since it was confirmed: now {} → {}; nothing was changed",
-                plan.from, plan.to
+                "the state moved since it was confirmed: now {}; nothing was changed",
+                plan.from
             ));
+        }
+        if !confirmed.undo {
+            if let Some(reason) = plan.unavailable {
+                return Err(reason);
+            }
+            if plan.to_id != confirmed.to_id {
+                return Err(format!(
+                    "the state moved since it was confirmed: now {} → {}; nothing was changed",
+                    plan.from, plan.to
+                ));
+            }
         }
         let feature = self.scenario.feature.clone();
         let mut change = match kind {
             MitigationKind::PromptRollback => {
-                let target = self.rollback_target().expect("checked by the plan");
+                let target: usize = confirmed
+                    .to_id
+                    .parse()
+                    .ok()
+                    .filter(|v| *v < self.scenario.prompts.len())
+                    .ok_or_else(|| format!("no prompt version {:?}", confirmed.to_id))?;
                 let change = self.prompt_change(target, None, None);
-                self.rolled_back.push(self.live_prompt());
+                if confirmed.undo {
+                    self.rolled_back.retain(|v| *v != target);
+                } else {
+                    self.rolled_back.push(self.live_prompt());
+                }
                 self.prompt_canary = None;
                 self.prompt_history.push(target);
                 change
             }
             MitigationKind::ModelPin => {
                 let from = self.requested_model();
-                self.pinned = Some(self.pin_target());
+                self.pinned = (!confirmed.undo).then(|| self.pin_target());
                 Change {
                     ts: self.now,
                     kind: ChangeKind::ModelChange,
@@ -359,7 +420,7 @@ impl Simulator {
             }
         };
         change.author = Some(MITIGATION_AUTHOR.into());
-        change.note = Some(format!("mitigation: {kind}"));
+        change.note = Some(format!("mitigation: {}", confirmed.action()));
         let read_back = format!(
             "live prompt {}, requested model {}, AI path {}",
             self.scenario.prompts[self.live_prompt()].version,

@@ -45,16 +45,13 @@ pub async fn run(
                     && (!replanned || actions.send(Action::PlansRead(plans.clone())).is_ok())
             }
             Some(SimCommand::Apply(plan)) = commands.recv() => {
-                let kind = plan.kind;
                 tracing::info!(plan = %plan.summary(), "applying mitigation to the simulator");
-                let result = sim.apply(&plan);
-                let now = sim.now();
-                let changes = result.as_ref().map(|a| vec![SimOutput::Change(Box::new(a.change.clone()))]);
-                deliver(&actions, now, changes.unwrap_or_default())
-                    && actions.send(Action::MitigationFinished {
-                        kind,
-                        result: result.map(|a| a.read_back),
-                    }).is_ok()
+                let (change, stages) = sim.mitigate(&plan);
+                let changes = change.map(|c| SimOutput::Change(Box::new(c))).into_iter().collect();
+                deliver(&actions, sim.now(), changes);
+                stages
+                    .into_iter()
+                    .all(|stage| actions.send(Action::Mitigation(stage)).is_ok())
                     && {
                         plans = sim.plans();
                         actions.send(Action::PlansRead(plans.clone())).is_ok()

@@ -39,6 +39,7 @@ impl Harness {
             actor: "oncall".into(),
             source: format!("demo:{} seed {seed}", scenario.name),
             read_only,
+            dry_run: false,
             speed: Some(60.0),
         };
         let start = scenario.start;
@@ -135,28 +136,23 @@ impl Harness {
                         queue.insert(0, Action::EntryPersisted { incident_id, seq });
                     }
                     Effect::ApplyMitigation(plan) => {
-                        let kind = plan.kind;
-                        let result = self.sim.apply(&plan);
+                        let (change, stages) = self.sim.mitigate(&plan);
                         let now = self.sim.now();
-                        if let Ok(applied) = &result {
-                            queue.insert(
-                                0,
-                                Action::Observed {
-                                    now,
-                                    wall: now,
-                                    calls: vec![],
-                                    changes: vec![applied.change.clone()],
-                                },
-                            );
+                        let mut reports: Vec<Action> = change
+                            .map(|change| Action::Observed {
+                                now,
+                                wall: now,
+                                calls: vec![],
+                                changes: vec![change],
+                            })
+                            .into_iter()
+                            .collect();
+                        reports.extend(stages.into_iter().map(Action::Mitigation));
+                        reports.push(Action::PlansRead(self.sim.plans()));
+                        // Inserted at the front, the queue's far end: they run in this order.
+                        for report in reports {
+                            queue.insert(0, report);
                         }
-                        queue.insert(
-                            0,
-                            Action::MitigationFinished {
-                                kind,
-                                result: result.map(|a| a.read_back),
-                            },
-                        );
-                        queue.insert(0, Action::PlansRead(self.sim.plans()));
                     }
                     // The simulator is not a recording: there is no playback to control.
                     Effect::Playback(_) | Effect::Quit => {}

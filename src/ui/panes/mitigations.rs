@@ -20,10 +20,25 @@ fn label(kind: MitigationKind) -> &'static str {
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let title = if app.settings.read_only {
-        " Mitigations · read-only: disabled "
+    let mut backends: Vec<&str> = app
+        .plans
+        .iter()
+        .filter(|p| p.unavailable.is_none())
+        .map(|p| p.backend.as_str())
+        .collect();
+    backends.sort_unstable();
+    backends.dedup();
+    let via = if backends.is_empty() {
+        String::new()
     } else {
-        " Mitigations "
+        format!(" via {}", backends.join(", "))
+    };
+    let title = if app.settings.read_only {
+        " Mitigations · read-only: disabled ".to_string()
+    } else if app.settings.dry_run {
+        format!(" Mitigations{via} · dry run: nothing is sent ")
+    } else {
+        format!(" Mitigations{via} ")
     };
     let block = pane_block(title, false, theme);
     // Suggest only while the bleeding has not been stopped.
@@ -63,14 +78,31 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     )),
                 },
             }
-            if app.in_flight == Some(*kind) {
-                spans.push(Span::styled("  applying…", theme.warn));
+            if let Some(flight) = app.in_flight.as_ref().filter(|f| f.plan.kind == *kind) {
+                spans.push(Span::styled(
+                    if flight.applied {
+                        "  reading back…"
+                    } else {
+                        "  applying…"
+                    },
+                    theme.warn,
+                ));
             } else if suggested == Some(*kind) && !app.settings.read_only {
                 spans.push(Span::styled("  ◀ suggested", theme.critical));
             }
             Line::from(spans)
         })
         .collect();
+    if let Some(undo) = app.undo.as_ref().filter(|_| !app.settings.read_only) {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!(" {} ", keymap::label_for(Command::Undo)),
+                theme.accent,
+            ),
+            Span::styled(format!("{:<17}", format!("Undo {}", undo.kind)), theme.text),
+            Span::styled(format!("{} → {}", undo.from, undo.to), theme.text),
+        ]));
+    }
     if let Some(v) = &app.verification {
         lines.push(Line::styled(
             format!(

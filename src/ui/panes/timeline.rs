@@ -16,6 +16,7 @@ fn kind_style(kind: &EntryKind, theme: &Theme) -> Style {
         EntryKind::Triage { .. } => theme.warn,
         EntryKind::ActionRequested { .. }
         | EntryKind::ActionConfirmed { .. }
+        | EntryKind::ActionApplied { .. }
         | EntryKind::ActionResult { .. }
         | EntryKind::Verification { .. } => theme.accent,
         EntryKind::StatusChanged { .. } => theme.ok,

@@ -1,40 +1,47 @@
-//! The one confirm dialog for every mitigation: exactly what will change, Cancel focused first.
+//! The one confirm dialog for every mitigation: exactly what will change, where, by which
+//! request; a version picker with the word diff when there is a choice; the target's name to
+//! type when it is production; Cancel focused first.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
+use super::diff::diff_spans;
 use super::open_box;
 use crate::app::Button;
+use crate::engine::diff::{word_counts, word_diff};
 use crate::model::MitigationPlan;
 use crate::ui::theme::Theme;
 
-pub fn draw(frame: &mut Frame, area: Rect, plan: &MitigationPlan, focus: Button, theme: &Theme) {
+/// The most versions listed at once; the list scrolls with the selection.
+const VISIBLE_CHOICES: usize = 5;
+/// The most lines the word diff takes; a longer diff is cut, and says so.
+const DIFF_LINES: u16 = 8;
+
+pub struct ConfirmView<'a> {
+    pub plan: &'a MitigationPlan,
+    pub focus: Button,
+    pub typed: &'a str,
+    pub dry_run: bool,
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, view: &ConfirmView, theme: &Theme) {
+    let plan = view.plan;
     let field = |name: &str, value: String| {
         Line::from(vec![
             Span::styled(format!("  {name:<10}"), theme.muted),
             Span::styled(value, theme.text),
         ])
     };
-    // The focused button is marked by glyphs as well as by style.
-    let button = |label: &str, this: Button| {
-        let (open, close) = if focus == this {
-            ("[▸ ", " ◂]")
-        } else {
-            ("[  ", "  ]")
-        };
-        Span::styled(
-            format!("{open}{label}{close}"),
-            if focus == this {
-                theme.button_focused
-            } else {
-                theme.button
-            },
-        )
-    };
-    let lines = vec![
-        Line::raw(""),
+    let mut top = vec![Line::raw("")];
+    if view.dry_run {
+        top.push(Line::styled(
+            "  DRY RUN: nothing is sent; the request is shown and logged",
+            theme.warn,
+        ));
+    }
+    top.extend([
         field("backend", plan.backend.clone()),
         field("target", plan.target.clone()),
         field("operation", plan.operation.clone()),
@@ -44,26 +51,133 @@ pub fn draw(frame: &mut Frame, area: Rect, plan: &MitigationPlan, focus: Button,
             Span::styled("  →  ", theme.text),
             Span::styled(plan.to.clone(), theme.added),
         ]),
-        Line::raw(""),
-        Line::styled(
-            "  The action and its result are logged to the timeline.",
+    ]);
+    let chosen = plan.chosen();
+    if let Some(at) = chosen {
+        top.push(Line::raw(""));
+        top.push(Line::styled(
+            format!("  {} versions to choose from (↑↓):", plan.choices.len()),
             theme.muted,
+        ));
+        let first = at.saturating_sub(VISIBLE_CHOICES - 1);
+        for (i, choice) in plan
+            .choices
+            .iter()
+            .enumerate()
+            .skip(first)
+            .take(VISIBLE_CHOICES)
+        {
+            let selected = i == at;
+            let created = choice
+                .created_at
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default();
+            top.push(Line::styled(
+                format!(
+                    "  {} {:<28} {created}",
+                    if selected { "▸" } else { " " },
+                    choice.label
+                ),
+                if selected { theme.accent } else { theme.text },
+            ));
+        }
+    }
+    let diff = chosen.and_then(|at| {
+        let from = plan.from_text.as_deref()?;
+        let to = plan.choices[at].text.as_deref()?;
+        Some(word_diff(from, to))
+    });
+    let diff_height = if diff.is_some() { DIFF_LINES + 1 } else { 0 };
+
+    let mut bottom = vec![Line::raw("")];
+    if let Some(name) = &plan.confirm_name {
+        let matches = view.typed == name;
+        bottom.push(Line::from(vec![
+            Span::styled(format!("  production: type {name} to apply: "), theme.warn),
+            Span::styled(
+                format!("{}▏", view.typed),
+                if matches { theme.added } else { theme.text },
+            ),
+            Span::styled(if matches { "  ✓" } else { "" }, theme.added),
+        ]));
+    }
+    bottom.push(Line::styled(
+        "  The request, the backend's answer and the read-back go to the timeline.",
+        theme.muted,
+    ));
+    bottom.push(Line::raw(""));
+    let ready = plan
+        .confirm_name
+        .as_ref()
+        .is_none_or(|name| view.typed == name);
+    bottom.push(Line::from(vec![
+        Span::raw("  "),
+        button("Cancel", Button::Cancel, view.focus, true, theme),
+        Span::raw("   "),
+        button(
+            &format!(
+                "{} {}",
+                if view.dry_run { "Dry-run" } else { "Apply" },
+                plan.action()
+            ),
+            Button::Apply,
+            view.focus,
+            ready,
+            theme,
         ),
-        Line::raw(""),
-        Line::from(vec![
-            Span::raw("  "),
-            button("Cancel", Button::Cancel),
-            Span::raw("   "),
-            button(&format!("Apply {}", plan.kind), Button::Apply),
-        ]),
-    ];
-    let height = lines.len() as u16 + 2;
+    ]));
+
+    let width = if diff.is_some() { 96 } else { 76 };
+    let height = top.len() as u16 + diff_height + bottom.len() as u16 + 2;
     let inner = open_box(
         frame,
         area,
-        (70, height),
-        format!(" Confirm {} ", plan.kind),
+        (width, height),
+        format!(" Confirm {} ", plan.action()),
         theme.warn,
     );
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    let [top_area, diff_area, bottom_area] = Layout::vertical([
+        Constraint::Length(top.len() as u16),
+        Constraint::Length(diff_height),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
+    frame.render_widget(Paragraph::new(top).wrap(Wrap { trim: false }), top_area);
+    if let (Some(runs), Some(at)) = (diff, chosen) {
+        let (removed, added) = word_counts(&runs);
+        let heading = Line::styled(
+            format!(
+                "  {} → {}: {removed} words removed [-…-], {added} added {{+…+}}",
+                plan.from, plan.choices[at].label
+            ),
+            theme.muted,
+        );
+        let [heading_area, text_area] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(diff_area);
+        frame.render_widget(Paragraph::new(heading), heading_area);
+        let text = Paragraph::new(Line::from(diff_spans(&runs, theme)))
+            .wrap(Wrap { trim: false })
+            .block(
+                ratatui::widgets::Block::new().padding(ratatui::widgets::Padding::horizontal(2)),
+            );
+        frame.render_widget(text, text_area);
+    }
+    frame.render_widget(Paragraph::new(bottom), bottom_area);
+}
+
+/// A button; the focused one is marked by glyphs as well as by style, and one that cannot be
+/// pressed yet is muted.
+fn button<'a>(label: &str, this: Button, focus: Button, ready: bool, theme: &Theme) -> Span<'a> {
+    let focused = focus == this;
+    let (open, close) = if focused {
+        ("[▸ ", " ◂]")
+    } else {
+        ("[  ", "  ]")
+    };
+    let style = match (focused, ready) {
+        (_, false) => theme.muted,
+        (true, true) => theme.button_focused,
+        (false, true) => theme.button,
+    };
+    Span::styled(format!("{open}{label}{close}"), style)
 }

@@ -19,16 +19,19 @@ fn marked(text: &str, open: &str, close: &str) -> String {
     format!("{lead}{open}{words}{close}{trail}")
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, diff: &PromptDiff, theme: &Theme) {
-    let spans: Vec<Span> = diff
-        .runs
-        .iter()
+/// The runs as spans: removed words bracketed `[-…-]`, added ones `{+…+}`.
+pub(super) fn diff_spans<'a>(runs: &[(DiffTag, String)], theme: &Theme) -> Vec<Span<'a>> {
+    runs.iter()
         .map(|(tag, text)| match tag {
             DiffTag::Same => Span::styled(text.clone(), theme.text),
             DiffTag::Removed => Span::styled(marked(text, "[-", "-]"), theme.removed),
             DiffTag::Added => Span::styled(marked(text, "{+", "+}"), theme.added),
         })
-        .collect();
+        .collect()
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, diff: &PromptDiff, theme: &Theme) {
+    let spans = diff_spans(&diff.runs, theme);
     let (removed, added) = word_counts(&diff.runs);
     let lines = vec![
         Line::styled(diff.title.clone(), theme.accent),

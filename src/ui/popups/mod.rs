@@ -35,7 +35,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &View, theme: &Theme
     match &app.overlay {
         None => {}
         Some(Overlay::Help) => help::draw(frame, area, app, theme),
-        Some(Overlay::Confirm { plan, focus }) => confirm::draw(frame, area, plan, *focus, theme),
+        Some(Overlay::Confirm { plan, focus, typed }) => confirm::draw(
+            frame,
+            area,
+            &confirm::ConfirmView {
+                plan,
+                focus: *focus,
+                typed,
+                dry_run: app.settings.dry_run,
+            },
+            theme,
+        ),
         Some(Overlay::Note) => note::draw(frame, area, view, theme),
         Some(Overlay::Diff(diff)) => diff::draw(frame, area, diff, theme),
         Some(Overlay::Entry(seq)) => entry::draw(frame, area, app, *seq, theme),
