@@ -142,3 +142,194 @@ async fn carry_out<A: Actuator>(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    /// A backend whose every step answers as told, and which counts its writes.
+    struct Scripted {
+        read: Result<MitigationPlan, String>,
+        apply: Result<String, String>,
+        verify: Result<String, String>,
+        can_verify: bool,
+        writes: Arc<AtomicU32>,
+    }
+
+    fn plan() -> MitigationPlan {
+        MitigationPlan {
+            target: "flag support-ai".into(),
+            from: "on".into(),
+            to: "off".into(),
+            from_id: "on".into(),
+            to_id: "off".into(),
+            ..MitigationPlan::new(MitigationKind::KillSwitch, "scripted")
+        }
+    }
+
+    fn scripted() -> Scripted {
+        Scripted {
+            read: Ok(plan()),
+            apply: Ok("POST …/off → 200 OK".into()),
+            verify: Ok("flag support-ai is off".into()),
+            can_verify: true,
+            writes: Arc::default(),
+        }
+    }
+
+    impl Actuator for Scripted {
+        fn kind(&self) -> MitigationKind {
+            MitigationKind::KillSwitch
+        }
+        fn backend(&self) -> &'static str {
+            "scripted"
+        }
+        async fn read(&self) -> Result<MitigationPlan, String> {
+            self.read.clone()
+        }
+        fn preview(&self, plan: &MitigationPlan) -> String {
+            format!("POST /{}", plan.to_id)
+        }
+        async fn apply(&self, _: &MitigationPlan) -> Result<String, String> {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            self.apply.clone()
+        }
+        async fn verify(&self, _: &MitigationPlan) -> Result<String, String> {
+            self.verify.clone()
+        }
+        fn can_verify(&self) -> bool {
+            self.can_verify
+        }
+        fn revert(&self, applied: &MitigationPlan) -> Option<MitigationPlan> {
+            Some(MitigationPlan {
+                undo: true,
+                ..applied.clone()
+            })
+        }
+    }
+
+    /// Everything the driver reports for one confirmed plan, up to the plans it reads after, and
+    /// how many writes the backend saw.
+    async fn run_one(actuator: Scripted, dry_run: bool) -> (Vec<Action>, u32) {
+        let writes = actuator.writes.clone();
+        let (actions, mut received) = mpsc::unbounded_channel();
+        let handle = spawn(vec![actuator], Vec::new(), dry_run, actions);
+        let Some(Action::PlansRead(first)) = received.recv().await else {
+            panic!("the state is read first");
+        };
+        handle.apply(first[0].clone()).unwrap();
+        let mut reports = Vec::new();
+        loop {
+            match received.recv().await.unwrap() {
+                Action::PlansRead(_) => break,
+                report => reports.push(report),
+            }
+        }
+        (reports, writes.load(Ordering::SeqCst))
+    }
+
+    fn stages_of(reports: Vec<Action>) -> Vec<MitigationStage> {
+        reports
+            .into_iter()
+            .map(|r| match r {
+                Action::Mitigation(stage) => stage,
+                other => panic!("not a stage: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_verified_mitigation_reports_applied_then_verified_with_its_undo() {
+        let (reports, writes) = run_one(scripted(), false).await;
+        assert_eq!(writes, 1);
+        let stages = stages_of(reports);
+        assert_eq!(stages.len(), 2);
+        assert_eq!(
+            stages[0],
+            MitigationStage::Applied {
+                answer: "POST …/off → 200 OK".into()
+            }
+        );
+        let MitigationStage::Verified { read_back, undo } = &stages[1] else {
+            panic!("verified: {stages:?}");
+        };
+        assert_eq!(read_back, "flag support-ai is off");
+        assert!(undo.as_ref().is_some_and(|u| u.undo));
+    }
+
+    #[tokio::test]
+    async fn a_refused_write_fails_at_once_and_a_disagreeing_read_back_fails_after_applying() {
+        let refused = Scripted {
+            apply: Err("Unleash answered HTTP 500: boom".into()),
+            ..scripted()
+        };
+        let (reports, writes) = run_one(refused, false).await;
+        assert_eq!(writes, 1, "a failed write is not retried");
+        let stages = stages_of(reports);
+        assert_eq!(
+            stages,
+            [MitigationStage::Failed {
+                reason: "Unleash answered HTTP 500: boom".into()
+            }]
+        );
+        let disagreeing = Scripted {
+            verify: Err("flag support-ai is still on".into()),
+            ..scripted()
+        };
+        let stages = stages_of(run_one(disagreeing, false).await.0);
+        assert!(matches!(stages[0], MitigationStage::Applied { .. }));
+        assert_eq!(
+            stages[1],
+            MitigationStage::Failed {
+                reason: "applied, but the read-back failed: flag support-ai is still on".into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_sends_nothing_and_an_unreadable_backend_is_sent_unverified() {
+        let dry = scripted();
+        let (reports, writes) = run_one(dry, true).await;
+        assert_eq!(writes, 0);
+        let stages = stages_of(reports);
+        assert_eq!(
+            stages,
+            [MitigationStage::DryRun {
+                request: "POST /off".into()
+            }]
+        );
+        let webhook = Scripted {
+            can_verify: false,
+            ..scripted()
+        };
+        let stages = stages_of(run_one(webhook, false).await.0);
+        assert!(matches!(
+            &stages[1],
+            MitigationStage::Unverified { why, undo: Some(_) } if why.contains("cannot be read back")
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_backend_that_cannot_be_read_shows_why_and_unconfigured_kinds_say_so() {
+        let down = Scripted {
+            read: Err("Unleash http://127.0.0.1:9/: connection refused".into()),
+            ..scripted()
+        };
+        let unconfigured = vec![MitigationPlan::unavailable(
+            MitigationKind::ModelPin,
+            "none",
+            "not configured",
+        )];
+        let plans = read_all(&[down], &unconfigured).await;
+        assert_eq!(plans.len(), 2);
+        assert_eq!(plans[0].kind, MitigationKind::ModelPin);
+        assert_eq!(
+            plans[1].unavailable.as_deref(),
+            Some("Unleash http://127.0.0.1:9/: connection refused")
+        );
+        assert_eq!(plans[1].backend, "scripted");
+    }
+}

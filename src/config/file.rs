@@ -146,6 +146,13 @@ mod tests {
         assert_eq!(sources.prometheus.as_ref().unwrap().queries.len(), 2);
         assert_eq!(sources.phoenix.as_ref().unwrap().tag, "production");
         assert!(config.changes.file.is_some());
+        assert!(config.actuators.unleash.is_some() && config.actuators.phoenix.is_some());
+        let mitigations = &config.mitigations;
+        assert!(
+            mitigations.prompt_rollback.is_some()
+                && mitigations.model_pin.is_some()
+                && mitigations.kill_switch.is_some()
+        );
     }
 
     #[test]
