@@ -5,6 +5,7 @@
 
 pub mod flagd;
 pub mod simulator;
+pub mod webhook;
 
 use std::future::Future;
 
