@@ -4,7 +4,9 @@
 //! request for `--dry-run`, one apply (never retried), a read-back, and the plan that undoes it.
 
 pub mod driver;
+pub mod flagd;
 pub mod simulator;
+pub mod webhook;
 
 use std::future::Future;
 
