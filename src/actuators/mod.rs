@@ -3,6 +3,7 @@
 //! Every backend implements [`Actuator`]: a read of the current state as a plan, the exact
 //! request for `--dry-run`, one apply (never retried), a read-back, and the plan that undoes it.
 
+pub mod langfuse;
 pub mod phoenix;
 mod registry;
 pub mod simulator;
