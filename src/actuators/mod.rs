@@ -5,6 +5,9 @@
 
 pub mod driver;
 pub mod flagd;
+pub mod langfuse;
+pub mod phoenix;
+mod registry;
 pub mod simulator;
 pub mod webhook;
 

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::prompts::{ListedVersion, VersionFacts};
 use super::spans::{ListedPage, SpansPage};
 use crate::config::sources::PhoenixConfig;
-use crate::http::{self, SecretError, shown_url};
+use crate::http::{self, Bearer, SecretError, shown_url};
 
 /// A poll's first page: between polls a few spans arrive, and a page costs Phoenix about 0.1 ms
 /// a span.
@@ -99,12 +99,9 @@ impl PhoenixClient {
                 "timeout_ms must be at least 1".into(),
             ));
         }
-        let base = Url::parse(config.url.trim_end_matches('/'))
-            .ok()
-            .filter(|url| !url.cannot_be_a_base())
-            .ok_or_else(|| {
-                PhoenixError::InvalidConfig(format!("url {:?} is not a valid base URL", config.url))
-            })?;
+        let base = base_url(&config.url).ok_or_else(|| {
+            PhoenixError::InvalidConfig(format!("url {:?} is not a valid base URL", config.url))
+        })?;
         let bearer = config
             .api_key_env
             .as_deref()
@@ -117,7 +114,17 @@ impl PhoenixClient {
                 })
             })
             .transpose()?;
-        let http = http::client(bearer.as_ref(), config.timeout_ms).map_err(|reason| {
+        Self::with_parts(base, bearer, config.timeout_ms)
+    }
+
+    /// A client for a base URL and key checked by the caller (the prompt-rollback actuator,
+    /// whose config section is its own).
+    pub(crate) fn with_parts(
+        base: Url,
+        bearer: Option<Bearer>,
+        timeout_ms: u64,
+    ) -> Result<Self, PhoenixError> {
+        let http = http::client(bearer.as_ref(), timeout_ms).map_err(|reason| {
             PhoenixError::ClientSetup {
                 url: shown_url(&base),
                 reason,
@@ -127,7 +134,7 @@ impl PhoenixClient {
             http,
             base,
             api_key: bearer.map(|b| b.secret),
-            timeout_ms: config.timeout_ms,
+            timeout_ms,
         })
     }
 
@@ -210,11 +217,34 @@ impl PhoenixClient {
         struct TaggedVersion {
             id: String,
         }
-        let url = self.endpoint(&["v1", "prompts", prompt, "tags", tag]);
+        let url = self.tagged_version_url(prompt, tag);
         match self.send(self.http.get(url.clone()), &url).await {
             Err(PhoenixError::Status { status: 404, .. }) => Ok(None),
             body => Ok(Some(self.parse::<Tagged>(&url, &body?)?.data.id)),
         }
+    }
+
+    /// Puts `tag` on the version, moving it off any other version of the prompt (Phoenix's tag
+    /// POST is an upsert); the status Phoenix answered.
+    pub async fn tag_version(
+        &self,
+        version_id: &str,
+        tag: &str,
+    ) -> Result<reqwest::StatusCode, PhoenixError> {
+        let url = self.tag_version_url(version_id);
+        let request = self.http.post(url.clone()).json(&json!({ "name": tag }));
+        let (status, _) = self.exchange(request, &url).await?;
+        Ok(status)
+    }
+
+    /// `{base}/v1/prompt_versions/{id}/tags`, where a tag is posted.
+    pub(crate) fn tag_version_url(&self, version_id: &str) -> Url {
+        self.endpoint(&["v1", "prompt_versions", version_id, "tags"])
+    }
+
+    /// `{base}/v1/prompts/{prompt}/tags/{tag}`, where the tagged version is read.
+    pub(crate) fn tagged_version_url(&self, prompt: &str, tag: &str) -> Url {
+        self.endpoint(&["v1", "prompts", prompt, "tags", tag])
     }
 
     /// When each version was made, by whom, and its number: GraphQL has these, REST does not.
@@ -265,6 +295,15 @@ impl PhoenixClient {
         request: reqwest::RequestBuilder,
         url: &Url,
     ) -> Result<String, PhoenixError> {
+        Ok(self.exchange(request, url).await?.1)
+    }
+
+    /// The status and body of a successful answer; any other status is an error quoting the body.
+    async fn exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+        url: &Url,
+    ) -> Result<(reqwest::StatusCode, String), PhoenixError> {
         let response = request
             .send()
             .await
@@ -281,7 +320,7 @@ impl PhoenixClient {
                 body: self.scrub(&body).chars().take(BODY_EXCERPT_CHARS).collect(),
             });
         }
-        Ok(body)
+        Ok((status, body))
     }
 
     fn parse<T: DeserializeOwned>(&self, url: &Url, body: &str) -> Result<T, PhoenixError> {
@@ -322,6 +361,13 @@ impl PhoenixClient {
         }
         text
     }
+}
+
+/// The url as a base that paths can be added to, without a trailing slash; None if it is not one.
+pub(crate) fn base_url(url: &str) -> Option<Url> {
+    Url::parse(url.trim_end_matches('/'))
+        .ok()
+        .filter(|url| !url.cannot_be_a_base())
 }
 
 /// One GraphQL query for all the versions: `node` takes one id, so each gets an alias `v<i>`.

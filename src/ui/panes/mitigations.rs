@@ -19,6 +19,12 @@ fn label(kind: MitigationKind) -> &'static str {
     }
 }
 
+/// A state without its details after " · " (a version's date): the pane is narrow, and the
+/// confirm dialog shows them in full.
+fn short(state: &str) -> &str {
+    state.split(" · ").next().unwrap_or(state)
+}
+
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut backends: Vec<&str> = app
         .plans
@@ -73,7 +79,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 Some(plan) => match &plan.unavailable {
                     Some(reason) => spans.push(Span::styled(format!("n/a: {reason}"), theme.muted)),
                     None => spans.push(Span::styled(
-                        format!("{} → {}", plan.from, plan.to),
+                        format!("{} → {}", short(&plan.from), short(&plan.to)),
                         theme.text,
                     )),
                 },
@@ -100,7 +106,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 theme.accent,
             ),
             Span::styled(format!("{:<17}", format!("Undo {}", undo.kind)), theme.text),
-            Span::styled(format!("{} → {}", undo.from, undo.to), theme.text),
+            Span::styled(
+                format!("{} → {}", short(&undo.from), short(&undo.to)),
+                theme.text,
+            ),
         ]));
     }
     if let Some(v) = &app.verification {

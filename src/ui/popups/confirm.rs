@@ -68,13 +68,16 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &ConfirmView, theme: &Theme) {
             .take(VISIBLE_CHOICES)
         {
             let selected = i == at;
+            // Registries' labels carry the date already ("v3 · 2026-11-29 14:02").
             let created = choice
                 .created_at
-                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                .filter(|date| !choice.label.contains(date.as_str()))
+                .map(|date| format!("  {date} UTC"))
                 .unwrap_or_default();
             top.push(Line::styled(
                 format!(
-                    "  {} {:<28} {created}",
+                    "  {} {}{created}",
                     if selected { "▸" } else { " " },
                     choice.label
                 ),

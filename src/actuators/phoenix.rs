@@ -1,0 +1,255 @@
+//! Prompt rollback on a Phoenix prompt registry: the deploy tag is posted to an earlier version,
+//! which moves it there (Phoenix's tag POST is an upsert). Reads go through the Phoenix source's
+//! client: versions and texts by REST, dates and numbers by GraphQL.
+
+use reqwest::Url;
+
+use super::Actuator;
+use super::registry::{self, Pointer, PromptVersion};
+use crate::config::actuators::{PhoenixRegistryConfig, PromptRollbackConfig};
+use crate::http::{self, SecretError, shown_url};
+use crate::model::{MitigationKind, MitigationPlan};
+use crate::sources::phoenix::client::{PhoenixClient, PhoenixError, base_url};
+use crate::sources::phoenix::prompts::template_text;
+
+const BACKEND: &str = "phoenix";
+
+/// Moves a Phoenix prompt's deploy tag between its versions.
+pub struct PromptTag {
+    client: PhoenixClient,
+    prompt: String,
+    tag: String,
+    production: Option<bool>,
+    /// The variable holding the API key, named in previews and refusals.
+    api_key_env: Option<String>,
+    /// Kept to scrub it from everything returned.
+    api_key: Option<String>,
+}
+
+impl PromptTag {
+    /// From `[actuators.phoenix]` and a `[mitigations.prompt_rollback]` with backend "phoenix";
+    /// reads the API key now, so a missing one shows at startup.
+    pub fn from_config(
+        registry: &PhoenixRegistryConfig,
+        rollback: &PromptRollbackConfig,
+        timeout_ms: u64,
+    ) -> Result<Self, String> {
+        let PromptRollbackConfig::Phoenix {
+            prompt,
+            tag,
+            production,
+        } = rollback
+        else {
+            return Err(
+                "[mitigations.prompt_rollback] names another backend than phoenix".to_string(),
+            );
+        };
+        if timeout_ms == 0 {
+            return Err("[actuators] timeout_ms must be at least 1".into());
+        }
+        let base = base_url(&registry.url).ok_or_else(|| {
+            format!(
+                "[actuators.phoenix] url {:?} is not a valid base URL",
+                registry.url
+            )
+        })?;
+        let bearer = registry
+            .api_key_env
+            .as_deref()
+            .map(|var| {
+                http::bearer(var).map_err(|error| match error {
+                    SecretError::Missing => format!(
+                        "[actuators.phoenix] api_key_env names {var}, but {var} is unset or \
+                         empty; export the key in {var} or remove api_key_env"
+                    ),
+                    SecretError::NotAHeader => format!(
+                        "[actuators.phoenix] the key in {var} holds characters an HTTP header \
+                         cannot carry"
+                    ),
+                })
+            })
+            .transpose()?;
+        let api_key = bearer.as_ref().map(|bearer| bearer.secret.clone());
+        let client =
+            PhoenixClient::with_parts(base, bearer, timeout_ms).map_err(|err| err.to_string())?;
+        Ok(Self {
+            client,
+            prompt: prompt.clone(),
+            tag: tag.clone(),
+            production: *production,
+            api_key_env: registry.api_key_env.clone(),
+            api_key,
+        })
+    }
+
+    fn pointer(&self) -> Pointer<'_> {
+        Pointer {
+            backend: BACKEND,
+            prompt: &self.prompt,
+            noun: "tag",
+            name: &self.tag,
+            production: self.production,
+        }
+    }
+
+    /// "POST /v1/prompt_versions/{id}/tags {"name":"production"}".
+    fn operation(&self, version_id: &str) -> String {
+        format!(
+            "POST {} {}",
+            self.client.tag_version_url(version_id).path(),
+            self.tag_body()
+        )
+    }
+
+    fn tag_body(&self) -> String {
+        serde_json::json!({ "name": self.tag }).to_string()
+    }
+
+    fn tagged_url(&self) -> Url {
+        self.client.tagged_version_url(&self.prompt, &self.tag)
+    }
+
+    /// The id of the version the tag is on now.
+    async fn tagged(&self) -> Result<Option<String>, String> {
+        self.client
+            .tagged_version(&self.prompt, &self.tag)
+            .await
+            .map_err(|err| self.describe(err))
+    }
+
+    /// Every version of the prompt with its number, date and text; empty for an unknown prompt.
+    async fn versions(&self) -> Result<Vec<PromptVersion>, String> {
+        let listed = self
+            .client
+            .prompt_versions(&self.prompt, |_| false)
+            .await
+            .map_err(|err| self.describe(err))?;
+        let ids: Vec<&str> = listed.iter().map(|version| version.id.as_str()).collect();
+        let facts = self
+            .client
+            .version_facts(&ids)
+            .await
+            .map_err(|err| self.describe(err))?;
+        Ok(listed
+            .iter()
+            .zip(facts)
+            .map(|(version, facts)| PromptVersion {
+                id: version.id.clone(),
+                number: facts.sequence,
+                created_at: Some(facts.created_at),
+                text: Some(template_text(&version.template)),
+            })
+            .collect())
+    }
+
+    /// The error as the user reads it: a refused key says which variable holds it.
+    fn describe(&self, error: PhoenixError) -> String {
+        let text = match (&error, &self.api_key_env) {
+            (PhoenixError::Status { url, status, body }, Some(var)) if is_refusal(*status) => {
+                format!("Phoenix {url}: the API key in ${var} was refused (HTTP {status}): {body}")
+            }
+            (PhoenixError::Status { url, status, body }, None) if is_refusal(*status) => format!(
+                "Phoenix {url} wants an API key (HTTP {status}): set api_key_env in \
+                 [actuators.phoenix]: {body}"
+            ),
+            _ => error.to_string(),
+        };
+        self.scrub(&text)
+    }
+
+    fn scrub(&self, text: &str) -> String {
+        http::scrub(text, self.api_key.as_deref())
+    }
+}
+
+fn is_refusal(status: u16) -> bool {
+    status == 401 || status == 403
+}
+
+impl Actuator for PromptTag {
+    fn kind(&self) -> MitigationKind {
+        MitigationKind::PromptRollback
+    }
+
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn read(&self) -> Result<MitigationPlan, String> {
+        let pointer = self.pointer();
+        let versions = self.versions().await?;
+        if versions.is_empty() {
+            return Ok(pointer.unavailable(format!("Phoenix has no prompt {:?}", self.prompt)));
+        }
+        let Some(tagged) = self.tagged().await? else {
+            return Ok(pointer.unavailable(format!(
+                "no version of {} carries the tag {}",
+                self.prompt, self.tag
+            )));
+        };
+        let Some(current) = versions.iter().find(|version| version.id == tagged) else {
+            return Ok(pointer.unavailable(format!(
+                "the tag {} is on version {tagged}, which Phoenix does not list for {}",
+                self.tag, self.prompt
+            )));
+        };
+        Ok(pointer.rollback(current, &versions, |id| self.operation(id)))
+    }
+
+    fn preview(&self, plan: &MitigationPlan) -> String {
+        let url = self.client.tag_version_url(&plan.to_id);
+        let authorization = match &self.api_key_env {
+            Some(var) => format!("\nAuthorization: Bearer <key from ${var}>"),
+            None => String::new(),
+        };
+        self.scrub(&format!(
+            "POST {}\nContent-Type: application/json{authorization}\n{}",
+            shown_url(&url),
+            self.tag_body()
+        ))
+    }
+
+    async fn apply(&self, plan: &MitigationPlan) -> Result<String, String> {
+        if let Some(reason) = &plan.unavailable {
+            return Err(reason.clone());
+        }
+        let now = self.tagged().await?;
+        if now.as_deref() != Some(plan.from_id.as_str()) {
+            let now = now.map(|id| registry::known_label(plan, &id));
+            return Err(self.scrub(&self.pointer().moved(now)));
+        }
+        let status = self
+            .client
+            .tag_version(&plan.to_id, &self.tag)
+            .await
+            .map_err(|err| self.describe(err))?;
+        Ok(self.scrub(&format!(
+            "POST {} → {status}",
+            self.client.tag_version_url(&plan.to_id).path()
+        )))
+    }
+
+    async fn verify(&self, plan: &MitigationPlan) -> Result<String, String> {
+        let request = format!("GET {}", self.tagged_url().path());
+        match self.tagged().await? {
+            Some(id) if id == plan.to_id => Ok(self.scrub(&format!(
+                "{request}: the tag {} is on {} ({id})",
+                self.tag, plan.to
+            ))),
+            now => {
+                let now = now.map_or_else(
+                    || "no version".to_string(),
+                    |id| registry::known_label(plan, &id),
+                );
+                Err(self.scrub(&format!(
+                    "read-back disagrees: {request} says the tag {} is on {now}, not {}",
+                    self.tag, plan.to
+                )))
+            }
+        }
+    }
+
+    fn revert(&self, applied: &MitigationPlan) -> Option<MitigationPlan> {
+        registry::undo(applied, |id| self.operation(id))
+    }
+}
