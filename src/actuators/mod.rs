@@ -4,6 +4,7 @@
 //! request for `--dry-run`, one apply (never retried), a read-back, and the plan that undoes it.
 
 pub mod simulator;
+pub mod unleash;
 
 use std::future::Future;
 
