@@ -9,6 +9,7 @@ pub mod langfuse;
 pub mod phoenix;
 mod registry;
 pub mod simulator;
+pub mod unleash;
 pub mod webhook;
 
 use std::future::Future;

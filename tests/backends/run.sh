@@ -10,13 +10,19 @@ cd "$(dirname "$0")/../.."
 
 WORK=$(mktemp -d -t flightdeck-backends.XXXXXX)
 PIDS=()
+# Functions that undo what a server script set up outside its own processes (a database it made,
+# a system cluster it started); they run once every PID has ended.
+STOPS=()
 cleanup() {
-  local pid
+  local pid stop
   for pid in "${PIDS[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
   for pid in "${PIDS[@]}"; do
     wait "$pid" 2>/dev/null || true
+  done
+  for stop in "${STOPS[@]}"; do
+    "$stop" || true
   done
   rm -rf "$WORK"
 }

@@ -1,0 +1,630 @@
+//! Mitigations on an Unleash server through its admin API: a kill switch that turns a flag off
+//! in one environment (and back on), and a model pin that gives the flag's first strategy a
+//! variant whose JSON payload names a dated model snapshot (and puts the old variants back).
+
+mod client;
+
+use std::sync::Mutex;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use self::client::{Read, UnleashClient};
+use crate::actuators::Actuator;
+use crate::config::actuators::{KillSwitchConfig, ModelPinConfig, UnleashConfig};
+use crate::http::shown_url;
+use crate::model::mitigation::is_production_name;
+use crate::model::{MitigationKind, MitigationPlan};
+
+const BACKEND: &str = "unleash";
+
+const ON: &str = "on";
+const OFF: &str = "off";
+const ON_LABEL: &str = "on (AI serving)";
+const OFF_LABEL: &str = "off (fallback)";
+const FLOATING: &str = "floating (no pin)";
+
+/// The name confirming asks for, when the environment is production or the config says so.
+fn confirm_name(environment: &str, production: Option<bool>, name: &str) -> Option<String> {
+    production
+        .unwrap_or_else(|| is_production_name(environment))
+        .then(|| name.to_owned())
+}
+
+/// Turns the AI feature off by turning its flag off in the environment, and back on.
+pub struct KillSwitch {
+    client: UnleashClient,
+    flag: String,
+    confirm_name: Option<String>,
+}
+
+impl KillSwitch {
+    /// From `[actuators.unleash]` and `[mitigations.kill_switch]` with `backend = "unleash"`.
+    pub fn from_config(
+        unleash: &UnleashConfig,
+        kill_switch: &KillSwitchConfig,
+        timeout_ms: u64,
+    ) -> Result<Self, String> {
+        let KillSwitchConfig::Unleash { flag, production } = kill_switch else {
+            return Err(
+                "[mitigations.kill_switch] does not name backend \"unleash\", so Unleash cannot \
+                 carry it out"
+                    .into(),
+            );
+        };
+        let client = UnleashClient::new(unleash, timeout_ms)?;
+        Ok(Self {
+            confirm_name: confirm_name(&client.environment, *production, flag),
+            client,
+            flag: flag.clone(),
+        })
+    }
+
+    fn target(&self) -> String {
+        format!("flag {} in {}", self.flag, self.client.environment)
+    }
+
+    /// "on" or "off", as the admin API says now.
+    async fn state(&self) -> Result<Read<&'static str>, String> {
+        Ok(match self.client.environment_of(&self.flag).await? {
+            Read::Found(environment) if environment.enabled => Read::Found(ON),
+            Read::Found(_) => Read::Found(OFF),
+            Read::Missing(reason) => Read::Missing(reason),
+        })
+    }
+
+    fn switch_url(&self, to: &str) -> reqwest::Url {
+        self.client.environment_url(&self.flag, &[to])
+    }
+
+    /// The plan that moves the flag from one state to the other.
+    fn plan_from(&self, from: &'static str) -> MitigationPlan {
+        let (to, from_label, to_label) = if from == ON {
+            (OFF, ON_LABEL, OFF_LABEL)
+        } else {
+            (ON, OFF_LABEL, ON_LABEL)
+        };
+        MitigationPlan {
+            target: self.target(),
+            operation: format!("POST {}", self.switch_url(to).path()),
+            from: from_label.into(),
+            to: to_label.into(),
+            from_id: from.into(),
+            to_id: to.into(),
+            confirm_name: self.confirm_name.clone(),
+            ..MitigationPlan::new(MitigationKind::KillSwitch, BACKEND)
+        }
+    }
+
+    fn read_path(&self) -> String {
+        self.client.feature_url(&self.flag, &[]).path().to_owned()
+    }
+}
+
+impl Actuator for KillSwitch {
+    fn kind(&self) -> MitigationKind {
+        MitigationKind::KillSwitch
+    }
+
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn read(&self) -> Result<MitigationPlan, String> {
+        Ok(match self.state().await? {
+            Read::Found(state) => self.plan_from(state),
+            Read::Missing(reason) => MitigationPlan {
+                target: self.target(),
+                ..MitigationPlan::unavailable(MitigationKind::KillSwitch, BACKEND, &reason)
+            },
+        })
+    }
+
+    fn preview(&self, plan: &MitigationPlan) -> String {
+        if let Some(reason) = &plan.unavailable {
+            return format!("nothing would be sent: {reason}");
+        }
+        format!(
+            "POST {}\n{}\n(no body)",
+            shown_url(&self.switch_url(&plan.to_id)),
+            self.client.authorization()
+        )
+    }
+
+    async fn apply(&self, plan: &MitigationPlan) -> Result<String, String> {
+        if let Some(reason) = &plan.unavailable {
+            return Err(format!("cannot apply: {reason}"));
+        }
+        if ![ON, OFF].contains(&plan.to_id.as_str()) {
+            return Err(format!(
+                "cannot apply: the plan's target state {:?} is neither on nor off",
+                plan.to_id
+            ));
+        }
+        match self.state().await.map_err(|error| {
+            format!("could not re-read the flag before changing it: {error}; nothing was changed")
+        })? {
+            Read::Found(state) if state == plan.from_id => {}
+            Read::Found(state) => {
+                let label = if state == ON { ON_LABEL } else { OFF_LABEL };
+                return Err(moved(label));
+            }
+            Read::Missing(reason) => return Err(moved(&reason)),
+        }
+        let url = self.switch_url(&plan.to_id);
+        let (status, _) = self.client.write(Method::POST, &url, None).await?;
+        Ok(format!("POST {} → {status}", url.path()))
+    }
+
+    async fn verify(&self, plan: &MitigationPlan) -> Result<String, String> {
+        let read = format!("GET {}", self.read_path());
+        match self.state().await? {
+            Read::Found(state) if state == plan.to_id => Ok(format!(
+                "{read}: {} is {state} in {}",
+                self.flag, self.client.environment
+            )),
+            Read::Found(state) => Err(format!(
+                "read-back disagrees: {read} says {} is {state} in {}, not {}",
+                self.flag, self.client.environment, plan.to_id
+            )),
+            Read::Missing(reason) => Err(format!("read-back disagrees: {read}: {reason}")),
+        }
+    }
+
+    fn revert(&self, applied: &MitigationPlan) -> Option<MitigationPlan> {
+        let back_from = match applied.to_id.as_str() {
+            ON => ON,
+            OFF => OFF,
+            _ => return None,
+        };
+        applied.unavailable.is_none().then(|| MitigationPlan {
+            undo: true,
+            ..self.plan_from(back_from)
+        })
+    }
+}
+
+/// The refusal when the state read again before a write is not the one the user confirmed.
+fn moved(now: &str) -> String {
+    format!("the state moved since it was confirmed: now {now}; nothing was changed")
+}
+
+/// Pins the model: the flag's first strategy in the environment gets one variant whose JSON
+/// payload names the model, which the app reads instead of its floating alias.
+pub struct ModelPin {
+    client: UnleashClient,
+    flag: String,
+    model: String,
+    payload_key: String,
+    variant: String,
+    confirm_name: Option<String>,
+    /// The first strategy as last read or written: what a PUT starts from, what an undo writes.
+    strategy: Mutex<Option<Value>>,
+}
+
+/// The flag in the environment as the pin sees it.
+struct PinState {
+    enabled: bool,
+    /// The strategy clients evaluate first (lowest sortOrder, not disabled), as read.
+    first: Option<Value>,
+    /// How many strategies clients evaluate.
+    active: usize,
+}
+
+impl PinState {
+    fn variants(&self) -> Value {
+        variants_of(self.first.as_ref())
+    }
+
+    fn strategy_id(&self) -> Option<&str> {
+        self.first.as_ref()?.get("id")?.as_str()
+    }
+}
+
+fn variants_of(strategy: Option<&Value>) -> Value {
+    strategy
+        .and_then(|strategy| strategy.get("variants"))
+        .filter(|variants| variants.is_array())
+        .cloned()
+        .unwrap_or_else(|| json!([]))
+}
+
+impl ModelPin {
+    /// From `[actuators.unleash]` and `[mitigations.model_pin]` with `backend = "unleash"`.
+    pub fn from_config(
+        unleash: &UnleashConfig,
+        model_pin: &ModelPinConfig,
+        timeout_ms: u64,
+    ) -> Result<Self, String> {
+        let ModelPinConfig::Unleash {
+            flag,
+            model,
+            payload_key,
+            variant,
+            production,
+        } = model_pin
+        else {
+            return Err(
+                "[mitigations.model_pin] does not name backend \"unleash\", so Unleash cannot \
+                 carry it out"
+                    .into(),
+            );
+        };
+        let client = UnleashClient::new(unleash, timeout_ms)?;
+        Ok(Self {
+            confirm_name: confirm_name(&client.environment, *production, flag),
+            client,
+            flag: flag.clone(),
+            model: model.clone(),
+            payload_key: payload_key.clone(),
+            variant: variant.clone(),
+            strategy: Mutex::new(None),
+        })
+    }
+
+    fn target(&self, active: usize) -> String {
+        let target = format!("flag {} in {}", self.flag, self.client.environment);
+        if active > 1 {
+            format!("{target} (the first of its {active} strategies)")
+        } else {
+            target
+        }
+    }
+
+    /// The flag's strategies as the admin API gives them now; remembers the first one.
+    async fn state(&self) -> Result<Read<PinState>, String> {
+        let environment = match self.client.environment_of(&self.flag).await? {
+            Read::Found(environment) => environment,
+            Read::Missing(reason) => return Ok(Read::Missing(reason)),
+        };
+        let mut active: Vec<Value> = environment
+            .strategies
+            .into_iter()
+            .filter(|strategy| strategy.get("disabled") != Some(&Value::Bool(true)))
+            .collect();
+        active.sort_by_key(|strategy| strategy.get("sortOrder").and_then(Value::as_i64));
+        let state = PinState {
+            enabled: environment.enabled,
+            active: active.len(),
+            first: active.into_iter().next(),
+        };
+        self.remember(state.first.clone());
+        Ok(Read::Found(state))
+    }
+
+    fn remember(&self, strategy: Option<Value>) {
+        *self.strategy.lock().unwrap_or_else(|e| e.into_inner()) = strategy;
+    }
+
+    fn remembered(&self) -> Option<Value> {
+        self.strategy
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The one variant that pins the model.
+    fn pinned_variants(&self) -> Value {
+        json!([{
+            "name": self.variant,
+            "weight": 1000,
+            "weightType": "variable",
+            "stickiness": "default",
+            "payload": {
+                "type": "json",
+                "value": json!({ &self.payload_key: self.model }).to_string(),
+            },
+        }])
+    }
+
+    /// The model a variant's JSON payload names under the payload key, if it names one.
+    fn model_of(&self, variant: &Value) -> Option<String> {
+        let payload = variant.pointer("/payload/value")?.as_str()?;
+        let payload = serde_json::from_str::<Value>(payload).ok()?;
+        payload.get(&self.payload_key)?.as_str().map(str::to_owned)
+    }
+
+    /// The models the variants' payloads name, each once, in order.
+    fn models(&self, variants: &Value) -> Vec<String> {
+        let mut models: Vec<String> = Vec::new();
+        for model in variants
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| self.model_of(v))
+        {
+            if !models.contains(&model) {
+                models.push(model);
+            }
+        }
+        models
+    }
+
+    /// The variants as a person reads them: the model they pin, or that they pin none.
+    fn describe(&self, variants: &Value) -> String {
+        match self.models(variants).as_slice() {
+            [] => FLOATING.into(),
+            [model] => model.clone(),
+            models => format!("split between {}", models.join(", ")),
+        }
+    }
+
+    /// `PUT` to the strategy clients evaluate first, or `POST` a new one when there is none.
+    fn request_for(&self, first: Option<&Value>) -> (Method, reqwest::Url) {
+        match first.and_then(|strategy| strategy.get("id")?.as_str()) {
+            Some(id) => (
+                Method::PUT,
+                self.client.environment_url(&self.flag, &["strategies", id]),
+            ),
+            None => (
+                Method::POST,
+                self.client.environment_url(&self.flag, &["strategies"]),
+            ),
+        }
+    }
+
+    fn operation(&self, first: Option<&Value>) -> String {
+        let (method, url) = self.request_for(first);
+        format!("{method} {}", url.path())
+    }
+
+    /// The strategy as read with `variants` in place of its own, or a new strategy for all.
+    fn body(&self, first: Option<&Value>, variants: Value) -> Value {
+        match first {
+            Some(strategy) => {
+                let mut body = strategy.clone();
+                body["variants"] = variants;
+                body
+            }
+            None => json!({
+                "name": "flexibleRollout",
+                "constraints": [],
+                "parameters": {
+                    "rollout": "100",
+                    "stickiness": "default",
+                    "groupId": self.flag,
+                },
+                "variants": variants,
+            }),
+        }
+    }
+
+    fn read_path(&self) -> String {
+        self.client.feature_url(&self.flag, &[]).path().to_owned()
+    }
+
+    /// "strategy X serves Y" for read-backs and refusals.
+    fn state_text(&self, state: &PinState) -> String {
+        match state.strategy_id() {
+            Some(id) => format!("strategy {id} serves {}", self.describe(&state.variants())),
+            None => format!("no strategy in {}", self.client.environment),
+        }
+    }
+}
+
+/// A plan's variants id back as JSON; the ids are the variants arrays as JSON text.
+fn variants_id(id: &str) -> Result<Value, String> {
+    serde_json::from_str::<Value>(id)
+        .ok()
+        .filter(Value::is_array)
+        .ok_or_else(|| format!("cannot apply: the plan's variants {id:?} are not a JSON array"))
+}
+
+impl Actuator for ModelPin {
+    fn kind(&self) -> MitigationKind {
+        MitigationKind::ModelPin
+    }
+
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn read(&self) -> Result<MitigationPlan, String> {
+        let unavailable = |reason: &str, active: usize| MitigationPlan {
+            target: self.target(active),
+            ..MitigationPlan::unavailable(MitigationKind::ModelPin, BACKEND, reason)
+        };
+        let state = match self.state().await? {
+            Read::Found(state) => state,
+            Read::Missing(reason) => return Ok(unavailable(&reason, 0)),
+        };
+        if !state.enabled {
+            return Ok(unavailable(
+                &format!(
+                    "flag {} is off in {}: clients get no variant from it, so they would not \
+                     see a pin; turn the flag on first",
+                    self.flag, self.client.environment
+                ),
+                state.active,
+            ));
+        }
+        let current = state.variants();
+        let pinned_already = current.as_array().is_some_and(|variants| {
+            !variants.is_empty()
+                && variants
+                    .iter()
+                    .all(|variant| self.model_of(variant).as_ref() == Some(&self.model))
+        });
+        if pinned_already {
+            return Ok(unavailable(
+                &format!(
+                    "flag {} already pins {} in {}",
+                    self.flag, self.model, self.client.environment
+                ),
+                state.active,
+            ));
+        }
+        Ok(MitigationPlan {
+            target: self.target(state.active),
+            operation: self.operation(state.first.as_ref()),
+            from: self.describe(&current),
+            to: self.model.clone(),
+            from_id: current.to_string(),
+            to_id: self.pinned_variants().to_string(),
+            confirm_name: self.confirm_name.clone(),
+            ..MitigationPlan::new(MitigationKind::ModelPin, BACKEND)
+        })
+    }
+
+    fn preview(&self, plan: &MitigationPlan) -> String {
+        if let Some(reason) = &plan.unavailable {
+            return format!("nothing would be sent: {reason}");
+        }
+        let variants = variants_id(&plan.to_id).unwrap_or(Value::Null);
+        let pretty =
+            |body: &Value| serde_json::to_string_pretty(body).unwrap_or_else(|_| body.to_string());
+        let remembered = self
+            .remembered()
+            .filter(|strategy| self.operation(Some(strategy)) == plan.operation);
+        if remembered.is_none() && !plan.operation.starts_with("POST ") {
+            return format!(
+                "{}\n{}\nContent-Type: application/json\n\nthe strategy as Unleash holds it \
+                 then, with these variants:\n{}",
+                plan.operation,
+                self.client.authorization(),
+                pretty(&variants)
+            );
+        }
+        let (method, url) = self.request_for(remembered.as_ref());
+        format!(
+            "{method} {}\n{}\nContent-Type: application/json\n\n{}",
+            shown_url(&url),
+            self.client.authorization(),
+            pretty(&self.body(remembered.as_ref(), variants))
+        )
+    }
+
+    async fn apply(&self, plan: &MitigationPlan) -> Result<String, String> {
+        if let Some(reason) = &plan.unavailable {
+            return Err(format!("cannot apply: {reason}"));
+        }
+        let (from, to) = (variants_id(&plan.from_id)?, variants_id(&plan.to_id)?);
+        let state = match self.state().await.map_err(|error| {
+            format!("could not re-read the flag before changing it: {error}; nothing was changed")
+        })? {
+            Read::Found(state) => state,
+            Read::Missing(reason) => return Err(moved(&reason)),
+        };
+        if state.variants() != from || self.operation(state.first.as_ref()) != plan.operation {
+            return Err(moved(&self.state_text(&state)));
+        }
+        let (method, url) = self.request_for(state.first.as_ref());
+        let body = self.body(state.first.as_ref(), to);
+        let (status, answer) = self.client.write(method.clone(), &url, Some(&body)).await?;
+        // Unleash answers with the strategy as written: after a POST, the only place its id shows.
+        if let Some(written) = serde_json::from_str::<Value>(&answer)
+            .ok()
+            .filter(|written| written.get("id").is_some_and(Value::is_string))
+        {
+            self.remember(Some(written));
+        }
+        Ok(format!("{method} {} → {status}", url.path()))
+    }
+
+    async fn verify(&self, plan: &MitigationPlan) -> Result<String, String> {
+        let read = format!("GET {}", self.read_path());
+        let expected = variants_id(&plan.to_id)?;
+        match self.state().await? {
+            Read::Found(state) if state.variants() == expected => {
+                Ok(format!("{read}: {}", self.state_text(&state)))
+            }
+            Read::Found(state) => Err(format!(
+                "read-back disagrees: {read}: {}, not {}",
+                self.state_text(&state),
+                plan.to
+            )),
+            Read::Missing(reason) => Err(format!("read-back disagrees: {read}: {reason}")),
+        }
+    }
+
+    fn revert(&self, applied: &MitigationPlan) -> Option<MitigationPlan> {
+        if applied.unavailable.is_some() {
+            return None;
+        }
+        let written = self.remembered()?;
+        Some(MitigationPlan {
+            operation: self.operation(Some(&written)),
+            from: applied.to.clone(),
+            to: applied.from.clone(),
+            from_id: applied.to_id.clone(),
+            to_id: applied.from_id.clone(),
+            choices: Vec::new(),
+            undo: true,
+            ..applied.clone()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pin(production: Option<bool>, environment: &str) -> ModelPin {
+        // SAFETY: only this test module reads the variable, and nothing here reads the
+        // environment through libc.
+        unsafe { std::env::set_var("FLIGHTDECK_UNIT_UNLEASH_TOKEN", "unit-token") };
+        let unleash = UnleashConfig {
+            url: "http://127.0.0.1:9".into(),
+            token_env: "FLIGHTDECK_UNIT_UNLEASH_TOKEN".into(),
+            project: "default".into(),
+            environment: environment.into(),
+        };
+        let model_pin = ModelPinConfig::Unleash {
+            flag: "support-model".into(),
+            model: "gpt-4o-2024-08-06".into(),
+            payload_key: "llm".into(),
+            variant: "pinned".into(),
+            production,
+        };
+        ModelPin::from_config(&unleash, &model_pin, 1_000).unwrap()
+    }
+
+    fn variant(payload: &str) -> Value {
+        json!({"name": "v", "payload": {"type": "json", "value": payload}})
+    }
+
+    #[test]
+    fn confirming_asks_for_the_flag_in_production_unless_the_config_says_otherwise() {
+        assert_eq!(
+            pin(None, "production").confirm_name.as_deref(),
+            Some("support-model")
+        );
+        assert_eq!(pin(None, "staging").confirm_name, None);
+        assert_eq!(
+            pin(Some(true), "staging").confirm_name.as_deref(),
+            Some("support-model")
+        );
+        assert_eq!(pin(Some(false), "production").confirm_name, None);
+    }
+
+    #[test]
+    fn the_pinned_variant_carries_the_model_under_the_payload_key() {
+        let pin = pin(None, "production");
+        let pinned = pin.pinned_variants();
+        assert_eq!(
+            pinned,
+            json!([{
+                "name": "pinned",
+                "weight": 1000,
+                "weightType": "variable",
+                "stickiness": "default",
+                "payload": {"type": "json", "value": r#"{"llm":"gpt-4o-2024-08-06"}"#},
+            }])
+        );
+        assert_eq!(pin.describe(&pinned), "gpt-4o-2024-08-06");
+    }
+
+    #[test]
+    fn variants_read_as_the_models_their_payloads_name() {
+        let pin = pin(None, "production");
+        assert_eq!(pin.describe(&json!([])), FLOATING);
+        let no_model = json!([variant(r#"{"model":"other-key"}"#), variant("not json")]);
+        assert_eq!(pin.describe(&no_model), FLOATING);
+        let split = json!([
+            variant(r#"{"llm":"gpt-4o"}"#),
+            variant(r#"{"llm":"gpt-4o-mini"}"#),
+            variant(r#"{"llm":"gpt-4o"}"#),
+        ]);
+        assert_eq!(pin.describe(&split), "split between gpt-4o, gpt-4o-mini");
+    }
+}
