@@ -111,9 +111,9 @@ pub async fn run(
         for effect in effects {
             match effect {
                 Effect::Persist { incident_id, entry } => writer.write(incident_id, *entry),
-                Effect::ApplyMitigation(plan) => {
+                Effect::ApplyMitigation { plan, incident } => {
                     let handed_over = match &controls.mitigations {
-                        Some(mitigations) => mitigations.apply(*plan),
+                        Some(mitigations) => mitigations.apply(*plan, incident),
                         None => Err("no mitigation backend is connected".to_string()),
                     };
                     if let Err(reason) = handed_over {

@@ -83,7 +83,7 @@ fn typed(text: &str) -> Vec<Key> {
 
 fn applied(effects: &[Effect]) -> Option<&MitigationPlan> {
     effects.iter().find_map(|e| match e {
-        Effect::ApplyMitigation(plan) => Some(plan.as_ref()),
+        Effect::ApplyMitigation { plan, .. } => Some(plan.as_ref()),
         _ => None,
     })
 }

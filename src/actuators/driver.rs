@@ -17,14 +17,14 @@ pub const REFRESH: Duration = Duration::from_secs(15);
 /// Sends confirmed plans to the driver task.
 #[derive(Clone)]
 pub struct DriverHandle {
-    requests: mpsc::UnboundedSender<MitigationPlan>,
+    requests: mpsc::UnboundedSender<(MitigationPlan, Option<String>)>,
 }
 
 impl DriverHandle {
-    /// Queues a confirmed plan; an error means the driver has stopped.
-    pub fn apply(&self, plan: MitigationPlan) -> Result<(), String> {
+    /// Queues a confirmed plan for an incident; an error means the driver has stopped.
+    pub fn apply(&self, plan: MitigationPlan, incident: Option<String>) -> Result<(), String> {
         self.requests
-            .send(plan)
+            .send((plan, incident))
             .map_err(|_| "the mitigation backends' task has stopped".to_string())
     }
 }
@@ -46,7 +46,7 @@ async fn run<A: Actuator>(
     unconfigured: Vec<MitigationPlan>,
     dry_run: bool,
     actions: mpsc::UnboundedSender<Action>,
-    mut requests: mpsc::UnboundedReceiver<MitigationPlan>,
+    mut requests: mpsc::UnboundedReceiver<(MitigationPlan, Option<String>)>,
 ) {
     let mut refresh = tokio::time::interval(REFRESH);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -54,7 +54,10 @@ async fn run<A: Actuator>(
         tokio::select! {
             _ = refresh.tick() => {}
             request = requests.recv() => {
-                let Some(plan) = request else { return };
+                let Some((plan, incident)) = request else { return };
+                for actuator in &actuators {
+                    actuator.set_incident(incident.clone());
+                }
                 let last = carry_out(&actuators, &plan, dry_run, &actions).await;
                 if last.is_none_or(|stage| actions.send(Action::Mitigation(stage)).is_err()) {
                     return;
@@ -220,7 +223,7 @@ mod tests {
         let Some(Action::PlansRead(first)) = received.recv().await else {
             panic!("the state is read first");
         };
-        handle.apply(first[0].clone()).unwrap();
+        handle.apply(first[0].clone(), None).unwrap();
         let mut reports = Vec::new();
         loop {
             match received.recv().await.unwrap() {

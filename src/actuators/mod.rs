@@ -3,6 +3,7 @@
 //! Every backend implements [`Actuator`]: a read of the current state as a plan, the exact
 //! request for `--dry-run`, one apply (never retried), a read-back, and the plan that undoes it.
 
+pub mod configured;
 pub mod driver;
 pub mod flagd;
 pub mod langfuse;
@@ -27,11 +28,12 @@ pub enum Mitigations {
 }
 
 impl Mitigations {
-    /// Hands the plan over; an error means whatever carries it out has stopped.
-    pub fn apply(&self, plan: MitigationPlan) -> Result<(), String> {
+    /// Hands the plan over, with the incident it is for; an error means whatever carries it
+    /// out has stopped.
+    pub fn apply(&self, plan: MitigationPlan, incident: Option<String>) -> Result<(), String> {
         match self {
             Self::Simulator(simulator) => simulator.apply(plan),
-            Self::Backends(driver) => driver.apply(plan),
+            Self::Backends(driver) => driver.apply(plan, incident),
         }
     }
 }
@@ -59,6 +61,9 @@ pub trait Actuator: Send + Sync {
     /// Reads the state back after `apply`: Ok describes it when it agrees with `plan.to_id`, Err
     /// says how it disagrees or why it could not be read.
     fn verify(&self, plan: &MitigationPlan) -> impl Future<Output = Result<String, String>> + Send;
+
+    /// Which incident the next requests are for, for a backend that names it (a webhook).
+    fn set_incident(&self, _incident: Option<String>) {}
 
     /// Whether `verify` can read the state back; a webhook cannot, and its answer is all there is.
     fn can_verify(&self) -> bool {

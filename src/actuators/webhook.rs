@@ -156,11 +156,6 @@ impl Webhook {
         })
     }
 
-    /// The incident the requests name from now on, or None between incidents.
-    pub fn set_incident(&self, incident: Option<String>) {
-        *self.incident.lock().unwrap_or_else(PoisonError::into_inner) = incident;
-    }
-
     fn body(&self, plan: &MitigationPlan, sent_at: DateTime<Utc>) -> String {
         let incident = self
             .incident
@@ -237,6 +232,10 @@ impl Actuator for Webhook {
 
     fn backend(&self) -> &'static str {
         BACKEND
+    }
+
+    fn set_incident(&self, incident: Option<String>) {
+        *self.incident.lock().unwrap_or_else(PoisonError::into_inner) = incident;
     }
 
     async fn read(&self) -> Result<MitigationPlan, String> {

@@ -95,8 +95,11 @@ pub enum Effect {
         incident_id: String,
         entry: Box<TimelineEntry>,
     },
-    /// Apply exactly the plan the user confirmed.
-    ApplyMitigation(Box<MitigationPlan>),
+    /// Apply exactly the plan the user confirmed, for the incident open then.
+    ApplyMitigation {
+        plan: Box<MitigationPlan>,
+        incident: Option<String>,
+    },
     Playback(PlaybackCommand),
     Quit,
 }

@@ -705,7 +705,10 @@ impl App {
                 }
             ),
         ));
-        effects.push(Effect::ApplyMitigation(plan));
+        effects.push(Effect::ApplyMitigation {
+            plan,
+            incident: self.incident.as_ref().map(|i| i.id.clone()),
+        });
         effects
     }
 

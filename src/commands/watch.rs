@@ -9,12 +9,12 @@ use tokio::sync::mpsc;
 
 use super::BadInput;
 use super::setup::{self, EngineSetup};
+use crate::actuators::{Mitigations, configured, driver};
 use crate::app::{Action, App, Settings};
 use crate::cli::{GlobalArgs, WatchArgs};
 use crate::config::sources::OtlpConfig;
 use crate::config::{self, file::ConfigFile};
 use crate::incident::store;
-use crate::model::{MitigationKind, MitigationPlan};
 use crate::runtime::{self, Controls};
 use crate::sources::events::{self, Input, Records};
 use crate::sources::otlp::{self, Receiver};
@@ -68,14 +68,17 @@ pub fn run(
         .into());
     }
     let theme = setup::theme(global)?;
+    let actor = config::actor();
+    let (actuators, unconfigured) = configured::from_config(config, &actor).map_err(BadInput)?;
+    let dry_run = global.dry_run;
     let settings = Settings {
-        actor: config::actor(),
+        actor,
         source: match names.as_slice() {
             [one] => format!("live · {one}"),
             many => format!("live · {} sources", many.len()),
         },
         read_only: global.read_only,
-        dry_run: global.dry_run,
+        dry_run,
         speed: None,
     };
     let mut app = App::new(
@@ -88,7 +91,6 @@ pub fn run(
         app.resume(loaded.entries);
     }
     let start: runtime::StartSources = Box::new(move |actions| {
-        let _ = actions.send(Action::PlansRead(unconfigured_plans()));
         for (records, input) in inputs {
             tokio::spawn(events::run(input, records, actions.clone()));
         }
@@ -101,8 +103,12 @@ pub fn run(
         if let Some(receiver) = receiver {
             otlp::feed(receiver, actions.clone());
         }
+        let mitigations = driver::spawn(actuators, unconfigured, dry_run, actions.clone());
         tokio::spawn(clock(actions));
-        Controls::default()
+        Controls {
+            mitigations: Some(Mitigations::Backends(mitigations)),
+            playback: None,
+        }
     });
     tracing::info!(sources = ?names, "watch starting");
     runtime.block_on(runtime::run(
@@ -137,14 +143,6 @@ fn inputs(config: &ConfigFile, args: &WatchArgs) -> anyhow::Result<Vec<(Records,
         inputs.push((Records::Changes, Input::at(path, true)));
     }
     Ok(inputs)
-}
-
-/// Mitigation backends come with the config's actuators; until one is configured, say so.
-fn unconfigured_plans() -> Vec<MitigationPlan> {
-    MitigationKind::ALL
-        .iter()
-        .map(|kind| MitigationPlan::unavailable(*kind, "none", "no backend configured"))
-        .collect()
 }
 
 /// Moves the cockpit's clock with the wall clock, so windows slide and silence shows.

@@ -135,7 +135,7 @@ impl Harness {
                         self.store_for(&incident_id).append(&entry).expect("append");
                         queue.insert(0, Action::EntryPersisted { incident_id, seq });
                     }
-                    Effect::ApplyMitigation(plan) => {
+                    Effect::ApplyMitigation { plan, .. } => {
                         let (change, stages) = self.sim.mitigate(&plan);
                         let now = self.sim.now();
                         let mut reports: Vec<Action> = change
