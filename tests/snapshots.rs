@@ -154,3 +154,87 @@ fn a_live_cockpit_shows_its_sources_and_infrastructure_readings() {
     }
     insta::assert_snapshot!(frame);
 }
+
+/// Plans as real backends give them: a Phoenix rollback with versions to pick from, an Unleash
+/// that cannot be read, and a kill switch in production.
+fn backend_plans(now: chrono::DateTime<chrono::Utc>) -> Vec<flightdeck::model::MitigationPlan> {
+    use flightdeck::model::{MitigationKind, MitigationPlan, PlanChoice};
+
+    let created = |n: i64| now - chrono::Duration::hours(4 - n);
+    let label = |n: i64| format!("v{n} · {}", created(n).format("%Y-%m-%d %H:%M"));
+    let version = |n: i64, id: &str, text: &str| PlanChoice {
+        label: label(n),
+        id: id.into(),
+        created_at: Some(created(n)),
+        text: Some(text.into()),
+        operation: format!("POST /v1/prompt_versions/{id}/tags {{\"name\":\"production\"}}"),
+    };
+    let rollback = MitigationPlan {
+        target: "prompt support-answer, tag production".into(),
+        operation: "POST /v1/prompt_versions/UHJvbXB0VmVyc2lvbjoy/tags {\"name\":\"production\"}"
+            .into(),
+        from: label(3),
+        to: label(2),
+        from_id: "UHJvbXB0VmVyc2lvbjoz".into(),
+        to_id: "UHJvbXB0VmVyc2lvbjoy".into(),
+        from_text: Some("system: You answer customer questions. Cite each article you use.".into()),
+        choices: vec![
+            version(
+                2,
+                "UHJvbXB0VmVyc2lvbjoy",
+                "system: You answer customer questions. Answer only from the articles given \
+                 below. Cite each article you use.",
+            ),
+            version(
+                1,
+                "UHJvbXB0VmVyc2lvbjox",
+                "system: You answer customer questions.",
+            ),
+        ],
+        confirm_name: Some("support-answer".into()),
+        ..MitigationPlan::new(MitigationKind::PromptRollback, "phoenix")
+    };
+    let pin = MitigationPlan::unavailable(
+        MitigationKind::ModelPin,
+        "unleash",
+        "Unleash http://127.0.0.1:4242/api/admin/projects/default/features/support-answer-model: \
+         connection failed: Connection refused (os error 111)",
+    );
+    let kill = MitigationPlan {
+        target: "flag support-answer-ai in production".into(),
+        operation:
+            "POST /api/admin/projects/default/features/support-answer-ai/environments/production/off"
+                .into(),
+        from: "on (AI serving)".into(),
+        to: "off (fallback)".into(),
+        from_id: "on".into(),
+        to_id: "off".into(),
+        confirm_name: Some("support-answer-ai".into()),
+        ..MitigationPlan::new(MitigationKind::KillSwitch, "unleash")
+    };
+    vec![rollback, pin, kill]
+}
+
+#[test]
+fn the_version_picker_shows_dates_the_word_diff_and_the_name_to_type() {
+    let mut h = mid_incident("prompt-regression");
+    h.dispatch(flightdeck::app::Action::PlansRead(backend_plans(h.now())));
+    h.press(Key::Char('r'));
+    h.press(Key::Down);
+    for c in "support-".chars() {
+        h.press(Key::Char(c));
+    }
+    insta::assert_snapshot!(h.render(120, 35));
+}
+
+#[test]
+fn the_mitigations_pane_wraps_a_backend_error_and_offers_the_undo() {
+    let mut h = mid_incident("prompt-regression");
+    let plans = backend_plans(h.now());
+    let mut undo = plans[2].clone();
+    std::mem::swap(&mut undo.from, &mut undo.to);
+    undo.undo = true;
+    h.dispatch(flightdeck::app::Action::PlansRead(plans));
+    h.app.undo = Some(undo);
+    insta::assert_snapshot!(h.render(120, 35));
+}

@@ -98,6 +98,35 @@ pub fn clock(ts: DateTime<Utc>) -> String {
     ts.format("%H:%M:%S").to_string()
 }
 
+/// A state without its details after " · " (a prompt version's date): for narrow places, where
+/// the confirm dialog shows them in full.
+pub fn short_state(state: &str) -> &str {
+    state.split(" · ").next().unwrap_or(state)
+}
+
+/// `text` with each URL cut to its host and port ("http://127.0.0.1:4242/api/… :" becomes
+/// "127.0.0.1:4242:"): for a narrow pane, where the cause after the URL matters most.
+pub fn elide_url_paths(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            let Some(rest) = word
+                .strip_prefix("http://")
+                .or_else(|| word.strip_prefix("https://"))
+            else {
+                return word.to_string();
+            };
+            let host = rest.split('/').next().unwrap_or(rest);
+            let colon = if word.ends_with(':') && !host.ends_with(':') {
+                ":"
+            } else {
+                ""
+            };
+            format!("{host}{colon}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +150,21 @@ mod tests {
     fn sparkline_puts_a_spike_at_the_top() {
         let values = [Some(0.04), Some(0.04), None, Some(0.22)];
         assert_eq!(sparkline(&values, Some(0.04), 4), "▂▂ █");
+    }
+
+    #[test]
+    fn urls_are_cut_to_host_and_port_and_the_rest_is_kept() {
+        assert_eq!(
+            elide_url_paths(
+                "Unleash http://127.0.0.1:4242/api/admin/projects/default/features/x: connection \
+                 failed: Connection refused"
+            ),
+            "Unleash 127.0.0.1:4242: connection failed: Connection refused"
+        );
+        assert_eq!(
+            elide_url_paths("see https://flags.example.com for help"),
+            "see flags.example.com for help"
+        );
+        assert_eq!(elide_url_paths("no url here"), "no url here");
     }
 }

@@ -54,8 +54,12 @@ pub fn draw(frame: &mut Frame, app: &App, view: &View, theme: &Theme) {
     };
     let [sources, timeline] =
         Layout::vertical([Constraint::Length(sources_height), Constraint::Fill(1)]).areas(right);
+    // At least the three keys; more (a wrapped error, the undo) up to half the column.
+    let mitigations_height = panes::mitigations::wanted_height(app, left.width, theme)
+        .min(left.height / 2)
+        .max(6);
     let [changes, mitigations] =
-        Layout::vertical([Constraint::Fill(1), Constraint::Length(6)]).areas(left);
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(mitigations_height)]).areas(left);
 
     panes::header::draw(frame, header, app, theme);
     panes::metrics::draw(frame, metrics, app, theme);

@@ -3,11 +3,12 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::app::App;
 use crate::app::keymap::{self, Command};
 use crate::model::{MitigationKind, Status};
+use crate::ui::format;
 use crate::ui::pane_block;
 use crate::ui::theme::Theme;
 
@@ -19,10 +20,15 @@ fn label(kind: MitigationKind) -> &'static str {
     }
 }
 
-/// A state without its details after " · " (a version's date): the pane is narrow, and the
-/// confirm dialog shows them in full.
-fn short(state: &str) -> &str {
-    state.split(" · ").next().unwrap_or(state)
+/// The pane's height at a width: every line wrapped in full, so a reason why a backend cannot
+/// act ("… connection refused") is never cut off at its most useful end.
+pub fn wanted_height(app: &App, width: u16, theme: &Theme) -> u16 {
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    let rows: usize = lines(app, theme)
+        .iter()
+        .map(|line| line.width().div_ceil(inner).max(1))
+        .sum();
+    rows as u16 + 2
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -47,6 +53,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         format!(" Mitigations{via} ")
     };
     let block = pane_block(title, false, theme);
+    frame.render_widget(
+        Paragraph::new(lines(app, theme))
+            .wrap(Wrap { trim: false })
+            .block(block),
+        area,
+    );
+}
+
+fn lines<'a>(app: &App, theme: &Theme) -> Vec<Line<'a>> {
     // Suggest only while the bleeding has not been stopped.
     let bleeding = app
         .incident
@@ -77,9 +92,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             match app.plan(*kind) {
                 None => spans.push(Span::styled("reading state…", theme.muted)),
                 Some(plan) => match &plan.unavailable {
-                    Some(reason) => spans.push(Span::styled(format!("n/a: {reason}"), theme.muted)),
+                    Some(reason) => spans.push(Span::styled(
+                        format!("n/a: {}", format::elide_url_paths(reason)),
+                        theme.muted,
+                    )),
                     None => spans.push(Span::styled(
-                        format!("{} → {}", short(&plan.from), short(&plan.to)),
+                        format!(
+                            "{} → {}",
+                            format::short_state(&plan.from),
+                            format::short_state(&plan.to)
+                        ),
                         theme.text,
                     )),
                 },
@@ -105,9 +127,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 format!(" {} ", keymap::label_for(Command::Undo)),
                 theme.accent,
             ),
-            Span::styled(format!("{:<17}", format!("Undo {}", undo.kind)), theme.text),
+            Span::styled(format!("{:<17}", "Undo last"), theme.text),
             Span::styled(
-                format!("{} → {}", short(&undo.from), short(&undo.to)),
+                format!(
+                    "{}: {} → {}",
+                    undo.kind,
+                    format::short_state(&undo.from),
+                    format::short_state(&undo.to)
+                ),
                 theme.text,
             ),
         ]));
@@ -127,5 +154,5 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.warn,
         ));
     }
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    lines
 }

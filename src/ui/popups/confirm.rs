@@ -12,6 +12,7 @@ use super::open_box;
 use crate::app::Button;
 use crate::engine::diff::{word_counts, word_diff};
 use crate::model::MitigationPlan;
+use crate::ui::format;
 use crate::ui::theme::Theme;
 
 /// The most versions listed at once; the list scrolls with the selection.
@@ -90,7 +91,6 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &ConfirmView, theme: &Theme) {
         let to = plan.choices[at].text.as_deref()?;
         Some(word_diff(from, to))
     });
-    let diff_height = if diff.is_some() { DIFF_LINES + 1 } else { 0 };
 
     let mut bottom = vec![Line::raw("")];
     if let Some(name) = &plan.confirm_name {
@@ -130,7 +130,18 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &ConfirmView, theme: &Theme) {
         ),
     ]));
 
-    let width = if diff.is_some() { 96 } else { 76 };
+    // Wide enough for a prompt's diff or a long request on one line, where the screen allows.
+    let width = if diff.is_some() || plan.operation.len() > 60 {
+        110
+    } else {
+        76
+    }
+    .min(area.width);
+    let text_width = usize::from(width.saturating_sub(6)).max(1);
+    let diff_height = diff.as_ref().map_or(0, |runs| {
+        let chars: usize = runs.iter().map(|(_, text)| text.chars().count() + 4).sum();
+        1 + (chars.div_ceil(text_width) as u16).clamp(1, DIFF_LINES)
+    });
     let height = top.len() as u16 + diff_height + bottom.len() as u16 + 2;
     let inner = open_box(
         frame,
@@ -151,7 +162,8 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &ConfirmView, theme: &Theme) {
         let heading = Line::styled(
             format!(
                 "  {} → {}: {removed} words removed [-…-], {added} added {{+…+}}",
-                plan.from, plan.choices[at].label
+                format::short_state(&plan.from),
+                format::short_state(&plan.choices[at].label)
             ),
             theme.muted,
         );
