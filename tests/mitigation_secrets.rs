@@ -1,0 +1,195 @@
+//! A token given to flightdeck in an environment variable reaches the backend and nothing else:
+//! not the screen, the timeline, the log or an export, even when the backend echoes it back in
+//! its errors. The real binary under a terminal (`script`), against an Unleash stand-in.
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use serde_json::json;
+
+const TOKEN: &str = "s3cr3t-unleash-token-4242";
+const FEATURES: &str = "/api/admin/projects/default/features";
+
+fn authorization(headers: &HeaderMap) -> String {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// An Unleash whose kill-switch flag reads fine, whose write fails, and whose model flag
+/// refuses the token; both failures quote the Authorization header back.
+fn start_echoing_unleash() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async move {
+            let flag = || async {
+                let strategy = json!({
+                    "id": "strategy-1", "name": "flexibleRollout", "constraints": [],
+                    "parameters": {"groupId": "support-ai", "rollout": "100", "stickiness": "default"},
+                    "variants": [], "segments": [], "sortOrder": 0, "disabled": false,
+                });
+                axum::Json(json!({
+                    "name": "support-ai",
+                    "environments": [
+                        {"name": "production", "enabled": true, "strategies": [strategy]},
+                    ],
+                }))
+            };
+            let write = |headers: HeaderMap| async move {
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("write failed for Authorization: {}", authorization(&headers)),
+                )
+            };
+            let refuse = |headers: HeaderMap| async move {
+                (
+                    StatusCode::UNAUTHORIZED,
+                    format!("You sent {}, which is not a token", authorization(&headers)),
+                )
+            };
+            let app = Router::new()
+                .route(&format!("{FEATURES}/support-ai"), get(flag))
+                .route(
+                    &format!("{FEATURES}/support-ai/environments/production/off"),
+                    post(write),
+                )
+                .route(&format!("{FEATURES}/support-model"), get(refuse));
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    url
+}
+
+/// Every file under `dir`, as (path, text).
+fn files(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files(&path));
+        } else {
+            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            found.push((path.display().to_string(), text));
+        }
+    }
+    found
+}
+
+#[test]
+fn a_token_echoed_by_the_backend_reaches_no_screen_file_log_or_export() {
+    let url = start_echoing_unleash();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let calls = dir.path().join("calls.jsonl");
+    std::fs::write(
+        &calls,
+        "{\"ts\":\"2026-11-29T13:00:00Z\",\"feature\":\"f\",\"model_requested\":\"m\",\"status\":\"ok\",\"latency_ms\":5}\n",
+    )
+    .unwrap();
+    let config = dir.path().join("flightdeck.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[actuators.unleash]\nurl = \"{url}\"\ntoken_env = \"FLIGHTDECK_TEST_TOKEN\"\n\
+             environment = \"production\"\n\n\
+             [mitigations.kill_switch]\nbackend = \"unleash\"\nflag = \"support-ai\"\n\n\
+             [mitigations.model_pin]\nbackend = \"unleash\"\nflag = \"support-model\"\n\
+             model = \"gpt-4o-2024-08-06\"\n"
+        ),
+    )
+    .unwrap();
+    // `script` gives a terminal with no size: set one, or nothing is drawn.
+    let command = format!(
+        "stty cols 160 rows 45; {} watch --config {} --events {}",
+        env!("CARGO_BIN_EXE_flightdeck"),
+        config.display(),
+        calls.display()
+    );
+    let screen = dir.path().join("screen.txt");
+    let mut child = Command::new("script")
+        .args(["-qec", &command, screen.to_str().unwrap()])
+        .env("FLIGHTDECK_DATA_DIR", &data)
+        .env("FLIGHTDECK_TEST_TOKEN", TOKEN)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("util-linux's script gives the cockpit a terminal");
+    let mut keys = |text: &str| {
+        let stdin = child.stdin.as_mut().unwrap();
+        stdin.write_all(text.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+    };
+    // The kill switch, with the production flag's name typed: its write fails, echoing the token.
+    std::thread::sleep(Duration::from_secs(3));
+    keys("k");
+    keys("support-ai");
+    keys("\t");
+    keys("\r");
+    std::thread::sleep(Duration::from_secs(2));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("watch did not quit on q");
+        }
+        let stdin = child.stdin.as_mut().unwrap();
+        stdin.write_all(b"q").unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    assert!(status.success());
+
+    let written = files(dir.path());
+    let timeline = written
+        .iter()
+        .find(|(path, _)| path.ends_with("timeline.jsonl"))
+        .map(|(_, text)| text.clone())
+        .expect("the mitigation opened an incident");
+    assert!(
+        timeline.contains("kill switch failed") && timeline.contains("[redacted]"),
+        "the echoed write failure is in the timeline, scrubbed: {timeline}"
+    );
+    let log = written
+        .iter()
+        .find(|(path, _)| path.contains("flightdeck.log"))
+        .map(|(_, text)| text.clone())
+        .unwrap();
+    assert!(log.contains("mitigation failed"), "{log}");
+    let screen_text = &written
+        .iter()
+        .find(|(p, _)| p.ends_with("screen.txt"))
+        .unwrap()
+        .1;
+    assert!(
+        screen_text.contains("refused the token in"),
+        "the pin's refused read, with the echo, was on screen"
+    );
+    for (path, text) in &written {
+        assert!(!text.contains(TOKEN), "the token is in {path}");
+    }
+    for format in ["md", "json"] {
+        let export = Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+            .args(["export", "latest", "--format", format])
+            .env("FLIGHTDECK_DATA_DIR", &data)
+            .output()
+            .unwrap();
+        assert!(export.status.success());
+        let text = String::from_utf8_lossy(&export.stdout);
+        assert!(text.contains("kill switch failed"), "{text}");
+        assert!(!text.contains(TOKEN), "the token is in the {format} export");
+    }
+}
