@@ -39,12 +39,15 @@ pub struct Controls {
 pub type StartSources = Box<dyn FnOnce(mpsc::UnboundedSender<Action>) -> Controls + Send>;
 
 /// The demo's sources: the simulator, which is also its control plane.
-pub fn simulator(sim: Simulator, speed: f64) -> StartSources {
+pub fn simulator(sim: Simulator, speed: f64, dry_run: bool) -> StartSources {
     Box::new(move |actions| {
         let (commands_tx, commands) = mpsc::unbounded_channel();
         tokio::spawn(sources::simulator::run(sim, speed, actions, commands));
         Controls {
-            mitigations: Some(Mitigations::Simulator(SimulatorActuator::new(commands_tx))),
+            mitigations: Some(Mitigations::Simulator(SimulatorActuator::new(
+                commands_tx,
+                dry_run,
+            ))),
             playback: None,
         }
     })

@@ -8,17 +8,24 @@ use crate::sources::simulator::SimCommand;
 
 pub struct SimulatorActuator {
     commands: mpsc::UnboundedSender<SimCommand>,
+    dry_run: bool,
 }
 
 impl SimulatorActuator {
-    pub fn new(commands: mpsc::UnboundedSender<SimCommand>) -> Self {
-        Self { commands }
+    pub fn new(commands: mpsc::UnboundedSender<SimCommand>, dry_run: bool) -> Self {
+        Self { commands, dry_run }
     }
 
-    /// Asks the simulator to apply a confirmed plan; an error means the simulator has stopped.
+    /// Asks the simulator to apply a confirmed plan, or with `--dry-run` to say what it would
+    /// do; an error means the simulator has stopped.
     pub fn apply(&self, plan: MitigationPlan) -> Result<(), String> {
+        let command = if self.dry_run {
+            SimCommand::DryRun(plan)
+        } else {
+            SimCommand::Apply(plan)
+        };
         self.commands
-            .send(SimCommand::Apply(plan))
+            .send(command)
             .map_err(|_| "the simulator has stopped".to_string())
     }
 }

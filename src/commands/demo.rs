@@ -50,7 +50,7 @@ pub fn run(
         app,
         theme,
         data_dir.to_path_buf(),
-        runtime::simulator(simulator, args.speed),
+        runtime::simulator(simulator, args.speed, global.dry_run),
         embeddings,
     ))
 }

@@ -6,7 +6,7 @@ use chrono::{Duration, Utc};
 use tokio::sync::mpsc;
 
 use crate::app::Action;
-use crate::model::MitigationPlan;
+use crate::model::{MitigationPlan, MitigationStage};
 use crate::sim::{SimOutput, Simulator};
 
 /// How often the simulator delivers a batch, in wall time.
@@ -16,6 +16,8 @@ const TICK: StdDuration = StdDuration::from_millis(100);
 #[derive(Debug)]
 pub enum SimCommand {
     Apply(MitigationPlan),
+    /// Say what applying it would do, and change nothing.
+    DryRun(MitigationPlan),
 }
 
 /// Advances the simulator `speed` times faster than the wall clock until the app goes away.
@@ -44,19 +46,25 @@ pub async fn run(
                 deliver(&actions, until, outputs)
                     && (!replanned || actions.send(Action::PlansRead(plans.clone())).is_ok())
             }
-            Some(SimCommand::Apply(plan)) = commands.recv() => {
-                tracing::info!(plan = %plan.summary(), "applying mitigation to the simulator");
-                let (change, stages) = sim.mitigate(&plan);
-                let changes = change.map(|c| SimOutput::Change(Box::new(c))).into_iter().collect();
-                deliver(&actions, sim.now(), changes);
-                stages
-                    .into_iter()
-                    .all(|stage| actions.send(Action::Mitigation(stage)).is_ok())
-                    && {
-                        plans = sim.plans();
-                        actions.send(Action::PlansRead(plans.clone())).is_ok()
-                    }
-            }
+            Some(command) = commands.recv() => match command {
+                SimCommand::DryRun(plan) => {
+                    let request = format!("{}: {}", plan.operation, plan.summary());
+                    actions.send(Action::Mitigation(MitigationStage::DryRun { request })).is_ok()
+                }
+                SimCommand::Apply(plan) => {
+                    tracing::info!(plan = %plan.summary(), "applying mitigation to the simulator");
+                    let (change, stages) = sim.mitigate(&plan);
+                    let changes = change.map(|c| SimOutput::Change(Box::new(c))).into_iter().collect();
+                    deliver(&actions, sim.now(), changes);
+                    stages
+                        .into_iter()
+                        .all(|stage| actions.send(Action::Mitigation(stage)).is_ok())
+                        && {
+                            plans = sim.plans();
+                            actions.send(Action::PlansRead(plans.clone())).is_ok()
+                        }
+                }
+            },
         };
         if !delivered {
             return;
@@ -79,4 +87,40 @@ fn deliver(
             changes,
         })
         .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::MitigationKind;
+    use crate::sim::scenario::Scenario;
+
+    #[tokio::test]
+    async fn a_dry_run_says_what_would_change_and_changes_nothing() {
+        let scenario = Scenario::builtin("prompt-regression").unwrap().unwrap();
+        let sim = Simulator::new(scenario, 42);
+        let (actions, mut received) = mpsc::unbounded_channel();
+        let (commands, commands_rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(sim, 1.0, actions, commands_rx));
+        let Some(Action::PlansRead(plans)) = received.recv().await else {
+            panic!("the plans come first");
+        };
+        let kill = plans
+            .iter()
+            .find(|p| p.kind == MitigationKind::KillSwitch)
+            .unwrap()
+            .clone();
+        commands.send(SimCommand::DryRun(kill)).unwrap();
+        loop {
+            match received.recv().await.unwrap() {
+                Action::Mitigation(MitigationStage::DryRun { request }) => {
+                    assert!(request.contains("on (AI) → off (fallback)"), "{request}");
+                    break;
+                }
+                Action::Mitigation(other) => panic!("a dry run applied something: {other:?}"),
+                Action::PlansRead(_) => panic!("the state changed"),
+                _ => {}
+            }
+        }
+    }
 }
