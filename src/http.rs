@@ -9,7 +9,7 @@ use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 
 /// Secrets from the environment, as an `Authorization` header.
-pub struct Bearer {
+pub struct Credentials {
     /// Kept to scrub it from anything a server echoes back.
     pub secret: String,
     header: HeaderValue,
@@ -25,28 +25,28 @@ pub enum SecretError {
 }
 
 /// The secret in `var`, trimmed, as a sensitive `Authorization: Bearer …` header.
-pub fn bearer(var: &str) -> Result<Bearer, SecretError> {
+pub fn bearer(var: &str) -> Result<Credentials, SecretError> {
     let secret = secret(var)?;
     let header = sensitive(&format!("Bearer {secret}"))?;
-    Ok(Bearer { secret, header })
+    Ok(Credentials { secret, header })
 }
 
 /// The secret in `var` as the whole `Authorization` value, with no scheme (Unleash's tokens).
-pub fn token(var: &str) -> Result<Bearer, SecretError> {
+pub fn token(var: &str) -> Result<Credentials, SecretError> {
     let secret = secret(var)?;
     let header = sensitive(&secret)?;
-    Ok(Bearer { secret, header })
+    Ok(Credentials { secret, header })
 }
 
 /// `Authorization: Basic …` from a user in `user_var` and a password in `password_var`
 /// (Langfuse's public and secret keys); the password is the secret kept for scrubbing.
-pub fn basic(user_var: &str, password_var: &str) -> Result<Bearer, SecretError> {
+pub fn basic(user_var: &str, password_var: &str) -> Result<Credentials, SecretError> {
     use base64::Engine as _;
     let user = secret(user_var)?;
     let password = secret(password_var)?;
     let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
     let header = sensitive(&format!("Basic {encoded}"))?;
-    Ok(Bearer {
+    Ok(Credentials {
         secret: password,
         header,
     })
@@ -75,11 +75,14 @@ pub fn scrub<'a>(text: &str, secrets: impl IntoIterator<Item = &'a str>) -> Stri
     text
 }
 
-/// A client with the bearer header, if any, and a timeout on every request.
-pub fn client(bearer: Option<&Bearer>, timeout_ms: u64) -> Result<reqwest::Client, String> {
+/// A client with the credentials' Authorization header, if any, and a timeout on every request.
+pub fn client(
+    credentials: Option<&Credentials>,
+    timeout_ms: u64,
+) -> Result<reqwest::Client, String> {
     let mut headers = HeaderMap::new();
-    if let Some(bearer) = bearer {
-        headers.insert(AUTHORIZATION, bearer.header.clone());
+    if let Some(credentials) = credentials {
+        headers.insert(AUTHORIZATION, credentials.header.clone());
     }
     // reqwest is built without a crypto provider to keep aws-lc-sys (cmake, nasm) out; ring is
     // ours. An Err means a provider is installed already, which is all a client needs.

@@ -8,7 +8,7 @@ use flightdeck::app::keymap::Key;
 use flightdeck::app::{Action, App, Effect, Overlay, Settings};
 use flightdeck::engine::{Engine, EngineConfig};
 use flightdeck::model::{
-    EntryKind, MitigationKind, MitigationPlan, MitigationStage, Outcome, PlanChoice,
+    EntryKind, MitigationKind, MitigationPlan, MitigationStage, Outcome, PlanChoice, Status,
 };
 use flightdeck::sim::schema_registry;
 use support::Harness;
@@ -25,11 +25,13 @@ fn app(dry_run: bool) -> App {
         dry_run,
         speed: None,
     };
-    App::new(
+    let mut app = App::new(
         settings,
         Engine::new(EngineConfig::default(), schema_registry()),
         at(),
-    )
+    );
+    app.update(Action::observed_live(at(), Vec::new(), Vec::new()));
+    app
 }
 
 fn kill_switch(production: bool) -> MitigationPlan {
@@ -149,36 +151,126 @@ fn the_picker_aims_the_rollback_at_the_chosen_version() {
     assert_eq!(plan.operation, "POST /v1/prompt_versions/A/tags");
 }
 
+fn model_pin() -> MitigationPlan {
+    MitigationPlan {
+        target: "flag support-model in production".into(),
+        operation: "PUT /api/admin/projects/default/features/support-model/environments/production/strategies/s1"
+            .into(),
+        from: "floating (no pin)".into(),
+        to: "gpt-4o-2024-08-06".into(),
+        from_id: "[]".into(),
+        to_id: "[pinned]".into(),
+        ..MitigationPlan::new(MitigationKind::ModelPin, "unleash")
+    }
+}
+
+/// Confirms the plan of `key` and reports the given stages for it.
+fn carry_out(app: &mut App, key: char, stages: Vec<MitigationStage>) {
+    press(app, &[Key::Char(key), Key::Right, Key::Enter]);
+    for stage in stages {
+        app.update(Action::Mitigation(stage));
+    }
+}
+
+fn applied_with_undo(plan: &MitigationPlan) -> MitigationStage {
+    MitigationStage::Applied {
+        answer: format!("{} → 200 OK", plan.operation),
+        undo: Some(Box::new(MitigationPlan {
+            undo: true,
+            ..plan.clone()
+        })),
+    }
+}
+
 #[test]
-fn each_stage_is_logged_and_a_failure_leaves_nothing_to_undo() {
+fn each_stage_is_logged_and_undo_follows_the_last_write_even_when_its_read_back_failed() {
     let mut app = app(false);
-    app.update(Action::PlansRead(vec![kill_switch(false)]));
-    press(&mut app, &[Key::Char('k'), Key::Right, Key::Enter]);
-    app.update(Action::Mitigation(MitigationStage::Applied {
-        answer: "POST …/off → 200 OK".into(),
-    }));
+    app.update(Action::PlansRead(vec![kill_switch(false), model_pin()]));
+    let verified = MitigationStage::Verified {
+        read_back: "flag support-ai is off".into(),
+    };
+    carry_out(
+        &mut app,
+        'k',
+        vec![applied_with_undo(&kill_switch(false)), verified],
+    );
+    assert_eq!(
+        app.undo.as_ref().map(|u| u.kind),
+        Some(MitigationKind::KillSwitch)
+    );
+
+    // A write that never happened leaves the last one's undo in place.
+    carry_out(
+        &mut app,
+        'p',
+        vec![MitigationStage::Failed {
+            reason: "Unleash 127.0.0.1:4242: connection refused".into(),
+        }],
+    );
+    assert_eq!(
+        app.undo.as_ref().map(|u| u.kind),
+        Some(MitigationKind::KillSwitch)
+    );
+
+    press(&mut app, &[Key::Char('p'), Key::Right, Key::Enter]);
+    app.update(Action::Mitigation(applied_with_undo(&model_pin())));
     assert!(app.in_flight.as_ref().is_some_and(|f| f.applied));
     assert!(
         press(&mut app, &[Key::Char('k')]).is_empty(),
         "one at a time"
     );
     app.update(Action::Mitigation(MitigationStage::Failed {
-        reason: "applied, but the read-back failed: flag support-ai is on".into(),
+        reason: "applied, but the read-back failed: strategy s1 serves gpt-4o".into(),
     }));
     assert_eq!(app.in_flight, None);
-    assert_eq!(app.undo, None);
-    assert!(app.applied.is_empty());
     assert_eq!(
-        labels(&app),
-        ["opened", "request", "confirm", "applied", "result"]
+        app.undo.as_ref().map(|u| u.kind),
+        Some(MitigationKind::ModelPin),
+        "the pin was written: it is what u puts back"
+    );
+    assert_eq!(
+        app.applied,
+        [MitigationKind::KillSwitch],
+        "the pin is not verified"
+    );
+    let labels = labels(&app);
+    assert_eq!(
+        labels[labels.len() - 4..],
+        ["request", "confirm", "applied", "result"]
     );
     let EntryKind::ActionResult { outcome, .. } = &app.timeline.last().unwrap().entry.kind else {
         panic!("a result");
     };
     assert_eq!(*outcome, Outcome::Failed);
-    assert!(last_text(&app).contains("flag support-ai is on"));
+    assert!(last_text(&app).contains("strategy s1 serves gpt-4o"));
     let message = app.message.clone().unwrap().1;
-    assert!(message.contains("kill switch failed"), "{message}");
+    assert!(message.contains("model pin failed"), "{message}");
+}
+
+#[test]
+fn a_new_incident_has_nothing_to_undo() {
+    let mut app = app(false);
+    app.update(Action::PlansRead(vec![kill_switch(false)]));
+    carry_out(
+        &mut app,
+        'k',
+        vec![
+            applied_with_undo(&kill_switch(false)),
+            MitigationStage::Verified {
+                read_back: "flag support-ai is off".into(),
+            },
+        ],
+    );
+    assert!(app.undo.is_some());
+    press(&mut app, &[Key::Char('x'), Key::Char('d')]);
+    assert!(
+        app.incident
+            .as_ref()
+            .is_some_and(|i| i.status == Status::Detected)
+    );
+    assert_eq!(app.undo, None);
+    assert!(press(&mut app, &[Key::Char('u')]).is_empty());
+    assert!(app.overlay.is_none());
 }
 
 #[test]

@@ -225,6 +225,33 @@ fn the_version_picker_shows_dates_the_word_diff_and_the_name_to_type() {
         h.press(Key::Char(c));
     }
     insta::assert_snapshot!(h.render(120, 35));
+    // At the smallest size the cockpit draws, the versions and the diff give way to the buttons.
+    let small = h.render(100, 30);
+    assert!(
+        small.contains("Cancel") && small.contains("operation POST /v1/prompt_versions/"),
+        "{small}"
+    );
+}
+
+#[test]
+fn a_long_operation_is_shown_whole_with_the_change_under_it() {
+    use flightdeck::model::{MitigationKind, MitigationPlan};
+
+    let mut h = mid_incident("prompt-regression");
+    let pin = MitigationPlan {
+        target: "flag support-answer-model in production (the first of its 2 strategies)".into(),
+        operation: "PUT /api/admin/projects/default/features/support-answer-model/environments/\
+                    production/strategies/6f1c2a8e-4b9d-4c55-9a51-2d1f0e7b3c44"
+            .into(),
+        from: "floating (no pin)".into(),
+        to: "gpt-4o-2024-08-06".into(),
+        from_id: "[]".into(),
+        to_id: "[pinned]".into(),
+        ..MitigationPlan::new(MitigationKind::ModelPin, "unleash")
+    };
+    h.dispatch(flightdeck::app::Action::PlansRead(vec![pin]));
+    h.press(Key::Char('p'));
+    insta::assert_snapshot!(h.render(120, 35));
 }
 
 #[test]

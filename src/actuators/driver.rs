@@ -1,7 +1,9 @@
 //! The task that carries out mitigations on the configured backends: it reads their state into
 //! plans on a schedule and after every action, and reports each confirmed plan's stages (applied,
-//! verified by read-back, or failed) to the app. One at a time, so two writes never race.
+//! verified by read-back, or failed) to the app. One at a time, so two writes never race; a
+//! confirmed plan never waits for a refresh, which it cancels (reads are only reads).
 
+use std::future::Future;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -14,10 +16,16 @@ use crate::model::{MitigationKind, MitigationPlan, MitigationStage};
 /// elsewhere (a deploy, a colleague's rollback) shows in the pane.
 pub const REFRESH: Duration = Duration::from_secs(15);
 
+/// How long one read, apply or read-back may take in all, as a multiple of the per-request
+/// timeout: a read may take several requests, and a server may page forever.
+const DEADLINE_REQUESTS: u32 = 3;
+
+type Request = (MitigationPlan, Option<String>);
+
 /// Sends confirmed plans to the driver task.
 #[derive(Clone)]
 pub struct DriverHandle {
-    requests: mpsc::UnboundedSender<(MitigationPlan, Option<String>)>,
+    requests: mpsc::UnboundedSender<Request>,
 }
 
 impl DriverHandle {
@@ -29,121 +37,175 @@ impl DriverHandle {
     }
 }
 
-/// Starts the driver for `actuators`; kinds with none show `unconfigured`'s plans.
+/// The backends, and how they are driven.
+pub struct Driver<A> {
+    pub actuators: Vec<A>,
+    /// The plans of the kinds no backend carries out, saying why.
+    pub unconfigured: Vec<MitigationPlan>,
+    pub dry_run: bool,
+    /// The per-request timeout the backends were built with.
+    pub timeout: Duration,
+}
+
+/// Starts the driver; its reports go to `actions`.
 pub fn spawn<A: Actuator + 'static>(
-    actuators: Vec<A>,
-    unconfigured: Vec<MitigationPlan>,
-    dry_run: bool,
+    driver: Driver<A>,
     actions: mpsc::UnboundedSender<Action>,
 ) -> DriverHandle {
     let (requests, received) = mpsc::unbounded_channel();
-    tokio::spawn(run(actuators, unconfigured, dry_run, actions, received));
+    tokio::spawn(run(driver, actions, received));
     DriverHandle { requests }
 }
 
 async fn run<A: Actuator>(
-    actuators: Vec<A>,
-    unconfigured: Vec<MitigationPlan>,
-    dry_run: bool,
+    driver: Driver<A>,
     actions: mpsc::UnboundedSender<Action>,
-    mut requests: mpsc::UnboundedReceiver<(MitigationPlan, Option<String>)>,
+    mut requests: mpsc::UnboundedReceiver<Request>,
 ) {
     let mut refresh = tokio::time::interval(REFRESH);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    refresh.tick().await;
     loop {
-        tokio::select! {
-            _ = refresh.tick() => {}
-            request = requests.recv() => {
-                let Some((plan, incident)) = request else { return };
-                for actuator in &actuators {
-                    actuator.set_incident(incident.clone());
-                }
-                let last = carry_out(&actuators, &plan, dry_run, &actions).await;
-                if last.is_none_or(|stage| actions.send(Action::Mitigation(stage)).is_err()) {
+        // Read every backend, unless a confirmed plan comes first: it goes ahead of the read.
+        let confirmed = tokio::select! {
+            biased;
+            request = requests.recv() => Some(request),
+            plans = driver.read_all() => {
+                if actions.send(Action::PlansRead(plans)).is_err() {
                     return;
                 }
-                refresh.reset();
+                None
             }
+        };
+        let confirmed = match confirmed {
+            Some(request) => request,
+            None => tokio::select! {
+                _ = refresh.tick() => continue,
+                request = requests.recv() => request,
+            },
+        };
+        let Some((plan, incident)) = confirmed else {
+            return;
+        };
+        for actuator in &driver.actuators {
+            actuator.set_incident(incident.clone());
         }
-        let plans = read_all(&actuators, &unconfigured).await;
-        if actions.send(Action::PlansRead(plans)).is_err() {
+        let last = driver.carry_out(&plan, &actions).await;
+        if last.is_none_or(|stage| actions.send(Action::Mitigation(stage)).is_err()) {
             return;
         }
+        refresh.reset();
     }
 }
 
-/// Every kind's plan: read from its backend, or why it cannot be.
-pub async fn read_all<A: Actuator>(
-    actuators: &[A],
-    unconfigured: &[MitigationPlan],
-) -> Vec<MitigationPlan> {
-    let mut plans = Vec::new();
-    for kind in MitigationKind::ALL {
-        match actuators.iter().find(|a| a.kind() == kind) {
-            Some(actuator) => plans.push(actuator.read().await.unwrap_or_else(|error| {
-                MitigationPlan::unavailable(kind, actuator.backend(), &error)
-            })),
-            None => plans.extend(unconfigured.iter().find(|p| p.kind == kind).cloned()),
-        }
+impl<A: Actuator> Driver<A> {
+    fn deadline(&self) -> Duration {
+        self.timeout * DEADLINE_REQUESTS
     }
-    plans
-}
 
-/// Carries out one confirmed plan; the `Applied` stage is sent as soon as it happens, the
-/// final one is returned. Nothing is retried: a write that failed may have happened.
-async fn carry_out<A: Actuator>(
-    actuators: &[A],
-    plan: &MitigationPlan,
-    dry_run: bool,
-    actions: &mpsc::UnboundedSender<Action>,
-) -> Option<MitigationStage> {
-    let Some(actuator) = actuators.iter().find(|a| a.kind() == plan.kind) else {
-        return Some(MitigationStage::Failed {
-            reason: format!("no backend is configured for {}", plan.kind),
-        });
-    };
-    tracing::info!(plan = %plan.summary(), backend = plan.backend, dry_run, "mitigation confirmed");
-    if dry_run {
-        return Some(MitigationStage::DryRun {
-            request: actuator.preview(plan),
-        });
+    /// `work`, or an error saying what did not finish in time.
+    async fn within<T>(
+        &self,
+        what: &str,
+        work: impl Future<Output = Result<T, String>>,
+    ) -> Result<T, String> {
+        let deadline = self.deadline();
+        tokio::time::timeout(deadline, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "{what} did not finish within {} ms",
+                    deadline.as_millis()
+                ))
+            })
     }
-    let answer = match actuator.apply(plan).await {
-        Ok(answer) => answer,
-        Err(reason) => {
-            tracing::warn!(reason, "mitigation failed");
-            return Some(MitigationStage::Failed { reason });
-        }
-    };
-    tracing::info!(answer, "mitigation applied");
-    if actions
-        .send(Action::Mitigation(MitigationStage::Applied { answer }))
-        .is_err()
-    {
-        return None;
-    }
-    let undo = (!plan.undo).then(|| actuator.revert(plan)).flatten();
-    if !actuator.can_verify() {
-        return Some(MitigationStage::Unverified {
-            why: format!(
-                "{} cannot be read back; its answer is the only evidence",
-                plan.backend
-            ),
-            undo,
-        });
-    }
-    Some(match actuator.verify(plan).await {
-        Ok(read_back) => {
-            tracing::info!(read_back, "mitigation verified");
-            MitigationStage::Verified { read_back, undo }
-        }
-        Err(reason) => {
-            tracing::warn!(reason, "mitigation read-back failed");
-            MitigationStage::Failed {
-                reason: format!("applied, but the read-back failed: {reason}"),
+
+    /// Every kind's plan: read from its backend, or why it cannot be.
+    pub async fn read_all(&self) -> Vec<MitigationPlan> {
+        let mut plans = Vec::new();
+        for kind in MitigationKind::ALL {
+            match self.actuators.iter().find(|a| a.kind() == kind) {
+                Some(actuator) => plans.push(
+                    self.within("reading the state", actuator.read())
+                        .await
+                        .unwrap_or_else(|error| {
+                            MitigationPlan::unavailable(kind, actuator.backend(), &error)
+                        }),
+                ),
+                None => plans.extend(self.unconfigured.iter().find(|p| p.kind == kind).cloned()),
             }
         }
-    })
+        plans
+    }
+
+    /// Carries out one confirmed plan; the `Applied` stage is sent as soon as it happens, the
+    /// final one is returned. Nothing is retried: a write that failed may have happened.
+    async fn carry_out(
+        &self,
+        plan: &MitigationPlan,
+        actions: &mpsc::UnboundedSender<Action>,
+    ) -> Option<MitigationStage> {
+        let Some(actuator) = self.actuators.iter().find(|a| a.kind() == plan.kind) else {
+            return Some(MitigationStage::Failed {
+                reason: format!("no backend is configured for {}", plan.kind),
+            });
+        };
+        tracing::info!(plan = %plan.summary(), backend = plan.backend, dry_run = self.dry_run, "mitigation confirmed");
+        if self.dry_run {
+            return Some(MitigationStage::DryRun {
+                request: actuator.preview(plan),
+            });
+        }
+        let applied = self
+            .within(
+                "the change (it may or may not have been made: read the state before trying again)",
+                actuator.apply(plan),
+            )
+            .await;
+        let answer = match applied {
+            Ok(answer) => answer,
+            Err(reason) => {
+                tracing::warn!(reason, "mitigation failed");
+                return Some(MitigationStage::Failed { reason });
+            }
+        };
+        tracing::info!(answer, "mitigation applied");
+        let undo = (!plan.undo)
+            .then(|| actuator.revert(plan))
+            .flatten()
+            .map(Box::new);
+        if actions
+            .send(Action::Mitigation(MitigationStage::Applied {
+                answer,
+                undo,
+            }))
+            .is_err()
+        {
+            return None;
+        }
+        if !actuator.can_verify() {
+            return Some(MitigationStage::Unverified {
+                why: format!(
+                    "{} cannot be read back; its answer is the only evidence",
+                    plan.backend
+                ),
+            });
+        }
+        Some(
+            match self.within("the read-back", actuator.verify(plan)).await {
+                Ok(read_back) => {
+                    tracing::info!(read_back, "mitigation verified");
+                    MitigationStage::Verified { read_back }
+                }
+                Err(reason) => {
+                    tracing::warn!(reason, "mitigation read-back failed");
+                    MitigationStage::Failed {
+                        reason: format!("applied, but the read-back failed: {reason}"),
+                    }
+                }
+            },
+        )
+    }
 }
 
 #[cfg(test)]
@@ -160,6 +222,8 @@ mod tests {
         verify: Result<String, String>,
         can_verify: bool,
         writes: Arc<AtomicU32>,
+        /// How long each read takes.
+        read_takes: Duration,
     }
 
     fn plan() -> MitigationPlan {
@@ -180,6 +244,7 @@ mod tests {
             verify: Ok("flag support-ai is off".into()),
             can_verify: true,
             writes: Arc::default(),
+            read_takes: Duration::ZERO,
         }
     }
 
@@ -191,6 +256,7 @@ mod tests {
             "scripted"
         }
         async fn read(&self) -> Result<MitigationPlan, String> {
+            tokio::time::sleep(self.read_takes).await;
             self.read.clone()
         }
         fn preview(&self, plan: &MitigationPlan) -> String {
@@ -214,12 +280,21 @@ mod tests {
         }
     }
 
+    fn driver(actuator: Scripted, dry_run: bool) -> Driver<Scripted> {
+        Driver {
+            actuators: vec![actuator],
+            unconfigured: Vec::new(),
+            dry_run,
+            timeout: Duration::from_millis(100),
+        }
+    }
+
     /// Everything the driver reports for one confirmed plan, up to the plans it reads after, and
     /// how many writes the backend saw.
     async fn run_one(actuator: Scripted, dry_run: bool) -> (Vec<Action>, u32) {
         let writes = actuator.writes.clone();
         let (actions, mut received) = mpsc::unbounded_channel();
-        let handle = spawn(vec![actuator], Vec::new(), dry_run, actions);
+        let handle = spawn(driver(actuator, dry_run), actions);
         let Some(Action::PlansRead(first)) = received.recv().await else {
             panic!("the state is read first");
         };
@@ -250,17 +325,19 @@ mod tests {
         assert_eq!(writes, 1);
         let stages = stages_of(reports);
         assert_eq!(stages.len(), 2);
+        let MitigationStage::Applied { undo, .. } = &stages[0] else {
+            panic!("applied: {stages:?}");
+        };
+        assert!(
+            undo.as_ref().is_some_and(|u| u.undo),
+            "undoable once applied"
+        );
         assert_eq!(
-            stages[0],
-            MitigationStage::Applied {
-                answer: "POST …/off → 200 OK".into()
+            stages[1],
+            MitigationStage::Verified {
+                read_back: "flag support-ai is off".into()
             }
         );
-        let MitigationStage::Verified { read_back, undo } = &stages[1] else {
-            panic!("verified: {stages:?}");
-        };
-        assert_eq!(read_back, "flag support-ai is off");
-        assert!(undo.as_ref().is_some_and(|u| u.undo));
     }
 
     #[tokio::test]
@@ -311,7 +388,7 @@ mod tests {
         let stages = stages_of(run_one(webhook, false).await.0);
         assert!(matches!(
             &stages[1],
-            MitigationStage::Unverified { why, undo: Some(_) } if why.contains("cannot be read back")
+            MitigationStage::Unverified { why } if why.contains("cannot be read back")
         ));
     }
 
@@ -326,7 +403,12 @@ mod tests {
             "none",
             "not configured",
         )];
-        let plans = read_all(&[down], &unconfigured).await;
+        let plans = Driver {
+            unconfigured,
+            ..driver(down, false)
+        }
+        .read_all()
+        .await;
         assert_eq!(plans.len(), 2);
         assert_eq!(plans[0].kind, MitigationKind::ModelPin);
         assert_eq!(
@@ -334,5 +416,39 @@ mod tests {
             Some("Unleash http://127.0.0.1:9/: connection refused")
         );
         assert_eq!(plans[1].backend, "scripted");
+    }
+
+    #[tokio::test]
+    async fn a_confirmed_plan_goes_ahead_of_a_slow_read() {
+        let slow = Scripted {
+            read_takes: Duration::from_millis(250),
+            ..scripted()
+        };
+        let (actions, mut received) = mpsc::unbounded_channel();
+        let handle = spawn(driver(slow, false), actions);
+        let sent = std::time::Instant::now();
+        handle.apply(plan(), None).unwrap();
+        let Some(Action::Mitigation(MitigationStage::Applied { .. })) = received.recv().await
+        else {
+            panic!("the plan was applied before the read finished");
+        };
+        assert!(
+            sent.elapsed() < Duration::from_millis(200),
+            "{:?}",
+            sent.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_read_that_never_ends_is_cut_at_the_deadline() {
+        let stuck = Scripted {
+            read_takes: Duration::from_secs(60),
+            ..scripted()
+        };
+        let plans = driver(stuck, false).read_all().await;
+        assert_eq!(
+            plans[0].unavailable.as_deref(),
+            Some("reading the state did not finish within 300 ms")
+        );
     }
 }

@@ -17,7 +17,7 @@ use serde_json::value::RawValue;
 
 use super::Actuator;
 use crate::config::actuators::KillSwitchConfig;
-use crate::model::mitigation::is_production_name;
+use crate::model::mitigation::{is_production_name, state_moved};
 use crate::model::{MitigationKind, MitigationPlan};
 
 const BACKEND: &str = "flagd file";
@@ -179,17 +179,7 @@ impl Actuator for KillSwitch {
     }
 
     fn revert(&self, applied: &MitigationPlan) -> Option<MitigationPlan> {
-        Some(MitigationPlan {
-            operation: self.file.operation(&applied.from_id),
-            from: applied.to.clone(),
-            to: applied.from.clone(),
-            from_id: applied.to_id.clone(),
-            to_id: applied.from_id.clone(),
-            choices: Vec::new(),
-            undo: true,
-            unavailable: None,
-            ..applied.clone()
-        })
+        Some(applied.reversed(self.file.operation(&applied.from_id)))
     }
 }
 
@@ -314,11 +304,10 @@ impl FlagFile {
             .inspect(&text)
             .map_err(|reason| format!("{reason}; nothing was changed"))?;
         if state.current != from {
-            return Err(format!(
-                "the state moved since it was confirmed: now flags.{}.defaultVariant = {:?}; \
-                 nothing was changed",
+            return Err(state_moved(&format!(
+                "flags.{}.defaultVariant = {:?}",
                 self.flag, state.current
-            ));
+            )));
         }
         let mut changed = text;
         changed.replace_range(state.span, &json_string(to));

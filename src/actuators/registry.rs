@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::model::mitigation::{PlanChoice, is_production_name};
+use crate::model::mitigation::{PlanChoice, is_production_name, state_moved};
 use crate::model::{MitigationKind, MitigationPlan};
 
 /// One version of a prompt as a registry gives it.
@@ -112,7 +112,7 @@ impl Pointer<'_> {
     pub fn moved(&self, now: Option<String>) -> String {
         let now =
             now.unwrap_or_else(|| format!("no version carries the {} {}", self.noun, self.name));
-        format!("the state moved since it was confirmed: now {now}; nothing was changed")
+        state_moved(&now)
     }
 }
 
@@ -131,16 +131,8 @@ pub(crate) fn undo(
         .find(|choice| choice.id == applied.to_id)
         .and_then(|choice| choice.text.clone());
     Some(MitigationPlan {
-        operation: operation(&applied.from_id),
-        from: applied.to.clone(),
-        to: applied.from.clone(),
-        from_id: applied.to_id.clone(),
-        to_id: applied.from_id.clone(),
-        choices: Vec::new(),
         from_text: chosen_text,
-        undo: true,
-        unavailable: None,
-        ..applied.clone()
+        ..applied.reversed(operation(&applied.from_id))
     })
 }
 

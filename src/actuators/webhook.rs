@@ -312,14 +312,8 @@ impl Actuator for Webhook {
 
     fn revert(&self, applied: &MitigationPlan) -> Option<MitigationPlan> {
         Some(MitigationPlan {
-            from: applied.to.clone(),
             to: RESTORED.into(),
-            from_id: applied.to_id.clone(),
-            to_id: applied.from_id.clone(),
-            choices: Vec::new(),
-            undo: true,
-            unavailable: None,
-            ..applied.clone()
+            ..applied.reversed(applied.operation.clone())
         })
     }
 }

@@ -725,60 +725,60 @@ impl App {
         } else {
             flight.applied = true;
         }
-        let (kind, level, text, succeeded) = match stage {
-            MitigationStage::Applied { answer } => (
-                EntryKind::ActionApplied {
-                    action: action.clone(),
-                    backend: plan.backend.clone(),
-                },
-                Level::Info,
-                format!("{action} applied by {}: {answer}", plan.backend),
-                None,
-            ),
-            MitigationStage::Verified { read_back, undo } => (
+        let (kind, level, text, took) = match stage {
+            MitigationStage::Applied { answer, undo } => {
+                // What was written is what `u` puts back, whatever the read-back says; an undo
+                // that was written leaves nothing to undo.
+                self.undo = if plan.undo { None } else { undo.map(|u| *u) };
+                (
+                    EntryKind::ActionApplied {
+                        action: action.clone(),
+                        backend: plan.backend.clone(),
+                    },
+                    Level::Info,
+                    format!("{action} applied by {}: {answer}", plan.backend),
+                    false,
+                )
+            }
+            MitigationStage::Verified { read_back } => (
                 result(&action, Outcome::Succeeded),
                 Level::Info,
                 format!("{action} verified by read-back: {read_back}"),
-                Some(undo),
+                true,
             ),
-            MitigationStage::Unverified { why, undo } => (
+            MitigationStage::Unverified { why } => (
                 result(&action, Outcome::Unverified),
                 Level::Warn,
                 format!("{action} sent, not verified: {why}"),
-                Some(undo),
+                true,
             ),
             MitigationStage::Failed { reason } => (
                 result(&action, Outcome::Failed),
                 Level::Error,
                 format!("{action} failed: {reason}"),
-                None,
+                false,
             ),
             MitigationStage::DryRun { request } => (
                 result(&action, Outcome::DryRun),
                 Level::Info,
                 format!("{action} dry run, nothing sent; would send: {request}"),
-                None,
+                false,
             ),
         };
         self.message = Some((level, text.clone()));
         let mut effects: Vec<Effect> = self.log(kind, SYSTEM_ACTOR, text).into_iter().collect();
-        if let Some(undo) = succeeded {
-            effects.extend(self.mitigation_took(&plan, undo));
+        if took {
+            effects.extend(self.mitigation_took(&plan));
         }
         effects
     }
 
     /// A mitigation took effect: an undo ends the verification of what it undid; anything else
     /// starts the engine's verification of the metrics that alarmed.
-    fn mitigation_took(
-        &mut self,
-        plan: &MitigationPlan,
-        undo: Option<MitigationPlan>,
-    ) -> Vec<Effect> {
+    fn mitigation_took(&mut self, plan: &MitigationPlan) -> Vec<Effect> {
         let kind = plan.kind;
         let mut effects = Vec::new();
         if plan.undo {
-            self.undo = None;
             self.applied.retain(|k| *k != kind);
             if self.verification.as_ref().is_some_and(|v| v.kind == kind) {
                 self.verification = None;
@@ -793,7 +793,6 @@ impl App {
             }
             return effects;
         }
-        self.undo = undo;
         let Some(now) = self.now else {
             return effects;
         };
@@ -895,6 +894,8 @@ impl App {
         self.logged_verdicts.clear();
         self.logged_changes.clear();
         self.applied.clear();
+        // What the last incident applied is its own to undo, from its own record.
+        self.undo = None;
         self.verification = None;
         self.incident_episode = self.current_episode();
         let text = format!("{severity} opened: {title}");

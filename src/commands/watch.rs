@@ -9,12 +9,14 @@ use tokio::sync::mpsc;
 
 use super::BadInput;
 use super::setup::{self, EngineSetup};
-use crate::actuators::{Mitigations, configured, driver};
+use crate::actuators::driver::{self, Driver};
+use crate::actuators::{Mitigations, configured};
 use crate::app::{Action, App, Settings};
 use crate::cli::{GlobalArgs, WatchArgs};
 use crate::config::sources::OtlpConfig;
 use crate::config::{self, file::ConfigFile};
 use crate::incident::store;
+use crate::model::{MitigationKind, MitigationPlan};
 use crate::runtime::{self, Controls};
 use crate::sources::events::{self, Input, Records};
 use crate::sources::otlp::{self, Receiver};
@@ -69,8 +71,20 @@ pub fn run(
     }
     let theme = setup::theme(global)?;
     let actor = config::actor();
-    let (actuators, unconfigured) = configured::from_config(config, &actor).map_err(BadInput)?;
     let dry_run = global.dry_run;
+    // A read-only cockpit (a screen share) needs no backend's secrets and never calls one.
+    let backends = if global.read_only {
+        None
+    } else {
+        let (actuators, unconfigured) =
+            configured::from_config(config, &actor).map_err(BadInput)?;
+        Some(Driver {
+            actuators,
+            unconfigured,
+            dry_run,
+            timeout: Duration::from_millis(config.actuators.timeout_ms),
+        })
+    };
     let settings = Settings {
         actor,
         source: match names.as_slice() {
@@ -103,10 +117,23 @@ pub fn run(
         if let Some(receiver) = receiver {
             otlp::feed(receiver, actions.clone());
         }
-        let mitigations = driver::spawn(actuators, unconfigured, dry_run, actions.clone());
+        let mitigations = match backends {
+            Some(backends) => Some(Mitigations::Backends(driver::spawn(
+                backends,
+                actions.clone(),
+            ))),
+            None => {
+                let read_only = MitigationKind::ALL
+                    .iter()
+                    .map(|kind| MitigationPlan::unavailable(*kind, "none", "read-only"))
+                    .collect();
+                let _ = actions.send(Action::PlansRead(read_only));
+                None
+            }
+        };
         tokio::spawn(clock(actions));
         Controls {
-            mitigations: Some(Mitigations::Backends(mitigations)),
+            mitigations,
             playback: None,
         }
     });

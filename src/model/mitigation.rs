@@ -117,6 +117,23 @@ impl MitigationPlan {
         self.choices.iter().position(|c| c.id == self.to_id)
     }
 
+    /// The plan that puts back what this one changed, by `operation`: from and to swapped, as an
+    /// undo with nothing to choose.
+    pub fn reversed(&self, operation: String) -> Self {
+        Self {
+            operation,
+            from: self.to.clone(),
+            to: self.from.clone(),
+            from_id: self.to_id.clone(),
+            to_id: self.from_id.clone(),
+            choices: Vec::new(),
+            from_text: None,
+            undo: true,
+            unavailable: None,
+            ..self.clone()
+        }
+    }
+
     /// What the mitigation is called in messages and the timeline: "undo kill switch" for an undo.
     pub fn action(&self) -> String {
         if self.undo {
@@ -140,18 +157,16 @@ impl MitigationPlan {
 /// How carrying out a confirmed plan went, stage by stage, as the actuator reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MitigationStage {
-    /// The backend accepted the change; its answer, e.g. "POST /api/... → 200 OK".
-    Applied { answer: String },
-    /// The state read back agrees with the plan; `undo` puts back what was changed.
-    Verified {
-        read_back: String,
-        undo: Option<MitigationPlan>,
+    /// The backend accepted the change; its answer, e.g. "POST /api/... → 200 OK". From here
+    /// on, `undo` puts back what was changed, whatever the read-back says.
+    Applied {
+        answer: String,
+        undo: Option<Box<MitigationPlan>>,
     },
+    /// The state read back agrees with the plan.
+    Verified { read_back: String },
     /// Nothing can read the state back (a webhook): the backend's answer is the only evidence.
-    Unverified {
-        why: String,
-        undo: Option<MitigationPlan>,
-    },
+    Unverified { why: String },
     /// It failed here, with the reason; nothing further was tried.
     Failed { reason: String },
     /// `--dry-run`: exactly what would have been sent, and nothing was.
@@ -163,6 +178,11 @@ impl MitigationStage {
     pub fn is_final(&self) -> bool {
         !matches!(self, Self::Applied { .. })
     }
+}
+
+/// The refusal when the state read again just before a write is not the one confirmed.
+pub fn state_moved(now: &str) -> String {
+    format!("the state moved since it was confirmed: now {now}; nothing was changed")
 }
 
 /// Whether a name (an environment, a tag, a label) looks like production, where confirming a

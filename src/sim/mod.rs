@@ -16,6 +16,7 @@ use self::rng::Rng;
 use self::scenario::{ProviderSpec, Scenario, Topic, WorldEvent};
 use crate::engine::changes::MITIGATION_AUTHOR;
 use crate::engine::signals::schema::SchemaRegistry;
+use crate::model::mitigation::state_moved;
 use crate::model::{
     Call, CallStatus, Change, ChangeKind, Eval, Feedback, MitigationKind, MitigationPlan,
     MitigationStage,
@@ -45,17 +46,7 @@ impl SimOutput {
 
 /// The plan that puts back what `applied` changed in the simulator.
 pub fn revert(applied: &MitigationPlan) -> MitigationPlan {
-    MitigationPlan {
-        operation: format!("{} (undo)", applied.operation),
-        from: applied.to.clone(),
-        to: applied.from.clone(),
-        from_id: applied.to_id.clone(),
-        to_id: applied.from_id.clone(),
-        choices: Vec::new(),
-        from_text: None,
-        undo: true,
-        ..applied.clone()
-    }
+    applied.reversed(format!("{} (undo)", applied.operation))
 }
 
 /// The result of a mitigation applied to the simulator.
@@ -329,10 +320,10 @@ impl Simulator {
                 vec![
                     MitigationStage::Applied {
                         answer: format!("{} → done", plan.operation),
+                        undo: (!plan.undo).then(|| Box::new(revert(plan))),
                     },
                     MitigationStage::Verified {
                         read_back: applied.read_back,
-                        undo: (!plan.undo).then(|| revert(plan)),
                     },
                 ],
             ),
@@ -350,20 +341,14 @@ impl Simulator {
             .find(|p| p.kind == kind)
             .expect("every kind has a plan");
         if plan.from_id != confirmed.from_id {
-            return Err(format!(
-                "the state moved since it was confirmed: now {}; nothing was changed",
-                plan.from
-            ));
+            return Err(state_moved(&plan.from));
         }
         if !confirmed.undo {
             if let Some(reason) = plan.unavailable {
                 return Err(reason);
             }
             if plan.to_id != confirmed.to_id {
-                return Err(format!(
-                    "the state moved since it was confirmed: now {} → {}; nothing was changed",
-                    plan.from, plan.to
-                ));
+                return Err(state_moved(&format!("{} → {}", plan.from, plan.to)));
             }
         }
         let feature = self.scenario.feature.clone();

@@ -127,6 +127,34 @@ pub fn elide_url_paths(text: &str) -> String {
         .join(" ")
 }
 
+/// `text` in lines of at most `width` characters, broken between words, and inside a word only
+/// when it is longer than a line; so a caller knows exactly how many rows it takes.
+pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let mut word: Vec<char> = word.chars().collect();
+        let used = line.chars().count();
+        if used > 0 && used + 1 + word.len() <= width {
+            line.push(' ');
+            line.extend(&word);
+            continue;
+        }
+        if used > 0 {
+            lines.push(std::mem::take(&mut line));
+        }
+        while word.len() > width {
+            lines.push(word.drain(..width).collect());
+        }
+        line.extend(&word);
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +194,15 @@ mod tests {
             "see flags.example.com for help"
         );
         assert_eq!(elide_url_paths("no url here"), "no url here");
+    }
+
+    #[test]
+    fn words_wrap_to_the_width_and_a_long_word_is_cut() {
+        assert_eq!(wrap_words("one two three", 7), ["one two", "three"]);
+        assert_eq!(wrap_words("abcdefghij xy", 4), ["abcd", "efgh", "ij", "xy"]);
+        assert_eq!(wrap_words("", 5), [""]);
+        for line in wrap_words("connection failed: Connection refused (os error 111)", 10) {
+            assert!(line.chars().count() <= 10, "{line}");
+        }
     }
 }

@@ -13,7 +13,7 @@ use self::client::{Read, UnleashClient};
 use crate::actuators::Actuator;
 use crate::config::actuators::{KillSwitchConfig, ModelPinConfig, UnleashConfig};
 use crate::http::shown_url;
-use crate::model::mitigation::is_production_name;
+use crate::model::mitigation::{is_production_name, state_moved};
 use crate::model::{MitigationKind, MitigationPlan};
 
 const BACKEND: &str = "unleash";
@@ -147,9 +147,9 @@ impl Actuator for KillSwitch {
             Read::Found(state) if state == plan.from_id => {}
             Read::Found(state) => {
                 let label = if state == ON { ON_LABEL } else { OFF_LABEL };
-                return Err(moved(label));
+                return Err(state_moved(label));
             }
-            Read::Missing(reason) => return Err(moved(&reason)),
+            Read::Missing(reason) => return Err(state_moved(&reason)),
         }
         let url = self.switch_url(&plan.to_id);
         let (status, _) = self.client.write(Method::POST, &url, None).await?;
@@ -182,11 +182,6 @@ impl Actuator for KillSwitch {
             ..self.plan_from(back_from)
         })
     }
-}
-
-/// The refusal when the state read again before a write is not the one the user confirmed.
-fn moved(now: &str) -> String {
-    format!("the state moved since it was confirmed: now {now}; nothing was changed")
 }
 
 /// Pins the model: the flag's first strategy in the environment gets one variant whose JSON
@@ -503,10 +498,10 @@ impl Actuator for ModelPin {
             format!("could not re-read the flag before changing it: {error}; nothing was changed")
         })? {
             Read::Found(state) => state,
-            Read::Missing(reason) => return Err(moved(&reason)),
+            Read::Missing(reason) => return Err(state_moved(&reason)),
         };
         if state.variants() != from || self.operation(state.first.as_ref()) != plan.operation {
-            return Err(moved(&self.state_text(&state)));
+            return Err(state_moved(&self.state_text(&state)));
         }
         let (method, url) = self.request_for(state.first.as_ref());
         let body = self.body(state.first.as_ref(), to);
@@ -542,16 +537,7 @@ impl Actuator for ModelPin {
             return None;
         }
         let written = self.remembered()?;
-        Some(MitigationPlan {
-            operation: self.operation(Some(&written)),
-            from: applied.to.clone(),
-            to: applied.from.clone(),
-            from_id: applied.to_id.clone(),
-            to_id: applied.from_id.clone(),
-            choices: Vec::new(),
-            undo: true,
-            ..applied.clone()
-        })
+        Some(applied.reversed(self.operation(Some(&written))))
     }
 }
 

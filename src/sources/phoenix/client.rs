@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::prompts::{ListedVersion, VersionFacts};
 use super::spans::{ListedPage, SpansPage};
 use crate::config::sources::PhoenixConfig;
-use crate::http::{self, Bearer, SecretError, shown_url};
+use crate::http::{self, Credentials, SecretError, shown_url};
 
 /// A poll's first page: between polls a few spans arrive, and a page costs Phoenix about 0.1 ms
 /// a span.
@@ -121,10 +121,10 @@ impl PhoenixClient {
     /// whose config section is its own).
     pub(crate) fn with_parts(
         base: Url,
-        bearer: Option<Bearer>,
+        credentials: Option<Credentials>,
         timeout_ms: u64,
     ) -> Result<Self, PhoenixError> {
-        let http = http::client(bearer.as_ref(), timeout_ms).map_err(|reason| {
+        let http = http::client(credentials.as_ref(), timeout_ms).map_err(|reason| {
             PhoenixError::ClientSetup {
                 url: shown_url(&base),
                 reason,
@@ -133,7 +133,7 @@ impl PhoenixClient {
         Ok(Self {
             http,
             base,
-            api_key: bearer.map(|b| b.secret),
+            api_key: credentials.map(|c| c.secret),
             timeout_ms,
         })
     }

@@ -2,8 +2,9 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 
 use crate::app::App;
 use crate::app::keymap::{self, Command};
@@ -20,15 +21,36 @@ fn label(kind: MitigationKind) -> &'static str {
     }
 }
 
-/// The pane's height at a width: every line wrapped in full, so a reason why a backend cannot
-/// act ("… connection refused") is never cut off at its most useful end.
+/// The pane's height at a width: every line in full, so a reason why a backend cannot act
+/// ("… connection refused") is never cut off at its most useful end.
 pub fn wanted_height(app: &App, width: u16, theme: &Theme) -> u16 {
-    let inner = usize::from(width.saturating_sub(2)).max(1);
-    let rows: usize = lines(app, theme)
-        .iter()
-        .map(|line| line.width().div_ceil(inner).max(1))
-        .sum();
-    rows as u16 + 2
+    lines(app, theme, inner_width(width)).len() as u16 + 2
+}
+
+fn inner_width(width: u16) -> usize {
+    usize::from(width.saturating_sub(2))
+}
+
+/// One row: `lead` (the key and the label), then `text` wrapped under itself, then `tail` (a
+/// short mark) after it.
+fn row<'a>(
+    lead: Vec<Span<'a>>,
+    text: String,
+    style: Style,
+    tail: Option<Span<'a>>,
+    width: usize,
+) -> Vec<Line<'a>> {
+    let indent: usize = lead.iter().map(Span::width).sum();
+    let mut wrapped = format::wrap_words(&text, width.saturating_sub(indent).max(10)).into_iter();
+    let mut first = lead;
+    first.push(Span::styled(wrapped.next().unwrap_or_default(), style));
+    let mut lines = vec![first];
+    lines
+        .extend(wrapped.map(|more| vec![Span::raw(" ".repeat(indent)), Span::styled(more, style)]));
+    if let (Some(tail), Some(last)) = (tail, lines.last_mut()) {
+        last.push(tail);
+    }
+    lines.into_iter().map(Line::from).collect()
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -53,15 +75,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         format!(" Mitigations{via} ")
     };
     let block = pane_block(title, false, theme);
-    frame.render_widget(
-        Paragraph::new(lines(app, theme))
-            .wrap(Wrap { trim: false })
-            .block(block),
-        area,
-    );
+    let lines = lines(app, theme, inner_width(area.width));
+    frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-fn lines<'a>(app: &App, theme: &Theme) -> Vec<Line<'a>> {
+fn lines<'a>(app: &App, theme: &Theme, width: usize) -> Vec<Line<'a>> {
     // Suggest only while the bleeding has not been stopped.
     let bleeding = app
         .incident
@@ -77,82 +95,78 @@ fn lines<'a>(app: &App, theme: &Theme) -> Vec<Line<'a>> {
                 && !app.applied.contains(kind)
                 && app.plan(*kind).is_some_and(|p| p.unavailable.is_none())
         });
-    let mut lines: Vec<Line> = MitigationKind::ALL
-        .iter()
-        .map(|kind| {
-            let key = if app.settings.read_only {
-                "-".to_string()
-            } else {
-                keymap::label_for(Command::Mitigate(*kind)).to_string()
-            };
-            let mut spans = vec![
-                Span::styled(format!(" {key} "), theme.accent),
-                Span::styled(format!("{:<17}", label(*kind)), theme.text),
-            ];
-            match app.plan(*kind) {
-                None => spans.push(Span::styled("reading state…", theme.muted)),
-                Some(plan) => match &plan.unavailable {
-                    Some(reason) => spans.push(Span::styled(
-                        format!("n/a: {}", format::elide_url_paths(reason)),
-                        theme.muted,
-                    )),
-                    None => spans.push(Span::styled(
-                        format!(
-                            "{} → {}",
-                            format::short_state(&plan.from),
-                            format::short_state(&plan.to)
-                        ),
-                        theme.text,
-                    )),
+    let mut lines: Vec<Line> = Vec::new();
+    for kind in MitigationKind::ALL {
+        let key = if app.settings.read_only {
+            "-".to_string()
+        } else {
+            keymap::label_for(Command::Mitigate(kind)).to_string()
+        };
+        let lead = vec![
+            Span::styled(format!(" {key} "), theme.accent),
+            Span::styled(format!("{:<17}", label(kind)), theme.text),
+        ];
+        let (text, style) = match app.plan(kind) {
+            None => ("reading state…".to_string(), theme.muted),
+            Some(plan) => match &plan.unavailable {
+                Some(reason) => (
+                    format!("n/a: {}", format::elide_url_paths(reason)),
+                    theme.muted,
+                ),
+                None => (
+                    format!(
+                        "{} → {}",
+                        format::short_state(&plan.from),
+                        format::short_state(&plan.to)
+                    ),
+                    theme.text,
+                ),
+            },
+        };
+        let tail = if let Some(flight) = app.in_flight.as_ref().filter(|f| f.plan.kind == kind) {
+            Some(Span::styled(
+                if flight.applied {
+                    "  reading back…"
+                } else {
+                    "  applying…"
                 },
-            }
-            if let Some(flight) = app.in_flight.as_ref().filter(|f| f.plan.kind == *kind) {
-                spans.push(Span::styled(
-                    if flight.applied {
-                        "  reading back…"
-                    } else {
-                        "  applying…"
-                    },
-                    theme.warn,
-                ));
-            } else if suggested == Some(*kind) && !app.settings.read_only {
-                spans.push(Span::styled("  ◀ suggested", theme.critical));
-            }
-            Line::from(spans)
-        })
-        .collect();
+                theme.warn,
+            ))
+        } else if suggested == Some(kind) && !app.settings.read_only {
+            Some(Span::styled("  ◀ suggested", theme.critical))
+        } else {
+            None
+        };
+        lines.extend(row(lead, text, style, tail, width));
+    }
     if let Some(undo) = app.undo.as_ref().filter(|_| !app.settings.read_only) {
-        lines.push(Line::from(vec![
+        let lead = vec![
             Span::styled(
                 format!(" {} ", keymap::label_for(Command::Undo)),
                 theme.accent,
             ),
             Span::styled(format!("{:<17}", "Undo last"), theme.text),
-            Span::styled(
-                format!(
-                    "{}: {} → {}",
-                    undo.kind,
-                    format::short_state(&undo.from),
-                    format::short_state(&undo.to)
-                ),
-                theme.text,
-            ),
-        ]));
+        ];
+        let text = format!(
+            "{}: {} → {}",
+            undo.kind,
+            format::short_state(&undo.from),
+            format::short_state(&undo.to)
+        );
+        lines.extend(row(lead, text, theme.text, None, width));
     }
     if let Some(v) = &app.verification {
-        lines.push(Line::styled(
-            format!(
-                " verifying {}: watching {} since {}",
-                v.kind,
-                v.metrics
-                    .iter()
-                    .map(|m| m.label())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                v.applied_at.format("%H:%M")
-            ),
-            theme.warn,
-        ));
+        let text = format!(
+            "verifying {}: watching {} since {}",
+            v.kind,
+            v.metrics
+                .iter()
+                .map(|m| m.label())
+                .collect::<Vec<_>>()
+                .join(", "),
+            v.applied_at.format("%H:%M")
+        );
+        lines.extend(row(vec![Span::raw(" ")], text, theme.warn, None, width));
     }
     lines
 }

@@ -5,13 +5,13 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::{Block, Padding, Paragraph, Wrap};
 
 use super::diff::diff_spans;
 use super::open_box;
 use crate::app::Button;
 use crate::engine::diff::{word_counts, word_diff};
-use crate::model::MitigationPlan;
+use crate::model::{MitigationPlan, PlanChoice};
 use crate::ui::format;
 use crate::ui::theme::Theme;
 
@@ -29,12 +29,22 @@ pub struct ConfirmView<'a> {
 
 pub fn draw(frame: &mut Frame, area: Rect, view: &ConfirmView, theme: &Theme) {
     let plan = view.plan;
-    let field = |name: &str, value: String| {
-        Line::from(vec![
-            Span::styled(format!("  {name:<10}"), theme.muted),
-            Span::styled(value, theme.text),
-        ])
-    };
+    let chosen = plan.chosen();
+    let diff = chosen.and_then(|at| {
+        let from = plan.from_text.as_deref()?;
+        let to = plan.choices[at].text.as_deref()?;
+        Some(word_diff(from, to))
+    });
+    // Wide enough for a prompt's diff or a long request, where the screen allows.
+    let width = if diff.is_some() || plan.operation.len() > 60 {
+        110
+    } else {
+        76
+    }
+    .min(area.width);
+    // Inside the borders and the two-column margin.
+    let text_width = usize::from(width.saturating_sub(4));
+
     let mut top = vec![Line::raw("")];
     if view.dry_run {
         top.push(Line::styled(
@@ -42,55 +52,19 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &ConfirmView, theme: &Theme) {
             theme.warn,
         ));
     }
-    top.extend([
-        field("backend", plan.backend.clone()),
-        field("target", plan.target.clone()),
-        field("operation", plan.operation.clone()),
-        Line::from(vec![
-            Span::styled(format!("  {:<10}", "change"), theme.muted),
-            Span::styled(plan.from.clone(), theme.removed),
-            Span::styled("  →  ", theme.text),
-            Span::styled(plan.to.clone(), theme.added),
-        ]),
-    ]);
-    let chosen = plan.chosen();
-    if let Some(at) = chosen {
-        top.push(Line::raw(""));
-        top.push(Line::styled(
-            format!("  {} versions to choose from (↑↓):", plan.choices.len()),
-            theme.muted,
-        ));
-        let first = at.saturating_sub(VISIBLE_CHOICES - 1);
-        for (i, choice) in plan
-            .choices
-            .iter()
-            .enumerate()
-            .skip(first)
-            .take(VISIBLE_CHOICES)
-        {
-            let selected = i == at;
-            // Registries' labels carry the date already ("v3 · 2026-11-29 14:02").
-            let created = choice
-                .created_at
-                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-                .filter(|date| !choice.label.contains(date.as_str()))
-                .map(|date| format!("  {date} UTC"))
-                .unwrap_or_default();
-            top.push(Line::styled(
-                format!(
-                    "  {} {}{created}",
-                    if selected { "▸" } else { " " },
-                    choice.label
-                ),
-                if selected { theme.accent } else { theme.text },
-            ));
-        }
+    for (name, value) in [
+        ("backend", &plan.backend),
+        ("target", &plan.target),
+        ("operation", &plan.operation),
+    ] {
+        top.extend(field(name, value, text_width, theme));
     }
-    let diff = chosen.and_then(|at| {
-        let from = plan.from_text.as_deref()?;
-        let to = plan.choices[at].text.as_deref()?;
-        Some(word_diff(from, to))
-    });
+    top.push(Line::from(vec![
+        Span::styled(format!("  {:<10}", "change"), theme.muted),
+        Span::styled(plan.from.clone(), theme.removed),
+        Span::styled("  →  ", theme.text),
+        Span::styled(plan.to.clone(), theme.added),
+    ]));
 
     let mut bottom = vec![Line::raw("")];
     if let Some(name) = &plan.confirm_name {
@@ -130,19 +104,32 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &ConfirmView, theme: &Theme) {
         ),
     ]));
 
-    // Wide enough for a prompt's diff or a long request on one line, where the screen allows.
-    let width = if diff.is_some() || plan.operation.len() > 60 {
-        110
-    } else {
-        76
+    // What is left once the facts and the buttons are placed goes to the versions, then the diff.
+    let fixed = (top.len() + bottom.len() + 2) as u16;
+    let mut room = area.height.saturating_sub(fixed);
+    let mut middle = Vec::new();
+    if let Some(at) = chosen {
+        let visible = VISIBLE_CHOICES
+            .min(usize::from(room.saturating_sub(3)))
+            .max(1);
+        middle.push(Line::raw(""));
+        middle.push(Line::styled(
+            format!("  {} versions to choose from (↑↓):", plan.choices.len()),
+            theme.muted,
+        ));
+        let first = (at + 1).saturating_sub(visible);
+        for (i, choice) in plan.choices.iter().enumerate().skip(first).take(visible) {
+            middle.push(choice_line(choice, i == at, theme));
+        }
+        room = room.saturating_sub(middle.len() as u16);
     }
-    .min(area.width);
-    let text_width = usize::from(width.saturating_sub(6)).max(1);
     let diff_height = diff.as_ref().map_or(0, |runs| {
         let chars: usize = runs.iter().map(|(_, text)| text.chars().count() + 4).sum();
-        1 + (chars.div_ceil(text_width) as u16).clamp(1, DIFF_LINES)
+        let rows = (chars.div_ceil(text_width.max(1)) as u16).clamp(1, DIFF_LINES);
+        (1 + rows).min(room)
     });
-    let height = top.len() as u16 + diff_height + bottom.len() as u16 + 2;
+
+    let height = fixed + middle.len() as u16 + diff_height;
     let inner = open_box(
         frame,
         area,
@@ -150,14 +137,16 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &ConfirmView, theme: &Theme) {
         format!(" Confirm {} ", plan.action()),
         theme.warn,
     );
-    let [top_area, diff_area, bottom_area] = Layout::vertical([
+    let [top_area, middle_area, diff_area, bottom_area] = Layout::vertical([
         Constraint::Length(top.len() as u16),
+        Constraint::Length(middle.len() as u16),
         Constraint::Length(diff_height),
-        Constraint::Min(0),
+        Constraint::Length(bottom.len() as u16),
     ])
     .areas(inner);
-    frame.render_widget(Paragraph::new(top).wrap(Wrap { trim: false }), top_area);
-    if let (Some(runs), Some(at)) = (diff, chosen) {
+    frame.render_widget(Paragraph::new(top), top_area);
+    frame.render_widget(Paragraph::new(middle), middle_area);
+    if let (Some(runs), Some(at), true) = (diff, chosen, diff_height > 0) {
         let (removed, added) = word_counts(&runs);
         let heading = Line::styled(
             format!(
@@ -172,12 +161,44 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &ConfirmView, theme: &Theme) {
         frame.render_widget(Paragraph::new(heading), heading_area);
         let text = Paragraph::new(Line::from(diff_spans(&runs, theme)))
             .wrap(Wrap { trim: false })
-            .block(
-                ratatui::widgets::Block::new().padding(ratatui::widgets::Padding::horizontal(2)),
-            );
+            .block(Block::new().padding(Padding::horizontal(2)));
         frame.render_widget(text, text_area);
     }
     frame.render_widget(Paragraph::new(bottom), bottom_area);
+}
+
+/// A named fact, its value wrapped under itself: an operation is shown whole, never cut.
+fn field<'a>(name: &str, value: &str, width: usize, theme: &Theme) -> Vec<Line<'a>> {
+    const NAME_WIDTH: usize = 10;
+    format::wrap_words(value, width.saturating_sub(NAME_WIDTH))
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let name = if i == 0 { name } else { "" };
+            Line::from(vec![
+                Span::styled(format!("  {name:<NAME_WIDTH$}"), theme.muted),
+                Span::styled(part, theme.text),
+            ])
+        })
+        .collect()
+}
+
+fn choice_line<'a>(choice: &PlanChoice, selected: bool, theme: &Theme) -> Line<'a> {
+    // Registries' labels carry the date already ("v3 · 2026-11-29 14:02").
+    let created = choice
+        .created_at
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .filter(|date| !choice.label.contains(date.as_str()))
+        .map(|date| format!("  {date} UTC"))
+        .unwrap_or_default();
+    Line::styled(
+        format!(
+            "  {} {}{created}",
+            if selected { "▸" } else { " " },
+            choice.label
+        ),
+        if selected { theme.accent } else { theme.text },
+    )
 }
 
 /// A button; the focused one is marked by glyphs as well as by style, and one that cannot be
