@@ -313,6 +313,14 @@ async fn the_model_pin_serves_the_pinned_model_to_apps_and_its_undo_restores_the
     assert_eq!(plan.to, PINNED_MODEL);
     assert_eq!(plan.operation, format!("PUT {path}"));
     assert_eq!(plan.confirm_name.as_deref(), Some(flag.as_str()));
+    assert_eq!(
+        plan.target,
+        format!(
+            "flag {flag} in production, its first strategy (partial: only the users its 1 \
+             constraint(s) select)"
+        ),
+        "the pin reaches only the users the strategy's constraint selects, and says so"
+    );
     let preview = pin.preview(&plan);
     assert!(
         preview.starts_with(&format!("PUT {}{path}\n", unleash.url)),
@@ -329,7 +337,8 @@ async fn the_model_pin_serves_the_pinned_model_to_apps_and_its_undo_restores_the
     assert_eq!(
         verified,
         format!(
-            "GET /api/admin/projects/default/features/{flag}: strategy {id} serves {PINNED_MODEL}"
+            "GET /api/admin/projects/default/features/{flag}: strategy {id} serves \
+             {PINNED_MODEL} (partial: only the users its 1 constraint(s) select)"
         )
     );
     let [pinned] = unleash.strategies(&flag).await.try_into().unwrap();

@@ -239,7 +239,9 @@ fn a_long_operation_is_shown_whole_with_the_change_under_it() {
 
     let mut h = mid_incident("prompt-regression");
     let pin = MitigationPlan {
-        target: "flag support-answer-model in production (the first of its 2 strategies)".into(),
+        target: "flag support-answer-model in production, its first strategy (partial: 1 other \
+                 strategy stays unpinned)"
+            .into(),
         operation: "PUT /api/admin/projects/default/features/support-answer-model/environments/\
                     production/strategies/6f1c2a8e-4b9d-4c55-9a51-2d1f0e7b3c44"
             .into(),

@@ -273,6 +273,27 @@ async fn a_server_stopped_mid_action_changes_nothing_and_says_so() {
 }
 
 #[tokio::test]
+async fn a_server_stopped_between_the_write_and_the_read_back_fails_the_read_back_once() {
+    let server = Server::start(Behaviour::Faithful, true, vec![default_strategy()]).await;
+    let kill_switch = kill_switch(&server.url, 2_000);
+    let plan = kill_switch.read().await.unwrap();
+    kill_switch.apply(&plan).await.unwrap();
+    let flag = Arc::clone(&server.flag);
+    let url = server.url.clone();
+    server.stop().await;
+
+    let error = kill_switch.verify(&plan).await.unwrap_err();
+
+    assert!(
+        error.starts_with(&format!("Unleash {url}{FEATURE}: connection failed: ")),
+        "{error}"
+    );
+    let flag = flag.lock().unwrap();
+    assert_eq!(flag.writes, 1, "the write is not sent again");
+    assert!(!flag.enabled, "the write took before the server stopped");
+}
+
+#[tokio::test]
 async fn a_server_that_never_answers_times_out_at_the_configured_limit() {
     let server = Server::start(
         Behaviour::Silent(Duration::from_secs(30)),

@@ -214,6 +214,40 @@ impl PinState {
     fn strategy_id(&self) -> Option<&str> {
         self.first.as_ref()?.get("id")?.as_str()
     }
+
+    /// Why a pin on the first strategy would not reach every call, if it would not: other
+    /// strategies, constraints, or a partial rollout serve some users without it.
+    fn partial(&self) -> Option<String> {
+        let first = self.first.as_ref()?;
+        let mut gaps = Vec::new();
+        if self.active > 1 {
+            gaps.push(match self.active - 1 {
+                1 => "1 other strategy stays unpinned".to_string(),
+                others => format!("{others} other strategies stay unpinned"),
+            });
+        }
+        let constraints = first
+            .get("constraints")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        if constraints > 0 {
+            gaps.push(format!(
+                "only the users its {constraints} constraint(s) select"
+            ));
+        }
+        let rollout = first
+            .get("parameters")
+            .and_then(|p| p.get("rollout"))
+            .and_then(|r| {
+                r.as_str()
+                    .map(str::to_owned)
+                    .or_else(|| r.as_i64().map(|n| n.to_string()))
+            });
+        if let Some(rollout) = rollout.filter(|r| r != "100") {
+            gaps.push(format!("rollout {rollout}%"));
+        }
+        (!gaps.is_empty()).then(|| format!("partial: {}", gaps.join(", ")))
+    }
 }
 
 fn variants_of(strategy: Option<&Value>) -> Value {
@@ -257,12 +291,11 @@ impl ModelPin {
         })
     }
 
-    fn target(&self, active: usize) -> String {
+    fn target(&self, state: Option<&PinState>) -> String {
         let target = format!("flag {} in {}", self.flag, self.client.environment);
-        if active > 1 {
-            format!("{target} (the first of its {active} strategies)")
-        } else {
-            target
+        match state.and_then(PinState::partial) {
+            Some(partial) => format!("{target}, its first strategy ({partial})"),
+            None => target,
         }
     }
 
@@ -390,9 +423,15 @@ impl ModelPin {
 
     /// "strategy X serves Y" for read-backs and refusals.
     fn state_text(&self, state: &PinState) -> String {
-        match state.strategy_id() {
-            Some(id) => format!("strategy {id} serves {}", self.describe(&state.variants())),
-            None => format!("no strategy in {}", self.client.environment),
+        match (state.strategy_id(), state.partial()) {
+            (Some(id), None) => {
+                format!("strategy {id} serves {}", self.describe(&state.variants()))
+            }
+            (Some(id), Some(partial)) => format!(
+                "strategy {id} serves {} ({partial})",
+                self.describe(&state.variants())
+            ),
+            (None, _) => format!("no strategy in {}", self.client.environment),
         }
     }
 }
@@ -415,13 +454,13 @@ impl Actuator for ModelPin {
     }
 
     async fn read(&self) -> Result<MitigationPlan, String> {
-        let unavailable = |reason: &str, active: usize| MitigationPlan {
-            target: self.target(active),
+        let unavailable = |reason: &str, state: Option<&PinState>| MitigationPlan {
+            target: self.target(state),
             ..MitigationPlan::unavailable(MitigationKind::ModelPin, BACKEND, reason)
         };
         let state = match self.state().await? {
             Read::Found(state) => state,
-            Read::Missing(reason) => return Ok(unavailable(&reason, 0)),
+            Read::Missing(reason) => return Ok(unavailable(&reason, None)),
         };
         if !state.enabled {
             return Ok(unavailable(
@@ -430,7 +469,7 @@ impl Actuator for ModelPin {
                      see a pin; turn the flag on first",
                     self.flag, self.client.environment
                 ),
-                state.active,
+                Some(&state),
             ));
         }
         let current = state.variants();
@@ -446,11 +485,11 @@ impl Actuator for ModelPin {
                     "flag {} already pins {} in {}",
                     self.flag, self.model, self.client.environment
                 ),
-                state.active,
+                Some(&state),
             ));
         }
         Ok(MitigationPlan {
-            target: self.target(state.active),
+            target: self.target(Some(&state)),
             operation: self.operation(state.first.as_ref()),
             from: self.describe(&current),
             to: self.model.clone(),
