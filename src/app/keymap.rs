@@ -44,7 +44,14 @@ pub enum Command {
     AddNote,
     Declare,
     Acknowledge,
+    /// The root cause is known (Investigating → Identified).
+    Identify,
+    /// The bleeding has stopped, by whatever means (→ Mitigated).
+    MarkMitigated,
     Resolve,
+    /// One step more severe (SEV4 → SEV1), or less.
+    RaiseSeverity,
+    LowerSeverity,
     ShowPromptDiff,
     ToggleButton,
     Activate,
@@ -178,10 +185,42 @@ pub const BINDINGS: &[Binding] = &[
     ),
     bind(
         Cockpit,
+        &[Key::Char('i')],
+        "i",
+        Command::Identify,
+        "root cause identified",
+        false,
+    ),
+    bind(
+        Cockpit,
+        &[Key::Char('m')],
+        "m",
+        Command::MarkMitigated,
+        "mark mitigated",
+        false,
+    ),
+    bind(
+        Cockpit,
         &[Key::Char('x')],
         "x",
         Command::Resolve,
         "resolve the incident",
+        false,
+    ),
+    bind(
+        Cockpit,
+        &[Key::Char('+')],
+        "+",
+        Command::RaiseSeverity,
+        "more severe (toward SEV1)",
+        false,
+    ),
+    bind(
+        Cockpit,
+        &[Key::Char('-')],
+        "-",
+        Command::LowerSeverity,
+        "less severe (toward SEV4)",
         false,
     ),
     bind(

@@ -447,6 +447,10 @@ impl App {
             Command::SaveNote => Vec::new(),
             Command::Declare => self.declare(),
             Command::Acknowledge => self.change_status(Status::Investigating),
+            Command::Identify => self.change_status(Status::Identified),
+            Command::MarkMitigated => self.change_status(Status::Mitigated),
+            Command::RaiseSeverity => self.change_severity(-1),
+            Command::LowerSeverity => self.change_severity(1),
             Command::Resolve => self.change_status(Status::Resolved),
             Command::ShowPromptDiff => {
                 self.show_prompt_diff();
@@ -866,6 +870,26 @@ impl App {
             EntryKind::StatusChanged { from, to },
             &actor,
             format!("status {from} → {to}"),
+        )
+        .into_iter()
+        .collect()
+    }
+
+    /// Moves the severity `by` steps (negative is more severe), within SEV1..SEV4.
+    fn change_severity(&mut self, by: i8) -> Vec<Effect> {
+        let Some(from) = self.incident.as_ref().map(|i| i.severity) else {
+            self.message = Some((Level::Warn, "no incident open".into()));
+            return Vec::new();
+        };
+        let Some(to) = from.step(by) else {
+            self.message = Some((Level::Info, format!("the incident is already {from}")));
+            return Vec::new();
+        };
+        let actor = self.settings.actor.clone();
+        self.log(
+            EntryKind::SeverityChanged { from, to },
+            &actor,
+            format!("severity {from} → {to}"),
         )
         .into_iter()
         .collect()

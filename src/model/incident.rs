@@ -19,6 +19,16 @@ pub enum Severity {
     Sev4,
 }
 
+impl Severity {
+    const ORDER: [Severity; 4] = [Self::Sev1, Self::Sev2, Self::Sev3, Self::Sev4];
+
+    /// `by` steps toward SEV4 (negative: toward SEV1), or None past either end.
+    pub fn step(self, by: i8) -> Option<Self> {
+        let at = Self::ORDER.iter().position(|s| *s == self)? as i8;
+        Self::ORDER.get(usize::try_from(at + by).ok()?).copied()
+    }
+}
+
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -99,13 +109,17 @@ impl Incident {
 
     /// Applies one entry's effect on the incident's fields.
     pub fn apply(&mut self, entry: &TimelineEntry) {
-        if let EntryKind::StatusChanged { to, .. } = &entry.kind {
-            self.status = *to;
-            match to {
-                Status::Mitigated => self.mitigated_at = Some(entry.ts),
-                Status::Resolved => self.resolved_at = Some(entry.ts),
-                _ => {}
+        match &entry.kind {
+            EntryKind::StatusChanged { to, .. } => {
+                self.status = *to;
+                match to {
+                    Status::Mitigated => self.mitigated_at = Some(entry.ts),
+                    Status::Resolved => self.resolved_at = Some(entry.ts),
+                    _ => {}
+                }
             }
+            EntryKind::SeverityChanged { to, .. } => self.severity = *to,
+            _ => {}
         }
     }
 }

@@ -68,6 +68,10 @@ pub enum EntryKind {
         from: Status,
         to: Status,
     },
+    SeverityChanged {
+        from: Severity,
+        to: Severity,
+    },
 }
 
 impl EntryKind {
@@ -86,6 +90,7 @@ impl EntryKind {
             Self::Verification { .. } => "verify",
             Self::Note => "note",
             Self::StatusChanged { .. } => "status",
+            Self::SeverityChanged { .. } => "severity",
         }
     }
 }

@@ -19,7 +19,7 @@ fn kind_style(kind: &EntryKind, theme: &Theme) -> Style {
         | EntryKind::ActionApplied { .. }
         | EntryKind::ActionResult { .. }
         | EntryKind::Verification { .. } => theme.accent,
-        EntryKind::StatusChanged { .. } => theme.ok,
+        EntryKind::StatusChanged { .. } | EntryKind::SeverityChanged { .. } => theme.ok,
         EntryKind::ChangeSeen { .. } | EntryKind::ActionCancelled { .. } | EntryKind::Note => {
             theme.text
         }
