@@ -31,8 +31,8 @@ fn inner_width(width: u16) -> usize {
     usize::from(width.saturating_sub(2))
 }
 
-/// One row: `lead` (the key and the label), then `text` wrapped under itself, then `tail` (a
-/// short mark) after it.
+/// One row: `lead` (the key and the label), then `text` wrapped under itself at `width` (or on
+/// one line, cut at the pane's edge, at `usize::MAX`), then `tail` (a short mark) after it.
 fn row<'a>(
     lead: Vec<Span<'a>>,
     text: String,
@@ -106,12 +106,14 @@ fn lines<'a>(app: &App, theme: &Theme, width: usize) -> Vec<Line<'a>> {
             Span::styled(format!(" {key} "), theme.accent),
             Span::styled(format!("{:<17}", label(kind)), theme.text),
         ];
-        let (text, style) = match app.plan(kind) {
-            None => ("reading state…".to_string(), theme.muted),
+        // Only a reason why a backend cannot act wraps: its cause comes last.
+        let (text, style, wraps) = match app.plan(kind) {
+            None => ("reading state…".to_string(), theme.muted, false),
             Some(plan) => match &plan.unavailable {
                 Some(reason) => (
                     format!("n/a: {}", format::elide_url_paths(reason)),
                     theme.muted,
+                    true,
                 ),
                 None => (
                     format!(
@@ -120,6 +122,7 @@ fn lines<'a>(app: &App, theme: &Theme, width: usize) -> Vec<Line<'a>> {
                         format::short_state(&plan.to)
                     ),
                     theme.text,
+                    false,
                 ),
             },
         };
@@ -137,6 +140,7 @@ fn lines<'a>(app: &App, theme: &Theme, width: usize) -> Vec<Line<'a>> {
         } else {
             None
         };
+        let width = if wraps { width } else { usize::MAX };
         lines.extend(row(lead, text, style, tail, width));
     }
     if let Some(undo) = app.undo.as_ref().filter(|_| !app.settings.read_only) {
@@ -153,7 +157,7 @@ fn lines<'a>(app: &App, theme: &Theme, width: usize) -> Vec<Line<'a>> {
             format::short_state(&undo.from),
             format::short_state(&undo.to)
         );
-        lines.extend(row(lead, text, theme.text, None, width));
+        lines.extend(row(lead, text, theme.text, None, usize::MAX));
     }
     if let Some(v) = &app.verification {
         let text = format!(
@@ -166,7 +170,7 @@ fn lines<'a>(app: &App, theme: &Theme, width: usize) -> Vec<Line<'a>> {
                 .join(", "),
             v.applied_at.format("%H:%M")
         );
-        lines.extend(row(vec![Span::raw(" ")], text, theme.warn, None, width));
+        lines.extend(row(vec![Span::raw(" ")], text, theme.warn, None, usize::MAX));
     }
     lines
 }
