@@ -81,3 +81,47 @@ fn without_an_incident_the_keys_say_so_and_log_nothing() {
     }
     assert!(h.app.timeline.is_empty());
 }
+
+#[test]
+fn a_starred_entry_is_marked_logged_and_shown_by_the_starred_filter() {
+    use flightdeck::app::timeline_view::{self, TimelineFilter};
+    use flightdeck::model::EntryKind;
+
+    let mut h = Harness::new("prompt-regression");
+    h.press(Key::Char('d'));
+    h.press(Key::Char('a'));
+    h.press(Key::Char('*'));
+    assert_eq!(
+        message(&h),
+        "focus the timeline (Tab) and select the entry to star"
+    );
+    for _ in 0..3 {
+        h.press(Key::Tab);
+    }
+    // Newest first: the second row is the opening entry.
+    h.press(Key::Down);
+    h.press(Key::Char('*'));
+    let star = h.app.timeline.last().unwrap().entry.clone();
+    assert_eq!(
+        star.kind,
+        EntryKind::Starred {
+            seq: 1,
+            starred: true
+        }
+    );
+    assert_eq!(star.actor, "oncall");
+    assert!(h.render(120, 35).contains("★ SEV3 opened"));
+
+    h.press(Key::Char('f'));
+    assert_eq!(h.app.timeline_filter, TimelineFilter::Starred);
+    let shown: Vec<u64> = timeline_view::visible(&h.app.timeline, h.app.timeline_filter)
+        .iter()
+        .map(|l| l.entry.seq)
+        .collect();
+    assert_eq!(shown, [1]);
+    assert!(h.render(120, 35).contains("showing starred (f)"));
+
+    h.press(Key::Char('*'));
+    assert!(timeline_view::starred(&h.app.timeline).is_empty());
+    assert!(h.render(120, 35).contains("no starred entries yet"));
+}

@@ -49,6 +49,10 @@ pub enum Command {
     /// The bleeding has stopped, by whatever means (→ Mitigated).
     MarkMitigated,
     Resolve,
+    /// Star the selected timeline entry for the postmortem, or unstar it.
+    ToggleStar,
+    /// Show the next kind of timeline entries: all, starred, actions, findings, notes, changes.
+    CycleTimelineFilter,
     /// One step more severe (SEV4 → SEV1), or less.
     RaiseSeverity,
     LowerSeverity,
@@ -205,6 +209,22 @@ pub const BINDINGS: &[Binding] = &[
         "x",
         Command::Resolve,
         "resolve the incident",
+        false,
+    ),
+    bind(
+        Cockpit,
+        &[Key::Char('*')],
+        "*",
+        Command::ToggleStar,
+        "star the selected timeline entry",
+        false,
+    ),
+    bind(
+        Cockpit,
+        &[Key::Char('f')],
+        "f",
+        Command::CycleTimelineFilter,
+        "timeline: all / starred / actions / …",
         false,
     ),
     bind(

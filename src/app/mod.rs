@@ -4,6 +4,7 @@
 pub mod action;
 pub mod keymap;
 mod observe;
+pub mod timeline_view;
 
 use std::collections::{HashMap, HashSet};
 
@@ -13,6 +14,7 @@ pub use self::action::{
     Action, Effect, EmbeddingsStatus, PlaybackCommand, PlaybackStatus, jump_lead,
 };
 use self::keymap::{Command, Context};
+use self::timeline_view::TimelineFilter;
 use crate::engine::diff::{DiffTag, word_diff};
 use crate::engine::metrics::{MetricId, MetricState};
 use crate::engine::triage::{Category, Triage, Verdict};
@@ -152,8 +154,9 @@ pub struct App {
     pub overlay: Option<Overlay>,
     /// Selected row in the changes pane, newest first.
     pub change_selected: usize,
-    /// Selected row in the timeline pane, newest first.
+    /// Selected row in the timeline pane, newest first, among the entries the filter shows.
     pub entry_selected: usize,
+    pub timeline_filter: TimelineFilter,
     /// Lines scrolled in the triage pane.
     pub triage_scroll: u16,
     /// The incident's triage as last decided: it stays on screen after the alarm is over.
@@ -203,6 +206,7 @@ impl App {
             overlay: None,
             change_selected: 0,
             entry_selected: 0,
+            timeline_filter: TimelineFilter::All,
             triage_scroll: 0,
             triage: None,
             message: None,
@@ -448,6 +452,12 @@ impl App {
             Command::Declare => self.declare(),
             Command::Acknowledge => self.change_status(Status::Investigating),
             Command::Identify => self.change_status(Status::Identified),
+            Command::ToggleStar => self.toggle_star(),
+            Command::CycleTimelineFilter => {
+                self.timeline_filter = self.timeline_filter.next();
+                self.entry_selected = 0;
+                Vec::new()
+            }
             Command::MarkMitigated => self.change_status(Status::Mitigated),
             Command::RaiseSeverity => self.change_severity(-1),
             Command::LowerSeverity => self.change_severity(1),
@@ -497,7 +507,10 @@ impl App {
         }
         let (selected, len) = match self.focus {
             Pane::Changes => (&mut self.change_selected, self.engine.changes().len()),
-            Pane::Timeline => (&mut self.entry_selected, self.timeline.len()),
+            Pane::Timeline => {
+                let len = timeline_view::visible(&self.timeline, self.timeline_filter).len();
+                (&mut self.entry_selected, len)
+            }
             Pane::Triage => {
                 let lines = self.triage_lines();
                 self.triage_scroll = (self.triage_scroll as isize)
@@ -513,6 +526,37 @@ impl App {
         Vec::new()
     }
 
+    /// The timeline entry selected in the pane, by its sequence number.
+    fn selected_entry(&self) -> Option<u64> {
+        timeline_view::visible(&self.timeline, self.timeline_filter)
+            .get(self.entry_selected)
+            .map(|l| l.entry.seq)
+    }
+
+    /// Stars the selected timeline entry for the postmortem, or takes its star away.
+    fn toggle_star(&mut self) -> Vec<Effect> {
+        if self.focus != Pane::Timeline {
+            self.message = Some((
+                Level::Info,
+                "focus the timeline (Tab) and select the entry to star".into(),
+            ));
+            return Vec::new();
+        }
+        let Some(seq) = self.selected_entry() else {
+            return Vec::new();
+        };
+        let starred = !timeline_view::starred(&self.timeline).contains(&seq);
+        let actor = self.settings.actor.clone();
+        let verb = if starred { "starred" } else { "unstarred" };
+        self.log(
+            EntryKind::Starred { seq, starred },
+            &actor,
+            format!("{verb} entry {seq} for the postmortem"),
+        )
+        .into_iter()
+        .collect()
+    }
+
     /// How many lines the triage pane holds, so scrolling stops at its end.
     fn triage_lines(&self) -> usize {
         self.assessment
@@ -526,8 +570,8 @@ impl App {
     fn open_selected(&mut self) -> Vec<Effect> {
         match self.focus {
             Pane::Timeline => {
-                if let Some(logged) = self.timeline.iter().rev().nth(self.entry_selected) {
-                    self.overlay = Some(Overlay::Entry(logged.entry.seq));
+                if let Some(seq) = self.selected_entry() {
+                    self.overlay = Some(Overlay::Entry(seq));
                 }
             }
             Pane::Changes => {

@@ -72,6 +72,11 @@ pub enum EntryKind {
         from: Severity,
         to: Severity,
     },
+    /// Entry `seq` starred for the postmortem, or unstarred.
+    Starred {
+        seq: u64,
+        starred: bool,
+    },
 }
 
 impl EntryKind {
@@ -91,6 +96,7 @@ impl EntryKind {
             Self::Note => "note",
             Self::StatusChanged { .. } => "status",
             Self::SeverityChanged { .. } => "severity",
+            Self::Starred { .. } => "star",
         }
     }
 }

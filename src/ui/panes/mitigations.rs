@@ -170,7 +170,13 @@ fn lines<'a>(app: &App, theme: &Theme, width: usize) -> Vec<Line<'a>> {
                 .join(", "),
             v.applied_at.format("%H:%M")
         );
-        lines.extend(row(vec![Span::raw(" ")], text, theme.warn, None, usize::MAX));
+        lines.extend(row(
+            vec![Span::raw(" ")],
+            text,
+            theme.warn,
+            None,
+            usize::MAX,
+        ));
     }
     lines
 }

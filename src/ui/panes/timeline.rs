@@ -5,6 +5,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
+use crate::app::timeline_view::{self, TimelineFilter};
 use crate::app::{App, Pane, Persisted};
 use crate::model::EntryKind;
 use crate::ui::theme::Theme;
@@ -20,9 +21,10 @@ fn kind_style(kind: &EntryKind, theme: &Theme) -> Style {
         | EntryKind::ActionResult { .. }
         | EntryKind::Verification { .. } => theme.accent,
         EntryKind::StatusChanged { .. } | EntryKind::SeverityChanged { .. } => theme.ok,
-        EntryKind::ChangeSeen { .. } | EntryKind::ActionCancelled { .. } | EntryKind::Note => {
-            theme.text
-        }
+        EntryKind::ChangeSeen { .. }
+        | EntryKind::ActionCancelled { .. }
+        | EntryKind::Note
+        | EntryKind::Starred { .. } => theme.text,
     }
 }
 
@@ -34,12 +36,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .filter(|l| l.persisted == Persisted::Pending)
         .count();
     let title = format!(
-        " Timeline · {} entries{} · ✓ on disk · UTC ",
+        " Timeline · {} entries{}{} · ✓ on disk · UTC ",
         app.timeline.len(),
         if pending > 0 {
             format!(", {pending} writing")
         } else {
             String::new()
+        },
+        match app.timeline_filter {
+            TimelineFilter::All => String::new(),
+            only => format!(" · showing {} (f)", only.label()),
         }
     );
     let block = pane_block(title, is_focused, theme);
@@ -52,7 +58,21 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         );
         return;
     }
-    let rows = app.timeline.iter().rev().map(|logged| {
+    let starred = timeline_view::starred(&app.timeline);
+    let shown = timeline_view::visible(&app.timeline, app.timeline_filter);
+    if shown.is_empty() {
+        frame.render_widget(
+            Paragraph::new(format!(
+                "no {} entries yet · f shows the next kind",
+                app.timeline_filter.label()
+            ))
+            .style(theme.muted)
+            .block(block),
+            area,
+        );
+        return;
+    }
+    let rows = shown.into_iter().map(|logged| {
         let e = &logged.entry;
         let (mark, mark_style) = match &logged.persisted {
             Persisted::OnDisk => ("✓", theme.ok),
@@ -63,7 +83,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Cell::from(format::clock(e.ts)).style(theme.muted),
             Cell::from(mark).style(mark_style),
             Cell::from(e.kind.label()).style(kind_style(&e.kind, theme)),
-            Cell::from(e.text.clone()).style(theme.text),
+            Cell::from(if starred.contains(&e.seq) {
+                format!("★ {}", e.text)
+            } else {
+                e.text.clone()
+            })
+            .style(theme.text),
         ])
     });
     let table = Table::new(

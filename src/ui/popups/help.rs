@@ -1,4 +1,4 @@
-//! The `?` overlay, generated from the key table, in two columns so it fits 100×30.
+//! The `?` overlay, generated from the key table, in two balanced columns so it fits 100×30.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -31,15 +31,18 @@ fn section(app: &App, context: Context, heading: &str, theme: &Theme) -> Vec<Lin
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let left = section(app, Context::Cockpit, "Cockpit", theme);
-    let mut right = section(app, Context::Confirm, "Confirm dialog", theme);
-    right.extend(section(app, Context::Note, "Note editor", theme));
-    right.extend(section(app, Context::Overlay, "Popups", theme));
-    right.push(Line::styled(
+    let mut lines = section(app, Context::Cockpit, "Cockpit", theme);
+    lines.extend(section(app, Context::Confirm, "Confirm dialog", theme));
+    lines.extend(section(app, Context::Note, "Note editor", theme));
+    lines.extend(section(app, Context::Overlay, "Popups", theme));
+    lines.push(Line::styled(
         "Mitigations ask first, with Cancel focused; every action is logged to the timeline.",
         theme.muted,
     ));
-    let height = left.len().max(right.len()) as u16 + 2;
+    // Balanced columns: the key table runs on from the left column into the right one.
+    let right = lines.split_off(lines.len().div_ceil(2));
+    let left = lines;
+    let height = left.len().max(right.len() + 1) as u16 + 2;
     let inner = open_box(
         frame,
         area,
