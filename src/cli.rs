@@ -26,7 +26,8 @@ pub struct GlobalArgs {
     /// Where incidents and logs are kept [default: the platform's data dir for flightdeck]
     #[arg(long, global = true, env = "FLIGHTDECK_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Colour theme: dark, high-contrast, mono, or a file NAME.toml in the config dir's themes/
+    /// Colour theme: dark, light, high-contrast, colorblind, mono, or a file NAME.toml in the
+    /// config dir's themes/ [default: the config's `theme`, else dark]
     #[arg(long, global = true, value_name = "NAME")]
     pub theme: Option<String>,
     /// Hide and refuse every mitigation: look, don't touch

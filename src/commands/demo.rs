@@ -21,7 +21,7 @@ pub fn run(
     data_dir: &Path,
 ) -> anyhow::Result<()> {
     let scenario = load_scenario(&args.scenario)?;
-    let theme = setup::theme(global)?;
+    let theme = setup::theme(global, config)?;
     let settings = Settings {
         actor: config::actor(),
         source: format!("demo:{} seed {}", scenario.name, args.seed),

@@ -27,7 +27,7 @@ pub fn run(
     data_dir: &Path,
 ) -> anyhow::Result<()> {
     let recording = load(args, EngineSetup::new(config, &args.schemas, None)?)?;
-    let theme = setup::theme(global)?;
+    let theme = setup::theme(global, config)?;
     let settings = Settings {
         actor: config::actor(),
         source: format!("replay {}", args.calls.display()),

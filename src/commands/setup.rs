@@ -111,15 +111,19 @@ pub fn embeddings(file: &ConfigFile) -> anyhow::Result<Option<EmbeddingClient>> 
         .map_err(|e| BadInput(format!("signals.embeddings: {e}")).into())
 }
 
-/// `--theme`, else dark; with `NO_COLOR`, the modifier-only mono theme.
-pub fn theme(global: &GlobalArgs) -> anyhow::Result<Theme> {
+/// `--theme`, else the config's `theme`, else dark; with `NO_COLOR`, the modifier-only mono theme.
+pub fn theme(global: &GlobalArgs, file: &ConfigFile) -> anyhow::Result<Theme> {
     if config::no_color() {
         // crossterm drops bold and reverse under NO_COLOR unless told to emit styles anyway.
         ratatui::crossterm::style::force_color_output(true);
         return Theme::load(theme::NO_COLOR_THEME, None)
             .map_err(|e| BadInput(e.to_string()).into());
     }
-    let name = global.theme.as_deref().unwrap_or(theme::DEFAULT_THEME);
+    let name = global
+        .theme
+        .as_deref()
+        .or(file.theme.as_deref())
+        .unwrap_or(theme::DEFAULT_THEME);
     let user_file = config::theme_file(name).map_err(|e| BadInput(e.to_string()))?;
     let user_file = user_file
         .as_ref()

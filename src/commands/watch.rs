@@ -69,7 +69,7 @@ pub fn run(
         )
         .into());
     }
-    let theme = setup::theme(global)?;
+    let theme = setup::theme(global, config)?;
     let actor = config::actor();
     let dry_run = global.dry_run;
     // A read-only cockpit (a screen share) needs no backend's secrets and never calls one.

@@ -17,6 +17,9 @@ pub const FILE_NAME: &str = "flightdeck.toml";
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
+    /// The colour theme by name (built in, or a file in the config dir's themes/); `--theme`
+    /// wins over it and `NO_COLOR` over both.
+    pub theme: Option<String>,
     /// The AI features watched, and what flightdeck should know about each.
     #[serde(default)]
     pub features: Vec<FeatureConfig>,
@@ -134,6 +137,7 @@ mod tests {
     fn the_annotated_example_parses_every_section() {
         let text = include_str!("../../assets/flightdeck.toml");
         let config = parse("assets/flightdeck.toml", text).unwrap();
+        assert_eq!(config.theme.as_deref(), Some("dark"));
         assert!(!config.signals.refusal_phrases.is_empty());
         let feature = &config.features[0];
         assert_eq!(

@@ -7,10 +7,13 @@ use serde::Deserialize;
 
 pub const BUILTIN: &[(&str, &str)] = &[
     ("dark", include_str!("../../themes/dark.toml")),
+    ("light", include_str!("../../themes/light.toml")),
     (
         "high-contrast",
         include_str!("../../themes/high-contrast.toml"),
     ),
+    // Okabe–Ito: safe for red-green colour blindness.
+    ("colorblind", include_str!("../../themes/colorblind.toml")),
     ("mono", include_str!("../../themes/mono.toml")),
 ];
 
@@ -61,6 +64,11 @@ macro_rules! theme_roles {
                     },)*
                 })
             }
+
+            /// Every role with its name, in the files' order.
+            pub fn roles(&self) -> Vec<(&'static str, Style)> {
+                vec![$((stringify!($role), self.$role),)*]
+            }
         }
     };
 }
@@ -85,13 +93,23 @@ theme_roles!(
 #[derive(Debug, thiserror::Error)]
 pub enum ThemeError {
     #[error(
-        "unknown theme `{name}` (built in: dark, high-contrast, mono; or a file NAME.toml in the config dir's themes/)"
+        "unknown theme `{name}` (built in: {}; or a file NAME.toml in the config dir's themes/)",
+        builtin_names()
     )]
     Unknown { name: String },
     #[error("theme {file}: {message}")]
     Invalid { file: String, message: String },
     #[error("role `{role}`: `{value}` is not a colour (a name like `red`, `#rrggbb`, or 0-255)")]
     Color { role: String, value: String },
+}
+
+/// The built-in themes' names, for messages: "dark, light, ...".
+pub fn builtin_names() -> String {
+    BUILTIN
+        .iter()
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl RoleSpec {
@@ -210,7 +228,11 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_theme_is_an_error() {
-        assert!(Theme::load("solarized", None).is_err());
+    fn an_unknown_theme_is_an_error_that_lists_every_builtin() {
+        let error = Theme::load("solarized", None).unwrap_err().to_string();
+        assert!(error.contains("`solarized`"), "{error}");
+        for (name, _) in BUILTIN {
+            assert!(error.contains(name), "{name} missing: {error}");
+        }
     }
 }

@@ -16,6 +16,7 @@ use flightdeck::ui::theme::Theme;
 use flightdeck::ui::{self, View};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
 
 pub const SEED: u64 = 42;
 
@@ -176,11 +177,22 @@ impl Harness {
 
     /// The whole frame as text, at a terminal size.
     pub fn render(&self, width: u16, height: u16) -> String {
+        self.draw(width, height, &Theme::dark())
+            .backend()
+            .to_string()
+    }
+
+    /// The whole frame drawn with a theme: every cell's text and style.
+    pub fn render_buffer(&self, width: u16, height: u16, theme: &Theme) -> Buffer {
+        self.draw(width, height, theme).backend().buffer().clone()
+    }
+
+    fn draw(&self, width: u16, height: u16, theme: &Theme) -> Terminal<TestBackend> {
         let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
         terminal
-            .draw(|frame| ui::draw(frame, &self.app, &View::default(), &Theme::dark()))
+            .draw(|frame| ui::draw(frame, &self.app, &View::default(), theme))
             .expect("draw");
-        terminal.backend().to_string()
+        terminal
     }
 
     /// The scenario's scripted change that the incident is about: its last scheduled event.

@@ -135,12 +135,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         second.push(Span::styled("  READ-ONLY ", theme.warn));
     }
     if let Some((level, message)) = &app.message {
-        let style = match level {
-            Level::Info => theme.accent,
-            Level::Warn => theme.warn,
-            Level::Error => theme.critical,
+        // The glyph tells the level apart without colour, as the metrics' states do.
+        let (glyph, style) = match level {
+            Level::Info => ("▶", theme.accent),
+            Level::Warn => ("▲", theme.warn),
+            Level::Error => ("✖", theme.critical),
         };
-        second.push(Span::styled("  ▶ ", style));
+        second.push(Span::styled(format!("  {glyph} "), style));
         second.push(Span::styled(message.clone(), style));
     }
     frame.render_widget(
