@@ -316,8 +316,8 @@ async fn the_model_pin_serves_the_pinned_model_to_apps_and_its_undo_restores_the
     assert_eq!(
         plan.target,
         format!(
-            "flag {flag} in production, its first strategy (partial: only the users its 1 \
-             constraint(s) select)"
+            "flag {flag} in production, its first strategy (partial: only the users its \
+             constraint selects)"
         ),
         "the pin reaches only the users the strategy's constraint selects, and says so"
     );
@@ -338,7 +338,7 @@ async fn the_model_pin_serves_the_pinned_model_to_apps_and_its_undo_restores_the
         verified,
         format!(
             "GET /api/admin/projects/default/features/{flag}: strategy {id} serves \
-             {PINNED_MODEL} (partial: only the users its 1 constraint(s) select)"
+             {PINNED_MODEL} (partial: only the users its constraint selects)"
         )
     );
     let [pinned] = unleash.strategies(&flag).await.try_into().unwrap();

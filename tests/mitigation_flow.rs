@@ -347,3 +347,39 @@ fn undo_puts_the_kill_switch_back_and_is_logged_the_same_way() {
         "each with a metric snapshot"
     );
 }
+
+#[test]
+fn an_undo_that_was_written_counts_even_when_its_read_back_fails() {
+    let mut app = app(false);
+    app.update(Action::PlansRead(vec![kill_switch(false)]));
+    carry_out(
+        &mut app,
+        'k',
+        vec![
+            applied_with_undo(&kill_switch(false)),
+            MitigationStage::Verified {
+                read_back: "flag support-ai is off".into(),
+            },
+        ],
+    );
+    assert_eq!(app.applied, [MitigationKind::KillSwitch]);
+    carry_out(
+        &mut app,
+        'u',
+        vec![
+            MitigationStage::Applied {
+                answer: "POST …/on → 200 OK".into(),
+                undo: None,
+            },
+            MitigationStage::Failed {
+                reason: "applied, but the read-back failed: timeout".into(),
+            },
+        ],
+    );
+    assert!(
+        app.applied.is_empty(),
+        "the kill switch no longer counts as applied"
+    );
+    assert_eq!(app.undo, None);
+    assert_eq!(app.in_flight, None);
+}

@@ -234,7 +234,7 @@ fn the_version_picker_shows_dates_the_word_diff_and_the_name_to_type() {
 }
 
 #[test]
-fn a_long_operation_is_shown_whole_with_the_change_under_it() {
+fn a_long_operation_is_shown_whole_after_the_change() {
     use flightdeck::model::{MitigationKind, MitigationPlan};
 
     let mut h = mid_incident("prompt-regression");

@@ -74,6 +74,8 @@ async fn run<A: Actuator>(
                 if actions.send(Action::PlansRead(plans)).is_err() {
                     return;
                 }
+                // The next read is a whole period after this one ended, however long it took.
+                refresh.reset();
                 None
             }
         };

@@ -814,33 +814,40 @@ impl App {
             ),
         };
         self.message = Some((level, text.clone()));
+        let written = matches!(kind, EntryKind::ActionApplied { .. });
         let mut effects: Vec<Effect> = self.log(kind, SYSTEM_ACTOR, text).into_iter().collect();
-        if took {
+        if plan.undo && written {
+            effects.extend(self.undone(plan.kind));
+        } else if took && !plan.undo {
             effects.extend(self.mitigation_took(&plan));
         }
         effects
     }
 
-    /// A mitigation took effect: an undo ends the verification of what it undid; anything else
-    /// starts the engine's verification of the metrics that alarmed.
+    /// A mitigation took effect: the engine's verification of the metrics that alarmed starts.
+    /// An undo was written: what it undid is no longer applied nor verified, whatever its
+    /// read-back says next.
+    fn undone(&mut self, kind: MitigationKind) -> Vec<Effect> {
+        self.applied.retain(|k| *k != kind);
+        if self.verification.as_ref().is_none_or(|v| v.kind != kind) {
+            return Vec::new();
+        }
+        self.verification = None;
+        self.log(
+            EntryKind::Verification {
+                action: kind.to_string(),
+                recovered: false,
+            },
+            SYSTEM_ACTOR,
+            format!("verification of {kind} ended: it was undone"),
+        )
+        .into_iter()
+        .collect()
+    }
+
     fn mitigation_took(&mut self, plan: &MitigationPlan) -> Vec<Effect> {
         let kind = plan.kind;
         let mut effects = Vec::new();
-        if plan.undo {
-            self.applied.retain(|k| *k != kind);
-            if self.verification.as_ref().is_some_and(|v| v.kind == kind) {
-                self.verification = None;
-                effects.extend(self.log(
-                    EntryKind::Verification {
-                        action: kind.to_string(),
-                        recovered: false,
-                    },
-                    SYSTEM_ACTOR,
-                    format!("verification of {kind} ended: it was undone"),
-                ));
-            }
-            return effects;
-        }
         let Some(now) = self.now else {
             return effects;
         };

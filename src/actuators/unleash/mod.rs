@@ -215,38 +215,48 @@ impl PinState {
         self.first.as_ref()?.get("id")?.as_str()
     }
 
-    /// Why a pin on the first strategy would not reach every call, if it would not: other
-    /// strategies, constraints, or a partial rollout serve some users without it.
+    /// Why a pin on the first strategy would not reach every call, if it would not. Unleash
+    /// serves variants from the first strategy that matches a user: a strategy that matches
+    /// everyone covers every call, and one that selects some users leaves the rest to the others.
     fn partial(&self) -> Option<String> {
         let first = self.first.as_ref()?;
         let mut gaps = Vec::new();
-        if self.active > 1 {
-            gaps.push(match self.active - 1 {
-                1 => "1 other strategy stays unpinned".to_string(),
-                others => format!("{others} other strategies stay unpinned"),
-            });
+        let count = |key: &str| first.get(key).and_then(Value::as_array).map_or(0, Vec::len);
+        let name = first
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if !matches!(name, "default" | "flexibleRollout") {
+            gaps.push(format!("a {name} strategy selects only some users"));
         }
-        let constraints = first
-            .get("constraints")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len);
-        if constraints > 0 {
-            gaps.push(format!(
-                "only the users its {constraints} constraint(s) select"
-            ));
+        match count("constraints") {
+            0 => {}
+            1 => gaps.push("only the users its constraint selects".into()),
+            n => gaps.push(format!("only the users its {n} constraints select")),
+        }
+        match count("segments") {
+            0 => {}
+            1 => gaps.push("only the users its segment selects".into()),
+            n => gaps.push(format!("only the users its {n} segments select")),
         }
         let rollout = first
             .get("parameters")
             .and_then(|p| p.get("rollout"))
-            .and_then(|r| {
-                r.as_str()
-                    .map(str::to_owned)
-                    .or_else(|| r.as_i64().map(|n| n.to_string()))
-            });
-        if let Some(rollout) = rollout.filter(|r| r != "100") {
+            .and_then(|r| r.as_f64().or_else(|| r.as_str()?.trim().parse().ok()));
+        if let Some(rollout) = rollout.filter(|r| *r < 100.0) {
             gaps.push(format!("rollout {rollout}%"));
         }
-        (!gaps.is_empty()).then(|| format!("partial: {}", gaps.join(", ")))
+        if gaps.is_empty() {
+            return None;
+        }
+        match self.active - 1 {
+            0 => {}
+            1 => gaps.push("the other strategy serves the rest unpinned".into()),
+            others => gaps.push(format!(
+                "the other {others} strategies serve the rest unpinned"
+            )),
+        }
+        Some(format!("partial: {}", gaps.join(", ")))
     }
 }
 
@@ -308,7 +318,10 @@ impl ModelPin {
         let mut active: Vec<Value> = environment
             .strategies
             .into_iter()
-            .filter(|strategy| strategy.get("disabled") != Some(&Value::Bool(true)))
+            // Only objects are strategies; anything else from the server is not written back.
+            .filter(|strategy| {
+                strategy.is_object() && strategy.get("disabled") != Some(&Value::Bool(true))
+            })
             .collect();
         active.sort_by_key(|strategy| strategy.get("sortOrder").and_then(Value::as_i64));
         let state = PinState {
@@ -651,5 +664,38 @@ mod tests {
             variant(r#"{"llm":"gpt-4o"}"#),
         ]);
         assert_eq!(pin.describe(&split), "split between gpt-4o, gpt-4o-mini");
+    }
+
+    #[test]
+    fn a_pin_says_when_its_strategy_does_not_reach_every_call() {
+        let state = |first: Value, active: usize| PinState {
+            enabled: true,
+            first: Some(first),
+            active,
+        };
+        let everyone = json!({"name": "flexibleRollout", "parameters": {"rollout": "100"},
+                              "constraints": [], "segments": []});
+        assert_eq!(
+            state(everyone.clone(), 3).partial(),
+            None,
+            "the first serves everyone"
+        );
+        assert_eq!(state(json!({"name": "default"}), 2).partial(), None);
+        let half = json!({"name": "flexibleRollout", "parameters": {"rollout": 50.5},
+                          "constraints": [{"contextName": "appName"}], "segments": [1, 2]});
+        assert_eq!(
+            state(half, 2).partial().unwrap(),
+            "partial: only the users its constraint selects, only the users its 2 segments \
+             select, rollout 50.5%, the other strategy serves the rest unpinned"
+        );
+        assert_eq!(
+            state(json!({"name": "userWithId", "parameters": {}}), 1)
+                .partial()
+                .unwrap(),
+            "partial: a userWithId strategy selects only some users"
+        );
+        let mut quarter = everyone;
+        quarter["parameters"]["rollout"] = json!("25");
+        assert_eq!(state(quarter, 1).partial().unwrap(), "partial: rollout 25%");
     }
 }

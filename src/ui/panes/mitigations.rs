@@ -102,7 +102,7 @@ fn lines<'a>(app: &App, theme: &Theme, width: usize) -> Vec<Line<'a>> {
         } else {
             keymap::label_for(Command::Mitigate(kind)).to_string()
         };
-        let lead = vec![
+        let mut lead = vec![
             Span::styled(format!(" {key} "), theme.accent),
             Span::styled(format!("{:<17}", label(kind)), theme.text),
         ];
@@ -126,15 +126,19 @@ fn lines<'a>(app: &App, theme: &Theme, width: usize) -> Vec<Line<'a>> {
                 ),
             },
         };
-        let tail = if let Some(flight) = app.in_flight.as_ref().filter(|f| f.plan.kind == kind) {
-            Some(Span::styled(
+        // The progress mark goes first: it is the one thing the row must not lose at its edge.
+        if let Some(flight) = app.in_flight.as_ref().filter(|f| f.plan.kind == kind) {
+            lead.push(Span::styled(
                 if flight.applied {
-                    "  reading back…"
+                    "reading back… "
                 } else {
-                    "  applying…"
+                    "applying… "
                 },
                 theme.warn,
-            ))
+            ));
+        }
+        let tail = if app.in_flight.is_some() {
+            None
         } else if suggested == Some(kind) && !app.settings.read_only {
             Some(Span::styled("  ◀ suggested", theme.critical))
         } else {

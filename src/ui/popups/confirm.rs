@@ -17,7 +17,7 @@ use crate::ui::theme::Theme;
 
 /// The most versions listed at once; the list scrolls with the selection.
 const VISIBLE_CHOICES: usize = 5;
-/// The most lines the word diff takes; a longer diff is cut, and says so.
+/// The most lines the word diff takes; a longer diff is cut, and its heading says so.
 const DIFF_LINES: u16 = 8;
 
 pub struct ConfirmView<'a> {
@@ -52,19 +52,21 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &ConfirmView, theme: &Theme) {
             theme.warn,
         ));
     }
-    for (name, value) in [
-        ("backend", &plan.backend),
-        ("target", &plan.target),
-        ("operation", &plan.operation),
-    ] {
-        top.extend(field(name, value, text_width, theme));
+    // The change comes before the operation: a squeeze never takes it.
+    top.extend(field("backend", &plan.backend, text_width, theme));
+    top.extend(field("target", &plan.target, text_width, theme));
+    let change = format!("{}  →  {}", plan.from, plan.to);
+    if change.chars().count() + 10 <= text_width {
+        top.push(Line::from(vec![
+            Span::styled(format!("  {:<10}", "change"), theme.muted),
+            Span::styled(plan.from.clone(), theme.removed),
+            Span::styled("  →  ", theme.text),
+            Span::styled(plan.to.clone(), theme.added),
+        ]));
+    } else {
+        top.extend(field("change", &change, text_width, theme));
     }
-    top.push(Line::from(vec![
-        Span::styled(format!("  {:<10}", "change"), theme.muted),
-        Span::styled(plan.from.clone(), theme.removed),
-        Span::styled("  →  ", theme.text),
-        Span::styled(plan.to.clone(), theme.added),
-    ]));
+    top.extend(field("operation", &plan.operation, text_width, theme));
 
     let mut bottom = vec![Line::raw("")];
     if let Some(name) = &plan.confirm_name {
@@ -123,11 +125,17 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &ConfirmView, theme: &Theme) {
         }
         room = room.saturating_sub(middle.len() as u16);
     }
-    let diff_height = diff.as_ref().map_or(0, |runs| {
+    // The diff's text is padded two columns more on each side than the facts.
+    let diff_rows = diff.as_ref().map_or(0, |runs| {
         let chars: usize = runs.iter().map(|(_, text)| text.chars().count() + 4).sum();
-        let rows = (chars.div_ceil(text_width.max(1)) as u16).clamp(1, DIFF_LINES);
-        (1 + rows).min(room)
+        chars.div_ceil(text_width.saturating_sub(2).max(1)) as u16
     });
+    let diff_height = if diff.is_some() {
+        (1 + diff_rows.clamp(1, DIFF_LINES)).min(room)
+    } else {
+        0
+    };
+    let diff_cut = diff_rows + 1 > diff_height;
 
     let height = fixed + middle.len() as u16 + diff_height;
     let inner = open_box(
@@ -150,9 +158,10 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &ConfirmView, theme: &Theme) {
         let (removed, added) = word_counts(&runs);
         let heading = Line::styled(
             format!(
-                "  {} → {}: {removed} words removed [-…-], {added} added {{+…+}}",
+                "  {} → {}: {removed} words removed [-…-], {added} added {{+…+}}{}",
                 format::short_state(&plan.from),
-                format::short_state(&plan.choices[at].label)
+                format::short_state(&plan.choices[at].label),
+                if diff_cut { " · cut to fit" } else { "" }
             ),
             theme.muted,
         );
