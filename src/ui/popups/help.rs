@@ -35,6 +35,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut right = section(app, Context::Confirm, "Confirm dialog", theme);
     right.extend(section(app, Context::Note, "Note editor", theme));
     right.extend(section(app, Context::Overlay, "Popups", theme));
+    right.extend(section(
+        app,
+        Context::Presenter,
+        "Presenter view: only these keys act",
+        theme,
+    ));
     right.push(Line::styled(
         "Mitigations ask first, with Cancel focused; every action is logged to the timeline.",
         theme.muted,
