@@ -71,6 +71,7 @@ fn main() {
         read_only: false,
         dry_run: false,
         speed: Some(60.0),
+        present: false,
     };
     let mut app = App::new(
         settings,

@@ -283,6 +283,7 @@ async fn into_the_cockpit(template: &Arc<ExportTraceServiceRequest>, seconds: u6
         read_only: false,
         dry_run: false,
         speed: None,
+        present: false,
     };
     let mut app = App::new(
         settings,

@@ -36,6 +36,10 @@ pub struct GlobalArgs {
     /// Mitigations show exactly what they would send to the backend, and send nothing
     #[arg(long, global = true)]
     pub dry_run: bool,
+    /// Start in the presenter view for a screen share: big numbers, the triage, the latest
+    /// entries; hostnames and secrets hidden (P switches views)
+    #[arg(long, global = true)]
+    pub present: bool,
     /// The config file [default: ./flightdeck.toml, else flightdeck.toml in the config dir]
     #[arg(long, global = true, env = "FLIGHTDECK_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -24,6 +24,7 @@ fn app(dry_run: bool) -> App {
         read_only: false,
         dry_run,
         speed: None,
+        present: false,
     };
     let mut app = App::new(
         settings,

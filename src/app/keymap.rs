@@ -64,6 +64,8 @@ pub enum Command {
     TogglePause,
     /// Play a replay up to shortly before its onset at once.
     JumpToOnset,
+    /// Switch between the cockpit and the presenter view for a screen share.
+    TogglePresenter,
 }
 
 impl Command {
@@ -81,6 +83,9 @@ pub enum Context {
     /// Help, diff and entry-detail overlays.
     Overlay,
     Note,
+    /// The presenter view for a screen share: only a few keys act, so a stray key changes
+    /// nothing while others watch.
+    Presenter,
 }
 
 pub struct Binding {
@@ -112,7 +117,7 @@ const fn bind(
     }
 }
 
-use Context::{Cockpit, Confirm, Note, Overlay};
+use Context::{Cockpit, Confirm, Note, Overlay, Presenter};
 
 pub const BINDINGS: &[Binding] = &[
     bind(
@@ -333,6 +338,14 @@ pub const BINDINGS: &[Binding] = &[
     ),
     bind(
         Cockpit,
+        &[Key::Char('P')],
+        "P",
+        Command::TogglePresenter,
+        "presenter view (screen share)",
+        false,
+    ),
+    bind(
+        Cockpit,
         &[Key::Char('?')],
         "?",
         Command::ToggleHelp,
@@ -397,6 +410,30 @@ pub const BINDINGS: &[Binding] = &[
         true,
     ),
     bind(Note, &[Key::Esc], "Esc", Command::Back, "discard", true),
+    bind(
+        Presenter,
+        &[Key::Char('P')],
+        "P",
+        Command::TogglePresenter,
+        "normal view",
+        true,
+    ),
+    bind(
+        Presenter,
+        &[Key::Char('?')],
+        "?",
+        Command::ToggleHelp,
+        "help",
+        false,
+    ),
+    bind(
+        Presenter,
+        &[Key::Char('q'), Key::Ctrl('c')],
+        "q",
+        Command::Quit,
+        "quit",
+        true,
+    ),
 ];
 
 /// The command a key means in a context.
@@ -458,5 +495,34 @@ mod tests {
         );
         assert_eq!(command_for(Context::Cockpit, Key::Up), Some(Command::Up));
         assert_eq!(command_for(Context::Confirm, Key::Char('r')), None);
+    }
+
+    #[test]
+    fn the_presenter_view_acts_only_on_p_help_and_quit() {
+        assert_eq!(
+            command_for(Context::Cockpit, Key::Char('P')),
+            Some(Command::TogglePresenter)
+        );
+        assert_eq!(
+            command_for(Context::Presenter, Key::Char('P')),
+            Some(Command::TogglePresenter)
+        );
+        assert_eq!(
+            command_for(Context::Presenter, Key::Char('?')),
+            Some(Command::ToggleHelp)
+        );
+        assert_eq!(
+            command_for(Context::Presenter, Key::Char('q')),
+            Some(Command::Quit)
+        );
+        for key in [
+            Key::Char('r'),
+            Key::Char('p'),
+            Key::Char('k'),
+            Key::Tab,
+            Key::Enter,
+        ] {
+            assert_eq!(command_for(Context::Presenter, key), None, "{key:?}");
+        }
     }
 }

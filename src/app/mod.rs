@@ -36,6 +36,8 @@ pub struct Settings {
     pub dry_run: bool,
     /// How fast the source's clock runs against the wall clock, when it is simulated.
     pub speed: Option<f64>,
+    /// Start in the presenter view (`--present`).
+    pub present: bool,
 }
 
 /// The actor for what flightdeck does by itself.
@@ -173,6 +175,8 @@ pub struct App {
     pub infra: Vec<InfraReading>,
     /// A replay's playback; `None` for live sources and the demo.
     pub playback: Option<PlaybackStatus>,
+    /// The presenter view for a screen share replaces the cockpit's panes.
+    pub presenting: bool,
     pub should_quit: bool,
     /// The engine episode the current incident was opened for: resolving an incident while that
     /// episode lasts must not open another one for the same alarm.
@@ -191,6 +195,7 @@ pub struct App {
 impl App {
     pub fn new(settings: Settings, engine: Engine, wall: DateTime<Utc>) -> Self {
         Self {
+            presenting: settings.present,
             settings,
             engine,
             assessment: None,
@@ -243,6 +248,7 @@ impl App {
     /// Which key context is active.
     pub fn context(&self) -> Context {
         match self.overlay {
+            None if self.presenting => Context::Presenter,
             None => Context::Cockpit,
             Some(Overlay::Confirm { .. }) => Context::Confirm,
             Some(Overlay::Note) => Context::Note,
@@ -375,6 +381,10 @@ impl App {
                     Some(Overlay::Help) => None,
                     _ => Some(Overlay::Help),
                 };
+                Vec::new()
+            }
+            Command::TogglePresenter => {
+                self.presenting = !self.presenting;
                 Vec::new()
             }
             Command::Back => self.back(),

@@ -28,6 +28,7 @@ pub fn run(
         read_only: global.read_only,
         dry_run: global.dry_run,
         speed: Some(args.speed),
+        present: global.present,
     };
     let engine = EngineSetup::new(config, &[], None)?.engine();
     let embeddings = setup::embeddings(config)?;

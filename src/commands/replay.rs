@@ -34,6 +34,7 @@ pub fn run(
         read_only: global.read_only,
         dry_run: global.dry_run,
         speed: Some(args.speed),
+        present: global.present,
     };
     let app = App::new(
         settings,

@@ -94,6 +94,7 @@ pub fn run(
         read_only: global.read_only,
         dry_run,
         speed: None,
+        present: global.present,
     };
     let mut app = App::new(
         settings,

@@ -3,6 +3,8 @@
 pub mod format;
 mod panes;
 mod popups;
+mod presenter;
+pub mod redact;
 pub mod theme;
 
 use ratatui::Frame;
@@ -28,6 +30,11 @@ pub fn draw(frame: &mut Frame, app: &App, view: &View, theme: &Theme) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         draw_too_small(frame, area, theme);
+        return;
+    }
+    if app.presenting {
+        presenter::draw(frame, area, app, theme);
+        popups::draw(frame, area, app, view, theme);
         return;
     }
     let [header, body, hints] = Layout::vertical([

@@ -42,6 +42,7 @@ impl Harness {
             read_only,
             dry_run: false,
             speed: Some(60.0),
+            present: false,
         };
         let start = scenario.start;
         let engine = Engine::new(EngineConfig::default(), schema_registry());

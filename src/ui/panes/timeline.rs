@@ -11,7 +11,8 @@ use crate::model::EntryKind;
 use crate::ui::theme::Theme;
 use crate::ui::{focused, format, pane_block, render_list};
 
-fn kind_style(kind: &EntryKind, theme: &Theme) -> Style {
+/// Each kind of entry in the style that says what it is; shared with the presenter view.
+pub(crate) fn kind_style(kind: &EntryKind, theme: &Theme) -> Style {
     match kind {
         EntryKind::Opened { .. } | EntryKind::Detection { .. } => theme.critical,
         EntryKind::Triage { .. } => theme.warn,
@@ -96,7 +97,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         [
             Constraint::Length(8),
             Constraint::Length(1),
-            Constraint::Length(7),
+            Constraint::Length(8),
             Constraint::Fill(1),
         ],
     )

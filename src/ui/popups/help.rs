@@ -35,6 +35,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     lines.extend(section(app, Context::Confirm, "Confirm dialog", theme));
     lines.extend(section(app, Context::Note, "Note editor", theme));
     lines.extend(section(app, Context::Overlay, "Popups", theme));
+    lines.extend(section(
+        app,
+        Context::Presenter,
+        "Presenter view: only these keys act",
+        theme,
+    ));
     lines.push(Line::styled(
         "Mitigations ask first, with Cancel focused; every action is logged to the timeline.",
         theme.muted,

@@ -1,0 +1,82 @@
+//! The presenter view for the incident commander's screen share: the state at a glance in large
+//! type, the triage and the latest entries. Every text from the outside world goes through
+//! [`redact`](crate::ui::redact::redact): no hostnames, addresses or credentials on a shared
+//! screen.
+
+mod big;
+mod status;
+mod tiles;
+mod timeline;
+mod triage;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+
+use super::panes;
+use super::theme::Theme;
+use crate::app::App;
+use crate::engine::triage::Triage;
+
+/// Rows of the status header, its border included.
+const STATUS_HEIGHT: u16 = 5;
+/// Rows the triage and the timeline need at least: the four steps and a line or two more.
+const LISTS_MIN_HEIGHT: u16 = 10;
+/// A row of metric tiles: three rows of large digits, a sparkline, a state line, two borders;
+/// on a tall screen the sparkline grows.
+const TILE_MIN_HEIGHT: u16 = 7;
+const TILE_MAX_HEIGHT: u16 = 10;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let body = area.height.saturating_sub(STATUS_HEIGHT + 1);
+    let tile_height =
+        (body.saturating_sub(LISTS_MIN_HEIGHT) / 2).clamp(TILE_MIN_HEIGHT, TILE_MAX_HEIGHT);
+    let [status, tiles, lists, hints] = Layout::vertical([
+        Constraint::Length(STATUS_HEIGHT),
+        Constraint::Length(tile_height * 2),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let [triage, timeline] =
+        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(lists);
+    status::draw(frame, status, app, theme);
+    tiles::draw(frame, tiles, app, theme);
+    triage::draw(frame, triage, app, theme);
+    timeline::draw(frame, timeline, app, theme);
+    panes::hints::draw(frame, hints, app, theme);
+}
+
+/// The triage the cockpit's pane shows: the incident's as it was decided, else the live one.
+fn shown_triage(app: &App) -> Option<&Triage> {
+    let live = app.assessment.as_ref().and_then(|a| a.triage.as_ref());
+    if app.incident.is_some() {
+        app.triage.as_ref().or(live)
+    } else {
+        live
+    }
+}
+
+/// `text` cut to `width` columns, with an ellipsis when something was cut.
+fn fit(text: &str, width: usize) -> String {
+    if width == 0 {
+        return String::new();
+    }
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit;
+
+    #[test]
+    fn fit_cuts_with_an_ellipsis_only_when_needed() {
+        assert_eq!(fit("abcdef", 6), "abcdef");
+        assert_eq!(fit("abcdefg", 6), "abcde…");
+        assert_eq!(fit("abc", 0), "");
+    }
+}

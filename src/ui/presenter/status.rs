@@ -1,0 +1,174 @@
+//! The status header: severity, status, time since detection in large type, the commander and
+//! the current hypothesis.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Padding, Paragraph};
+
+use super::{big, shown_triage};
+use crate::app::{App, SYSTEM_ACTOR};
+use crate::engine::triage::Verdict;
+use crate::model::{EntryKind, Severity, Status};
+use crate::ui::format;
+use crate::ui::redact::redact;
+use crate::ui::theme::Theme;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut block = Block::bordered()
+        .border_type(BorderType::Thick)
+        .border_style(theme.border_focused)
+        .padding(Padding::horizontal(1))
+        .title(Span::styled(" FLIGHTDECK · presenter view ", theme.accent));
+    if let Some(incident) = &app.incident {
+        block = block
+            .title(Line::styled(format!(" {} ", redact(&incident.id)), theme.text).right_aligned());
+    }
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(incident) = &app.incident else {
+        let now = app
+            .now
+            .map(|now| format!(" · now {}", now.format("%H:%M UTC")))
+            .unwrap_or_default();
+        let lines = vec![
+            Line::styled(" ✔ NO INCIDENT ", theme.ok.add_modifier(Modifier::BOLD)),
+            Line::styled(
+                format!("watching quality, latency and errors{now}"),
+                theme.text,
+            ),
+            Line::styled(
+                format!("source: {}", redact(&app.settings.source)),
+                theme.muted,
+            ),
+        ];
+        frame.render_widget(Paragraph::new(lines), inner);
+        return;
+    };
+
+    let detected = incident.detected_at.unwrap_or(incident.opened_at);
+    let end = incident.resolved_at.or(app.now).unwrap_or(detected);
+    let elapsed = big::text(&format::age(end - detected));
+    let clock_width = elapsed[0].chars().count() as u16;
+    let [clock, _, text] = Layout::horizontal([
+        Constraint::Length(clock_width),
+        Constraint::Length(2),
+        Constraint::Fill(1),
+    ])
+    .areas(inner);
+    let status_style = match incident.status {
+        Status::Detected | Status::Investigating | Status::Identified => theme.critical,
+        Status::Mitigated => theme.warn,
+        Status::Resolved => theme.ok,
+    };
+    frame.render_widget(
+        Paragraph::new(elapsed.map(|row| Line::styled(row, status_style)).to_vec()),
+        clock,
+    );
+
+    let severity_style = match incident.severity {
+        Severity::Sev1 | Severity::Sev2 => theme.critical,
+        Severity::Sev3 | Severity::Sev4 => theme.warn,
+    };
+    let bold = |style: Style| style.add_modifier(Modifier::BOLD);
+    let first = Line::from(vec![
+        Span::styled(format!(" {} ", incident.severity), bold(severity_style)),
+        Span::raw(" "),
+        Span::styled(format!(" {} ", incident.status), bold(status_style)),
+        Span::raw("  "),
+        Span::styled(redact(&incident.title), bold(theme.text)),
+        Span::styled("  ·  commander ", theme.muted),
+        Span::styled(commander(app), bold(theme.text)),
+    ]);
+    let since = match incident.resolved_at {
+        Some(resolved) => format!(
+            "lasted from detection at {} to resolution at {} UTC",
+            detected.format("%H:%M"),
+            resolved.format("%H:%M")
+        ),
+        None => format!(
+            "elapsed since detection at {} UTC{}{}",
+            detected.format("%H:%M"),
+            incident
+                .mitigated_at
+                .map(|at| format!(" · mitigated at {}", at.format("%H:%M")))
+                .unwrap_or_default(),
+            app.now
+                .map(|now| format!(" · now {}", now.format("%H:%M UTC")))
+                .unwrap_or_default()
+        ),
+    };
+    let mut second = vec![Span::styled(since, theme.text)];
+    if app.playback.as_ref().is_some_and(|p| p.paused && !p.ended) {
+        second.push(Span::styled("  REPLAY PAUSED ", theme.warn));
+    }
+    let (hypothesis, hypothesis_style) = hypothesis(app, theme);
+    let third = Line::from(vec![
+        Span::styled("hypothesis  ", theme.muted),
+        Span::styled(hypothesis, bold(hypothesis_style)),
+    ]);
+    frame.render_widget(Paragraph::new(vec![first, Line::from(second), third]), text);
+}
+
+/// Who leads the incident: whoever opened it, else the first person who acted on it (an
+/// incident flightdeck opened by itself has no commander until someone acts). An email address
+/// shows as its name only.
+fn commander(app: &App) -> String {
+    let opener = app
+        .timeline
+        .iter()
+        .find(|l| matches!(l.entry.kind, EntryKind::Opened { .. }))
+        .map(|l| l.entry.actor.as_str());
+    let person = opener.filter(|actor| *actor != SYSTEM_ACTOR).or_else(|| {
+        app.timeline
+            .iter()
+            .map(|l| l.entry.actor.as_str())
+            .find(|actor| *actor != SYSTEM_ACTOR)
+    });
+    match person {
+        Some(actor) => redact(actor.split('@').next().unwrap_or(actor)),
+        None => "unassigned".into(),
+    }
+}
+
+/// The triage's current answer, in words a listener takes in at once.
+fn hypothesis(app: &App, theme: &Theme) -> (String, Style) {
+    let Some(triage) = shown_triage(app) else {
+        return (
+            "none yet: the triage starts at the first alarm".into(),
+            theme.muted,
+        );
+    };
+    let confidence = |category| {
+        triage
+            .ranking
+            .iter()
+            .find(|r| r.category == category)
+            .map_or(0.0, |r| r.confidence * 100.0)
+    };
+    match triage.conclusion() {
+        Some(category) => (
+            format!(
+                "{} · likely, {:.0}% confidence",
+                category.to_string().to_uppercase(),
+                confidence(category)
+            ),
+            theme.critical,
+        ),
+        None if triage.steps.iter().all(|s| s.verdict == Verdict::RuledOut) => {
+            ("no cause found: every step is ruled out".into(), theme.warn)
+        }
+        None => {
+            let leading = triage.leading();
+            (
+                format!(
+                    "nothing likely yet · leading {} at {:.0}%",
+                    leading.category,
+                    leading.confidence * 100.0
+                ),
+                theme.warn,
+            )
+        }
+    }
+}

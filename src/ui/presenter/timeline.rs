@@ -1,0 +1,86 @@
+//! The latest timeline entries, newest first: time, kind and text, redacted.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use super::fit;
+use crate::app::App;
+use crate::ui::format;
+use crate::ui::panes::timeline::kind_style;
+use crate::ui::redact::redact;
+use crate::ui::theme::Theme;
+
+/// Below this width the time drops its seconds, so the texts keep their room.
+const SECONDS_FROM_WIDTH: u16 = 70;
+/// The kind's column: the longest label, "severity".
+const KIND_WIDTH: usize = 8;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let block = Block::bordered()
+        .border_style(theme.border)
+        .title(Span::styled(
+            " Timeline · newest first · UTC ",
+            theme.text.add_modifier(Modifier::BOLD),
+        ));
+    if app.timeline.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Line::styled("no incident, no entries yet", theme.muted)).block(block),
+            area,
+        );
+        return;
+    }
+    let inner = block.inner(area);
+    let rows = usize::from(inner.height);
+    let time_format = if inner.width >= SECONDS_FROM_WIDTH {
+        "%H:%M:%S"
+    } else {
+        "%H:%M"
+    };
+    let time_width = if inner.width >= SECONDS_FROM_WIDTH {
+        8
+    } else {
+        5
+    };
+    let text_width = usize::from(inner.width).saturating_sub(time_width + KIND_WIDTH + 2);
+    let texts: Vec<String> = app
+        .timeline
+        .iter()
+        .rev()
+        .take(rows)
+        .map(|logged| redact(&logged.entry.text))
+        .collect();
+    // Whole texts when they all fit (a tall screen, a young incident), else one line each.
+    let wrapped: Vec<Vec<String>> = texts
+        .iter()
+        .map(|text| format::wrap_words(text, text_width))
+        .collect();
+    let whole = wrapped.iter().map(Vec::len).sum::<usize>() <= rows;
+    let mut lines: Vec<Line> = Vec::new();
+    for (logged, (text, wrapped)) in app.timeline.iter().rev().zip(texts.iter().zip(wrapped)) {
+        let entry = &logged.entry;
+        let parts = if whole {
+            wrapped
+        } else {
+            vec![fit(text, text_width)]
+        };
+        for (i, part) in parts.into_iter().enumerate() {
+            let (time, kind) = if i == 0 {
+                (entry.ts.format(time_format).to_string(), entry.kind.label())
+            } else {
+                (String::new(), "")
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{time:<time_width$} "), theme.muted),
+                Span::styled(
+                    format!("{kind:<KIND_WIDTH$} "),
+                    kind_style(&entry.kind, theme),
+                ),
+                Span::styled(part, theme.text),
+            ]));
+        }
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
