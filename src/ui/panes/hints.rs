@@ -5,8 +5,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::app::App;
-use crate::app::keymap::{self, Command};
+use crate::app::keymap::{self, Command, Context};
+use crate::app::{App, Overlay};
 use crate::ui::theme::Theme;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -14,6 +14,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .filter(|b| b.hint)
         .filter(|b| !(app.settings.read_only && matches!(b.command, Command::Mitigate(_))))
         .filter(|b| app.playback.is_some() || !b.command.is_playback())
+        .filter(|b| {
+            b.context != Context::Confirm
+                || offers_a_choice(app)
+                || !matches!(b.command, Command::Up | Command::Down)
+        })
         .map(|b| {
             [
                 Span::styled(format!(" {} ", b.label), theme.accent),
@@ -28,4 +33,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         hints.remove(hints.len() - 3);
     }
     frame.render_widget(Paragraph::new(Line::from(hints.concat())), area);
+}
+
+/// Whether the open confirm dialog has versions to pick among, which `↑↓` do.
+fn offers_a_choice(app: &App) -> bool {
+    matches!(&app.overlay, Some(Overlay::Confirm { plan, .. }) if !plan.choices.is_empty())
 }
