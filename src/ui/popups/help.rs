@@ -31,23 +31,33 @@ fn section(app: &App, context: Context, heading: &str, theme: &Theme) -> Vec<Lin
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let mut lines = section(app, Context::Cockpit, "Cockpit", theme);
-    lines.extend(section(app, Context::Confirm, "Confirm dialog", theme));
-    lines.extend(section(app, Context::Note, "Note editor", theme));
-    lines.extend(section(app, Context::Overlay, "Popups", theme));
-    lines.extend(section(
-        app,
-        Context::Presenter,
-        "Presenter view: only these keys act",
-        theme,
-    ));
+    let sections = [
+        (Context::Cockpit, "Cockpit"),
+        (Context::Confirm, "Confirm dialog"),
+        (Context::Note, "Note editor"),
+        (Context::Overlay, "Popups"),
+        (Context::Presenter, "Presenter view: only these keys act"),
+    ];
+    let mut lines = Vec::new();
+    // Where each section starts, to name the one the right column continues.
+    let mut starts = Vec::new();
+    for (context, heading) in sections {
+        starts.push((lines.len(), heading));
+        lines.extend(section(app, context, heading, theme));
+    }
     lines.push(Line::styled(
         "Mitigations ask first, with Cancel focused; every action is logged to the timeline.",
         theme.muted,
     ));
     // Balanced columns: the key table runs on from the left column into the right one.
-    let right = lines.split_off(lines.len().div_ceil(2));
+    let split = lines.len().div_ceil(2);
+    let mut right = lines.split_off(split);
     let left = lines;
+    if let Some((start, heading)) = starts.iter().rev().find(|(start, _)| *start < split)
+        && *start + 1 < split
+    {
+        right.insert(0, Line::styled(format!("{heading} (continued)"), theme.accent));
+    }
     let height = left.len().max(right.len() + 1) as u16 + 2;
     let inner = open_box(
         frame,
