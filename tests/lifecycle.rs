@@ -110,6 +110,13 @@ fn a_starred_entry_is_marked_logged_and_shown_by_the_starred_filter() {
         }
     );
     assert_eq!(star.actor, "oncall");
+    assert!(
+        star.text.starts_with(
+            "starred entry 1 for the postmortem (opened: SEV3 opened: Declared by oncall"
+        ),
+        "{}",
+        star.text
+    );
     assert!(h.render(120, 35).contains("★ SEV3 opened"));
 
     h.press(Key::Char('f'));

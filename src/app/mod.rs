@@ -558,10 +558,18 @@ impl App {
         let starred = !timeline_view::starred(&self.timeline).contains(&seq);
         let actor = self.settings.actor.clone();
         let verb = if starred { "starred" } else { "unstarred" };
+        // Name the entry by what it says, so the star reads on its own in the record.
+        let what = self
+            .timeline
+            .iter()
+            .find(|l| l.entry.seq == seq)
+            .map(|l| format!("{}: {}", l.entry.kind.label(), l.entry.text))
+            .unwrap_or_default();
+        let what: String = what.chars().take(80).collect();
         self.log(
             EntryKind::Starred { seq, starred },
             &actor,
-            format!("{verb} entry {seq} for the postmortem"),
+            format!("{verb} entry {seq} for the postmortem ({what})"),
         )
         .into_iter()
         .collect()

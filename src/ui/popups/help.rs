@@ -56,7 +56,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if let Some((start, heading)) = starts.iter().rev().find(|(start, _)| *start < split)
         && *start + 1 < split
     {
-        right.insert(0, Line::styled(format!("{heading} (continued)"), theme.accent));
+        right.insert(
+            0,
+            Line::styled(format!("{heading} (continued)"), theme.accent),
+        );
     }
     let height = left.len().max(right.len() + 1) as u16 + 2;
     let inner = open_box(
