@@ -104,6 +104,13 @@ pub fn root_cause(err: &reqwest::Error) -> String {
     cause.to_string()
 }
 
+/// The url as a base that paths can be added to, without a trailing slash; None if it is not one.
+pub fn base_url(url: &str) -> Option<Url> {
+    Url::parse(url.trim_end_matches('/'))
+        .ok()
+        .filter(|url| !url.cannot_be_a_base())
+}
+
 /// A server's url as errors and names show it: without `user:password@`, which reqwest would
 /// otherwise carry into every message.
 pub fn shown_url(url: &Url) -> String {

@@ -76,6 +76,9 @@ pub fn from_config(
     actor: &str,
 ) -> Result<(Vec<Configured>, Vec<MitigationPlan>), String> {
     let timeout_ms = config.actuators.timeout_ms;
+    if timeout_ms == 0 {
+        return Err("[actuators] timeout_ms must be at least 1".into());
+    }
     let mitigations = &config.mitigations;
     let mut built = Vec::new();
     if let Some(rollback) = &mitigations.prompt_rollback {
@@ -231,6 +234,15 @@ mod tests {
         assert!(
             error.contains("[mitigations.kill_switch]") && error.contains("[actuators.unleash]"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn a_zero_timeout_is_refused_once_for_every_backend() {
+        let config = parse("team/flightdeck.toml", "[actuators]\ntimeout_ms = 0\n").unwrap();
+        assert_eq!(
+            from_config(&config, "oncall").err().unwrap(),
+            "[actuators] timeout_ms must be at least 1"
         );
     }
 

@@ -94,18 +94,12 @@ impl PromptLabel {
                 "[mitigations.prompt_rollback] names another backend than langfuse".to_string(),
             );
         };
-        if timeout_ms == 0 {
-            return Err("[actuators] timeout_ms must be at least 1".into());
-        }
-        let base = Url::parse(config.url.trim_end_matches('/'))
-            .ok()
-            .filter(|url| !url.cannot_be_a_base())
-            .ok_or_else(|| {
-                format!(
-                    "[actuators.langfuse] url {:?} is not a valid base URL",
-                    config.url
-                )
-            })?;
+        let base = http::base_url(&config.url).ok_or_else(|| {
+            format!(
+                "[actuators.langfuse] url {:?} is not a valid base URL",
+                config.url
+            )
+        })?;
         let public_key = key(&config.public_key_env, "public_key_env", "public key")?;
         let secret_key = key(&config.secret_key_env, "secret_key_env", "secret key")?;
         let basic = http::basic(&config.public_key_env, &config.secret_key_env).map_err(|_| {

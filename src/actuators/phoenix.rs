@@ -7,9 +7,10 @@ use reqwest::Url;
 use super::Actuator;
 use super::registry::{self, Pointer, PromptVersion};
 use crate::config::actuators::{PhoenixRegistryConfig, PromptRollbackConfig};
+use crate::http::base_url;
 use crate::http::{self, SecretError, shown_url};
 use crate::model::{MitigationKind, MitigationPlan};
-use crate::sources::phoenix::client::{PhoenixClient, PhoenixError, base_url};
+use crate::sources::phoenix::client::{PhoenixClient, PhoenixError};
 use crate::sources::phoenix::prompts::template_text;
 
 const BACKEND: &str = "phoenix";
@@ -44,9 +45,6 @@ impl PromptTag {
                 "[mitigations.prompt_rollback] names another backend than phoenix".to_string(),
             );
         };
-        if timeout_ms == 0 {
-            return Err("[actuators] timeout_ms must be at least 1".into());
-        }
         let base = base_url(&registry.url).ok_or_else(|| {
             format!(
                 "[actuators.phoenix] url {:?} is not a valid base URL",

@@ -130,9 +130,6 @@ impl Webhook {
                     config.url
                 )
             })?;
-        if timeout_ms == 0 {
-            return Err("[actuators] timeout_ms must be at least 1".into());
-        }
         let var = &config.secret_env;
         let secret = http::secret(var).map_err(|_| {
             format!(

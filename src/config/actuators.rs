@@ -37,7 +37,7 @@ fn pinned() -> String {
 }
 
 /// The mitigation backends flightdeck can reach.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActuatorsConfig {
     /// How long a backend has to answer one request (default 10,000).
@@ -48,6 +48,20 @@ pub struct ActuatorsConfig {
     pub langfuse: Option<LangfuseConfig>,
     pub flagd: Option<FlagdConfig>,
     pub webhook: Option<WebhookConfig>,
+}
+
+/// With no `[actuators]` table: no backend, and the same timeout a table would get.
+impl Default for ActuatorsConfig {
+    fn default() -> Self {
+        Self {
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            unleash: None,
+            phoenix: None,
+            langfuse: None,
+            flagd: None,
+            webhook: None,
+        }
+    }
 }
 
 /// An Unleash server's admin API.

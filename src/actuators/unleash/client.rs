@@ -56,18 +56,12 @@ pub(super) struct UnleashClient {
 impl UnleashClient {
     /// Checks the config and reads the token once, so a mistake shows at startup.
     pub fn new(config: &UnleashConfig, timeout_ms: u64) -> Result<Self, String> {
-        if timeout_ms == 0 {
-            return Err("[actuators] timeout_ms must be at least 1".into());
-        }
-        let base = Url::parse(config.url.trim_end_matches('/'))
-            .ok()
-            .filter(|url| !url.cannot_be_a_base())
-            .ok_or_else(|| {
-                format!(
-                    "[actuators.unleash] url {:?} is not a valid base URL",
-                    config.url
-                )
-            })?;
+        let base = http::base_url(&config.url).ok_or_else(|| {
+            format!(
+                "[actuators.unleash] url {:?} is not a valid base URL",
+                config.url
+            )
+        })?;
         let var = &config.token_env;
         let bearer = http::token(var).map_err(|error| match error {
             SecretError::Missing => format!(

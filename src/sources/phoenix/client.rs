@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::prompts::{ListedVersion, VersionFacts};
 use super::spans::{ListedPage, SpansPage};
 use crate::config::sources::PhoenixConfig;
-use crate::http::{self, Credentials, SecretError, shown_url};
+use crate::http::{self, Credentials, SecretError, base_url, shown_url};
 
 /// A poll's first page: between polls a few spans arrive, and a page costs Phoenix about 0.1 ms
 /// a span.
@@ -361,13 +361,6 @@ impl PhoenixClient {
         }
         text
     }
-}
-
-/// The url as a base that paths can be added to, without a trailing slash; None if it is not one.
-pub(crate) fn base_url(url: &str) -> Option<Url> {
-    Url::parse(url.trim_end_matches('/'))
-        .ok()
-        .filter(|url| !url.cannot_be_a_base())
 }
 
 /// One GraphQL query for all the versions: `node` takes one id, so each gets an alias `v<i>`.
