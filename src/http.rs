@@ -12,6 +12,9 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 pub struct Credentials {
     /// Kept to scrub it from anything a server echoes back.
     pub secret: String,
+    /// The form the header carries it in, when that is not the secret itself (Basic's base64):
+    /// scrubbed too.
+    pub encoded: Option<String>,
     header: HeaderValue,
 }
 
@@ -24,30 +27,53 @@ pub enum SecretError {
     NotAHeader,
 }
 
+impl SecretError {
+    /// What the user is told: the `[section]` whose `setting` names `var`, and `what` (with its
+    /// article, e.g. "the key") belongs in it.
+    pub fn explain(&self, section: &str, setting: &str, var: &str, what: &str) -> String {
+        match self {
+            Self::Missing => format!(
+                "[{section}] {setting} names {var}, but {var} is unset or empty; export {what} in \
+                 {var}"
+            ),
+            Self::NotAHeader => {
+                format!("[{section}] {what} in {var} holds characters an HTTP header cannot carry")
+            }
+        }
+    }
+}
+
 /// The secret in `var`, trimmed, as a sensitive `Authorization: Bearer …` header.
 pub fn bearer(var: &str) -> Result<Credentials, SecretError> {
     let secret = secret(var)?;
     let header = sensitive(&format!("Bearer {secret}"))?;
-    Ok(Credentials { secret, header })
+    Ok(Credentials {
+        secret,
+        encoded: None,
+        header,
+    })
 }
 
 /// The secret in `var` as the whole `Authorization` value, with no scheme (Unleash's tokens).
 pub fn token(var: &str) -> Result<Credentials, SecretError> {
     let secret = secret(var)?;
     let header = sensitive(&secret)?;
-    Ok(Credentials { secret, header })
+    Ok(Credentials {
+        secret,
+        encoded: None,
+        header,
+    })
 }
 
-/// `Authorization: Basic …` from a user in `user_var` and a password in `password_var`
-/// (Langfuse's public and secret keys); the password is the secret kept for scrubbing.
-pub fn basic(user_var: &str, password_var: &str) -> Result<Credentials, SecretError> {
+/// `Authorization: Basic …` from a user and a password read with [`secret`] (Langfuse's public
+/// and secret keys); the password and the encoded pair are kept for scrubbing.
+pub fn basic(user: &str, password: &str) -> Result<Credentials, SecretError> {
     use base64::Engine as _;
-    let user = secret(user_var)?;
-    let password = secret(password_var)?;
     let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
     let header = sensitive(&format!("Basic {encoded}"))?;
     Ok(Credentials {
-        secret: password,
+        secret: password.to_owned(),
+        encoded: Some(encoded),
         header,
     })
 }

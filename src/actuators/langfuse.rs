@@ -2,7 +2,6 @@
 //! `PATCH /api/public/v2/prompts/{name}/versions/{n}` `{"newLabels":[label]}`, and Langfuse takes
 //! it off the version that had it. Public API, Basic auth with the public and secret keys.
 
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
@@ -12,7 +11,7 @@ use serde_json::{Value, json};
 use super::Actuator;
 use super::registry::{Pointer, PromptVersion};
 use crate::config::actuators::{LangfuseConfig, PromptRollbackConfig};
-use crate::http::{self, SecretError, shown_url};
+use crate::http::{self, shown_url};
 use crate::model::{MitigationKind, MitigationPlan};
 
 const BACKEND: &str = "langfuse";
@@ -100,17 +99,16 @@ impl PromptLabel {
                 config.url
             )
         })?;
-        let public_key = key(&config.public_key_env, "public_key_env", "public key")?;
-        let secret_key = key(&config.secret_key_env, "secret_key_env", "secret key")?;
-        let basic = http::basic(&config.public_key_env, &config.secret_key_env).map_err(|_| {
+        let public_key = key(&config.public_key_env, "public_key_env", "the public key")?;
+        let secret_key = key(&config.secret_key_env, "secret_key_env", "the secret key")?;
+        let basic = http::basic(&public_key, &secret_key).map_err(|_| {
             format!(
                 "[actuators.langfuse] the keys in {} and {} hold characters an HTTP header \
                  cannot carry",
                 config.public_key_env, config.secret_key_env
             )
         })?;
-        let credentials =
-            base64::engine::general_purpose::STANDARD.encode(format!("{public_key}:{secret_key}"));
+        let credentials = basic.encoded.clone().unwrap_or_default();
         let http = http::client(Some(&basic), timeout_ms).map_err(|reason| {
             format!(
                 "Langfuse {}: could not set up the HTTP client: {reason}",
@@ -277,12 +275,7 @@ impl PromptLabel {
 
 /// The trimmed value of the variable a key's setting names, or an error naming both.
 fn key(var: &str, setting: &str, what: &str) -> Result<String, String> {
-    http::secret(var).map_err(|_: SecretError| {
-        format!(
-            "[actuators.langfuse] {setting} names {var}, but {var} is unset or empty; export the \
-             {what} in {var}"
-        )
-    })
+    http::secret(var).map_err(|error| error.explain("actuators.langfuse", setting, var, what))
 }
 
 /// The versions offered instead of `current`: the one before it and the newest others,

@@ -55,15 +55,13 @@ impl PromptTag {
             .api_key_env
             .as_deref()
             .map(|var| {
-                http::bearer(var).map_err(|error| match error {
-                    SecretError::Missing => format!(
-                        "[actuators.phoenix] api_key_env names {var}, but {var} is unset or \
-                         empty; export the key in {var} or remove api_key_env"
-                    ),
-                    SecretError::NotAHeader => format!(
-                        "[actuators.phoenix] the key in {var} holds characters an HTTP header \
-                         cannot carry"
-                    ),
+                http::bearer(var).map_err(|error| {
+                    let told = error.explain("actuators.phoenix", "api_key_env", var, "the key");
+                    // The key is optional: not asking for one is a fix too.
+                    match error {
+                        SecretError::Missing => format!("{told} or remove api_key_env"),
+                        SecretError::NotAHeader => told,
+                    }
                 })
             })
             .transpose()?;

@@ -131,11 +131,8 @@ impl Webhook {
                 )
             })?;
         let var = &config.secret_env;
-        let secret = http::secret(var).map_err(|_| {
-            format!(
-                "[actuators.webhook] secret_env names {var}, but {var} is unset or empty; export \
-                 the signing secret in {var}"
-            )
+        let secret = http::secret(var).map_err(|error| {
+            error.explain("actuators.webhook", "secret_env", var, "the signing secret")
         })?;
         let http = http::client(None, timeout_ms)
             .map_err(|reason| format!("webhook {}: {reason}", shown_url(&url)))?;

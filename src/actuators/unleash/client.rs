@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::actuators::UnleashConfig;
-use crate::http::{self, SecretError, shown_url};
+use crate::http::{self, shown_url};
 
 /// How much of an error body to quote: enough to read the server's reason, not a whole page.
 const BODY_EXCERPT_CHARS: usize = 200;
@@ -63,15 +63,13 @@ impl UnleashClient {
             )
         })?;
         let var = &config.token_env;
-        let bearer = http::token(var).map_err(|error| match error {
-            SecretError::Missing => format!(
-                "[actuators.unleash] token_env names {var}, but {var} is unset or empty; export \
-                 an Unleash admin API token in {var}"
-            ),
-            SecretError::NotAHeader => format!(
-                "[actuators.unleash] the token in {var} holds characters an HTTP header cannot \
-                 carry"
-            ),
+        let bearer = http::token(var).map_err(|error| {
+            error.explain(
+                "actuators.unleash",
+                "token_env",
+                var,
+                "an Unleash admin API token",
+            )
         })?;
         let client = http::client(Some(&bearer), timeout_ms).map_err(|reason| {
             format!(
