@@ -85,7 +85,15 @@ pub fn starred(timeline: &[LoggedEntry]) -> HashSet<u64> {
 
 /// The entries the pane shows under `filter`, newest first.
 pub fn visible(timeline: &[LoggedEntry], filter: TimelineFilter) -> Vec<&LoggedEntry> {
-    let starred = starred(timeline);
+    visible_starred(timeline, filter, &starred(timeline))
+}
+
+/// [`visible`], for a caller that has the starred set already.
+pub fn visible_starred<'a>(
+    timeline: &'a [LoggedEntry],
+    filter: TimelineFilter,
+    starred: &HashSet<u64>,
+) -> Vec<&'a LoggedEntry> {
     timeline
         .iter()
         .rev()

@@ -60,7 +60,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         return;
     }
     let starred = timeline_view::starred(&app.timeline);
-    let shown = timeline_view::visible(&app.timeline, app.timeline_filter);
+    let shown = timeline_view::visible_starred(&app.timeline, app.timeline_filter, &starred);
     if shown.is_empty() {
         frame.render_widget(
             Paragraph::new(format!(
