@@ -73,27 +73,6 @@ pub fn sparkline(values: &[Option<f64>], baseline: Option<f64>, width: usize) ->
         .collect()
 }
 
-/// Greedy word wrap to `width` columns; continuation lines start with `indent`.
-pub fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        let used = line.chars().count();
-        if used > 0 && used + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-            line.push_str(indent);
-        }
-        if !line.is_empty() && !line.ends_with(' ') {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
-}
-
 pub fn clock(ts: DateTime<Utc>) -> String {
     ts.format("%H:%M:%S").to_string()
 }
@@ -128,26 +107,42 @@ pub fn elide_url_paths(text: &str) -> String {
 }
 
 /// `text` in lines of at most `width` characters, broken between words, and inside a word only
-/// when it is longer than a line; so a caller knows exactly how many rows it takes.
-pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
+/// when it is longer than a line, so a caller knows exactly how many rows it takes; lines after
+/// the first start with `indent`, which counts in their width. At least one line, maybe empty.
+pub fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
+    let width = width.max(indent.chars().count() + 1);
     let mut lines = Vec::new();
     let mut line = String::new();
+    let mut used = 0;
     for word in text.split_whitespace() {
         let mut word: Vec<char> = word.chars().collect();
-        let used = line.chars().count();
         if used > 0 && used + 1 + word.len() <= width {
             line.push(' ');
             line.extend(&word);
+            used += 1 + word.len();
             continue;
         }
         if used > 0 {
             lines.push(std::mem::take(&mut line));
         }
-        while word.len() > width {
-            lines.push(word.drain(..width).collect());
+        // A new line: the first starts at the margin, the others after the indent.
+        let start = if lines.is_empty() {
+            0
+        } else {
+            indent.chars().count()
+        };
+        let room = width - start;
+        while word.len() > room {
+            let part: String = word.drain(..room).collect();
+            lines.push(if start == 0 && lines.is_empty() {
+                part
+            } else {
+                format!("{indent}{part}")
+            });
         }
-        line.extend(&word);
+        let lead = if lines.is_empty() { "" } else { indent };
+        line = format!("{lead}{}", word.iter().collect::<String>());
+        used = lead.chars().count() + word.len();
     }
     if !line.is_empty() || lines.is_empty() {
         lines.push(line);
@@ -198,10 +193,15 @@ mod tests {
 
     #[test]
     fn words_wrap_to_the_width_and_a_long_word_is_cut() {
-        assert_eq!(wrap_words("one two three", 7), ["one two", "three"]);
-        assert_eq!(wrap_words("abcdefghij xy", 4), ["abcd", "efgh", "ij", "xy"]);
-        assert_eq!(wrap_words("", 5), [""]);
-        for line in wrap_words("connection failed: Connection refused (os error 111)", 10) {
+        assert_eq!(wrap("one two three", 7, ""), ["one two", "three"]);
+        assert_eq!(wrap("abcdefghij xy", 4, ""), ["abcd", "efgh", "ij", "xy"]);
+        assert_eq!(wrap("", 5, ""), [""]);
+        assert_eq!(wrap("abcdefgh", 5, "  "), ["abcde", "  fgh"]);
+        for line in wrap(
+            "connection failed: Connection refused (os error 111)",
+            10,
+            "",
+        ) {
             assert!(line.chars().count() <= 10, "{line}");
         }
     }

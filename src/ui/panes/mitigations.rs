@@ -41,7 +41,7 @@ fn row<'a>(
     width: usize,
 ) -> Vec<Line<'a>> {
     let indent: usize = lead.iter().map(Span::width).sum();
-    let mut wrapped = format::wrap_words(&text, width.saturating_sub(indent).max(10)).into_iter();
+    let mut wrapped = format::wrap(&text, width.saturating_sub(indent).max(10), "").into_iter();
     let mut first = lead;
     first.push(Span::styled(wrapped.next().unwrap_or_default(), style));
     let mut lines = vec![first];

@@ -179,7 +179,7 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &ConfirmView, theme: &Theme) {
 /// A named fact, its value wrapped under itself: an operation is shown whole, never cut.
 fn field<'a>(name: &str, value: &str, width: usize, theme: &Theme) -> Vec<Line<'a>> {
     const NAME_WIDTH: usize = 10;
-    format::wrap_words(value, width.saturating_sub(NAME_WIDTH))
+    format::wrap(value, width.saturating_sub(NAME_WIDTH), "")
         .into_iter()
         .enumerate()
         .map(|(i, part)| {

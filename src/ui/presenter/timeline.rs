@@ -55,7 +55,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     // Whole texts when they all fit (a tall screen, a young incident), else one line each.
     let wrapped: Vec<Vec<String>> = texts
         .iter()
-        .map(|text| format::wrap_words(text, text_width))
+        .map(|text| format::wrap(text, text_width, ""))
         .collect();
     let whole = wrapped.iter().map(Vec::len).sum::<usize>() <= rows;
     let mut lines: Vec<Line> = Vec::new();

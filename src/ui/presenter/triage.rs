@@ -76,7 +76,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 /// ruled-out steps' evidence only when all of it fits, on a tall screen.
 fn evidence_lines(triage: &Triage, width: usize, room: usize) -> Vec<Vec<String>> {
     let wrapped = |evidence: &str| -> Vec<String> {
-        format::wrap_words(&redact(evidence), width.saturating_sub(2).max(1))
+        format::wrap(&redact(evidence), width.saturating_sub(2).max(1), "")
             .into_iter()
             .map(|line| format!("  {line}"))
             .collect()
@@ -121,7 +121,7 @@ fn evidence_lines(triage: &Triage, width: usize, room: usize) -> Vec<Vec<String>
 /// `text` wrapped to `width` in at most two lines, the second indented, and cut when the rest
 /// needs more.
 fn two_lines(text: &str, width: usize) -> Vec<String> {
-    let lines = format::wrap_words(text, width.saturating_sub(2).max(1));
+    let lines = format::wrap(text, width.saturating_sub(2).max(1), "");
     match lines.as_slice() {
         [] | [_] => lines,
         [first, rest @ ..] => vec![
