@@ -54,9 +54,20 @@ pub fn state(state: MetricState) -> &'static str {
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
-/// A text sparkline of the last `width` values, scaled from zero to the largest of them and
-/// the baseline, so a flat healthy line sits low and a spike stands out.
+/// A one-row [`sparkline_rows`].
 pub fn sparkline(values: &[Option<f64>], baseline: Option<f64>, width: usize) -> String {
+    sparkline_rows(values, baseline, width, 1).remove(0)
+}
+
+/// A sparkline `rows` tall of the last `width` values, top row first, scaled from zero to the
+/// largest of them and twice the baseline, so a flat healthy line sits low and a spike stands
+/// out; every value shows at least the lowest bar, so zero is told apart from no data.
+pub fn sparkline_rows(
+    values: &[Option<f64>],
+    baseline: Option<f64>,
+    width: usize,
+    rows: usize,
+) -> Vec<String> {
     let tail = &values[values.len().saturating_sub(width)..];
     let top = tail
         .iter()
@@ -64,11 +75,31 @@ pub fn sparkline(values: &[Option<f64>], baseline: Option<f64>, width: usize) ->
         .copied()
         .chain(baseline.map(|b| b * 2.0))
         .fold(0.0_f64, f64::max);
-    tail.iter()
-        .map(|v| match v {
-            None => ' ',
-            Some(_) if top <= 0.0 => BARS[0],
-            Some(v) => BARS[((v / top) * 7.0).round().clamp(0.0, 7.0) as usize],
+    let eighths = rows * 8;
+    let heights: Vec<Option<usize>> = tail
+        .iter()
+        .map(|v| {
+            v.map(|v| {
+                let share = if top > 0.0 { v / top } else { 0.0 };
+                1 + (share * (eighths - 1) as f64)
+                    .round()
+                    .clamp(0.0, (eighths - 1) as f64) as usize
+            })
+        })
+        .collect();
+    (0..rows)
+        .rev()
+        .map(|row| {
+            heights
+                .iter()
+                .map(|h| match h {
+                    None => ' ',
+                    Some(h) => match h.saturating_sub(row * 8).min(8) {
+                        0 => ' ',
+                        n => BARS[n - 1],
+                    },
+                })
+                .collect()
         })
         .collect()
 }
@@ -173,6 +204,13 @@ mod tests {
     fn sparkline_puts_a_spike_at_the_top() {
         let values = [Some(0.04), Some(0.04), None, Some(0.22)];
         assert_eq!(sparkline(&values, Some(0.04), 4), "▂▂ █");
+        assert_eq!(sparkline_rows(&values, Some(0.04), 4, 1), vec!["▂▂ █"]);
+    }
+
+    #[test]
+    fn a_tall_sparkline_stacks_the_spike_and_keeps_zero_visible() {
+        let values = [Some(0.0), Some(0.1), Some(0.2)];
+        assert_eq!(sparkline_rows(&values, None, 3, 2), vec![" ▁█", "▁██"]);
     }
 
     #[test]

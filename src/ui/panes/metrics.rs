@@ -12,7 +12,8 @@ use crate::engine::metrics::{MetricId, MetricReading, MetricState};
 use crate::ui::theme::Theme;
 use crate::ui::{focused, format, pane_block};
 
-fn state_style(state: MetricState, theme: &Theme) -> Style {
+/// A metric's state in its theme role; shared with the presenter's tiles.
+pub(crate) fn state_style(state: MetricState, theme: &Theme) -> Style {
     match state {
         MetricState::Learning | MetricState::FewSamples => theme.muted,
         MetricState::Ok => theme.ok,

@@ -54,53 +54,6 @@ pub fn text(text: &str) -> [String; 3] {
     })
 }
 
-const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-
-/// A sparkline `rows` tall of the last `width` values, top row first, scaled like the cockpit's
-/// one-row sparkline (zero to the largest of the values and twice the baseline); every value
-/// shows at least the lowest bar, so zero is told apart from no data.
-pub fn sparkline(
-    values: &[Option<f64>],
-    baseline: Option<f64>,
-    width: usize,
-    rows: usize,
-) -> Vec<String> {
-    let tail = &values[values.len().saturating_sub(width)..];
-    let top = tail
-        .iter()
-        .flatten()
-        .copied()
-        .chain(baseline.map(|b| b * 2.0))
-        .fold(0.0_f64, f64::max);
-    let eighths = rows * 8;
-    let heights: Vec<Option<usize>> = tail
-        .iter()
-        .map(|v| {
-            v.map(|v| {
-                let share = if top > 0.0 { v / top } else { 0.0 };
-                1 + (share * (eighths - 1) as f64)
-                    .round()
-                    .clamp(0.0, (eighths - 1) as f64) as usize
-            })
-        })
-        .collect();
-    (0..rows)
-        .rev()
-        .map(|row| {
-            heights
-                .iter()
-                .map(|h| match h {
-                    None => ' ',
-                    Some(h) => match h.saturating_sub(row * 8).min(8) {
-                        0 => ' ',
-                        n => BARS[n - 1],
-                    },
-                })
-                .collect()
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,20 +77,5 @@ mod tests {
             let widths: Vec<usize> = rows.iter().map(|r| r.chars().count()).collect();
             assert!(widths.iter().all(|w| *w == widths[0]), "{value}: {rows:?}");
         }
-    }
-
-    #[test]
-    fn a_one_row_sparkline_matches_the_cockpits() {
-        let values = [Some(0.04), Some(0.04), None, Some(0.22)];
-        assert_eq!(
-            sparkline(&values, Some(0.04), 4, 1),
-            vec![crate::ui::format::sparkline(&values, Some(0.04), 4)]
-        );
-    }
-
-    #[test]
-    fn a_tall_sparkline_stacks_the_spike_and_keeps_zero_visible() {
-        let values = [Some(0.0), Some(0.1), Some(0.2)];
-        assert_eq!(sparkline(&values, None, 3, 2), vec![" ▁█", "▁██"]);
     }
 }

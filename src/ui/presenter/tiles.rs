@@ -3,7 +3,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph};
 
@@ -11,6 +11,7 @@ use super::big;
 use crate::app::App;
 use crate::engine::metrics::{Measure, MetricId, MetricReading, MetricState};
 use crate::ui::format;
+use crate::ui::panes::metrics::state_style;
 use crate::ui::theme::Theme;
 
 /// What the answers say, then what users and the provider say.
@@ -32,15 +33,6 @@ fn state_word(state: MetricState) -> &'static str {
         MetricState::Ok => "✔ ok",
         MetricState::Warn => "▲ WARN",
         MetricState::Critical => "✖ CRITICAL",
-    }
-}
-
-fn state_style(state: MetricState, theme: &Theme) -> Style {
-    match state {
-        MetricState::Learning | MetricState::FewSamples => theme.muted,
-        MetricState::Ok => theme.ok,
-        MetricState::Warn => theme.warn,
-        MetricState::Critical => theme.critical,
     }
 }
 
@@ -114,7 +106,7 @@ fn tile(
     } else {
         1
     };
-    let spark_lines: Vec<Line> = big::sparkline(
+    let spark_lines: Vec<Line> = format::sparkline_rows(
         &reading.trend,
         reading.baseline,
         minutes,
