@@ -2,11 +2,13 @@
 //! OpenTelemetry SDK exported to it come back as calls, once each; its prompt versions and tag
 //! moves come back as changes with their texts; a Phoenix that is down is Failing until it is up.
 
+mod support;
+
 use std::collections::HashSet;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use flightdeck::app::Action;
@@ -14,28 +16,13 @@ use flightdeck::config::sources::PhoenixConfig;
 use flightdeck::model::{Call, CallStatus, Change, ChangeKind, SourceState, SourceStatus};
 use flightdeck::sources::phoenix;
 use serde_json::{Value, json};
+use support::peers::{http, server_url, unique};
 use tokio::sync::mpsc;
 
 const PHOENIX_ADDRESS: &str = "127.0.0.1:16006";
 
 fn phoenix_url() -> String {
-    std::env::var("FLIGHTDECK_TEST_PHOENIX")
-        .expect("FLIGHTDECK_TEST_PHOENIX: run tests/backends/run.sh")
-}
-
-/// A name no earlier run used, so runs against one Phoenix do not see each other's data.
-fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{nanos}")
-}
-
-/// A client for the test's own requests to Phoenix, on the crypto provider the crate uses.
-fn http() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
+    server_url("FLIGHTDECK_TEST_PHOENIX")
 }
 
 fn config(url: &str, project: &str, prompts: &[&str]) -> PhoenixConfig {

@@ -2,7 +2,7 @@
 //! actuator reads where the deploy tag is, moves it to an earlier version and back, reads it
 //! back, refuses when the tag moved behind its back, and says so when the prompt is unknown.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+mod support;
 
 use chrono::Utc;
 use flightdeck::actuators::Actuator;
@@ -10,24 +10,10 @@ use flightdeck::actuators::phoenix::PromptTag;
 use flightdeck::config::actuators::{PhoenixRegistryConfig, PromptRollbackConfig};
 use flightdeck::model::MitigationKind;
 use serde_json::{Value, json};
+use support::peers::{http, server_url, unique};
 
 fn phoenix_url() -> String {
-    std::env::var("FLIGHTDECK_TEST_PHOENIX")
-        .expect("FLIGHTDECK_TEST_PHOENIX: run tests/backends/run.sh")
-}
-
-/// A prompt name no earlier run used (and not the source test's `fd-prompt-…`).
-fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{nanos}")
-}
-
-fn http() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
+    server_url("FLIGHTDECK_TEST_PHOENIX")
 }
 
 fn actuator(prompt: &str) -> PromptTag {

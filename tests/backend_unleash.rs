@@ -4,7 +4,9 @@
 //! API and through the client API as an app would. A plan whose state moved is refused, and a
 //! wrong token is named without being shown.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod support;
+
+use std::time::{Duration, Instant};
 
 use flightdeck::actuators::Actuator;
 use flightdeck::actuators::unleash::{KillSwitch, ModelPin};
@@ -12,6 +14,7 @@ use flightdeck::config::actuators::{KillSwitchConfig, ModelPinConfig, UnleashCon
 use flightdeck::model::{MitigationKind, MitigationPlan};
 use reqwest::Method;
 use serde_json::{Value, json};
+use support::peers::unique;
 
 const ADMIN_TOKEN_VAR: &str = "FLIGHTDECK_TEST_UNLEASH_ADMIN_TOKEN";
 const PINNED_MODEL: &str = "gpt-4o-2024-08-06";
@@ -160,15 +163,6 @@ impl Unleash {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-}
-
-/// A flag name no earlier run used.
-fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{nanos}")
 }
 
 fn production(flag: &str) -> String {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod peers;
+
 use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
