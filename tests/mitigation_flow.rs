@@ -183,6 +183,23 @@ fn applied_with_undo(plan: &MitigationPlan) -> MitigationStage {
     }
 }
 
+/// A live cockpit whose kill switch was applied and verified, with its undo on offer.
+fn app_with_the_kill_switch_verified() -> App {
+    let mut app = app(false);
+    app.update(Action::PlansRead(vec![kill_switch(false)]));
+    carry_out(
+        &mut app,
+        'k',
+        vec![
+            applied_with_undo(&kill_switch(false)),
+            MitigationStage::Verified {
+                read_back: "flag support-ai is off".into(),
+            },
+        ],
+    );
+    app
+}
+
 #[test]
 fn each_stage_is_logged_and_undo_follows_the_last_write_even_when_its_read_back_failed() {
     let mut app = app(false);
@@ -250,18 +267,7 @@ fn each_stage_is_logged_and_undo_follows_the_last_write_even_when_its_read_back_
 
 #[test]
 fn a_new_incident_has_nothing_to_undo() {
-    let mut app = app(false);
-    app.update(Action::PlansRead(vec![kill_switch(false)]));
-    carry_out(
-        &mut app,
-        'k',
-        vec![
-            applied_with_undo(&kill_switch(false)),
-            MitigationStage::Verified {
-                read_back: "flag support-ai is off".into(),
-            },
-        ],
-    );
+    let mut app = app_with_the_kill_switch_verified();
     assert!(app.undo.is_some());
     press(&mut app, &[Key::Char('x'), Key::Char('d')]);
     assert!(
@@ -351,18 +357,7 @@ fn undo_puts_the_kill_switch_back_and_is_logged_the_same_way() {
 
 #[test]
 fn an_undo_that_was_written_counts_even_when_its_read_back_fails() {
-    let mut app = app(false);
-    app.update(Action::PlansRead(vec![kill_switch(false)]));
-    carry_out(
-        &mut app,
-        'k',
-        vec![
-            applied_with_undo(&kill_switch(false)),
-            MitigationStage::Verified {
-                read_back: "flag support-ai is off".into(),
-            },
-        ],
-    );
+    let mut app = app_with_the_kill_switch_verified();
     assert_eq!(app.applied, [MitigationKind::KillSwitch]);
     carry_out(
         &mut app,
