@@ -169,21 +169,12 @@ pub fn from_config(
                 "none",
                 &format!(
                     "not configured: add [mitigations.{}] to flightdeck.toml",
-                    key(*kind)
+                    kind.key()
                 ),
             )
         })
         .collect();
     Ok((built, unconfigured))
-}
-
-/// The config's key for a kind, as in `[mitigations.kill_switch]`.
-fn key(kind: MitigationKind) -> &'static str {
-    match kind {
-        MitigationKind::PromptRollback => "prompt_rollback",
-        MitigationKind::ModelPin => "model_pin",
-        MitigationKind::KillSwitch => "kill_switch",
-    }
 }
 
 /// The `[actuators.<backend>]` section a mitigation uses, or an error saying it is missing.

@@ -84,14 +84,6 @@ impl WebhookAction {
         }
     }
 
-    fn name(&self) -> &'static str {
-        match self {
-            Self::KillSwitch { .. } => "kill_switch",
-            Self::PromptRollback { .. } => "prompt_rollback",
-            Self::ModelPin { .. } => "model_pin",
-        }
-    }
-
     fn target(&self) -> &str {
         match self {
             Self::KillSwitch { target }
@@ -158,7 +150,7 @@ impl Webhook {
             .clone();
         json!({
             "version": 1,
-            "action": self.action.name(),
+            "action": self.action.kind().key(),
             "undo": plan.undo,
             "target": self.action.target(),
             "from": plan.from_id,

@@ -16,6 +16,16 @@ pub enum MitigationKind {
 
 impl MitigationKind {
     pub const ALL: [MitigationKind; 3] = [Self::PromptRollback, Self::ModelPin, Self::KillSwitch];
+
+    /// Its name in files and on the wire (`[mitigations.kill_switch]`, a webhook's `action`),
+    /// the same as its serde name.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::PromptRollback => "prompt_rollback",
+            Self::ModelPin => "model_pin",
+            Self::KillSwitch => "kill_switch",
+        }
+    }
 }
 
 impl fmt::Display for MitigationKind {
@@ -224,6 +234,13 @@ mod tests {
         assert_eq!(older.operation, "POST /v1/prompt_versions/a/tags");
         assert_eq!(older.chosen(), Some(1));
         assert_eq!(plan.choose(7), plan);
+    }
+
+    #[test]
+    fn the_key_is_the_serde_name() {
+        for kind in MitigationKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.key());
+        }
     }
 
     #[test]
