@@ -114,6 +114,10 @@ pub async fn run(
         for effect in effects {
             match effect {
                 Effect::Persist { incident_id, entry } => writer.write(incident_id, *entry),
+                Effect::Measure {
+                    incident_id,
+                    measurement,
+                } => writer.measure(incident_id, *measurement),
                 Effect::ApplyMitigation { plan, incident } => {
                     let handed_over = match &controls.mitigations {
                         Some(mitigations) => mitigations.apply(*plan, incident),

@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 
 use super::keymap::{Command, Key};
 use crate::model::{
-    Call, Change, InfraReading, MitigationPlan, MitigationStage, SourceStatus, TimelineEntry,
+    Call, Change, InfraReading, Measurement, MitigationPlan, MitigationStage, SourceStatus,
+    TimelineEntry,
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +32,8 @@ pub enum Action {
         seq: u64,
         error: String,
     },
+    /// A measurement (a minute's metrics, a failing call) could not be written.
+    MeasurementFailed(String),
     NoteSubmitted(String),
     /// Where the embeddings of the calls now come from.
     Embeddings(EmbeddingsStatus),
@@ -99,6 +102,11 @@ pub enum Effect {
     ApplyMitigation {
         plan: Box<MitigationPlan>,
         incident: Option<String>,
+    },
+    /// Append a minute's metrics or a failing call beside the incident's timeline.
+    Measure {
+        incident_id: String,
+        measurement: Box<Measurement>,
     },
     Playback(PlaybackCommand),
     Quit,

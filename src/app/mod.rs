@@ -3,7 +3,9 @@
 
 pub mod action;
 pub mod keymap;
+mod measure;
 mod observe;
+mod record;
 pub mod timeline_view;
 
 use std::collections::{HashMap, HashSet};
@@ -181,6 +183,8 @@ pub struct App {
     /// The engine episode the current incident was opened for: resolving an incident while that
     /// episode lasts must not open another one for the same alarm.
     incident_episode: Option<DateTime<Utc>>,
+    /// What the incident has recorded beside its timeline.
+    measured: measure::Measured,
     /// Mitigations applied in this incident: never suggested again.
     pub applied: Vec<MitigationKind>,
     logged_states: HashMap<MetricId, MetricState>,
@@ -224,6 +228,7 @@ impl App {
             should_quit: false,
             incident_episode: None,
             applied: Vec::new(),
+            measured: measure::Measured::default(),
             logged_states: HashMap::new(),
             ok_since: HashMap::new(),
             logged_verdicts: HashMap::new(),
@@ -317,6 +322,13 @@ impl App {
             } => {
                 self.message = Some((Level::Error, format!("timeline write failed: {error}")));
                 self.set_persisted(&incident_id, seq, Persisted::Failed(error));
+                Vec::new()
+            }
+            Action::MeasurementFailed(error) => {
+                self.message = Some((
+                    Level::Error,
+                    format!("incident measurements not written: {error}"),
+                ));
                 Vec::new()
             }
             Action::Embeddings(status) => {
@@ -987,6 +999,7 @@ impl App {
         self.logged_verdicts.clear();
         self.logged_changes.clear();
         self.applied.clear();
+        self.measured = measure::Measured::default();
         // What the last incident applied is its own to undo, from its own record.
         self.undo = None;
         self.verification = None;

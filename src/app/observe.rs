@@ -51,11 +51,15 @@ impl App {
         changes.sort_by_key(|c| c.ts);
         let mut pending = changes.into_iter().peekable();
         self.calls_seen += calls.len() as u64;
+        let mut kept = Vec::new();
         for call in &calls {
             while let Some(change) = pending.next_if(|c| c.ts <= call.ts) {
                 self.engine.ingest_change(change);
             }
-            self.engine.ingest_call(call);
+            let ingested = self.engine.ingest_call_judged(call);
+            if !ingested.failed.is_empty() && self.quiet_until.is_none() {
+                kept.extend(self.keep_failing_call(call, &ingested.failed));
+            }
         }
         for change in pending {
             self.engine.ingest_change(change);
@@ -67,12 +71,14 @@ impl App {
             return Vec::new();
         }
         self.quiet_until = None;
-        let mut effects = Vec::new();
+        let mut effects = kept;
         effects.extend(self.open_on_critical());
         effects.extend(self.log_metric_states(now));
         effects.extend(self.log_changes());
         effects.extend(self.log_triage());
+        effects.extend(self.estimate_impact_start());
         effects.extend(self.verify(now));
+        effects.extend(self.record_minutes(now));
         effects
     }
 

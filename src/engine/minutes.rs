@@ -190,6 +190,20 @@ impl MinuteCounts {
         total
     }
 
+    /// Each minute of the span that had calls: its start, its rate counts in the order of
+    /// [`MetricId::RATES`], and its transport.
+    pub fn each_minute(
+        &self,
+        span: Span,
+    ) -> impl Iterator<Item = (DateTime<Utc>, &[Proportion], &Transport)> {
+        self.minutes
+            .range(span.first..span.end)
+            .filter_map(|(minute, counts)| {
+                let start = DateTime::from_timestamp(minute * 60, 0)?;
+                Some((start, counts.total.as_slice(), &counts.transport))
+            })
+    }
+
     /// Failures and latencies of each minute of the span that had calls.
     pub fn transport_by_minute(&self, span: Span) -> impl Iterator<Item = &Transport> {
         self.minutes(span).map(|minute| &minute.transport)

@@ -18,7 +18,7 @@ pub mod stats;
 pub mod triage;
 mod window;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -41,7 +41,7 @@ use self::signals::schema::{SchemaRegistry, ViolationCount};
 use self::stats::{Proportion, cusum_onset};
 use self::triage::Triage;
 use self::window::WindowStats;
-use crate::model::{Call, CallStatus, Change, InfraReading};
+use crate::model::{Call, CallStatus, Change, InfraReading, MetricMinute, MinuteSample};
 
 /// Schema violation reasons an assessment carries.
 const VIOLATIONS_SHOWN: usize = 3;
@@ -153,6 +153,15 @@ impl Episode {
             })
             .unwrap_or(self.metrics[0])
     }
+}
+
+/// What taking in a call found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ingested {
+    /// A change-point detector raised an alarm on it.
+    pub raised: bool,
+    /// The rate metrics it was bad on.
+    pub failed: Vec<MetricId>,
 }
 
 /// Everything the engine concluded at one instant.
@@ -297,10 +306,15 @@ impl Engine {
     /// change-point detector raised an alarm on it, so a caller that evaluates rarely can
     /// evaluate now.
     pub fn ingest_call(&mut self, call: &Call) -> bool {
+        self.ingest_call_judged(call).raised
+    }
+
+    /// Takes in one call, and says which rate metrics it failed, for keeping failing examples.
+    pub fn ingest_call_judged(&mut self, call: &Call) -> Ingested {
         let Some(weight) = self.admission.admit(call.ts) else {
             // A call left out of the sample still shows a new prompt version or model.
             self.changes.observe_call(call);
-            return false;
+            return Ingested::default();
         };
         let mut observation =
             Observation::from_call(call, &self.checks, &mut self.interner, &mut self.passages);
@@ -314,6 +328,10 @@ impl Engine {
         observation.unlike = judged.unlike;
         observation.novel_input = judged.novel_input;
         let raised = self.change_points.step(&observation);
+        let failed = MetricId::RATES
+            .into_iter()
+            .filter(|id| id.is_bad(&observation) == Some(true))
+            .collect();
         observation::input_terms(call, &mut self.interner, &mut self.input_terms);
         self.minute_counts.add(&observation, &self.input_terms);
         // Calls nearly always arrive in order: the search is for the few that do not.
@@ -342,7 +360,57 @@ impl Engine {
         let sample_horizon = call.ts - self.config.baseline_lag - self.config.baseline_span;
         self.likeness.forget_before(sample_horizon, frozen);
         self.changes.observe_call(call);
-        raised
+        Ingested { raised, failed }
+    }
+
+    /// Each minute from `from` through `to` that had calls, as an incident records it; the
+    /// baselines are the assessment's, in display units.
+    pub fn minute_samples(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        baselines: &HashMap<MetricId, f64>,
+    ) -> Vec<MinuteSample> {
+        let stride = self.sampling_stride();
+        self.minute_counts
+            .each_minute(Span::through(from, to))
+            .map(|(minute, rates, transport)| {
+                let mut metrics: BTreeMap<String, MetricMinute> = MetricId::RATES
+                    .iter()
+                    .zip(rates)
+                    .filter(|(_, p)| p.n > 0)
+                    .map(|(id, p)| {
+                        let value = p
+                            .rate()
+                            .map(|r| if id.shows_good_share() { 1.0 - r } else { r });
+                        let sample = MetricMinute {
+                            value,
+                            bad: Some(p.bad),
+                            of: Some(p.n),
+                            baseline: baselines.get(id).copied(),
+                        };
+                        (id.key().to_string(), sample)
+                    })
+                    .collect();
+                if let Some(p95) = transport.latency.percentile(0.95) {
+                    metrics.insert(
+                        MetricId::LatencyP95.key().to_string(),
+                        MetricMinute {
+                            value: Some(p95),
+                            bad: None,
+                            of: None,
+                            baseline: baselines.get(&MetricId::LatencyP95).copied(),
+                        },
+                    );
+                }
+                MinuteSample {
+                    minute,
+                    calls: transport.failed.n,
+                    stride,
+                    metrics,
+                }
+            })
+            .collect()
     }
 
     /// Takes in a change from a feed.

@@ -5,10 +5,48 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
+
 use crate::jsonl;
-use crate::model::TimelineEntry;
+use crate::model::{Measurement, TimelineEntry};
 
 pub const TIMELINE_FILE: &str = "timeline.jsonl";
+/// Each minute's metrics while the incident was open, and the minutes before it.
+pub const SAMPLES_FILE: &str = "samples.jsonl";
+/// Calls that failed during the incident: the evaluation set's new examples.
+pub const EXAMPLES_FILE: &str = "examples.jsonl";
+
+/// The file a measurement goes to, and its line.
+fn file_and_line(measurement: &Measurement) -> (&'static str, Vec<u8>) {
+    let (file, json) = match measurement {
+        Measurement::Minute(sample) => (SAMPLES_FILE, serde_json::to_vec(sample)),
+        Measurement::Example(call) => (EXAMPLES_FILE, serde_json::to_vec(call)),
+    };
+    let mut line = json.expect("measurements always serialize");
+    line.push(b'\n');
+    (file, line)
+}
+
+/// Appends one measurement to its file in the incident's folder, fsync'd, creating the file.
+pub fn append_measurement(
+    data_dir: &Path,
+    id: &str,
+    measurement: &Measurement,
+) -> Result<(), StoreError> {
+    let (file_name, line) = file_and_line(measurement);
+    let path = incident_dir(data_dir, id).join(file_name);
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|source| StoreError::Create {
+            path: path.clone(),
+            source,
+        })?;
+    file.write_all(&line)
+        .and_then(|()| file.sync_data())
+        .map_err(|source| StoreError::Write { path, source })
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -164,6 +202,44 @@ pub fn load(data_dir: &Path, id: &str) -> Result<LoadedTimeline, StoreError> {
     Ok(loaded)
 }
 
+/// Lines of one of an incident's measurement files as read back: a missing file is an incident
+/// recorded before it existed, so it reads as empty.
+#[derive(Debug)]
+pub struct LoadedLines<T> {
+    pub items: Vec<T>,
+    pub bad_lines: Vec<BadLine>,
+    pub path: PathBuf,
+}
+
+pub fn load_lines<T: DeserializeOwned>(
+    data_dir: &Path,
+    id: &str,
+    file_name: &str,
+) -> Result<LoadedLines<T>, StoreError> {
+    let path = incident_dir(data_dir, id).join(file_name);
+    let mut loaded = LoadedLines {
+        items: Vec::new(),
+        bad_lines: Vec::new(),
+        path: path.clone(),
+    };
+    if !path.exists() {
+        return Ok(loaded);
+    }
+    let file = File::open(&path).map_err(|source| StoreError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    jsonl::for_each_line(BufReader::new(file), |number, parsed| match parsed {
+        Ok(item) => loaded.items.push(item),
+        Err(error) => loaded.bad_lines.push(BadLine {
+            line: number as usize,
+            reason: error.to_string(),
+        }),
+    })
+    .map_err(|source| StoreError::Read { path, source })?;
+    Ok(loaded)
+}
+
 /// Ids of the recorded incidents, oldest first (ids sort by their timestamp).
 pub fn incident_ids(data_dir: &Path) -> Result<Vec<String>, StoreError> {
     let dir = data_dir.join("incidents");
@@ -187,6 +263,7 @@ pub fn incident_ids(data_dir: &Path) -> Result<Vec<String>, StoreError> {
 mod tests {
     use super::*;
     use crate::model::timeline::note_fixture as entry;
+    use crate::model::{FailingCall, MinuteSample};
 
     #[test]
     fn appended_entries_read_back_in_order() {
@@ -224,6 +301,23 @@ mod tests {
         assert_eq!(loaded.entries.len(), 1);
         assert_eq!(loaded.bad_lines.len(), 1);
         assert_eq!(loaded.bad_lines[0].line, 2);
+    }
+
+    #[test]
+    fn measurements_append_to_their_own_files_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        TimelineStore::open(dir.path(), "INC-1").unwrap();
+        let sample = MinuteSample {
+            minute: "2026-03-14T14:17:00Z".parse().unwrap(),
+            calls: 40,
+            stride: 1,
+            metrics: Default::default(),
+        };
+        append_measurement(dir.path(), "INC-1", &Measurement::Minute(sample.clone())).unwrap();
+        let loaded = load_lines::<MinuteSample>(dir.path(), "INC-1", SAMPLES_FILE).unwrap();
+        assert_eq!(loaded.items, vec![sample]);
+        let none = load_lines::<FailingCall>(dir.path(), "INC-1", EXAMPLES_FILE).unwrap();
+        assert!(none.items.is_empty() && none.bad_lines.is_empty());
     }
 
     #[test]

@@ -9,24 +9,43 @@ use std::thread::{self, JoinHandle};
 
 use tokio::sync::mpsc;
 
-use super::store::TimelineStore;
+use super::store::{self, TimelineStore};
 use crate::app::Action;
-use crate::model::TimelineEntry;
+use crate::model::{Measurement, TimelineEntry};
+
+/// What the writer thread is asked to put on disk, in order.
+enum Write {
+    Entry(String, TimelineEntry),
+    Measurement(String, Measurement),
+}
 
 pub struct TimelineWriter {
-    entries: std_mpsc::Sender<(String, TimelineEntry)>,
+    entries: std_mpsc::Sender<Write>,
     thread: JoinHandle<()>,
 }
 
 impl TimelineWriter {
     pub fn spawn(data_dir: PathBuf, reports: mpsc::UnboundedSender<Action>) -> Self {
-        let (entries, inbox) = std_mpsc::channel::<(String, TimelineEntry)>();
+        let (entries, inbox) = std_mpsc::channel::<Write>();
         let thread = thread::spawn(move || {
             let mut stores: HashMap<String, TimelineStore> = HashMap::new();
             // Incidents whose opening entry could not be written: later entries must not land
             // in some other file of the same name.
             let mut unopened: HashMap<String, String> = HashMap::new();
-            for (incident_id, entry) in inbox {
+            for write in inbox {
+                let (incident_id, entry) = match write {
+                    Write::Entry(incident_id, entry) => (incident_id, entry),
+                    Write::Measurement(incident_id, measurement) => {
+                        // Measurements follow the incident's opening entry, so its folder exists.
+                        if let Err(error) =
+                            store::append_measurement(&data_dir, &incident_id, &measurement)
+                        {
+                            tracing::error!(%error, "measurement write failed");
+                            let _ = reports.send(Action::MeasurementFailed(error.to_string()));
+                        }
+                        continue;
+                    }
+                };
                 let seq = entry.seq;
                 let result = if let Some(reason) = unopened.get(&incident_id) {
                     Err(format!(
@@ -78,7 +97,15 @@ impl TimelineWriter {
     }
 
     pub fn write(&self, incident_id: String, entry: TimelineEntry) {
-        if self.entries.send((incident_id, entry)).is_err() {
+        self.send(Write::Entry(incident_id, entry));
+    }
+
+    pub fn measure(&self, incident_id: String, measurement: Measurement) {
+        self.send(Write::Measurement(incident_id, measurement));
+    }
+
+    fn send(&self, write: Write) {
+        if self.entries.send(write).is_err() {
             tracing::error!("the timeline writer thread has stopped");
         }
     }

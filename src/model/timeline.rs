@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::incident::{Severity, Status};
+use super::Category;
+use super::incident::{NamedTime, Role, Severity, Status};
 
 /// How an action ended; the entry text carries the read-back, the reason or the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +78,34 @@ pub enum EntryKind {
         seq: u64,
         starred: bool,
     },
+    RoleAssigned {
+        role: Role,
+        person: String,
+    },
+    TitleChanged {
+        from: String,
+        to: String,
+    },
+    SummaryChanged {
+        from: String,
+        to: String,
+    },
+    RootCauseSet {
+        from: Option<Category>,
+        to: Category,
+    },
+    /// A named time set: by flightdeck (the onset estimate) or edited by hand.
+    TimeSet {
+        time: NamedTime,
+        from: Option<DateTime<Utc>>,
+        to: DateTime<Utc>,
+    },
+    /// Entry `seq`'s text corrected; the entry itself is never rewritten.
+    EntryEdited {
+        seq: u64,
+        from: String,
+        to: String,
+    },
 }
 
 impl EntryKind {
@@ -97,6 +126,12 @@ impl EntryKind {
             Self::StatusChanged { .. } => "status",
             Self::SeverityChanged { .. } => "severity",
             Self::Starred { .. } => "star",
+            Self::RoleAssigned { .. } => "role",
+            Self::TitleChanged { .. } => "title",
+            Self::SummaryChanged { .. } => "summary",
+            Self::RootCauseSet { .. } => "cause",
+            Self::TimeSet { .. } => "time",
+            Self::EntryEdited { .. } => "edit",
         }
     }
 }

@@ -11,7 +11,8 @@ use chrono::{DateTime, Duration, Utc};
 use flightdeck::app::keymap::Key;
 use flightdeck::app::{Action, App, Effect, Settings};
 use flightdeck::engine::{Engine, EngineConfig};
-use flightdeck::incident::store::TimelineStore;
+use flightdeck::incident::store::{self, TimelineStore};
+use flightdeck::model::Status;
 use flightdeck::sim::scenario::Scenario;
 use flightdeck::sim::{SimOutput, Simulator, schema_registry};
 use flightdeck::ui::theme::Theme;
@@ -112,6 +113,28 @@ impl Harness {
         self.run_minutes((change - self.now()).num_minutes() + minutes);
     }
 
+    /// The demo incident handled as a responder would: detected, acknowledged, rolled back,
+    /// verified, resolved, and then a few quiet minutes; fixed by the seed, so exports of it are
+    /// golden.
+    pub fn handle_prompt_incident(&mut self) {
+        assert!(
+            self.run_until(45, |app| app.incident.is_some()),
+            "no incident"
+        );
+        self.run_minutes(5);
+        self.press(Key::Char('a'));
+        self.apply_mitigation('r');
+        let mitigated = self.run_until(20, |app| {
+            app.incident
+                .as_ref()
+                .is_some_and(|i| i.status == Status::Mitigated)
+        });
+        assert!(mitigated, "the rollback did not mitigate the incident");
+        self.run_minutes(5);
+        self.press(Key::Char('x'));
+        self.run_minutes(5);
+    }
+
     /// The triage as of the last evaluation.
     pub fn triage(&self) -> Option<flightdeck::engine::triage::Triage> {
         self.app.assessment.as_ref().and_then(|a| a.triage.clone())
@@ -157,6 +180,13 @@ impl Harness {
                         for report in reports {
                             queue.insert(0, report);
                         }
+                    }
+                    Effect::Measure {
+                        incident_id,
+                        measurement,
+                    } => {
+                        store::append_measurement(self.data_dir.path(), &incident_id, &measurement)
+                            .expect("append a measurement");
                     }
                     // The simulator is not a recording: there is no playback to control.
                     Effect::Playback(_) | Effect::Quit => {}

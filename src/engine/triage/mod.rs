@@ -21,49 +21,9 @@ use super::minutes::{MinuteCounts, Span};
 use super::observation::{Dimension, Interner, Observation, Symbol};
 use super::stats::{Proportion, rate_delta};
 use super::{BaselineWindow, Episode, slice};
-use crate::model::{ChangeKind, InfraReading, MitigationKind};
+use crate::model::{ChangeKind, InfraReading};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Category {
-    Infrastructure,
-    Model,
-    Prompt,
-    Data,
-}
-
-impl Category {
-    pub const ORDER: [Category; 4] = [Self::Infrastructure, Self::Model, Self::Prompt, Self::Data];
-
-    /// The mitigation that stops the bleeding for this category before the root cause is fixed.
-    pub fn first_mitigation(self) -> MitigationKind {
-        match self {
-            Self::Prompt => MitigationKind::PromptRollback,
-            Self::Model => MitigationKind::ModelPin,
-            Self::Data | Self::Infrastructure => MitigationKind::KillSwitch,
-        }
-    }
-
-    pub fn key(self) -> &'static str {
-        match self {
-            Self::Infrastructure => "infrastructure",
-            Self::Model => "model",
-            Self::Prompt => "prompt",
-            Self::Data => "data",
-        }
-    }
-}
-
-impl fmt::Display for Category {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Infrastructure => "Infrastructure",
-            Self::Model => "Model",
-            Self::Prompt => "Prompt",
-            Self::Data => "Data",
-        })
-    }
-}
+pub use crate::model::Category;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -21,11 +21,18 @@ pub(crate) fn kind_style(kind: &EntryKind, theme: &Theme) -> Style {
         | EntryKind::ActionApplied { .. }
         | EntryKind::ActionResult { .. }
         | EntryKind::Verification { .. } => theme.accent,
-        EntryKind::StatusChanged { .. } | EntryKind::SeverityChanged { .. } => theme.ok,
+        EntryKind::StatusChanged { .. }
+        | EntryKind::SeverityChanged { .. }
+        | EntryKind::RootCauseSet { .. } => theme.ok,
         EntryKind::ChangeSeen { .. }
         | EntryKind::ActionCancelled { .. }
         | EntryKind::Note
-        | EntryKind::Starred { .. } => theme.text,
+        | EntryKind::Starred { .. }
+        | EntryKind::RoleAssigned { .. }
+        | EntryKind::TitleChanged { .. }
+        | EntryKind::SummaryChanged { .. }
+        | EntryKind::TimeSet { .. }
+        | EntryKind::EntryEdited { .. } => theme.text,
     }
 }
 
