@@ -241,6 +241,8 @@ impl App {
     pub fn resume(&mut self, entries: Vec<TimelineEntry>) {
         self.incident = Incident::from_timeline(&entries);
         self.quiet_until = entries.last().map(|e| e.ts);
+        // The minutes up to the end of the record were recorded with it.
+        self.measured.minutes_until = self.quiet_until;
         self.timeline = entries
             .into_iter()
             .map(|entry| LoggedEntry {

@@ -34,7 +34,12 @@ pub fn append_measurement(
     measurement: &Measurement,
 ) -> Result<(), StoreError> {
     let (file_name, line) = file_and_line(measurement);
-    let path = incident_dir(data_dir, id).join(file_name);
+    let dir = incident_dir(data_dir, id);
+    fs::create_dir_all(&dir).map_err(|source| StoreError::Create {
+        path: dir.clone(),
+        source,
+    })?;
+    let path = dir.join(file_name);
     let mut file = OpenOptions::new()
         .create(true)
         .append(true)
