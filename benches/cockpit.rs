@@ -72,6 +72,7 @@ fn main() {
         dry_run: false,
         speed: Some(60.0),
         present: false,
+        local_offset: chrono::FixedOffset::east_opt(0).expect("UTC"),
     };
     let mut app = App::new(
         settings,

@@ -284,6 +284,7 @@ async fn into_the_cockpit(template: &Arc<ExportTraceServiceRequest>, seconds: u6
         dry_run: false,
         speed: None,
         present: false,
+        local_offset: chrono::FixedOffset::east_opt(0).expect("UTC"),
     };
     let mut app = App::new(
         settings,

@@ -10,13 +10,14 @@ use anyhow::Context as _;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::crossterm::execute;
 use ratatui::crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
-use ratatui_textarea::TextArea;
+use ratatui_textarea::{CursorMove, TextArea};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use crate::actuators::Mitigations;
 use crate::actuators::simulator::SimulatorActuator;
-use crate::app::keymap::{self, Command, Context, Key};
+use crate::app::editing::EditTarget;
+use crate::app::keymap::{self, Command, Key};
 use crate::app::{Action, App, Effect, Overlay, PlaybackCommand};
 use crate::enrichment::{self, embeddings::EmbeddingClient};
 use crate::incident::writer::TimelineWriter;
@@ -233,12 +234,12 @@ fn spawn_terminal_reader() -> mpsc::UnboundedReceiver<Event> {
     rx
 }
 
-/// The note editor takes raw keys while it is open; everything else goes through the key table.
+/// An open editor takes raw keys; everything else goes through the key table.
 fn handle_terminal_event(app: &mut App, view: &mut View, event: Event) -> Vec<Effect> {
     match event {
         Event::Key(key) if key.kind != KeyEventKind::Release => {
-            if matches!(app.overlay, Some(Overlay::Note)) {
-                return handle_note_key(app, view, key);
+            if matches!(app.overlay, Some(Overlay::Editor(_))) {
+                return handle_editor_key(app, view, key);
             }
             match key_of(key) {
                 Some(key) => app.update(Action::Key(key)),
@@ -246,50 +247,71 @@ fn handle_terminal_event(app: &mut App, view: &mut View, event: Event) -> Vec<Ef
             }
         }
         Event::Paste(text) => {
-            if let Some(note) = view.note.as_mut() {
-                note.insert_str(text);
+            if let Some((_, editor)) = view.editor.as_mut() {
+                editor.insert_str(text);
             }
-            Vec::new()
+            typed_filter(app, view)
         }
         _ => Vec::new(),
     }
 }
 
-fn handle_note_key(app: &mut App, view: &mut View, key: KeyEvent) -> Vec<Effect> {
-    match key_of(key).and_then(|k| keymap::command_for(Context::Note, k)) {
+fn handle_editor_key(app: &mut App, view: &mut View, key: KeyEvent) -> Vec<Effect> {
+    match key_of(key).and_then(|k| keymap::command_for(app.context(), k)) {
         // The text lives in the editor widget, so the submission carries it into `update`.
-        Some(Command::SaveNote) => {
+        Some(Command::SaveText) => {
             let text = view
-                .note
+                .editor
                 .as_ref()
-                .map(|n| n.lines().join("\n"))
+                .map(|(_, e)| e.lines().join("\n"))
                 .unwrap_or_default();
-            app.update(Action::NoteSubmitted(text))
+            app.update(Action::TextSubmitted(text))
         }
         Some(command) => app.update(Action::Command(command)),
         None => {
             if key_of(key) == Some(Key::Ctrl('c')) {
                 return app.update(Action::Key(Key::Ctrl('c')));
             }
-            if let Some(note) = view.note.as_mut() {
-                note.input(key);
+            if let Some((_, editor)) = view.editor.as_mut() {
+                editor.input(key);
             }
-            Vec::new()
+            typed_filter(app, view)
         }
     }
 }
 
-/// Opens a fresh editor when the note overlay opens, and drops it when it closes.
-fn sync_view(app: &App, view: &mut View) {
-    match (&app.overlay, &view.note) {
-        (Some(Overlay::Note), None) => {
-            let mut editor = TextArea::default();
-            editor.set_placeholder_text("What do you see, decide or do? (several lines are fine)");
-            view.note = Some(editor);
+/// The timeline filter applies as it is typed.
+fn typed_filter(app: &mut App, view: &View) -> Vec<Effect> {
+    match &view.editor {
+        Some((EditTarget::Filter, editor)) => {
+            app.update(Action::FilterTyped(editor.lines().join(" ")))
         }
-        (Some(Overlay::Note), Some(_)) => {}
-        (_, Some(_)) => view.note = None,
-        (_, None) => {}
+        _ => Vec::new(),
+    }
+}
+
+/// Opens an editor prefilled with its text when an editor overlay opens, and drops it when the
+/// overlay closes or turns to another target; a refused submission keeps the typed text.
+fn sync_view(app: &App, view: &mut View) {
+    let wanted = match &app.overlay {
+        Some(Overlay::Editor(editor)) => Some(editor),
+        _ => None,
+    };
+    match (wanted, &view.editor) {
+        (Some(editor), Some((target, _))) if *target == editor.target => {}
+        (Some(editor), _) => {
+            let mut area = TextArea::from(editor.initial.lines().map(str::to_string));
+            area.move_cursor(CursorMove::Bottom);
+            area.move_cursor(CursorMove::End);
+            if editor.target == EditTarget::Note {
+                area.set_placeholder_text(
+                    "What do you see, decide or do? (several lines are fine)",
+                );
+            }
+            view.editor = Some((editor.target, area));
+        }
+        (None, Some(_)) => view.editor = None,
+        (None, None) => {}
     }
 }
 
@@ -349,7 +371,7 @@ mod tests {
             observed(3, 3),
             status.clone(),
             observed(2, 1),
-            Action::NoteSubmitted("x".into()),
+            Action::TextSubmitted("x".into()),
             observed(4, 1),
         ]
         .into_iter();
@@ -365,7 +387,7 @@ mod tests {
         assert_eq!(now.format("%H:%M").to_string(), "14:03");
         assert_eq!(
             after,
-            [status.clone(), status, Action::NoteSubmitted("x".into())]
+            [status.clone(), status, Action::TextSubmitted("x".into())]
         );
         assert!(waiting.next().is_some(), "what follows stays queued");
     }

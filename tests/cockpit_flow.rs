@@ -3,6 +3,7 @@
 
 mod support;
 
+use flightdeck::app::editing::{EditTarget, Editor};
 use flightdeck::app::keymap::{Command, Key};
 use flightdeck::app::{Action, Overlay, Persisted};
 use flightdeck::engine::metrics::{MetricId, MetricState};
@@ -138,8 +139,14 @@ fn a_note_is_logged_with_the_user_as_actor() {
         "SEV3"
     );
     h.press(Key::Char('n'));
-    assert_eq!(h.app.overlay, Some(Overlay::Note));
-    h.dispatch(Action::NoteSubmitted(
+    assert!(matches!(
+        &h.app.overlay,
+        Some(Overlay::Editor(Editor {
+            target: EditTarget::Note,
+            ..
+        }))
+    ));
+    h.dispatch(Action::TextSubmitted(
         "paged the prompt owner\nrollback ready".into(),
     ));
     let note = h.app.timeline.last().unwrap();
@@ -153,7 +160,7 @@ fn a_note_is_logged_with_the_user_as_actor() {
 fn an_entry_is_shown_as_logged_only_after_the_writer_confirms_it() {
     let mut h = Harness::new("prompt-regression");
     let effects = h.app.update(Action::Command(Command::Declare));
-    assert_eq!(effects.len(), 1);
+    assert_eq!(effects.len(), 2, "the opening, and who leads: {effects:?}");
     assert_eq!(h.app.timeline[0].persisted, Persisted::Pending);
     let seq = h.app.timeline[0].entry.seq;
     let incident_id = h.app.incident.as_ref().unwrap().id.clone();
@@ -199,9 +206,13 @@ fn a_reopened_incident_shows_its_whole_history_and_continues_it() {
         labels(&second)
     );
     second.press(Key::Char('a'));
-    let last = second.app.timeline.last().unwrap();
-    assert_eq!(last.entry.seq, recorded.len() as u64 + 1);
-    assert_eq!(last.entry.kind.label(), "status");
+    let added: Vec<(u64, &str)> = second.app.timeline[recorded.len()..]
+        .iter()
+        .map(|l| (l.entry.seq, l.entry.kind.label()))
+        .collect();
+    let next = recorded.len() as u64 + 1;
+    // Acknowledging an incident nobody leads makes the acknowledger its commander.
+    assert_eq!(added, [(next, "status"), (next + 1, "role")]);
 }
 
 #[test]
@@ -283,7 +294,7 @@ fn confirming_with_no_incident_declares_one_and_cancelling_does_not() {
         "a cancelled dialog opens no incident"
     );
     h.apply_mitigation('k');
-    assert_eq!(labels(&h)[..3], ["opened", "request", "confirm"]);
+    assert_eq!(labels(&h)[..4], ["opened", "role", "request", "confirm"]);
     let verify = h
         .app
         .timeline

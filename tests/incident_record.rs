@@ -4,8 +4,13 @@
 
 mod support;
 
+use flightdeck::app::editing::{Editor, RecordField};
+use flightdeck::app::keymap::Key;
+use flightdeck::app::{Action, Overlay};
 use flightdeck::incident::store;
-use flightdeck::model::{FailingCall, MinuteSample, NamedTime};
+use flightdeck::model::{
+    Category, EntryKind, FailingCall, Incident, MinuteSample, NamedTime, Role, TimelineEntry, Zone,
+};
 use support::Harness;
 
 #[test]
@@ -51,4 +56,216 @@ fn a_handled_incident_keeps_its_minutes_and_failing_calls() {
     );
     assert_eq!(incident.time(NamedTime::ImpactStart), Some(impact));
     assert!(incident.time_to_detect().unwrap() > chrono::Duration::zero());
+}
+
+fn record_row(h: &mut Harness, field: RecordField) {
+    h.press(Key::Char('e'));
+    let at = RecordField::ALL.iter().position(|f| *f == field).unwrap();
+    for _ in 0..at {
+        h.press(Key::Down);
+    }
+    h.press(Key::Enter);
+}
+
+fn editor(h: &Harness) -> Editor {
+    match &h.app.overlay {
+        Some(Overlay::Editor(editor)) => editor.clone(),
+        other => panic!("no editor open: {other:?}"),
+    }
+}
+
+fn last(h: &Harness) -> TimelineEntry {
+    h.app.timeline.last().unwrap().entry.clone()
+}
+
+#[test]
+fn the_record_dialog_sets_cause_roles_title_summary_and_times_each_logged() {
+    let mut h = Harness::new("prompt-regression");
+    assert!(h.run_until(45, |app| app.incident.is_some()));
+    h.run_minutes(3);
+
+    record_row(&mut h, RecordField::RootCause);
+    assert_eq!(
+        editor(&h).initial,
+        "prompt",
+        "prefilled with the triage's conclusion"
+    );
+    h.dispatch(Action::TextSubmitted("weather".into()));
+    let refused = editor(&h).error.expect("an unknown category is refused");
+    assert!(
+        refused.contains("model, prompt, data or infrastructure"),
+        "{refused}"
+    );
+    h.dispatch(Action::TextSubmitted("Prompt".into()));
+    assert_eq!(
+        last(&h).kind,
+        EntryKind::RootCauseSet {
+            from: None,
+            to: Category::Prompt
+        }
+    );
+    assert!(matches!(
+        h.app.overlay,
+        Some(Overlay::Record { selected: 2 })
+    ));
+    h.press(Key::Esc);
+
+    record_row(&mut h, RecordField::Role(Role::Communications));
+    assert_eq!(editor(&h).initial, "oncall");
+    h.dispatch(Action::TextSubmitted("sam".into()));
+    assert_eq!(last(&h).text, "sam is communications");
+    h.press(Key::Esc);
+
+    record_row(&mut h, RecordField::Title);
+    h.dispatch(Action::TextSubmitted(
+        "Support answers invent policies".into(),
+    ));
+    h.press(Key::Esc);
+    record_row(&mut h, RecordField::Summary);
+    h.dispatch(Action::TextSubmitted(
+        "v8 dropped the grounding rule.\nRolled back.".into(),
+    ));
+    h.press(Key::Esc);
+
+    let estimated = h.app.incident.as_ref().unwrap().impact_start.unwrap();
+    record_row(&mut h, RecordField::Time(NamedTime::ImpactStart));
+    assert_eq!(editor(&h).initial, Zone::utc().editable(estimated));
+    h.dispatch(Action::TextSubmitted("23:59".into()));
+    assert!(editor(&h).error.unwrap().contains("in the future"));
+    h.dispatch(Action::TextSubmitted("14:15".into()));
+    let set = last(&h);
+    assert_eq!(set.actor, "oncall");
+    assert_eq!(
+        set.kind,
+        EntryKind::TimeSet {
+            time: NamedTime::ImpactStart,
+            from: Some(estimated),
+            to: "2026-03-14T14:15:00Z".parse().unwrap(),
+        }
+    );
+    h.press(Key::Esc);
+    let entries = h.app.timeline.len();
+    h.run_minutes(5);
+    assert!(
+        h.app.timeline[entries..]
+            .iter()
+            .all(|l| !matches!(l.entry.kind, EntryKind::TimeSet { .. })),
+        "the estimate no longer moves a time set by hand"
+    );
+
+    let incident = h.app.incident.clone().unwrap();
+    assert_eq!(incident.root_cause, Some(Category::Prompt));
+    assert_eq!(incident.title, "Support answers invent policies");
+    assert_eq!(
+        incident.summary,
+        "v8 dropped the grounding rule.\nRolled back."
+    );
+    assert_eq!(incident.roles[&Role::Communications].person, "sam");
+    assert_eq!(
+        incident.time_to_detect(),
+        Some(chrono::Duration::minutes(2)),
+        "detected 14:17, impact from 14:15"
+    );
+    let folded =
+        Incident::from_timeline(&store::load(h.data_dir(), &incident.id).unwrap().entries).unwrap();
+    assert_eq!(
+        folded, incident,
+        "the record on disk folds back to the same incident"
+    );
+
+    h.press(Key::Char('e'));
+    let frame = h.render(100, 30);
+    assert!(frame.contains("Prompt"), "{frame}");
+    assert!(frame.contains("sam since 2026-03-14"), "{frame}");
+    insta::assert_snapshot!(frame);
+}
+
+#[test]
+fn an_entry_is_corrected_with_its_history_kept_and_the_timeline_filters_by_text() {
+    let mut h = Harness::new("prompt-regression");
+    h.press(Key::Char('d'));
+    h.note("paged the prompt ownr");
+    for _ in 0..3 {
+        h.press(Key::Tab);
+    }
+    h.press(Key::Enter);
+    assert_eq!(h.app.overlay, Some(Overlay::Entry(3)));
+    h.press(Key::Char('e'));
+    assert_eq!(editor(&h).initial, "paged the prompt ownr");
+    h.dispatch(Action::TextSubmitted(
+        "paged the prompt owner (dana)".into(),
+    ));
+    let edit = last(&h);
+    assert_eq!(
+        edit.kind,
+        EntryKind::EntryEdited {
+            seq: 3,
+            from: "paged the prompt ownr".into(),
+            to: "paged the prompt owner (dana)".into()
+        }
+    );
+    assert_eq!(
+        h.app.timeline[2].entry.text, "paged the prompt ownr",
+        "never rewritten"
+    );
+    let frame = h.render(160, 45);
+    assert!(
+        frame.contains("paged the prompt owner (dana) (edited)"),
+        "{frame}"
+    );
+
+    h.press(Key::Char('/'));
+    h.dispatch(Action::FilterTyped("OWNER".into()));
+    let shown: Vec<u64> = h
+        .app
+        .visible_entries()
+        .iter()
+        .map(|l| l.entry.seq)
+        .collect();
+    assert_eq!(
+        shown,
+        [4, 3],
+        "the edit and the corrected note, newest first"
+    );
+    h.dispatch(Action::TextSubmitted("OWNER".into()));
+    assert!(h.app.overlay.is_none());
+    assert!(h.render(160, 45).contains("/OWNER"));
+    h.press(Key::Char('/'));
+    h.press(Key::Esc);
+    assert!(
+        h.app.timeline_query.is_empty(),
+        "Esc in the filter clears it"
+    );
+    assert_eq!(h.app.visible_entries().len(), h.app.timeline.len());
+
+    h.press(Key::Down);
+    h.press(Key::Enter);
+    assert_eq!(h.app.overlay, Some(Overlay::Entry(3)));
+    let frame = h.render(160, 45);
+    assert!(
+        frame.contains("history (what it said before each edit)"),
+        "{frame}"
+    );
+    assert!(
+        frame.contains("by oncall: paged the prompt ownr"),
+        "{frame}"
+    );
+}
+
+#[test]
+fn z_shows_every_time_in_the_local_zone_and_back() {
+    let mut h = Harness::new("prompt-regression");
+    h.app.settings.local_offset = chrono::FixedOffset::east_opt(3600).unwrap();
+    assert!(h.run_until(45, |app| app.incident.is_some()));
+    assert!(h.render(160, 45).contains("2026-03-14 14:17:00 UTC"));
+    h.press(Key::Char('z'));
+    let frame = h.render(160, 45);
+    assert!(frame.contains("2026-03-14 15:17:00 UTC+01:00"), "{frame}");
+    assert!(
+        frame.contains("2026-03-14 UTC+01:00"),
+        "the timeline names the zone: {frame}"
+    );
+    assert!(frame.contains("15:17:00"), "{frame}");
+    h.press(Key::Char('z'));
+    assert!(h.render(160, 45).contains("2026-03-14 UTC"));
 }

@@ -59,6 +59,7 @@ fn the_lifecycle_moves_forward_one_logged_step_at_a_time() {
     assert_eq!(
         texts,
         [
+            "role oncall is incident commander",
             "status status DETECTED → INVESTIGATING",
             "status status INVESTIGATING → IDENTIFIED",
             "severity severity SEV3 → SEV2",
@@ -98,7 +99,8 @@ fn a_starred_entry_is_marked_logged_and_shown_by_the_starred_filter() {
     for _ in 0..3 {
         h.press(Key::Tab);
     }
-    // Newest first: the second row is the opening entry.
+    // Newest first: status, role, then the opening entry.
+    h.press(Key::Down);
     h.press(Key::Down);
     h.press(Key::Char('*'));
     let star = h.app.timeline.last().unwrap().entry.clone();
@@ -121,7 +123,9 @@ fn a_starred_entry_is_marked_logged_and_shown_by_the_starred_filter() {
 
     h.press(Key::Char('f'));
     assert_eq!(h.app.timeline_filter, TimelineFilter::Starred);
-    let shown: Vec<u64> = timeline_view::visible(&h.app.timeline, h.app.timeline_filter)
+    let shown: Vec<u64> = h
+        .app
+        .visible_entries()
         .iter()
         .map(|l| l.entry.seq)
         .collect();

@@ -25,6 +25,7 @@ fn app(dry_run: bool) -> App {
         dry_run,
         speed: None,
         present: false,
+        local_offset: chrono::FixedOffset::east_opt(0).expect("UTC"),
     };
     let mut app = App::new(
         settings,
@@ -121,7 +122,7 @@ fn a_production_target_is_applied_only_once_its_name_is_typed() {
         .cloned()
         .expect("applied once typed");
     assert_eq!(plan, kill_switch(true));
-    assert_eq!(labels(&app), ["opened", "request", "confirm"]);
+    assert_eq!(labels(&app), ["opened", "role", "request", "confirm"]);
     assert!(
         last_text(&app)
             .contains("via unleash (POST /api/admin/projects/default/features/support-ai"),

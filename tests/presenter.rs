@@ -3,8 +3,8 @@
 
 mod support;
 
+use flightdeck::app::App;
 use flightdeck::app::keymap::Key;
-use flightdeck::app::{Action, App};
 use support::Harness;
 
 /// The prompt-regression demo 12 virtual minutes after its change, in the presenter view.
@@ -94,7 +94,7 @@ fn hosts_addresses_and_secrets_in_entries_are_masked_while_presenting() {
         "paged dana@example.com",
         "Unleash 127.0.0.1:4242 slow",
     ] {
-        h.dispatch(Action::NoteSubmitted(note.into()));
+        h.note(note);
     }
     for (width, height) in [(100, 30), (160, 45)] {
         let frame = h.render(width, height);

@@ -57,8 +57,10 @@ fn the_help_overlay_lists_the_key_table() {
     for text in [
         "Cockpit",
         "Confirm dialog",
-        "Note editor",
+        "incident record",
+        "Editors",
         "Popups",
+        "Presenter view",
         "every action is logged",
     ] {
         assert!(frame.contains(text), "{text} missing at 100x30: {frame}");

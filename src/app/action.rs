@@ -34,7 +34,10 @@ pub enum Action {
     },
     /// A measurement (a minute's metrics, a failing call) could not be written.
     MeasurementFailed(String),
-    NoteSubmitted(String),
+    /// The open editor's text, submitted (a note, a record field, an entry's text).
+    TextSubmitted(String),
+    /// The timeline filter's text as it is being typed.
+    FilterTyped(String),
     /// Where the embeddings of the calls now come from.
     Embeddings(EmbeddingsStatus),
     /// A source's connection and counters, replacing its last report.

@@ -59,7 +59,16 @@ pub enum Command {
     ShowPromptDiff,
     ToggleButton,
     Activate,
-    SaveNote,
+    /// Submit the open editor's text.
+    SaveText,
+    /// Open the incident record: title, summary, root cause, roles, named times.
+    EditRecord,
+    /// Correct the text of the entry shown in full.
+    EditEntry,
+    /// Filter the timeline by text.
+    FilterTimeline,
+    /// Show times in the local zone, or in UTC again.
+    ToggleLocalTime,
     /// Pause or resume a replay.
     TogglePause,
     /// Play a replay up to shortly before its onset at once.
@@ -82,7 +91,12 @@ pub enum Context {
     Confirm,
     /// Help, diff and entry-detail overlays.
     Overlay,
-    Note,
+    /// A multi-line editor (a note, the summary, an entry's text): Enter is a new line.
+    Editor,
+    /// A one-line editor (a field, the filter): Enter saves.
+    LineEditor,
+    /// The incident record's fields.
+    Record,
     /// The presenter view for a screen share: only a few keys act, so a stray key changes
     /// nothing while others watch.
     Presenter,
@@ -117,7 +131,7 @@ const fn bind(
     }
 }
 
-use Context::{Cockpit, Confirm, Note, Overlay, Presenter};
+use Context::{Cockpit, Confirm, Editor, LineEditor, Overlay, Presenter, Record};
 
 pub const BINDINGS: &[Binding] = &[
     bind(
@@ -214,6 +228,30 @@ pub const BINDINGS: &[Binding] = &[
         "x",
         Command::Resolve,
         "resolve the incident",
+        false,
+    ),
+    bind(
+        Cockpit,
+        &[Key::Char('e')],
+        "e",
+        Command::EditRecord,
+        "incident record: cause, roles, times",
+        false,
+    ),
+    bind(
+        Cockpit,
+        &[Key::Char('/')],
+        "/",
+        Command::FilterTimeline,
+        "filter the timeline by text",
+        false,
+    ),
+    bind(
+        Cockpit,
+        &[Key::Char('z')],
+        "z",
+        Command::ToggleLocalTime,
+        "times in local zone / UTC",
         false,
     ),
     bind(
@@ -402,14 +440,63 @@ pub const BINDINGS: &[Binding] = &[
         true,
     ),
     bind(
-        Note,
-        &[Key::Ctrl('s')],
-        "Ctrl-S",
-        Command::SaveNote,
-        "log the note",
+        Overlay,
+        &[Key::Char('e')],
+        "e",
+        Command::EditEntry,
+        "edit an entry's text, history kept",
         true,
     ),
-    bind(Note, &[Key::Esc], "Esc", Command::Back, "discard", true),
+    bind(
+        Record,
+        &[Key::Up],
+        "↑",
+        Command::Up,
+        "previous field",
+        false,
+    ),
+    bind(
+        Record,
+        &[Key::Down],
+        "↓",
+        Command::Down,
+        "next field",
+        false,
+    ),
+    bind(Record, &[Key::Enter], "Enter", Command::Open, "edit", true),
+    bind(
+        Record,
+        &[Key::Esc, Key::Char('q'), Key::Char('e')],
+        "Esc",
+        Command::Back,
+        "close",
+        true,
+    ),
+    bind(
+        Editor,
+        &[Key::Ctrl('s')],
+        "Ctrl-S",
+        Command::SaveText,
+        "save and log",
+        true,
+    ),
+    bind(Editor, &[Key::Esc], "Esc", Command::Back, "discard", true),
+    bind(
+        LineEditor,
+        &[Key::Enter, Key::Ctrl('s')],
+        "Enter",
+        Command::SaveText,
+        "save",
+        true,
+    ),
+    bind(
+        LineEditor,
+        &[Key::Esc],
+        "Esc",
+        Command::Back,
+        "discard",
+        true,
+    ),
     bind(
         Presenter,
         &[Key::Char('P')],

@@ -2,6 +2,7 @@
 //! timeline writer, goes through it. Pure: no terminal, no async, no I/O.
 
 pub mod action;
+pub mod editing;
 pub mod keymap;
 mod measure;
 mod observe;
@@ -10,11 +11,12 @@ pub mod timeline_view;
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, FixedOffset, Utc};
 
 pub use self::action::{
     Action, Effect, EmbeddingsStatus, PlaybackCommand, PlaybackStatus, jump_lead,
 };
+use self::editing::{EditTarget, Editor, RecordField};
 use self::keymap::{Command, Context};
 use self::timeline_view::TimelineFilter;
 use crate::engine::diff::{DiffTag, word_diff};
@@ -23,7 +25,7 @@ use crate::engine::triage::{Category, Triage, Verdict};
 use crate::engine::{Assessment, Engine};
 use crate::model::{
     ChangeKind, EntryKind, Incident, InfraReading, MitigationKind, MitigationPlan, MitigationStage,
-    Outcome, Severity, SourceState, SourceStatus, Status, TimelineEntry,
+    Outcome, Role, Severity, SourceState, SourceStatus, Status, TimelineEntry, Zone,
 };
 
 /// Fixed facts about this session of the cockpit.
@@ -40,6 +42,8 @@ pub struct Settings {
     pub speed: Option<f64>,
     /// Start in the presenter view (`--present`).
     pub present: bool,
+    /// The local zone's offset, for showing times in local time (`z`).
+    pub local_offset: FixedOffset,
 }
 
 /// The actor for what flightdeck does by itself.
@@ -78,7 +82,12 @@ pub enum Overlay {
         focus: Button,
         typed: String,
     },
-    Note,
+    /// Typing a note, a record field, an entry's corrected text or the timeline filter.
+    Editor(Editor),
+    /// The incident record's fields, one selected.
+    Record {
+        selected: usize,
+    },
     Diff(PromptDiff),
     Entry(u64),
 }
@@ -161,6 +170,10 @@ pub struct App {
     /// Selected row in the timeline pane, newest first, among the entries the filter shows.
     pub entry_selected: usize,
     pub timeline_filter: TimelineFilter,
+    /// Text the timeline's entries must contain (`/`), case-insensitive; empty shows all.
+    pub timeline_query: String,
+    /// Times show in the local zone instead of UTC (`z`).
+    pub local_time: bool,
     /// Lines scrolled in the triage pane.
     pub triage_scroll: u16,
     /// The incident's triage as last decided: it stays on screen after the alarm is over.
@@ -216,6 +229,8 @@ impl App {
             change_selected: 0,
             entry_selected: 0,
             timeline_filter: TimelineFilter::All,
+            timeline_query: String::new(),
+            local_time: false,
             triage_scroll: 0,
             triage: None,
             message: None,
@@ -258,8 +273,19 @@ impl App {
             None if self.presenting => Context::Presenter,
             None => Context::Cockpit,
             Some(Overlay::Confirm { .. }) => Context::Confirm,
-            Some(Overlay::Note) => Context::Note,
+            Some(Overlay::Editor(Editor { target, .. })) if target.multi_line() => Context::Editor,
+            Some(Overlay::Editor(_)) => Context::LineEditor,
+            Some(Overlay::Record { .. }) => Context::Record,
             Some(_) => Context::Overlay,
+        }
+    }
+
+    /// The zone times are shown and typed in.
+    pub fn zone(&self) -> Zone {
+        if self.local_time {
+            Zone::local(self.settings.local_offset)
+        } else {
+            Zone::utc()
         }
     }
 
@@ -361,16 +387,11 @@ impl App {
                 self.playback = Some(status);
                 Vec::new()
             }
-            Action::NoteSubmitted(text) => {
-                self.overlay = None;
-                let text = text.trim().to_string();
-                if text.is_empty() {
-                    return Vec::new();
-                }
-                let actor = self.settings.actor.clone();
-                self.log(EntryKind::Note, &actor, text)
-                    .into_iter()
-                    .collect()
+            Action::TextSubmitted(text) => self.text_submitted(text),
+            Action::FilterTyped(text) => {
+                self.timeline_query = text;
+                self.entry_selected = 0;
+                Vec::new()
             }
         }
     }
@@ -467,12 +488,44 @@ impl App {
                     self.message =
                         Some((Level::Warn, "no incident open: declare one with d".into()));
                 } else {
-                    self.overlay = Some(Overlay::Note);
+                    self.overlay = Some(Overlay::Editor(Editor::new(
+                        EditTarget::Note,
+                        String::new(),
+                    )));
                 }
                 Vec::new()
             }
-            // The editor's text lives with the view; the runtime submits it as NoteSubmitted.
-            Command::SaveNote => Vec::new(),
+            // The editor's text lives with the view; the runtime submits it as TextSubmitted.
+            Command::SaveText => Vec::new(),
+            Command::EditRecord => {
+                if self.incident.is_none() {
+                    self.message =
+                        Some((Level::Warn, "no incident open: declare one with d".into()));
+                } else {
+                    self.overlay = Some(Overlay::Record { selected: 0 });
+                }
+                Vec::new()
+            }
+            Command::EditEntry => {
+                if let Some(Overlay::Entry(seq)) = self.overlay {
+                    let text = self.current_text(seq).unwrap_or_default();
+                    self.overlay = Some(Overlay::Editor(Editor::new(EditTarget::Entry(seq), text)));
+                }
+                Vec::new()
+            }
+            Command::FilterTimeline => {
+                self.focus = Pane::Timeline;
+                self.overlay = Some(Overlay::Editor(Editor::new(
+                    EditTarget::Filter,
+                    self.timeline_query.clone(),
+                )));
+                Vec::new()
+            }
+            Command::ToggleLocalTime => {
+                self.local_time = !self.local_time;
+                self.message = Some((Level::Info, format!("times in {}", self.zone().name())));
+                Vec::new()
+            }
             Command::Declare => self.declare(),
             Command::Acknowledge => self.change_status(Status::Investigating),
             Command::Identify => self.change_status(Status::Identified),
@@ -495,6 +548,25 @@ impl App {
 
     fn back(&mut self) -> Vec<Effect> {
         match self.overlay.take() {
+            Some(Overlay::Editor(Editor {
+                target: EditTarget::Field(field),
+                ..
+            })) => {
+                self.overlay = Some(Overlay::Record {
+                    selected: RecordField::ALL
+                        .iter()
+                        .position(|f| *f == field)
+                        .unwrap_or(0),
+                });
+                Vec::new()
+            }
+            Some(Overlay::Editor(Editor {
+                target: EditTarget::Filter,
+                ..
+            })) => {
+                self.timeline_query.clear();
+                Vec::new()
+            }
             Some(Overlay::Confirm { plan, .. }) => {
                 let actor = self.settings.actor.clone();
                 self.log(
@@ -529,10 +601,15 @@ impl App {
             }
             return Vec::new();
         }
+        if let Some(Overlay::Record { selected }) = &mut self.overlay {
+            let last = RecordField::ALL.len() as isize - 1;
+            *selected = (*selected as isize).saturating_add(by).clamp(0, last) as usize;
+            return Vec::new();
+        }
         let (selected, len) = match self.focus {
             Pane::Changes => (&mut self.change_selected, self.engine.changes().len()),
             Pane::Timeline => {
-                let len = timeline_view::visible(&self.timeline, self.timeline_filter).len();
+                let len = self.visible_entries().len();
                 (&mut self.entry_selected, len)
             }
             Pane::Triage => {
@@ -552,9 +629,34 @@ impl App {
 
     /// The timeline entry selected in the pane, by its sequence number.
     fn selected_entry(&self) -> Option<u64> {
-        timeline_view::visible(&self.timeline, self.timeline_filter)
+        self.visible_entries()
             .get(self.entry_selected)
             .map(|l| l.entry.seq)
+    }
+
+    /// The entries the timeline pane shows, newest first: of the chosen kind, containing the
+    /// filter's text.
+    pub fn visible_entries(&self) -> Vec<&LoggedEntry> {
+        let starred = timeline_view::starred(&self.timeline);
+        timeline_view::visible_starred(&self.timeline, self.timeline_filter, &starred)
+            .into_iter()
+            .filter(|l| {
+                timeline_view::matches(self.entry_text(&l.entry), &l.entry, &self.timeline_query)
+            })
+            .collect()
+    }
+
+    /// An entry's text as it reads now, after any edits.
+    pub fn entry_text<'a>(&'a self, entry: &'a TimelineEntry) -> &'a str {
+        match &self.incident {
+            Some(incident) => incident.text_of(entry),
+            None => &entry.text,
+        }
+    }
+
+    fn current_text(&self, seq: u64) -> Option<String> {
+        let logged = self.timeline.iter().find(|l| l.entry.seq == seq)?;
+        Some(self.entry_text(&logged.entry).to_string())
     }
 
     /// Stars the selected timeline entry for the postmortem, or takes its star away.
@@ -600,6 +702,10 @@ impl App {
     }
 
     fn open_selected(&mut self) -> Vec<Effect> {
+        if let Some(Overlay::Record { selected }) = self.overlay {
+            self.edit_field(RecordField::ALL[selected]);
+            return Vec::new();
+        }
         match self.focus {
             Pane::Timeline => {
                 if let Some(seq) = self.selected_entry() {
@@ -949,13 +1055,23 @@ impl App {
             return Vec::new();
         }
         let actor = self.settings.actor.clone();
-        self.log(
-            EntryKind::StatusChanged { from, to },
-            &actor,
-            format!("status {from} → {to}"),
-        )
-        .into_iter()
-        .collect()
+        let mut effects: Vec<Effect> = self
+            .log(
+                EntryKind::StatusChanged { from, to },
+                &actor,
+                format!("status {from} → {to}"),
+            )
+            .into_iter()
+            .collect();
+        // Whoever acknowledges an incident nobody leads yet leads it, as in incident.io.
+        let led = self
+            .incident
+            .as_ref()
+            .is_some_and(|i| i.roles.contains_key(&Role::Commander));
+        if to == Status::Investigating && !led {
+            effects.extend(self.assign_role(Role::Commander, &actor, &actor));
+        }
+        effects
     }
 
     /// Moves the severity `by` steps (negative is more severe), within SEV1..SEV4.
@@ -978,13 +1094,8 @@ impl App {
         .collect()
     }
 
-    /// Opens an incident with its first entry.
-    fn open_incident(
-        &mut self,
-        title: String,
-        severity: Severity,
-        actor: String,
-    ) -> Option<Effect> {
+    /// Opens an incident with its first entry; a person who opens one is its commander.
+    fn open_incident(&mut self, title: String, severity: Severity, actor: String) -> Vec<Effect> {
         let mut id = format!("INC-{}", self.wall.format("%Y%m%d-%H%M%S"));
         if self
             .incident
@@ -1015,7 +1126,11 @@ impl App {
         };
         let entry = self.new_entry(kind, &actor, text);
         self.incident = Incident::from_timeline(std::slice::from_ref(&entry));
-        self.push(entry)
+        let mut effects: Vec<Effect> = self.push(entry).into_iter().collect();
+        if actor != SYSTEM_ACTOR {
+            effects.extend(self.assign_role(Role::Commander, &actor, &actor));
+        }
+        effects
     }
 
     /// Appends an entry to the open incident's timeline; it shows as pending until on disk.

@@ -105,18 +105,21 @@ impl App {
             .unwrap_or_default()
     }
 
-    fn open_on_critical(&mut self) -> Option<Effect> {
+    fn open_on_critical(&mut self) -> Vec<Effect> {
         let open = self
             .incident
             .as_ref()
             .is_some_and(|i| i.status != Status::Resolved);
         if open || (self.incident.is_some() && self.current_episode() == self.incident_episode) {
-            return None;
+            return Vec::new();
         }
-        let critical = self
+        let Some(critical) = self
             .readings()
             .into_iter()
-            .find(|r| r.state == MetricState::Critical && r.id.opens_incident())?;
+            .find(|r| r.state == MetricState::Critical && r.id.opens_incident())
+        else {
+            return Vec::new();
+        };
         let title = format!("{} critical", critical.id.label());
         self.open_incident(title, Severity::Sev2, SYSTEM_ACTOR.into())
     }

@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
-use super::{App, Effect, SYSTEM_ACTOR};
-use crate::model::{EntryKind, NamedTime, Status};
+use super::editing::{EditTarget, Editor, RecordField};
+use super::{App, Effect, Level, Overlay, SYSTEM_ACTOR};
+use crate::model::{Category, EntryKind, NamedTime, Role, Status, Zone};
 
 /// The estimate moves the record only by at least this much, so it does not churn.
 fn estimate_step() -> Duration {
@@ -54,6 +55,215 @@ impl App {
             SYSTEM_ACTOR,
             text,
         )
+    }
+}
+
+impl App {
+    /// Opens the editor on a record field, prefilled with its value, or with what it would
+    /// most likely be: the triage's conclusion, the user's own name, the current time.
+    pub(super) fn edit_field(&mut self, field: RecordField) {
+        let Some(incident) = &self.incident else {
+            return;
+        };
+        let zone = self.zone();
+        let initial = match field {
+            RecordField::Title => incident.title.clone(),
+            RecordField::Summary => incident.summary.clone(),
+            RecordField::RootCause => incident
+                .root_cause
+                .or_else(|| self.triage.as_ref().and_then(|t| t.conclusion()))
+                .map(|c| c.key().to_string())
+                .unwrap_or_default(),
+            RecordField::Role(role) => incident
+                .roles
+                .get(&role)
+                .map_or_else(|| self.settings.actor.clone(), |h| h.person.clone()),
+            RecordField::Time(time) => zone.editable(
+                incident
+                    .time(time)
+                    .unwrap_or_else(|| self.now.unwrap_or(self.wall)),
+            ),
+        };
+        self.overlay = Some(Overlay::Editor(Editor::new(
+            EditTarget::Field(field),
+            initial,
+        )));
+    }
+
+    /// What the open editor submitted: logged as the entry its target calls for. A refused value
+    /// keeps the editor open with the reason.
+    pub(super) fn text_submitted(&mut self, text: String) -> Vec<Effect> {
+        let Some(Overlay::Editor(editor)) = self.overlay.clone() else {
+            return Vec::new();
+        };
+        let outcome = match editor.target {
+            EditTarget::Note => self.note(text.trim()),
+            EditTarget::Field(field) => self.set_field(field, text.trim()),
+            EditTarget::Entry(seq) => self.edit_entry(seq, text.trim()),
+            EditTarget::Filter => {
+                self.timeline_query = text.trim().to_string();
+                Ok(Vec::new())
+            }
+        };
+        match outcome {
+            Ok(effects) => {
+                self.overlay = None;
+                if let EditTarget::Field(field) = editor.target {
+                    let selected = RecordField::ALL.iter().position(|f| *f == field);
+                    self.overlay = Some(Overlay::Record {
+                        selected: selected.unwrap_or(0),
+                    });
+                }
+                effects
+            }
+            Err(reason) => {
+                self.overlay = Some(Overlay::Editor(Editor {
+                    error: Some(reason),
+                    ..editor
+                }));
+                Vec::new()
+            }
+        }
+    }
+
+    fn note(&mut self, text: &str) -> Result<Vec<Effect>, String> {
+        if text.is_empty() {
+            return Ok(Vec::new());
+        }
+        let actor = self.settings.actor.clone();
+        Ok(self
+            .log(EntryKind::Note, &actor, text.to_string())
+            .into_iter()
+            .collect())
+    }
+
+    fn set_field(&mut self, field: RecordField, text: &str) -> Result<Vec<Effect>, String> {
+        let Some(incident) = self.incident.clone() else {
+            return Err("no incident open".into());
+        };
+        let actor = self.settings.actor.clone();
+        let zone = self.zone();
+        let (kind, said) = match field {
+            RecordField::Title => {
+                if text.is_empty() {
+                    return Err("a title cannot be empty".into());
+                }
+                if text == incident.title {
+                    return Ok(Vec::new());
+                }
+                let said = format!("title: {text:?} (was {:?})", incident.title);
+                let kind = EntryKind::TitleChanged {
+                    from: incident.title,
+                    to: text.to_string(),
+                };
+                (kind, said)
+            }
+            RecordField::Summary => {
+                if text == incident.summary {
+                    return Ok(Vec::new());
+                }
+                let said = format!("summary: {text}");
+                let kind = EntryKind::SummaryChanged {
+                    from: incident.summary,
+                    to: text.to_string(),
+                };
+                (kind, said)
+            }
+            RecordField::RootCause => {
+                let to: Category = text.parse()?;
+                if incident.root_cause == Some(to) {
+                    return Ok(Vec::new());
+                }
+                let was = incident
+                    .root_cause
+                    .map(|c| format!(" (was {c})"))
+                    .unwrap_or_default();
+                let kind = EntryKind::RootCauseSet {
+                    from: incident.root_cause,
+                    to,
+                };
+                (kind, format!("root cause category: {to}{was}"))
+            }
+            RecordField::Role(role) => {
+                if text.is_empty() {
+                    return Err(format!("name who is {role}"));
+                }
+                if incident.roles.get(&role).is_some_and(|h| h.person == text) {
+                    return Ok(Vec::new());
+                }
+                return Ok(self.assign_role(role, text, &actor).into_iter().collect());
+            }
+            RecordField::Time(time) => {
+                let reference = incident.time(time).or(self.now).unwrap_or(self.wall);
+                let to = zone.parse(text, reference)?;
+                if self.now.is_some_and(|now| to > now) {
+                    return Err(format!(
+                        "{} is in the future: it is {} now",
+                        zone.stamp(to),
+                        zone.stamp(self.now.unwrap_or(self.wall))
+                    ));
+                }
+                let from = incident.time(time);
+                if from == Some(to) {
+                    return Ok(Vec::new());
+                }
+                let was = from
+                    .map(|f| format!(" (was {})", Zone::utc().stamp(f)))
+                    .unwrap_or_default();
+                let said = format!("{time} set to {}{was}", Zone::utc().stamp(to));
+                (EntryKind::TimeSet { time, from, to }, said)
+            }
+        };
+        Ok(self.log(kind, &actor, said).into_iter().collect())
+    }
+
+    /// Gives a role to someone; the entry says who held it before.
+    pub(super) fn assign_role(&mut self, role: Role, person: &str, actor: &str) -> Option<Effect> {
+        let was = self
+            .incident
+            .as_ref()?
+            .roles
+            .get(&role)
+            .map(|h| format!(" (was {})", h.person))
+            .unwrap_or_default();
+        self.log(
+            EntryKind::RoleAssigned {
+                role,
+                person: person.to_string(),
+            },
+            actor,
+            format!("{person} is {role}{was}"),
+        )
+    }
+
+    /// Corrects an entry's text; the entry stays as it was logged and the edit keeps the history.
+    fn edit_entry(&mut self, seq: u64, text: &str) -> Result<Vec<Effect>, String> {
+        if text.is_empty() {
+            return Err("an entry's text cannot be empty".into());
+        }
+        let from = self
+            .current_text(seq)
+            .ok_or_else(|| format!("no entry {seq}"))?;
+        if from == text {
+            return Ok(Vec::new());
+        }
+        let actor = self.settings.actor.clone();
+        self.message = Some((
+            Level::Info,
+            format!("entry {seq} edited; its history is kept"),
+        ));
+        Ok(self
+            .log(
+                EntryKind::EntryEdited {
+                    seq,
+                    from: from.clone(),
+                    to: text.to_string(),
+                },
+                &actor,
+                format!("edited entry {seq}: {text} (was: {from})"),
+            )
+            .into_iter()
+            .collect())
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use super::LoggedEntry;
-use crate::model::EntryKind;
+use crate::model::{EntryKind, TimelineEntry};
 
 /// What the timeline pane shows, cycled with `f`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -84,11 +84,7 @@ pub fn starred(timeline: &[LoggedEntry]) -> HashSet<u64> {
 }
 
 /// The entries the pane shows under `filter`, newest first.
-pub fn visible(timeline: &[LoggedEntry], filter: TimelineFilter) -> Vec<&LoggedEntry> {
-    visible_starred(timeline, filter, &starred(timeline))
-}
-
-/// [`visible`], for a caller that has the starred set already.
+/// The entries of the kind the filter shows, newest first; `starred` is the starred set.
 pub fn visible_starred<'a>(
     timeline: &'a [LoggedEntry],
     filter: TimelineFilter,
@@ -99,4 +95,14 @@ pub fn visible_starred<'a>(
         .rev()
         .filter(|l| filter.shows(&l.entry.kind, starred.contains(&l.entry.seq)))
         .collect()
+}
+
+/// Whether an entry matches the `/` filter: its text, actor or kind contains the query, in any
+/// case. An empty query matches every entry.
+pub fn matches(text: &str, entry: &TimelineEntry, query: &str) -> bool {
+    let query = query.trim().to_lowercase();
+    query.is_empty()
+        || [text, entry.actor.as_str(), entry.kind.label()]
+            .iter()
+            .any(|field| field.to_lowercase().contains(&query))
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 use chrono::Utc;
 
 use super::BadInput;
+use super::local_offset;
 use super::setup::{self, EngineSetup};
 use crate::app::{App, Settings};
 use crate::cli::{DemoArgs, GlobalArgs};
@@ -29,6 +30,7 @@ pub fn run(
         dry_run: global.dry_run,
         speed: Some(args.speed),
         present: global.present,
+        local_offset: local_offset(),
     };
     let engine = EngineSetup::new(config, &[], None)?.engine();
     let embeddings = setup::embeddings(config)?;

@@ -48,3 +48,8 @@ pub fn async_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()
         .context("cannot start the async runtime")
 }
+
+/// The local zone's offset now, for the cockpit's local-time view (`z`).
+pub fn local_offset() -> chrono::FixedOffset {
+    *chrono::Local::now().offset()
+}

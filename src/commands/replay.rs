@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 
 use super::BadInput;
+use super::local_offset;
 use super::setup::{self, EngineSetup};
 use crate::app::{Action, App, Settings};
 use crate::cli::{GlobalArgs, ReplayArgs};
@@ -35,6 +36,7 @@ pub fn run(
         dry_run: global.dry_run,
         speed: Some(args.speed),
         present: global.present,
+        local_offset: local_offset(),
     };
     let app = App::new(
         settings,

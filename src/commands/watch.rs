@@ -8,6 +8,7 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use super::BadInput;
+use super::local_offset;
 use super::setup::{self, EngineSetup};
 use crate::actuators::driver::{self, Driver};
 use crate::actuators::{Mitigations, configured};
@@ -95,6 +96,7 @@ pub fn run(
         dry_run,
         speed: None,
         present: global.present,
+        local_offset: local_offset(),
     };
     let mut app = App::new(
         settings,

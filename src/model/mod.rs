@@ -9,6 +9,7 @@ pub mod measurements;
 pub mod mitigation;
 pub mod source;
 pub mod timeline;
+pub mod zone;
 
 pub use call::{Call, CallStatus, Feedback};
 pub use category::Category;
@@ -19,3 +20,4 @@ pub use measurements::{FailingCall, Measurement, MetricMinute, MinuteSample};
 pub use mitigation::{MitigationKind, MitigationPlan, MitigationStage, PlanChoice};
 pub use source::{InfraReading, SourceState, SourceStatus};
 pub use timeline::{EntryKind, Outcome, TimelineEntry};
+pub use zone::Zone;

@@ -14,16 +14,18 @@ use ratatui::widgets::{Block, BorderType, Paragraph, Table, TableState, Wrap};
 use ratatui_textarea::TextArea;
 
 use self::theme::Theme;
+use crate::app::editing::EditTarget;
 use crate::app::{App, Pane};
 
 /// The least terminal size the cockpit lays out for.
 pub const MIN_WIDTH: u16 = 100;
 pub const MIN_HEIGHT: u16 = 30;
 
-/// Widget state that belongs to the terminal side: the note editor's buffer and cursor.
+/// Widget state that belongs to the terminal side: the open editor's buffer and cursor, with
+/// what it edits.
 #[derive(Default)]
 pub struct View {
-    pub note: Option<TextArea<'static>>,
+    pub editor: Option<(EditTarget, TextArea<'static>)>,
 }
 
 pub fn draw(frame: &mut Frame, app: &App, view: &View, theme: &Theme) {

@@ -8,7 +8,7 @@ pub mod peers;
 use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
-use flightdeck::app::keymap::Key;
+use flightdeck::app::keymap::{Command, Key};
 use flightdeck::app::{Action, App, Effect, Settings};
 use flightdeck::engine::{Engine, EngineConfig};
 use flightdeck::incident::store::{self, TimelineStore};
@@ -46,6 +46,7 @@ impl Harness {
             dry_run: false,
             speed: Some(60.0),
             present: false,
+            local_offset: chrono::FixedOffset::east_opt(0).expect("UTC"),
         };
         let start = scenario.start;
         let engine = Engine::new(EngineConfig::default(), schema_registry());
@@ -145,6 +146,12 @@ impl Harness {
         self.press(Key::Char(key));
         self.press(Key::Right);
         self.press(Key::Enter);
+    }
+
+    /// Opens the note editor and logs what was typed, as Ctrl-S does.
+    pub fn note(&mut self, text: &str) {
+        self.dispatch(Action::Command(Command::AddNote));
+        self.dispatch(Action::TextSubmitted(text.into()));
     }
 
     pub fn press(&mut self, key: Key) {

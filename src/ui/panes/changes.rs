@@ -39,7 +39,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.text
         };
         Row::new(vec![
-            Cell::from(format::clock(c.ts)).style(theme.muted),
+            Cell::from(app.zone().format(c.ts, "%H:%M:%S")).style(theme.muted),
             Cell::from(c.kind.to_string()).style(style),
             Cell::from(format!("{} {} · {origin}", c.target, c.transition())).style(style),
             Cell::from(format::age(now - c.ts)).style(theme.muted),

@@ -63,7 +63,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .unwrap_or_default();
         second.push(Span::styled(" · ", theme.muted));
         second.push(Span::styled(
-            format!("{}{speed}", now.format("%Y-%m-%d %H:%M:%S UTC")),
+            format!("{}{speed}", app.zone().stamp(now)),
             theme.text,
         ));
     }

@@ -9,7 +9,7 @@ use crate::app::timeline_view::{self, TimelineFilter};
 use crate::app::{App, Pane, Persisted};
 use crate::model::EntryKind;
 use crate::ui::theme::Theme;
-use crate::ui::{focused, format, pane_block, render_list};
+use crate::ui::{focused, pane_block, render_list};
 
 /// Each kind of entry in the style that says what it is; shared with the presenter view.
 pub(crate) fn kind_style(kind: &EntryKind, theme: &Theme) -> Style {
@@ -43,8 +43,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .iter()
         .filter(|l| l.persisted == Persisted::Pending)
         .count();
+    let zone = app.zone();
+    let shown = app.visible_entries();
+    // One date for every entry shown goes in the title; entries over several dates carry theirs.
+    let dates: std::collections::BTreeSet<String> = shown
+        .iter()
+        .map(|l| zone.format(l.entry.ts, "%Y-%m-%d"))
+        .collect();
+    let one_date = dates.len() <= 1;
     let title = format!(
-        " Timeline · {} entries{}{} · ✓ on disk · UTC ",
+        " Timeline · {} entries{}{}{} · ✓ on disk · {}{} ",
         app.timeline.len(),
         if pending > 0 {
             format!(", {pending} writing")
@@ -54,7 +62,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         match app.timeline_filter {
             TimelineFilter::All => String::new(),
             only => format!(" · showing {} (f)", only.label()),
-        }
+        },
+        if app.timeline_query.is_empty() {
+            String::new()
+        } else {
+            format!(" · /{}", app.timeline_query)
+        },
+        dates
+            .first()
+            .filter(|_| one_date)
+            .map(|d| format!("{d} "))
+            .unwrap_or_default(),
+        zone.name(),
     );
     let block = pane_block(title, is_focused, theme);
     if app.timeline.is_empty() {
@@ -67,17 +86,20 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         return;
     }
     let starred = timeline_view::starred(&app.timeline);
-    let shown = timeline_view::visible_starred(&app.timeline, app.timeline_filter, &starred);
     if shown.is_empty() {
-        frame.render_widget(
-            Paragraph::new(format!(
+        let what = if app.timeline_query.is_empty() {
+            format!(
                 "no {} entries yet · f shows the next kind",
                 app.timeline_filter.label()
-            ))
-            .style(theme.muted)
-            .block(block),
-            area,
-        );
+            )
+        } else {
+            format!(
+                "no {} entries contain {:?} · / changes the filter, Esc in it clears it",
+                app.timeline_filter.label(),
+                app.timeline_query
+            )
+        };
+        frame.render_widget(Paragraph::new(what).style(theme.muted).block(block), area);
         return;
     }
     let rows = shown.into_iter().map(|logged| {
@@ -87,14 +109,21 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Persisted::Pending => ("…", theme.warn),
             Persisted::Failed(_) => ("✗", theme.critical),
         };
+        let time = if one_date {
+            zone.format(e.ts, "%H:%M:%S")
+        } else {
+            zone.format(e.ts, "%m-%d %H:%M:%S")
+        };
+        let text = app.entry_text(e);
+        let edited = if text == e.text { "" } else { " (edited)" };
         Row::new(vec![
-            Cell::from(format::clock(e.ts)).style(theme.muted),
+            Cell::from(time).style(theme.muted),
             Cell::from(mark).style(mark_style),
             Cell::from(e.kind.label()).style(kind_style(&e.kind, theme)),
             Cell::from(if starred.contains(&e.seq) {
-                format!("★ {}", e.text)
+                format!("★ {text}{edited}")
             } else {
-                e.text.clone()
+                format!("{text}{edited}")
             })
             .style(theme.text),
         ])
@@ -102,7 +131,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let table = Table::new(
         rows,
         [
-            Constraint::Length(8),
+            Constraint::Length(if one_date { 8 } else { 14 }),
             Constraint::Length(1),
             Constraint::Length(8),
             Constraint::Fill(1),

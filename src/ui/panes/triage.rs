@@ -101,8 +101,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     lines.push(Line::styled(
         format!(
-            "onset {} · led by {}",
-            triage.onset.format("%H:%M:%S UTC"),
+            "onset {} {} · led by {}",
+            app.zone().format(triage.onset, "%H:%M:%S"),
+            app.zone().name(),
             triage.primary.label()
         ),
         theme.muted,

@@ -7,6 +7,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::open_box;
 use crate::app::{App, Persisted};
+use crate::model::EntryKind;
 use crate::ui::theme::Theme;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, seq: u64, theme: &Theme) {
@@ -14,6 +15,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, seq: u64, theme: &Theme) {
         return;
     };
     let e = &logged.entry;
+    let zone = app.zone();
     let field = |name: &str, value: String| {
         Line::from(vec![
             Span::styled(format!("{name:<10}"), theme.muted),
@@ -22,11 +24,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, seq: u64, theme: &Theme) {
     };
     let mut lines = vec![
         field("entry", format!("#{} · {}", e.seq, e.kind.label())),
-        field("time", e.ts.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
-        field(
-            "recorded",
-            e.recorded_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-        ),
+        field("time", zone.stamp(e.ts)),
+        field("recorded", zone.stamp(e.recorded_at)),
         field("actor", e.actor.clone()),
         field(
             "stored",
@@ -37,9 +36,33 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, seq: u64, theme: &Theme) {
             },
         ),
         Line::raw(""),
-        Line::styled(e.text.clone(), theme.text),
+        Line::styled(app.entry_text(e).to_string(), theme.text),
         Line::raw(""),
     ];
+    // Each correction, oldest first: the record keeps what the entry said before.
+    let edits: Vec<_> = app
+        .timeline
+        .iter()
+        .filter_map(|l| match &l.entry.kind {
+            EntryKind::EntryEdited {
+                seq: edited, from, ..
+            } if *edited == seq => Some((l.entry.ts, l.entry.actor.clone(), from.clone())),
+            _ => None,
+        })
+        .collect();
+    if !edits.is_empty() {
+        lines.push(Line::styled(
+            "history (what it said before each edit)",
+            theme.muted,
+        ));
+        for (ts, actor, was) in edits {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {} by {actor}: ", zone.stamp(ts)), theme.muted),
+                Span::styled(was, theme.text),
+            ]));
+        }
+        lines.push(Line::raw(""));
+    }
     if !e.metrics.is_empty() {
         lines.push(Line::styled("metrics at the time", theme.muted));
         for (key, value) in &e.metrics {
@@ -59,7 +82,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, seq: u64, theme: &Theme) {
         frame,
         area,
         (90, height),
-        " Timeline entry · Esc to close ".to_string(),
+        " Timeline entry · e edits its text · Esc to close ".to_string(),
         theme.border_focused,
     );
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);

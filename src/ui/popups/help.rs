@@ -10,9 +10,28 @@ use crate::app::App;
 use crate::app::keymap::{self, Command, Context};
 use crate::ui::theme::Theme;
 
+/// Moving within a pane: one line for six keys, so the whole table fits 100×30.
+const NAVIGATION: [Command; 6] = [
+    Command::Up,
+    Command::Down,
+    Command::PageUp,
+    Command::PageDown,
+    Command::Top,
+    Command::Bottom,
+];
+
 fn section(app: &App, context: Context, heading: &str, theme: &Theme) -> Vec<Line<'static>> {
     let mut lines = vec![Line::styled(heading.to_string(), theme.accent)];
+    if context == Context::Cockpit {
+        lines.push(Line::from(vec![
+            Span::styled("  ↑↓ PgUp/Dn Home/End  ", theme.accent),
+            Span::styled("move in a pane", theme.text),
+        ]));
+    }
     for binding in keymap::bindings(context) {
+        if context == Context::Cockpit && NAVIGATION.contains(&binding.command) {
+            continue;
+        }
         let disabled = app.settings.read_only && matches!(binding.command, Command::Mitigate(_));
         lines.push(Line::from(vec![
             Span::styled(format!("  {:<9}", binding.label), theme.accent),
@@ -34,7 +53,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let sections = [
         (Context::Cockpit, "Cockpit"),
         (Context::Confirm, "Confirm dialog"),
-        (Context::Note, "Note editor"),
+        (Context::Editor, "Editors (a one-line field saves on Enter)"),
         (Context::Overlay, "Popups"),
         (Context::Presenter, "Presenter view: only these keys act"),
     ];

@@ -2,9 +2,10 @@
 
 mod confirm;
 mod diff;
+mod editor;
 mod entry;
 mod help;
-mod note;
+mod record;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -46,7 +47,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &View, theme: &Theme
             },
             theme,
         ),
-        Some(Overlay::Note) => note::draw(frame, area, view, theme),
+        Some(Overlay::Editor(editor)) => editor::draw(frame, area, app, editor, view, theme),
+        Some(Overlay::Record { selected }) => record::draw(frame, area, app, *selected, theme),
         Some(Overlay::Diff(diff)) => diff::draw(frame, area, diff, theme),
         Some(Overlay::Entry(seq)) => entry::draw(frame, area, app, *seq, theme),
     }

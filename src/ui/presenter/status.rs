@@ -8,9 +8,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Padding, Paragraph};
 
 use super::{big, shown_triage};
-use crate::app::{App, SYSTEM_ACTOR};
+use crate::app::App;
 use crate::engine::triage::Verdict;
-use crate::model::{EntryKind, Severity, Status};
+use crate::model::{Role, Severity, Status};
 use crate::ui::format;
 use crate::ui::redact::redact;
 use crate::ui::theme::Theme;
@@ -27,10 +27,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    let zone = app.zone();
+    let hm = |ts: chrono::DateTime<chrono::Utc>| zone.format(ts, "%H:%M");
     let Some(incident) = &app.incident else {
         let now = app
             .now
-            .map(|now| format!(" · now {}", now.format("%H:%M UTC")))
+            .map(|now| format!(" · now {} {}", hm(now), zone.name()))
             .unwrap_or_default();
         let lines = vec![
             Line::styled(" ✔ NO INCIDENT ", theme.ok.add_modifier(Modifier::BOLD)),
@@ -83,19 +85,21 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     ]);
     let since = match incident.resolved_at {
         Some(resolved) => format!(
-            "lasted from detection at {} to resolution at {} UTC",
-            detected.format("%H:%M"),
-            resolved.format("%H:%M")
+            "lasted from detection at {} to resolution at {} {}",
+            hm(detected),
+            hm(resolved),
+            zone.name()
         ),
         None => format!(
-            "elapsed since detection at {} UTC{}{}",
-            detected.format("%H:%M"),
+            "elapsed since detection at {} {}{}{}",
+            hm(detected),
+            zone.name(),
             incident
                 .mitigated_at
-                .map(|at| format!(" · mitigated at {}", at.format("%H:%M")))
+                .map(|at| format!(" · mitigated at {}", hm(at)))
                 .unwrap_or_default(),
             app.now
-                .map(|now| format!(" · now {}", now.format("%H:%M UTC")))
+                .map(|now| format!(" · now {} {}", hm(now), zone.name()))
                 .unwrap_or_default()
         ),
     };
@@ -111,23 +115,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(Paragraph::new(vec![first, Line::from(second), third]), text);
 }
 
-/// Who leads the incident: whoever opened it, else the first person who acted on it (an
-/// incident flightdeck opened by itself has no commander until someone acts). An email address
-/// shows as its name only.
+/// Who holds the incident commander role; an email address shows as its name only.
 fn commander(app: &App) -> String {
-    let opener = app
-        .timeline
-        .iter()
-        .find(|l| matches!(l.entry.kind, EntryKind::Opened { .. }))
-        .map(|l| l.entry.actor.as_str());
-    let person = opener.filter(|actor| *actor != SYSTEM_ACTOR).or_else(|| {
-        app.timeline
-            .iter()
-            .map(|l| l.entry.actor.as_str())
-            .find(|actor| *actor != SYSTEM_ACTOR)
-    });
-    match person {
-        Some(actor) => redact(actor.split('@').next().unwrap_or(actor)),
+    let holder = app
+        .incident
+        .as_ref()
+        .and_then(|i| i.roles.get(&Role::Commander));
+    match holder {
+        Some(holder) => redact(holder.person.split('@').next().unwrap_or(&holder.person)),
         None => "unassigned".into(),
     }
 }

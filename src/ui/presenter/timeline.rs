@@ -50,7 +50,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .iter()
         .rev()
         .take(rows)
-        .map(|logged| redact(&logged.entry.text))
+        .map(|logged| redact(app.entry_text(&logged.entry)))
         .collect();
     // Whole texts when they all fit (a tall screen, a young incident), else one line each.
     let wrapped: Vec<Vec<String>> = texts
@@ -68,7 +68,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         };
         for (i, part) in parts.into_iter().enumerate() {
             let (time, kind) = if i == 0 {
-                (entry.ts.format(time_format).to_string(), entry.kind.label())
+                (app.zone().format(entry.ts, time_format), entry.kind.label())
             } else {
                 (String::new(), "")
             };
