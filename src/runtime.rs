@@ -301,8 +301,13 @@ fn sync_view(app: &App, view: &mut View) {
         (Some(editor), Some((target, _))) if *target == editor.target => {}
         (Some(editor), _) => {
             let mut area = TextArea::from(editor.initial.lines().map(str::to_string));
-            area.move_cursor(CursorMove::Bottom);
-            area.move_cursor(CursorMove::End);
+            if editor.target.multi_line() {
+                area.move_cursor(CursorMove::Bottom);
+                area.move_cursor(CursorMove::End);
+            } else {
+                // A field's value is selected: typing replaces it, an arrow key keeps it to edit.
+                area.select_all();
+            }
             if editor.target == EditTarget::Note {
                 area.set_placeholder_text(
                     "What do you see, decide or do? (several lines are fine)",
@@ -361,6 +366,81 @@ mod tests {
             calls: vec![call(minute); calls],
             changes: Vec::new(),
         }
+    }
+
+    fn cockpit() -> App {
+        let settings = crate::app::Settings {
+            actor: "oncall".into(),
+            source: "test".into(),
+            read_only: false,
+            dry_run: false,
+            speed: None,
+            present: false,
+            local_offset: chrono::FixedOffset::east_opt(0).expect("UTC"),
+        };
+        let engine = crate::engine::Engine::new(
+            crate::engine::EngineConfig::default(),
+            crate::sim::schema_registry(),
+        );
+        App::new(settings, engine, "2026-03-14T14:00:00Z".parse().unwrap())
+    }
+
+    /// Types keys as the terminal delivers them, syncing the view as the run loop does.
+    fn type_keys(app: &mut App, view: &mut View, keys: &[KeyCode]) {
+        for code in keys {
+            sync_view(app, view);
+            handle_terminal_event(app, view, Event::Key(KeyEvent::from(*code)));
+            sync_view(app, view);
+        }
+    }
+
+    fn chars(text: &str) -> Vec<KeyCode> {
+        text.chars().map(KeyCode::Char).collect()
+    }
+
+    #[test]
+    fn a_field_opens_with_its_value_selected_so_typing_replaces_it_and_enter_saves_it() {
+        let mut app = cockpit();
+        let mut view = View::default();
+        type_keys(
+            &mut app,
+            &mut view,
+            &[KeyCode::Char('d'), KeyCode::Char('e')],
+        );
+        type_keys(&mut app, &mut view, &[KeyCode::Enter]);
+        type_keys(&mut app, &mut view, &chars("Answers invent refunds"));
+        type_keys(&mut app, &mut view, &[KeyCode::Enter]);
+        assert_eq!(
+            app.incident.as_ref().unwrap().title,
+            "Answers invent refunds"
+        );
+        assert!(matches!(app.overlay, Some(Overlay::Record { selected: 0 })));
+
+        // An arrow key keeps the value to edit it.
+        type_keys(&mut app, &mut view, &[KeyCode::Enter, KeyCode::End]);
+        type_keys(&mut app, &mut view, &chars(" (v8)"));
+        type_keys(&mut app, &mut view, &[KeyCode::Enter]);
+        assert_eq!(
+            app.incident.as_ref().unwrap().title,
+            "Answers invent refunds (v8)"
+        );
+    }
+
+    #[test]
+    fn the_timeline_filter_applies_as_it_is_typed_and_enter_keeps_it() {
+        let mut app = cockpit();
+        let mut view = View::default();
+        type_keys(
+            &mut app,
+            &mut view,
+            &[KeyCode::Char('d'), KeyCode::Char('/')],
+        );
+        type_keys(&mut app, &mut view, &chars("role"));
+        assert_eq!(app.timeline_query, "role");
+        assert_eq!(app.visible_entries().len(), 1);
+        type_keys(&mut app, &mut view, &[KeyCode::Enter]);
+        assert!(app.overlay.is_none() && view.editor.is_none());
+        assert_eq!(app.timeline_query, "role");
     }
 
     #[test]
