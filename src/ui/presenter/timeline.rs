@@ -19,10 +19,17 @@ const SECONDS_FROM_WIDTH: u16 = 70;
 const KIND_WIDTH: usize = 8;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let zone = app.zone();
+    // The date of the newest entry: a presenter's incident rarely spans two.
+    let date = app
+        .timeline
+        .last()
+        .map(|l| format!("{} ", zone.format(l.entry.ts, "%Y-%m-%d")))
+        .unwrap_or_default();
     let block = Block::bordered()
         .border_style(theme.border)
         .title(Span::styled(
-            " Timeline · newest first · UTC ",
+            format!(" Timeline · newest first · {date}{} ", zone.name()),
             theme.text.add_modifier(Modifier::BOLD),
         ));
     if app.timeline.is_empty() {
