@@ -116,7 +116,7 @@ pub fn primary<'a>(
     if let Some(found) =
         detected.and_then(|key| reports.iter().filter(counted).find(|r| r.key == key))
     {
-        return Some((found, "the first detection".to_string()));
+        return Some((found, "the first detection's metric".to_string()));
     }
     let rise = |r: &MetricReport| {
         let id = r.id()?;
@@ -127,7 +127,7 @@ pub fn primary<'a>(
         .filter(counted)
         .filter_map(|r| Some((r, rise(r)?)))
         .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(r, _)| (r, "the largest rise over its baseline".to_string()))
+        .map(|(r, _)| (r, "the metric that rose most over its baseline".to_string()))
 }
 
 pub fn impact(
@@ -174,8 +174,13 @@ pub fn impact(
         how_often(rate, noun),
     );
     let excess_sentence = excess.zip(expected).map(|(excess, expected)| {
+        let added = if excess >= 0.5 {
+            format!("so the incident added about {excess:.0}")
+        } else {
+            "so the incident added none above the baseline".to_string()
+        };
         format!(
-            "At the baseline rate those {} calls would have had about {expected:.0} such failures, so the incident added about {excess:.0}.",
+            "At the baseline rate those {} calls would have had about {expected:.0} such failures, {added}.",
             text::count(of)
         )
     });

@@ -2,7 +2,7 @@
 //! tables, every number with what it was computed from and every time with its date and zone.
 //! The Markdown and HTML renderers draw these blocks, so both say the same.
 
-use super::quality::{Reading, Unit, metric};
+use super::quality::{MetricReport, Reading, Unit, badness, metric};
 use super::response::{NamedTimeOrOpened, Selection};
 use super::{Postmortem, findings, text};
 
@@ -42,6 +42,20 @@ pub fn value(unit: Unit, value: f64) -> String {
     match unit {
         Unit::Fraction => text::percent(value),
         Unit::Milliseconds => text::millis(value),
+    }
+}
+
+/// The worst minute, or that there was none worse than the baseline.
+fn worst(m: &MetricReport) -> String {
+    let no_worse = m
+        .id()
+        .zip(m.peak.as_ref())
+        .zip(m.baseline)
+        .is_some_and(|((id, peak), baseline)| badness(id, peak.value) <= badness(id, baseline));
+    if no_worse {
+        "never worse than baseline".into()
+    } else {
+        reading(m.unit, m.peak.as_ref())
     }
 }
 
@@ -150,7 +164,7 @@ fn impact(out: &mut Vec<Block>, pm: &Postmortem) {
         out.push(para(excess.clone()));
     }
     let mut how = format!(
-        "Computed from the per-minute samples of {} (chosen as {}): the failing calls over the calls it checked, summed over the {} minutes from {} ({}) to {} ({}).",
+        "Computed from the per-minute samples of {}, {}: the failing calls over the calls it checked, summed over the {} minutes from {} ({}) to {} ({}).",
         i.label,
         i.chosen_because,
         i.minutes,
@@ -258,7 +272,7 @@ fn metrics(out: &mut Vec<Block>, pm: &Postmortem) {
                 vec![
                     format!("{}{}", m.label, if m.alarmed { " †" } else { "" }),
                     or_dash(m.baseline.map(|b| value(m.unit, b))),
-                    reading(m.unit, m.peak.as_ref()),
+                    worst(m),
                     reading(m.unit, m.at_mitigation.as_ref()),
                     reading(m.unit, m.at_resolution.as_ref()),
                 ]
