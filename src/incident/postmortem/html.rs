@@ -54,7 +54,7 @@ fn charts(pm: &Postmortem) -> String {
         .collect();
     shown.sort_by_key(|m| Some(m.key.as_str()) != primary);
     let mut out = String::from(
-        "<p>Each chart: one point per minute; the green band runs from the baseline to its warn limit (the change a detector warns at); the red shading is the impact window (impact start to mitigation); dashed lines mark changes, detection, mitigations and resolution.</p>\n",
+        "<p>Each chart: one point per minute; the green band runs from the baseline to its warn limit (the change a detector warns at); the red shading is the impact window (impact start to mitigation); dashed lines mark the changes seen, the detection, each mitigation applied, the moment the incident was marked mitigated (an unlabelled mitigation) and the resolution.</p>\n",
     );
     for metric in shown {
         out.push_str("<figure>\n");
@@ -89,13 +89,14 @@ fn chart_of(pm: &Postmortem, metric: &MetricReport) -> Chart {
     }
 }
 
-/// A chart marker: the chart names the kind, so a named time needs no label of its own.
+/// A chart marker: the chart names the kind, so a named time needs no label of its own, and
+/// short labels keep six markers in three rows from overlapping.
 fn marker(m: &super::Marker) -> chart::Marker {
     let (kind, label) = match m.kind {
         MarkerKind::Change => (chart::MarkerKind::Change, m.label.as_str()),
         MarkerKind::Detected => (chart::MarkerKind::Detected, ""),
         MarkerKind::Mitigation => (chart::MarkerKind::Mitigation, m.label.as_str()),
-        MarkerKind::Mitigated => (chart::MarkerKind::Mitigation, "status mitigated"),
+        MarkerKind::Mitigated => (chart::MarkerKind::Mitigation, ""),
         MarkerKind::Resolved => (chart::MarkerKind::Resolved, ""),
     };
     chart::Marker {

@@ -224,8 +224,7 @@ fn markers(incident: &Incident, entries: &[crate::model::TimelineEntry]) -> Vec<
         EntryKind::ChangeSeen { change } => Some(Marker {
             at: e.ts,
             kind: MarkerKind::Change,
-            // "prompt support-answer v7 → v8", without who and when: the line shows when.
-            label: change.split(" by ").next().unwrap_or(change).to_string(),
+            label: short_change(change),
         }),
         EntryKind::ActionApplied { action, .. } => Some(Marker {
             at: e.ts,
@@ -245,4 +244,31 @@ fn markers(incident: &Incident, entries: &[crate::model::TimelineEntry]) -> Vec<
     .collect();
     all.sort_by_key(|m| m.at);
     all
+}
+
+/// A change as a chart label: "prompt support-answer v7 → v8 by dana.m at 14:15:00 UTC" reads
+/// "prompt v7 → v8", since the line shows when and labels have little room.
+fn short_change(change: &str) -> String {
+    let what = change.split(" by ").next().unwrap_or(change);
+    let words: Vec<&str> = what.split_whitespace().collect();
+    match words.as_slice() {
+        [kind, _target, rest @ ..] if rest.contains(&"→") => {
+            format!("{kind} {}", rest.join(" "))
+        }
+        _ => what.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_label_keeps_its_kind_and_versions() {
+        assert_eq!(
+            short_change("prompt support-answer v7 → v8 by dana.m at 14:15:00 UTC"),
+            "prompt v7 → v8"
+        );
+        assert_eq!(short_change("flag support-ai on"), "flag support-ai on");
+    }
 }
