@@ -245,7 +245,95 @@ fn window_start(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::incident::postmortem::quality;
+    use crate::model::{MetricMinute, Severity};
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        format!("2026-03-14T14:{minute:02}:00Z").parse().unwrap()
+    }
+
+    fn entry(seq: u64, kind: EntryKind) -> TimelineEntry {
+        TimelineEntry {
+            seq,
+            ts: at(8),
+            recorded_at: at(8),
+            actor: "flightdeck".into(),
+            kind,
+            text: String::new(),
+            metrics: BTreeMap::new(),
+        }
+    }
+
+    /// Ten quiet minutes at a 4% baseline, then five at 20% (4 of 20 checked), detected at 14:08.
+    fn unmarked_incident() -> (Incident, Vec<TimelineEntry>, Vec<MinuteSample>) {
+        let entries = vec![
+            entry(
+                1,
+                EntryKind::Opened {
+                    id: "INC-1".into(),
+                    title: "Hallucination critical".into(),
+                    severity: Severity::Sev2,
+                    source: "test".into(),
+                },
+            ),
+            entry(
+                2,
+                EntryKind::Detection {
+                    metric: "hallucination_rate".into(),
+                    state: "critical".into(),
+                },
+            ),
+        ];
+        let samples = (0..10)
+            .map(|minute| {
+                let bad = if minute >= 5 { 4 } else { 1 };
+                let rate = MetricMinute {
+                    value: Some(bad as f64 / 20.0),
+                    bad: Some(bad),
+                    of: Some(20),
+                    baseline: Some(0.04),
+                };
+                MinuteSample {
+                    minute: at(minute),
+                    calls: 25,
+                    stride: if minute == 9 { 4 } else { 1 },
+                    metrics: BTreeMap::from([("hallucination_rate".to_string(), rate)]),
+                }
+            })
+            .collect();
+        let incident = Incident::from_timeline(&entries).unwrap();
+        (incident, entries, samples)
+    }
+
+    #[test]
+    fn without_an_impact_start_the_window_opens_at_the_run_above_the_warn_limit() {
+        let (incident, entries, samples) = unmarked_incident();
+        let reports = quality::reports(&incident, &entries, &samples);
+        let (primary, why) = primary(&entries, &reports).unwrap();
+        let impact = impact(&incident, &samples, primary, why).unwrap();
+        assert_eq!(
+            (impact.start, impact.start_from),
+            (at(5), Edge::FirstMinuteAboveWarn)
+        );
+        assert_eq!((impact.end, impact.end_from), (at(10), Edge::LastSample));
+        assert_eq!((impact.bad, impact.of, impact.minutes), (20, 100, 5));
+        assert!((impact.excess.unwrap() - 16.0).abs() < 1e-9);
+        assert!(
+            impact
+                .sentence
+                .starts_with("20.0% of requests (20 of 100 checked calls)")
+        );
+        assert!(
+            impact
+                .sampling_note
+                .as_ref()
+                .unwrap()
+                .contains("one call in up to 4")
+        );
+    }
 
     #[test]
     fn how_often_says_it_was_not_every_request() {

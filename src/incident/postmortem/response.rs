@@ -277,3 +277,113 @@ fn result_words(outcome: Outcome) -> String {
     }
     .into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Severity;
+
+    fn entry(seq: u64, kind: EntryKind) -> TimelineEntry {
+        let ts = "2026-03-14T14:20:00Z".parse::<DateTime<Utc>>().unwrap()
+            + chrono::Duration::minutes(seq as i64);
+        TimelineEntry {
+            seq,
+            ts,
+            recorded_at: ts,
+            actor: "oncall".into(),
+            kind,
+            text: format!("entry {seq}"),
+            metrics: Default::default(),
+        }
+    }
+
+    fn record() -> Vec<TimelineEntry> {
+        let action = || "kill switch".to_string();
+        vec![
+            entry(
+                1,
+                EntryKind::Opened {
+                    id: "INC-1".into(),
+                    title: "t".into(),
+                    severity: Severity::Sev2,
+                    source: "test".into(),
+                },
+            ),
+            entry(2, EntryKind::ActionRequested { action: action() }),
+            entry(3, EntryKind::ActionCancelled { action: action() }),
+            entry(4, EntryKind::ActionRequested { action: action() }),
+            entry(
+                5,
+                EntryKind::ActionApplied {
+                    action: action(),
+                    backend: "unleash".into(),
+                },
+            ),
+            entry(
+                6,
+                EntryKind::ActionResult {
+                    action: action(),
+                    outcome: Outcome::Failed,
+                },
+            ),
+            entry(7, EntryKind::Note),
+            entry(
+                8,
+                EntryKind::Starred {
+                    seq: 7,
+                    starred: true,
+                },
+            ),
+            entry(
+                9,
+                EntryKind::Starred {
+                    seq: 5,
+                    starred: true,
+                },
+            ),
+            entry(
+                10,
+                EntryKind::Starred {
+                    seq: 5,
+                    starred: false,
+                },
+            ),
+        ]
+    }
+
+    #[test]
+    fn each_request_opens_a_chain_that_its_later_steps_join() {
+        let entries = record();
+        let incident = Incident::from_timeline(&entries).unwrap();
+        let chains = mitigations(&incident, &entries);
+        let stages = |c: &Mitigation| c.steps.iter().map(|s| s.stage.clone()).collect::<Vec<_>>();
+        assert_eq!(chains.len(), 2);
+        assert_eq!(stages(&chains[0]), ["requested", "cancelled"]);
+        assert_eq!(chains[0].outcome, "cancelled");
+        assert_eq!(stages(&chains[1]), ["requested", "applied", "result"]);
+        assert_eq!(chains[1].outcome, "failed");
+    }
+
+    #[test]
+    fn the_timeline_shows_what_is_starred_now_or_everything() {
+        let entries = record();
+        let incident = Incident::from_timeline(&entries).unwrap();
+        let starred = timeline(&incident, &entries, false);
+        assert_eq!(starred.selection, Selection::Starred);
+        let seqs: Vec<u64> = starred.entries.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [7], "the unstarred entry is left out");
+        assert_eq!((starred.total, starred.omitted), (10, 9));
+        let all = timeline(&incident, &entries, true);
+        assert_eq!(
+            (all.selection, all.entries.len(), all.omitted),
+            (Selection::All, 10, 0)
+        );
+        let unstarred: Vec<_> = entries
+            .into_iter()
+            .filter(|e| !matches!(e.kind, EntryKind::Starred { .. }))
+            .collect();
+        let key = timeline(&incident, &unstarred, false);
+        assert_eq!(key.selection, Selection::Key);
+        assert!(key.entries.iter().all(|e| e.kind != "request"));
+    }
+}
