@@ -20,17 +20,19 @@ fn handled() -> (Harness, String) {
     (h, id)
 }
 
-/// The same record after the responders' follow-up: a root cause, a commander, a summary, three
+/// The same record after the responders' follow-up: a root cause, an operations lead, a summary, three
 /// starred entries (one starred then unstarred) and an edited entry.
 fn followed_up() -> (Harness, String) {
     let (h, id) = handled();
     let entries = store::load(h.data_dir(), &id).unwrap().entries;
     let last = entries.last().unwrap();
     let (mut seq, mut ts) = (last.seq, last.ts);
-    let applied = entries
-        .iter()
-        .find(|e| matches!(e.kind, EntryKind::ActionApplied { .. }))
-        .unwrap();
+    let first =
+        |matches: fn(&EntryKind) -> bool| entries.iter().find(|e| matches(&e.kind)).unwrap();
+    let change = first(|k| matches!(k, EntryKind::ChangeSeen { .. })).seq;
+    let detection = first(|k| matches!(k, EntryKind::Detection { .. })).seq;
+    let applied = first(|k| matches!(k, EntryKind::ActionApplied { .. }));
+    let verified = first(|k| matches!(k, EntryKind::Verification { .. })).seq;
     let kinds = [
         (
             EntryKind::RootCauseSet {
@@ -41,10 +43,10 @@ fn followed_up() -> (Harness, String) {
         ),
         (
             EntryKind::RoleAssigned {
-                role: Role::Commander,
-                person: "oncall".into(),
+                role: Role::Operations,
+                person: "sam".into(),
             },
-            "incident commander: oncall",
+            "operations: sam",
         ),
         (
             EntryKind::SummaryChanged {
@@ -58,24 +60,24 @@ fn followed_up() -> (Harness, String) {
         ),
         (
             EntryKind::Starred {
-                seq: 5,
+                seq: change,
                 starred: true,
             },
-            "starred #5",
+            "starred the change",
         ),
         (
             EntryKind::Starred {
-                seq: 2,
+                seq: detection,
                 starred: true,
             },
-            "starred #2",
+            "starred the detection",
         ),
         (
             EntryKind::Starred {
-                seq: 2,
+                seq: detection,
                 starred: false,
             },
-            "unstarred #2",
+            "unstarred the detection",
         ),
         (
             EntryKind::Starred {
@@ -86,10 +88,10 @@ fn followed_up() -> (Harness, String) {
         ),
         (
             EntryKind::Starred {
-                seq: 20,
+                seq: verified,
                 starred: true,
             },
-            "starred #20",
+            "starred the verification",
         ),
         (
             EntryKind::EntryEdited {
@@ -149,6 +151,9 @@ fn the_followed_up_incident_exports_its_cause_roles_summary_and_stars() {
     insta::assert_snapshot!("followed_up_starred_md", md);
     assert!(md.contains("| root cause | Prompt |"), "{md}");
     assert!(md.contains("| incident commander | oncall (since "), "{md}");
+    assert!(md.contains("| operations | sam (since "), "{md}");
+    assert!(md.contains("| sam | corrective | "), "{md}");
+    assert!(md.contains("| oncall | preventive | "), "{md}");
     assert!(md.contains("The 3 starred entries;"), "{md}");
     assert!(
         md.contains("(edited; was: prompt rollback applied by simulator"),
@@ -163,7 +168,8 @@ fn the_followed_up_incident_exports_its_cause_roles_summary_and_stars() {
     let all = markdown::render(&postmortem(&h, &id, true));
     insta::assert_snapshot!("followed_up_all_md", all);
     let rows = all.lines().filter(|l| l.starts_with("| ")).count();
-    assert!(all.contains("All 31 entries."), "{all}");
+    let total = store::load(h.data_dir(), &id).unwrap().entries.len();
+    assert!(all.contains(&format!("All {total} entries.")), "{all}");
     assert!(rows > md.lines().filter(|l| l.starts_with("| ")).count());
 }
 
