@@ -206,13 +206,19 @@ pub fn detection_review(
             ));
         }
         if let Some(share) = m.coverage.filter(|c| *c < 0.5) {
-            let who = if m.metric == MetricId::Feedback.key() {
-                "Users rated".to_string()
+            let (who, unseen) = if m.metric == MetricId::Feedback.key() {
+                (
+                    "Users rated".to_string(),
+                    "most answers had no user's verdict",
+                )
             } else {
-                format!("The {} evaluator judged", m.label.to_lowercase())
+                (
+                    format!("The {} evaluator judged", m.label.to_lowercase()),
+                    "most failures of this kind could not be seen",
+                )
             };
             findings.push(format!(
-                "{who} only {} of calls ({} of {}): most failures of this kind could not be seen.",
+                "{who} only {} of calls ({} of {}): {unseen}.",
                 text::percent(share),
                 text::count(m.evaluated),
                 text::count(m.calls)
