@@ -53,7 +53,7 @@ pub enum CommandLine {
     Scenarios,
     /// List the recorded incidents
     Incidents,
-    /// Write an incident's timeline as Markdown or JSON
+    /// Write an incident's postmortem as Markdown, JSON or HTML (docs/postmortem.md)
     Export(ExportArgs),
     /// Run the detection and triage over a recorded stream or a scenario, without the screen
     Triage(TriageArgs),
@@ -141,6 +141,8 @@ fn parse_speed(text: &str) -> Result<f64, String> {
 pub enum ExportFormat {
     Md,
     Json,
+    /// One self-contained page with a chart per metric
+    Html,
 }
 
 #[derive(Debug, Args)]
@@ -150,9 +152,12 @@ pub struct ExportArgs {
     pub incident: String,
     #[arg(long, value_enum)]
     pub format: ExportFormat,
-    /// Write to this file instead of standard output
+    /// Write to this file (replaced whole, never half-written) instead of standard output
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// The whole timeline instead of the starred entries
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]

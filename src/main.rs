@@ -28,7 +28,9 @@ fn main() -> ExitCode {
             }
             CommandLine::Scenarios => commands::scenarios::run(),
             CommandLine::Incidents => commands::incidents::run(&data_dir),
-            CommandLine::Export(args) => commands::export::run(&data_dir, args),
+            CommandLine::Export(args) => {
+                commands::export::run(&data_dir, &commands::load_config(&cli.global)?, args)
+            }
             CommandLine::Watch(args) => {
                 let config = commands::load_config(&cli.global)?;
                 store::ensure_writable(&data_dir)?;

@@ -1,15 +1,20 @@
-//! `flightdeck export`: an incident's timeline as Markdown or JSON.
+//! `flightdeck export`: an incident's postmortem as Markdown, JSON or HTML (docs/postmortem.md).
 
+use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
 
 use super::BadInput;
 use crate::cli::{ExportArgs, ExportFormat};
-use crate::incident::{export, store};
-use crate::model::Incident;
+use crate::config::file::ConfigFile;
+use crate::incident::postmortem::load::{self, LoadError};
+use crate::incident::postmortem::{Options, Postmortem, Redaction, html, json, markdown};
+use crate::incident::store::{self, StoreError};
 
-pub fn run(data_dir: &Path, args: &ExportArgs) -> anyhow::Result<()> {
+pub fn run(data_dir: &Path, config: &ConfigFile, args: &ExportArgs) -> anyhow::Result<()> {
+    let redaction =
+        Redaction::from_config(&config.postmortem).map_err(|e| BadInput(e.to_string()))?;
     let id = if args.incident == "latest" {
         store::incident_ids(data_dir)?.pop().ok_or_else(|| {
             BadInput(format!(
@@ -20,30 +25,68 @@ pub fn run(data_dir: &Path, args: &ExportArgs) -> anyhow::Result<()> {
     } else {
         args.incident.clone()
     };
-    let loaded = store::load(data_dir, &id).map_err(|e| BadInput(e.to_string()))?;
-    for bad in &loaded.bad_lines {
+    let record = load::load(data_dir, &id).map_err(|error| match error {
+        LoadError::Store(StoreError::NotFound { .. }) | LoadError::NotOpened { .. } => {
+            anyhow::Error::from(BadInput(error.to_string()))
+        }
+        other => other.into(),
+    })?;
+    for problem in &record.problems {
         eprintln!(
             "warning: {}: line {} skipped: {}",
             store::incident_dir(data_dir, &id)
-                .join(store::TIMELINE_FILE)
+                .join(&problem.file)
                 .display(),
-            bad.line,
-            bad.reason
+            problem.line,
+            problem.reason
         );
     }
-    let incident = Incident::from_timeline(&loaded.entries).ok_or_else(|| {
-        BadInput(format!(
-            "incident {id}: the timeline does not start with an opening entry"
-        ))
-    })?;
+    let postmortem = Postmortem::build(
+        &record,
+        &Options {
+            all_entries: args.all,
+            redaction,
+        },
+    );
     let text = match args.format {
-        ExportFormat::Md => export::to_markdown(&incident, &loaded.entries),
-        ExportFormat::Json => export::to_json(&incident, &loaded.entries),
+        ExportFormat::Md => markdown::render(&postmortem),
+        ExportFormat::Json => json::render(&postmortem),
+        ExportFormat::Html => html::render(&postmortem),
     };
     match &args.output {
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("cannot write {}", path.display()))?,
-        None => print!("{text}"),
+        Some(path) => write_whole(path, &text),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            match stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                // A reader that stopped early (`| head`) wanted no more.
+                Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => other.context("cannot write the export to standard output"),
+            }
+        }
+    }
+}
+
+/// Writes beside the target and renames over it, so a reader never sees half a postmortem.
+fn write_whole(path: &Path, text: &str) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} is not a file name", path.display()))?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(".{}.tmp", std::process::id()));
+    let temp = path.with_file_name(temp_name);
+    let written = std::fs::File::create(&temp)
+        .and_then(|mut file| {
+            file.write_all(text.as_bytes())?;
+            file.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&temp, path));
+    if let Err(error) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(error).with_context(|| format!("cannot write {}", path.display()));
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::actuators::{ActuatorsConfig, MitigationsConfig};
 use super::sources::{ChangesConfig, SourcesConfig};
 use crate::enrichment::embeddings::EndpointConfig;
+use crate::incident::postmortem::redaction::RedactionConfig;
 
 /// The file's name in the current directory and in the config dir.
 pub const FILE_NAME: &str = "flightdeck.toml";
@@ -40,6 +41,9 @@ pub struct ConfigFile {
     /// Which backend carries out each mitigation, on what.
     #[serde(default)]
     pub mitigations: MitigationsConfig,
+    /// What the postmortem export masks in the failing calls it quotes.
+    #[serde(default)]
+    pub postmortem: RedactionConfig,
     /// Where the file was read from; relative paths in it are taken from its directory.
     #[serde(skip)]
     pub dir: Option<PathBuf>,
@@ -157,6 +161,18 @@ mod tests {
                 && mitigations.model_pin.is_some()
                 && mitigations.kill_switch.is_some()
         );
+        let rule = crate::incident::postmortem::Redaction::from_config(&config.postmortem).unwrap();
+        assert_eq!(rule.apply("customer-7f3a wrote"), "‹redacted› wrote");
+    }
+
+    #[test]
+    fn a_bad_redaction_pattern_names_the_section_and_the_pattern() {
+        let config = parse("team.toml", "[postmortem]\nredact = [\"order (\\\\d+\"]\n").unwrap();
+        let error = crate::incident::postmortem::Redaction::from_config(&config.postmortem)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("[postmortem] redact"), "{error}");
+        assert!(error.contains("order ("), "{error}");
     }
 
     #[test]

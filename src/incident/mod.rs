@@ -1,5 +1,5 @@
-//! Incident records on disk: the timeline store, listing and export.
+//! Incident records on disk: the timeline store, listing and the postmortem export.
 
-pub mod export;
+pub mod postmortem;
 pub mod store;
 pub mod writer;

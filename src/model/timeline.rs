@@ -73,8 +73,10 @@ pub enum EntryKind {
         from: Severity,
         to: Severity,
     },
-    /// Entry `seq` starred for the postmortem, or unstarred.
+    /// Entry `seq` starred for the postmortem, or unstarred. On disk the field is `entry`: the
+    /// line's own `seq` is flattened beside it, and a second `seq` would make the line unreadable.
     Starred {
+        #[serde(rename = "entry")]
         seq: u64,
         starred: bool,
     },
@@ -100,8 +102,10 @@ pub enum EntryKind {
         from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
     },
-    /// Entry `seq`'s text corrected; the entry itself is never rewritten.
+    /// Entry `seq`'s text corrected; the entry itself is never rewritten. `entry` on disk, as for
+    /// `Starred`.
     EntryEdited {
+        #[serde(rename = "entry")]
         seq: u64,
         from: String,
         to: String,
@@ -190,5 +194,28 @@ mod tests {
         assert!(line.contains(r#""kind":"detection""#));
         assert!(!line.contains('\n'));
         assert_eq!(serde_json::from_str::<TimelineEntry>(&line).unwrap(), entry);
+    }
+
+    #[test]
+    fn entries_about_other_entries_read_back_beside_their_own_seq() {
+        for kind in [
+            EntryKind::Starred {
+                seq: 5,
+                starred: true,
+            },
+            EntryKind::EntryEdited {
+                seq: 5,
+                from: "a".into(),
+                to: "b".into(),
+            },
+        ] {
+            let entry = TimelineEntry {
+                kind,
+                ..note_fixture(9)
+            };
+            let line = serde_json::to_string(&entry).unwrap();
+            assert!(line.contains(r#""entry":5"#), "{line}");
+            assert_eq!(serde_json::from_str::<TimelineEntry>(&line).unwrap(), entry);
+        }
     }
 }

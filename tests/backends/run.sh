@@ -53,6 +53,14 @@ wait_for() {
 # One Python environment for every Python peer (the OpenTelemetry SDK, Phoenix).
 source tests/backends/python.sh
 
+# backend_chromium renders the HTML postmortem in Debian's headless Chromium.
+if ! command -v chromium >/dev/null; then
+  # A fresh machine may not have read the package lists yet.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null ||
+    { apt-get update >/dev/null &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null; }
+fi
+
 for server in tests/backends/servers/*.sh; do
   # Peers such as the OpenTelemetry SDK need no server: a suite may have none.
   [[ -e $server ]] || continue

@@ -1,0 +1,274 @@
+//! The postmortem of an incident: every section computed from its record (timeline, minute
+//! samples, failing calls) into one data structure, which is the JSON export and what the
+//! Markdown and HTML render. Pure apart from `load`.
+
+pub mod chart;
+pub mod findings;
+pub mod html;
+pub mod impact;
+pub mod json;
+pub mod load;
+pub mod markdown;
+pub mod page;
+pub mod quality;
+pub mod redaction;
+pub mod response;
+pub mod sections;
+pub mod text;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::model::{Category, EntryKind, Incident, NamedTime, Role, Severity, Status};
+pub use findings::{ActionItem, Coverage, DetectionReview, ItemKind, RootCause, Summary};
+pub use impact::Impact;
+pub use load::{Record, RecordProblem};
+pub use quality::{MetricReport, Point, Reading};
+pub use redaction::Redaction;
+pub use response::{Mitigation, Response, TimeAt, TimelineView, TriageStep};
+
+/// What a reader of the JSON finds in `format`.
+pub const FORMAT: &str = "flightdeck-postmortem";
+/// The layout's version: 1 was the timeline-only export; a field removed or changed in meaning
+/// bumps it, a field added does not.
+pub const VERSION: u32 = 2;
+
+/// How to build a postmortem.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The whole timeline instead of the starred (or key) entries.
+    pub all_entries: bool,
+    /// Masks the failing calls' inputs and outputs.
+    pub redaction: Redaction,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Postmortem {
+    pub format: &'static str,
+    pub version: u32,
+    pub header: Header,
+    /// Lines of the record's files that could not be read, and were left out.
+    pub record_problems: Vec<RecordProblem>,
+    pub summary: Summary,
+    /// None when no rate metric has counted calls in the impact window.
+    pub impact: Option<Impact>,
+    pub root_cause: RootCause,
+    pub response: Response,
+    pub metrics: Vec<MetricReport>,
+    pub triage: Vec<TriageStep>,
+    pub timeline: TimelineView,
+    pub mitigations: Vec<Mitigation>,
+    pub detection: DetectionReview,
+    pub action_items: Vec<ActionItem>,
+    pub examples: Examples,
+    /// Moments the charts mark (the impact window is shaded, not marked).
+    pub markers: Vec<Marker>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Header {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub status: Status,
+    pub root_cause: Option<Category>,
+    pub roles: Vec<RoleHolder>,
+    pub source: String,
+    pub opened_at: DateTime<Utc>,
+    pub times: Vec<TimeAt>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoleHolder {
+    pub role: Role,
+    pub person: String,
+    pub since: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Examples {
+    /// The rule the inputs and outputs were masked with, in words.
+    pub redaction: String,
+    pub calls: Vec<Example>,
+}
+
+/// A failing call, its input and output masked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Example {
+    pub at: DateTime<Utc>,
+    pub request_id: Option<String>,
+    pub feature: String,
+    pub model: String,
+    pub prompt_version: Option<String>,
+    /// Metric keys it failed.
+    pub failed: Vec<String>,
+    pub input: Option<String>,
+    pub output: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkerKind {
+    Change,
+    Detected,
+    /// A mitigation applied.
+    Mitigation,
+    /// The incident marked mitigated.
+    Mitigated,
+    Resolved,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Marker {
+    pub at: DateTime<Utc>,
+    pub kind: MarkerKind,
+    pub label: String,
+}
+
+impl Postmortem {
+    pub fn build(record: &Record, options: &Options) -> Self {
+        let Record {
+            incident,
+            entries,
+            samples,
+            examples,
+            problems,
+        } = record;
+        let metrics = quality::reports(incident, entries, samples);
+        let primary = impact::primary(entries, &metrics);
+        let impact = primary
+            .clone()
+            .and_then(|(report, why)| impact::impact(incident, samples, report, why));
+        let triage = response::triage(incident, entries);
+        let mitigations = response::mitigations(incident, entries);
+        let summary = findings::summary(
+            incident,
+            entries,
+            impact.as_ref(),
+            primary.map(|(r, _)| r),
+            &mitigations,
+        );
+        Self {
+            format: FORMAT,
+            version: VERSION,
+            header: header(incident),
+            record_problems: problems.clone(),
+            summary,
+            root_cause: findings::root_cause(incident, &triage),
+            response: response::response(incident),
+            timeline: response::timeline(incident, entries, options.all_entries),
+            detection: findings::detection_review(incident, entries, &metrics),
+            action_items: findings::action_items(
+                incident,
+                entries,
+                &metrics,
+                &triage,
+                examples.len(),
+            ),
+            examples: Examples {
+                redaction: options.redaction.describe(),
+                calls: examples
+                    .iter()
+                    .map(|call| Example {
+                        at: call.ts,
+                        request_id: call.request_id.clone(),
+                        feature: call.feature.clone(),
+                        model: call.model.clone(),
+                        prompt_version: call.prompt_version.clone(),
+                        failed: call.failed.clone(),
+                        input: call.input.as_deref().map(|t| options.redaction.apply(t)),
+                        output: call.output.as_deref().map(|t| options.redaction.apply(t)),
+                    })
+                    .collect(),
+            },
+            markers: markers(incident, entries),
+            impact,
+            metrics,
+            triage,
+            mitigations,
+        }
+    }
+}
+
+fn header(incident: &Incident) -> Header {
+    Header {
+        id: incident.id.clone(),
+        title: incident.title.clone(),
+        severity: incident.severity,
+        status: incident.status,
+        root_cause: incident.root_cause,
+        roles: incident
+            .roles
+            .iter()
+            .map(|(role, holder)| RoleHolder {
+                role: *role,
+                person: holder.person.clone(),
+                since: holder.since,
+            })
+            .collect(),
+        source: incident.source.clone(),
+        opened_at: incident.opened_at,
+        times: response::times(incident),
+    }
+}
+
+fn markers(incident: &Incident, entries: &[crate::model::TimelineEntry]) -> Vec<Marker> {
+    let named = |time: NamedTime, kind: MarkerKind| {
+        incident.time(time).map(|at| Marker {
+            at,
+            kind,
+            label: time.to_string(),
+        })
+    };
+    let events = entries.iter().filter_map(|e| match &e.kind {
+        EntryKind::ChangeSeen { change } => Some(Marker {
+            at: e.ts,
+            kind: MarkerKind::Change,
+            label: short_change(change),
+        }),
+        EntryKind::ActionApplied { action, .. } => Some(Marker {
+            at: e.ts,
+            kind: MarkerKind::Mitigation,
+            label: action.clone(),
+        }),
+        _ => None,
+    });
+    let mut all: Vec<Marker> = [
+        named(NamedTime::Detected, MarkerKind::Detected),
+        named(NamedTime::Mitigated, MarkerKind::Mitigated),
+        named(NamedTime::Resolved, MarkerKind::Resolved),
+    ]
+    .into_iter()
+    .flatten()
+    .chain(events)
+    .collect();
+    all.sort_by_key(|m| m.at);
+    all
+}
+
+/// A change as a chart label: "prompt support-answer v7 → v8 by dana.m at 14:15:00 UTC" reads
+/// "prompt v7 → v8", since the line shows when and labels have little room.
+fn short_change(change: &str) -> String {
+    let what = change.split(" by ").next().unwrap_or(change);
+    let words: Vec<&str> = what.split_whitespace().collect();
+    match words.as_slice() {
+        [kind, _target, rest @ ..] if rest.contains(&"→") => {
+            format!("{kind} {}", rest.join(" "))
+        }
+        _ => what.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_label_keeps_its_kind_and_versions() {
+        assert_eq!(
+            short_change("prompt support-answer v7 → v8 by dana.m at 14:15:00 UTC"),
+            "prompt v7 → v8"
+        );
+        assert_eq!(short_change("flag support-ai on"), "flag support-ai on");
+    }
+}

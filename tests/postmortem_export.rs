@@ -1,0 +1,318 @@
+//! The postmortem export of the fixed-seed prompt regression: golden Markdown, JSON and HTML, the
+//! impact's numbers against the samples on disk, and the command line that writes it.
+
+mod support;
+
+use std::io::Write as _;
+use std::process::Command;
+
+use chrono::{DateTime, Duration, Utc};
+use flightdeck::incident::postmortem::{Options, Postmortem, html, json, load, markdown};
+use flightdeck::incident::store::{self, TimelineStore};
+use flightdeck::model::{Category, EntryKind, MinuteSample, Role, TimelineEntry};
+use support::Harness;
+
+/// The prompt regression handled in the cockpit: detected, rolled back, verified, resolved.
+fn handled() -> (Harness, String) {
+    let mut h = Harness::new("prompt-regression");
+    h.handle_prompt_incident();
+    let id = h.app.incident.as_ref().unwrap().id.clone();
+    (h, id)
+}
+
+/// The same record after the responders' follow-up: a root cause, an operations lead, a summary, three
+/// starred entries (one starred then unstarred) and an edited entry.
+fn followed_up() -> (Harness, String) {
+    let (h, id) = handled();
+    let entries = store::load(h.data_dir(), &id).unwrap().entries;
+    let last = entries.last().unwrap();
+    let (mut seq, mut ts) = (last.seq, last.ts);
+    let first =
+        |matches: fn(&EntryKind) -> bool| entries.iter().find(|e| matches(&e.kind)).unwrap();
+    let change = first(|k| matches!(k, EntryKind::ChangeSeen { .. })).seq;
+    let detection = first(|k| matches!(k, EntryKind::Detection { .. })).seq;
+    let applied = first(|k| matches!(k, EntryKind::ActionApplied { .. }));
+    let verified = first(|k| matches!(k, EntryKind::Verification { .. })).seq;
+    let kinds = [
+        (
+            EntryKind::RootCauseSet {
+                from: None,
+                to: Category::Prompt,
+            },
+            "root cause: prompt",
+        ),
+        (
+            EntryKind::RoleAssigned {
+                role: Role::Operations,
+                person: "sam".into(),
+            },
+            "operations: sam",
+        ),
+        (
+            EntryKind::SummaryChanged {
+                from: String::new(),
+                to: "Prompt v8 of support-answer dropped the instruction to answer only from the \
+                     retrieved order and policy data; about one answer in eight invented details \
+                     until the rollback to v7."
+                    .into(),
+            },
+            "summary written",
+        ),
+        (
+            EntryKind::Starred {
+                seq: change,
+                starred: true,
+            },
+            "starred the change",
+        ),
+        (
+            EntryKind::Starred {
+                seq: detection,
+                starred: true,
+            },
+            "starred the detection",
+        ),
+        (
+            EntryKind::Starred {
+                seq: detection,
+                starred: false,
+            },
+            "unstarred the detection",
+        ),
+        (
+            EntryKind::Starred {
+                seq: applied.seq,
+                starred: true,
+            },
+            "starred the rollback",
+        ),
+        (
+            EntryKind::Starred {
+                seq: verified,
+                starred: true,
+            },
+            "starred the verification",
+        ),
+        (
+            EntryKind::EntryEdited {
+                seq: applied.seq,
+                from: applied.text.clone(),
+                to: "prompt rollback applied by simulator: live prompt back on v7".into(),
+            },
+            "edited the rollback's entry",
+        ),
+    ];
+    let mut timeline = TimelineStore::open(h.data_dir(), &id).unwrap();
+    for (kind, text) in kinds {
+        seq += 1;
+        ts += Duration::minutes(1);
+        timeline.append(&entry(seq, ts, kind, text)).unwrap();
+    }
+    (h, id)
+}
+
+fn entry(seq: u64, ts: DateTime<Utc>, kind: EntryKind, text: &str) -> TimelineEntry {
+    TimelineEntry {
+        seq,
+        ts,
+        recorded_at: ts,
+        actor: "oncall".into(),
+        kind,
+        text: text.into(),
+        metrics: Default::default(),
+    }
+}
+
+fn postmortem(h: &Harness, id: &str, all_entries: bool) -> Postmortem {
+    let record = load::load(h.data_dir(), id).unwrap();
+    assert!(record.problems.is_empty(), "{:?}", record.problems);
+    Postmortem::build(
+        &record,
+        &Options {
+            all_entries,
+            ..Options::default()
+        },
+    )
+}
+
+#[test]
+fn the_handled_incident_exports_golden_markdown_json_and_html() {
+    let (h, id) = handled();
+    let pm = postmortem(&h, &id, false);
+    insta::assert_snapshot!("prompt_regression_md", markdown::render(&pm));
+    insta::assert_snapshot!("prompt_regression_json", json::render(&pm));
+    insta::assert_snapshot!("prompt_regression_html", html::render(&pm));
+}
+
+#[test]
+fn the_followed_up_incident_exports_its_cause_roles_summary_and_stars() {
+    let (h, id) = followed_up();
+    let md = markdown::render(&postmortem(&h, &id, false));
+    insta::assert_snapshot!("followed_up_starred_md", md);
+    assert!(md.contains("| root cause | Prompt |"), "{md}");
+    assert!(md.contains("| incident commander | oncall (since "), "{md}");
+    assert!(md.contains("| operations | sam (since "), "{md}");
+    assert!(md.contains("| sam | corrective | "), "{md}");
+    assert!(md.contains("| oncall | preventive | "), "{md}");
+    assert!(md.contains("The 3 starred entries;"), "{md}");
+    assert!(
+        md.contains("(edited; was: prompt rollback applied by simulator"),
+        "{md}"
+    );
+    assert!(!md.contains("NOT SET"), "{md}");
+    assert!(
+        md.contains("No evaluation in CI covered the changed prompt"),
+        "{md}"
+    );
+
+    let all = markdown::render(&postmortem(&h, &id, true));
+    insta::assert_snapshot!("followed_up_all_md", all);
+    let rows = all.lines().filter(|l| l.starts_with("| ")).count();
+    let total = store::load(h.data_dir(), &id).unwrap().entries.len();
+    assert!(all.contains(&format!("All {total} entries.")), "{all}");
+    assert!(rows > md.lines().filter(|l| l.starts_with("| ")).count());
+}
+
+#[test]
+fn without_a_root_cause_the_export_says_it_is_not_set_and_what_triage_found() {
+    let (h, id) = handled();
+    let md = markdown::render(&postmortem(&h, &id, false));
+    assert!(
+        md.contains("**Root cause category NOT SET — a postmortem must commit to one of model / prompt / data / infrastructure.**"),
+        "{md}"
+    );
+    assert!(md.contains("- Prompt: likely ("), "{md}");
+    assert!(md.contains("| root cause | NOT SET |"), "{md}");
+}
+
+#[test]
+fn the_impact_rate_is_the_failing_calls_over_the_checked_calls_in_the_window() {
+    let (h, id) = handled();
+    let pm = postmortem(&h, &id, false);
+    let impact = pm.impact.as_ref().expect("an impact");
+    assert_eq!(impact.metric, "hallucination_rate");
+    let path = store::incident_dir(h.data_dir(), &id).join(store::SAMPLES_FILE);
+    let (mut bad, mut of) = (0, 0);
+    for line in std::fs::read_to_string(path).unwrap().lines() {
+        let sample: MinuteSample = serde_json::from_str(line).unwrap();
+        let overlaps =
+            sample.minute + Duration::minutes(1) > impact.start && sample.minute < impact.end;
+        if let (true, Some(m)) = (overlaps, sample.metrics.get("hallucination_rate")) {
+            bad += m.bad.unwrap();
+            of += m.of.unwrap();
+        }
+    }
+    assert_eq!((impact.bad, impact.of), (bad, of));
+    let rate = bad as f64 / of as f64;
+    assert!((impact.rate - rate).abs() < 1e-12);
+    let expected = format!(
+        "{:.1}% of requests ({bad} of {of} checked calls)",
+        rate * 100.0
+    );
+    assert!(
+        impact.sentence.starts_with(&expected),
+        "{}",
+        impact.sentence
+    );
+    assert!(
+        impact.sentence.contains("not every request"),
+        "{}",
+        impact.sentence
+    );
+    let record = load::load(h.data_dir(), &id).unwrap();
+    assert_eq!(impact.start, record.incident.impact_start.unwrap());
+    assert_eq!(impact.end, record.incident.mitigated_at.unwrap());
+}
+
+fn flightdeck(args: &[&str], data_dir: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args(args)
+        .env("FLIGHTDECK_DATA_DIR", data_dir)
+        .env_remove("FLIGHTDECK_CONFIG")
+        .current_dir(data_dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_command_writes_a_self_contained_html_file() {
+    let (h, _) = handled();
+    let out = h.data_dir().join("postmortem.html");
+    let run = flightdeck(
+        &[
+            "export",
+            "latest",
+            "--format",
+            "html",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        h.data_dir(),
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let page = std::fs::read_to_string(&out).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.contains("<svg"), "a chart per metric");
+    for forbidden in ["http://", "https://", "<script"] {
+        assert!(!page.contains(forbidden), "the page has {forbidden}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(h.data_dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_bad_line_is_warned_about_by_file_and_line_and_noted_in_the_export() {
+    let (h, id) = handled();
+    let samples = store::incident_dir(h.data_dir(), &id).join(store::SAMPLES_FILE);
+    let lines = std::fs::read_to_string(&samples).unwrap().lines().count();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&samples)
+        .unwrap();
+    file.write_all(b"{\"minute\":\"2026-03\n").unwrap();
+    let run = flightdeck(&["export", &id, "--format", "md"], h.data_dir());
+    assert!(run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains(&format!("samples.jsonl: line {} skipped", lines + 1)),
+        "{stderr}"
+    );
+    let md = String::from_utf8_lossy(&run.stdout);
+    assert!(md.contains("**Record problems:** 1 line(s)"), "{md}");
+    assert!(
+        md.contains(&format!("- samples.jsonl line {}: ", lines + 1)),
+        "{md}"
+    );
+}
+
+#[test]
+fn a_bad_redaction_pattern_in_the_config_exits_2_naming_it() {
+    let (h, _) = handled();
+    let config = h.data_dir().join("team.toml");
+    std::fs::write(&config, "[postmortem]\nredact = [\"order (#\"]\n").unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "export",
+            "--format",
+            "md",
+        ])
+        .env("FLIGHTDECK_DATA_DIR", h.data_dir())
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("[postmortem] redact") && stderr.contains("order (#"),
+        "{stderr}"
+    );
+}
