@@ -247,7 +247,13 @@ fn handle_terminal_event(app: &mut App, view: &mut View, event: Event) -> Vec<Ef
             }
         }
         Event::Paste(text) => {
-            if let Some((_, editor)) = view.editor.as_mut() {
+            if let Some((target, editor)) = view.editor.as_mut() {
+                // A one-line field takes a pasted paragraph as one line.
+                let text = if target.multi_line() {
+                    text
+                } else {
+                    text.replace("\r\n", " ").replace(['\r', '\n'], " ")
+                };
                 editor.insert_str(text);
             }
             typed_filter(app, view)
@@ -424,6 +430,26 @@ mod tests {
             app.incident.as_ref().unwrap().title,
             "Answers invent refunds (v8)"
         );
+    }
+
+    #[test]
+    fn a_paragraph_pasted_into_a_one_line_field_stays_one_line() {
+        let mut app = cockpit();
+        let mut view = View::default();
+        type_keys(
+            &mut app,
+            &mut view,
+            &[KeyCode::Char('d'), KeyCode::Char('e')],
+        );
+        type_keys(&mut app, &mut view, &[KeyCode::Enter, KeyCode::End]);
+        handle_terminal_event(
+            &mut app,
+            &mut view,
+            Event::Paste(": answers\r\ninvent".into()),
+        );
+        type_keys(&mut app, &mut view, &[KeyCode::Enter]);
+        let title = &app.incident.as_ref().unwrap().title;
+        assert_eq!(title, "Declared by oncall: answers invent");
     }
 
     #[test]

@@ -5,7 +5,7 @@ mod support;
 
 use flightdeck::app::editing::{EditTarget, Editor};
 use flightdeck::app::keymap::{Command, Key};
-use flightdeck::app::{Action, Overlay, Persisted};
+use flightdeck::app::{Action, Overlay, Persisted, Resumed};
 use flightdeck::engine::metrics::{MetricId, MetricState};
 use flightdeck::incident::store;
 use flightdeck::model::{EntryKind, Incident, MitigationKind, Outcome, Status};
@@ -193,7 +193,10 @@ fn a_reopened_incident_shows_its_whole_history_and_continues_it() {
     let recorded = store::load(first.data_dir(), &id).unwrap().entries;
 
     let mut second = Harness::new("prompt-regression");
-    second.app.resume(recorded.clone());
+    second.app.resume(Resumed {
+        entries: recorded.clone(),
+        ..Resumed::default()
+    });
     assert_eq!(second.app.incident.as_ref().unwrap().id, id);
     assert_eq!(second.app.timeline.len(), recorded.len());
     // The resumed source replays the same history: none of it is logged a second time.

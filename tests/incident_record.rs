@@ -144,6 +144,17 @@ fn the_record_dialog_sets_cause_roles_title_summary_and_times_each_logged() {
         }
     );
     h.press(Key::Esc);
+    record_row(&mut h, RecordField::Time(NamedTime::Detected));
+    h.dispatch(Action::TextSubmitted("14:10".into()));
+    let refused = editor(&h)
+        .error
+        .expect("detection before the impact start is refused");
+    assert!(
+        refused.contains("would be before impact start"),
+        "{refused}"
+    );
+    h.press(Key::Esc);
+    h.press(Key::Esc);
     let entries = h.app.timeline.len();
     h.run_minutes(5);
     assert!(
@@ -208,6 +219,8 @@ fn an_entry_is_corrected_with_its_history_kept_and_the_timeline_filters_by_text(
         h.app.timeline[2].entry.text, "paged the prompt ownr",
         "never rewritten"
     );
+    assert_eq!(h.app.overlay, Some(Overlay::Entry(3)), "back to the entry");
+    h.press(Key::Esc);
     let frame = h.render(160, 45);
     assert!(
         frame.contains("paged the prompt owner (dana) (edited)"),
@@ -268,4 +281,31 @@ fn z_shows_every_time_in_the_local_zone_and_back() {
     assert!(frame.contains("15:17:00"), "{frame}");
     h.press(Key::Char('z'));
     assert!(h.render(160, 45).contains("2026-03-14 UTC"));
+}
+
+#[test]
+fn a_resumed_incident_records_its_minutes_after_the_last_one_on_disk() {
+    let mut first = Harness::new("prompt-regression");
+    assert!(first.run_until(45, |app| app.incident.is_some()));
+    first.run_minutes(4);
+    let id = first.app.incident.as_ref().unwrap().id.clone();
+    let before = store::load_lines::<MinuteSample>(first.data_dir(), &id, store::SAMPLES_FILE)
+        .unwrap()
+        .items;
+    let last_before = before.last().unwrap().minute;
+
+    let mut second = Harness::new("prompt-regression");
+    second
+        .app
+        .resume(flightdeck::commands::resumed(first.data_dir(), &id).unwrap());
+    second.run_minutes((first.now() - second.now()).num_minutes() + 5);
+    let after = store::load_lines::<MinuteSample>(second.data_dir(), &id, store::SAMPLES_FILE)
+        .unwrap()
+        .items;
+    assert!(!after.is_empty(), "the resumed run goes on recording");
+    assert_eq!(
+        after[0].minute,
+        last_before + chrono::Duration::minutes(1),
+        "no minute twice, none skipped"
+    );
 }

@@ -20,7 +20,13 @@ fn after_resolved() -> Duration {
     Duration::minutes(15)
 }
 
-/// Failing calls kept per alarming metric, and in all: enough to seed an evaluation set.
+/// A minute is recorded this long after it ends: live sources deliver late calls.
+fn grace() -> Duration {
+    Duration::seconds(30)
+}
+
+/// Failing calls kept until each alarming metric has this many, and at most this many calls in
+/// all: enough to seed an evaluation set.
 const EXAMPLES_PER_METRIC: usize = 5;
 const EXAMPLES_MAX: usize = 20;
 
@@ -29,8 +35,12 @@ const EXAMPLES_MAX: usize = 20;
 pub struct Measured {
     /// Minutes before this one are recorded.
     pub minutes_until: Option<DateTime<Utc>>,
-    /// Failing calls kept so far, by metric.
+    /// Failing calls kept so far, by metric they failed.
     pub examples: HashMap<MetricId, usize>,
+    /// Failing calls kept so far.
+    pub kept_calls: usize,
+    /// The alarm whose onset the impact start was estimated from.
+    pub impact_episode: Option<DateTime<Utc>>,
 }
 
 impl App {
@@ -48,7 +58,7 @@ impl App {
         let Some(incident_id) = self.recording(now) else {
             return Vec::new();
         };
-        let Ok(this_minute) = now.duration_trunc(Duration::minutes(1)) else {
+        let Ok(this_minute) = (now - grace()).duration_trunc(Duration::minutes(1)) else {
             return Vec::new();
         };
         let opened = self.incident.as_ref().map_or(now, |i| i.opened_at);
@@ -76,12 +86,10 @@ impl App {
 
     /// Keeps a call that failed a quality metric the incident alarmed on, within the caps.
     pub(super) fn keep_failing_call(&mut self, call: &Call, failed: &[MetricId]) -> Option<Effect> {
-        let incident_id = self.recording(call.ts)?;
-        let alarming = &self.assessment.as_ref()?.episode.as_ref()?.metrics;
-        let kept_total: usize = self.measured.examples.values().sum();
-        if kept_total >= EXAMPLES_MAX {
+        if self.measured.kept_calls >= EXAMPLES_MAX {
             return None;
         }
+        let alarming = &self.assessment.as_ref()?.episode.as_ref()?.metrics;
         let wanted: Vec<MetricId> = failed
             .iter()
             .copied()
@@ -93,6 +101,8 @@ impl App {
         if !room {
             return None;
         }
+        let incident_id = self.recording(call.ts)?;
+        self.measured.kept_calls += 1;
         for metric in &wanted {
             *self.measured.examples.entry(*metric).or_default() += 1;
         }

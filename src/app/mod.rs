@@ -46,8 +46,17 @@ pub struct Settings {
     pub local_offset: FixedOffset,
 }
 
-/// The actor for what flightdeck does by itself.
-pub const SYSTEM_ACTOR: &str = "flightdeck";
+/// A recorded incident as read back to be continued.
+#[derive(Debug, Clone, Default)]
+pub struct Resumed {
+    pub entries: Vec<TimelineEntry>,
+    /// The minute after the last one in its samples, if it has any.
+    pub minutes_recorded_until: Option<DateTime<Utc>>,
+    /// What could not be read back, said on screen, e.g. "2 unreadable lines in timeline.jsonl".
+    pub unreadable: Option<String>,
+}
+
+pub use crate::model::timeline::SYSTEM_ACTOR;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -253,11 +262,20 @@ impl App {
     }
 
     /// Resumes a recorded incident: its history is shown as logged and new entries follow it.
-    pub fn resume(&mut self, entries: Vec<TimelineEntry>) {
+    pub fn resume(&mut self, record: Resumed) {
+        let Resumed {
+            entries,
+            minutes_recorded_until,
+            unreadable,
+        } = record;
         self.incident = Incident::from_timeline(&entries);
         self.quiet_until = entries.last().map(|e| e.ts);
-        // The minutes up to the end of the record were recorded with it.
-        self.measured.minutes_until = self.quiet_until;
+        // Minutes go on after the last one on disk, which the last run may have written after its
+        // last entry.
+        self.measured.minutes_until = minutes_recorded_until.or(self.quiet_until);
+        if let Some(what) = unreadable {
+            self.message = Some((Level::Warn, what));
+        }
         self.timeline = entries
             .into_iter()
             .map(|entry| LoggedEntry {
@@ -565,6 +583,14 @@ impl App {
                 ..
             })) => {
                 self.timeline_query.clear();
+                self.entry_selected = 0;
+                Vec::new()
+            }
+            Some(Overlay::Editor(Editor {
+                target: EditTarget::Entry(seq),
+                ..
+            })) => {
+                self.overlay = Some(Overlay::Entry(seq));
                 Vec::new()
             }
             Some(Overlay::Confirm { plan, .. }) => {
@@ -1063,12 +1089,12 @@ impl App {
             )
             .into_iter()
             .collect();
-        // Whoever acknowledges an incident nobody leads yet leads it, as in incident.io.
+        // Whoever first moves an incident nobody leads yet leads it, as in incident.io.
         let led = self
             .incident
             .as_ref()
             .is_some_and(|i| i.roles.contains_key(&Role::Commander));
-        if to == Status::Investigating && !led {
+        if from == Status::Detected && !led {
             effects.extend(self.assign_role(Role::Commander, &actor, &actor));
         }
         effects

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 
 use super::editing::{EditTarget, Editor, RecordField};
 use super::{App, Effect, Level, Overlay, SYSTEM_ACTOR};
-use crate::model::{Category, EntryKind, NamedTime, Role, Status, Zone};
+use crate::model::{Category, EntryKind, Incident, NamedTime, Role, Status, Zone};
 
 /// The estimate moves the record only by at least this much, so it does not churn.
 fn estimate_step() -> Duration {
@@ -33,13 +33,25 @@ impl App {
         if incident.status >= Status::Mitigated || self.impact_start_set_by_hand() {
             return None;
         }
-        let onset = self.assessment.as_ref()?.episode.as_ref()?.onset?;
+        let episode = self.assessment.as_ref()?.episode.as_ref()?;
+        // Only the alarm the estimate started from: a later alarm in a long incident has its own
+        // onset, after the impact began.
+        if self
+            .measured
+            .impact_episode
+            .is_some_and(|first| first != episode.first_alarm)
+        {
+            return None;
+        }
+        let first_alarm = episode.first_alarm;
+        let onset = episode.onset?;
         // The record keeps whole seconds, as every time it shows.
         let onset = onset.duration_trunc(Duration::seconds(1)).ok()?;
         let from = incident.impact_start;
         if from.is_some_and(|known| (known - onset).abs() < estimate_step()) {
             return None;
         }
+        self.measured.impact_episode = Some(first_alarm);
         let text = format!(
             "impact start {}: the engine's onset estimate{}",
             stamp(onset),
@@ -107,13 +119,17 @@ impl App {
         };
         match outcome {
             Ok(effects) => {
-                self.overlay = None;
-                if let EditTarget::Field(field) = editor.target {
-                    let selected = RecordField::ALL.iter().position(|f| *f == field);
-                    self.overlay = Some(Overlay::Record {
-                        selected: selected.unwrap_or(0),
-                    });
-                }
+                // Back to where the editor was opened from.
+                self.overlay = match editor.target {
+                    EditTarget::Field(field) => Some(Overlay::Record {
+                        selected: RecordField::ALL
+                            .iter()
+                            .position(|f| *f == field)
+                            .unwrap_or(0),
+                    }),
+                    EditTarget::Entry(seq) => Some(Overlay::Entry(seq)),
+                    EditTarget::Note | EditTarget::Filter => None,
+                };
                 effects
             }
             Err(reason) => {
@@ -207,6 +223,7 @@ impl App {
                 if from == Some(to) {
                     return Ok(Vec::new());
                 }
+                out_of_order(&incident, time, to).map_or(Ok(()), Err)?;
                 let was = from
                     .map(|f| format!(" (was {})", Zone::utc().stamp(f)))
                     .unwrap_or_default();
@@ -265,6 +282,24 @@ impl App {
             .into_iter()
             .collect())
     }
+}
+
+/// Why setting `time` to `to` would put the named times out of their order (impact start,
+/// detected, acknowledged, mitigated, resolved), which would make the response times negative.
+fn out_of_order(incident: &Incident, time: NamedTime, to: DateTime<Utc>) -> Option<String> {
+    let zone = Zone::utc();
+    NamedTime::ORDER.iter().find_map(|other| {
+        let at = incident.time(*other)?;
+        let conflict = (*other < time && at > to) || (*other > time && at < to);
+        conflict.then(|| {
+            let relation = if *other < time { "before" } else { "after" };
+            format!(
+                "{time} at {} would be {relation} {other} at {}: change {other} first",
+                zone.stamp(to),
+                zone.stamp(at)
+            )
+        })
+    })
 }
 
 fn stamp(ts: DateTime<Utc>) -> String {

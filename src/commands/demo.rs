@@ -10,7 +10,6 @@ use super::setup::{self, EngineSetup};
 use crate::app::{App, Settings};
 use crate::cli::{DemoArgs, GlobalArgs};
 use crate::config::file::ConfigFile;
-use crate::incident::store;
 use crate::sim::Simulator;
 use crate::sim::scenario::Scenario;
 use crate::{config, runtime};
@@ -36,15 +35,7 @@ pub fn run(
     let embeddings = setup::embeddings(config)?;
     let mut app = App::new(settings, engine, Utc::now());
     if let Some(id) = &args.incident {
-        let loaded = store::load(data_dir, id).map_err(|e| BadInput(e.to_string()))?;
-        if !loaded.bad_lines.is_empty() {
-            tracing::warn!(
-                id,
-                bad = loaded.bad_lines.len(),
-                "unreadable timeline lines skipped"
-            );
-        }
-        app.resume(loaded.entries);
+        app.resume(super::resumed(data_dir, id)?);
     }
     let simulator = Simulator::new(scenario, args.seed);
     tracing::info!(scenario = %args.scenario, seed = args.seed, speed = args.speed, "demo starting");

@@ -53,3 +53,45 @@ pub fn async_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn local_offset() -> chrono::FixedOffset {
     *chrono::Local::now().offset()
 }
+
+/// Reads a recorded incident back to continue it: its timeline, and where its minute samples end.
+/// Unreadable lines are logged with their file and number, and counted on screen.
+pub fn resumed(data_dir: &std::path::Path, id: &str) -> anyhow::Result<crate::app::Resumed> {
+    use crate::incident::store;
+    let timeline = store::load(data_dir, id).map_err(|e| BadInput(e.to_string()))?;
+    let samples =
+        store::load_lines::<crate::model::MinuteSample>(data_dir, id, store::SAMPLES_FILE)?;
+    let timeline_path = store::incident_dir(data_dir, id).join(store::TIMELINE_FILE);
+    let unreadable: Vec<(&std::path::Path, &store::BadLine)> = timeline
+        .bad_lines
+        .iter()
+        .map(|bad| (timeline_path.as_path(), bad))
+        .chain(
+            samples
+                .bad_lines
+                .iter()
+                .map(|bad| (samples.path.as_path(), bad)),
+        )
+        .collect();
+    for (path, bad) in &unreadable {
+        tracing::warn!(path = %path.display(), line = bad.line, reason = %bad.reason, "unreadable line skipped");
+    }
+    let minutes_recorded_until = samples
+        .items
+        .iter()
+        .map(|s| s.minute)
+        .max()
+        .map(|last| last + chrono::Duration::minutes(1));
+    Ok(crate::app::Resumed {
+        entries: timeline.entries,
+        minutes_recorded_until,
+        unreadable: (!unreadable.is_empty()).then(|| {
+            format!(
+                "incident {id}: {} unreadable lines skipped (first: {} line {}); see the log",
+                unreadable.len(),
+                unreadable[0].0.display(),
+                unreadable[0].1.line
+            )
+        }),
+    })
+}

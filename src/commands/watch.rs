@@ -16,7 +16,6 @@ use crate::app::{Action, App, Settings};
 use crate::cli::{GlobalArgs, WatchArgs};
 use crate::config::sources::OtlpConfig;
 use crate::config::{self, file::ConfigFile};
-use crate::incident::store;
 use crate::model::{MitigationKind, MitigationPlan};
 use crate::runtime::{self, Controls};
 use crate::sources::events::{self, Input, Records};
@@ -104,8 +103,7 @@ pub fn run(
         Utc::now(),
     );
     if let Some(id) = &args.incident {
-        let loaded = store::load(data_dir, id).map_err(|e| BadInput(e.to_string()))?;
-        app.resume(loaded.entries);
+        app.resume(super::resumed(data_dir, id)?);
     }
     let start: runtime::StartSources = Box::new(move |actions| {
         for (records, input) in inputs {

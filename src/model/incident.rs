@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::Category;
-use super::timeline::{EntryKind, TimelineEntry};
+use super::timeline::{EntryKind, SYSTEM_ACTOR, TimelineEntry};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Severity {
@@ -238,13 +238,16 @@ impl Incident {
                 self.status = *to;
                 // A time someone already set by hand stands: the status only fills a blank.
                 let reached = match to {
-                    Status::Investigating => Some(NamedTime::Acknowledged),
                     Status::Mitigated => Some(NamedTime::Mitigated),
                     Status::Resolved => Some(NamedTime::Resolved),
-                    Status::Detected | Status::Identified => None,
+                    Status::Detected | Status::Investigating | Status::Identified => None,
                 };
                 if let Some(which) = reached {
                     self.time_mut(which).get_or_insert(entry.ts);
+                }
+                // A person moving the incident past Detected acknowledges it, even skipping a step.
+                if *to > Status::Detected && entry.actor != SYSTEM_ACTOR {
+                    self.acknowledged_at.get_or_insert(entry.ts);
                 }
             }
             EntryKind::SeverityChanged { to, .. } => self.severity = *to,

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 use super::Category;
 use super::incident::{NamedTime, Role, Severity, Status};
 
+/// The actor for what flightdeck does by itself.
+pub const SYSTEM_ACTOR: &str = "flightdeck";
+
 /// How an action ended; the entry text carries the read-back, the reason or the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -53,13 +53,15 @@ impl Zone {
         self.format(ts, "%Y-%m-%d %H:%M:%S")
     }
 
-    /// Reads a time typed in this zone: `YYYY-MM-DD HH:MM[:SS]`, or `HH:MM[:SS]` on the date of
-    /// `reference` (in this zone), or RFC 3339 with its own offset.
+    /// Reads a time typed in this zone: `YYYY-MM-DD HH:MM[:SS]`, or `HH:MM[:SS]` on the day that
+    /// puts it nearest `reference` (23:55 typed just after midnight is yesterday's), or RFC 3339
+    /// with its own offset.
     pub fn parse(&self, text: &str, reference: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
         let text = text.trim();
         if let Ok(ts) = DateTime::parse_from_rfc3339(text) {
             return Ok(ts.with_timezone(&Utc));
         }
+        let local_reference = reference.with_timezone(&self.offset).naive_local();
         let naive = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
             .iter()
             .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
@@ -67,8 +69,12 @@ impl Zone {
                 let time = ["%H:%M:%S", "%H:%M"]
                     .iter()
                     .find_map(|f| NaiveTime::parse_from_str(text, f).ok())?;
-                let date: NaiveDate = reference.with_timezone(&self.offset).date_naive();
-                Some(date.and_time(time))
+                let date: NaiveDate = local_reference.date();
+                [date.pred_opt(), Some(date), date.succ_opt()]
+                    .into_iter()
+                    .flatten()
+                    .map(|day| day.and_time(time))
+                    .min_by_key(|candidate| (*candidate - local_reference).abs())
             })
             .ok_or_else(|| {
                 format!(
@@ -117,6 +123,15 @@ mod tests {
         );
         let error = utc.parse("quarter past two", reference).unwrap_err();
         assert!(error.contains("YYYY-MM-DD HH:MM:SS"), "{error}");
+    }
+
+    #[test]
+    fn a_time_of_day_lands_on_the_day_nearest_its_reference() {
+        let zone = Zone::utc();
+        let late = at("2026-03-14T23:50:00Z");
+        assert_eq!(zone.parse("00:10", late), Ok(at("2026-03-15T00:10:00Z")));
+        let early = at("2026-03-15T00:05:00Z");
+        assert_eq!(zone.parse("23:55", early), Ok(at("2026-03-14T23:55:00Z")));
     }
 
     #[test]

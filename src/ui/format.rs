@@ -108,6 +108,19 @@ pub fn clock(ts: DateTime<Utc>) -> String {
     ts.format("%H:%M:%S").to_string()
 }
 
+/// `text` cut to `width` columns, with an ellipsis when something was cut.
+pub fn fit(text: &str, width: usize) -> String {
+    if width == 0 {
+        return String::new();
+    }
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
 /// A state without its details after " · " (a prompt version's date): for narrow places, where
 /// the confirm dialog shows them in full.
 pub fn short_state(state: &str) -> &str {
@@ -184,6 +197,13 @@ pub fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fit_cuts_with_an_ellipsis_only_when_needed() {
+        assert_eq!(fit("abcdef", 6), "abcdef");
+        assert_eq!(fit("abcdefg", 6), "abcde…");
+        assert_eq!(fit("abc", 0), "");
+    }
 
     #[test]
     fn ages_read_naturally() {

@@ -142,8 +142,9 @@ pub fn svg(chart: &Chart) -> String {
     let values = ValueScale::fitting(highest(chart, &points));
     let title = escape(&chart.title);
 
+    // Inline in an HTML page, whose parser gives the element its namespace: no xmlns URL.
     let mut out = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"100%\" \
+        "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"100%\" \
          role=\"img\" aria-label=\"{title}\" font-family=\"sans-serif\" font-size=\"10\">\n\
          <title>{title}</title>\n\
          <text x=\"8\" y=\"18\" font-size=\"13\" font-weight=\"bold\" fill=\"#222\">{title}</text>\n"

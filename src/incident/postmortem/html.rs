@@ -7,10 +7,6 @@ use super::quality::{MetricReport, Unit};
 use super::sections::{Block, Span, blocks};
 use super::{MarkerKind, Postmortem};
 
-/// The SVG namespace attribute: an HTML parser gives inline SVG its namespace, and without the
-/// attribute the page names no URL at all.
-const SVG_NAMESPACE: &str = " xmlns=\"http://www.w3.org/2000/svg\"";
-
 fn spans(spans: &[Span]) -> String {
     spans
         .iter()
@@ -58,7 +54,7 @@ fn charts(pm: &Postmortem) -> String {
     );
     for metric in shown {
         out.push_str("<figure>\n");
-        out.push_str(&chart::svg(&chart_of(pm, metric)).replacen(SVG_NAMESPACE, "", 1));
+        out.push_str(&chart::svg(&chart_of(pm, metric)));
         out.push_str("</figure>\n");
     }
     out

@@ -19,6 +19,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 || offers_a_choice(app)
                 || !matches!(b.command, Command::Up | Command::Down)
         })
+        // Popups share their keys; only an entry's full view has a text to edit.
+        .filter(|b| {
+            b.command != Command::EditEntry || matches!(app.overlay, Some(Overlay::Entry(_)))
+        })
         .map(|b| {
             [
                 Span::styled(format!(" {} ", b.label), theme.accent),

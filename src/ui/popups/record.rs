@@ -4,13 +4,16 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 
 use super::open_box;
 use crate::app::App;
 use crate::app::editing::RecordField;
 use crate::ui::format;
 use crate::ui::theme::Theme;
+
+/// The dialog's width less the label column and the borders.
+const VALUE_WIDTH: usize = 96 - 2 - 22;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, selected: usize, theme: &Theme) {
     let Some(incident) = &app.incident else {
@@ -49,6 +52,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selected: usize, theme: &T
                 None => unset("not yet"),
             },
         };
+        // One row per field, whatever its length: the editor shows it whole.
+        let value = format::fit(&value, VALUE_WIDTH);
         let marker = if i == selected { "▶ " } else { "  " };
         let label = format!("{marker}{:<20}", capitalised(&field.to_string()));
         let label_style = if i == selected {
@@ -81,7 +86,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selected: usize, theme: &T
         ),
         theme.border_focused,
     );
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 fn capitalised(text: &str) -> String {

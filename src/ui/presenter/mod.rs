@@ -55,28 +55,3 @@ fn shown_triage(app: &App) -> Option<&Triage> {
         live
     }
 }
-
-/// `text` cut to `width` columns, with an ellipsis when something was cut.
-fn fit(text: &str, width: usize) -> String {
-    if width == 0 {
-        return String::new();
-    }
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
-}
-
-#[cfg(test)]
-mod tests {
-    use super::fit;
-
-    #[test]
-    fn fit_cuts_with_an_ellipsis_only_when_needed() {
-        assert_eq!(fit("abcdef", 6), "abcdef");
-        assert_eq!(fit("abcdefg", 6), "abcde…");
-        assert_eq!(fit("abc", 0), "");
-    }
-}

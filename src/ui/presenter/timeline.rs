@@ -6,9 +6,9 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::fit;
 use crate::app::App;
 use crate::ui::format;
+use crate::ui::format::fit;
 use crate::ui::panes::timeline::kind_style;
 use crate::ui::redact::redact;
 use crate::ui::theme::Theme;

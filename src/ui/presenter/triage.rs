@@ -7,10 +7,11 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::{fit, shown_triage};
+use super::shown_triage;
 use crate::app::App;
 use crate::engine::triage::{Category, Triage, Verdict};
 use crate::ui::format;
+use crate::ui::format::fit;
 use crate::ui::redact::redact;
 use crate::ui::theme::Theme;
 
