@@ -185,7 +185,7 @@ impl App {
             return Vec::new();
         };
         let relevant_from = opened - self.engine.config().prompt_window;
-        let fresh: Vec<String> = self
+        let fresh: Vec<(String, DateTime<Utc>)> = self
             .engine
             .changes()
             .iter()
@@ -194,21 +194,23 @@ impl App {
                 (
                     r.id,
                     format!("{} at {}", r.summary(), r.change.ts.format("%H:%M:%S UTC")),
+                    r.change.ts,
                 )
             })
             .collect::<Vec<_>>()
             .into_iter()
-            .map(|(id, text)| {
+            .map(|(id, text, at)| {
                 self.logged_changes.insert(id);
-                text
+                (text, at)
             })
             .collect();
         fresh
             .into_iter()
-            .filter_map(|text| {
+            .filter_map(|(text, at)| {
                 self.log(
                     EntryKind::ChangeSeen {
                         change: text.clone(),
+                        at: Some(at),
                     },
                     SYSTEM_ACTOR,
                     text,

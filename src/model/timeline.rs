@@ -44,6 +44,9 @@ pub enum EntryKind {
     },
     ChangeSeen {
         change: String,
+        /// When the change happened, which is before it was logged when it led to the incident.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<DateTime<Utc>>,
     },
     ActionRequested {
         action: String,

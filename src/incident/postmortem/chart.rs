@@ -118,7 +118,7 @@ const BOTTOM: f64 = 200.0;
 const LABEL_ROWS: [f64; 3] = [62.0, 50.0, 38.0];
 /// A generous average glyph width of a generic sans-serif at font-size 10, for laying out
 /// labels without measuring text.
-const CHAR_WIDTH: f64 = 6.0;
+const CHAR_WIDTH: f64 = 6.6;
 /// Longer marker labels are cut, so one label cannot push the others off the chart.
 const LABEL_CHARS: usize = 32;
 /// At most this many x axis labels, so `HH:MM` labels never touch.

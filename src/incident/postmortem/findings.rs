@@ -23,7 +23,7 @@ pub struct Summary {
 pub fn first_change(incident: &Incident, entries: &[TimelineEntry]) -> Option<String> {
     let detected = incident.detected_at.unwrap_or(incident.opened_at);
     entries.iter().find_map(|e| match &e.kind {
-        EntryKind::ChangeSeen { change } if e.ts <= detected => Some(change.clone()),
+        EntryKind::ChangeSeen { change, .. } if e.ts <= detected => Some(change.clone()),
         _ => None,
     })
 }
@@ -322,7 +322,7 @@ pub fn action_items(
     let changes: Vec<&str> = entries
         .iter()
         .filter_map(|e| match &e.kind {
-            EntryKind::ChangeSeen { change } => Some(change.as_str()),
+            EntryKind::ChangeSeen { change, .. } => Some(change.as_str()),
             _ => None,
         })
         .collect();

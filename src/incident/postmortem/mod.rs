@@ -221,8 +221,8 @@ fn markers(incident: &Incident, entries: &[crate::model::TimelineEntry]) -> Vec<
         })
     };
     let events = entries.iter().filter_map(|e| match &e.kind {
-        EntryKind::ChangeSeen { change } => Some(Marker {
-            at: e.ts,
+        EntryKind::ChangeSeen { change, at } => Some(Marker {
+            at: at.unwrap_or(e.ts),
             kind: MarkerKind::Change,
             label: short_change(change),
         }),

@@ -62,6 +62,9 @@ pub enum Unit {
 pub struct Reading {
     pub minute: DateTime<Utc>,
     pub value: f64,
+    /// For a rate, the calls it was measured on: a minute of one rated call reads 100%.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub of: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -144,6 +147,7 @@ fn report(
         value_at(s).map(|value| Reading {
             minute: s.minute,
             value,
+            of: s.metrics.get(key).and_then(|m| m.of),
         })
     };
     let before = |at: Option<DateTime<Utc>>| {

@@ -60,7 +60,16 @@ fn worst(m: &MetricReport) -> String {
 }
 
 fn reading(unit: Unit, reading: Option<&Reading>) -> String {
-    or_dash(reading.map(|r| format!("{} ({} UTC)", value(unit, r.value), text::hm(r.minute))))
+    or_dash(reading.map(|r| {
+        let calls =
+            r.of.map(|n| format!(", {n} call{}", if n == 1 { "" } else { "s" }))
+                .unwrap_or_default();
+        format!(
+            "{} ({} UTC{calls})",
+            value(unit, r.value),
+            text::hm(r.minute)
+        )
+    }))
 }
 
 /// A metric key as its label, e.g. `hallucination_rate` → `Hallucination`.
@@ -255,7 +264,7 @@ fn metrics(out: &mut Vec<Block>, pm: &Postmortem) {
         return;
     }
     out.push(para(
-        "Per-minute values from the samples. Rates are the share of checked calls that failed; Grounded, Schema valid and Similarity are the share of good calls, so their worst minute is the lowest. Baseline: the engine's baseline at the impact start. Worst minute: during the incident (impact start to resolution). At mitigation and at resolution: the last minute that began before that time. † marks a metric a detector alarmed on.",
+        "Per-minute values from the samples. Rates are the share of checked calls that failed; Grounded, Schema valid and Similarity are the share of good calls, so their worst minute is the lowest. Baseline: the engine's baseline at the impact start. Worst minute: during the incident (impact start to resolution). At mitigation and at resolution: the last minute that began before that time. Each minute names the calls it was measured on: a minute of few calls swings far. † marks a metric a detector alarmed on.",
     ));
     out.push(Block::Table {
         headers: vec![
