@@ -242,6 +242,19 @@ fn markers(incident: &Incident, entries: &[crate::model::TimelineEntry]) -> Vec<
     .flatten()
     .chain(events)
     .collect();
+    // A mitigation's own change (the rollback seen by the change feed) says nothing its marker
+    // does not, and would crowd the labels.
+    let applied: Vec<DateTime<Utc>> = all
+        .iter()
+        .filter(|m| m.kind == MarkerKind::Mitigation)
+        .map(|m| m.at)
+        .collect();
+    all.retain(|m| {
+        m.kind != MarkerKind::Change
+            || !applied
+                .iter()
+                .any(|at| (*at - m.at).abs() <= chrono::Duration::minutes(1))
+    });
     all.sort_by_key(|m| m.at);
     all
 }
@@ -270,5 +283,68 @@ mod tests {
             "prompt v7 → v8"
         );
         assert_eq!(short_change("flag support-ai on"), "flag support-ai on");
+    }
+
+    #[test]
+    fn a_change_marks_its_own_time_and_a_mitigation_stands_for_its_own_change() {
+        let at = |text: &str| -> DateTime<Utc> { text.parse().unwrap() };
+        let entry = |seq, ts: &str, kind| crate::model::TimelineEntry {
+            seq,
+            ts: at(ts),
+            recorded_at: at(ts),
+            actor: "flightdeck".into(),
+            kind,
+            text: String::new(),
+            metrics: Default::default(),
+        };
+        let entries = vec![
+            entry(
+                1,
+                "2026-03-14T14:17:00Z",
+                EntryKind::Opened {
+                    id: "INC-1".into(),
+                    title: "t".into(),
+                    severity: crate::model::Severity::Sev2,
+                    source: "demo".into(),
+                },
+            ),
+            entry(
+                2,
+                "2026-03-14T14:17:00Z",
+                EntryKind::ChangeSeen {
+                    change: "prompt support-answer v7 → v8 by dana.m at 14:15:00 UTC".into(),
+                    at: Some(at("2026-03-14T14:15:00Z")),
+                },
+            ),
+            entry(
+                3,
+                "2026-03-14T14:22:00Z",
+                EntryKind::ChangeSeen {
+                    change: "prompt support-answer v8 → v7 by flightdeck at 14:22:00 UTC".into(),
+                    at: Some(at("2026-03-14T14:22:00Z")),
+                },
+            ),
+            entry(
+                4,
+                "2026-03-14T14:22:00Z",
+                EntryKind::ActionApplied {
+                    action: "prompt rollback".into(),
+                    backend: "simulator".into(),
+                },
+            ),
+        ];
+        let incident = Incident::from_timeline(&entries).unwrap();
+        let shown: Vec<(MarkerKind, DateTime<Utc>)> = markers(&incident, &entries)
+            .into_iter()
+            .map(|m| (m.kind, m.at))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (MarkerKind::Change, at("2026-03-14T14:15:00Z")),
+                (MarkerKind::Detected, at("2026-03-14T14:17:00Z")),
+                (MarkerKind::Mitigation, at("2026-03-14T14:22:00Z")),
+            ]
+        );
     }
 }
