@@ -36,6 +36,7 @@ code, pre { font-family: ui-monospace, Menlo, Consolas, monospace; }
   th { background: none; }
   a { color: #000; }
   figure, svg, table, tr { break-inside: avoid; }
+  h1, h2, h3 { break-after: avoid; }
 }
 "#;
 
@@ -98,6 +99,10 @@ mod tests {
         assert!(html.contains("<body>\n<p>body</p>\n</body>"));
         assert!(html.contains("@media print"));
         assert!(html.contains("break-inside: avoid"));
+        assert!(
+            html.contains("h2, h3 { break-after: avoid; }"),
+            "a heading stays with its section"
+        );
         for external in ["<script", "<link", "@import", "url(", "http://", "https://"] {
             assert!(
                 !html.contains(external),
