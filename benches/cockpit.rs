@@ -73,6 +73,7 @@ fn main() {
         speed: Some(60.0),
         present: false,
         local_offset: chrono::FixedOffset::east_opt(0).expect("UTC"),
+        drill: None,
     };
     let mut app = App::new(
         settings,

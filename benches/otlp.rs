@@ -285,6 +285,7 @@ async fn into_the_cockpit(template: &Arc<ExportTraceServiceRequest>, seconds: u6
         speed: None,
         present: false,
         local_offset: chrono::FixedOffset::east_opt(0).expect("UTC"),
+        drill: None,
     };
     let mut app = App::new(
         settings,

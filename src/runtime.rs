@@ -383,6 +383,7 @@ mod tests {
             speed: None,
             present: false,
             local_offset: chrono::FixedOffset::east_opt(0).expect("UTC"),
+            drill: None,
         };
         let engine = crate::engine::Engine::new(
             crate::engine::EngineConfig::default(),

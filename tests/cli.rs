@@ -108,6 +108,7 @@ fn incidents_and_export_read_what_the_cockpit_wrote() {
                 title: "Hallucination critical".into(),
                 severity: flightdeck::model::Severity::Sev2,
                 source: "demo:prompt-regression seed 42".into(),
+                drill: None,
             },
             text: "SEV2 opened: Hallucination critical".into(),
             metrics: Default::default(),

@@ -26,6 +26,7 @@ fn app(dry_run: bool) -> App {
         speed: None,
         present: false,
         local_offset: chrono::FixedOffset::east_opt(0).expect("UTC"),
+        drill: None,
     };
     let mut app = App::new(
         settings,

@@ -44,6 +44,9 @@ pub struct Settings {
     pub present: bool,
     /// The local zone's offset, for showing times in local time (`z`).
     pub local_offset: FixedOffset,
+    /// In a drill, the scenario being played: recorded with the incident, never shown before the
+    /// scorecard.
+    pub drill: Option<String>,
 }
 
 /// A recorded incident as read back to be continued.
@@ -1149,6 +1152,7 @@ impl App {
             title,
             severity,
             source: self.settings.source.clone(),
+            drill: self.settings.drill.clone(),
         };
         let entry = self.new_entry(kind, &actor, text);
         self.incident = Incident::from_timeline(std::slice::from_ref(&entry));

@@ -30,6 +30,7 @@ pub fn run(
         speed: Some(args.speed),
         present: global.present,
         local_offset: local_offset(),
+        drill: None,
     };
     let engine = EngineSetup::new(config, &[], None)?.engine();
     let embeddings = setup::embeddings(config)?;

@@ -37,6 +37,7 @@ pub fn run(
         speed: Some(args.speed),
         present: global.present,
         local_offset: local_offset(),
+        drill: None,
     };
     let app = App::new(
         settings,

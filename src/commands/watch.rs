@@ -96,6 +96,7 @@ pub fn run(
         speed: None,
         present: global.present,
         local_offset: local_offset(),
+        drill: None,
     };
     let mut app = App::new(
         settings,

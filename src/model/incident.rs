@@ -146,6 +146,8 @@ pub struct Incident {
     pub roles: BTreeMap<Role, RoleHolder>,
     /// Where the telemetry came from, e.g. `demo:prompt-regression seed 42`.
     pub source: String,
+    /// A drill's scenario: the incident was a game day, not production.
+    pub drill: Option<String>,
     pub opened_at: DateTime<Utc>,
     pub impact_start: Option<DateTime<Utc>>,
     pub detected_at: Option<DateTime<Utc>>,
@@ -166,6 +168,7 @@ impl Incident {
             title,
             severity,
             source,
+            drill,
         } = &first.kind
         else {
             return None;
@@ -179,6 +182,7 @@ impl Incident {
             root_cause: None,
             roles: BTreeMap::new(),
             source: source.clone(),
+            drill: drill.clone(),
             opened_at: first.ts,
             impact_start: None,
             detected_at: Some(first.ts),

@@ -33,6 +33,9 @@ pub enum EntryKind {
         title: String,
         severity: Severity,
         source: String,
+        /// The scenario of a drill (`flightdeck drill`), kept from the screen until the end.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        drill: Option<String>,
     },
     Detection {
         metric: String,

@@ -47,6 +47,7 @@ impl Harness {
             speed: Some(60.0),
             present: false,
             local_offset: chrono::FixedOffset::east_opt(0).expect("UTC"),
+            drill: None,
         };
         let start = scenario.start;
         let engine = Engine::new(EngineConfig::default(), schema_registry());

@@ -277,6 +277,7 @@ mod tests {
                     title: "Hallucination critical".into(),
                     severity: Severity::Sev2,
                     source: "test".into(),
+                    drill: None,
                 },
             ),
             entry(

@@ -306,6 +306,7 @@ mod tests {
                     title: "t".into(),
                     severity: crate::model::Severity::Sev2,
                     source: "demo".into(),
+                    drill: None,
                 },
             ),
             entry(

@@ -307,6 +307,7 @@ mod tests {
                     title: "t".into(),
                     severity: Severity::Sev2,
                     source: "test".into(),
+                    drill: None,
                 },
             ),
             entry(2, EntryKind::ActionRequested { action: action() }),
