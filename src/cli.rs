@@ -139,7 +139,9 @@ fn parse_speed(text: &str) -> Result<f64, String> {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ExportFormat {
+    /// The postmortem to file: impact as a rate over a window, root cause, metrics, timeline
     Md,
+    /// Everything in the postmortem as data, with a version (the schema is in docs/postmortem.md)
     Json,
     /// One self-contained page with a chart per metric
     Html,
