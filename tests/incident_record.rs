@@ -41,6 +41,17 @@ fn a_handled_incident_keeps_its_minutes_and_failing_calls() {
         peak > 0.15,
         "the hallucination peak is in the samples: {peak}"
     );
+    let baseline_at = |i: usize| samples.items[i].metrics["hallucination_rate"].baseline;
+    assert_eq!(
+        baseline_at(0),
+        None,
+        "no baseline before the first was ready"
+    );
+    assert!(baseline_at(samples.items.len() - 1).is_some());
+    assert!(
+        samples.items.iter().all(|s| s.stride == 1),
+        "the demo is not sampled"
+    );
 
     let examples =
         store::load_lines::<FailingCall>(h.data_dir(), id, store::EXAMPLES_FILE).unwrap();

@@ -58,6 +58,8 @@ struct Minute {
     terms: HashMap<Symbol, u64>,
     /// Schema violations by (schema, reason).
     violations: HashMap<(Symbol, Symbol), u64>,
+    /// One call counted in how many, at most, this minute (the engine samples heavy traffic).
+    stride: u32,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -126,6 +128,7 @@ impl MinuteCounts {
     pub fn add(&mut self, observation: &Observation, terms: &[Symbol]) {
         let outcomes = rate_outcomes(observation);
         let minute = self.minutes.entry(minute_of(observation.ts)).or_default();
+        minute.stride = minute.stride.max(observation.weight);
         count(&mut minute.total, &outcomes);
         let ok = observation.status == CallStatus::Ok;
         minute.transport.failed.add(!ok);
@@ -191,16 +194,21 @@ impl MinuteCounts {
     }
 
     /// Each minute of the span that had calls: its start, its rate counts in the order of
-    /// [`MetricId::RATES`], and its transport.
+    /// [`MetricId::RATES`], its transport, and one call counted in how many.
     pub fn each_minute(
         &self,
         span: Span,
-    ) -> impl Iterator<Item = (DateTime<Utc>, &[Proportion], &Transport)> {
+    ) -> impl Iterator<Item = (DateTime<Utc>, &[Proportion], &Transport, u32)> {
         self.minutes
             .range(span.first..span.end)
             .filter_map(|(minute, counts)| {
                 let start = DateTime::from_timestamp(minute * 60, 0)?;
-                Some((start, counts.total.as_slice(), &counts.transport))
+                Some((
+                    start,
+                    counts.total.as_slice(),
+                    &counts.transport,
+                    counts.stride.max(1),
+                ))
             })
     }
 

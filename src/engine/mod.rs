@@ -233,6 +233,8 @@ pub struct Engine {
     likeness: Likeness,
     /// When the references of healthy texts were last learned.
     learned_at: Option<DateTime<Utc>>,
+    /// When the first baseline was ready: minutes before it were judged against nothing.
+    first_baseline_at: Option<DateTime<Utc>>,
     input_drift: Option<InputDrift>,
     /// Each metric's baseline statistic for the window it was computed on: a frozen baseline is
     /// read once per episode, not once per evaluation.
@@ -271,6 +273,7 @@ impl Engine {
             passages: PassageTerms::default(),
             likeness: Likeness::default(),
             learned_at: None,
+            first_baseline_at: None,
             input_drift: None,
             baseline_stats: None,
             changes: ChangeLog::default(),
@@ -363,18 +366,23 @@ impl Engine {
         Ingested { raised, failed }
     }
 
-    /// Each minute from `from` through `to` that had calls, as an incident records it; the
-    /// baselines are the assessment's, in display units.
+    /// Each minute from `from` through `to` that had calls, as an incident records it, with the
+    /// baselines the incident is judged against (the assessment's, in display units) on the
+    /// minutes that had a baseline at all.
     pub fn minute_samples(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         baselines: &HashMap<MetricId, f64>,
     ) -> Vec<MinuteSample> {
-        let stride = self.sampling_stride();
+        let none = HashMap::new();
         self.minute_counts
             .each_minute(Span::through(from, to))
-            .map(|(minute, rates, transport)| {
+            .map(|(minute, rates, transport, stride)| {
+                let judged = self
+                    .first_baseline_at
+                    .is_some_and(|ready| minute + Duration::minutes(1) > ready);
+                let baselines = if judged { baselines } else { &none };
                 let mut metrics: BTreeMap<String, MetricMinute> = MetricId::RATES
                     .iter()
                     .zip(rates)
@@ -406,7 +414,7 @@ impl Engine {
                 MinuteSample {
                     minute,
                     calls: transport.failed.n,
-                    stride,
+                    stride: u64::from(stride),
                     metrics,
                 }
             })
@@ -454,6 +462,9 @@ impl Engine {
 
     pub fn evaluate(&mut self, now: DateTime<Utc>) -> Assessment {
         let baseline = self.baseline_window(now);
+        if baseline.is_some() && self.first_baseline_at.is_none() {
+            self.first_baseline_at = Some(now);
+        }
         if let Some(window) = baseline
             && !window.frozen
             && self.learned_at.is_none_or(|at| {
