@@ -7,10 +7,18 @@ use serde::de::DeserializeOwned;
 
 /// Calls `each` with the 1-based line number and the parsed record, or why it did not parse.
 pub fn for_each_line<T: DeserializeOwned>(
-    mut reader: impl BufRead,
+    reader: impl BufRead,
     mut each: impl FnMut(u64, Result<T, serde_json::Error>),
 ) -> std::io::Result<()> {
-    // Bytes, not a String, so a line that is not UTF-8 still gets serde_json's own error.
+    for_each_raw_line(reader, |number, line| each(number, parse(line)))
+}
+
+/// Calls `each` with the 1-based line number and the bytes of each line that is not blank, for a
+/// reader that needs the text to repair what an older version wrote.
+pub fn for_each_raw_line(
+    mut reader: impl BufRead,
+    mut each: impl FnMut(u64, &[u8]),
+) -> std::io::Result<()> {
     let mut line = Vec::new();
     let mut number = 0u64;
     loop {
@@ -20,13 +28,18 @@ pub fn for_each_line<T: DeserializeOwned>(
         }
         number += 1;
         if !line.iter().all(u8::is_ascii_whitespace) {
-            // A line checked as UTF-8 at once parses faster than string by string.
-            let parsed = match std::str::from_utf8(&line) {
-                Ok(text) => serde_json::from_str(text),
-                Err(_) => serde_json::from_slice(&line),
-            };
-            each(number, parsed);
+            each(number, &line);
         }
+    }
+}
+
+/// One record from one line's bytes.
+pub fn parse<T: DeserializeOwned>(line: &[u8]) -> Result<T, serde_json::Error> {
+    // Bytes checked as UTF-8 at once parse faster than string by string; a line that is not
+    // UTF-8 still gets serde_json's own error.
+    match std::str::from_utf8(line) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(line),
     }
 }
 

@@ -193,12 +193,16 @@ pub fn load(data_dir: &Path, id: &str) -> Result<LoadedTimeline, StoreError> {
         source,
     })?;
     let mut loaded = LoadedTimeline::default();
-    jsonl::for_each_line(BufReader::new(file), |number, parsed| match parsed {
-        Ok(entry) => loaded.entries.push(entry),
-        Err(error) => loaded.bad_lines.push(BadLine {
-            line: number as usize,
-            reason: error.to_string(),
-        }),
+    jsonl::for_each_raw_line(BufReader::new(file), |number, line| {
+        let parsed =
+            jsonl::parse::<TimelineEntry>(line).or_else(|error| repaired_star(line).ok_or(error));
+        match parsed {
+            Ok(entry) => loaded.entries.push(entry),
+            Err(error) => loaded.bad_lines.push(BadLine {
+                line: number as usize,
+                reason: error.to_string(),
+            }),
+        }
     })
     .map_err(|source| StoreError::Read {
         path: path.clone(),
@@ -243,6 +247,19 @@ pub fn load_lines<T: DeserializeOwned>(
     })
     .map_err(|source| StoreError::Read { path, source })?;
     Ok(loaded)
+}
+
+/// A star written before stars named their entry `entry`: its line holds `seq` twice, the
+/// line's own first. Read with the second as `entry`, so the star is not lost.
+fn repaired_star(line: &[u8]) -> Option<TimelineEntry> {
+    let text = std::str::from_utf8(line).ok()?;
+    if !text.contains(r#""kind":"starred""#) {
+        return None;
+    }
+    let first = text.find(r#""seq":"#)?;
+    let second = first + 1 + text[first + 1..].find(r#""seq":"#)?;
+    let repaired = format!(r#"{}"entry":{}"#, &text[..second], &text[second + 6..]);
+    serde_json::from_str(&repaired).ok()
 }
 
 /// Ids of the recorded incidents, oldest first (ids sort by their timestamp).
@@ -323,6 +340,29 @@ mod tests {
         assert_eq!(loaded.items, vec![sample]);
         let none = load_lines::<FailingCall>(dir.path(), "INC-1", EXAMPLES_FILE).unwrap();
         assert!(none.items.is_empty() && none.bad_lines.is_empty());
+    }
+
+    #[test]
+    fn a_star_written_with_two_seq_fields_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = TimelineStore::open(dir.path(), "INC-1").unwrap();
+        store.append(&entry(1)).unwrap();
+        let mut file = OpenOptions::new().append(true).open(store.path()).unwrap();
+        file.write_all(
+            br#"{"seq":2,"ts":"2026-03-14T14:18:00Z","recorded_at":"2026-03-14T14:18:00Z","actor":"oncall","kind":"starred","seq":1,"starred":true,"text":"starred entry 1"}
+"#,
+        )
+        .unwrap();
+        let loaded = load(dir.path(), "INC-1").unwrap();
+        assert!(loaded.bad_lines.is_empty(), "{:?}", loaded.bad_lines);
+        assert_eq!(loaded.entries[1].seq, 2);
+        assert_eq!(
+            loaded.entries[1].kind,
+            crate::model::EntryKind::Starred {
+                seq: 1,
+                starred: true
+            }
+        );
     }
 
     #[test]
