@@ -1,6 +1,6 @@
 //! flightdeck: a terminal incident cockpit for AI features in production.
 //!
-//! `model`, `engine`, `otel`, `sim`, `replay` and `app` are pure; `sources`, `actuators`,
+//! `model`, `engine`, `otel`, `sim`, `replay`, `drill` and `app` are pure; `sources`, `actuators`,
 //! `incident`, `jsonl`, `runtime` and `term` are the edge that does I/O; `ui` draws from state.
 
 pub mod actuators;
@@ -8,6 +8,7 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod drill;
 pub mod engine;
 pub mod enrichment;
 pub mod http;
