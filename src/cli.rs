@@ -63,6 +63,9 @@ pub enum CommandLine {
     Replay(ReplayArgs),
     /// Receive OTLP telemetry without the screen and write the calls it describes as JSON lines
     Record(RecordArgs),
+    /// A training drill: the cockpit on a built-in scenario whose name stays hidden until the
+    /// scorecard at the end (resolve with x, or quit)
+    Drill(DrillArgs),
 }
 
 #[derive(Debug, Args)]
@@ -124,6 +127,19 @@ impl DemoArgs {
         Self::from_arg_matches(&command.get_matches_from(["demo"]))
             .expect("the defaults satisfy the demo's own arguments")
     }
+}
+
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// A built-in scenario name (see `flightdeck scenarios`), or `random` for one picked by the seed
+    #[arg(long, value_name = "NAME|random", default_value = "random")]
+    pub scenario: String,
+    /// Seed of the simulator and of the random pick [default: from the clock]
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Virtual seconds per wall-clock second
+    #[arg(long, default_value_t = 60.0, value_parser = parse_speed)]
+    pub speed: f64,
 }
 
 fn parse_speed(text: &str) -> Result<f64, String> {

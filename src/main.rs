@@ -26,6 +26,12 @@ fn main() -> ExitCode {
                 let _log = logging::init(&data_dir)?;
                 commands::demo::run(&cli.global, &config, args, &data_dir)
             }
+            CommandLine::Drill(args) => {
+                let config = commands::load_config(&cli.global)?;
+                store::ensure_writable(&data_dir)?;
+                let _log = logging::init(&data_dir)?;
+                commands::drill::run(&cli.global, &config, args, &data_dir)
+            }
             CommandLine::Scenarios => commands::scenarios::run(),
             CommandLine::Incidents => commands::incidents::run(&data_dir),
             CommandLine::Export(args) => {

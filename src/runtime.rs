@@ -99,8 +99,8 @@ pub async fn run(
                 continue;
             }
             Some(event) = terminal_events.recv() => handle_terminal_event(&mut app, &mut view, event),
-            _ = sigterm.recv() => app.update(Action::Command(Command::Quit)),
-            _ = tokio::signal::ctrl_c() => app.update(Action::Command(Command::Quit)),
+            _ = sigterm.recv() => app.update(Action::Terminate),
+            _ = tokio::signal::ctrl_c() => app.update(Action::Terminate),
             Some(action) = actions.recv() => {
                 let (merged, after) = coalesce(action, || actions.try_recv().ok());
                 let mut effects = app.update(merged);
@@ -119,6 +119,10 @@ pub async fn run(
                     incident_id,
                     measurement,
                 } => writer.measure(incident_id, *measurement),
+                Effect::WriteScorecard {
+                    incident_id,
+                    scorecard,
+                } => writer.scorecard(incident_id, *scorecard),
                 Effect::ApplyMitigation { plan, incident } => {
                     let handed_over = match &controls.mitigations {
                         Some(mitigations) => mitigations.apply(*plan, incident),
@@ -145,6 +149,9 @@ pub async fn run(
     }
     drop(guard);
     writer.finish();
+    if let Some(scorecard) = &app.scorecard {
+        println!("{}\n", scorecard.lines().join("\n"));
+    }
     if let Some(incident) = &app.incident {
         println!(
             "incident {} ({}), {} timeline entries; export it with: flightdeck export {} --format md",

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::keymap::{Command, Key};
+use crate::drill::Scorecard;
 use crate::model::{
     Call, Change, InfraReading, Measurement, MitigationPlan, MitigationStage, SourceStatus,
     TimelineEntry,
@@ -46,6 +47,8 @@ pub enum Action {
     Infra(Vec<InfraReading>),
     /// Where a replay's playback stands.
     Playback(PlaybackStatus),
+    /// A signal asks the cockpit to stop: it quits at once, a drill's scorecard recorded first.
+    Terminate,
 }
 
 impl Action {
@@ -110,6 +113,11 @@ pub enum Effect {
     Measure {
         incident_id: String,
         measurement: Box<Measurement>,
+    },
+    /// Write a drill's scorecard beside the incident's timeline.
+    WriteScorecard {
+        incident_id: String,
+        scorecard: Box<Scorecard>,
     },
     Playback(PlaybackCommand),
     Quit,

@@ -100,6 +100,8 @@ pub enum Context {
     /// The presenter view for a screen share: only a few keys act, so a stray key changes
     /// nothing while others watch.
     Presenter,
+    /// A drill's scorecard.
+    Scorecard,
 }
 
 pub struct Binding {
@@ -131,7 +133,7 @@ const fn bind(
     }
 }
 
-use Context::{Cockpit, Confirm, Editor, LineEditor, Overlay, Presenter, Record};
+use Context::{Cockpit, Confirm, Editor, LineEditor, Overlay, Presenter, Record, Scorecard};
 
 pub const BINDINGS: &[Binding] = &[
     bind(
@@ -519,6 +521,22 @@ pub const BINDINGS: &[Binding] = &[
         "q",
         Command::Quit,
         "quit",
+        true,
+    ),
+    bind(
+        Scorecard,
+        &[Key::Char('q')],
+        "q",
+        Command::Quit,
+        "quit the drill",
+        true,
+    ),
+    bind(
+        Scorecard,
+        &[Key::Esc, Key::Enter],
+        "Esc",
+        Command::Back,
+        "close: the drill plays on",
         true,
     ),
 ];

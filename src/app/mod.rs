@@ -19,6 +19,7 @@ pub use self::action::{
 use self::editing::{EditTarget, Editor, RecordField};
 use self::keymap::{Command, Context};
 use self::timeline_view::TimelineFilter;
+use crate::drill::{Answer, Scorecard};
 use crate::engine::diff::{DiffTag, word_diff};
 use crate::engine::metrics::{MetricId, MetricState};
 use crate::engine::triage::{Category, Triage, Verdict};
@@ -102,6 +103,8 @@ pub enum Overlay {
     },
     Diff(PromptDiff),
     Entry(u64),
+    /// A drill's scorecard, from `App::scorecard`.
+    Scorecard,
 }
 
 /// A prompt change's word diff, ready to draw.
@@ -204,6 +207,10 @@ pub struct App {
     pub playback: Option<PlaybackStatus>,
     /// The presenter view for a screen share replaces the cockpit's panes.
     pub presenting: bool,
+    /// A drill's scorecard, once the drill has ended (resolved or quit).
+    pub scorecard: Option<Scorecard>,
+    /// When a drill began: the source's clock at its first delivery.
+    drill_started: Option<DateTime<Utc>>,
     pub should_quit: bool,
     /// The engine episode the current incident was opened for: resolving an incident while that
     /// episode lasts must not open another one for the same alarm.
@@ -252,6 +259,8 @@ impl App {
             sources: Vec::new(),
             infra: Vec::new(),
             playback: None,
+            scorecard: None,
+            drill_started: None,
             should_quit: false,
             incident_episode: None,
             applied: Vec::new(),
@@ -297,6 +306,7 @@ impl App {
             Some(Overlay::Editor(Editor { target, .. })) if target.multi_line() => Context::Editor,
             Some(Overlay::Editor(_)) => Context::LineEditor,
             Some(Overlay::Record { .. }) => Context::Record,
+            Some(Overlay::Scorecard) => Context::Scorecard,
             Some(_) => Context::Overlay,
         }
     }
@@ -341,6 +351,15 @@ impl App {
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
         match action {
             Action::Key(keymap::Key::Ctrl('c')) => self.command(Command::Quit),
+            Action::Terminate => {
+                let mut effects = match self.drill_to_score() {
+                    Some(answer) => self.end_drill(&answer),
+                    None => Vec::new(),
+                };
+                self.should_quit = true;
+                effects.push(Effect::Quit);
+                effects
+            }
             Action::Key(key) => match keymap::command_for(self.context(), key) {
                 Some(command) => self.command(command),
                 None => {
@@ -354,7 +373,12 @@ impl App {
                 wall,
                 calls,
                 changes,
-            } => self.observe(now, wall, calls, changes),
+            } => {
+                if self.settings.drill.is_some() {
+                    self.drill_started.get_or_insert(now);
+                }
+                self.observe(now, wall, calls, changes)
+            }
             Action::PlansRead(plans) => {
                 self.plans = plans;
                 Vec::new()
@@ -428,10 +452,14 @@ impl App {
 
     fn command(&mut self, command: Command) -> Vec<Effect> {
         match command {
-            Command::Quit => {
-                self.should_quit = true;
-                vec![Effect::Quit]
-            }
+            // A drill shows its scorecard before it ends; quitting from the scorecard ends it.
+            Command::Quit => match self.drill_to_score() {
+                Some(answer) => self.end_drill(&answer),
+                None => {
+                    self.should_quit = true;
+                    vec![Effect::Quit]
+                }
+            },
             Command::ToggleHelp => {
                 self.overlay = match self.overlay {
                     Some(Overlay::Help) => None,
@@ -559,7 +587,17 @@ impl App {
             Command::MarkMitigated => self.change_status(Status::Mitigated),
             Command::RaiseSeverity => self.change_severity(-1),
             Command::LowerSeverity => self.change_severity(1),
-            Command::Resolve => self.change_status(Status::Resolved),
+            Command::Resolve => {
+                let mut effects = self.change_status(Status::Resolved);
+                let resolved = self
+                    .incident
+                    .as_ref()
+                    .is_some_and(|i| i.status == Status::Resolved);
+                if resolved && let Some(answer) = self.drill_to_score() {
+                    effects.extend(self.end_drill(&answer));
+                }
+                effects
+            }
             Command::ShowPromptDiff => {
                 self.show_prompt_diff();
                 Vec::new()
@@ -1121,6 +1159,35 @@ impl App {
         )
         .into_iter()
         .collect()
+    }
+
+    /// The answer of a drill not scored yet; `None` outside a drill.
+    fn drill_to_score(&self) -> Option<Answer> {
+        if self.scorecard.is_some() {
+            return None;
+        }
+        self.settings.drill.as_deref().and_then(Answer::builtin)
+    }
+
+    /// Ends a drill: scores its timeline, logs the scorecard, has it written beside the timeline
+    /// and shows it, revealing the scenario.
+    fn end_drill(&mut self, answer: &Answer) -> Vec<Effect> {
+        let started = self.drill_started.or(self.now).unwrap_or(self.wall);
+        let entries: Vec<TimelineEntry> = self.timeline.iter().map(|l| l.entry.clone()).collect();
+        let scorecard = Scorecard::new(answer, &entries, started);
+        let mut effects: Vec<Effect> = self
+            .log(EntryKind::Note, SYSTEM_ACTOR, scorecard.lines().join("\n"))
+            .into_iter()
+            .collect();
+        if let Some(incident) = &self.incident {
+            effects.push(Effect::WriteScorecard {
+                incident_id: incident.id.clone(),
+                scorecard: Box::new(scorecard.clone()),
+            });
+        }
+        self.scorecard = Some(scorecard);
+        self.overlay = Some(Overlay::Scorecard);
+        effects
     }
 
     /// Opens an incident with its first entry; a person who opens one is its commander.

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod demo;
+pub mod drill;
 pub mod export;
 pub mod incidents;
 pub mod record;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
+use crate::drill::Scorecard;
 use crate::jsonl;
 use crate::model::{Measurement, TimelineEntry};
 
@@ -15,6 +16,8 @@ pub const TIMELINE_FILE: &str = "timeline.jsonl";
 pub const SAMPLES_FILE: &str = "samples.jsonl";
 /// Calls that failed during the incident: the evaluation set's new examples.
 pub const EXAMPLES_FILE: &str = "examples.jsonl";
+/// A drill's scorecard, written when the drill ends.
+pub const SCORECARD_FILE: &str = "scorecard.json";
 
 /// The file a measurement goes to, and its line.
 fn file_and_line(measurement: &Measurement) -> (&'static str, Vec<u8>) {
@@ -50,6 +53,27 @@ pub fn append_measurement(
         })?;
     file.write_all(&line)
         .and_then(|()| file.sync_data())
+        .map_err(|source| StoreError::Write { path, source })
+}
+
+/// Writes a drill's scorecard beside its timeline, replacing any earlier one whole: a reader sees
+/// the old file or the new one, never a part.
+pub fn write_scorecard(data_dir: &Path, id: &str, scorecard: &Scorecard) -> Result<(), StoreError> {
+    let dir = incident_dir(data_dir, id);
+    fs::create_dir_all(&dir).map_err(|source| StoreError::Create {
+        path: dir.clone(),
+        source,
+    })?;
+    let mut json = serde_json::to_vec_pretty(scorecard).expect("a scorecard always serializes");
+    json.push(b'\n');
+    let temp = dir.join(format!(".{SCORECARD_FILE}.tmp"));
+    let path = dir.join(SCORECARD_FILE);
+    File::create(&temp)
+        .and_then(|mut file| {
+            file.write_all(&json)?;
+            file.sync_all()
+        })
+        .and_then(|()| fs::rename(&temp, &path))
         .map_err(|source| StoreError::Write { path, source })
 }
 

@@ -11,12 +11,14 @@ use tokio::sync::mpsc;
 
 use super::store::{self, TimelineStore};
 use crate::app::Action;
+use crate::drill::Scorecard;
 use crate::model::{Measurement, TimelineEntry};
 
 /// What the writer thread is asked to put on disk, in order.
 enum Write {
     Entry(String, TimelineEntry),
     Measurement(String, Measurement),
+    Scorecard(String, Box<Scorecard>),
 }
 
 pub struct TimelineWriter {
@@ -41,6 +43,15 @@ impl TimelineWriter {
                             store::append_measurement(&data_dir, &incident_id, &measurement)
                         {
                             tracing::error!(%error, "measurement write failed");
+                            let _ = reports.send(Action::MeasurementFailed(error.to_string()));
+                        }
+                        continue;
+                    }
+                    Write::Scorecard(incident_id, scorecard) => {
+                        if let Err(error) =
+                            store::write_scorecard(&data_dir, &incident_id, &scorecard)
+                        {
+                            tracing::error!(%error, "scorecard write failed");
                             let _ = reports.send(Action::MeasurementFailed(error.to_string()));
                         }
                         continue;
@@ -102,6 +113,10 @@ impl TimelineWriter {
 
     pub fn measure(&self, incident_id: String, measurement: Measurement) {
         self.send(Write::Measurement(incident_id, measurement));
+    }
+
+    pub fn scorecard(&self, incident_id: String, scorecard: Scorecard) {
+        self.send(Write::Scorecard(incident_id, Box::new(scorecard)));
     }
 
     fn send(&self, write: Write) {

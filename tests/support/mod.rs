@@ -196,6 +196,13 @@ impl Harness {
                         store::append_measurement(self.data_dir.path(), &incident_id, &measurement)
                             .expect("append a measurement");
                     }
+                    Effect::WriteScorecard {
+                        incident_id,
+                        scorecard,
+                    } => {
+                        store::write_scorecard(self.data_dir.path(), &incident_id, &scorecard)
+                            .expect("write the scorecard");
+                    }
                     // The simulator is not a recording: there is no playback to control.
                     Effect::Playback(_) | Effect::Quit => {}
                 }

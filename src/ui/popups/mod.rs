@@ -6,6 +6,7 @@ mod editor;
 mod entry;
 mod help;
 mod record;
+mod scorecard;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -51,5 +52,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &View, theme: &Theme
         Some(Overlay::Record { selected }) => record::draw(frame, area, app, *selected, theme),
         Some(Overlay::Diff(diff)) => diff::draw(frame, area, diff, theme),
         Some(Overlay::Entry(seq)) => entry::draw(frame, area, app, *seq, theme),
+        Some(Overlay::Scorecard) => {
+            if let Some(card) = &app.scorecard {
+                scorecard::draw(frame, area, card, theme);
+            }
+        }
     }
 }
