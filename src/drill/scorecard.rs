@@ -48,10 +48,17 @@ impl fmt::Display for TriageSaid {
         if self.verdicts.is_empty() {
             return f.write_str("no verdict yet");
         }
-        let said: Vec<String> = self
-            .verdicts
+        // Categories of one verdict together, in the order they were first named.
+        let mut by_verdict: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (category, verdict) in &self.verdicts {
+            match by_verdict.iter_mut().find(|(v, _)| v == verdict) {
+                Some((_, categories)) => categories.push(category.key()),
+                None => by_verdict.push((verdict, vec![category.key()])),
+            }
+        }
+        let said: Vec<String> = by_verdict
             .iter()
-            .map(|(category, verdict)| format!("{} {verdict}", category.key()))
+            .map(|(verdict, categories)| format!("{} {verdict}", categories.join("/")))
             .collect();
         f.write_str(&said.join(", "))
     }
@@ -221,12 +228,21 @@ fn kind_of(action: &str) -> Option<MitigationKind> {
         .find(|k| k.to_string() == action)
 }
 
-/// A duration as minutes and seconds, e.g. `12m 30s`.
+/// A duration as minutes and seconds, e.g. `12m 30s`, or `2h 11m 00s` from an hour.
 fn span(duration: chrono::Duration) -> String {
     let seconds = duration.num_seconds();
     let sign = if seconds < 0 { "-" } else { "" };
     let seconds = seconds.abs();
-    format!("{sign}{}m {:02}s", seconds / 60, seconds % 60)
+    if seconds >= 3600 {
+        format!(
+            "{sign}{}h {:02}m {:02}s",
+            seconds / 3600,
+            seconds / 60 % 60,
+            seconds % 60
+        )
+    } else {
+        format!("{sign}{}m {:02}s", seconds / 60, seconds % 60)
+    }
 }
 
 #[cfg(test)]
@@ -356,6 +372,20 @@ mod tests {
         assert_eq!((pin.what.as_str(), pin.at), ("model pin", at(16)));
         assert_eq!(card.resolved_at, Some(at(30)));
         assert_eq!(card.final_triage.likely(), Some(Category::Model));
+    }
+
+    #[test]
+    fn the_triage_reads_grouped_by_verdict_and_spans_count_hours() {
+        let said = TriageSaid {
+            verdicts: vec![
+                (Category::Infrastructure, "ruled out".into()),
+                (Category::Model, "likely".into()),
+                (Category::Prompt, "ruled out".into()),
+            ],
+        };
+        assert_eq!(said.to_string(), "infrastructure/prompt ruled out, model likely");
+        assert_eq!(span(chrono::Duration::seconds(7890)), "2h 11m 30s");
+        assert_eq!(span(chrono::Duration::seconds(-90)), "-1m 30s");
     }
 
     #[test]

@@ -63,6 +63,15 @@ impl Harness {
         harness
     }
 
+    /// A drill on a built-in scenario: its name hidden until the scorecard, as `flightdeck drill`
+    /// sets it up.
+    pub fn drill(scenario: &str) -> Self {
+        let mut harness = Self::with_settings(scenario, SEED, false);
+        harness.app.settings.drill = Some(scenario.to_string());
+        harness.app.settings.source = format!("drill · seed {SEED}");
+        harness
+    }
+
     pub fn scenario(&self) -> &Scenario {
         self.sim.scenario()
     }

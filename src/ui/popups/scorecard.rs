@@ -28,10 +28,18 @@ pub fn draw(frame: &mut Frame, area: Rect, scorecard: &Scorecard, theme: &Theme)
             Line::styled(line, style)
         })
         .collect();
+    let width = area.width.saturating_sub(8).min(120);
+    // As tall as the wrapped text, within the screen.
+    let text_width = usize::from(width.saturating_sub(2)).max(1);
+    let rows: usize = lines
+        .iter()
+        .map(|l| l.width().div_ceil(text_width).max(1))
+        .sum();
+    let height = u16::try_from(rows + 2).unwrap_or(u16::MAX);
     let inner = open_box(
         frame,
         area,
-        (area.width.saturating_sub(8).min(120), area.height.saturating_sub(4)),
+        (width, height.min(area.height.saturating_sub(2))),
         format!(" {heading} · q quit · Esc close "),
         theme.border_focused,
     );
