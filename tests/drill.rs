@@ -40,7 +40,11 @@ fn key_for(kind: MitigationKind) -> char {
 
 /// What the triage on screen says, as the timeline logged it: each decided verdict.
 fn triage_now(h: &Harness) -> TriageSaid {
-    let triage = h.app.triage.clone().expect("a triage logged for the incident");
+    let triage = h
+        .app
+        .triage
+        .clone()
+        .expect("a triage logged for the incident");
     TriageSaid {
         verdicts: Category::ORDER
             .into_iter()
@@ -160,7 +164,10 @@ fn the_red_herring_trap_taken_first_is_counted() {
     let fixed_at = h.now();
     h.run_minutes(5);
     h.press(Key::Char('q'));
-    assert!(!h.app.should_quit, "quitting a drill shows the scorecard first");
+    assert!(
+        !h.app.should_quit,
+        "quitting a drill shows the scorecard first"
+    );
 
     let card = scorecard(&h);
     assert_eq!(card.wrong_categories.len(), 1);
@@ -181,7 +188,10 @@ fn the_red_herring_trap_taken_first_is_counted() {
     assert_eq!(card.right_mitigation_applied.as_ref().unwrap().at, fixed_at);
     assert_eq!(card.resolved_at, None);
     let lines = card.lines().join("\n");
-    assert!(lines.contains("Wrong calls: 1 root cause, 1 mitigation"), "{lines}");
+    assert!(
+        lines.contains("Wrong calls: 1 root cause, 1 mitigation"),
+        "{lines}"
+    );
     assert!(lines.contains("Not resolved"), "{lines}");
 
     h.press(Key::Char('q'));
@@ -226,7 +236,7 @@ fn nothing_on_screen_names_the_scenario_before_the_scorecard() {
     for name in Scenario::builtin_names() {
         let mut h = Harness::drill(name);
         let summary = h.scenario().summary.clone();
-        let mut check = |h: &mut Harness, when: &str| {
+        let check = |h: &mut Harness, when: &str| {
             for (w, h_) in [(100, 30), (160, 45)] {
                 for presenting in [false, true] {
                     h.app.presenting = presenting;
@@ -277,4 +287,20 @@ fn the_scorecard_overlay() {
     assert_eq!(h.app.overlay, Some(Overlay::Scorecard));
     insta::assert_snapshot!("scorecard_100x30", h.render(100, 30));
     insta::assert_snapshot!("scorecard_160x45", h.render(160, 45));
+}
+
+#[test]
+fn an_unknown_drill_scenario_exits_2_naming_the_built_ins() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args(["drill", "--scenario", "no-such-thing"])
+        .env("FLIGHTDECK_DATA_DIR", dir.path())
+        .output()
+        .expect("the binary runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for name in Scenario::builtin_names() {
+        assert!(stderr.contains(name), "{stderr}");
+    }
+    assert!(stderr.contains("random"), "{stderr}");
 }

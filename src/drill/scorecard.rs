@@ -20,25 +20,17 @@ use crate::model::{Category, EntryKind, Incident, MitigationKind, Outcome, Statu
 /// What the triage had logged by a moment: each category's latest verdict.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TriageSaid {
-    /// Verdicts by category, in the triage's order; categories with none logged are left out.
-    pub verdicts: Vec<(Category, String)>,
+    /// Verdicts by category, ordered as the triage walks them; categories with none logged are
+    /// left out.
+    pub verdicts: BTreeMap<Category, String>,
 }
 
 impl TriageSaid {
-    fn from_log(verdicts: &BTreeMap<Category, String>) -> Self {
-        Self {
-            verdicts: Category::ORDER
-                .into_iter()
-                .filter_map(|c| Some((c, verdicts.get(&c)?.clone())))
-                .collect(),
-        }
-    }
-
     /// The category the triage called likely, if it had.
     pub fn likely(&self) -> Option<Category> {
         self.verdicts
             .iter()
-            .find(|(_, verdict)| verdict == "likely")
+            .find(|(_, verdict)| *verdict == "likely")
             .map(|(category, _)| *category)
     }
 }
@@ -128,7 +120,9 @@ impl Scorecard {
                 at: entry.ts,
                 after_start_s: (entry.ts - started_at).num_seconds(),
                 after_detection_s: detected_at.map(|d| (entry.ts - d).num_seconds()),
-                triage: TriageSaid::from_log(&verdicts),
+                triage: TriageSaid {
+                    verdicts: verdicts.clone(),
+                },
             };
             match &entry.kind {
                 EntryKind::Triage { step, verdict } => {
@@ -160,7 +154,7 @@ impl Scorecard {
                 _ => {}
             }
         }
-        card.final_triage = TriageSaid::from_log(&verdicts);
+        card.final_triage = TriageSaid { verdicts };
         card
     }
 
@@ -377,13 +371,16 @@ mod tests {
     #[test]
     fn the_triage_reads_grouped_by_verdict_and_spans_count_hours() {
         let said = TriageSaid {
-            verdicts: vec![
+            verdicts: BTreeMap::from([
+                (Category::Prompt, "ruled out".into()),
                 (Category::Infrastructure, "ruled out".into()),
                 (Category::Model, "likely".into()),
-                (Category::Prompt, "ruled out".into()),
-            ],
+            ]),
         };
-        assert_eq!(said.to_string(), "infrastructure/prompt ruled out, model likely");
+        assert_eq!(
+            said.to_string(),
+            "infrastructure/prompt ruled out, model likely"
+        );
         assert_eq!(span(chrono::Duration::seconds(7890)), "2h 11m 30s");
         assert_eq!(span(chrono::Duration::seconds(-90)), "-1m 30s");
     }
