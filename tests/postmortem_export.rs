@@ -6,10 +6,18 @@ mod support;
 use std::io::Write as _;
 use std::process::Command;
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, Utc};
-use flightdeck::incident::postmortem::{Options, Postmortem, html, json, load, markdown};
+use flightdeck::incident::postmortem::redaction::RedactionConfig;
+use flightdeck::incident::postmortem::{
+    Options, Postmortem, Record, Redaction, html, json, load, markdown,
+};
 use flightdeck::incident::store::{self, TimelineStore};
-use flightdeck::model::{Category, EntryKind, MinuteSample, Role, TimelineEntry};
+use flightdeck::model::{
+    Category, EntryKind, FailingCall, Incident, MetricMinute, MinuteSample, Role, Severity,
+    TimelineEntry,
+};
 use support::Harness;
 
 /// The prompt regression handled in the cockpit: detected, rolled back, verified, resolved.
@@ -314,5 +322,120 @@ fn a_bad_redaction_pattern_in_the_config_exits_2_naming_it() {
     assert!(
         stderr.contains("[postmortem] redact") && stderr.contains("order (#"),
         "{stderr}"
+    );
+}
+
+/// 14:MM:SS on the day of the hand-built records below.
+fn at(time: &str) -> DateTime<Utc> {
+    format!("2026-03-14T{time}Z").parse().unwrap()
+}
+
+fn logged(seq: u64, time: &str, actor: &str, kind: EntryKind, text: &str) -> TimelineEntry {
+    TimelineEntry {
+        actor: actor.into(),
+        ..entry(seq, at(time), kind, text)
+    }
+}
+
+fn opened(time: &str) -> TimelineEntry {
+    let kind = EntryKind::Opened {
+        id: "INC-1".into(),
+        title: "Hallucination critical".into(),
+        severity: Severity::Sev2,
+        source: "test".into(),
+        drill: None,
+    };
+    logged(1, time, "flightdeck", kind, "opened")
+}
+
+/// One minute per `(minute, bad)`: 20 calls checked for hallucination, `bad` of them failing,
+/// against a 5% baseline.
+fn hallucination_minutes(minutes: &[(u32, u64)]) -> Vec<MinuteSample> {
+    minutes
+        .iter()
+        .map(|&(minute, bad)| MinuteSample {
+            minute: at(&format!("14:{minute:02}:00")),
+            calls: 20,
+            stride: 1,
+            metrics: BTreeMap::from([(
+                "hallucination_rate".to_string(),
+                MetricMinute {
+                    value: Some(bad as f64 / 20.0),
+                    bad: Some(bad),
+                    of: Some(20),
+                    baseline: Some(0.05),
+                },
+            )]),
+        })
+        .collect()
+}
+
+fn built(
+    entries: Vec<TimelineEntry>,
+    samples: Vec<MinuteSample>,
+    examples: Vec<FailingCall>,
+    redaction: Redaction,
+) -> Postmortem {
+    let record = Record {
+        incident: Incident::from_timeline(&entries).unwrap(),
+        entries,
+        samples,
+        examples,
+        problems: Vec::new(),
+    };
+    let options = Options {
+        all_entries: true,
+        redaction,
+    };
+    Postmortem::build(&record, &options)
+}
+
+#[test]
+fn configured_patterns_reach_every_text_and_contacts_leave_request_ids() {
+    let rule = Redaction::from_config(&RedactionConfig {
+        redact: vec![r"(?i)\bkowalski\b".into()],
+        ..RedactionConfig::default()
+    })
+    .unwrap();
+    let triage = EntryKind::Triage {
+        step: "data".into(),
+        verdict: "likely".into(),
+    };
+    let entries = vec![
+        opened("14:05:00"),
+        logged(
+            2,
+            "14:06:00",
+            "flightdeck",
+            triage,
+            "Data: likely (new terms 31% of input words (base 2%): kowalski, refund, voucher)",
+        ),
+        logged(3, "14:07:00", "oncall", EntryKind::Note, "called Mr Kowalski back"),
+    ];
+    let call = FailingCall {
+        ts: at("14:06:10"),
+        request_id: Some("support/anna.kowalski@example.com/77".into()),
+        feature: "support-answer".into(),
+        model: "gpt-4o".into(),
+        prompt_version: None,
+        failed: vec!["hallucination_rate".into()],
+        input: Some("I am Anna Kowalski, order 123456".into()),
+        output: None,
+    };
+    let pm = built(entries, vec![], vec![call], rule);
+    for text in [markdown::render(&pm), json::render(&pm), html::render(&pm)] {
+        assert!(!text.to_lowercase().contains("kowalski"), "{text}");
+        assert!(!text.contains("example.com"), "{text}");
+    }
+    let example = &pm.examples.calls[0];
+    assert_eq!(example.request_id.as_deref(), Some("support/‹redacted›/77"));
+    assert_eq!(
+        example.input.as_deref(),
+        Some("I am Anna ‹redacted›, order ‹redacted›")
+    );
+    assert!(
+        pm.triage[0].evidence.contains("31% of input words (base 2%)"),
+        "numbers outside inputs and outputs are kept: {}",
+        pm.triage[0].evidence
     );
 }

@@ -38,7 +38,8 @@ pub const VERSION: u32 = 2;
 pub struct Options {
     /// The whole timeline instead of the starred (or key) entries.
     pub all_entries: bool,
-    /// Masks the failing calls' inputs and outputs.
+    /// Masks the failing calls' inputs and outputs in full, request ids by all but the digit
+    /// runs, and every other text by the configured patterns.
     pub redaction: Redaction,
 }
 
@@ -148,7 +149,7 @@ impl Postmortem {
             primary.map(|(r, _)| r),
             &mitigations,
         );
-        Self {
+        let mut postmortem = Self {
             format: FORMAT,
             version: VERSION,
             header: header(incident),
@@ -171,7 +172,10 @@ impl Postmortem {
                     .iter()
                     .map(|call| Example {
                         at: call.ts,
-                        request_id: call.request_id.clone(),
+                        request_id: call
+                            .request_id
+                            .as_deref()
+                            .map(|id| options.redaction.apply_to_id(id)),
                         feature: call.feature.clone(),
                         model: call.model.clone(),
                         prompt_version: call.prompt_version.clone(),
@@ -186,7 +190,36 @@ impl Postmortem {
             metrics,
             triage,
             mitigations,
+        };
+        postmortem.mask_texts(&options.redaction);
+        postmortem
+    }
+
+    /// The configured patterns over every text that quotes the record (a customer's name can
+    /// reach a triage's evidence or a note); the inputs and outputs were masked in full already.
+    fn mask_texts(&mut self, rule: &Redaction) {
+        let mask = |text: &mut String| *text = rule.apply_configured(text);
+        mask(&mut self.header.title);
+        self.summary.written.iter_mut().for_each(mask);
+        mask(&mut self.summary.generated);
+        let triage = self
+            .triage
+            .iter_mut()
+            .chain(self.root_cause.triage_suggests.iter_mut());
+        triage.for_each(|step| mask(&mut step.evidence));
+        for line in &mut self.timeline.entries {
+            mask(&mut line.text);
+            line.edited_from.iter_mut().for_each(mask);
         }
+        for step in self.mitigations.iter_mut().flat_map(|m| m.steps.iter_mut()) {
+            mask(&mut step.text);
+        }
+        self.detection.findings.iter_mut().for_each(mask);
+        for item in &mut self.action_items {
+            mask(&mut item.item);
+            mask(&mut item.because);
+        }
+        self.markers.iter_mut().for_each(|m| mask(&mut m.label));
     }
 }
 

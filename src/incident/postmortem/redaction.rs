@@ -1,5 +1,7 @@
-//! The rule that masks personal data and secrets in the failing calls a postmortem quotes: a list
-//! of regular expressions, each match replaced by one placeholder.
+//! The rule that masks personal data and secrets in what a postmortem quotes: a list of regular
+//! expressions, each match replaced by one placeholder. The failing calls' inputs and outputs get
+//! the whole rule, request ids all but the digit runs (ids are mostly digits), and every other
+//! text the configured patterns only.
 
 use regex::Regex;
 use serde::Deserialize;
@@ -7,17 +9,20 @@ use serde::Deserialize;
 /// What replaces a match unless the config says otherwise.
 pub const DEFAULT_REPLACEMENT: &str = "‹redacted›";
 
-/// Masked by default: URLs, email addresses, secret-looking tokens, and runs of four or more
-/// digits (order, phone and card numbers). URLs go first so an address inside one goes with it.
-const DEFAULT_PATTERNS: [&str; 6] = [
+/// Masked by default: URLs, email addresses and secret-looking tokens. URLs go first so an
+/// address inside one goes with it.
+const DEFAULT_PATTERNS: [&str; 5] = [
     r#"(?i)\b[a-z][a-z0-9+.-]*://[^\s<>"'`]+"#,
     r"(?i)[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}",
     r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}",
     r"\b(?:sk|pk|rk)[-_][A-Za-z0-9_-]{8,}",
     // A long unbroken run of key-like characters; plain words are rarely this long.
     r"[A-Za-z0-9_+/=-]{24,}",
-    r"\d{4,}",
 ];
+
+/// Also masked by default, in inputs and outputs only: runs of four or more digits (order, phone
+/// and card numbers), which elsewhere are dates, counts and ids.
+const DIGIT_RUN: &str = r"\d{4,}";
 
 /// `[postmortem]` in flightdeck.toml.
 #[derive(Debug, Clone, Deserialize)]
@@ -60,9 +65,11 @@ pub struct PatternError {
 /// Compiled patterns and their replacement.
 #[derive(Debug, Clone)]
 pub struct Redaction {
-    patterns: Vec<Regex>,
+    /// Empty when the config drops the defaults.
+    defaults: Vec<Regex>,
+    digit_run: Option<Regex>,
+    configured: Vec<Regex>,
     replacement: String,
-    with_defaults: bool,
 }
 
 impl Default for Redaction {
@@ -74,46 +81,60 @@ impl Default for Redaction {
 impl Redaction {
     /// The rule a config section describes; a pattern that does not compile is named.
     pub fn from_config(config: &RedactionConfig) -> Result<Self, PatternError> {
-        let defaults = DEFAULT_PATTERNS
-            .iter()
-            .filter(|_| config.keep_defaults)
-            .map(|p| p.to_string());
-        let patterns = defaults
-            .chain(config.redact.iter().cloned())
-            .map(|pattern| {
-                Regex::new(&pattern).map_err(|e| PatternError {
-                    reason: e.to_string(),
-                    pattern,
-                })
+        let compile = |pattern: &str| {
+            Regex::new(pattern).map_err(|e| PatternError {
+                reason: e.to_string(),
+                pattern: pattern.to_string(),
             })
-            .collect::<Result<_, _>>()?;
+        };
+        let keep = config.keep_defaults;
         Ok(Self {
-            patterns,
+            defaults: DEFAULT_PATTERNS
+                .iter()
+                .filter(|_| keep)
+                .map(|p| compile(p))
+                .collect::<Result<_, _>>()?,
+            digit_run: keep.then(|| compile(DIGIT_RUN)).transpose()?,
+            configured: config
+                .redact
+                .iter()
+                .map(|p| compile(p))
+                .collect::<Result<_, _>>()?,
             replacement: config.redact_with.clone(),
-            with_defaults: config.keep_defaults,
         })
     }
 
-    /// `text` with every match of every pattern, in order, replaced.
+    /// A failing call's input or output: every pattern, in order, replaced.
     pub fn apply(&self, text: &str) -> String {
-        self.patterns
-            .iter()
-            .fold(text.to_string(), |text, pattern| {
-                pattern
-                    .replace_all(&text, regex::NoExpand(&self.replacement))
-                    .into_owned()
-            })
+        let text = self.mask(&self.defaults, text);
+        let text = self.mask(&self.configured, &text);
+        self.mask(self.digit_run.as_slice(), &text)
+    }
+
+    /// A request id: the defaults but the digit runs, and the configured patterns.
+    pub fn apply_to_id(&self, text: &str) -> String {
+        let text = self.mask(&self.defaults, text);
+        self.mask(&self.configured, &text)
+    }
+
+    /// Any other text the postmortem quotes: the configured patterns only, so dates, counts and
+    /// the responders' words stay readable.
+    pub fn apply_configured(&self, text: &str) -> String {
+        self.mask(&self.configured, text)
+    }
+
+    fn mask(&self, patterns: &[Regex], text: &str) -> String {
+        patterns.iter().fold(text.to_string(), |text, pattern| {
+            pattern
+                .replace_all(&text, regex::NoExpand(&self.replacement))
+                .into_owned()
+        })
     }
 
     /// The rule in words, for the export to say what it masked.
     pub fn describe(&self) -> String {
-        let defaults = if self.with_defaults {
-            DEFAULT_PATTERNS.len()
-        } else {
-            0
-        };
-        let configured = self.patterns.len() - defaults;
-        let what = match (defaults > 0, configured) {
+        let configured = self.configured.len();
+        let what = match (!self.defaults.is_empty(), configured) {
             (true, 0) => {
                 "URLs, email addresses, secret-like tokens and runs of 4 or more digits".to_string()
             }
@@ -123,14 +144,6 @@ impl Redaction {
             (false, n) => format!("{n} configured pattern(s)"),
         };
         format!("{what} replaced by {}", self.replacement)
-    }
-
-    pub fn patterns(&self) -> impl Iterator<Item = &str> {
-        self.patterns.iter().map(Regex::as_str)
-    }
-
-    pub fn replacement(&self) -> &str {
-        &self.replacement
     }
 }
 
@@ -176,7 +189,24 @@ mod tests {
         })
         .unwrap();
         assert_eq!(only.apply("Dana, order 12345"), "[x], order 12345");
-        assert_eq!(only.patterns().count(), 1);
+    }
+
+    #[test]
+    fn request_ids_lose_contacts_and_other_texts_only_the_configured_patterns() {
+        let rule = Redaction::from_config(&RedactionConfig {
+            redact: vec![r"(?i)\bkowalski\b".into()],
+            ..RedactionConfig::default()
+        })
+        .unwrap();
+        assert_eq!(
+            rule.apply_to_id("support/anna.kowalski@example.com/77041"),
+            "support/‹redacted›/77041"
+        );
+        assert_eq!(rule.apply_to_id("req-kowalski-0001"), "req-‹redacted›-0001");
+        assert_eq!(
+            rule.apply_configured("new terms: Kowalski, refund at 2026-03-14 14:15, 1,424 calls"),
+            "new terms: ‹redacted›, refund at 2026-03-14 14:15, 1,424 calls"
+        );
     }
 
     #[test]
