@@ -1,6 +1,6 @@
 //! flightdeck: a terminal incident cockpit for AI features in production.
 //!
-//! `model`, `engine`, `otel`, `sim`, `replay` and `app` are pure; `sources`, `actuators`,
+//! `model`, `engine`, `otel`, `redact`, `sim`, `replay` and `app` are pure; `sources`, `actuators`,
 //! `incident`, `jsonl`, `runtime` and `term` are the edge that does I/O; `ui` draws from state.
 
 pub mod actuators;
@@ -16,6 +16,7 @@ pub mod jsonl;
 pub mod logging;
 pub mod model;
 pub mod otel;
+pub mod redact;
 pub mod replay;
 pub mod runtime;
 pub mod sim;

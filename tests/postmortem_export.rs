@@ -428,7 +428,7 @@ fn configured_patterns_reach_every_text_and_contacts_leave_request_ids() {
         assert!(!text.contains("example.com"), "{text}");
     }
     let example = &pm.examples.calls[0];
-    assert_eq!(example.request_id.as_deref(), Some("support/‹redacted›/77"));
+    assert_eq!(example.request_id.as_deref(), Some("support/‹email›/77"));
     assert_eq!(
         example.input.as_deref(),
         Some("I am Anna ‹redacted›, order ‹redacted›")

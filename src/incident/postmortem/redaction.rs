@@ -1,7 +1,9 @@
 //! The rule that masks personal data and secrets in what a postmortem quotes: a list of regular
 //! expressions, each match replaced by one placeholder. The failing calls' inputs and outputs get
 //! the whole rule, request ids all but the digit runs (ids are mostly digits), and every other
-//! text the configured patterns only.
+//! text the configured patterns only. The defaults are the presenter's masking
+//! ([`crate::redact`]), with its own placeholders (‹url›, ‹host›, ‹email›, ‹secret›), so the
+//! export never shows what the screen share hides.
 
 use regex::Regex;
 use serde::Deserialize;
@@ -9,18 +11,7 @@ use serde::Deserialize;
 /// What replaces a match unless the config says otherwise.
 pub const DEFAULT_REPLACEMENT: &str = "‹redacted›";
 
-/// Masked by default: URLs, email addresses and secret-looking tokens. URLs go first so an
-/// address inside one goes with it.
-const DEFAULT_PATTERNS: [&str; 5] = [
-    r#"(?i)\b[a-z][a-z0-9+.-]*://[^\s<>"'`]+"#,
-    r"(?i)[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}",
-    r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}",
-    r"\b(?:sk|pk|rk)[-_][A-Za-z0-9_-]{8,}",
-    // A long unbroken run of key-like characters; plain words are rarely this long.
-    r"[A-Za-z0-9_+/=-]{24,}",
-];
-
-/// Also masked by default, in inputs and outputs only: runs of four or more digits (order, phone
+/// Masked by default too, in inputs and outputs only: runs of four or more digits (order, phone
 /// and card numbers), which elsewhere are dates, counts and ids.
 const DIGIT_RUN: &str = r"\d{4,}";
 
@@ -65,8 +56,8 @@ pub struct PatternError {
 /// Compiled patterns and their replacement.
 #[derive(Debug, Clone)]
 pub struct Redaction {
-    /// Empty when the config drops the defaults.
-    defaults: Vec<Regex>,
+    /// The shared masking of URLs, hosts, emails and secrets, unless the config drops the defaults.
+    defaults: bool,
     digit_run: Option<Regex>,
     configured: Vec<Regex>,
     replacement: String,
@@ -89,11 +80,7 @@ impl Redaction {
         };
         let keep = config.keep_defaults;
         Ok(Self {
-            defaults: DEFAULT_PATTERNS
-                .iter()
-                .filter(|_| keep)
-                .map(|p| compile(p))
-                .collect::<Result<_, _>>()?,
+            defaults: keep,
             digit_run: keep.then(|| compile(DIGIT_RUN)).transpose()?,
             configured: config
                 .redact
@@ -106,14 +93,17 @@ impl Redaction {
 
     /// A failing call's input or output: every pattern, in order, replaced.
     pub fn apply(&self, text: &str) -> String {
-        let text = self.mask(&self.defaults, text);
-        let text = self.mask(&self.configured, &text);
+        let text = self.apply_to_id(text);
         self.mask(self.digit_run.as_slice(), &text)
     }
 
     /// A request id: the defaults but the digit runs, and the configured patterns.
     pub fn apply_to_id(&self, text: &str) -> String {
-        let text = self.mask(&self.defaults, text);
+        let text = if self.defaults {
+            crate::redact::redact(text)
+        } else {
+            text.to_string()
+        };
         self.mask(&self.configured, &text)
     }
 
@@ -134,16 +124,15 @@ impl Redaction {
     /// The rule in words, for the export to say what it masked.
     pub fn describe(&self) -> String {
         let configured = self.configured.len();
-        let what = match (!self.defaults.is_empty(), configured) {
-            (true, 0) => {
-                "URLs, email addresses, secret-like tokens and runs of 4 or more digits".to_string()
-            }
+        let with = &self.replacement;
+        let defaults = "URLs, hosts and IP addresses, email addresses and secrets replaced by ‹url›, ‹host›, ‹email› and ‹secret›";
+        match (self.defaults, configured) {
+            (true, 0) => format!("{defaults}; runs of 4 or more digits replaced by {with}"),
             (true, n) => format!(
-                "URLs, email addresses, secret-like tokens, runs of 4 or more digits and {n} configured pattern(s)"
+                "{defaults}; {n} configured pattern(s) and runs of 4 or more digits replaced by {with}"
             ),
-            (false, n) => format!("{n} configured pattern(s)"),
-        };
-        format!("{what} replaced by {}", self.replacement)
+            (false, n) => format!("{n} configured pattern(s) replaced by {with}"),
+        }
     }
 }
 
@@ -158,19 +147,29 @@ mod tests {
         let rule = Redaction::default();
         assert_eq!(
             rule.apply("Email dana.m@example.com about order #88834, call +1 415 5550123"),
-            "Email ‹redacted› about order #‹redacted›, call +1 415 ‹redacted›"
+            "Email ‹email› about order #‹redacted›, call +1 415 ‹redacted›"
         );
         assert_eq!(
             rule.apply("see https://shop.example.com/orders/12?x=1 now"),
-            "see ‹redacted› now"
+            "see ‹url› now"
         );
         assert_eq!(
             rule.apply("key sk-live-0123456789abcdef, Bearer abcdefgh.ijk"),
-            "key ‹redacted›, ‹redacted›"
+            "key ‹secret›, Bearer ‹secret›"
         );
         assert_eq!(
             rule.apply("Is the hiking boots machine washable? Size 42."),
             "Is the hiking boots machine washable? Size 42."
+        );
+    }
+
+    #[test]
+    fn the_defaults_mask_what_the_presenter_masks() {
+        let text = "api_key=ab12cd34ef password: hunter2 from 10.20.30.40:8080 on db.internal";
+        assert_eq!(Redaction::default().apply(text), crate::redact::redact(text));
+        assert_eq!(
+            Redaction::default().apply(text),
+            "api_key=‹secret› password: ‹secret› from ‹host› on ‹host›"
         );
     }
 
@@ -200,7 +199,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             rule.apply_to_id("support/anna.kowalski@example.com/77041"),
-            "support/‹redacted›/77041"
+            "support/‹email›/77041"
         );
         assert_eq!(rule.apply_to_id("req-kowalski-0001"), "req-‹redacted›-0001");
         assert_eq!(

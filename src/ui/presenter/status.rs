@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::engine::triage::Verdict;
 use crate::model::{Role, Severity, Status};
 use crate::ui::format;
-use crate::ui::redact::redact;
+use crate::redact::redact;
 use crate::ui::theme::Theme;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {

@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::engine::triage::{Category, Triage, Verdict};
 use crate::ui::format;
 use crate::ui::format::fit;
-use crate::ui::redact::redact;
+use crate::redact::redact;
 use crate::ui::theme::Theme;
 
 fn verdict(verdict: Verdict, theme: &Theme) -> (&'static str, Style) {
