@@ -439,3 +439,36 @@ fn configured_patterns_reach_every_text_and_contacts_leave_request_ids() {
         pm.triage[0].evidence
     );
 }
+
+fn detection(seq: u64, time: &str) -> TimelineEntry {
+    let kind = EntryKind::Detection {
+        metric: "hallucination_rate".into(),
+        state: "critical".into(),
+    };
+    logged(seq, time, "flightdeck", kind, "Hallucination critical")
+}
+
+#[test]
+fn the_worst_minute_and_the_coverage_read_the_impact_window() {
+    // Baseline noise from 14:00, above the warn limit from 14:05, detected at 14:08, no impact
+    // start: the window opens at 14:05.
+    let entries = vec![opened("14:08:00"), detection(2, "14:08:00")];
+    let minutes = [(0, 1), (1, 1), (2, 1), (3, 1), (4, 1), (5, 8), (6, 18), (7, 8), (8, 6), (9, 6)];
+    let pm = built(
+        entries,
+        hallucination_minutes(&minutes),
+        vec![],
+        Redaction::default(),
+    );
+    let impact = pm.impact.as_ref().unwrap();
+    assert_eq!(impact.start, at("14:05:00"));
+    let metric = &pm.metrics[0];
+    let peak = metric.peak.as_ref().unwrap();
+    assert_eq!(peak.minute, at("14:06:00"), "90% at 14:06, inside the window");
+    assert_eq!(metric.evaluated, impact.of, "coverage over the same minutes");
+    assert!(
+        pm.summary.generated.contains("90.0% in the worst minute, 14:06 UTC"),
+        "{}",
+        pm.summary.generated
+    );
+}

@@ -35,6 +35,45 @@ impl Edge {
     }
 }
 
+/// The span the impact is stated over, and where its edges came from: computed once, so the
+/// impact, each metric's worst minute and its coverage read the same minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: DateTime<Utc>,
+    pub start_from: Edge,
+    pub end: DateTime<Utc>,
+    pub end_from: Edge,
+}
+
+impl Window {
+    pub fn span(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        (self.start, self.end)
+    }
+}
+
+/// The impact start if set, else the run above the warn limit of `metric` that led to detection,
+/// else the opening; to the mitigation, else the resolution, else the end of the last sample.
+pub fn window(
+    incident: &Incident,
+    samples: &[MinuteSample],
+    metric: Option<&MetricReport>,
+) -> Window {
+    let (start, start_from) = window_start(incident, samples, metric);
+    let last = samples.last().map(|s| s.minute + Duration::minutes(1));
+    let (end, end_from) = match (incident.mitigated_at, incident.resolved_at, last) {
+        (Some(at), _, _) => (at, Edge::Mitigated),
+        (None, Some(at), _) => (at, Edge::Resolved),
+        (None, None, Some(at)) => (at, Edge::LastSample),
+        (None, None, None) => (incident.opened_at, Edge::Opened),
+    };
+    Window {
+        start,
+        start_from,
+        end,
+        end_from,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Impact {
     /// The primary metric's key and label.
@@ -131,22 +170,19 @@ pub fn primary<'a>(
 }
 
 pub fn impact(
-    incident: &Incident,
     samples: &[MinuteSample],
     report: &MetricReport,
     chosen_because: String,
+    window: &Window,
 ) -> Option<Impact> {
     let id = metric(&report.key)?;
     let key = id.key();
-    let (start, start_from) = window_start(incident, samples, report);
-    let (end, end_from) = match (incident.mitigated_at, incident.resolved_at) {
-        (Some(at), _) => (at, Edge::Mitigated),
-        (None, Some(at)) => (at, Edge::Resolved),
-        (None, None) => (
-            samples.last()?.minute + Duration::minutes(1),
-            Edge::LastSample,
-        ),
-    };
+    let Window {
+        start,
+        start_from,
+        end,
+        end_from,
+    } = *window;
     let minutes: Vec<_> = overlapping(samples, start, end).collect();
     let (bad, of) = minutes
         .iter()
@@ -219,11 +255,14 @@ pub fn impact(
 fn window_start(
     incident: &Incident,
     samples: &[MinuteSample],
-    report: &MetricReport,
+    metric: Option<&MetricReport>,
 ) -> (DateTime<Utc>, Edge) {
     if let Some(at) = incident.impact_start {
         return (at, Edge::ImpactStart);
     }
+    let Some(report) = metric else {
+        return (incident.opened_at, Edge::Opened);
+    };
     let detected = incident.detected_at.unwrap_or(incident.opened_at);
     let above = |s: &MinuteSample| {
         let (Some(id), Some(edge)) = (report.id(), report.warn_edge()) else {
@@ -312,9 +351,11 @@ mod tests {
     #[test]
     fn without_an_impact_start_the_window_opens_at_the_run_above_the_warn_limit() {
         let (incident, entries, samples) = unmarked_incident();
-        let reports = quality::reports(&incident, &entries, &samples);
+        let span = quality::incident_span(&incident, &samples);
+        let reports = quality::reports(&incident, &entries, &samples, span);
         let (primary, why) = primary(&entries, &reports).unwrap();
-        let impact = impact(&incident, &samples, primary, why).unwrap();
+        let window = window(&incident, &samples, Some(primary));
+        let impact = impact(&samples, primary, why, &window).unwrap();
         assert_eq!(
             (impact.start, impact.start_from),
             (at(5), Edge::FirstMinuteAboveWarn)

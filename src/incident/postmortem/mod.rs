@@ -135,11 +135,24 @@ impl Postmortem {
             examples,
             problems,
         } = record;
-        let metrics = quality::reports(incident, entries, samples);
-        let primary = impact::primary(entries, &metrics);
+        // The metric the impact is stated in is chosen over the incident's span, since its run
+        // above the warn limit is what places the window; every figure then reads the window.
+        let over_span = quality::reports(
+            incident,
+            entries,
+            samples,
+            quality::incident_span(incident, samples),
+        );
+        let chosen = impact::primary(entries, &over_span);
+        let window = impact::window(incident, samples, chosen.as_ref().map(|(r, _)| *r));
+        let metrics = quality::reports(incident, entries, samples, window.span());
+        let primary = chosen.and_then(|(chosen, why)| {
+            let report = metrics.iter().find(|m| m.key == chosen.key)?;
+            Some((report, why))
+        });
         let impact = primary
             .clone()
-            .and_then(|(report, why)| impact::impact(incident, samples, report, why));
+            .and_then(|(report, why)| impact::impact(samples, report, why, &window));
         let triage = response::triage(incident, entries);
         let mitigations = response::mitigations(incident, entries);
         let summary = findings::summary(

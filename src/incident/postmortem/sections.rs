@@ -264,7 +264,7 @@ fn metrics(out: &mut Vec<Block>, pm: &Postmortem) {
         return;
     }
     out.push(para(
-        "Per-minute values from the samples. Rates are the share of checked calls that failed; Grounded, Schema valid and Similarity are the share of good calls, so their worst minute is the lowest. Baseline: the engine's baseline at the impact start. Worst minute: during the incident (impact start to resolution). At mitigation and at resolution: the last minute that began before that time. Each minute names the calls it was measured on: a minute of few calls swings far. † marks a metric a detector alarmed on.",
+        "Per-minute values from the samples. Rates are the share of checked calls that failed; Grounded, Schema valid and Similarity are the share of good calls, so their worst minute is the lowest. Baseline: the engine's baseline at the start of the impact window. Worst minute: within the impact window (see Impact). At mitigation and at resolution: the last minute that began before that time. Each minute names the calls it was measured on: a minute of few calls swings far. † marks a metric a detector alarmed on.",
     ));
     out.push(Block::Table {
         headers: vec![
@@ -392,7 +392,7 @@ fn detection(out: &mut Vec<Block>, pm: &Postmortem) {
         return;
     }
     out.push(para(
-        "Evaluator coverage: the calls each quality metric judged over the calls counted, from the impact start to the resolution.",
+        "Evaluator coverage: the calls each quality metric judged over the calls counted, in the impact window's minutes.",
     ));
     out.push(Block::Table {
         headers: vec![
