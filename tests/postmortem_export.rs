@@ -472,3 +472,30 @@ fn the_worst_minute_and_the_coverage_read_the_impact_window() {
         pm.summary.generated
     );
 }
+
+#[test]
+fn a_dip_or_an_empty_minute_does_not_end_the_run_that_led_to_detection() {
+    // Above the warn limit from 14:05, detected at 14:10; 14:07 reads at baseline and 14:09 has
+    // no sample, and the minute the detection falls in reads at baseline too.
+    let entries = vec![opened("14:10:00"), detection(2, "14:10:00")];
+    let minutes = [(1, 1), (2, 1), (3, 1), (4, 1), (5, 8), (6, 9), (7, 1), (8, 8), (10, 1)];
+    let pm = built(
+        entries,
+        hallucination_minutes(&minutes),
+        vec![],
+        Redaction::default(),
+    );
+    let impact = pm.impact.as_ref().unwrap();
+    assert_eq!(impact.start, at("14:05:00"), "{:?}", impact.start_from);
+
+    // Two quiet minutes in a row do end it.
+    let entries = vec![opened("14:10:00"), detection(2, "14:10:00")];
+    let minutes = [(1, 1), (2, 1), (3, 8), (4, 1), (5, 1), (6, 8), (7, 9), (8, 8), (9, 8), (10, 8)];
+    let pm = built(
+        entries,
+        hallucination_minutes(&minutes),
+        vec![],
+        Redaction::default(),
+    );
+    assert_eq!(pm.impact.as_ref().unwrap().start, at("14:06:00"));
+}

@@ -251,7 +251,7 @@ pub fn impact(
 }
 
 /// The impact start if set; else the first minute of the run above baseline + warn limit that
-/// reaches the detection; else the opening.
+/// reaches the detection (a single dip or empty minute inside it tolerated); else the opening.
 fn window_start(
     incident: &Incident,
     samples: &[MinuteSample],
@@ -271,15 +271,28 @@ fn window_start(
         let value = s.metrics.get(&report.key).and_then(|m| m.value);
         value.is_some_and(|v| badness(id, v) > badness(id, edge))
     };
-    samples
-        .iter()
-        .rev()
-        .skip_while(|s| s.minute > detected)
-        .take_while(|s| above(s))
-        .last()
-        .map_or((incident.opened_at, Edge::Opened), |s| {
-            (s.minute, Edge::FirstMinuteAboveWarn)
-        })
+    // Back from the last minute that began before the detection; one noisy minute at baseline,
+    // or one without calls, does not end a run, two in a row do.
+    let mut first = None;
+    let mut misses = 0;
+    let mut later: Option<DateTime<Utc>> = None;
+    for s in samples.iter().rev().filter(|s| s.minute < detected) {
+        let missing = later.map_or(0, |later| (later - s.minute).num_minutes() - 1);
+        misses += missing.max(0);
+        if misses > 1 {
+            break;
+        }
+        if above(s) {
+            first = Some(s.minute);
+            misses = 0;
+        } else {
+            misses += 1;
+        }
+        later = Some(s.minute);
+    }
+    first.map_or((incident.opened_at, Edge::Opened), |minute| {
+        (minute, Edge::FirstMinuteAboveWarn)
+    })
 }
 
 #[cfg(test)]
