@@ -15,8 +15,8 @@ use flightdeck::incident::postmortem::{
 };
 use flightdeck::incident::store::{self, TimelineStore};
 use flightdeck::model::{
-    Category, EntryKind, FailingCall, Incident, MetricMinute, MinuteSample, Role, Severity,
-    TimelineEntry,
+    Category, EntryKind, FailingCall, Incident, MetricMinute, MinuteSample, NamedTime, Role,
+    Severity, Status, TimelineEntry,
 };
 use support::Harness;
 
@@ -498,4 +498,41 @@ fn a_dip_or_an_empty_minute_does_not_end_the_run_that_led_to_detection() {
         Redaction::default(),
     );
     assert_eq!(pm.impact.as_ref().unwrap().start, at("14:06:00"));
+}
+
+#[test]
+fn the_window_names_the_edges_of_the_whole_minutes_it_sums() {
+    let impact_start = EntryKind::TimeSet {
+        time: NamedTime::ImpactStart,
+        from: None,
+        to: at("14:05:20"),
+    };
+    let mitigated = EntryKind::StatusChanged {
+        from: Status::Detected,
+        to: Status::Mitigated,
+    };
+    let entries = vec![
+        opened("14:05:00"),
+        logged(2, "14:05:30", "oncall", impact_start, ""),
+        logged(3, "14:09:50", "oncall", mitigated, ""),
+    ];
+    let minutes = [(5, 10), (6, 10), (7, 10), (8, 10), (9, 10), (10, 0)];
+    let pm = built(
+        entries,
+        hallucination_minutes(&minutes),
+        vec![],
+        Redaction::default(),
+    );
+    let impact = pm.impact.as_ref().unwrap();
+    assert_eq!(impact.minutes, 5, "14:05 to 14:09, each whole");
+    assert!(
+        impact.sentence.contains("between 14:05 and 14:10 UTC"),
+        "{}",
+        impact.sentence
+    );
+    let md = markdown::render(&pm);
+    assert!(
+        md.contains("summed over the 5 whole minutes from 2026-03-14 14:05:00 UTC to 2026-03-14 14:10:00 UTC, the minutes holding the span from the impact start (2026-03-14 14:05:20 UTC) to the mitigation (2026-03-14 14:09:50 UTC)."),
+        "{md}"
+    );
 }

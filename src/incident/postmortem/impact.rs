@@ -87,6 +87,10 @@ pub struct Impact {
     pub end_from: Edge,
     /// Minutes summed (those overlapping the window).
     pub minutes: usize,
+    /// The start of the first minute summed and the end of the last: the edges the sentence
+    /// names, since whole minutes are summed.
+    pub summed_from: DateTime<Utc>,
+    pub summed_until: DateTime<Utc>,
     /// Failing calls and the calls the metric judged in those minutes.
     pub bad: u64,
     pub of: u64,
@@ -193,6 +197,8 @@ pub fn impact(
     if of == 0 {
         return None;
     }
+    let summed_from = minutes.first()?.minute;
+    let summed_until = minutes.last()?.minute + Duration::minutes(1);
     let rate = bad as f64 / of as f64;
     let baseline_rate = report.baseline.map(|b| badness(id, b));
     let expected = baseline_rate.map(|b| b * of as f64);
@@ -206,7 +212,7 @@ pub fn impact(
         text::percent(rate),
         text::count(bad),
         text::count(of),
-        text::between(start, end),
+        text::between(summed_from, summed_until),
         how_often(rate, noun),
     );
     let excess_sentence = excess.zip(expected).map(|(excess, expected)| {
@@ -237,6 +243,8 @@ pub fn impact(
         end,
         end_from,
         minutes: minutes.len(),
+        summed_from,
+        summed_until,
         bad,
         of,
         rate,

@@ -173,10 +173,12 @@ fn impact(out: &mut Vec<Block>, pm: &Postmortem) {
         out.push(para(excess.clone()));
     }
     let mut how = format!(
-        "Computed from the per-minute samples of {}, {}: the failing calls over the calls it checked, summed over the {} minutes from {} ({}) to {} ({}).",
+        "Computed from the per-minute samples of {}, {}: the failing calls over the calls it checked, summed over the {} whole minutes from {} to {}, the minutes holding the span from {} ({}) to {} ({}).",
         i.label,
         i.chosen_because,
         i.minutes,
+        text::utc(i.summed_from),
+        text::utc(i.summed_until),
         i.start_from.describe(),
         text::utc(i.start),
         i.end_from.describe(),
