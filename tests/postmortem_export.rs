@@ -15,8 +15,8 @@ use flightdeck::incident::postmortem::{
 };
 use flightdeck::incident::store::{self, TimelineStore};
 use flightdeck::model::{
-    Category, EntryKind, FailingCall, Incident, MetricMinute, MinuteSample, NamedTime, Role,
-    Severity, Status, TimelineEntry,
+    Category, EntryKind, FailingCall, Incident, MetricMinute, MinuteSample, NamedTime, Outcome,
+    Role, Severity, Status, TimelineEntry,
 };
 use support::Harness;
 
@@ -535,4 +535,82 @@ fn the_window_names_the_edges_of_the_whole_minutes_it_sums() {
         md.contains("summed over the 5 whole minutes from 2026-03-14 14:05:00 UTC to 2026-03-14 14:10:00 UTC, the minutes holding the span from the impact start (2026-03-14 14:05:20 UTC) to the mitigation (2026-03-14 14:09:50 UTC)."),
         "{md}"
     );
+}
+
+/// A kill switch that failed at 14:06, then a prompt rollback applied at 14:08 and verified.
+fn failed_then_recovered() -> Vec<TimelineEntry> {
+    let kill = || "kill switch".to_string();
+    let rollback = || "prompt rollback".to_string();
+    vec![
+        opened("14:05:00"),
+        logged(2, "14:06:00", "oncall", EntryKind::ActionRequested { action: kill() }, ""),
+        logged(
+            3,
+            "14:06:00",
+            "flightdeck",
+            EntryKind::ActionApplied {
+                action: kill(),
+                backend: "unleash".into(),
+            },
+            "kill switch applied",
+        ),
+        logged(
+            4,
+            "14:06:00",
+            "flightdeck",
+            EntryKind::ActionResult {
+                action: kill(),
+                outcome: Outcome::Failed,
+            },
+            "kill switch failed",
+        ),
+        logged(
+            5,
+            "14:08:00",
+            "oncall",
+            EntryKind::ActionRequested { action: rollback() },
+            "",
+        ),
+        logged(
+            6,
+            "14:08:00",
+            "flightdeck",
+            EntryKind::ActionApplied {
+                action: rollback(),
+                backend: "simulator".into(),
+            },
+            "prompt rollback applied",
+        ),
+        logged(
+            7,
+            "14:12:00",
+            "flightdeck",
+            EntryKind::Verification {
+                action: rollback(),
+                recovered: true,
+            },
+            "recovered",
+        ),
+        logged(
+            8,
+            "14:12:00",
+            "oncall",
+            EntryKind::StatusChanged {
+                from: Status::Detected,
+                to: Status::Mitigated,
+            },
+            "",
+        ),
+    ]
+}
+
+#[test]
+fn the_summary_names_the_mitigation_that_recovered_and_a_failed_one_as_failed() {
+    let pm = built(failed_then_recovered(), vec![], vec![], Redaction::default());
+    let summary = &pm.summary.generated;
+    assert!(
+        summary.contains("a kill switch failed at 14:06 UTC, and a prompt rollback was applied at 14:08 UTC"),
+        "{summary}"
+    );
+    assert!(!summary.contains("kill switch was applied"), "{summary}");
 }

@@ -203,6 +203,9 @@ pub struct MitigationStep {
     pub text: String,
 }
 
+/// A chain's outcome when the backend reported the action failed.
+pub const FAILED: &str = "failed";
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Mitigation {
     pub action: String,
@@ -268,10 +271,17 @@ pub fn mitigations(incident: &Incident, entries: &[TimelineEntry]) -> Vec<Mitiga
     chains
 }
 
+impl Mitigation {
+    /// The backend reported it failed (and nothing verified it since).
+    pub fn failed(&self) -> bool {
+        self.outcome == FAILED
+    }
+}
+
 fn result_words(outcome: Outcome) -> String {
     match outcome {
         Outcome::Succeeded => "applied and read back, not verified on the metrics",
-        Outcome::Failed => "failed",
+        Outcome::Failed => FAILED,
         Outcome::Unverified => "sent; the backend's state could not be read back",
         Outcome::DryRun => "dry run: nothing was sent",
     }
