@@ -613,4 +613,7 @@ fn the_summary_names_the_mitigation_that_recovered_and_a_failed_one_as_failed() 
         "{summary}"
     );
     assert!(!summary.contains("kill switch was applied"), "{summary}");
+    let labels: Vec<&str> = pm.markers.iter().map(|m| m.label.as_str()).collect();
+    assert!(labels.contains(&"kill switch (failed)"), "{labels:?}");
+    assert!(labels.contains(&"prompt rollback"), "{labels:?}");
 }

@@ -198,7 +198,7 @@ impl Postmortem {
                     })
                     .collect(),
             },
-            markers: markers(incident, entries),
+            markers: markers(incident, entries, &mitigations),
             impact,
             metrics,
             triage,
@@ -258,7 +258,11 @@ fn header(incident: &Incident) -> Header {
     }
 }
 
-fn markers(incident: &Incident, entries: &[crate::model::TimelineEntry]) -> Vec<Marker> {
+fn markers(
+    incident: &Incident,
+    entries: &[crate::model::TimelineEntry],
+    mitigations: &[Mitigation],
+) -> Vec<Marker> {
     let named = |time: NamedTime, kind: MarkerKind| {
         incident.time(time).map(|at| Marker {
             at,
@@ -266,17 +270,34 @@ fn markers(incident: &Incident, entries: &[crate::model::TimelineEntry]) -> Vec<
             label: time.to_string(),
         })
     };
-    let events = entries.iter().filter_map(|e| match &e.kind {
-        EntryKind::ChangeSeen { change, at } => Some(Marker {
-            at: at.unwrap_or(e.ts),
-            kind: MarkerKind::Change,
-            label: short_change(change),
-        }),
-        EntryKind::ActionApplied { action, .. } => Some(Marker {
-            at: e.ts,
-            kind: MarkerKind::Mitigation,
-            label: action.clone(),
-        }),
+    let applied: Vec<Marker> = mitigations
+        .iter()
+        .filter_map(|m| {
+            let failed = if m.failed() { " (failed)" } else { "" };
+            Some(Marker {
+                at: m.applied_at?,
+                kind: MarkerKind::Mitigation,
+                label: format!("{}{failed}", m.action),
+            })
+        })
+        .collect();
+    // A mitigation's own change (the rollback flightdeck made, seen by the change feed within
+    // the minute after) says nothing its marker does not, and would crowd the labels.
+    let own_change = |change: &str, at: DateTime<Utc>| {
+        change.contains(OWN_CHANGE)
+            && applied
+                .iter()
+                .any(|m| at >= m.at && at <= m.at + chrono::Duration::seconds(60))
+    };
+    let changes = entries.iter().filter_map(|e| match &e.kind {
+        EntryKind::ChangeSeen { change, at } => {
+            let at = at.unwrap_or(e.ts);
+            (!own_change(change, at)).then(|| Marker {
+                at,
+                kind: MarkerKind::Change,
+                label: short_change(change),
+            })
+        }
         _ => None,
     });
     let mut all: Vec<Marker> = [
@@ -286,24 +307,15 @@ fn markers(incident: &Incident, entries: &[crate::model::TimelineEntry]) -> Vec<
     ]
     .into_iter()
     .flatten()
-    .chain(events)
+    .chain(changes)
     .collect();
-    // A mitigation's own change (the rollback seen by the change feed) says nothing its marker
-    // does not, and would crowd the labels.
-    let applied: Vec<DateTime<Utc>> = all
-        .iter()
-        .filter(|m| m.kind == MarkerKind::Mitigation)
-        .map(|m| m.at)
-        .collect();
-    all.retain(|m| {
-        m.kind != MarkerKind::Change
-            || !applied
-                .iter()
-                .any(|at| (*at - m.at).abs() <= chrono::Duration::minutes(1))
-    });
+    all.extend(applied.iter().cloned());
     all.sort_by_key(|m| m.at);
     all
 }
+
+/// How the change feed names flightdeck as the author of the changes it made itself.
+const OWN_CHANGE: &str = "by flightdeck";
 
 /// A change as a chart label: "prompt support-answer v7 → v8 by dana.m at 14:15:00 UTC" reads
 /// "prompt v7 → v8", since the line shows when and labels have little room.
@@ -332,7 +344,7 @@ mod tests {
     }
 
     #[test]
-    fn a_change_marks_its_own_time_and_a_mitigation_stands_for_its_own_change() {
+    fn a_change_marks_its_own_time_and_a_mitigation_stands_for_its_own_change_only() {
         let at = |text: &str| -> DateTime<Utc> { text.parse().unwrap() };
         let entry = |seq, ts: &str, kind| crate::model::TimelineEntry {
             seq,
@@ -379,9 +391,19 @@ mod tests {
                     backend: "simulator".into(),
                 },
             ),
+            entry(
+                5,
+                "2026-03-14T14:22:40Z",
+                EntryKind::ChangeSeen {
+                    change: "model support-answer gpt-4o → gpt-4o-mini by dana.m at 14:22:30 UTC"
+                        .into(),
+                    at: Some(at("2026-03-14T14:22:30Z")),
+                },
+            ),
         ];
         let incident = Incident::from_timeline(&entries).unwrap();
-        let shown: Vec<(MarkerKind, DateTime<Utc>)> = markers(&incident, &entries)
+        let mitigations = response::mitigations(&incident, &entries);
+        let shown: Vec<(MarkerKind, DateTime<Utc>)> = markers(&incident, &entries, &mitigations)
             .into_iter()
             .map(|m| (m.kind, m.at))
             .collect();
@@ -391,6 +413,7 @@ mod tests {
                 (MarkerKind::Change, at("2026-03-14T14:15:00Z")),
                 (MarkerKind::Detected, at("2026-03-14T14:17:00Z")),
                 (MarkerKind::Mitigation, at("2026-03-14T14:22:00Z")),
+                (MarkerKind::Change, at("2026-03-14T14:22:30Z")),
             ]
         );
     }
