@@ -617,3 +617,43 @@ fn the_summary_names_the_mitigation_that_recovered_and_a_failed_one_as_failed() 
     assert!(labels.contains(&"kill switch (failed)"), "{labels:?}");
     assert!(labels.contains(&"prompt rollback"), "{labels:?}");
 }
+
+#[test]
+fn named_times_out_of_order_are_said_plainly_and_no_duration_is_negative() {
+    let mitigated = EntryKind::StatusChanged {
+        from: Status::Detected,
+        to: Status::Mitigated,
+    };
+    let impact_start = EntryKind::TimeSet {
+        time: NamedTime::ImpactStart,
+        from: None,
+        to: at("14:08:00"),
+    };
+    let entries = vec![
+        opened("14:05:00"),
+        logged(2, "14:06:00", "oncall", mitigated, ""),
+        logged(3, "14:09:00", "oncall", impact_start, ""),
+    ];
+    let minutes = [(5, 10), (6, 10), (7, 10), (8, 10), (9, 10)];
+    let pm = built(
+        entries,
+        hallucination_minutes(&minutes),
+        vec![],
+        Redaction::default(),
+    );
+    let md = markdown::render(&pm);
+    assert!(
+        md.contains("**The named times are out of order:** the impact start (2026-03-14 14:08:00 UTC) is after detected (2026-03-14 14:05:00 UTC), acknowledged (2026-03-14 14:06:00 UTC) and mitigated (2026-03-14 14:06:00 UTC), so no impact window can be stated."),
+        "{md}"
+    );
+    assert!(!md.contains("No rate metric counted any calls"), "{md}");
+    assert!(!md.contains("| -"), "a negative duration: {md}");
+    assert!(
+        pm.response
+            .intervals
+            .iter()
+            .all(|i| i.seconds.is_none_or(|s| s >= 0)),
+        "{:?}",
+        pm.response.intervals
+    );
+}

@@ -3,7 +3,7 @@
 //! The Markdown and HTML renderers draw these blocks, so both say the same.
 
 use super::quality::{MetricReport, Reading, Unit, badness, metric};
-use super::response::{NamedTimeOrOpened, Selection};
+use super::response::{self, NamedTimeOrOpened, Selection};
 use super::{Postmortem, findings, text};
 
 /// A run of text and how it is emphasised.
@@ -163,9 +163,17 @@ fn summary(out: &mut Vec<Block>, pm: &Postmortem) {
 fn impact(out: &mut Vec<Block>, pm: &Postmortem) {
     out.push(Block::Heading("Impact".into()));
     let Some(i) = &pm.impact else {
-        out.push(para(
-            "No rate metric counted any calls in the impact window, so the impact cannot be stated as a share of requests.",
-        ));
+        out.push(match out_of_order(pm) {
+            Some(wrong) => Block::Paragraph(vec![
+                Span::Strong("The named times are out of order:".into()),
+                Span::Text(format!(
+                    " {wrong}, so no impact window can be stated. Correct the times and export again."
+                )),
+            ]),
+            None => para(
+                "No rate metric counted any calls in the impact window, so the impact cannot be stated as a share of requests.",
+            ),
+        });
         return;
     };
     out.push(para(i.sentence.clone()));
@@ -257,6 +265,20 @@ fn response(out: &mut Vec<Block>, pm: &Postmortem) {
             .map(|i| vec![i.name.clone(), or_dash(i.text.clone())])
             .collect(),
     });
+    if let Some(wrong) = out_of_order(pm) {
+        out.push(Block::Paragraph(vec![
+            Span::Strong("The named times are out of order:".into()),
+            Span::Text(format!(
+                " {wrong}. An interval that would be negative is left blank."
+            )),
+        ]));
+    }
+}
+
+/// The named times set out of order, as one clause; None when they are in order.
+fn out_of_order(pm: &Postmortem) -> Option<String> {
+    let wrong = &pm.response.out_of_order;
+    (!wrong.is_empty()).then(|| response::out_of_order_clause(wrong))
 }
 
 fn metrics(out: &mut Vec<Block>, pm: &Postmortem) {
