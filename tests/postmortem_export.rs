@@ -657,3 +657,37 @@ fn named_times_out_of_order_are_said_plainly_and_no_duration_is_negative() {
         pm.response.intervals
     );
 }
+
+#[test]
+fn quoted_markup_renders_as_text_and_a_note_keeps_its_lines() {
+    let entries = vec![
+        opened("14:05:00"),
+        logged(
+            2,
+            "14:06:00",
+            "oncall",
+            EntryKind::Note,
+            "saw <script>alert(1)</script> & <img src=x>\nsecond line",
+        ),
+    ];
+    let call = FailingCall {
+        ts: at("14:06:10"),
+        request_id: Some("req-1".into()),
+        feature: "support-answer".into(),
+        model: "gpt-4o".into(),
+        prompt_version: None,
+        failed: vec!["hallucination_rate".into()],
+        input: Some("I am <b>Anna</b>".into()),
+        output: None,
+    };
+    let pm = built(entries, vec![], vec![call], Redaction::default());
+    let md = markdown::render(&pm);
+    assert!(!md.contains("<script>") && !md.contains("<img") && !md.contains("<b>"), "{md}");
+    assert!(
+        md.contains("saw &lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;img src=x&gt;<br>second line"),
+        "{md}"
+    );
+    let page = html::render(&pm);
+    assert!(!page.contains("<script>") && !page.contains("<img"), "{page}");
+    assert!(page.contains("&lt;img src=x&gt;<br>second line"), "{page}");
+}

@@ -2,7 +2,7 @@
 //! of each metric with data (the impact's metric first) where the metrics table is.
 
 use super::chart::{self, Band, Chart};
-use super::page::{self, escape};
+use super::page::{self, escape, escape_lines};
 use super::quality::{MetricReport, Unit};
 use super::sections::{Block, Span, blocks};
 use super::{MarkerKind, Postmortem};
@@ -11,7 +11,7 @@ fn spans(spans: &[Span]) -> String {
     spans
         .iter()
         .map(|span| match span {
-            Span::Text(text) => escape(text),
+            Span::Text(text) => escape_lines(text),
             Span::Strong(text) => format!("<strong>{}</strong>", escape(text)),
             Span::Emphasis(text) => format!("<em>{}</em>", escape(text)),
         })
@@ -29,7 +29,7 @@ pub fn render(pm: &Postmortem) -> String {
             Block::List(items) => {
                 let items: String = items
                     .iter()
-                    .map(|item| format!("<li>{}</li>\n", escape(item)))
+                    .map(|item| format!("<li>{}</li>\n", escape_lines(item)))
                     .collect();
                 format!("<ul>\n{items}</ul>\n")
             }
