@@ -323,6 +323,10 @@ fn a_bad_redaction_pattern_in_the_config_exits_2_naming_it() {
         stderr.contains("[postmortem] redact") && stderr.contains("order (#"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains(&format!("the config file {} is not valid", config.display())),
+        "{stderr}"
+    );
 }
 
 /// 14:MM:SS on the day of the hand-built records below.
@@ -647,6 +651,10 @@ fn named_times_out_of_order_are_said_plainly_and_no_duration_is_negative() {
         "{md}"
     );
     assert!(!md.contains("No rate metric counted any calls"), "{md}");
+    assert!(
+        html::render(&pm).contains("no impact window is shaded"),
+        "the chart caption names no window"
+    );
     assert!(!md.contains("| -"), "a negative duration: {md}");
     assert!(
         pm.response

@@ -49,8 +49,18 @@ fn charts(pm: &Postmortem) -> String {
         .filter(|m| m.points.iter().any(|p| p.value.is_some()))
         .collect();
     shown.sort_by_key(|m| Some(m.key.as_str()) != primary);
-    let mut out = String::from(
-        "<p>Each chart: one point per minute; the green band runs from the baseline to its warn limit (the change a detector warns at); the red shading is the impact window (impact start to mitigation); dashed lines mark the changes seen, the detection, each mitigation applied, the moment the incident was marked mitigated (an unlabelled mitigation) and the resolution.</p>\n",
+    let shading = pm.impact.as_ref().map_or(
+        "no impact window is shaded, since no impact could be stated".to_string(),
+        |i| {
+            format!(
+                "the red shading is the impact window (from {} to {})",
+                i.start_from.describe(),
+                i.end_from.describe()
+            )
+        },
+    );
+    let mut out = format!(
+        "<p>Each chart: one point per minute; the green band runs from the baseline to its warn limit (the change a detector warns at); {shading}; dashed lines mark the changes seen, the detection, each mitigation applied, the moment the incident was marked mitigated (an unlabelled mitigation) and the resolution.</p>\n",
     );
     for metric in shown {
         out.push_str("<figure>\n");

@@ -173,7 +173,7 @@ pub enum Selection {
     All,
     Starred,
     /// Nothing was starred: the entries that carry the story (opening, detections, changes,
-    /// mitigations' outcomes, status, cause, notes).
+    /// mitigations applied and their outcomes, status and severity, cause, notes).
     Key,
 }
 

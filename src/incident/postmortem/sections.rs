@@ -350,7 +350,7 @@ fn timeline(out: &mut Vec<Block>, pm: &Postmortem) {
             t.total
         ),
         Selection::Key => format!(
-            "No entry was starred, so the key entries are shown (opening, detections, changes, mitigation results, verifications, status, root cause, notes); {} of {} omitted (export with --all for every entry).",
+            "No entry was starred, so the key entries are shown (opening, detections, changes, mitigations applied and their results, verifications, status and severity, root cause, notes); {} of {} omitted (export with --all for every entry).",
             t.omitted, t.total
         ),
     }));
