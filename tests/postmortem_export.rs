@@ -324,7 +324,10 @@ fn a_bad_redaction_pattern_in_the_config_exits_2_naming_it() {
         "{stderr}"
     );
     assert!(
-        stderr.contains(&format!("the config file {} is not valid", config.display())),
+        stderr.contains(&format!(
+            "the config file {} is not valid",
+            config.display()
+        )),
         "{stderr}"
     );
 }
@@ -414,7 +417,13 @@ fn configured_patterns_reach_every_text_and_contacts_leave_request_ids() {
             triage,
             "Data: likely (new terms 31% of input words (base 2%): kowalski, refund, voucher)",
         ),
-        logged(3, "14:07:00", "oncall", EntryKind::Note, "called Mr Kowalski back"),
+        logged(
+            3,
+            "14:07:00",
+            "oncall",
+            EntryKind::Note,
+            "called Mr Kowalski back",
+        ),
     ];
     let call = FailingCall {
         ts: at("14:06:10"),
@@ -438,7 +447,9 @@ fn configured_patterns_reach_every_text_and_contacts_leave_request_ids() {
         Some("I am Anna ‹redacted›, order ‹redacted›")
     );
     assert!(
-        pm.triage[0].evidence.contains("31% of input words (base 2%)"),
+        pm.triage[0]
+            .evidence
+            .contains("31% of input words (base 2%)"),
         "numbers outside inputs and outputs are kept: {}",
         pm.triage[0].evidence
     );
@@ -457,7 +468,18 @@ fn the_worst_minute_and_the_coverage_read_the_impact_window() {
     // Baseline noise from 14:00, above the warn limit from 14:05, detected at 14:08, no impact
     // start: the window opens at 14:05.
     let entries = vec![opened("14:08:00"), detection(2, "14:08:00")];
-    let minutes = [(0, 1), (1, 1), (2, 1), (3, 1), (4, 1), (5, 8), (6, 18), (7, 8), (8, 6), (9, 6)];
+    let minutes = [
+        (0, 1),
+        (1, 1),
+        (2, 1),
+        (3, 1),
+        (4, 1),
+        (5, 8),
+        (6, 18),
+        (7, 8),
+        (8, 6),
+        (9, 6),
+    ];
     let pm = built(
         entries,
         hallucination_minutes(&minutes),
@@ -468,10 +490,19 @@ fn the_worst_minute_and_the_coverage_read_the_impact_window() {
     assert_eq!(impact.start, at("14:05:00"));
     let metric = &pm.metrics[0];
     let peak = metric.peak.as_ref().unwrap();
-    assert_eq!(peak.minute, at("14:06:00"), "90% at 14:06, inside the window");
-    assert_eq!(metric.evaluated, impact.of, "coverage over the same minutes");
+    assert_eq!(
+        peak.minute,
+        at("14:06:00"),
+        "90% at 14:06, inside the window"
+    );
+    assert_eq!(
+        metric.evaluated, impact.of,
+        "coverage over the same minutes"
+    );
     assert!(
-        pm.summary.generated.contains("90.0% in the worst minute, 14:06 UTC"),
+        pm.summary
+            .generated
+            .contains("90.0% in the worst minute, 14:06 UTC"),
         "{}",
         pm.summary.generated
     );
@@ -482,7 +513,17 @@ fn a_dip_or_an_empty_minute_does_not_end_the_run_that_led_to_detection() {
     // Above the warn limit from 14:05, detected at 14:10; 14:07 reads at baseline and 14:09 has
     // no sample, and the minute the detection falls in reads at baseline too.
     let entries = vec![opened("14:10:00"), detection(2, "14:10:00")];
-    let minutes = [(1, 1), (2, 1), (3, 1), (4, 1), (5, 8), (6, 9), (7, 1), (8, 8), (10, 1)];
+    let minutes = [
+        (1, 1),
+        (2, 1),
+        (3, 1),
+        (4, 1),
+        (5, 8),
+        (6, 9),
+        (7, 1),
+        (8, 8),
+        (10, 1),
+    ];
     let pm = built(
         entries,
         hallucination_minutes(&minutes),
@@ -494,7 +535,18 @@ fn a_dip_or_an_empty_minute_does_not_end_the_run_that_led_to_detection() {
 
     // Two quiet minutes in a row do end it.
     let entries = vec![opened("14:10:00"), detection(2, "14:10:00")];
-    let minutes = [(1, 1), (2, 1), (3, 8), (4, 1), (5, 1), (6, 8), (7, 9), (8, 8), (9, 8), (10, 8)];
+    let minutes = [
+        (1, 1),
+        (2, 1),
+        (3, 8),
+        (4, 1),
+        (5, 1),
+        (6, 8),
+        (7, 9),
+        (8, 8),
+        (9, 8),
+        (10, 8),
+    ];
     let pm = built(
         entries,
         hallucination_minutes(&minutes),
@@ -547,7 +599,13 @@ fn failed_then_recovered() -> Vec<TimelineEntry> {
     let rollback = || "prompt rollback".to_string();
     vec![
         opened("14:05:00"),
-        logged(2, "14:06:00", "oncall", EntryKind::ActionRequested { action: kill() }, ""),
+        logged(
+            2,
+            "14:06:00",
+            "oncall",
+            EntryKind::ActionRequested { action: kill() },
+            "",
+        ),
         logged(
             3,
             "14:06:00",
@@ -610,10 +668,17 @@ fn failed_then_recovered() -> Vec<TimelineEntry> {
 
 #[test]
 fn the_summary_names_the_mitigation_that_recovered_and_a_failed_one_as_failed() {
-    let pm = built(failed_then_recovered(), vec![], vec![], Redaction::default());
+    let pm = built(
+        failed_then_recovered(),
+        vec![],
+        vec![],
+        Redaction::default(),
+    );
     let summary = &pm.summary.generated;
     assert!(
-        summary.contains("a kill switch failed at 14:06 UTC, and a prompt rollback was applied at 14:08 UTC"),
+        summary.contains(
+            "a kill switch failed at 14:06 UTC, and a prompt rollback was applied at 14:08 UTC"
+        ),
         "{summary}"
     );
     assert!(!summary.contains("kill switch was applied"), "{summary}");
@@ -690,12 +755,20 @@ fn quoted_markup_renders_as_text_and_a_note_keeps_its_lines() {
     };
     let pm = built(entries, vec![], vec![call], Redaction::default());
     let md = markdown::render(&pm);
-    assert!(!md.contains("<script>") && !md.contains("<img") && !md.contains("<b>"), "{md}");
     assert!(
-        md.contains("saw &lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;img src=x&gt;<br>second line"),
+        !md.contains("<script>") && !md.contains("<img") && !md.contains("<b>"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "saw &lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;img src=x&gt;<br>second line"
+        ),
         "{md}"
     );
     let page = html::render(&pm);
-    assert!(!page.contains("<script>") && !page.contains("<img"), "{page}");
+    assert!(
+        !page.contains("<script>") && !page.contains("<img"),
+        "{page}"
+    );
     assert!(page.contains("&lt;img src=x&gt;<br>second line"), "{page}");
 }

@@ -14,12 +14,9 @@ use crate::incident::store::{self, StoreError};
 
 pub fn run(data_dir: &Path, config: &ConfigFile, args: &ExportArgs) -> anyhow::Result<()> {
     let redaction = Redaction::from_config(&config.postmortem).map_err(|e| {
-        let file = config
-            .path
-            .as_ref()
-            .map_or("the config file".into(), |p| {
-                format!("the config file {}", p.display())
-            });
+        let file = config.path.as_ref().map_or("the config file".into(), |p| {
+            format!("the config file {}", p.display())
+        });
         BadInput(format!("{file} is not valid: {e}"))
     })?;
     let id = if args.incident == "latest" {

@@ -70,7 +70,11 @@ pub fn summary(
         .find(|(m, _)| m.recovered == Some(true))
         .or_else(|| applied.iter().find(|(m, _)| !m.failed()));
     if let Some((m, at)) = mitigated_by {
-        after.push(format!("a {} was applied at {} UTC", m.action, text::hm(*at)));
+        after.push(format!(
+            "a {} was applied at {} UTC",
+            m.action,
+            text::hm(*at)
+        ));
     }
     after.push(match (incident.mitigated_at, incident.resolved_at) {
         (Some(m), Some(r)) => format!(

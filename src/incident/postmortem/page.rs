@@ -88,7 +88,10 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;"
         );
         assert_eq!(escape("plain, ünïcode"), "plain, ünïcode");
-        assert_eq!(escape_lines("<b>one</b>\ntwo"), "&lt;b&gt;one&lt;/b&gt;<br>two");
+        assert_eq!(
+            escape_lines("<b>one</b>\ntwo"),
+            "&lt;b&gt;one&lt;/b&gt;<br>two"
+        );
     }
 
     #[test]

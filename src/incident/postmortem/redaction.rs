@@ -166,7 +166,10 @@ mod tests {
     #[test]
     fn the_defaults_mask_what_the_presenter_masks() {
         let text = "api_key=ab12cd34ef password: hunter2 from 10.20.30.40:8080 on db.internal";
-        assert_eq!(Redaction::default().apply(text), crate::redact::redact(text));
+        assert_eq!(
+            Redaction::default().apply(text),
+            crate::redact::redact(text)
+        );
         assert_eq!(
             Redaction::default().apply(text),
             "api_key=‹secret› password: ‹secret› from ‹host› on ‹host›"
