@@ -1,7 +1,8 @@
 //! flightdeck: a terminal incident cockpit for AI features in production.
 //!
-//! `model`, `engine`, `otel`, `sim`, `replay`, `drill` and `app` are pure; `sources`, `actuators`,
-//! `incident`, `jsonl`, `runtime` and `term` are the edge that does I/O; `ui` draws from state.
+//! `model`, `engine`, `otel`, `redact`, `sim`, `replay`, `drill` and `app` are pure; `sources`,
+//! `actuators`, `incident`, `jsonl`, `runtime` and `term` are the edge that does I/O; `ui` draws
+//! from state.
 
 pub mod actuators;
 pub mod app;
@@ -17,6 +18,7 @@ pub mod jsonl;
 pub mod logging;
 pub mod model;
 pub mod otel;
+pub mod redact;
 pub mod replay;
 pub mod runtime;
 pub mod sim;

@@ -49,7 +49,7 @@ fn hallucination_rate() -> Chart {
         }),
         markers: vec![
             marker(9, MarkerKind::Change, "prompt v42 <beta> & \"more\""),
-            marker(10, MarkerKind::ImpactStart, ""),
+            marker(10, MarkerKind::Change, "flag on"),
             marker(31, MarkerKind::Detected, "grounding below 0.7"),
         ],
         window: Some((at(10), at(44))),

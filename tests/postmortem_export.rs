@@ -6,10 +6,18 @@ mod support;
 use std::io::Write as _;
 use std::process::Command;
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, Utc};
-use flightdeck::incident::postmortem::{Options, Postmortem, html, json, load, markdown};
+use flightdeck::incident::postmortem::redaction::RedactionConfig;
+use flightdeck::incident::postmortem::{
+    Options, Postmortem, Record, Redaction, html, json, load, markdown,
+};
 use flightdeck::incident::store::{self, TimelineStore};
-use flightdeck::model::{Category, EntryKind, MinuteSample, Role, TimelineEntry};
+use flightdeck::model::{
+    Category, EntryKind, FailingCall, Incident, MetricMinute, MinuteSample, NamedTime, Outcome,
+    Role, Severity, Status, TimelineEntry,
+};
 use support::Harness;
 
 /// The prompt regression handled in the cockpit: detected, rolled back, verified, resolved.
@@ -315,4 +323,452 @@ fn a_bad_redaction_pattern_in_the_config_exits_2_naming_it() {
         stderr.contains("[postmortem] redact") && stderr.contains("order (#"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains(&format!(
+            "the config file {} is not valid",
+            config.display()
+        )),
+        "{stderr}"
+    );
+}
+
+/// 14:MM:SS on the day of the hand-built records below.
+fn at(time: &str) -> DateTime<Utc> {
+    format!("2026-03-14T{time}Z").parse().unwrap()
+}
+
+fn logged(seq: u64, time: &str, actor: &str, kind: EntryKind, text: &str) -> TimelineEntry {
+    TimelineEntry {
+        actor: actor.into(),
+        ..entry(seq, at(time), kind, text)
+    }
+}
+
+fn opened(time: &str) -> TimelineEntry {
+    let kind = EntryKind::Opened {
+        id: "INC-1".into(),
+        title: "Hallucination critical".into(),
+        severity: Severity::Sev2,
+        source: "test".into(),
+        drill: None,
+    };
+    logged(1, time, "flightdeck", kind, "opened")
+}
+
+/// One minute per `(minute, bad)`: 20 calls checked for hallucination, `bad` of them failing,
+/// against a 5% baseline.
+fn hallucination_minutes(minutes: &[(u32, u64)]) -> Vec<MinuteSample> {
+    minutes
+        .iter()
+        .map(|&(minute, bad)| MinuteSample {
+            minute: at(&format!("14:{minute:02}:00")),
+            calls: 20,
+            stride: 1,
+            metrics: BTreeMap::from([(
+                "hallucination_rate".to_string(),
+                MetricMinute {
+                    value: Some(bad as f64 / 20.0),
+                    bad: Some(bad),
+                    of: Some(20),
+                    baseline: Some(0.05),
+                },
+            )]),
+        })
+        .collect()
+}
+
+fn built(
+    entries: Vec<TimelineEntry>,
+    samples: Vec<MinuteSample>,
+    examples: Vec<FailingCall>,
+    redaction: Redaction,
+) -> Postmortem {
+    let record = Record {
+        incident: Incident::from_timeline(&entries).unwrap(),
+        entries,
+        samples,
+        examples,
+        problems: Vec::new(),
+    };
+    let options = Options {
+        all_entries: true,
+        redaction,
+    };
+    Postmortem::build(&record, &options)
+}
+
+#[test]
+fn configured_patterns_reach_every_text_and_contacts_leave_request_ids() {
+    let rule = Redaction::from_config(&RedactionConfig {
+        redact: vec![r"(?i)\bkowalski\b".into()],
+        ..RedactionConfig::default()
+    })
+    .unwrap();
+    let triage = EntryKind::Triage {
+        step: "data".into(),
+        verdict: "likely".into(),
+    };
+    let entries = vec![
+        opened("14:05:00"),
+        logged(
+            2,
+            "14:06:00",
+            "flightdeck",
+            triage,
+            "Data: likely (new terms 31% of input words (base 2%): kowalski, refund, voucher)",
+        ),
+        logged(
+            3,
+            "14:07:00",
+            "oncall",
+            EntryKind::Note,
+            "called Mr Kowalski back",
+        ),
+    ];
+    let call = FailingCall {
+        ts: at("14:06:10"),
+        request_id: Some("support/anna.kowalski@example.com/77".into()),
+        feature: "support-answer".into(),
+        model: "gpt-4o".into(),
+        prompt_version: None,
+        failed: vec!["hallucination_rate".into()],
+        input: Some("I am Anna Kowalski, order 123456".into()),
+        output: None,
+    };
+    let pm = built(entries, vec![], vec![call], rule);
+    for text in [markdown::render(&pm), json::render(&pm), html::render(&pm)] {
+        assert!(!text.to_lowercase().contains("kowalski"), "{text}");
+        assert!(!text.contains("example.com"), "{text}");
+    }
+    let example = &pm.examples.calls[0];
+    assert_eq!(example.request_id.as_deref(), Some("support/‹email›/77"));
+    assert_eq!(
+        example.input.as_deref(),
+        Some("I am Anna ‹redacted›, order ‹redacted›")
+    );
+    assert!(
+        pm.triage[0]
+            .evidence
+            .contains("31% of input words (base 2%)"),
+        "numbers outside inputs and outputs are kept: {}",
+        pm.triage[0].evidence
+    );
+}
+
+fn detection(seq: u64, time: &str) -> TimelineEntry {
+    let kind = EntryKind::Detection {
+        metric: "hallucination_rate".into(),
+        state: "critical".into(),
+    };
+    logged(seq, time, "flightdeck", kind, "Hallucination critical")
+}
+
+#[test]
+fn the_worst_minute_and_the_coverage_read_the_impact_window() {
+    // Baseline noise from 14:00, above the warn limit from 14:05, detected at 14:08, no impact
+    // start: the window opens at 14:05.
+    let entries = vec![opened("14:08:00"), detection(2, "14:08:00")];
+    let minutes = [
+        (0, 1),
+        (1, 1),
+        (2, 1),
+        (3, 1),
+        (4, 1),
+        (5, 8),
+        (6, 18),
+        (7, 8),
+        (8, 6),
+        (9, 6),
+    ];
+    let pm = built(
+        entries,
+        hallucination_minutes(&minutes),
+        vec![],
+        Redaction::default(),
+    );
+    let impact = pm.impact.as_ref().unwrap();
+    assert_eq!(impact.start, at("14:05:00"));
+    let metric = &pm.metrics[0];
+    let peak = metric.peak.as_ref().unwrap();
+    assert_eq!(
+        peak.minute,
+        at("14:06:00"),
+        "90% at 14:06, inside the window"
+    );
+    assert_eq!(
+        metric.evaluated, impact.of,
+        "coverage over the same minutes"
+    );
+    assert!(
+        pm.summary
+            .generated
+            .contains("90.0% in the worst minute, 14:06 UTC"),
+        "{}",
+        pm.summary.generated
+    );
+}
+
+#[test]
+fn a_dip_or_an_empty_minute_does_not_end_the_run_that_led_to_detection() {
+    // Above the warn limit from 14:05, detected at 14:10; 14:07 reads at baseline and 14:09 has
+    // no sample, and the minute the detection falls in reads at baseline too.
+    let entries = vec![opened("14:10:00"), detection(2, "14:10:00")];
+    let minutes = [
+        (1, 1),
+        (2, 1),
+        (3, 1),
+        (4, 1),
+        (5, 8),
+        (6, 9),
+        (7, 1),
+        (8, 8),
+        (10, 1),
+    ];
+    let pm = built(
+        entries,
+        hallucination_minutes(&minutes),
+        vec![],
+        Redaction::default(),
+    );
+    let impact = pm.impact.as_ref().unwrap();
+    assert_eq!(impact.start, at("14:05:00"), "{:?}", impact.start_from);
+
+    // Two quiet minutes in a row do end it.
+    let entries = vec![opened("14:10:00"), detection(2, "14:10:00")];
+    let minutes = [
+        (1, 1),
+        (2, 1),
+        (3, 8),
+        (4, 1),
+        (5, 1),
+        (6, 8),
+        (7, 9),
+        (8, 8),
+        (9, 8),
+        (10, 8),
+    ];
+    let pm = built(
+        entries,
+        hallucination_minutes(&minutes),
+        vec![],
+        Redaction::default(),
+    );
+    assert_eq!(pm.impact.as_ref().unwrap().start, at("14:06:00"));
+}
+
+#[test]
+fn the_window_names_the_edges_of_the_whole_minutes_it_sums() {
+    let impact_start = EntryKind::TimeSet {
+        time: NamedTime::ImpactStart,
+        from: None,
+        to: at("14:05:20"),
+    };
+    let mitigated = EntryKind::StatusChanged {
+        from: Status::Detected,
+        to: Status::Mitigated,
+    };
+    let entries = vec![
+        opened("14:05:00"),
+        logged(2, "14:05:30", "oncall", impact_start, ""),
+        logged(3, "14:09:50", "oncall", mitigated, ""),
+    ];
+    let minutes = [(5, 10), (6, 10), (7, 10), (8, 10), (9, 10), (10, 0)];
+    let pm = built(
+        entries,
+        hallucination_minutes(&minutes),
+        vec![],
+        Redaction::default(),
+    );
+    let impact = pm.impact.as_ref().unwrap();
+    assert_eq!(impact.minutes, 5, "14:05 to 14:09, each whole");
+    assert!(
+        impact.sentence.contains("between 14:05 and 14:10 UTC"),
+        "{}",
+        impact.sentence
+    );
+    let md = markdown::render(&pm);
+    assert!(
+        md.contains("summed over the 5 whole minutes from 2026-03-14 14:05:00 UTC to 2026-03-14 14:10:00 UTC, the minutes holding the span from the impact start (2026-03-14 14:05:20 UTC) to the mitigation (2026-03-14 14:09:50 UTC)."),
+        "{md}"
+    );
+}
+
+/// A kill switch that failed at 14:06, then a prompt rollback applied at 14:08 and verified.
+fn failed_then_recovered() -> Vec<TimelineEntry> {
+    let kill = || "kill switch".to_string();
+    let rollback = || "prompt rollback".to_string();
+    vec![
+        opened("14:05:00"),
+        logged(
+            2,
+            "14:06:00",
+            "oncall",
+            EntryKind::ActionRequested { action: kill() },
+            "",
+        ),
+        logged(
+            3,
+            "14:06:00",
+            "flightdeck",
+            EntryKind::ActionApplied {
+                action: kill(),
+                backend: "unleash".into(),
+            },
+            "kill switch applied",
+        ),
+        logged(
+            4,
+            "14:06:00",
+            "flightdeck",
+            EntryKind::ActionResult {
+                action: kill(),
+                outcome: Outcome::Failed,
+            },
+            "kill switch failed",
+        ),
+        logged(
+            5,
+            "14:08:00",
+            "oncall",
+            EntryKind::ActionRequested { action: rollback() },
+            "",
+        ),
+        logged(
+            6,
+            "14:08:00",
+            "flightdeck",
+            EntryKind::ActionApplied {
+                action: rollback(),
+                backend: "simulator".into(),
+            },
+            "prompt rollback applied",
+        ),
+        logged(
+            7,
+            "14:12:00",
+            "flightdeck",
+            EntryKind::Verification {
+                action: rollback(),
+                recovered: true,
+            },
+            "recovered",
+        ),
+        logged(
+            8,
+            "14:12:00",
+            "oncall",
+            EntryKind::StatusChanged {
+                from: Status::Detected,
+                to: Status::Mitigated,
+            },
+            "",
+        ),
+    ]
+}
+
+#[test]
+fn the_summary_names_the_mitigation_that_recovered_and_a_failed_one_as_failed() {
+    let pm = built(
+        failed_then_recovered(),
+        vec![],
+        vec![],
+        Redaction::default(),
+    );
+    let summary = &pm.summary.generated;
+    assert!(
+        summary.contains(
+            "a kill switch failed at 14:06 UTC, and a prompt rollback was applied at 14:08 UTC"
+        ),
+        "{summary}"
+    );
+    assert!(!summary.contains("kill switch was applied"), "{summary}");
+    let labels: Vec<&str> = pm.markers.iter().map(|m| m.label.as_str()).collect();
+    assert!(labels.contains(&"kill switch (failed)"), "{labels:?}");
+    assert!(labels.contains(&"prompt rollback"), "{labels:?}");
+}
+
+#[test]
+fn named_times_out_of_order_are_said_plainly_and_no_duration_is_negative() {
+    let mitigated = EntryKind::StatusChanged {
+        from: Status::Detected,
+        to: Status::Mitigated,
+    };
+    let impact_start = EntryKind::TimeSet {
+        time: NamedTime::ImpactStart,
+        from: None,
+        to: at("14:08:00"),
+    };
+    let entries = vec![
+        opened("14:05:00"),
+        logged(2, "14:06:00", "oncall", mitigated, ""),
+        logged(3, "14:09:00", "oncall", impact_start, ""),
+    ];
+    let minutes = [(5, 10), (6, 10), (7, 10), (8, 10), (9, 10)];
+    let pm = built(
+        entries,
+        hallucination_minutes(&minutes),
+        vec![],
+        Redaction::default(),
+    );
+    let md = markdown::render(&pm);
+    assert!(
+        md.contains("**The named times are out of order:** the impact start (2026-03-14 14:08:00 UTC) is after detected (2026-03-14 14:05:00 UTC), acknowledged (2026-03-14 14:06:00 UTC) and mitigated (2026-03-14 14:06:00 UTC), so no impact window can be stated."),
+        "{md}"
+    );
+    assert!(!md.contains("No rate metric counted any calls"), "{md}");
+    assert!(
+        html::render(&pm).contains("no impact window is shaded"),
+        "the chart caption names no window"
+    );
+    assert!(!md.contains("| -"), "a negative duration: {md}");
+    assert!(
+        pm.response
+            .intervals
+            .iter()
+            .all(|i| i.seconds.is_none_or(|s| s >= 0)),
+        "{:?}",
+        pm.response.intervals
+    );
+}
+
+#[test]
+fn quoted_markup_renders_as_text_and_a_note_keeps_its_lines() {
+    let entries = vec![
+        opened("14:05:00"),
+        logged(
+            2,
+            "14:06:00",
+            "oncall",
+            EntryKind::Note,
+            "saw <script>alert(1)</script> & <img src=x>\nsecond line",
+        ),
+    ];
+    let call = FailingCall {
+        ts: at("14:06:10"),
+        request_id: Some("req-1".into()),
+        feature: "support-answer".into(),
+        model: "gpt-4o".into(),
+        prompt_version: None,
+        failed: vec!["hallucination_rate".into()],
+        input: Some("I am <b>Anna</b>".into()),
+        output: None,
+    };
+    let pm = built(entries, vec![], vec![call], Redaction::default());
+    let md = markdown::render(&pm);
+    assert!(
+        !md.contains("<script>") && !md.contains("<img") && !md.contains("<b>"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "saw &lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;img src=x&gt;<br>second line"
+        ),
+        "{md}"
+    );
+    let page = html::render(&pm);
+    assert!(
+        !page.contains("<script>") && !page.contains("<img"),
+        "{page}"
+    );
+    assert!(page.contains("&lt;img src=x&gt;<br>second line"), "{page}");
 }

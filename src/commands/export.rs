@@ -13,8 +13,12 @@ use crate::incident::postmortem::{Options, Postmortem, Redaction, html, json, ma
 use crate::incident::store::{self, StoreError};
 
 pub fn run(data_dir: &Path, config: &ConfigFile, args: &ExportArgs) -> anyhow::Result<()> {
-    let redaction =
-        Redaction::from_config(&config.postmortem).map_err(|e| BadInput(e.to_string()))?;
+    let redaction = Redaction::from_config(&config.postmortem).map_err(|e| {
+        let file = config.path.as_ref().map_or("the config file".into(), |p| {
+            format!("the config file {}", p.display())
+        });
+        BadInput(format!("{file} is not valid: {e}"))
+    })?;
     let id = if args.incident == "latest" {
         store::incident_ids(data_dir)?.pop().ok_or_else(|| {
             BadInput(format!(

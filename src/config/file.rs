@@ -47,6 +47,9 @@ pub struct ConfigFile {
     /// Where the file was read from; relative paths in it are taken from its directory.
     #[serde(skip)]
     pub dir: Option<PathBuf>,
+    /// The file itself, for errors found after parsing to name it.
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
 }
 
 impl ConfigFile {
@@ -130,6 +133,7 @@ pub fn parse(path: &str, text: &str) -> Result<ConfigFile, ConfigError> {
         message: e.to_string(),
     })?;
     config.dir = Path::new(path).parent().map(Path::to_path_buf);
+    config.path = Some(PathBuf::from(path));
     Ok(config)
 }
 

@@ -4,7 +4,6 @@ pub mod format;
 mod panes;
 mod popups;
 mod presenter;
-pub mod redact;
 pub mod theme;
 
 use ratatui::Frame;

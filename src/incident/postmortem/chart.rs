@@ -46,7 +46,6 @@ pub enum MarkerKind {
     Detected,
     Mitigation,
     Resolved,
-    ImpactStart,
 }
 
 impl MarkerKind {
@@ -56,7 +55,6 @@ impl MarkerKind {
             MarkerKind::Detected => "detected",
             MarkerKind::Mitigation => "mitigation",
             MarkerKind::Resolved => "resolved",
-            MarkerKind::ImpactStart => "impact start",
         }
     }
 
@@ -68,7 +66,6 @@ impl MarkerKind {
             MarkerKind::Detected => "8 3 2 3",
             MarkerKind::Mitigation => "12 3",
             MarkerKind::Resolved => "8 3 2 3 2 3",
-            MarkerKind::ImpactStart => "2 3",
         }
     }
 
@@ -78,7 +75,6 @@ impl MarkerKind {
             MarkerKind::Detected => "#d95f02",
             MarkerKind::Mitigation => "#1b7e8e",
             MarkerKind::Resolved => "#2e7d32",
-            MarkerKind::ImpactStart => "#c0392b",
         }
     }
 }
@@ -599,7 +595,7 @@ mod tests {
             }),
             markers: vec![
                 marker(11, MarkerKind::Change, "prompt v42"),
-                marker(12, MarkerKind::ImpactStart, ""),
+                marker(12, MarkerKind::Change, "flag on"),
                 marker(19, MarkerKind::Detected, "grounding < 0.7"),
                 marker(40, MarkerKind::Mitigation, "rollback to v41"),
                 marker(58, MarkerKind::Resolved, ""),
@@ -680,7 +676,6 @@ mod tests {
             marker(10, MarkerKind::Detected, ""),
             marker(20, MarkerKind::Mitigation, "rollback"),
             marker(29, MarkerKind::Resolved, ""),
-            marker(15, MarkerKind::ImpactStart, " "),
         ];
         let svg = svg(&chart);
         for (text, kind) in [
@@ -688,7 +683,6 @@ mod tests {
             ("detected", MarkerKind::Detected),
             ("mitigation: rollback", MarkerKind::Mitigation),
             ("resolved", MarkerKind::Resolved),
-            ("impact start", MarkerKind::ImpactStart),
         ] {
             let line = svg
                 .lines()
@@ -703,14 +697,14 @@ mod tests {
         let mut chart = chart(minutes(&[Some(0.1); 60]));
         chart.markers = vec![
             marker(10, MarkerKind::Change, "prompt v42"),
-            marker(11, MarkerKind::ImpactStart, ""),
+            marker(11, MarkerKind::Change, "flag on"),
             marker(12, MarkerKind::Detected, ""),
             marker(40, MarkerKind::Mitigation, ""),
         ];
         let rows = label_rows(&svg(&chart));
         let y = |text: &str| rows.iter().find(|(t, _)| t == text).unwrap().1.clone();
         assert_eq!(y("detected"), "62.0");
-        assert_eq!(y("impact start"), "50.0");
+        assert_eq!(y("change: flag on"), "50.0");
         assert_eq!(y("change: prompt v42"), "38.0");
         assert_eq!(y("mitigation"), "62.0");
     }

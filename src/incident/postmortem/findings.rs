@@ -55,12 +55,26 @@ pub fn summary(
             incident.source
         ),
     };
-    let mut after = Vec::new();
-    if let Some((action, at)) = mitigations
+    let applied: Vec<(&Mitigation, DateTime<Utc>)> = mitigations
         .iter()
-        .find_map(|m| Some((&m.action, m.applied_at?)))
-    {
-        after.push(format!("a {action} was applied at {} UTC", text::hm(at)));
+        .filter_map(|m| Some((m, m.applied_at?)))
+        .collect();
+    let mut after: Vec<String> = applied
+        .iter()
+        .filter(|(m, _)| m.failed())
+        .map(|(m, at)| format!("a {} failed at {} UTC", m.action, text::hm(*at)))
+        .collect();
+    // The one that recovered the metrics is the one that mitigated; else any that did not fail.
+    let mitigated_by = applied
+        .iter()
+        .find(|(m, _)| m.recovered == Some(true))
+        .or_else(|| applied.iter().find(|(m, _)| !m.failed()));
+    if let Some((m, at)) = mitigated_by {
+        after.push(format!(
+            "a {} was applied at {} UTC",
+            m.action,
+            text::hm(*at)
+        ));
     }
     after.push(match (incident.mitigated_at, incident.resolved_at) {
         (Some(m), Some(r)) => format!(

@@ -2,7 +2,7 @@
 //! of each metric with data (the impact's metric first) where the metrics table is.
 
 use super::chart::{self, Band, Chart};
-use super::page::{self, escape};
+use super::page::{self, escape, escape_lines};
 use super::quality::{MetricReport, Unit};
 use super::sections::{Block, Span, blocks};
 use super::{MarkerKind, Postmortem};
@@ -11,7 +11,7 @@ fn spans(spans: &[Span]) -> String {
     spans
         .iter()
         .map(|span| match span {
-            Span::Text(text) => escape(text),
+            Span::Text(text) => escape_lines(text),
             Span::Strong(text) => format!("<strong>{}</strong>", escape(text)),
             Span::Emphasis(text) => format!("<em>{}</em>", escape(text)),
         })
@@ -29,7 +29,7 @@ pub fn render(pm: &Postmortem) -> String {
             Block::List(items) => {
                 let items: String = items
                     .iter()
-                    .map(|item| format!("<li>{}</li>\n", escape(item)))
+                    .map(|item| format!("<li>{}</li>\n", escape_lines(item)))
                     .collect();
                 format!("<ul>\n{items}</ul>\n")
             }
@@ -49,8 +49,18 @@ fn charts(pm: &Postmortem) -> String {
         .filter(|m| m.points.iter().any(|p| p.value.is_some()))
         .collect();
     shown.sort_by_key(|m| Some(m.key.as_str()) != primary);
-    let mut out = String::from(
-        "<p>Each chart: one point per minute; the green band runs from the baseline to its warn limit (the change a detector warns at); the red shading is the impact window (impact start to mitigation); dashed lines mark the changes seen, the detection, each mitigation applied, the moment the incident was marked mitigated (an unlabelled mitigation) and the resolution.</p>\n",
+    let shading = pm.impact.as_ref().map_or(
+        "no impact window is shaded, since no impact could be stated".to_string(),
+        |i| {
+            format!(
+                "the red shading is the impact window (from {} to {})",
+                i.start_from.describe(),
+                i.end_from.describe()
+            )
+        },
+    );
+    let mut out = format!(
+        "<p>Each chart: one point per minute; the green band runs from the baseline to its warn limit (the change a detector warns at); {shading}; dashed lines mark the changes seen, the detection, each mitigation applied, the moment the incident was marked mitigated (an unlabelled mitigation) and the resolution.</p>\n",
     );
     for metric in shown {
         out.push_str("<figure>\n");

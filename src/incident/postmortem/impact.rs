@@ -35,6 +35,45 @@ impl Edge {
     }
 }
 
+/// The span the impact is stated over, and where its edges came from: computed once, so the
+/// impact, each metric's worst minute and its coverage read the same minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: DateTime<Utc>,
+    pub start_from: Edge,
+    pub end: DateTime<Utc>,
+    pub end_from: Edge,
+}
+
+impl Window {
+    pub fn span(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        (self.start, self.end)
+    }
+}
+
+/// The impact start if set, else the run above the warn limit of `metric` that led to detection,
+/// else the opening; to the mitigation, else the resolution, else the end of the last sample.
+pub fn window(
+    incident: &Incident,
+    samples: &[MinuteSample],
+    metric: Option<&MetricReport>,
+) -> Window {
+    let (start, start_from) = window_start(incident, samples, metric);
+    let last = samples.last().map(|s| s.minute + Duration::minutes(1));
+    let (end, end_from) = match (incident.mitigated_at, incident.resolved_at, last) {
+        (Some(at), _, _) => (at, Edge::Mitigated),
+        (None, Some(at), _) => (at, Edge::Resolved),
+        (None, None, Some(at)) => (at, Edge::LastSample),
+        (None, None, None) => (incident.opened_at, Edge::Opened),
+    };
+    Window {
+        start,
+        start_from,
+        end,
+        end_from,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Impact {
     /// The primary metric's key and label.
@@ -48,6 +87,10 @@ pub struct Impact {
     pub end_from: Edge,
     /// Minutes summed (those overlapping the window).
     pub minutes: usize,
+    /// The start of the first minute summed and the end of the last: the edges the sentence
+    /// names, since whole minutes are summed.
+    pub summed_from: DateTime<Utc>,
+    pub summed_until: DateTime<Utc>,
     /// Failing calls and the calls the metric judged in those minutes.
     pub bad: u64,
     pub of: u64,
@@ -131,22 +174,19 @@ pub fn primary<'a>(
 }
 
 pub fn impact(
-    incident: &Incident,
     samples: &[MinuteSample],
     report: &MetricReport,
     chosen_because: String,
+    window: &Window,
 ) -> Option<Impact> {
     let id = metric(&report.key)?;
     let key = id.key();
-    let (start, start_from) = window_start(incident, samples, report);
-    let (end, end_from) = match (incident.mitigated_at, incident.resolved_at) {
-        (Some(at), _) => (at, Edge::Mitigated),
-        (None, Some(at)) => (at, Edge::Resolved),
-        (None, None) => (
-            samples.last()?.minute + Duration::minutes(1),
-            Edge::LastSample,
-        ),
-    };
+    let Window {
+        start,
+        start_from,
+        end,
+        end_from,
+    } = *window;
     let minutes: Vec<_> = overlapping(samples, start, end).collect();
     let (bad, of) = minutes
         .iter()
@@ -157,6 +197,8 @@ pub fn impact(
     if of == 0 {
         return None;
     }
+    let summed_from = minutes.first()?.minute;
+    let summed_until = minutes.last()?.minute + Duration::minutes(1);
     let rate = bad as f64 / of as f64;
     let baseline_rate = report.baseline.map(|b| badness(id, b));
     let expected = baseline_rate.map(|b| b * of as f64);
@@ -170,7 +212,7 @@ pub fn impact(
         text::percent(rate),
         text::count(bad),
         text::count(of),
-        text::between(start, end),
+        text::between(summed_from, summed_until),
         how_often(rate, noun),
     );
     let excess_sentence = excess.zip(expected).map(|(excess, expected)| {
@@ -201,6 +243,8 @@ pub fn impact(
         end,
         end_from,
         minutes: minutes.len(),
+        summed_from,
+        summed_until,
         bad,
         of,
         rate,
@@ -215,15 +259,18 @@ pub fn impact(
 }
 
 /// The impact start if set; else the first minute of the run above baseline + warn limit that
-/// reaches the detection; else the opening.
+/// reaches the detection (a single dip or empty minute inside it tolerated); else the opening.
 fn window_start(
     incident: &Incident,
     samples: &[MinuteSample],
-    report: &MetricReport,
+    metric: Option<&MetricReport>,
 ) -> (DateTime<Utc>, Edge) {
     if let Some(at) = incident.impact_start {
         return (at, Edge::ImpactStart);
     }
+    let Some(report) = metric else {
+        return (incident.opened_at, Edge::Opened);
+    };
     let detected = incident.detected_at.unwrap_or(incident.opened_at);
     let above = |s: &MinuteSample| {
         let (Some(id), Some(edge)) = (report.id(), report.warn_edge()) else {
@@ -232,15 +279,28 @@ fn window_start(
         let value = s.metrics.get(&report.key).and_then(|m| m.value);
         value.is_some_and(|v| badness(id, v) > badness(id, edge))
     };
-    samples
-        .iter()
-        .rev()
-        .skip_while(|s| s.minute > detected)
-        .take_while(|s| above(s))
-        .last()
-        .map_or((incident.opened_at, Edge::Opened), |s| {
-            (s.minute, Edge::FirstMinuteAboveWarn)
-        })
+    // Back from the last minute that began before the detection; one noisy minute at baseline,
+    // or one without calls, does not end a run, two in a row do.
+    let mut first = None;
+    let mut misses = 0;
+    let mut later: Option<DateTime<Utc>> = None;
+    for s in samples.iter().rev().filter(|s| s.minute < detected) {
+        let missing = later.map_or(0, |later| (later - s.minute).num_minutes() - 1);
+        misses += missing.max(0);
+        if misses > 1 {
+            break;
+        }
+        if above(s) {
+            first = Some(s.minute);
+            misses = 0;
+        } else {
+            misses += 1;
+        }
+        later = Some(s.minute);
+    }
+    first.map_or((incident.opened_at, Edge::Opened), |minute| {
+        (minute, Edge::FirstMinuteAboveWarn)
+    })
 }
 
 #[cfg(test)]
@@ -312,9 +372,11 @@ mod tests {
     #[test]
     fn without_an_impact_start_the_window_opens_at_the_run_above_the_warn_limit() {
         let (incident, entries, samples) = unmarked_incident();
-        let reports = quality::reports(&incident, &entries, &samples);
+        let span = quality::incident_span(&incident, &samples);
+        let reports = quality::reports(&incident, &entries, &samples, span);
         let (primary, why) = primary(&entries, &reports).unwrap();
-        let impact = impact(&incident, &samples, primary, why).unwrap();
+        let window = window(&incident, &samples, Some(primary));
+        let impact = impact(&samples, primary, why, &window).unwrap();
         assert_eq!(
             (impact.start, impact.start_from),
             (at(5), Edge::FirstMinuteAboveWarn)

@@ -3,18 +3,27 @@
 use super::Postmortem;
 use super::sections::{Block, Span, blocks};
 
-/// A table cell: pipes escaped and line breaks kept as `<br>`.
+/// Text with the characters that start HTML escaped, so a quoted `<script>` renders as text (GitHub
+/// and most renderers pass raw HTML through).
+fn text(value: &str) -> String {
+    value
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A table cell: HTML and pipes escaped, and line breaks kept as `<br>`.
 fn cell(value: &str) -> String {
-    value.replace('|', "\\|").replace('\n', "<br>")
+    text(value).replace('|', "\\|").replace('\n', "<br>")
 }
 
 fn spans(spans: &[Span]) -> String {
     spans
         .iter()
         .map(|span| match span {
-            Span::Text(text) => text.clone(),
-            Span::Strong(text) => format!("**{text}**"),
-            Span::Emphasis(text) => format!("_{text}_"),
+            Span::Text(t) => text(t),
+            Span::Strong(t) => format!("**{}**", text(t)),
+            Span::Emphasis(t) => format!("_{}_", text(t)),
         })
         .collect()
 }
@@ -23,13 +32,13 @@ pub fn render(postmortem: &Postmortem) -> String {
     let mut out = Vec::new();
     for block in blocks(postmortem) {
         out.push(match block {
-            Block::Title(text) => format!("# {text}"),
-            Block::Heading(text) => format!("## {text}"),
-            Block::Subheading(text) => format!("### {text}"),
+            Block::Title(t) => format!("# {}", text(&t)),
+            Block::Heading(t) => format!("## {}", text(&t)),
+            Block::Subheading(t) => format!("### {}", text(&t)),
             Block::Paragraph(parts) => spans(&parts),
             Block::List(items) => items
                 .iter()
-                .map(|item| format!("- {}", item.replace('\n', " ")))
+                .map(|item| format!("- {}", text(item).replace('\n', " ")))
                 .collect::<Vec<_>>()
                 .join("\n"),
             Block::Table { headers, rows } => {
@@ -49,4 +58,18 @@ pub fn render(postmortem: &Postmortem) -> String {
     let mut text = out.join("\n\n");
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_in_a_cell_or_text_renders_as_text() {
+        assert_eq!(
+            cell("<script>alert(1)</script> a|b & c\nd"),
+            "&lt;script&gt;alert(1)&lt;/script&gt; a\\|b &amp; c<br>d"
+        );
+        assert_eq!(text("p95 > 2s"), "p95 &gt; 2s");
+    }
 }

@@ -38,7 +38,8 @@ pub const VERSION: u32 = 2;
 pub struct Options {
     /// The whole timeline instead of the starred (or key) entries.
     pub all_entries: bool,
-    /// Masks the failing calls' inputs and outputs.
+    /// Masks the failing calls' inputs and outputs in full, request ids by all but the digit
+    /// runs, and every other text by the configured patterns.
     pub redaction: Redaction,
 }
 
@@ -134,11 +135,24 @@ impl Postmortem {
             examples,
             problems,
         } = record;
-        let metrics = quality::reports(incident, entries, samples);
-        let primary = impact::primary(entries, &metrics);
+        // The metric the impact is stated in is chosen over the incident's span, since its run
+        // above the warn limit is what places the window; every figure then reads the window.
+        let over_span = quality::reports(
+            incident,
+            entries,
+            samples,
+            quality::incident_span(incident, samples),
+        );
+        let chosen = impact::primary(entries, &over_span);
+        let window = impact::window(incident, samples, chosen.as_ref().map(|(r, _)| *r));
+        let metrics = quality::reports(incident, entries, samples, window.span());
+        let primary = chosen.and_then(|(chosen, why)| {
+            let report = metrics.iter().find(|m| m.key == chosen.key)?;
+            Some((report, why))
+        });
         let impact = primary
             .clone()
-            .and_then(|(report, why)| impact::impact(incident, samples, report, why));
+            .and_then(|(report, why)| impact::impact(samples, report, why, &window));
         let triage = response::triage(incident, entries);
         let mitigations = response::mitigations(incident, entries);
         let summary = findings::summary(
@@ -148,7 +162,7 @@ impl Postmortem {
             primary.map(|(r, _)| r),
             &mitigations,
         );
-        Self {
+        let mut postmortem = Self {
             format: FORMAT,
             version: VERSION,
             header: header(incident),
@@ -171,7 +185,10 @@ impl Postmortem {
                     .iter()
                     .map(|call| Example {
                         at: call.ts,
-                        request_id: call.request_id.clone(),
+                        request_id: call
+                            .request_id
+                            .as_deref()
+                            .map(|id| options.redaction.apply_to_id(id)),
                         feature: call.feature.clone(),
                         model: call.model.clone(),
                         prompt_version: call.prompt_version.clone(),
@@ -181,12 +198,41 @@ impl Postmortem {
                     })
                     .collect(),
             },
-            markers: markers(incident, entries),
+            markers: markers(incident, entries, &mitigations),
             impact,
             metrics,
             triage,
             mitigations,
+        };
+        postmortem.mask_texts(&options.redaction);
+        postmortem
+    }
+
+    /// The configured patterns over every text that quotes the record (a customer's name can
+    /// reach a triage's evidence or a note); the inputs and outputs were masked in full already.
+    fn mask_texts(&mut self, rule: &Redaction) {
+        let mask = |text: &mut String| *text = rule.apply_configured(text);
+        mask(&mut self.header.title);
+        self.summary.written.iter_mut().for_each(mask);
+        mask(&mut self.summary.generated);
+        let triage = self
+            .triage
+            .iter_mut()
+            .chain(self.root_cause.triage_suggests.iter_mut());
+        triage.for_each(|step| mask(&mut step.evidence));
+        for line in &mut self.timeline.entries {
+            mask(&mut line.text);
+            line.edited_from.iter_mut().for_each(mask);
         }
+        for step in self.mitigations.iter_mut().flat_map(|m| m.steps.iter_mut()) {
+            mask(&mut step.text);
+        }
+        self.detection.findings.iter_mut().for_each(mask);
+        for item in &mut self.action_items {
+            mask(&mut item.item);
+            mask(&mut item.because);
+        }
+        self.markers.iter_mut().for_each(|m| mask(&mut m.label));
     }
 }
 
@@ -212,7 +258,11 @@ fn header(incident: &Incident) -> Header {
     }
 }
 
-fn markers(incident: &Incident, entries: &[crate::model::TimelineEntry]) -> Vec<Marker> {
+fn markers(
+    incident: &Incident,
+    entries: &[crate::model::TimelineEntry],
+    mitigations: &[Mitigation],
+) -> Vec<Marker> {
     let named = |time: NamedTime, kind: MarkerKind| {
         incident.time(time).map(|at| Marker {
             at,
@@ -220,17 +270,34 @@ fn markers(incident: &Incident, entries: &[crate::model::TimelineEntry]) -> Vec<
             label: time.to_string(),
         })
     };
-    let events = entries.iter().filter_map(|e| match &e.kind {
-        EntryKind::ChangeSeen { change, at } => Some(Marker {
-            at: at.unwrap_or(e.ts),
-            kind: MarkerKind::Change,
-            label: short_change(change),
-        }),
-        EntryKind::ActionApplied { action, .. } => Some(Marker {
-            at: e.ts,
-            kind: MarkerKind::Mitigation,
-            label: action.clone(),
-        }),
+    let applied: Vec<Marker> = mitigations
+        .iter()
+        .filter_map(|m| {
+            let failed = if m.failed() { " (failed)" } else { "" };
+            Some(Marker {
+                at: m.applied_at?,
+                kind: MarkerKind::Mitigation,
+                label: format!("{}{failed}", m.action),
+            })
+        })
+        .collect();
+    // A mitigation's own change (the rollback flightdeck made, seen by the change feed within
+    // the minute after) says nothing its marker does not, and would crowd the labels.
+    let own_change = |change: &str, at: DateTime<Utc>| {
+        change.contains(OWN_CHANGE)
+            && applied
+                .iter()
+                .any(|m| at >= m.at && at <= m.at + chrono::Duration::seconds(60))
+    };
+    let changes = entries.iter().filter_map(|e| match &e.kind {
+        EntryKind::ChangeSeen { change, at } => {
+            let at = at.unwrap_or(e.ts);
+            (!own_change(change, at)).then(|| Marker {
+                at,
+                kind: MarkerKind::Change,
+                label: short_change(change),
+            })
+        }
         _ => None,
     });
     let mut all: Vec<Marker> = [
@@ -240,24 +307,15 @@ fn markers(incident: &Incident, entries: &[crate::model::TimelineEntry]) -> Vec<
     ]
     .into_iter()
     .flatten()
-    .chain(events)
+    .chain(changes)
     .collect();
-    // A mitigation's own change (the rollback seen by the change feed) says nothing its marker
-    // does not, and would crowd the labels.
-    let applied: Vec<DateTime<Utc>> = all
-        .iter()
-        .filter(|m| m.kind == MarkerKind::Mitigation)
-        .map(|m| m.at)
-        .collect();
-    all.retain(|m| {
-        m.kind != MarkerKind::Change
-            || !applied
-                .iter()
-                .any(|at| (*at - m.at).abs() <= chrono::Duration::minutes(1))
-    });
+    all.extend(applied.iter().cloned());
     all.sort_by_key(|m| m.at);
     all
 }
+
+/// How the change feed names flightdeck as the author of the changes it made itself.
+const OWN_CHANGE: &str = "by flightdeck";
 
 /// A change as a chart label: "prompt support-answer v7 → v8 by dana.m at 14:15:00 UTC" reads
 /// "prompt v7 → v8", since the line shows when and labels have little room.
@@ -286,7 +344,7 @@ mod tests {
     }
 
     #[test]
-    fn a_change_marks_its_own_time_and_a_mitigation_stands_for_its_own_change() {
+    fn a_change_marks_its_own_time_and_a_mitigation_stands_for_its_own_change_only() {
         let at = |text: &str| -> DateTime<Utc> { text.parse().unwrap() };
         let entry = |seq, ts: &str, kind| crate::model::TimelineEntry {
             seq,
@@ -333,9 +391,19 @@ mod tests {
                     backend: "simulator".into(),
                 },
             ),
+            entry(
+                5,
+                "2026-03-14T14:22:40Z",
+                EntryKind::ChangeSeen {
+                    change: "model support-answer gpt-4o → gpt-4o-mini by dana.m at 14:22:30 UTC"
+                        .into(),
+                    at: Some(at("2026-03-14T14:22:30Z")),
+                },
+            ),
         ];
         let incident = Incident::from_timeline(&entries).unwrap();
-        let shown: Vec<(MarkerKind, DateTime<Utc>)> = markers(&incident, &entries)
+        let mitigations = response::mitigations(&incident, &entries);
+        let shown: Vec<(MarkerKind, DateTime<Utc>)> = markers(&incident, &entries, &mitigations)
             .into_iter()
             .map(|m| (m.kind, m.at))
             .collect();
@@ -345,6 +413,7 @@ mod tests {
                 (MarkerKind::Change, at("2026-03-14T14:15:00Z")),
                 (MarkerKind::Detected, at("2026-03-14T14:17:00Z")),
                 (MarkerKind::Mitigation, at("2026-03-14T14:22:00Z")),
+                (MarkerKind::Change, at("2026-03-14T14:22:30Z")),
             ]
         );
     }

@@ -18,6 +18,11 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// Escaped text whose line breaks (a multi-line note) are kept as `<br>`.
+pub fn escape_lines(text: &str) -> String {
+    escape(text).replace('\n', "<br>")
+}
+
 /// System fonts only (nothing to fetch); print drops the tints and keeps charts and tables whole
 /// on a page.
 const STYLE: &str = r#"
@@ -53,7 +58,7 @@ pub fn document(title: &str, body: &str) -> String {
 }
 
 /// A table of plain text: every header and cell is escaped here, so callers pass their words as
-/// they are (and cannot put markup in a cell). A row shorter than the headers leaves its last
+/// they are (and cannot put markup in a cell); a cell's line breaks are kept. A row shorter than the headers leaves its last
 /// columns empty.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut out = String::from("<table>\n<thead><tr>");
@@ -64,7 +69,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     for row in rows {
         out.push_str("<tr>");
         for cell in row {
-            out.push_str(&format!("<td>{}</td>", escape(cell)));
+            out.push_str(&format!("<td>{}</td>", escape_lines(cell)));
         }
         out.push_str("</tr>\n");
     }
@@ -83,6 +88,10 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;"
         );
         assert_eq!(escape("plain, ünïcode"), "plain, ünïcode");
+        assert_eq!(
+            escape_lines("<b>one</b>\ntwo"),
+            "&lt;b&gt;one&lt;/b&gt;<br>two"
+        );
     }
 
     #[test]

@@ -33,8 +33,9 @@ pub fn overlapping(
         .filter(move |s| s.minute + Duration::minutes(1) > start && s.minute < end)
 }
 
-/// Where the incident's own minutes begin and end: the impact start (or the opening) to the
-/// resolution (or the last sample).
+/// Where the incident's own minutes begin and end before its impact window is known: the impact
+/// start (or the opening) to the resolution (or the last sample). Only for choosing the metric
+/// the window is stated in.
 pub fn incident_span(
     incident: &Incident,
     samples: &[MinuteSample],
@@ -83,18 +84,18 @@ pub struct MetricReport {
     pub good_share: bool,
     /// Whether it is a quality metric (what the answers say) rather than transport or input.
     pub quality: bool,
-    /// The engine's baseline at the impact start (or the earliest one recorded).
+    /// The engine's baseline at the impact window's start (or the earliest one recorded).
     pub baseline: Option<f64>,
     /// The first minute that carried a baseline.
     pub baseline_since: Option<DateTime<Utc>>,
-    /// The worst minute of the incident, in the metric's bad direction.
+    /// The worst minute of the impact window, in the metric's bad direction.
     pub peak: Option<Reading>,
     /// The last minute that began before the mitigation / resolution.
     pub at_mitigation: Option<Reading>,
     pub at_resolution: Option<Reading>,
     /// A detector alarmed on it (a detection entry other than back to ok).
     pub alarmed: bool,
-    /// Calls its evaluator judged over the incident, and calls counted.
+    /// Calls its evaluator judged in the impact window's minutes, and calls counted.
     pub evaluated: u64,
     pub calls: u64,
     pub coverage: Option<f64>,
@@ -121,16 +122,18 @@ impl MetricReport {
     }
 }
 
-/// One report per metric the samples carry, in the cockpit's order.
+/// One report per metric the samples carry, in the cockpit's order: its baseline at the start of
+/// `window`, and its worst minute and coverage over the minutes overlapping it.
 pub fn reports(
     incident: &Incident,
     entries: &[TimelineEntry],
     samples: &[MinuteSample],
+    window: (DateTime<Utc>, DateTime<Utc>),
 ) -> Vec<MetricReport> {
     MetricId::ALL
         .into_iter()
         .filter(|id| samples.iter().any(|s| s.metrics.contains_key(id.key())))
-        .map(|id| report(id, incident, entries, samples))
+        .map(|id| report(id, incident, entries, samples, window))
         .collect()
 }
 
@@ -139,9 +142,9 @@ fn report(
     incident: &Incident,
     entries: &[TimelineEntry],
     samples: &[MinuteSample],
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
 ) -> MetricReport {
     let key = id.key();
-    let (start, end) = incident_span(incident, samples);
     let value_at = |s: &MinuteSample| s.metrics.get(key).and_then(|m| m.value);
     let reading = |s: &MinuteSample| {
         value_at(s).map(|value| Reading {

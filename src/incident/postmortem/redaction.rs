@@ -1,5 +1,9 @@
-//! The rule that masks personal data and secrets in the failing calls a postmortem quotes: a list
-//! of regular expressions, each match replaced by one placeholder.
+//! The rule that masks personal data and secrets in what a postmortem quotes: a list of regular
+//! expressions, each match replaced by one placeholder. The failing calls' inputs and outputs get
+//! the whole rule, request ids all but the digit runs (ids are mostly digits), and every other
+//! text the configured patterns only. The defaults are the presenter's masking
+//! ([`crate::redact`]), with its own placeholders (‹url›, ‹host›, ‹email›, ‹secret›), so the
+//! export never shows what the screen share hides.
 
 use regex::Regex;
 use serde::Deserialize;
@@ -7,17 +11,9 @@ use serde::Deserialize;
 /// What replaces a match unless the config says otherwise.
 pub const DEFAULT_REPLACEMENT: &str = "‹redacted›";
 
-/// Masked by default: URLs, email addresses, secret-looking tokens, and runs of four or more
-/// digits (order, phone and card numbers). URLs go first so an address inside one goes with it.
-const DEFAULT_PATTERNS: [&str; 6] = [
-    r#"(?i)\b[a-z][a-z0-9+.-]*://[^\s<>"'`]+"#,
-    r"(?i)[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}",
-    r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}",
-    r"\b(?:sk|pk|rk)[-_][A-Za-z0-9_-]{8,}",
-    // A long unbroken run of key-like characters; plain words are rarely this long.
-    r"[A-Za-z0-9_+/=-]{24,}",
-    r"\d{4,}",
-];
+/// Masked by default too, in inputs and outputs only: runs of four or more digits (order, phone
+/// and card numbers), which elsewhere are dates, counts and ids.
+const DIGIT_RUN: &str = r"\d{4,}";
 
 /// `[postmortem]` in flightdeck.toml.
 #[derive(Debug, Clone, Deserialize)]
@@ -60,9 +56,11 @@ pub struct PatternError {
 /// Compiled patterns and their replacement.
 #[derive(Debug, Clone)]
 pub struct Redaction {
-    patterns: Vec<Regex>,
+    /// The shared masking of URLs, hosts, emails and secrets, unless the config drops the defaults.
+    defaults: bool,
+    digit_run: Option<Regex>,
+    configured: Vec<Regex>,
     replacement: String,
-    with_defaults: bool,
 }
 
 impl Default for Redaction {
@@ -74,63 +72,67 @@ impl Default for Redaction {
 impl Redaction {
     /// The rule a config section describes; a pattern that does not compile is named.
     pub fn from_config(config: &RedactionConfig) -> Result<Self, PatternError> {
-        let defaults = DEFAULT_PATTERNS
-            .iter()
-            .filter(|_| config.keep_defaults)
-            .map(|p| p.to_string());
-        let patterns = defaults
-            .chain(config.redact.iter().cloned())
-            .map(|pattern| {
-                Regex::new(&pattern).map_err(|e| PatternError {
-                    reason: e.to_string(),
-                    pattern,
-                })
+        let compile = |pattern: &str| {
+            Regex::new(pattern).map_err(|e| PatternError {
+                reason: e.to_string(),
+                pattern: pattern.to_string(),
             })
-            .collect::<Result<_, _>>()?;
+        };
+        let keep = config.keep_defaults;
         Ok(Self {
-            patterns,
+            defaults: keep,
+            digit_run: keep.then(|| compile(DIGIT_RUN)).transpose()?,
+            configured: config
+                .redact
+                .iter()
+                .map(|p| compile(p))
+                .collect::<Result<_, _>>()?,
             replacement: config.redact_with.clone(),
-            with_defaults: config.keep_defaults,
         })
     }
 
-    /// `text` with every match of every pattern, in order, replaced.
+    /// A failing call's input or output: every pattern, in order, replaced.
     pub fn apply(&self, text: &str) -> String {
-        self.patterns
-            .iter()
-            .fold(text.to_string(), |text, pattern| {
-                pattern
-                    .replace_all(&text, regex::NoExpand(&self.replacement))
-                    .into_owned()
-            })
+        let text = self.apply_to_id(text);
+        self.mask(self.digit_run.as_slice(), &text)
+    }
+
+    /// A request id: the defaults but the digit runs, and the configured patterns.
+    pub fn apply_to_id(&self, text: &str) -> String {
+        let text = if self.defaults {
+            crate::redact::redact(text)
+        } else {
+            text.to_string()
+        };
+        self.mask(&self.configured, &text)
+    }
+
+    /// Any other text the postmortem quotes: the configured patterns only, so dates, counts and
+    /// the responders' words stay readable.
+    pub fn apply_configured(&self, text: &str) -> String {
+        self.mask(&self.configured, text)
+    }
+
+    fn mask(&self, patterns: &[Regex], text: &str) -> String {
+        patterns.iter().fold(text.to_string(), |text, pattern| {
+            pattern
+                .replace_all(&text, regex::NoExpand(&self.replacement))
+                .into_owned()
+        })
     }
 
     /// The rule in words, for the export to say what it masked.
     pub fn describe(&self) -> String {
-        let defaults = if self.with_defaults {
-            DEFAULT_PATTERNS.len()
-        } else {
-            0
-        };
-        let configured = self.patterns.len() - defaults;
-        let what = match (defaults > 0, configured) {
-            (true, 0) => {
-                "URLs, email addresses, secret-like tokens and runs of 4 or more digits".to_string()
-            }
+        let configured = self.configured.len();
+        let with = &self.replacement;
+        let defaults = "URLs, hosts and IP addresses, email addresses and secrets replaced by ‹url›, ‹host›, ‹email› and ‹secret›";
+        match (self.defaults, configured) {
+            (true, 0) => format!("{defaults}; runs of 4 or more digits replaced by {with}"),
             (true, n) => format!(
-                "URLs, email addresses, secret-like tokens, runs of 4 or more digits and {n} configured pattern(s)"
+                "{defaults}; {n} configured pattern(s) and runs of 4 or more digits replaced by {with}"
             ),
-            (false, n) => format!("{n} configured pattern(s)"),
-        };
-        format!("{what} replaced by {}", self.replacement)
-    }
-
-    pub fn patterns(&self) -> impl Iterator<Item = &str> {
-        self.patterns.iter().map(Regex::as_str)
-    }
-
-    pub fn replacement(&self) -> &str {
-        &self.replacement
+            (false, n) => format!("{n} configured pattern(s) replaced by {with}"),
+        }
     }
 }
 
@@ -145,19 +147,32 @@ mod tests {
         let rule = Redaction::default();
         assert_eq!(
             rule.apply("Email dana.m@example.com about order #88834, call +1 415 5550123"),
-            "Email ‹redacted› about order #‹redacted›, call +1 415 ‹redacted›"
+            "Email ‹email› about order #‹redacted›, call +1 415 ‹redacted›"
         );
         assert_eq!(
             rule.apply("see https://shop.example.com/orders/12?x=1 now"),
-            "see ‹redacted› now"
+            "see ‹url› now"
         );
         assert_eq!(
             rule.apply("key sk-live-0123456789abcdef, Bearer abcdefgh.ijk"),
-            "key ‹redacted›, ‹redacted›"
+            "key ‹secret›, Bearer ‹secret›"
         );
         assert_eq!(
             rule.apply("Is the hiking boots machine washable? Size 42."),
             "Is the hiking boots machine washable? Size 42."
+        );
+    }
+
+    #[test]
+    fn the_defaults_mask_what_the_presenter_masks() {
+        let text = "api_key=ab12cd34ef password: hunter2 from 10.20.30.40:8080 on db.internal";
+        assert_eq!(
+            Redaction::default().apply(text),
+            crate::redact::redact(text)
+        );
+        assert_eq!(
+            Redaction::default().apply(text),
+            "api_key=‹secret› password: ‹secret› from ‹host› on ‹host›"
         );
     }
 
@@ -176,7 +191,24 @@ mod tests {
         })
         .unwrap();
         assert_eq!(only.apply("Dana, order 12345"), "[x], order 12345");
-        assert_eq!(only.patterns().count(), 1);
+    }
+
+    #[test]
+    fn request_ids_lose_contacts_and_other_texts_only_the_configured_patterns() {
+        let rule = Redaction::from_config(&RedactionConfig {
+            redact: vec![r"(?i)\bkowalski\b".into()],
+            ..RedactionConfig::default()
+        })
+        .unwrap();
+        assert_eq!(
+            rule.apply_to_id("support/anna.kowalski@example.com/77041"),
+            "support/‹email›/77041"
+        );
+        assert_eq!(rule.apply_to_id("req-kowalski-0001"), "req-‹redacted›-0001");
+        assert_eq!(
+            rule.apply_configured("new terms: Kowalski, refund at 2026-03-14 14:15, 1,424 calls"),
+            "new terms: ‹redacted›, refund at 2026-03-14 14:15, 1,424 calls"
+        );
     }
 
     #[test]

@@ -30,7 +30,67 @@ pub struct Interval {
 pub struct Response {
     /// Where the intervals start: the impact start, or the opening when none was recorded.
     pub measured_from: NamedTimeOrOpened,
+    /// An interval that would be negative has no value.
     pub intervals: Vec<Interval>,
+    /// Named times set in an order that cannot have happened.
+    pub out_of_order: Vec<OutOfOrder>,
+}
+
+/// `first` must come no later than `then`, but was set after it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutOfOrder {
+    pub first: NamedTime,
+    pub first_at: DateTime<Utc>,
+    pub then: NamedTime,
+    pub then_at: DateTime<Utc>,
+}
+
+/// The pairs out of order as one clause, each time named once: "the impact start (…) is after
+/// detected (…) and mitigated (…)".
+pub fn out_of_order_clause(wrong: &[OutOfOrder]) -> String {
+    let mut clauses: Vec<(NamedTime, DateTime<Utc>, Vec<String>)> = Vec::new();
+    for w in wrong {
+        let then = format!("{} ({})", w.then, text::utc(w.then_at));
+        match clauses.last_mut() {
+            Some((first, _, thens)) if *first == w.first => thens.push(then),
+            _ => clauses.push((w.first, w.first_at, vec![then])),
+        }
+    }
+    clauses
+        .into_iter()
+        .map(|(first, at, thens)| {
+            let thens = match thens.split_last() {
+                Some((last, [])) => last.clone(),
+                Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+                None => String::new(),
+            };
+            format!("the {first} ({}) is after {thens}", text::utc(at))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The pairs of named times the intervals and the impact window rely on, whose order is wrong.
+pub fn out_of_order(incident: &Incident) -> Vec<OutOfOrder> {
+    use NamedTime::{Acknowledged, Detected, ImpactStart, Mitigated, Resolved};
+    [
+        (ImpactStart, Detected),
+        (ImpactStart, Acknowledged),
+        (ImpactStart, Mitigated),
+        (ImpactStart, Resolved),
+        (Mitigated, Resolved),
+    ]
+    .into_iter()
+    .filter_map(|(first, then)| {
+        let (first_at, then_at) = (incident.time(first)?, incident.time(then)?);
+        (first_at > then_at).then_some(OutOfOrder {
+            first,
+            first_at,
+            then,
+            then_at,
+        })
+    })
+    .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -63,7 +123,10 @@ pub fn response(incident: &Incident) -> Response {
     ]
     .into_iter()
     .map(|(name, until)| {
-        let span = incident.time(until).map(|at| at - from);
+        let span = incident
+            .time(until)
+            .map(|at| at - from)
+            .filter(|span| *span >= chrono::Duration::zero());
         Interval {
             name: name.to_string(),
             until,
@@ -75,6 +138,7 @@ pub fn response(incident: &Incident) -> Response {
     Response {
         measured_from,
         intervals,
+        out_of_order: out_of_order(incident),
     }
 }
 
@@ -109,7 +173,7 @@ pub enum Selection {
     All,
     Starred,
     /// Nothing was starred: the entries that carry the story (opening, detections, changes,
-    /// mitigations' outcomes, status, cause, notes).
+    /// mitigations applied and their outcomes, status and severity, cause, notes).
     Key,
 }
 
@@ -203,6 +267,9 @@ pub struct MitigationStep {
     pub text: String,
 }
 
+/// A chain's outcome when the backend reported the action failed.
+pub const FAILED: &str = "failed";
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Mitigation {
     pub action: String,
@@ -268,10 +335,17 @@ pub fn mitigations(incident: &Incident, entries: &[TimelineEntry]) -> Vec<Mitiga
     chains
 }
 
+impl Mitigation {
+    /// The backend reported it failed (and nothing verified it since).
+    pub fn failed(&self) -> bool {
+        self.outcome == FAILED
+    }
+}
+
 fn result_words(outcome: Outcome) -> String {
     match outcome {
         Outcome::Succeeded => "applied and read back, not verified on the metrics",
-        Outcome::Failed => "failed",
+        Outcome::Failed => FAILED,
         Outcome::Unverified => "sent; the backend's state could not be read back",
         Outcome::DryRun => "dry run: nothing was sent",
     }

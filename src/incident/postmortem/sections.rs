@@ -3,7 +3,7 @@
 //! The Markdown and HTML renderers draw these blocks, so both say the same.
 
 use super::quality::{MetricReport, Reading, Unit, badness, metric};
-use super::response::{NamedTimeOrOpened, Selection};
+use super::response::{self, NamedTimeOrOpened, Selection};
 use super::{Postmortem, findings, text};
 
 /// A run of text and how it is emphasised.
@@ -163,9 +163,17 @@ fn summary(out: &mut Vec<Block>, pm: &Postmortem) {
 fn impact(out: &mut Vec<Block>, pm: &Postmortem) {
     out.push(Block::Heading("Impact".into()));
     let Some(i) = &pm.impact else {
-        out.push(para(
-            "No rate metric counted any calls in the impact window, so the impact cannot be stated as a share of requests.",
-        ));
+        out.push(match out_of_order(pm) {
+            Some(wrong) => Block::Paragraph(vec![
+                Span::Strong("The named times are out of order:".into()),
+                Span::Text(format!(
+                    " {wrong}, so no impact window can be stated. Correct the times and export again."
+                )),
+            ]),
+            None => para(
+                "No rate metric counted any calls in the impact window, so the impact cannot be stated as a share of requests.",
+            ),
+        });
         return;
     };
     out.push(para(i.sentence.clone()));
@@ -173,10 +181,12 @@ fn impact(out: &mut Vec<Block>, pm: &Postmortem) {
         out.push(para(excess.clone()));
     }
     let mut how = format!(
-        "Computed from the per-minute samples of {}, {}: the failing calls over the calls it checked, summed over the {} minutes from {} ({}) to {} ({}).",
+        "Computed from the per-minute samples of {}, {}: the failing calls over the calls it checked, summed over the {} whole minutes from {} to {}, the minutes holding the span from {} ({}) to {} ({}).",
         i.label,
         i.chosen_because,
         i.minutes,
+        text::utc(i.summed_from),
+        text::utc(i.summed_until),
         i.start_from.describe(),
         text::utc(i.start),
         i.end_from.describe(),
@@ -255,6 +265,20 @@ fn response(out: &mut Vec<Block>, pm: &Postmortem) {
             .map(|i| vec![i.name.clone(), or_dash(i.text.clone())])
             .collect(),
     });
+    if let Some(wrong) = out_of_order(pm) {
+        out.push(Block::Paragraph(vec![
+            Span::Strong("The named times are out of order:".into()),
+            Span::Text(format!(
+                " {wrong}. An interval that would be negative is left blank."
+            )),
+        ]));
+    }
+}
+
+/// The named times set out of order, as one clause; None when they are in order.
+fn out_of_order(pm: &Postmortem) -> Option<String> {
+    let wrong = &pm.response.out_of_order;
+    (!wrong.is_empty()).then(|| response::out_of_order_clause(wrong))
 }
 
 fn metrics(out: &mut Vec<Block>, pm: &Postmortem) {
@@ -264,7 +288,7 @@ fn metrics(out: &mut Vec<Block>, pm: &Postmortem) {
         return;
     }
     out.push(para(
-        "Per-minute values from the samples. Rates are the share of checked calls that failed; Grounded, Schema valid and Similarity are the share of good calls, so their worst minute is the lowest. Baseline: the engine's baseline at the impact start. Worst minute: during the incident (impact start to resolution). At mitigation and at resolution: the last minute that began before that time. Each minute names the calls it was measured on: a minute of few calls swings far. † marks a metric a detector alarmed on.",
+        "Per-minute values from the samples. Rates are the share of checked calls that failed; Grounded, Schema valid and Similarity are the share of good calls, so their worst minute is the lowest. Baseline: the engine's baseline at the start of the impact window. Worst minute: within the impact window (see Impact). At mitigation and at resolution: the last minute that began before that time. Each minute names the calls it was measured on: a minute of few calls swings far. † marks a metric a detector alarmed on.",
     ));
     out.push(Block::Table {
         headers: vec![
@@ -326,7 +350,7 @@ fn timeline(out: &mut Vec<Block>, pm: &Postmortem) {
             t.total
         ),
         Selection::Key => format!(
-            "No entry was starred, so the key entries are shown (opening, detections, changes, mitigation results, verifications, status, root cause, notes); {} of {} omitted (export with --all for every entry).",
+            "No entry was starred, so the key entries are shown (opening, detections, changes, mitigations applied and their results, verifications, status and severity, root cause, notes); {} of {} omitted (export with --all for every entry).",
             t.omitted, t.total
         ),
     }));
@@ -392,7 +416,7 @@ fn detection(out: &mut Vec<Block>, pm: &Postmortem) {
         return;
     }
     out.push(para(
-        "Evaluator coverage: the calls each quality metric judged over the calls counted, from the impact start to the resolution.",
+        "Evaluator coverage: the calls each quality metric judged over the calls counted, in the impact window's minutes.",
     ));
     out.push(Block::Table {
         headers: vec![

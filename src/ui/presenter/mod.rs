@@ -1,6 +1,6 @@
 //! The presenter view for the incident commander's screen share: the state at a glance in large
 //! type, the triage and the latest entries. Every text from the outside world goes through
-//! [`redact`](crate::ui::redact::redact): no hostnames, addresses or credentials on a shared
+//! [`redact`](crate::redact::redact): no hostnames, addresses or credentials on a shared
 //! screen.
 
 mod big;

@@ -11,8 +11,8 @@ use super::{big, shown_triage};
 use crate::app::App;
 use crate::engine::triage::Verdict;
 use crate::model::{Role, Severity, Status};
+use crate::redact::redact;
 use crate::ui::format;
-use crate::ui::redact::redact;
 use crate::ui::theme::Theme;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {

@@ -7,10 +7,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 use crate::app::App;
+use crate::redact::redact;
 use crate::ui::format;
 use crate::ui::format::fit;
 use crate::ui::panes::timeline::kind_style;
-use crate::ui::redact::redact;
 use crate::ui::theme::Theme;
 
 /// Below this width the time drops its seconds, so the texts keep their room.

@@ -10,9 +10,9 @@ use ratatui::widgets::{Block, Paragraph};
 use super::shown_triage;
 use crate::app::App;
 use crate::engine::triage::{Category, Triage, Verdict};
+use crate::redact::redact;
 use crate::ui::format;
 use crate::ui::format::fit;
-use crate::ui::redact::redact;
 use crate::ui::theme::Theme;
 
 fn verdict(verdict: Verdict, theme: &Theme) -> (&'static str, Style) {

@@ -1,5 +1,6 @@
-//! Redaction for the presenter view: a screen share must not show where the systems live or
-//! anything that could be a credential. Pure: text in, masked text out.
+//! Masking of where the systems live and anything that could be a credential: the presenter view
+//! shows no more on a screen share, and the postmortem export's redaction starts from it. Pure:
+//! text in, masked text out.
 
 use std::sync::LazyLock;
 
