@@ -63,6 +63,25 @@ pub enum CommandLine {
     Replay(ReplayArgs),
     /// Receive OTLP telemetry without the screen and write the calls it describes as JSON lines
     Record(RecordArgs),
+    /// The operational readiness checklist, asked of the live setup (docs/readiness.md): exit 0
+    /// when every item passes, 1 when any fails or cannot be confirmed
+    Check(CheckArgs),
+    /// The team's AI incident runbook as Markdown, written from its config
+    Runbook(RunbookArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print the checklist as JSON: {"version":1,"items":[{id,status,evidence,fix}],"summary":{...}}
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunbookArgs {
+    /// Write to this file (replaced whole) instead of standard output
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -1,10 +1,12 @@
 //! One module per subcommand.
 
+pub mod check;
 pub mod demo;
 pub mod export;
 pub mod incidents;
 pub mod record;
 pub mod replay;
+pub mod runbook;
 pub mod scenarios;
 pub mod setup;
 pub mod triage;
