@@ -21,7 +21,7 @@ pub fn render(config: &ConfigFile, config_name: &str) -> String {
     );
     systems(&mut page, config);
     first_minutes(&mut page, config, config_name);
-    triage(&mut page, config);
+    triage(&mut page, config, config_name);
     mitigations(&mut page, config);
     close(&mut page);
     postmortem(&mut page);
@@ -171,16 +171,30 @@ fn first_minutes(page: &mut String, config: &ConfigFile, config_name: &str) {
     );
     let _ = writeln!(
         page,
-        "4. Walk the triage below in order; note what you see ({}) and star what the postmortem \
-         needs ({}). {} lists every key.\n",
+        "4. Walk the triage below in order; the cockpit's triage pane asks the same four questions \
+         with the evidence it has. Note what you see ({}) and star what the postmortem needs \
+         ({}). {} lists every key.",
         key(Command::AddNote),
         key(Command::ToggleStar),
         key(Command::ToggleHelp)
     );
+    let _ = writeln!(
+        page,
+        "5. By minute 15, name the category and press its mitigation below. The root-cause fix \
+         waits until users are safe.\n"
+    );
 }
 
-fn triage(page: &mut String, config: &ConfigFile) {
+fn triage(page: &mut String, config: &ConfigFile, config_name: &str) {
     let _ = writeln!(page, "## Triage: four categories, in this order\n");
+    if let Some(events) = &config.sources.events {
+        let _ = writeln!(
+            page,
+            "A second opinion without the screen: `flightdeck triage --config {config_name} \
+             --events {}`.\n",
+            events.path.display()
+        );
+    }
     let _ = writeln!(page, "### 1. Infrastructure: is the provider answering?\n");
     let _ = writeln!(
         page,
@@ -305,7 +319,8 @@ fn mitigations(page: &mut String, config: &ConfigFile) {
     let kill_key = mitigate(MitigationKind::KillSwitch);
     let _ = writeln!(
         page,
-        "| Infrastructure | {kill_key} | {kill} (fail over at the provider if there is another) |"
+        "| Infrastructure | {kill_key} | wait for the provider or fail over to another; while \
+         users are harmed: {kill} |"
     );
     let _ = writeln!(
         page,
