@@ -51,19 +51,19 @@ fn telemetry(calls: Vec<CallFacts>) -> Result<Telemetry, String> {
 /// Facts under which the sample team passes every item.
 fn ready(config: &ConfigFile) -> Facts {
     Facts {
-        prompt_rollback: Backend::Read(Ok(plan(
+        prompt_rollback: Backend::Read(Ok(Box::new(plan(
             MitigationKind::PromptRollback,
             "phoenix",
             "prompt support-answer, tag production",
-        ))),
-        kill_switch: Backend::Read(Ok(MitigationPlan {
+        )))),
+        kill_switch: Backend::Read(Ok(Box::new(MitigationPlan {
             from: "on (AI serving)".into(),
             ..plan(
                 MitigationKind::KillSwitch,
                 "unleash",
                 "flag support-answer-ai in production",
             )
-        })),
+        }))),
         telemetry: telemetry(vec![call("gpt-4o-2024-08-06"); 50]),
         exercises: Ok(vec![Exercise {
             incident: "20261120-140000".into(),
@@ -157,14 +157,14 @@ fn a_floating_alias_in_the_config_or_the_calls_fails_naming_it() {
 fn a_missing_flag_or_fallback_fails_and_an_unreachable_backend_is_unknown() {
     let config = team();
     let mut facts = ready(&config);
-    facts.kill_switch = Backend::Read(Ok(MitigationPlan {
+    facts.kill_switch = Backend::Read(Ok(Box::new(MitigationPlan {
         target: "flag support-answer-ai in production".into(),
         ..MitigationPlan::unavailable(
             MitigationKind::KillSwitch,
             "unleash",
             "Unleash has no flag support-answer-ai in project default",
         )
-    }));
+    })));
     let report = readiness::assess(&config, &facts);
     let kill = item(&report, "kill_switch");
     assert_eq!(kill.status, Status::Fail);
@@ -251,11 +251,11 @@ fn no_thresholds_no_evaluator_or_a_baseline_past_its_threshold_fail() {
 fn a_prompt_without_an_earlier_version_fails_and_a_webhook_registry_is_unknown() {
     let config = team();
     let mut facts = ready(&config);
-    facts.prompt_rollback = Backend::Read(Ok(MitigationPlan::unavailable(
+    facts.prompt_rollback = Backend::Read(Ok(Box::new(MitigationPlan::unavailable(
         MitigationKind::PromptRollback,
         "phoenix",
         "support-answer has only v1: there is no other version to move the tag production to",
-    )));
+    ))));
     let report = readiness::assess(&config, &facts);
     assert_eq!(item(&report, "prompt_registry").status, Status::Fail);
     facts.prompt_rollback = Backend::Unaskable("a webhook".into());

@@ -14,7 +14,7 @@ pub enum Backend {
     /// A backend that cannot be asked (a webhook only takes orders).
     Unaskable(String),
     /// The plan the backend's current state gives, or why it could not be reached.
-    Read(Result<MitigationPlan, String>),
+    Read(Result<Box<MitigationPlan>, String>),
 }
 
 /// The recent calls of the configured telemetry, as the engine's checks read them.

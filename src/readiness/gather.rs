@@ -46,7 +46,7 @@ async fn ask(config: &ConfigFile, kind: MitigationKind) -> Backend {
             "[mitigations.{}] is a webhook, which takes orders and cannot be asked what exists",
             kind.key()
         )),
-        Some(Ok(backend)) => Backend::Read(backend.read().await),
+        Some(Ok(backend)) => Backend::Read(backend.read().await.map(Box::new)),
     }
 }
 
