@@ -4,7 +4,7 @@
 
 use super::facts::{CallFacts, Telemetry};
 use super::{Findings, Item};
-use crate::config::file::ConfigFile;
+use crate::config::file::{AlertsConfig, ConfigFile};
 
 pub const ID: &str = "quality_signals";
 const TITLE: &str = "Hallucination, refusal and schema compliance are measured, with baselines and alert thresholds";
@@ -16,9 +16,11 @@ enum Side {
     Below,
 }
 
-/// One quality metric: its [alerts] key, how a call measures it, and what to do without it.
+/// One quality metric: its [alerts] key and threshold, how a call measures it, and what to do
+/// without it.
 struct Metric {
     key: &'static str,
+    threshold: fn(&AlertsConfig) -> Option<f64>,
     side: Side,
     /// The call's verdict: true counts toward the rate (hallucinated, refused, compliant).
     read: fn(&CallFacts) -> Option<bool>,
@@ -29,6 +31,7 @@ struct Metric {
 const METRICS: [Metric; 3] = [
     Metric {
         key: "hallucination_rate",
+        threshold: |alerts| alerts.hallucination_rate,
         side: Side::Above,
         read: |call| call.hallucinated,
         instrument: "Run an online hallucination evaluator and send its verdict with each call \
@@ -36,6 +39,7 @@ const METRICS: [Metric; 3] = [
     },
     Metric {
         key: "refusal_rate",
+        threshold: |alerts| alerts.refusal_rate,
         side: Side::Above,
         read: |call| call.refused,
         instrument: "Send each call's answer (output) so refusals can be read, or a refusal \
@@ -43,6 +47,7 @@ const METRICS: [Metric; 3] = [
     },
     Metric {
         key: "schema_compliance",
+        threshold: |alerts| alerts.schema_compliance,
         side: Side::Below,
         read: |call| call.schema_compliant,
         instrument: "Name each feature's output_schema in [[features]] (with the file under \
@@ -50,19 +55,10 @@ const METRICS: [Metric; 3] = [
     },
 ];
 
-fn threshold(config: &ConfigFile, key: &str) -> Option<f64> {
-    let alerts = &config.alerts;
-    match key {
-        "hallucination_rate" => alerts.hallucination_rate,
-        "refusal_rate" => alerts.refusal_rate,
-        _ => alerts.schema_compliance,
-    }
-}
-
 pub fn item(config: &ConfigFile, telemetry: &Result<Telemetry, String>) -> Item {
     let mut findings = Findings::default();
     for metric in &METRICS {
-        let threshold = threshold(config, metric.key);
+        let threshold = (metric.threshold)(&config.alerts);
         match threshold {
             None => findings.fail(
                 format!("[alerts] sets no {} threshold", metric.key),
