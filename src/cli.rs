@@ -66,6 +66,25 @@ pub enum CommandLine {
     /// A training drill: the cockpit on a built-in scenario whose name stays hidden until the
     /// scorecard at the end (resolve with x, or quit)
     Drill(DrillArgs),
+    /// The operational readiness checklist, asked of the live setup (docs/readiness.md): exit 0
+    /// when every item passes, 1 when any fails or cannot be confirmed
+    Check(CheckArgs),
+    /// The team's AI incident runbook as Markdown, written from its config
+    Runbook(RunbookArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print the checklist as JSON: {"version":1,"items":[{id,status,evidence,fix}],"summary":{...}}
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunbookArgs {
+    /// Write to this file (replaced whole) instead of standard output
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -57,6 +57,14 @@ fn main() -> ExitCode {
                 let _log = logging::init(&data_dir)?;
                 commands::record::run(&config, args)
             }
+            CommandLine::Check(args) => {
+                commands::check::run(&commands::load_config(&cli.global)?, args, &data_dir)
+            }
+            CommandLine::Runbook(args) => {
+                let path = config::file::locate(cli.global.config.clone(), config::config_dir());
+                let config = commands::load_config(&cli.global)?;
+                commands::runbook::run(&config, path.as_deref(), args)
+            }
         }
     })();
     match result {

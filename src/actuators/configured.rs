@@ -69,112 +69,147 @@ impl Actuator for Configured {
     }
 }
 
+const ZERO_TIMEOUT: &str = "[actuators] timeout_ms must be at least 1";
+
 /// The configured backends, and for each kind without one a plan saying how to configure it.
 /// An error names the section that is wrong or missing.
 pub fn from_config(
     config: &ConfigFile,
     actor: &str,
 ) -> Result<(Vec<Configured>, Vec<MitigationPlan>), String> {
-    let timeout_ms = config.actuators.timeout_ms;
-    if timeout_ms == 0 {
-        return Err("[actuators] timeout_ms must be at least 1".into());
+    if config.actuators.timeout_ms == 0 {
+        return Err(ZERO_TIMEOUT.into());
     }
-    let mitigations = &config.mitigations;
     let mut built = Vec::new();
-    if let Some(rollback) = &mitigations.prompt_rollback {
-        built.push(match rollback {
-            PromptRollbackConfig::Phoenix { .. } => {
-                Configured::PhoenixPromptTag(phoenix::PromptTag::from_config(
-                    connection(&config.actuators.phoenix, "prompt_rollback", "phoenix")?,
-                    rollback,
-                    timeout_ms,
-                )?)
-            }
-            PromptRollbackConfig::Langfuse { .. } => {
-                Configured::LangfusePromptLabel(langfuse::PromptLabel::from_config(
-                    connection(&config.actuators.langfuse, "prompt_rollback", "langfuse")?,
-                    rollback,
-                    timeout_ms,
-                )?)
-            }
-            PromptRollbackConfig::Webhook { target, production } => webhook_for(
-                config,
-                "prompt_rollback",
-                webhook::WebhookAction::PromptRollback {
-                    target: target.clone(),
-                },
-                *production,
-                actor,
-            )?,
-        });
-    }
-    if let Some(pin) = &mitigations.model_pin {
-        built.push(match pin {
-            ModelPinConfig::Unleash { .. } => {
-                Configured::UnleashModelPin(unleash::ModelPin::from_config(
-                    connection(&config.actuators.unleash, "model_pin", "unleash")?,
-                    pin,
-                    timeout_ms,
-                )?)
-            }
-            ModelPinConfig::Webhook {
-                target,
-                model,
-                production,
-            } => webhook_for(
-                config,
-                "model_pin",
-                webhook::WebhookAction::ModelPin {
-                    target: target.clone(),
-                    model: model.clone(),
-                },
-                *production,
-                actor,
-            )?,
-        });
-    }
-    if let Some(kill) = &mitigations.kill_switch {
-        built.push(match kill {
-            KillSwitchConfig::Unleash { .. } => {
-                Configured::UnleashKillSwitch(unleash::KillSwitch::from_config(
-                    connection(&config.actuators.unleash, "kill_switch", "unleash")?,
-                    kill,
-                    timeout_ms,
-                )?)
-            }
-            KillSwitchConfig::Flagd { .. } => {
-                let file = connection(&config.actuators.flagd, "kill_switch", "flagd")?;
-                let path = config.resolve(&file.file);
-                let path = std::path::absolute(&path)
-                    .map_err(|e| format!("[actuators.flagd] file {}: {e}", path.display()))?;
-                Configured::FlagdKillSwitch(flagd::KillSwitch::from_config(path, kill)?)
-            }
-            KillSwitchConfig::Webhook { target, production } => webhook_for(
-                config,
-                "kill_switch",
-                webhook::WebhookAction::KillSwitch {
-                    target: target.clone(),
-                },
-                *production,
-                actor,
-            )?,
-        });
-    }
-    let unconfigured = MitigationKind::ALL
-        .iter()
-        .filter(|kind| built.iter().all(|b| b.kind() != **kind))
-        .map(|kind| {
-            MitigationPlan::unavailable(
-                *kind,
+    let mut unconfigured = Vec::new();
+    for kind in MitigationKind::ALL {
+        match build(config, kind, actor) {
+            Some(backend) => built.push(backend?),
+            None => unconfigured.push(MitigationPlan::unavailable(
+                kind,
                 "none",
                 &format!(
                     "not configured: add [mitigations.{}] to flightdeck.toml",
                     kind.key()
                 ),
-            )
-        })
-        .collect();
+            )),
+        }
+    }
     Ok((built, unconfigured))
+}
+
+/// The backend that carries out one kind of mitigation, None when the config names none; an
+/// error names the section that is wrong or missing.
+pub fn build(
+    config: &ConfigFile,
+    kind: MitigationKind,
+    actor: &str,
+) -> Option<Result<Configured, String>> {
+    let timeout_ms = config.actuators.timeout_ms;
+    let mitigations = &config.mitigations;
+    let built = match kind {
+        MitigationKind::PromptRollback => {
+            prompt_rollback(config, mitigations.prompt_rollback.as_ref()?, actor)
+        }
+        MitigationKind::ModelPin => model_pin(config, mitigations.model_pin.as_ref()?, actor),
+        MitigationKind::KillSwitch => kill_switch(config, mitigations.kill_switch.as_ref()?, actor),
+    };
+    Some(if timeout_ms == 0 {
+        Err(ZERO_TIMEOUT.into())
+    } else {
+        built
+    })
+}
+
+fn prompt_rollback(
+    config: &ConfigFile,
+    rollback: &PromptRollbackConfig,
+    actor: &str,
+) -> Result<Configured, String> {
+    let timeout_ms = config.actuators.timeout_ms;
+    Ok(match rollback {
+        PromptRollbackConfig::Phoenix { .. } => {
+            Configured::PhoenixPromptTag(phoenix::PromptTag::from_config(
+                connection(&config.actuators.phoenix, "prompt_rollback", "phoenix")?,
+                rollback,
+                timeout_ms,
+            )?)
+        }
+        PromptRollbackConfig::Langfuse { .. } => {
+            Configured::LangfusePromptLabel(langfuse::PromptLabel::from_config(
+                connection(&config.actuators.langfuse, "prompt_rollback", "langfuse")?,
+                rollback,
+                timeout_ms,
+            )?)
+        }
+        PromptRollbackConfig::Webhook { target, production } => webhook_for(
+            config,
+            "prompt_rollback",
+            webhook::WebhookAction::PromptRollback {
+                target: target.clone(),
+            },
+            *production,
+            actor,
+        )?,
+    })
+}
+
+fn model_pin(config: &ConfigFile, pin: &ModelPinConfig, actor: &str) -> Result<Configured, String> {
+    Ok(match pin {
+        ModelPinConfig::Unleash { .. } => {
+            Configured::UnleashModelPin(unleash::ModelPin::from_config(
+                connection(&config.actuators.unleash, "model_pin", "unleash")?,
+                pin,
+                config.actuators.timeout_ms,
+            )?)
+        }
+        ModelPinConfig::Webhook {
+            target,
+            model,
+            production,
+        } => webhook_for(
+            config,
+            "model_pin",
+            webhook::WebhookAction::ModelPin {
+                target: target.clone(),
+                model: model.clone(),
+            },
+            *production,
+            actor,
+        )?,
+    })
+}
+
+fn kill_switch(
+    config: &ConfigFile,
+    kill: &KillSwitchConfig,
+    actor: &str,
+) -> Result<Configured, String> {
+    Ok(match kill {
+        KillSwitchConfig::Unleash { .. } => {
+            Configured::UnleashKillSwitch(unleash::KillSwitch::from_config(
+                connection(&config.actuators.unleash, "kill_switch", "unleash")?,
+                kill,
+                config.actuators.timeout_ms,
+            )?)
+        }
+        KillSwitchConfig::Flagd { .. } => {
+            let file = connection(&config.actuators.flagd, "kill_switch", "flagd")?;
+            let path = config.resolve(&file.file);
+            let path = std::path::absolute(&path)
+                .map_err(|e| format!("[actuators.flagd] file {}: {e}", path.display()))?;
+            Configured::FlagdKillSwitch(flagd::KillSwitch::from_config(path, kill)?)
+        }
+        KillSwitchConfig::Webhook { target, production } => webhook_for(
+            config,
+            "kill_switch",
+            webhook::WebhookAction::KillSwitch {
+                target: target.clone(),
+            },
+            *production,
+            actor,
+        )?,
+    })
 }
 
 /// The `[actuators.<backend>]` section a mitigation uses, or an error saying it is missing.

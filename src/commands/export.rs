@@ -73,8 +73,8 @@ pub fn run(data_dir: &Path, config: &ConfigFile, args: &ExportArgs) -> anyhow::R
     }
 }
 
-/// Writes beside the target and renames over it, so a reader never sees half a postmortem.
-fn write_whole(path: &Path, text: &str) -> anyhow::Result<()> {
+/// Writes beside the target and renames over it, so a reader never sees half a file.
+pub(super) fn write_whole(path: &Path, text: &str) -> anyhow::Result<()> {
     let name = path
         .file_name()
         .with_context(|| format!("{} is not a file name", path.display()))?;

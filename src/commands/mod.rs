@@ -1,11 +1,13 @@
 //! One module per subcommand.
 
+pub mod check;
 pub mod demo;
 pub mod drill;
 pub mod export;
 pub mod incidents;
 pub mod record;
 pub mod replay;
+pub mod runbook;
 pub mod scenarios;
 pub mod setup;
 pub mod triage;

@@ -44,6 +44,12 @@ pub struct ConfigFile {
     /// What the postmortem export masks in the failing calls it quotes.
     #[serde(default)]
     pub postmortem: RedactionConfig,
+    /// The alert thresholds on the quality metrics, which `flightdeck check` asks for.
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+    /// What `flightdeck check` reads besides the live systems.
+    #[serde(default)]
+    pub readiness: ReadinessConfig,
     /// Where the file was read from; relative paths in it are taken from its directory.
     #[serde(skip)]
     pub dir: Option<PathBuf>,
@@ -70,6 +76,10 @@ pub struct FeatureConfig {
     /// The schema its answers must satisfy, for calls that do not name one themselves (OTLP
     /// spans rarely do).
     pub output_schema: Option<String>,
+    /// The model the feature requests, e.g. "gpt-4o-2024-08-06": a dated snapshot, not an alias.
+    pub model: Option<String>,
+    /// What users get while the kill switch is off, e.g. "the help-centre search results".
+    pub fallback: Option<String>,
 }
 
 /// How sensitive the detectors are.
@@ -78,6 +88,26 @@ pub struct FeatureConfig {
 pub struct ThresholdsConfig {
     /// Each metric detector's false-alarm budget: calls between false alarms (default 10,000).
     pub calls_per_false_alarm: Option<f64>,
+}
+
+/// Alert thresholds as absolute rates in 0..1: the rate the team's alerting pages at.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Alert when more than this share of answers is hallucinated.
+    pub hallucination_rate: Option<f64>,
+    /// Alert when more than this share of answers is a refusal.
+    pub refusal_rate: Option<f64>,
+    /// Alert when less than this share of answers satisfies its output schema.
+    pub schema_compliance: Option<f64>,
+}
+
+/// Where the team keeps what `flightdeck check` audits besides the live systems.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadinessConfig {
+    /// The team's AI incident runbook (relative to this file), as `flightdeck runbook` writes it.
+    pub runbook: Option<PathBuf>,
 }
 
 /// How the content signals read a call.
@@ -164,6 +194,14 @@ mod tests {
             mitigations.prompt_rollback.is_some()
                 && mitigations.model_pin.is_some()
                 && mitigations.kill_switch.is_some()
+        );
+        assert_eq!(feature.model.as_deref(), Some("gpt-4o-2024-08-06"));
+        assert!(feature.fallback.is_some());
+        assert_eq!(config.alerts.hallucination_rate, Some(0.05));
+        assert_eq!(config.alerts.schema_compliance, Some(0.97));
+        assert_eq!(
+            config.readiness.runbook.as_deref(),
+            Some(Path::new("RUNBOOK.md"))
         );
         let rule = crate::incident::postmortem::Redaction::from_config(&config.postmortem).unwrap();
         assert_eq!(rule.apply("customer-7f3a wrote"), "‹redacted› wrote");

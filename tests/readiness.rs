@@ -1,0 +1,399 @@
+//! The readiness checklist's rules on facts as the gather step would hand them (no servers), a
+//! drill handled in the headless cockpit counting as a tested degradation mode, and `flightdeck
+//! check` through the binary on a flagd kill switch (a file, so no server) and a webhook.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use flightdeck::app::keymap::Key;
+use flightdeck::config::file::{self, ConfigFile};
+use flightdeck::incident::store;
+use flightdeck::model::{MitigationKind, MitigationPlan, Status as IncidentStatus};
+use flightdeck::readiness::facts::{Backend, CallFacts, Exercise, Facts, RunbookFile, Telemetry};
+use flightdeck::readiness::{self, Item, Status, degradation};
+
+fn team() -> ConfigFile {
+    file::parse(
+        "tests/fixtures/readiness/team.toml",
+        include_str!("fixtures/readiness/team.toml"),
+    )
+    .unwrap()
+}
+
+fn plan(kind: MitigationKind, backend: &str, target: &str) -> MitigationPlan {
+    MitigationPlan {
+        target: target.into(),
+        from: "v3 · 2026-11-29 14:02".into(),
+        to: "v2 · 2026-11-20 09:00".into(),
+        ..MitigationPlan::new(kind, backend)
+    }
+}
+
+fn call(model: &str) -> CallFacts {
+    CallFacts {
+        model_requested: model.into(),
+        model_served: Some(model.into()),
+        hallucinated: Some(false),
+        refused: Some(false),
+        schema_compliant: Some(true),
+    }
+}
+
+fn telemetry(calls: Vec<CallFacts>) -> Result<Telemetry, String> {
+    Ok(Telemetry {
+        source: "the last calls in calls.jsonl".into(),
+        calls,
+    })
+}
+
+/// Facts under which the sample team passes every item.
+fn ready(config: &ConfigFile) -> Facts {
+    Facts {
+        prompt_rollback: Backend::Read(Ok(Box::new(plan(
+            MitigationKind::PromptRollback,
+            "phoenix",
+            "prompt support-answer, tag production",
+        )))),
+        kill_switch: Backend::Read(Ok(Box::new(MitigationPlan {
+            from: "on (AI serving)".into(),
+            ..plan(
+                MitigationKind::KillSwitch,
+                "unleash",
+                "flag support-answer-ai in production",
+            )
+        }))),
+        telemetry: telemetry(vec![call("gpt-4o-2024-08-06"); 50]),
+        exercises: Ok(vec![Exercise {
+            incident: "20261120-140000".into(),
+            drill: Some("input-drift".into()),
+            opened: "2026-11-20 14:00 UTC".into(),
+            kill_switch_read_back: true,
+            recovered: true,
+        }]),
+        data_dir: "data".into(),
+        runbook: RunbookFile::Read {
+            path: "RUNBOOK.md".into(),
+            text: flightdeck::runbook::render(config, "team.toml"),
+        },
+    }
+}
+
+fn item<'a>(report: &'a readiness::Report, id: &str) -> &'a Item {
+    report.items.iter().find(|i| i.id == id).unwrap()
+}
+
+fn evidence(item: &Item) -> String {
+    item.evidence.join("\n")
+}
+
+#[test]
+fn a_ready_team_passes_every_item_and_the_json_has_the_documented_layout() {
+    let config = team();
+    let report = readiness::assess(&config, &ready(&config));
+    assert!(report.all_pass(), "{}", report.to_text());
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["version"], 1);
+    assert_eq!(
+        json["summary"],
+        serde_json::json!({"pass": 6, "fail": 0, "unknown": 0})
+    );
+    let ids: Vec<&str> = report.items.iter().map(|i| i.id).collect();
+    assert_eq!(
+        ids,
+        [
+            "prompt_registry",
+            "model_pinned",
+            "kill_switch",
+            "quality_signals",
+            "runbook",
+            "degradation_tested"
+        ]
+    );
+    let first = &json["items"][0];
+    assert_eq!(first["status"], "pass");
+    assert!(first["fix"].is_null() && first["evidence"].is_array());
+    assert!(report.to_text().starts_with("✔ Prompts are versioned"));
+}
+
+#[test]
+fn a_floating_alias_in_the_config_or_the_calls_fails_naming_it() {
+    let config = file::parse(
+        "team.toml",
+        &include_str!("fixtures/readiness/team.toml")
+            .replace("claude-3-5-sonnet-20241022", "claude-3-5-sonnet-latest"),
+    )
+    .unwrap();
+    let mut facts = ready(&config);
+    let mut calls = vec![call("gpt-4o-2024-08-06"); 30];
+    calls.extend(vec![
+        CallFacts {
+            model_served: Some("gpt-4o-2024-11-20".into()),
+            ..call("gpt-4o")
+        };
+        20
+    ]);
+    facts.telemetry = telemetry(calls);
+    let report = readiness::assess(&config, &facts);
+    let models = item(&report, "model_pinned");
+    assert_eq!(models.status, Status::Fail);
+    let text = evidence(models);
+    assert!(
+        text.contains("feature ticket-summary: claude-3-5-sonnet-latest is a floating alias"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "20 of 50 calls requested gpt-4o, served as gpt-4o-2024-11-20 (20), a floating alias"
+        ),
+        "{text}"
+    );
+    assert!(models.fix.as_deref().unwrap().contains("dated snapshot"));
+    assert!(!report.all_pass());
+}
+
+#[test]
+fn a_missing_flag_or_fallback_fails_and_an_unreachable_backend_is_unknown() {
+    let config = team();
+    let mut facts = ready(&config);
+    facts.kill_switch = Backend::Read(Ok(Box::new(MitigationPlan {
+        target: "flag support-answer-ai in production".into(),
+        ..MitigationPlan::unavailable(
+            MitigationKind::KillSwitch,
+            "unleash",
+            "Unleash has no flag support-answer-ai in project default",
+        )
+    })));
+    let report = readiness::assess(&config, &facts);
+    let kill = item(&report, "kill_switch");
+    assert_eq!(kill.status, Status::Fail);
+    assert!(evidence(kill).contains("Unleash has no flag support-answer-ai"));
+
+    facts.kill_switch = Backend::Read(Err("connection refused".into()));
+    let report = readiness::assess(&config, &facts);
+    assert_eq!(item(&report, "kill_switch").status, Status::Unknown);
+
+    let no_fallback = file::parse(
+        "team.toml",
+        &include_str!("fixtures/readiness/team.toml").replace(
+            "fallback = \"the ticket's first message, unsummarised\"\n",
+            "",
+        ),
+    )
+    .unwrap();
+    let report = readiness::assess(&no_fallback, &ready(&no_fallback));
+    let kill = item(&report, "kill_switch");
+    assert_eq!(kill.status, Status::Fail);
+    assert!(evidence(kill).contains("feature ticket-summary names no fallback"));
+
+    facts.kill_switch = Backend::NotConfigured;
+    assert_eq!(
+        item(&readiness::assess(&config, &facts), "kill_switch").status,
+        Status::Fail
+    );
+}
+
+#[test]
+fn no_thresholds_no_evaluator_or_a_baseline_past_its_threshold_fail() {
+    let without_alerts = file::parse("team.toml", "[[features]]\nname = \"a\"\n").unwrap();
+    let report = readiness::assess(&without_alerts, &ready(&without_alerts));
+    let quality = item(&report, "quality_signals");
+    assert_eq!(quality.status, Status::Fail);
+    for key in ["hallucination_rate", "refusal_rate", "schema_compliance"] {
+        assert!(
+            evidence(quality).contains(&format!("[alerts] sets no {key} threshold")),
+            "{quality:#?}"
+        );
+    }
+
+    let config = team();
+    let mut facts = ready(&config);
+    facts.telemetry = telemetry(vec![
+        CallFacts {
+            hallucinated: None,
+            ..call("gpt-4o-2024-08-06")
+        };
+        40
+    ]);
+    let report = readiness::assess(&config, &facts);
+    let quality = item(&report, "quality_signals");
+    assert_eq!(quality.status, Status::Fail);
+    assert!(
+        evidence(quality).contains("hallucination_rate: none of the 40 calls"),
+        "{quality:#?}"
+    );
+
+    let mut calls = vec![call("gpt-4o-2024-08-06"); 90];
+    calls.extend(vec![
+        CallFacts {
+            refused: Some(true),
+            ..call("gpt-4o-2024-08-06")
+        };
+        10
+    ]);
+    facts.telemetry = telemetry(calls);
+    let report = readiness::assess(&config, &facts);
+    let quality = item(&report, "quality_signals");
+    assert_eq!(quality.status, Status::Fail);
+    assert!(
+        evidence(quality).contains("baseline 0.100, already above the alert threshold 0.08"),
+        "{quality:#?}"
+    );
+
+    facts.telemetry = Err("no [sources.events] file".into());
+    let report = readiness::assess(&config, &facts);
+    assert_eq!(item(&report, "quality_signals").status, Status::Unknown);
+    assert_eq!(item(&report, "model_pinned").status, Status::Unknown);
+}
+
+#[test]
+fn a_prompt_without_an_earlier_version_fails_and_a_webhook_registry_is_unknown() {
+    let config = team();
+    let mut facts = ready(&config);
+    facts.prompt_rollback = Backend::Read(Ok(Box::new(MitigationPlan::unavailable(
+        MitigationKind::PromptRollback,
+        "phoenix",
+        "support-answer has only v1: there is no other version to move the tag production to",
+    ))));
+    let report = readiness::assess(&config, &facts);
+    assert_eq!(item(&report, "prompt_registry").status, Status::Fail);
+    facts.prompt_rollback = Backend::Unaskable("a webhook".into());
+    let report = readiness::assess(&config, &facts);
+    assert_eq!(item(&report, "prompt_registry").status, Status::Unknown);
+    assert!(!report.all_pass());
+}
+
+#[test]
+fn a_kill_switch_applied_but_not_seen_to_recover_is_not_a_tested_degradation() {
+    let config = team();
+    let mut facts = ready(&config);
+    facts.exercises = Ok(vec![Exercise {
+        recovered: false,
+        ..facts.exercises.unwrap()[0].clone()
+    }]);
+    let report = readiness::assess(&config, &facts);
+    let tested = item(&report, "degradation_tested");
+    assert_eq!(tested.status, Status::Fail);
+    assert!(evidence(tested).contains("no verification saw the metrics recover"));
+    facts.exercises = Ok(vec![]);
+    let report = readiness::assess(&config, &facts);
+    assert!(evidence(item(&report, "degradation_tested")).contains("none of the 0 incidents"));
+}
+
+#[test]
+fn an_incident_handled_with_the_kill_switch_in_the_cockpit_counts_as_tested() {
+    let mut harness = support::Harness::new("input-drift");
+    assert!(
+        harness.run_until(60, |app| app.incident.is_some()),
+        "no incident"
+    );
+    harness.run_minutes(5);
+    harness.press(Key::Char('a'));
+    harness.apply_mitigation('k');
+    let mitigated = harness.run_until(30, |app| {
+        app.incident
+            .as_ref()
+            .is_some_and(|i| i.status == IncidentStatus::Mitigated)
+    });
+    assert!(mitigated, "the kill switch did not mitigate the incident");
+    let data_dir = harness.data_dir().to_path_buf();
+    let ids = store::incident_ids(&data_dir).unwrap();
+    let exercises: Vec<Exercise> = ids
+        .iter()
+        .map(|id| degradation::exercise(id, &store::load(&data_dir, id).unwrap().entries))
+        .collect();
+    assert!(
+        exercises
+            .iter()
+            .any(|e| e.kill_switch_read_back && e.recovered),
+        "{exercises:?}"
+    );
+    let item = degradation::item(&Ok(exercises), &data_dir);
+    assert_eq!(item.status, Status::Pass, "{item:#?}");
+}
+
+const FLAGS: &str = r#"{
+  "flags": {
+    "support-answer-ai": {
+      "state": "ENABLED",
+      "variants": { "on": true, "off": false },
+      "defaultVariant": "on"
+    }
+  }
+}"#;
+
+fn flightdeck(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .current_dir(dir)
+        .args(["--config", "flightdeck.toml", "--data-dir", "data"])
+        .args(args)
+        .env_remove("FLIGHTDECK_CONFIG")
+        .env_remove("FLIGHTDECK_DATA_DIR")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn check_asks_a_flagd_file_and_says_a_webhook_cannot_be_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = |flag: &str| {
+        format!(
+            "[[features]]\nname = \"support-answer\"\nmodel = \"gpt-4o-2024-08-06\"\n\
+             fallback = \"search results\"\n\n\
+             [actuators.flagd]\nfile = \"flags.json\"\n\n\
+             [actuators.webhook]\nurl = \"http://127.0.0.1:9/hook\"\nsecret_env = \"PATH\"\n\n\
+             [mitigations.kill_switch]\nbackend = \"flagd\"\nflag = \"{flag}\"\n\n\
+             [mitigations.prompt_rollback]\nbackend = \"webhook\"\ntarget = \"support-answer\"\n"
+        )
+    };
+    std::fs::write(dir.path().join("flags.json"), FLAGS).unwrap();
+    std::fs::write(
+        dir.path().join("flightdeck.toml"),
+        config("support-answer-ai"),
+    )
+    .unwrap();
+    let output = flightdeck(dir.path(), &["check", "--json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let by_id = |id: &str| {
+        report["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_id("kill_switch")["status"], "pass", "{report:#}");
+    assert_eq!(by_id("prompt_registry")["status"], "unknown", "{report:#}");
+    assert!(
+        by_id("prompt_registry")["evidence"][0]
+            .as_str()
+            .unwrap()
+            .contains("webhook")
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not ready"), "{stderr}");
+
+    std::fs::write(
+        dir.path().join("flightdeck.toml"),
+        config("support-answer-gone"),
+    )
+    .unwrap();
+    let output = flightdeck(dir.path(), &["check"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("✖ Every AI feature has a kill-switch flag") && text.contains("fix: "),
+        "{text}"
+    );
+
+    std::fs::write(
+        dir.path().join("flightdeck.toml"),
+        "[alerts]\nhallucination = 0.1\n",
+    )
+    .unwrap();
+    let output = flightdeck(dir.path(), &["check"]);
+    assert_eq!(output.status.code(), Some(2));
+}
