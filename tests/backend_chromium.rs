@@ -1,6 +1,9 @@
-//! The HTML postmortem's pieces in a real browser: headless Chromium (Debian's package, which
-//! tests/backends/run.sh installs) renders a page of two charts to a PNG and to a PDF.
+//! The HTML postmortem in a real browser: the fixed-seed demo incident, handled in the cockpit
+//! (detected, rolled back, resolved), exported as HTML and rendered by headless Chromium (Debian's
+//! package, which tests/backends/run.sh installs) to a PNG and to a PDF.
 //! FLIGHTDECK_CHROMIUM names another binary; FLIGHTDECK_SCREENSHOT_DIR keeps what it rendered.
+
+mod support;
 
 use std::fs::{self, File};
 use std::io::BufReader;
@@ -8,92 +11,13 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration as StdDuration, Instant};
 
-use chrono::{DateTime, Duration, Utc};
-use flightdeck::incident::postmortem::chart::{self, Band, Chart, Marker, MarkerKind, Unit};
-use flightdeck::incident::postmortem::page;
+use flightdeck::incident::postmortem::{Options, Postmortem, html, load};
+use support::Harness;
 
-const WINDOW: (u32, u32) = (1000, 1400);
+/// Tall enough for the header, the impact and the first charts.
+const WINDOW: (u32, u32) = (1000, 3000);
 /// Chromium renders a small static page in seconds; this only stops a hung browser.
 const TIMEOUT: StdDuration = StdDuration::from_secs(120);
-
-fn at(minute: i64) -> DateTime<Utc> {
-    "2024-05-14T13:50:00Z".parse::<DateTime<Utc>>().unwrap() + Duration::minutes(minute)
-}
-
-fn marker(minute: i64, kind: MarkerKind, label: &str) -> Marker {
-    Marker {
-        at: at(minute),
-        kind,
-        label: label.into(),
-    }
-}
-
-/// Flat at the baseline, then climbing after a prompt change until it is caught.
-fn hallucination_rate() -> Chart {
-    Chart {
-        title: "Hallucination rate".into(),
-        unit: Unit::Percent,
-        points: (0..45)
-            .map(|minute| {
-                let rate = if minute < 10 {
-                    0.04 + f64::from(minute % 3) * 0.004
-                } else {
-                    0.045 + f64::from(minute - 10) * 0.005
-                };
-                (at(i64::from(minute)), Some(rate))
-            })
-            .collect(),
-        baseline: Some(Band {
-            low: 0.035,
-            high: 0.055,
-        }),
-        markers: vec![
-            marker(9, MarkerKind::Change, "prompt v42 <beta> & \"more\""),
-            marker(10, MarkerKind::Change, "flag on"),
-            marker(31, MarkerKind::Detected, "grounding below 0.7"),
-        ],
-        window: Some((at(10), at(44))),
-    }
-}
-
-/// p95 latency with a gap where the source sent nothing.
-fn latency() -> Chart {
-    Chart {
-        title: "p95 latency".into(),
-        unit: Unit::Milliseconds,
-        points: (0..45)
-            .map(|minute| {
-                let value = (!(20..24).contains(&minute))
-                    .then(|| 850.0 + f64::from(minute % 5) * 40.0 + f64::from(minute) * 6.0);
-                (at(i64::from(minute)), value)
-            })
-            .collect(),
-        baseline: Some(Band {
-            low: 800.0,
-            high: 1000.0,
-        }),
-        markers: vec![marker(22, MarkerKind::Mitigation, "kill switch on")],
-        window: None,
-    }
-}
-
-fn body(svgs: &[String]) -> String {
-    let mut body = format!(
-        "<h1>{}</h1>\n",
-        page::escape("INC-7: hallucinations after prompt v42")
-    );
-    body.push_str(&page::table(
-        &["field", "value"],
-        &[
-            vec!["severity".into(), "SEV2".into()],
-            vec!["opened".into(), "2024-05-14 14:21:00 UTC".into()],
-        ],
-    ));
-    for svg in svgs {
-        body.push_str(&format!("<figure>\n{svg}</figure>\n"));
-    }
-    body
-}
 
 /// Runs Chromium on `page` with one output flag, waiting at most `TIMEOUT`.
 fn chromium(workdir: &Path, page: &Path, output: &str) {
@@ -180,15 +104,15 @@ fn decode(png_path: &Path) -> (u32, u32, Vec<[u8; 3]>) {
 
 #[test]
 #[ignore = "needs chromium; run by tests/backends/run.sh"]
-fn a_page_of_charts_renders_to_png_and_pdf_in_headless_chromium() {
+fn the_demo_incidents_postmortem_renders_to_png_and_pdf_in_headless_chromium() {
+    let mut h = Harness::new("prompt-regression");
+    h.handle_prompt_incident();
+    let id = h.app.incident.as_ref().expect("an incident").id.clone();
+    let record = load::load(h.data_dir(), &id).expect("the incident's record");
+    let page = html::render(&Postmortem::build(&record, &Options::default()));
     let dir = tempfile::tempdir().expect("a temp dir");
-    let svgs: Vec<String> = [hallucination_rate(), latency()]
-        .iter()
-        .map(chart::svg)
-        .collect();
     let html_path = dir.path().join("postmortem.html");
-    fs::write(&html_path, page::document("INC-7 postmortem", &body(&svgs)))
-        .expect("the page written");
+    fs::write(&html_path, &page).expect("the page written");
     let png_path = dir.path().join("postmortem.png");
     let pdf_path = dir.path().join("postmortem.pdf");
     chromium(
@@ -215,7 +139,7 @@ fn a_page_of_charts_renders_to_png_and_pdf_in_headless_chromium() {
     let (width, height, pixels) = decode(&png_path);
     assert_eq!((width, height), WINDOW);
     // Anti-aliasing blends the line's edges; its middle keeps the colour within a few levels.
-    let colour = line_colour(&svgs[0]);
+    let colour = line_colour(&page);
     let on_line = pixels
         .iter()
         .filter(|p| p.iter().zip(colour).all(|(a, b)| a.abs_diff(b) <= 8))
