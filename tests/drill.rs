@@ -304,3 +304,33 @@ fn an_unknown_drill_scenario_exits_2_naming_the_built_ins() {
     }
     assert!(stderr.contains("random"), "{stderr}");
 }
+
+#[test]
+fn a_drill_refuses_dry_run_and_read_only_which_would_leave_nothing_to_score() {
+    for flag in ["--dry-run", "--read-only"] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+            .args(["drill", "--scenario", "prompt-regression", flag])
+            .env("FLIGHTDECK_DATA_DIR", tempfile::tempdir().unwrap().path())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{flag}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("nothing to score"), "{flag}: {stderr}");
+    }
+}
+
+#[test]
+fn a_drills_postmortem_says_it_was_a_game_day() {
+    use flightdeck::incident::postmortem::{Options, Postmortem, load, markdown};
+    let mut h = Harness::drill("prompt-regression");
+    h.handle_prompt_incident();
+    let id = h.app.incident.as_ref().unwrap().id.clone();
+    let record = load::load(h.data_dir(), &id).unwrap();
+    let md = markdown::render(&Postmortem::build(&record, &Options::default()));
+    assert!(
+        md.contains(
+            "| drill | a game day on the scenario prompt-regression, not a production incident |"
+        ),
+        "{md}"
+    );
+}

@@ -20,9 +20,19 @@ pub fn run(
     args: &DrillArgs,
     data_dir: &Path,
 ) -> anyhow::Result<()> {
-    let seed = args
-        .seed
-        .unwrap_or_else(|| Utc::now().timestamp_subsec_nanos().into());
+    if global.dry_run || global.read_only {
+        return Err(BadInput(
+            "a drill scores the mitigations it applies to its simulator: --dry-run and \
+             --read-only would leave nothing to score"
+                .into(),
+        )
+        .into());
+    }
+    let seed = args.seed.unwrap_or_else(|| {
+        let now = Utc::now();
+        now.timestamp_nanos_opt()
+            .map_or(now.timestamp() as u64, |nanos| nanos as u64)
+    });
     let name = chosen(&args.scenario, seed)?;
     let scenario = Scenario::builtin(name)
         .ok_or_else(|| BadInput(format!("{name}: not a built-in scenario")))?
@@ -30,10 +40,10 @@ pub fn run(
     let theme = setup::theme(global, config)?;
     let settings = Settings {
         actor: config::actor(),
-        // The header must not give the scenario away.
-        source: format!("drill · seed {seed}"),
-        read_only: global.read_only,
-        dry_run: global.dry_run,
+        // The header must not give the scenario away, nor the seed that picked it.
+        source: "drill".to_string(),
+        read_only: false,
+        dry_run: false,
         speed: Some(args.speed),
         present: global.present,
         local_offset: local_offset(),
@@ -43,13 +53,17 @@ pub fn run(
     let embeddings = setup::embeddings(config)?;
     let app = App::new(settings, engine, Utc::now());
     let simulator = Simulator::new(scenario, seed);
-    tracing::info!(seed, speed = args.speed, "drill starting");
+    tracing::info!(
+        seed,
+        speed = args.speed,
+        "drill starting (the seed replays it with --seed)"
+    );
     let runtime = super::async_runtime()?;
     runtime.block_on(runtime::run(
         app,
         theme,
         data_dir.to_path_buf(),
-        runtime::simulator(simulator, args.speed, global.dry_run),
+        runtime::simulator(simulator, args.speed, false),
         embeddings,
     ))
 }

@@ -34,7 +34,10 @@ pub fn run(data_dir: &Path) -> anyhow::Result<()> {
             incident.opened_at.format("%Y-%m-%d %H:%M:%S"),
             loaded.entries.len(),
             incident.source,
-            incident.title
+            match &incident.drill {
+                Some(scenario) => format!("[drill: {scenario}] {}", incident.title),
+                None => incident.title.clone(),
+            }
         );
     }
     Ok(())

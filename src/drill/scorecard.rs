@@ -170,7 +170,10 @@ impl Scorecard {
                 self.right_mitigation
             ),
             match self.detected_at {
-                Some(at) => format!("Detected {} after the start", span(at - self.started_at)),
+                Some(at) => format!(
+                    "Detected {} after the start",
+                    crate::model::elapsed::spoken(at - self.started_at)
+                ),
                 None => "Not detected: no incident was opened".to_string(),
             },
         ];
@@ -194,7 +197,10 @@ impl Scorecard {
             self.wrong_mitigations.len()
         ));
         lines.push(match self.resolved_at {
-            Some(at) => format!("Resolved {} after the start", span(at - self.started_at)),
+            Some(at) => format!(
+                "Resolved {} after the start",
+                crate::model::elapsed::spoken(at - self.started_at)
+            ),
             None => "Not resolved".to_string(),
         });
         lines.push(format!("Triage at the end: {}", self.final_triage));
@@ -204,12 +210,15 @@ impl Scorecard {
     /// A decision with its times and what the triage said then.
     fn told(&self, call: &Decision) -> String {
         let detection = call.after_detection_s.map_or_else(String::new, |s| {
-            format!(", {} after detection", span(chrono::Duration::seconds(s)))
+            format!(
+                ", {} after detection",
+                crate::model::elapsed::spoken(chrono::Duration::seconds(s))
+            )
         });
         format!(
             "{} at +{}{detection}; triage said: {}",
             call.what,
-            span(chrono::Duration::seconds(call.after_start_s)),
+            crate::model::elapsed::spoken(chrono::Duration::seconds(call.after_start_s)),
             call.triage
         )
     }
@@ -220,23 +229,6 @@ fn kind_of(action: &str) -> Option<MitigationKind> {
     MitigationKind::ALL
         .into_iter()
         .find(|k| k.to_string() == action)
-}
-
-/// A duration as minutes and seconds, e.g. `12m 30s`, or `2h 11m 00s` from an hour.
-fn span(duration: chrono::Duration) -> String {
-    let seconds = duration.num_seconds();
-    let sign = if seconds < 0 { "-" } else { "" };
-    let seconds = seconds.abs();
-    if seconds >= 3600 {
-        format!(
-            "{sign}{}h {:02}m {:02}s",
-            seconds / 3600,
-            seconds / 60 % 60,
-            seconds % 60
-        )
-    } else {
-        format!("{sign}{}m {:02}s", seconds / 60, seconds % 60)
-    }
 }
 
 #[cfg(test)]
@@ -273,7 +265,7 @@ mod tests {
                     id: "INC-1".into(),
                     title: "Schema".into(),
                     severity: Severity::Sev2,
-                    source: "drill · seed 1".into(),
+                    source: "drill".into(),
                     drill: Some("red-herring".into()),
                 },
             ),
@@ -381,8 +373,6 @@ mod tests {
             said.to_string(),
             "infrastructure/prompt ruled out, model likely"
         );
-        assert_eq!(span(chrono::Duration::seconds(7890)), "2h 11m 30s");
-        assert_eq!(span(chrono::Duration::seconds(-90)), "-1m 30s");
     }
 
     #[test]
@@ -402,7 +392,7 @@ mod tests {
         let lines = Scorecard::new(&answer(), &drill(), at(0)).lines();
         assert_eq!(lines[0], "Drill scorecard: red-herring");
         assert!(lines.contains(
-            &"✓ root cause model at +15m 00s, 5m 00s after detection; triage said: model likely, prompt suspect"
+            &"✓ root cause model at +15 min, 5 min after detection; triage said: model likely, prompt suspect"
                 .to_string()
         ), "{lines:#?}");
         assert!(lines.contains(&"Wrong calls: 1 root cause, 1 mitigation".to_string()));

@@ -3,6 +3,7 @@
 pub mod call;
 pub mod category;
 pub mod change;
+pub mod elapsed;
 pub mod eval;
 pub mod incident;
 pub mod measurements;

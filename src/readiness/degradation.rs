@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::facts::Exercise;
 use super::{Findings, Item};
-use crate::model::{EntryKind, MitigationKind, Outcome, TimelineEntry};
+use crate::model::{EntryKind, Incident, MitigationKind, Outcome, TimelineEntry};
 
 pub const ID: &str = "degradation_tested";
 const TITLE: &str = "A degradation mode has been tested: the kill switch exercised and verified";
@@ -16,15 +16,12 @@ const DRILL: &str = "Run a game day (`flightdeck drill`, or an incident on stagi
 /// What an incident's timeline says about its kill switch.
 pub fn exercise(incident: &str, entries: &[TimelineEntry]) -> Exercise {
     let action = MitigationKind::KillSwitch.to_string();
-    let (drill, opened) = entries
-        .iter()
-        .find_map(|entry| match &entry.kind {
-            EntryKind::Opened { drill, .. } => Some((drill.clone(), entry.ts)),
-            _ => None,
-        })
-        .map_or((None, String::new()), |(drill, ts)| {
-            (drill, ts.format("%Y-%m-%d %H:%M UTC").to_string())
-        });
+    let (drill, opened) = Incident::from_timeline(entries).map_or((None, String::new()), |i| {
+        (
+            i.drill,
+            i.opened_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        )
+    });
     Exercise {
         incident: incident.to_string(),
         drill,

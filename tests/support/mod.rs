@@ -68,7 +68,7 @@ impl Harness {
     pub fn drill(scenario: &str) -> Self {
         let mut harness = Self::with_settings(scenario, SEED, false);
         harness.app.settings.drill = Some(scenario.to_string());
-        harness.app.settings.source = format!("drill · seed {SEED}");
+        harness.app.settings.source = "drill".to_string();
         harness
     }
 

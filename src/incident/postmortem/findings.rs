@@ -196,7 +196,7 @@ pub fn detection_review(
             "Detection came from flightdeck's detector ({}) at {}, {} after the impact start ({}).",
             incident.text_of(entry),
             text::utc(entry.ts),
-            text::duration(entry.ts - start),
+            crate::model::elapsed::spoken(entry.ts - start),
             text::utc(start)
         )),
         (Some(entry), None) => findings.push(format!(

@@ -75,6 +75,9 @@ pub struct Header {
     pub root_cause: Option<Category>,
     pub roles: Vec<RoleHolder>,
     pub source: String,
+    /// A drill's scenario: the record is a game day, not a production incident.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drill: Option<String>,
     pub opened_at: DateTime<Utc>,
     pub times: Vec<TimeAt>,
 }
@@ -253,6 +256,7 @@ fn header(incident: &Incident) -> Header {
             })
             .collect(),
         source: incident.source.clone(),
+        drill: incident.drill.clone(),
         opened_at: incident.opened_at,
         times: response::times(incident),
     }

@@ -131,7 +131,7 @@ pub fn response(incident: &Incident) -> Response {
             name: name.to_string(),
             until,
             seconds: span.map(|s| s.num_seconds()),
-            text: span.map(text::duration),
+            text: span.map(crate::model::elapsed::spoken),
         }
     })
     .collect();

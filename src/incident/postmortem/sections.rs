@@ -119,6 +119,12 @@ fn header(out: &mut Vec<Block>, pm: &Postmortem) {
         ]);
     }
     rows.push(vec!["source".into(), h.source.clone()]);
+    if let Some(scenario) = &h.drill {
+        rows.push(vec![
+            "drill".into(),
+            format!("a game day on the scenario {scenario}, not a production incident"),
+        ]);
+    }
     rows.push(vec!["opened".into(), text::utc(h.opened_at)]);
     for time in &h.times {
         rows.push(vec![time.time.to_string(), or_dash(time.at.map(text::utc))]);

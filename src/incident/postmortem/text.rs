@@ -1,6 +1,6 @@
 //! How the postmortem writes times, durations, shares and counts, the same in every format.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 /// A moment with its date and zone: `2026-03-14 14:14:25 UTC`.
 pub fn utc(at: DateTime<Utc>) -> String {
@@ -30,32 +30,6 @@ pub fn between(start: DateTime<Utc>, end: DateTime<Utc>) -> String {
     }
 }
 
-/// A duration as people say it: `45 s`, `3 min 35 s`, `2 h 5 min`, `1 d 3 h`.
-pub fn duration(span: Duration) -> String {
-    let total = span.num_seconds();
-    let sign = if total < 0 { "-" } else { "" };
-    let s = total.abs();
-    let (days, hours, minutes, seconds) = (s / 86_400, s / 3_600 % 24, s / 60 % 60, s % 60);
-    let text = if days > 0 {
-        join(days, "d", hours, "h")
-    } else if hours > 0 {
-        join(hours, "h", minutes, "min")
-    } else if minutes > 0 {
-        join(minutes, "min", seconds, "s")
-    } else {
-        format!("{seconds} s")
-    };
-    format!("{sign}{text}")
-}
-
-fn join(big: i64, big_unit: &str, small: i64, small_unit: &str) -> String {
-    if small == 0 {
-        format!("{big} {big_unit}")
-    } else {
-        format!("{big} {big_unit} {small} {small_unit}")
-    }
-}
-
 /// A share as a percentage with one decimal: 0.2188 reads `21.9%`.
 pub fn percent(share: f64) -> String {
     format!("{:.1}%", share * 100.0)
@@ -82,16 +56,6 @@ pub fn millis(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_as_people_say_them() {
-        assert_eq!(duration(Duration::seconds(215)), "3 min 35 s");
-        assert_eq!(duration(Duration::seconds(45)), "45 s");
-        assert_eq!(duration(Duration::seconds(7_500)), "2 h 5 min");
-        assert_eq!(duration(Duration::seconds(3_600)), "1 h");
-        assert_eq!(duration(Duration::seconds(97_200)), "1 d 3 h");
-        assert_eq!(duration(Duration::seconds(-90)), "-1 min 30 s");
-    }
 
     #[test]
     fn counts_and_shares_read_plainly() {
