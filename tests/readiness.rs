@@ -397,3 +397,28 @@ fn check_asks_a_flagd_file_and_says_a_webhook_cannot_be_asked() {
     let output = flightdeck(dir.path(), &["check"]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn a_runbook_missing_a_category_does_not_claim_to_walk_all_four() {
+    let config = team();
+    // names every system but never says "infrastructure"
+    let text = flightdeck::runbook::render(&config, "team.toml").replace("nfrastructure", "nfra");
+    let item = readiness::runbook_file::item(
+        &config,
+        &RunbookFile::Read {
+            path: "RUNBOOK.md".into(),
+            text,
+        },
+    );
+    assert_eq!(item.status, Status::Fail);
+    let text = evidence(&item);
+    assert!(
+        text.contains("RUNBOOK.md does not walk the triage categories infrastructure"),
+        "{text}"
+    );
+    assert!(!text.contains("walks the four triage categories"), "{text}");
+    assert!(
+        text.contains("RUNBOOK.md names the configured features, flags and prompts"),
+        "{text}"
+    );
+}

@@ -82,9 +82,15 @@ pub fn item(config: &ConfigFile, runbook: &RunbookFile) -> Item {
                     REGENERATE,
                 );
             }
+            if missing_categories.is_empty() {
+                findings.pass(format!(
+                    "{} walks the four triage categories",
+                    path.display()
+                ));
+            }
             if missing_names.is_empty() {
                 findings.pass(format!(
-                    "{} walks the four triage categories and names the configured flags and prompts",
+                    "{} names the configured features, flags and prompts",
                     path.display()
                 ));
             } else {
