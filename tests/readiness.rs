@@ -422,3 +422,86 @@ fn a_runbook_missing_a_category_does_not_claim_to_walk_all_four() {
         "{text}"
     );
 }
+
+#[test]
+fn the_runbook_fix_writes_where_check_reads_it() {
+    let config = file::parse(
+        "../team/team.toml",
+        include_str!("fixtures/readiness/team.toml"),
+    )
+    .unwrap();
+    let item = readiness::runbook_file::item(&config, &RunbookFile::NotConfigured);
+    let fix = item.fix.unwrap();
+    assert!(
+        fix.contains("`flightdeck runbook --config ../team/team.toml -o ../team/RUNBOOK.md`"),
+        "{fix}"
+    );
+
+    let unconfigured = file::parse("../team/team.toml", "[[features]]\nname = \"a\"\n").unwrap();
+    let item = readiness::runbook_file::item(&unconfigured, &RunbookFile::NotConfigured);
+    let fix = item.fix.unwrap();
+    assert!(
+        fix.contains("-o ../team/RUNBOOK.md` and set [readiness] runbook = \"RUNBOOK.md\""),
+        "{fix}"
+    );
+}
+
+/// `flightdeck check --config team/flightdeck.toml --json` run in `dir`, as JSON.
+fn check_in_subfolder(dir: &Path) -> serde_json::Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .current_dir(dir)
+        .args(["--config", "team/flightdeck.toml", "--data-dir", "data"])
+        .args(["check", "--json"])
+        .env_remove("FLIGHTDECK_CONFIG")
+        .env_remove("FLIGHTDECK_DATA_DIR")
+        .output()
+        .unwrap();
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn item_json<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == id)
+        .unwrap()
+}
+
+#[test]
+fn check_names_the_runbook_where_it_reads_it_whether_found_or_not() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("team")).unwrap();
+    std::fs::write(
+        dir.path().join("team/flightdeck.toml"),
+        "[[features]]\nname = \"a\"\n\n[readiness]\nrunbook = \"RUNBOOK.md\"\n",
+    )
+    .unwrap();
+    let report = check_in_subfolder(dir.path());
+    let runbook = item_json(&report, "runbook");
+    assert!(
+        runbook["evidence"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot read the runbook team/RUNBOOK.md"),
+        "{runbook:#}"
+    );
+    assert!(
+        runbook["fix"]
+            .as_str()
+            .unwrap()
+            .contains("`flightdeck runbook --config team/flightdeck.toml -o team/RUNBOOK.md`"),
+        "{runbook:#}"
+    );
+
+    std::fs::write(dir.path().join("team/RUNBOOK.md"), "# nothing yet\n").unwrap();
+    let report = check_in_subfolder(dir.path());
+    let runbook = item_json(&report, "runbook");
+    assert!(
+        runbook["evidence"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("team/RUNBOOK.md does not walk"),
+        "{runbook:#}"
+    );
+}
