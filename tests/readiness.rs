@@ -505,3 +505,39 @@ fn check_names_the_runbook_where_it_reads_it_whether_found_or_not() {
         "{runbook:#}"
     );
 }
+
+#[test]
+fn calls_pinned_to_a_snapshot_but_served_another_model_fail_naming_both() {
+    let config = team();
+    let mut facts = ready(&config);
+    let mut calls = vec![call("gpt-4o-2024-08-06"); 30];
+    calls.extend(vec![
+        CallFacts {
+            model_served: Some("gpt-4o-2024-11-20".into()),
+            ..call("gpt-4o-2024-08-06")
+        };
+        10
+    ]);
+    // a gateway's spelling of the same snapshot is not a substitution
+    calls.extend(vec![
+        CallFacts {
+            model_served: Some("openai/gpt-4o-2024-08-06".into()),
+            ..call("gpt-4o-2024-08-06")
+        };
+        5
+    ]);
+    facts.telemetry = telemetry(calls);
+    let report = readiness::assess(&config, &facts);
+    let models = item(&report, "model_pinned");
+    assert_eq!(models.status, Status::Fail);
+    let text = evidence(models);
+    assert!(
+        text.contains(
+            "calls.jsonl: 10 of the 45 calls requesting the snapshot gpt-4o-2024-08-06 were \
+             served another model: gpt-4o-2024-11-20 (10)"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("openai/"), "{text}");
+    assert!(models.fix.as_deref().unwrap().contains("pinned snapshot"));
+}

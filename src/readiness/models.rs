@@ -107,27 +107,58 @@ fn served(findings: &mut Findings, telemetry: &Telemetry) {
     }
     let total = telemetry.calls.len();
     for (requested, (count, served)) in by_requested {
-        let served_as: Vec<String> = served
+        let others: Vec<(&str, usize)> = served
+            .into_iter()
+            .filter(|(model, _)| !same_model(model, requested))
+            .collect();
+        let listed: Vec<String> = others
             .iter()
-            .filter(|(model, _)| **model != requested)
             .map(|(model, n)| format!("{model} ({n})"))
             .collect();
-        let served_as = if served_as.is_empty() {
-            String::new()
-        } else {
-            format!(", served as {}", served_as.join(", "))
-        };
-        let what = format!(
-            "{}: {count} of {total} calls requested {requested}{served_as}",
-            telemetry.source
-        );
+        let listed = listed.join(", ");
+        let source = &telemetry.source;
         match pinning(requested) {
-            Pinning::Pinned => findings.pass(format!("{what}, a dated snapshot")),
+            Pinning::Pinned if others.is_empty() => findings.pass(format!(
+                "{source}: {count} of {total} calls requested {requested}, a dated snapshot"
+            )),
+            Pinning::Pinned => {
+                let substituted: usize = others.iter().map(|(_, n)| n).sum();
+                findings.fail(
+                    format!(
+                        "{source}: {substituted} of the {count} calls requesting the snapshot \
+                         {requested} were served another model: {listed}"
+                    ),
+                    SUBSTITUTED_FIX,
+                )
+            }
             Pinning::Floating => {
-                findings.fail(format!("{what}, a floating alias"), floating_fix(requested))
+                let served_as = if others.is_empty() {
+                    String::new()
+                } else {
+                    format!(", served as {listed}")
+                };
+                findings.fail(
+                    format!(
+                        "{source}: {count} of {total} calls requested {requested}{served_as}, \
+                         a floating alias"
+                    ),
+                    floating_fix(requested),
+                )
             }
         }
     }
+}
+
+const SUBSTITUTED_FIX: &str = "Find what serves another model than the pinned snapshot (a \
+                               gateway or router fallback, an Azure deployment whose model version \
+                               upgrades automatically, a retired snapshot) and make it serve the \
+                               snapshot requested, or pin the one that is served.";
+
+/// Whether a served model name is the requested one, as providers and gateways spell it: case
+/// aside, and with or without a "provider/" prefix (openai/gpt-4o-2024-08-06).
+fn same_model(served: &str, requested: &str) -> bool {
+    let bare = |name: &str| name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
+    bare(served) == bare(requested)
 }
 
 #[cfg(test)]
