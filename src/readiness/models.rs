@@ -20,8 +20,11 @@ pub enum Pinning {
     Floating,
 }
 
-/// Whether a model name names a snapshot: "latest" anywhere makes it floating; otherwise a part
-/// of three or more digits (a date like 2024-08-06 or 20241022, a version like 002 or 0613) pins it.
+/// Whether a model name names a snapshot: "latest" anywhere makes it floating; otherwise it is
+/// pinned by a part of three or more digits (a date like 2024-08-06 or 20241022, a version like
+/// 002 or 0613), by two two-digit parts in a row that make a month and day (preview-05-06), or by
+/// a Bedrock version suffix like v1:0. A deployment name (Azure) is judged like any other name,
+/// though it says nothing of the model version behind it (docs/readiness.md).
 pub fn pinning(model: &str) -> Pinning {
     let lower = model.to_ascii_lowercase();
     let parts: Vec<&str> = lower
@@ -31,14 +34,38 @@ pub fn pinning(model: &str) -> Pinning {
     if parts.contains(&"latest") {
         return Pinning::Floating;
     }
-    let numbered = parts
-        .iter()
-        .any(|part| part.len() >= 3 && part.bytes().all(|b| b.is_ascii_digit()));
-    if numbered {
+    let numbered = parts.iter().any(|part| part.len() >= 3 && all_digits(part));
+    let month_day = parts.windows(2).any(|pair| is_month_day(pair[0], pair[1]));
+    if numbered || month_day || has_bedrock_version(&lower) {
         Pinning::Pinned
     } else {
         Pinning::Floating
     }
+}
+
+fn all_digits(part: &str) -> bool {
+    !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// "05", "06": two two-digit parts that make a calendar month and day.
+fn is_month_day(month: &str, day: &str) -> bool {
+    let two_digits = |part: &str| part.len() == 2 && all_digits(part);
+    if !two_digits(month) || !two_digits(day) {
+        return false;
+    }
+    match (month.parse::<u32>(), day.parse::<u32>()) {
+        (Ok(month), Ok(day)) => (1..=12).contains(&month) && (1..=31).contains(&day),
+        _ => false,
+    }
+}
+
+/// A Bedrock model version at the end of a part: amazon.nova-pro-v1:0.
+fn has_bedrock_version(lower: &str) -> bool {
+    lower.split(['-', '_', '@', '.', '/']).any(|part| {
+        part.split_once(':').is_some_and(|(version, revision)| {
+            version.strip_prefix('v').is_some_and(all_digits) && all_digits(revision)
+        })
+    })
 }
 
 fn floating_fix(model: &str) -> String {
@@ -177,6 +204,10 @@ mod tests {
             "claude-3-5-sonnet-v2@20241022",
             "anthropic.claude-3-5-sonnet-20241022-v2:0",
             "openai/gpt-4o-2024-08-06",
+            "gemini-2.5-pro-preview-05-06",
+            "gemini-2.0-flash-thinking-exp-01-21",
+            "amazon.nova-pro-v1:0",
+            "meta.llama3-70b-instruct-v1:0",
         ] {
             assert_eq!(pinning(pinned), Pinning::Pinned, "{pinned}");
         }
@@ -190,6 +221,10 @@ mod tests {
             "mistral-large-latest",
             "llama3:8b",
             "GPT-4O",
+            "gpt-4.5-preview",
+            "gemini-2.5-pro-preview-13-06",
+            "llama-3-8b-instruct:q4",
+            "model-v1",
         ] {
             assert_eq!(pinning(floating), Pinning::Floating, "{floating}");
         }
