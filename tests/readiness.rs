@@ -541,3 +541,57 @@ fn calls_pinned_to_a_snapshot_but_served_another_model_fail_naming_both() {
     assert!(!text.contains("openai/"), "{text}");
     assert!(models.fix.as_deref().unwrap().contains("pinned snapshot"));
 }
+
+#[test]
+fn a_configured_events_file_not_there_yet_gets_a_fix_saying_how_calls_get_there() {
+    let config = file::parse(
+        "../team/team.toml",
+        include_str!("fixtures/readiness/team.toml"),
+    )
+    .unwrap();
+    let mut facts = ready(&config);
+    facts.telemetry =
+        Err("cannot read ../team/calls.jsonl: No such file or directory (os error 2)".into());
+    let report = readiness::assess(&config, &facts);
+    for id in ["model_pinned", "quality_signals"] {
+        let unread = item(&report, id);
+        assert_eq!(unread.status, Status::Unknown);
+        let fix = unread.fix.as_deref().unwrap();
+        assert!(
+            fix.contains("[sources.events] names ../team/calls.jsonl; if it does not exist yet")
+                && fix.contains(
+                    "`flightdeck record --otlp 127.0.0.1:4318 --out ../team/calls.jsonl`"
+                )
+                && fix.contains("the app writing each call as a JSON line"),
+            "{id}: {fix}"
+        );
+        assert!(!fix.contains("Configure [sources.events]"), "{id}: {fix}");
+    }
+
+    let without = file::parse("team.toml", "[[features]]\nname = \"a\"\n").unwrap();
+    let mut facts = ready(&without);
+    facts.telemetry = Err("no [sources.events] file to read recent calls from".into());
+    let report = readiness::assess(&without, &facts);
+    let fix = item(&report, "model_pinned").fix.clone().unwrap();
+    assert!(fix.contains("Configure [sources.events]"), "{fix}");
+}
+
+#[test]
+fn a_threshold_out_of_range_fails_and_is_not_quoted_as_the_alert() {
+    let config = file::parse(
+        "team.toml",
+        &include_str!("fixtures/readiness/team.toml")
+            .replace("hallucination_rate = 0.05", "hallucination_rate = 5"),
+    )
+    .unwrap();
+    let report = readiness::assess(&config, &ready(&config));
+    let quality = item(&report, "quality_signals");
+    assert_eq!(quality.status, Status::Fail);
+    let text = evidence(quality);
+    assert!(
+        text.contains("[alerts] hallucination_rate = 5 is not a rate in 0..1"),
+        "{text}"
+    );
+    assert!(text.contains("hallucination_rate: measured on"), "{text}");
+    assert!(!text.contains("alert above 5"), "{text}");
+}

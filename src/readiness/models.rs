@@ -106,7 +106,7 @@ pub fn item(config: &ConfigFile, telemetry: &Result<Telemetry, String>) -> Item 
         Ok(telemetry) => served(&mut findings, telemetry),
         Err(reason) => findings.unknown(
             format!("recent telemetry not read: {reason}"),
-            "Configure [sources.events] with the file the calls are written to.",
+            super::unread_telemetry_fix(config),
         ),
     }
     findings.item(ID, TITLE)
