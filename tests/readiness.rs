@@ -397,3 +397,201 @@ fn check_asks_a_flagd_file_and_says_a_webhook_cannot_be_asked() {
     let output = flightdeck(dir.path(), &["check"]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn a_runbook_missing_a_category_does_not_claim_to_walk_all_four() {
+    let config = team();
+    // names every system but never says "infrastructure"
+    let text = flightdeck::runbook::render(&config, "team.toml").replace("nfrastructure", "nfra");
+    let item = readiness::runbook_file::item(
+        &config,
+        &RunbookFile::Read {
+            path: "RUNBOOK.md".into(),
+            text,
+        },
+    );
+    assert_eq!(item.status, Status::Fail);
+    let text = evidence(&item);
+    assert!(
+        text.contains("RUNBOOK.md does not walk the triage categories infrastructure"),
+        "{text}"
+    );
+    assert!(!text.contains("walks the four triage categories"), "{text}");
+    assert!(
+        text.contains("RUNBOOK.md names the configured features, flags and prompts"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_runbook_fix_writes_where_check_reads_it() {
+    let config = file::parse(
+        "../team/team.toml",
+        include_str!("fixtures/readiness/team.toml"),
+    )
+    .unwrap();
+    let item = readiness::runbook_file::item(&config, &RunbookFile::NotConfigured);
+    let fix = item.fix.unwrap();
+    assert!(
+        fix.contains("`flightdeck runbook --config ../team/team.toml -o ../team/RUNBOOK.md`"),
+        "{fix}"
+    );
+
+    let unconfigured = file::parse("../team/team.toml", "[[features]]\nname = \"a\"\n").unwrap();
+    let item = readiness::runbook_file::item(&unconfigured, &RunbookFile::NotConfigured);
+    let fix = item.fix.unwrap();
+    assert!(
+        fix.contains("-o ../team/RUNBOOK.md` and set [readiness] runbook = \"RUNBOOK.md\""),
+        "{fix}"
+    );
+}
+
+/// `flightdeck check --config team/flightdeck.toml --json` run in `dir`, as JSON.
+fn check_in_subfolder(dir: &Path) -> serde_json::Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .current_dir(dir)
+        .args(["--config", "team/flightdeck.toml", "--data-dir", "data"])
+        .args(["check", "--json"])
+        .env_remove("FLIGHTDECK_CONFIG")
+        .env_remove("FLIGHTDECK_DATA_DIR")
+        .output()
+        .unwrap();
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn item_json<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == id)
+        .unwrap()
+}
+
+#[test]
+fn check_names_the_runbook_where_it_reads_it_whether_found_or_not() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("team")).unwrap();
+    std::fs::write(
+        dir.path().join("team/flightdeck.toml"),
+        "[[features]]\nname = \"a\"\n\n[readiness]\nrunbook = \"RUNBOOK.md\"\n",
+    )
+    .unwrap();
+    let report = check_in_subfolder(dir.path());
+    let runbook = item_json(&report, "runbook");
+    assert!(
+        runbook["evidence"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot read the runbook team/RUNBOOK.md"),
+        "{runbook:#}"
+    );
+    assert!(
+        runbook["fix"]
+            .as_str()
+            .unwrap()
+            .contains("`flightdeck runbook --config team/flightdeck.toml -o team/RUNBOOK.md`"),
+        "{runbook:#}"
+    );
+
+    std::fs::write(dir.path().join("team/RUNBOOK.md"), "# nothing yet\n").unwrap();
+    let report = check_in_subfolder(dir.path());
+    let runbook = item_json(&report, "runbook");
+    assert!(
+        runbook["evidence"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("team/RUNBOOK.md does not walk"),
+        "{runbook:#}"
+    );
+}
+
+#[test]
+fn calls_pinned_to_a_snapshot_but_served_another_model_fail_naming_both() {
+    let config = team();
+    let mut facts = ready(&config);
+    let mut calls = vec![call("gpt-4o-2024-08-06"); 30];
+    calls.extend(vec![
+        CallFacts {
+            model_served: Some("gpt-4o-2024-11-20".into()),
+            ..call("gpt-4o-2024-08-06")
+        };
+        10
+    ]);
+    // a gateway's spelling of the same snapshot is not a substitution
+    calls.extend(vec![
+        CallFacts {
+            model_served: Some("openai/gpt-4o-2024-08-06".into()),
+            ..call("gpt-4o-2024-08-06")
+        };
+        5
+    ]);
+    facts.telemetry = telemetry(calls);
+    let report = readiness::assess(&config, &facts);
+    let models = item(&report, "model_pinned");
+    assert_eq!(models.status, Status::Fail);
+    let text = evidence(models);
+    assert!(
+        text.contains(
+            "calls.jsonl: 10 of the 45 calls requesting the snapshot gpt-4o-2024-08-06 were \
+             served another model: gpt-4o-2024-11-20 (10)"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("openai/"), "{text}");
+    assert!(models.fix.as_deref().unwrap().contains("pinned snapshot"));
+}
+
+#[test]
+fn a_configured_events_file_not_there_yet_gets_a_fix_saying_how_calls_get_there() {
+    let config = file::parse(
+        "../team/team.toml",
+        include_str!("fixtures/readiness/team.toml"),
+    )
+    .unwrap();
+    let mut facts = ready(&config);
+    facts.telemetry =
+        Err("cannot read ../team/calls.jsonl: No such file or directory (os error 2)".into());
+    let report = readiness::assess(&config, &facts);
+    for id in ["model_pinned", "quality_signals"] {
+        let unread = item(&report, id);
+        assert_eq!(unread.status, Status::Unknown);
+        let fix = unread.fix.as_deref().unwrap();
+        assert!(
+            fix.contains("[sources.events] names ../team/calls.jsonl; if it does not exist yet")
+                && fix.contains(
+                    "`flightdeck record --otlp 127.0.0.1:4318 --out ../team/calls.jsonl`"
+                )
+                && fix.contains("the app writing each call as a JSON line"),
+            "{id}: {fix}"
+        );
+        assert!(!fix.contains("Configure [sources.events]"), "{id}: {fix}");
+    }
+
+    let without = file::parse("team.toml", "[[features]]\nname = \"a\"\n").unwrap();
+    let mut facts = ready(&without);
+    facts.telemetry = Err("no [sources.events] file to read recent calls from".into());
+    let report = readiness::assess(&without, &facts);
+    let fix = item(&report, "model_pinned").fix.clone().unwrap();
+    assert!(fix.contains("Configure [sources.events]"), "{fix}");
+}
+
+#[test]
+fn a_threshold_out_of_range_fails_and_is_not_quoted_as_the_alert() {
+    let config = file::parse(
+        "team.toml",
+        &include_str!("fixtures/readiness/team.toml")
+            .replace("hallucination_rate = 0.05", "hallucination_rate = 5"),
+    )
+    .unwrap();
+    let report = readiness::assess(&config, &ready(&config));
+    let quality = item(&report, "quality_signals");
+    assert_eq!(quality.status, Status::Fail);
+    let text = evidence(quality);
+    assert!(
+        text.contains("[alerts] hallucination_rate = 5 is not a rate in 0..1"),
+        "{text}"
+    );
+    assert!(text.contains("hallucination_rate: measured on"), "{text}");
+    assert!(!text.contains("alert above 5"), "{text}");
+}

@@ -13,9 +13,39 @@ fn team() -> file::ConfigFile {
     .unwrap()
 }
 
+/// The sample team's config as `flightdeck runbook --config <path>` reads it from `path`.
+fn team_at(path: &str) -> file::ConfigFile {
+    file::parse(path, include_str!("fixtures/readiness/team.toml")).unwrap()
+}
+
 #[test]
 fn the_runbook_of_a_sample_team() {
-    insta::assert_snapshot!(flightdeck::runbook::render(&team(), "team.toml"));
+    // as `flightdeck runbook --config team.toml` writes it in the config's folder
+    insta::assert_snapshot!(flightdeck::runbook::render(
+        &team_at("team.toml"),
+        "team.toml"
+    ));
+}
+
+#[test]
+fn the_triage_command_names_the_events_file_where_the_config_reads_it() {
+    let text = flightdeck::runbook::render(&team_at("../team/team.toml"), "../team/team.toml");
+    assert!(
+        text.contains(
+            "`flightdeck triage --config ../team/team.toml --events ../team/calls.jsonl`"
+        ),
+        "{text}"
+    );
+
+    // standard input is the live stream: triage cannot read it back, so no command is offered
+    let stdin = file::parse(
+        "team.toml",
+        &include_str!("fixtures/readiness/team.toml")
+            .replace("path = \"calls.jsonl\"", "path = \"-\""),
+    )
+    .unwrap();
+    let text = flightdeck::runbook::render(&stdin, "team.toml");
+    assert!(!text.contains("flightdeck triage"), "{text}");
 }
 
 #[test]
@@ -38,7 +68,9 @@ fn the_written_runbook_is_current_for_check_until_the_config_renames_a_flag() {
     let item = runbook_file::item(&renamed, &written);
     assert_eq!(item.status, Status::Fail);
     assert!(
-        item.evidence[0].contains("does not name kill-switch flag support-answer-enabled"),
+        item.evidence
+            .iter()
+            .any(|e| e.contains("does not name kill-switch flag support-answer-enabled")),
         "{item:#?}"
     );
 }

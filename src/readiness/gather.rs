@@ -94,7 +94,7 @@ fn telemetry(config: &ConfigFile, checks: &Checks) -> Result<Telemetry, String> 
         source: format!(
             "the last {} calls in {}{unreadable}",
             calls.len(),
-            events.path.display()
+            path.display()
         ),
         calls,
     })
@@ -135,7 +135,7 @@ fn runbook(config: &ConfigFile) -> RunbookFile {
     let resolved: PathBuf = config.resolve(path);
     match std::fs::read_to_string(&resolved) {
         Ok(text) => RunbookFile::Read {
-            path: path.clone(),
+            path: resolved,
             text,
         },
         Err(e) => RunbookFile::Unreadable {

@@ -103,6 +103,31 @@ impl Findings {
     }
 }
 
+/// What to do when the recent calls could not be read, for the items that read them: configure
+/// the events file, or, when it is configured, how calls get into it.
+pub(crate) fn unread_telemetry_fix(config: &ConfigFile) -> String {
+    const RECORD: &str = "`flightdeck record --otlp 127.0.0.1:4318 --out";
+    match &config.sources.events {
+        None => format!(
+            "Configure [sources.events] with the file the calls are written to ({RECORD} \
+             calls.jsonl` writes one from OTLP)."
+        ),
+        Some(events) if events.path == std::path::Path::new("-") => format!(
+            "Point [sources.events] path at a file: check cannot look back on standard input \
+             ({RECORD} calls.jsonl` writes one from OTLP)."
+        ),
+        Some(events) => {
+            let path = config.resolve(&events.path);
+            format!(
+                "[sources.events] names {path}; if it does not exist yet, calls get there by \
+                 {RECORD} {path}` (from OTLP) or by the app writing each call as a JSON line \
+                 (docs/events.md).",
+                path = path.display()
+            )
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub pass: usize,

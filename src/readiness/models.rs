@@ -20,8 +20,11 @@ pub enum Pinning {
     Floating,
 }
 
-/// Whether a model name names a snapshot: "latest" anywhere makes it floating; otherwise a part
-/// of three or more digits (a date like 2024-08-06 or 20241022, a version like 002 or 0613) pins it.
+/// Whether a model name names a snapshot: "latest" anywhere makes it floating; otherwise it is
+/// pinned by a part of three or more digits (a date like 2024-08-06 or 20241022, a version like
+/// 002 or 0613), by two two-digit parts in a row that make a month and day (preview-05-06), or by
+/// a Bedrock version suffix like v1:0. A deployment name (Azure) is judged like any other name,
+/// though it says nothing of the model version behind it (docs/readiness.md).
 pub fn pinning(model: &str) -> Pinning {
     let lower = model.to_ascii_lowercase();
     let parts: Vec<&str> = lower
@@ -31,14 +34,38 @@ pub fn pinning(model: &str) -> Pinning {
     if parts.contains(&"latest") {
         return Pinning::Floating;
     }
-    let numbered = parts
-        .iter()
-        .any(|part| part.len() >= 3 && part.bytes().all(|b| b.is_ascii_digit()));
-    if numbered {
+    let numbered = parts.iter().any(|part| part.len() >= 3 && all_digits(part));
+    let month_day = parts.windows(2).any(|pair| is_month_day(pair[0], pair[1]));
+    if numbered || month_day || has_bedrock_version(&lower) {
         Pinning::Pinned
     } else {
         Pinning::Floating
     }
+}
+
+fn all_digits(part: &str) -> bool {
+    !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// "05", "06": two two-digit parts that make a calendar month and day.
+fn is_month_day(month: &str, day: &str) -> bool {
+    let two_digits = |part: &str| part.len() == 2 && all_digits(part);
+    if !two_digits(month) || !two_digits(day) {
+        return false;
+    }
+    match (month.parse::<u32>(), day.parse::<u32>()) {
+        (Ok(month), Ok(day)) => (1..=12).contains(&month) && (1..=31).contains(&day),
+        _ => false,
+    }
+}
+
+/// A Bedrock model version at the end of a part: amazon.nova-pro-v1:0.
+fn has_bedrock_version(lower: &str) -> bool {
+    lower.split(['-', '_', '@', '.', '/']).any(|part| {
+        part.split_once(':').is_some_and(|(version, revision)| {
+            version.strip_prefix('v').is_some_and(all_digits) && all_digits(revision)
+        })
+    })
 }
 
 fn floating_fix(model: &str) -> String {
@@ -79,7 +106,7 @@ pub fn item(config: &ConfigFile, telemetry: &Result<Telemetry, String>) -> Item 
         Ok(telemetry) => served(&mut findings, telemetry),
         Err(reason) => findings.unknown(
             format!("recent telemetry not read: {reason}"),
-            "Configure [sources.events] with the file the calls are written to.",
+            super::unread_telemetry_fix(config),
         ),
     }
     findings.item(ID, TITLE)
@@ -107,27 +134,58 @@ fn served(findings: &mut Findings, telemetry: &Telemetry) {
     }
     let total = telemetry.calls.len();
     for (requested, (count, served)) in by_requested {
-        let served_as: Vec<String> = served
+        let others: Vec<(&str, usize)> = served
+            .into_iter()
+            .filter(|(model, _)| !same_model(model, requested))
+            .collect();
+        let listed: Vec<String> = others
             .iter()
-            .filter(|(model, _)| **model != requested)
             .map(|(model, n)| format!("{model} ({n})"))
             .collect();
-        let served_as = if served_as.is_empty() {
-            String::new()
-        } else {
-            format!(", served as {}", served_as.join(", "))
-        };
-        let what = format!(
-            "{}: {count} of {total} calls requested {requested}{served_as}",
-            telemetry.source
-        );
+        let listed = listed.join(", ");
+        let source = &telemetry.source;
         match pinning(requested) {
-            Pinning::Pinned => findings.pass(format!("{what}, a dated snapshot")),
+            Pinning::Pinned if others.is_empty() => findings.pass(format!(
+                "{source}: {count} of {total} calls requested {requested}, a dated snapshot"
+            )),
+            Pinning::Pinned => {
+                let substituted: usize = others.iter().map(|(_, n)| n).sum();
+                findings.fail(
+                    format!(
+                        "{source}: {substituted} of the {count} calls requesting the snapshot \
+                         {requested} were served another model: {listed}"
+                    ),
+                    SUBSTITUTED_FIX,
+                )
+            }
             Pinning::Floating => {
-                findings.fail(format!("{what}, a floating alias"), floating_fix(requested))
+                let served_as = if others.is_empty() {
+                    String::new()
+                } else {
+                    format!(", served as {listed}")
+                };
+                findings.fail(
+                    format!(
+                        "{source}: {count} of {total} calls requested {requested}{served_as}, \
+                         a floating alias"
+                    ),
+                    floating_fix(requested),
+                )
             }
         }
     }
+}
+
+const SUBSTITUTED_FIX: &str = "Find what serves another model than the pinned snapshot (a \
+                               gateway or router fallback, an Azure deployment whose model version \
+                               upgrades automatically, a retired snapshot) and make it serve the \
+                               snapshot requested, or pin the one that is served.";
+
+/// Whether a served model name is the requested one, as providers and gateways spell it: case
+/// aside, and with or without a "provider/" prefix (openai/gpt-4o-2024-08-06).
+fn same_model(served: &str, requested: &str) -> bool {
+    let bare = |name: &str| name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
+    bare(served) == bare(requested)
 }
 
 #[cfg(test)]
@@ -146,6 +204,10 @@ mod tests {
             "claude-3-5-sonnet-v2@20241022",
             "anthropic.claude-3-5-sonnet-20241022-v2:0",
             "openai/gpt-4o-2024-08-06",
+            "gemini-2.5-pro-preview-05-06",
+            "gemini-2.0-flash-thinking-exp-01-21",
+            "amazon.nova-pro-v1:0",
+            "meta.llama3-70b-instruct-v1:0",
         ] {
             assert_eq!(pinning(pinned), Pinning::Pinned, "{pinned}");
         }
@@ -159,6 +221,10 @@ mod tests {
             "mistral-large-latest",
             "llama3:8b",
             "GPT-4O",
+            "gpt-4.5-preview",
+            "gemini-2.5-pro-preview-13-06",
+            "llama-3-8b-instruct:q4",
+            "model-v1",
         ] {
             assert_eq!(pinning(floating), Pinning::Floating, "{floating}");
         }

@@ -58,8 +58,8 @@ const METRICS: [Metric; 3] = [
 pub fn item(config: &ConfigFile, telemetry: &Result<Telemetry, String>) -> Item {
     let mut findings = Findings::default();
     for metric in &METRICS {
-        let threshold = (metric.threshold)(&config.alerts);
-        match threshold {
+        let set = (metric.threshold)(&config.alerts);
+        match set {
             None => findings.fail(
                 format!("[alerts] sets no {} threshold", metric.key),
                 "Set the alert thresholds in [alerts] (absolute rates in 0..1: \
@@ -71,6 +71,8 @@ pub fn item(config: &ConfigFile, telemetry: &Result<Telemetry, String>) -> Item 
             ),
             Some(_) => {}
         }
+        // An invalid threshold has failed above; the measurement is not judged against it.
+        let threshold = set.filter(|value| (0.0..=1.0).contains(value));
         match telemetry {
             Ok(telemetry) if !telemetry.calls.is_empty() => {
                 measured(&mut findings, metric, threshold, telemetry)
@@ -84,7 +86,7 @@ pub fn item(config: &ConfigFile, telemetry: &Result<Telemetry, String>) -> Item 
             ),
             Err(reason) => findings.unknown(
                 format!("{}: recent telemetry not read: {reason}", metric.key),
-                "Configure [sources.events] with the file the calls are written to.",
+                super::unread_telemetry_fix(config),
             ),
         }
     }

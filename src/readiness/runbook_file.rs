@@ -1,6 +1,8 @@
 //! "An AI-specific runbook exists": the file [readiness] runbook names is there, walks the four
 //! triage categories, and names the flags and prompts the config has today.
 
+use std::path::Path;
+
 use super::facts::RunbookFile;
 use super::{Findings, Item};
 use crate::config::actuators::{KillSwitchConfig, ModelPinConfig, PromptRollbackConfig};
@@ -9,8 +11,26 @@ use crate::config::file::ConfigFile;
 pub const ID: &str = "runbook";
 const TITLE: &str = "An AI-specific runbook exists and names today's systems";
 
-const REGENERATE: &str = "Write it with `flightdeck runbook -o RUNBOOK.md` and set [readiness] \
-                          runbook to its path; regenerate it when the config changes.";
+/// How to write the runbook where check reads it: `[readiness] runbook` is relative to the config
+/// file while `-o` is relative to the working directory, so the fix names the resolved path.
+fn regenerate(config: &ConfigFile) -> String {
+    let config_arg = config
+        .path
+        .as_ref()
+        .map_or_else(String::new, |path| format!(" --config {}", path.display()));
+    match &config.readiness.runbook {
+        Some(path) => format!(
+            "Write it with `flightdeck runbook{config_arg} -o {}`; regenerate it when the config \
+             changes.",
+            config.resolve(path).display()
+        ),
+        None => format!(
+            "Write it with `flightdeck runbook{config_arg} -o {}` and set [readiness] runbook = \
+             \"RUNBOOK.md\" (relative to the config file); regenerate it when the config changes.",
+            config.resolve(Path::new("RUNBOOK.md")).display()
+        ),
+    }
+}
 
 /// What a current runbook must name, as (what it is, its name): the features, the kill-switch
 /// flag, the model-pin flag and the prompt.
@@ -54,12 +74,13 @@ const CATEGORIES: [&str; 4] = ["infrastructure", "model", "prompt", "data"];
 pub fn item(config: &ConfigFile, runbook: &RunbookFile) -> Item {
     let mut findings = Findings::default();
     match runbook {
-        RunbookFile::NotConfigured => {
-            findings.fail("[readiness] runbook names no runbook file", REGENERATE)
-        }
+        RunbookFile::NotConfigured => findings.fail(
+            "[readiness] runbook names no runbook file",
+            regenerate(config),
+        ),
         RunbookFile::Unreadable { path, reason } => findings.fail(
             format!("cannot read the runbook {}: {reason}", path.display()),
-            REGENERATE,
+            regenerate(config),
         ),
         RunbookFile::Read { path, text } => {
             let lower = text.to_lowercase();
@@ -79,12 +100,18 @@ pub fn item(config: &ConfigFile, runbook: &RunbookFile) -> Item {
                         path.display(),
                         missing_categories.join(", ")
                     ),
-                    REGENERATE,
+                    regenerate(config),
                 );
+            }
+            if missing_categories.is_empty() {
+                findings.pass(format!(
+                    "{} walks the four triage categories",
+                    path.display()
+                ));
             }
             if missing_names.is_empty() {
                 findings.pass(format!(
-                    "{} walks the four triage categories and names the configured flags and prompts",
+                    "{} names the configured features, flags and prompts",
                     path.display()
                 ));
             } else {
@@ -94,7 +121,7 @@ pub fn item(config: &ConfigFile, runbook: &RunbookFile) -> Item {
                         path.display(),
                         missing_names.join(", ")
                     ),
-                    REGENERATE,
+                    regenerate(config),
                 );
             }
         }

@@ -3,6 +3,7 @@
 //! per category, and the postmortem steps. Pure: the same config gives the same page.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use crate::app::keymap::{Command, label_for};
 use crate::config::actuators::{KillSwitchConfig, ModelPinConfig, PromptRollbackConfig};
@@ -187,12 +188,18 @@ fn first_minutes(page: &mut String, config: &ConfigFile, config_name: &str) {
 
 fn triage(page: &mut String, config: &ConfigFile, config_name: &str) {
     let _ = writeln!(page, "## Triage: four categories, in this order\n");
-    if let Some(events) = &config.sources.events {
+    // Standard input is the live stream, which triage cannot read back.
+    if let Some(events) = config
+        .sources
+        .events
+        .as_ref()
+        .filter(|events| events.path != Path::new("-"))
+    {
         let _ = writeln!(
             page,
             "A second opinion without the screen: `flightdeck triage --config {config_name} \
              --events {}`.\n",
-            events.path.display()
+            config.resolve(&events.path).display()
         );
     }
     let _ = writeln!(page, "### 1. Infrastructure: is the provider answering?\n");
