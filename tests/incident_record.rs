@@ -57,6 +57,24 @@ fn a_handled_incident_keeps_its_minutes_and_failing_calls() {
         store::load_lines::<FailingCall>(h.data_dir(), id, store::EXAMPLES_FILE).unwrap();
     assert!(!examples.items.is_empty() && examples.items.len() <= 20);
     assert!(examples.items.iter().all(|e| !e.failed.is_empty()));
+    let times: Vec<_> = examples.items.iter().map(|e| e.ts).collect();
+    assert!(
+        times
+            .windows(2)
+            .all(|w| w[1] - w[0] >= chrono::Duration::seconds(30)),
+        "the examples spread over the incident: {times:?}"
+    );
+    let rolled_back = h
+        .app
+        .timeline
+        .iter()
+        .find(|l| l.entry.kind.label() == "applied")
+        .map(|l| l.entry.ts)
+        .unwrap();
+    assert!(
+        times.iter().all(|t| *t < rolled_back),
+        "no example after the rollback took: {times:?}"
+    );
 
     assert!(
         h.app

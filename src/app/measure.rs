@@ -30,6 +30,12 @@ fn grace() -> Duration {
 const EXAMPLES_PER_METRIC: usize = 5;
 const EXAMPLES_MAX: usize = 20;
 
+/// At most one failing call kept per this span, so the examples spread over the incident rather
+/// than all coming from its first minute.
+fn example_spacing() -> Duration {
+    Duration::seconds(30)
+}
+
 /// Where an incident's measurements stand.
 #[derive(Debug, Clone, Default)]
 pub struct Measured {
@@ -39,6 +45,8 @@ pub struct Measured {
     pub examples: HashMap<MetricId, usize>,
     /// Failing calls kept so far.
     pub kept_calls: usize,
+    /// When the last one was.
+    pub last_kept: Option<DateTime<Utc>>,
     /// The alarm whose onset the impact start was estimated from.
     pub impact_episode: Option<DateTime<Utc>>,
 }
@@ -86,7 +94,20 @@ impl App {
 
     /// Keeps a call that failed a quality metric the incident alarmed on, within the caps.
     pub(super) fn keep_failing_call(&mut self, call: &Call, failed: &[MetricId]) -> Option<Effect> {
-        if self.measured.kept_calls >= EXAMPLES_MAX {
+        // Once a mitigation took or the bleeding stopped, what still fails is no longer the
+        // incident's failure.
+        let stopped = !self.applied.is_empty()
+            || self
+                .incident
+                .as_ref()
+                .is_some_and(|i| i.mitigated_at.is_some());
+        if stopped
+            || self.measured.kept_calls >= EXAMPLES_MAX
+            || self
+                .measured
+                .last_kept
+                .is_some_and(|last| call.ts - last < example_spacing())
+        {
             return None;
         }
         let alarming = &self.assessment.as_ref()?.episode.as_ref()?.metrics;
@@ -103,6 +124,7 @@ impl App {
         }
         let incident_id = self.recording(call.ts)?;
         self.measured.kept_calls += 1;
+        self.measured.last_kept = Some(call.ts);
         for metric in &wanted {
             *self.measured.examples.entry(*metric).or_default() += 1;
         }
