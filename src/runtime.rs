@@ -412,16 +412,18 @@ mod tests {
         text.chars().map(KeyCode::Char).collect()
     }
 
-    #[test]
-    fn a_field_opens_with_its_value_selected_so_typing_replaces_it_and_enter_saves_it() {
+    /// A declared incident with its record open on the title's editor.
+    fn editing_the_title() -> (App, View) {
         let mut app = cockpit();
         let mut view = View::default();
-        type_keys(
-            &mut app,
-            &mut view,
-            &[KeyCode::Char('d'), KeyCode::Char('e')],
-        );
-        type_keys(&mut app, &mut view, &[KeyCode::Enter]);
+        let keys = [KeyCode::Char('d'), KeyCode::Char('e'), KeyCode::Enter];
+        type_keys(&mut app, &mut view, &keys);
+        (app, view)
+    }
+
+    #[test]
+    fn a_field_opens_with_its_value_selected_so_typing_replaces_it_and_enter_saves_it() {
+        let (mut app, mut view) = editing_the_title();
         type_keys(&mut app, &mut view, &chars("Answers invent refunds"));
         type_keys(&mut app, &mut view, &[KeyCode::Enter]);
         assert_eq!(
@@ -442,14 +444,8 @@ mod tests {
 
     #[test]
     fn a_paragraph_pasted_into_a_one_line_field_stays_one_line() {
-        let mut app = cockpit();
-        let mut view = View::default();
-        type_keys(
-            &mut app,
-            &mut view,
-            &[KeyCode::Char('d'), KeyCode::Char('e')],
-        );
-        type_keys(&mut app, &mut view, &[KeyCode::Enter, KeyCode::End]);
+        let (mut app, mut view) = editing_the_title();
+        type_keys(&mut app, &mut view, &[KeyCode::End]);
         handle_terminal_event(
             &mut app,
             &mut view,

@@ -425,16 +425,10 @@ fn configured_patterns_reach_every_text_and_contacts_leave_request_ids() {
             "called Mr Kowalski back",
         ),
     ];
-    let call = FailingCall {
-        ts: at("14:06:10"),
-        request_id: Some("support/anna.kowalski@example.com/77".into()),
-        feature: "support-answer".into(),
-        model: "gpt-4o".into(),
-        prompt_version: None,
-        failed: vec!["hallucination_rate".into()],
-        input: Some("I am Anna Kowalski, order 123456".into()),
-        output: None,
-    };
+    let call = hallucinated(
+        "support/anna.kowalski@example.com/77",
+        "I am Anna Kowalski, order 123456",
+    );
     let pm = built(entries, vec![], vec![call], rule);
     for text in [markdown::render(&pm), json::render(&pm), html::render(&pm)] {
         assert!(!text.to_lowercase().contains("kowalski"), "{text}");
@@ -453,6 +447,20 @@ fn configured_patterns_reach_every_text_and_contacts_leave_request_ids() {
         "numbers outside inputs and outputs are kept: {}",
         pm.triage[0].evidence
     );
+}
+
+/// A call kept at 14:06:10 for a hallucination, with its request id and input.
+fn hallucinated(request_id: &str, input: &str) -> FailingCall {
+    FailingCall {
+        ts: at("14:06:10"),
+        request_id: Some(request_id.into()),
+        feature: "support-answer".into(),
+        model: "gpt-4o".into(),
+        prompt_version: None,
+        failed: vec!["hallucination_rate".into()],
+        input: Some(input.into()),
+        output: None,
+    }
 }
 
 fn detection(seq: u64, time: &str) -> TimelineEntry {
@@ -743,16 +751,7 @@ fn quoted_markup_renders_as_text_and_a_note_keeps_its_lines() {
             "saw <script>alert(1)</script> & <img src=x>\nsecond line",
         ),
     ];
-    let call = FailingCall {
-        ts: at("14:06:10"),
-        request_id: Some("req-1".into()),
-        feature: "support-answer".into(),
-        model: "gpt-4o".into(),
-        prompt_version: None,
-        failed: vec!["hallucination_rate".into()],
-        input: Some("I am <b>Anna</b>".into()),
-        output: None,
-    };
+    let call = hallucinated("req-1", "I am <b>Anna</b>");
     let pm = built(entries, vec![], vec![call], Redaction::default());
     let md = markdown::render(&pm);
     assert!(

@@ -124,23 +124,32 @@ impl Harness {
         self.run_minutes((change - self.now()).num_minutes() + minutes);
     }
 
-    /// The demo incident handled as a responder would: detected, acknowledged, rolled back,
-    /// verified, resolved, and then a few quiet minutes; fixed by the seed, so exports of it are
-    /// golden.
-    pub fn handle_prompt_incident(&mut self) {
+    /// A responder's first minutes: waits for the incident, acknowledges it five minutes later,
+    /// applies the mitigation on `key`, and waits until it is verified and the incident mitigated.
+    pub fn mitigate_incident(&mut self, key: char) {
         assert!(
-            self.run_until(45, |app| app.incident.is_some()),
+            self.run_until(60, |app| app.incident.is_some()),
             "no incident"
         );
         self.run_minutes(5);
         self.press(Key::Char('a'));
-        self.apply_mitigation('r');
-        let mitigated = self.run_until(20, |app| {
+        self.apply_mitigation(key);
+        let mitigated = self.run_until(30, |app| {
             app.incident
                 .as_ref()
                 .is_some_and(|i| i.status == Status::Mitigated)
         });
-        assert!(mitigated, "the rollback did not mitigate the incident");
+        assert!(
+            mitigated,
+            "the mitigation on {key} did not mitigate the incident"
+        );
+    }
+
+    /// The demo incident handled as a responder would: detected, acknowledged, rolled back,
+    /// verified, resolved, and then a few quiet minutes; fixed by the seed, so exports of it are
+    /// golden.
+    pub fn handle_prompt_incident(&mut self) {
+        self.mitigate_incident('r');
         self.run_minutes(5);
         self.press(Key::Char('x'));
         self.run_minutes(5);
