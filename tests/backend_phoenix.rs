@@ -16,14 +16,10 @@ use flightdeck::config::sources::PhoenixConfig;
 use flightdeck::model::{Call, CallStatus, Change, ChangeKind, SourceState, SourceStatus};
 use flightdeck::sources::phoenix;
 use serde_json::{Value, json};
-use support::peers::{http, server_url, unique};
+use support::peers::{create_prompt_version, http, phoenix_url, tag_prompt_version, unique};
 use tokio::sync::mpsc;
 
 const PHOENIX_ADDRESS: &str = "127.0.0.1:16006";
-
-fn phoenix_url() -> String {
-    server_url("FLIGHTDECK_TEST_PHOENIX")
-}
 
 fn config(url: &str, project: &str, prompts: &[&str]) -> PhoenixConfig {
     let text = format!(
@@ -318,50 +314,6 @@ async fn spans_exported_to_phoenix_come_back_as_calls_once_each() {
     assert_eq!(seen.status.unwrap().received, 1802);
 }
 
-/// `POST /v1/prompts`: a new version of the prompt (the prompt itself the first time).
-async fn create_version(http: &reqwest::Client, prompt: &str, system: &str, note: &str) -> String {
-    let body = json!({
-        "prompt": {"name": prompt},
-        "version": {
-            "description": note,
-            "model_provider": "OPENAI",
-            "model_name": "gpt-4o",
-            "template_type": "CHAT",
-            "template_format": "MUSTACHE",
-            "template": {"type": "chat", "messages": [
-                {"role": "system", "content": system},
-                {"role": "user", "content": "{{question}}"}
-            ]},
-            "invocation_parameters": {"type": "openai", "openai": {}}
-        }
-    });
-    let url = format!("{}/v1/prompts", phoenix_url());
-    let response = http.post(url).json(&body).send().await.unwrap();
-    assert!(
-        response.status().is_success(),
-        "{}",
-        response.text().await.unwrap()
-    );
-    let created: Value = response.json().await.unwrap();
-    created["data"]["id"].as_str().unwrap().to_owned()
-}
-
-/// `POST /v1/prompt_versions/{id}/tags`: puts the tag on the version, moving it if it was elsewhere.
-async fn tag(http: &reqwest::Client, version: &str, tag: &str) {
-    let url = format!("{}/v1/prompt_versions/{version}/tags", phoenix_url());
-    let response = http
-        .post(url)
-        .json(&json!({"name": tag}))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{}",
-        response.text().await.unwrap()
-    );
-}
-
 fn text(system: &str) -> String {
     format!("system: {system}\n\nuser: {{{{question}}}}")
 }
@@ -374,10 +326,10 @@ async fn prompt_versions_and_tag_moves_become_changes_with_their_texts() {
     let first = "Answer only from the help center articles.";
     let second = "Answer only from the help center articles. Cite the article.";
     let third = "Answer briefly.";
-    let v1 = create_version(&http, &prompt, first, "first").await;
-    let v2 = create_version(&http, &prompt, second, "cite sources").await;
-    create_version(&http, &prompt, third, "shorter answers").await;
-    tag(&http, &v2, "production").await;
+    let v1 = create_prompt_version(&http, &prompt, "gpt-4o", first, Some("first")).await;
+    let v2 = create_prompt_version(&http, &prompt, "gpt-4o", second, Some("cite sources")).await;
+    create_prompt_version(&http, &prompt, "gpt-4o", third, Some("shorter answers")).await;
+    tag_prompt_version(&http, &v2, "production").await;
     let created = Utc::now();
 
     let mut seen = Seen::start(config(&phoenix_url(), "default", &[&prompt]));
@@ -414,7 +366,7 @@ async fn prompt_versions_and_tag_moves_become_changes_with_their_texts() {
     assert_eq!(tagged, [false, true, false]);
 
     // A rollback: the tag goes back to v1.
-    tag(&http, &v1, "production").await;
+    tag_prompt_version(&http, &v1, "production").await;
     let moved_at = Utc::now();
     seen.until(10, "the rollback", |seen| seen.changes.len() >= 4)
         .await;

@@ -9,12 +9,8 @@ use flightdeck::actuators::Actuator;
 use flightdeck::actuators::phoenix::PromptTag;
 use flightdeck::config::actuators::{PhoenixRegistryConfig, PromptRollbackConfig};
 use flightdeck::model::MitigationKind;
-use serde_json::{Value, json};
-use support::peers::{http, server_url, unique};
-
-fn phoenix_url() -> String {
-    server_url("FLIGHTDECK_TEST_PHOENIX")
-}
+use serde_json::Value;
+use support::peers::{create_prompt_version, http, phoenix_url, tag_prompt_version, unique};
 
 fn actuator(prompt: &str) -> PromptTag {
     let registry = PhoenixRegistryConfig {
@@ -27,44 +23,6 @@ fn actuator(prompt: &str) -> PromptTag {
         production: None,
     };
     PromptTag::from_config(&registry, &rollback, 5_000).unwrap()
-}
-
-/// `POST /v1/prompts`: a new version of the prompt; its id.
-async fn create_version(http: &reqwest::Client, prompt: &str, system: &str) -> String {
-    let body = json!({
-        "prompt": {"name": prompt},
-        "version": {
-            "model_provider": "OPENAI",
-            "model_name": "gpt-4o",
-            "template_type": "CHAT",
-            "template_format": "MUSTACHE",
-            "template": {"type": "chat", "messages": [
-                {"role": "system", "content": system},
-                {"role": "user", "content": "{{question}}"}
-            ]},
-            "invocation_parameters": {"type": "openai", "openai": {}}
-        }
-    });
-    let response = http
-        .post(format!("{}/v1/prompts", phoenix_url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success());
-    let created: Value = response.json().await.unwrap();
-    created["data"]["id"].as_str().unwrap().to_owned()
-}
-
-async fn tag(http: &reqwest::Client, version: &str) {
-    let url = format!("{}/v1/prompt_versions/{version}/tags", phoenix_url());
-    let response = http
-        .post(url)
-        .json(&json!({"name": "production"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success());
 }
 
 /// The id Phoenix itself says the production tag is on.
@@ -89,11 +47,11 @@ async fn rolls_the_tag_back_to_a_chosen_version_forward_again_and_undoes_it() {
         "Answer briefly.",
     );
     let before = Utc::now() - chrono::Duration::seconds(5);
-    let v1 = create_version(&http, &prompt, first).await;
-    let v2 = create_version(&http, &prompt, second).await;
-    let v3 = create_version(&http, &prompt, third).await;
+    let v1 = create_prompt_version(&http, &prompt, "gpt-4o", first, None).await;
+    let v2 = create_prompt_version(&http, &prompt, "gpt-4o", second, None).await;
+    let v3 = create_prompt_version(&http, &prompt, "gpt-4o", third, None).await;
     let after = Utc::now() + chrono::Duration::seconds(5);
-    tag(&http, &v3).await;
+    tag_prompt_version(&http, &v3, "production").await;
     let actuator = actuator(&prompt);
     assert_eq!(actuator.kind(), MitigationKind::PromptRollback);
 
@@ -175,7 +133,7 @@ async fn rolls_the_tag_back_to_a_chosen_version_forward_again_and_undoes_it() {
     // The tag moves behind our back: the confirmed plan is refused and nothing is posted.
     let plan = actuator.read().await.unwrap().choose(1);
     assert_eq!(plan.to_id, v1);
-    tag(&http, &v3).await;
+    tag_prompt_version(&http, &v3, "production").await;
     let refusal = actuator.apply(&plan).await.unwrap_err();
     assert!(
         refusal.starts_with("the state moved since it was confirmed: now v3 · ")
@@ -203,13 +161,13 @@ async fn an_unknown_prompt_an_untagged_one_and_a_single_version_are_unavailable_
     assert_eq!(plan.target, format!("prompt {missing}, tag production"));
 
     let prompt = unique("fd-rollback-single");
-    let only = create_version(&http, &prompt, "Answer.").await;
+    let only = create_prompt_version(&http, &prompt, "gpt-4o", "Answer.", None).await;
     let plan = actuator(&prompt).read().await.unwrap();
     assert_eq!(
         plan.unavailable,
         Some(format!("no version of {prompt} carries the tag production"))
     );
-    tag(&http, &only).await;
+    tag_prompt_version(&http, &only, "production").await;
     let plan = actuator(&prompt).read().await.unwrap();
     let reason = plan.unavailable.unwrap();
     assert!(

@@ -13,7 +13,7 @@ use flightdeck::incident::store::TimelineStore;
 use flightdeck::model::{EntryKind, Outcome, Severity, TimelineEntry};
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::peers::{http, server_url, unique};
+use support::peers::{create_prompt_version, http, server_url, tag_prompt_version, unique};
 
 const TOKEN_VAR: &str = "FLIGHTDECK_TEST_UNLEASH_ADMIN_TOKEN";
 const SCHEMA: &str = include_str!("fixtures/readiness/schemas/answer.json");
@@ -52,40 +52,13 @@ async fn kill_switch_flag() -> String {
 /// A prompt with `versions` versions, the production tag on the newest.
 async fn prompt(versions: usize) -> String {
     let name = unique("readiness-prompt");
-    let phoenix = server_url("FLIGHTDECK_TEST_PHOENIX");
+    let http = http();
     let mut newest = String::new();
     for n in 0..versions {
-        let body = json!({
-            "prompt": {"name": name},
-            "version": {
-                "model_provider": "OPENAI",
-                "model_name": "gpt-4o-2024-08-06",
-                "template_type": "CHAT",
-                "template_format": "MUSTACHE",
-                "template": {"type": "chat", "messages": [
-                    {"role": "system", "content": format!("Answer from the articles, take {n}.")},
-                    {"role": "user", "content": "{{question}}"}
-                ]},
-                "invocation_parameters": {"type": "openai", "openai": {}}
-            }
-        });
-        let response = http()
-            .post(format!("{phoenix}/v1/prompts"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success());
-        let created: Value = response.json().await.unwrap();
-        newest = created["data"]["id"].as_str().unwrap().to_owned();
+        let system = format!("Answer from the articles, take {n}.");
+        newest = create_prompt_version(&http, &name, "gpt-4o-2024-08-06", &system, None).await;
     }
-    let response = http()
-        .post(format!("{phoenix}/v1/prompt_versions/{newest}/tags"))
-        .json(&json!({"name": "production"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success());
+    tag_prompt_version(&http, &newest, "production").await;
     name
 }
 
