@@ -40,6 +40,15 @@ fn call(model: &str) -> CallFacts {
     }
 }
 
+/// `n` calls that asked for `requested` and were served `served`.
+fn served_as(requested: &str, served: &str, n: usize) -> Vec<CallFacts> {
+    let call = CallFacts {
+        model_served: Some(served.into()),
+        ..call(requested)
+    };
+    vec![call; n]
+}
+
 fn telemetry(calls: Vec<CallFacts>) -> Result<Telemetry, String> {
     Ok(Telemetry {
         source: "the last calls in calls.jsonl".into(),
@@ -126,13 +135,7 @@ fn a_floating_alias_in_the_config_or_the_calls_fails_naming_it() {
     .unwrap();
     let mut facts = ready(&config);
     let mut calls = vec![call("gpt-4o-2024-08-06"); 30];
-    calls.extend(vec![
-        CallFacts {
-            model_served: Some("gpt-4o-2024-11-20".into()),
-            ..call("gpt-4o")
-        };
-        20
-    ]);
+    calls.extend(served_as("gpt-4o", "gpt-4o-2024-11-20", 20));
     facts.telemetry = telemetry(calls);
     let report = readiness::assess(&config, &facts);
     let models = item(&report, "model_pinned");
@@ -498,21 +501,13 @@ fn calls_pinned_to_a_snapshot_but_served_another_model_fail_naming_both() {
     let config = team();
     let mut facts = ready(&config);
     let mut calls = vec![call("gpt-4o-2024-08-06"); 30];
-    calls.extend(vec![
-        CallFacts {
-            model_served: Some("gpt-4o-2024-11-20".into()),
-            ..call("gpt-4o-2024-08-06")
-        };
-        10
-    ]);
+    calls.extend(served_as("gpt-4o-2024-08-06", "gpt-4o-2024-11-20", 10));
     // a gateway's spelling of the same snapshot is not a substitution
-    calls.extend(vec![
-        CallFacts {
-            model_served: Some("openai/gpt-4o-2024-08-06".into()),
-            ..call("gpt-4o-2024-08-06")
-        };
-        5
-    ]);
+    calls.extend(served_as(
+        "gpt-4o-2024-08-06",
+        "openai/gpt-4o-2024-08-06",
+        5,
+    ));
     facts.telemetry = telemetry(calls);
     let report = readiness::assess(&config, &facts);
     let models = item(&report, "model_pinned");
