@@ -395,9 +395,12 @@ mod tests {
             half_width: None,
             samples,
             state,
+            service_state: state,
             rule: None,
             change_onset: None,
+            z: None,
             trend: Vec::new(),
+            slices: Vec::new(),
         }
     }
 

@@ -11,7 +11,12 @@ use crate::readiness::{self, gather};
 
 /// Prints the checklist; an error (exit 1) when any item did not pass.
 pub fn run(config: &ConfigFile, args: &CheckArgs, data_dir: &Path) -> anyhow::Result<()> {
-    let setup = EngineSetup::new(config, &[], None)?;
+    // An [alerts] threshold out of range is one of the findings here, not a reason to stop.
+    let signals_only = ConfigFile {
+        alerts: Default::default(),
+        ..config.clone()
+    };
+    let setup = EngineSetup::new(&signals_only, &[], None)?;
     let checks = Checks {
         schemas: setup.schemas,
         refusals: setup.refusals,

@@ -41,6 +41,15 @@ impl EngineSetup {
             }
             config.calls_per_false_alarm = calls;
         }
+        for (key, metric, threshold) in file.alerts.thresholds() {
+            if !(threshold > 0.0 && threshold < 1.0) {
+                return Err(BadInput(format!(
+                    "[alerts] {key} = {threshold}: must be a share between 0 and 1 (0.05 is 5%)"
+                ))
+                .into());
+            }
+            config.alerts.push((metric, threshold));
+        }
         let mut schemas = schema_registry();
         for (name, path) in &file.schemas {
             register(&mut schemas, name, &file.resolve(path), "schemas")?;

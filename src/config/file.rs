@@ -11,6 +11,7 @@ use super::actuators::{ActuatorsConfig, MitigationsConfig};
 use super::sources::{ChangesConfig, SourcesConfig};
 use crate::enrichment::embeddings::EndpointConfig;
 use crate::incident::postmortem::redaction::RedactionConfig;
+use crate::engine::metrics::MetricId;
 
 /// The file's name in the current directory and in the config dir.
 pub const FILE_NAME: &str = "flightdeck.toml";
@@ -100,6 +101,20 @@ pub struct AlertsConfig {
     pub refusal_rate: Option<f64>,
     /// Alert when less than this share of answers satisfies its output schema.
     pub schema_compliance: Option<f64>,
+}
+
+impl AlertsConfig {
+    /// Each threshold that is set, by its key and the metric it bounds (in display units).
+    pub fn thresholds(&self) -> Vec<(&'static str, MetricId, f64)> {
+        [
+            ("hallucination_rate", MetricId::Hallucination, self.hallucination_rate),
+            ("refusal_rate", MetricId::Refusal, self.refusal_rate),
+            ("schema_compliance", MetricId::Schema, self.schema_compliance),
+        ]
+        .into_iter()
+        .filter_map(|(key, metric, value)| Some((key, metric, value?)))
+        .collect()
+    }
 }
 
 /// Where the team keeps what `flightdeck check` audits besides the live systems.

@@ -2,7 +2,7 @@
 //! limits, and by the change its detector found.
 
 use super::detect::Rule;
-use super::metrics::{Measure, MetricId, MetricReading, MetricState};
+use super::metrics::{Measure, MetricId, MetricState};
 use super::stats::{Proportion, rate_delta};
 use super::window::WindowStats;
 
@@ -27,6 +27,22 @@ pub(super) fn measure(id: MetricId, window: &mut WindowStats, minutes: f64) -> (
 /// Least calls in a window before a rate or a latency is judged.
 const MIN_RECENT: u64 = 20;
 const MIN_BASELINE: u64 = 50;
+
+/// Least calls before a latency quantile is judged: about five calls beyond it, so that the p99
+/// of a hundred calls, which is nearly their maximum, never alarms alone (it needs 500).
+pub(super) fn min_calls_for_quantile(q: f64) -> u64 {
+    ((5.0 / (1.0 - q)).round() as u64).max(MIN_RECENT)
+}
+
+/// Relative rise over the baseline's rate that opens an incident, beside the absolute floor.
+const RELATIVE_RISE: f64 = 0.5;
+
+/// The smallest rise of a rate metric that opens an incident, from its baseline `p0`: the warn
+/// limit in points, or half the baseline rate when that is larger, so a noisy metric needs a
+/// proportionate move and a quiet one only a few points.
+pub(super) fn smallest_incident_rise(id: MetricId, p0: f64) -> f64 {
+    id.limits().warn.max(RELATIVE_RISE * p0)
+}
 
 /// The recent window against the baseline, in display units.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -128,7 +144,7 @@ pub(super) fn judge(
             let ratio = rv / bv;
             let state = if bn < MIN_BASELINE {
                 MetricState::Learning
-            } else if rn < MIN_RECENT {
+            } else if rn < min_calls_for_quantile(q) {
                 MetricState::FewSamples
             } else if ratio >= limits.critical {
                 MetricState::Critical
@@ -164,8 +180,13 @@ pub(super) fn judge(
     }
 }
 
-/// The limit rule's state and the change-point rule's, whichever is worse, and which fired.
-pub(super) fn combine(limit: Comparison, change: MetricState) -> (Comparison, Option<Rule>) {
+/// The limit rule's state, the change-point rule's and the alert threshold's, whichever is
+/// worst, and which fired: the team's own threshold is named first, as it means most to them.
+pub(super) fn combine(
+    limit: Comparison,
+    change: MetricState,
+    alert: MetricState,
+) -> (Comparison, Option<Rule>) {
     let judged = matches!(
         limit.state,
         MetricState::Ok | MetricState::Warn | MetricState::Critical
@@ -173,11 +194,15 @@ pub(super) fn combine(limit: Comparison, change: MetricState) -> (Comparison, Op
     if !judged {
         return (limit, None);
     }
-    let state = limit.state.max(change);
-    let rule = Rule::from_flags(
-        change.is_alarm() && change == state,
-        limit.state.is_alarm() && limit.state == state,
-    );
+    let state = limit.state.max(change).max(alert);
+    let rule = if alert.is_alarm() && alert == state {
+        Some(Rule::Alert)
+    } else {
+        Rule::from_flags(
+            change.is_alarm() && change == state,
+            limit.state.is_alarm() && limit.state == state,
+        )
+    };
     (Comparison { state, ..limit }, rule)
 }
 
@@ -185,52 +210,104 @@ pub(super) fn combine(limit: Comparison, change: MetricState) -> (Comparison, Op
 /// chance cluster of bad calls trips the detector now and then, but does not last.
 const MIN_CALLS_FOR_CRITICAL_CHANGE: u64 = 60;
 
-/// How far a metric has moved since the onset its detector found (at most one window back): warn
-/// once the change exceeds the warn limit, critical once it exceeds the critical limit on enough
-/// calls, significantly.
+/// Significance of the change since the onset before it opens an incident. The detectors alarm
+/// at about 3σ of evidence; a real change keeps accumulating it, a chance cluster does not.
+const INCIDENT_Z: f64 = 4.0;
+
+/// How far a metric has moved since the onset its detector found (at most one window back), and
+/// the z of that move: warn once it exceeds the smallest rise that matters for its baseline,
+/// critical once that rise is significant on enough calls.
 pub(super) fn judge_change(
     id: MetricId,
     since_onset: &mut WindowStats,
     baseline: BaselineStat,
-) -> MetricState {
+) -> (MetricState, Option<f64>) {
     let limits = id.limits();
-    let (effect, n, significant) = match (id.measure(), baseline) {
+    match (id.measure(), baseline) {
         (Measure::Rate, BaselineStat::Rate(b)) => {
             let r = since_onset.proportion(id);
-            let Some(d) = rate_delta(r, b) else {
-                return MetricState::Ok;
+            let (Some(d), Some(p0)) = (rate_delta(r, b), b.rate()) else {
+                return (MetricState::Ok, None);
             };
-            (d.delta, r.n, d.z >= 4.0)
+            let rise = if id.opens_incident() {
+                smallest_incident_rise(id, p0)
+            } else {
+                limits.warn
+            };
+            let significant = d.z >= INCIDENT_Z;
+            // The proxies' shares swing with the mix of requests more than a coin would, so a
+            // chance cluster trips their detectors more often: their warning has to be
+            // significant too.
+            let warn_significant = significant || id.opens_incident();
+            let state = if d.delta >= rise && significant && r.n >= MIN_CALLS_FOR_CRITICAL_CHANGE {
+                MetricState::Critical
+            } else if d.delta >= rise && warn_significant && r.n >= MIN_RECENT {
+                MetricState::Warn
+            } else {
+                MetricState::Ok
+            };
+            (state, Some(d.z))
         }
         (Measure::Latency(q), BaselineStat::Latency { value: Some(b), .. }) => {
             let n = since_onset.succeeded();
             let Some(r) = since_onset.latency(q) else {
-                return MetricState::Ok;
+                return (MetricState::Ok, None);
             };
-            (r / b.max(1.0), n, true)
+            let ratio = r / b.max(1.0);
+            let enough = n >= min_calls_for_quantile(q);
+            let state = if ratio >= limits.warn && enough && n >= MIN_CALLS_FOR_CRITICAL_CHANGE {
+                MetricState::Critical
+            } else if ratio >= limits.warn && n >= MIN_RECENT {
+                MetricState::Warn
+            } else {
+                MetricState::Ok
+            };
+            (state, None)
         }
-        _ => return MetricState::Ok,
-    };
-    // The proxies' shares swing with the mix of requests more than a coin would, so a chance
-    // cluster trips their detectors more often: their warning has to be significant too.
-    let warn_significant = significant || id.opens_incident();
-    if effect >= limits.critical && significant && n >= MIN_CALLS_FOR_CRITICAL_CHANGE {
-        MetricState::Critical
-    } else if effect >= limits.warn && warn_significant && n >= MIN_RECENT {
-        MetricState::Warn
-    } else {
-        MetricState::Ok
+        _ => (MetricState::Ok, None),
     }
 }
 
-/// Whether a reading is still worse than its baseline by the warn limit.
-pub(super) fn worse_than_warn(reading: &MetricReading) -> bool {
-    let (Some(delta), Some(base)) = (reading.delta, reading.baseline) else {
+/// The team's `[alerts]` threshold on a rate metric, as the bad share (a compliance floor of 97%
+/// is a 3% violation ceiling), crossed significantly by a window that had been under it.
+pub(super) fn judge_alert(
+    id: MetricId,
+    recent: Proportion,
+    baseline: Proportion,
+    threshold: f64,
+) -> (MetricState, Option<f64>) {
+    let ceiling = if id.shows_good_share() {
+        1.0 - threshold
+    } else {
+        threshold
+    };
+    let (Some(rate), Some(base)) = (recent.rate(), baseline.rate()) else {
+        return (MetricState::Ok, None);
+    };
+    // A baseline already over the threshold is a standing condition, not an incident.
+    if base >= ceiling || recent.n < MIN_RECENT || !(0.0..1.0).contains(&ceiling) {
+        return (MetricState::Ok, None);
+    }
+    let se = (ceiling.max(0.5 / recent.n as f64) * (1.0 - ceiling) / recent.n as f64).sqrt();
+    let z = (rate - ceiling) / se;
+    let state = if z >= INCIDENT_Z {
+        MetricState::Critical
+    } else if z >= 3.0 {
+        MetricState::Warn
+    } else {
+        MetricState::Ok
+    };
+    (state, Some(z))
+}
+
+/// Whether a metric is still worse than its baseline by the warn limit.
+pub(super) fn worse_than_warn(id: MetricId, delta: Option<f64>, baseline: Option<f64>) -> bool {
+    let (Some(delta), Some(base)) = (delta, baseline) else {
         return false;
     };
-    let warn = reading.id.limits().warn;
-    match reading.id.measure() {
-        Measure::Rate if reading.id.shows_good_share() => -delta >= warn,
+    let warn = id.limits().warn;
+    match id.measure() {
+        Measure::Rate if id.shows_good_share() => -delta >= warn,
         Measure::Rate => delta >= warn,
         Measure::Latency(_) => base > 0.0 && (base + delta) / base >= warn,
         Measure::Throughput => false,

@@ -4,6 +4,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+use super::change_points::Slice;
 use super::detect::{Rule, Shifts};
 use super::observation::Observation;
 use crate::model::CallStatus;
@@ -296,13 +297,39 @@ pub struct MetricReading {
     pub half_width: Option<f64>,
     /// Calls behind `now`.
     pub samples: u64,
+    /// The worst of the service's state and every feature's: an incident on one feature is an
+    /// incident.
     pub state: MetricState,
-    /// Which rule raised the alarm, when the metric is alarming.
+    /// The state over the whole service alone.
+    pub service_state: MetricState,
+    /// Which rule raised the alarm, when the metric is alarming: the worst part's.
     pub rule: Option<Rule>,
-    /// The onset the change-point detector estimated, while its alarm is in force.
+    /// The onset the service's change-point detector estimated, while its alarm is in force.
     pub change_onset: Option<DateTime<Utc>>,
+    /// How many standard errors the change the state rests on is above the baseline.
+    pub z: Option<f64>,
     /// One value a minute, oldest first, ending with the current minute.
     pub trend: Vec<Option<f64>>,
+    /// The features on which this metric alarms on its own, the worst first.
+    pub slices: Vec<SliceReading>,
+}
+
+/// One feature's reading of a metric that alarms on that feature: its values over the same
+/// window as the service's, against its own baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SliceReading {
+    pub slice: Slice,
+    /// The feature's name.
+    pub feature: String,
+    pub now: Option<f64>,
+    pub baseline: Option<f64>,
+    pub delta: Option<f64>,
+    /// Calls behind `now`.
+    pub samples: u64,
+    pub state: MetricState,
+    pub rule: Option<Rule>,
+    pub change_onset: Option<DateTime<Utc>>,
+    pub z: Option<f64>,
 }
 
 /// Whether an observation is bad for each of [`MetricId::RATES`], in that order.

@@ -15,7 +15,7 @@ use super::stats::Proportion;
 use crate::model::CallStatus;
 
 /// One count per rate metric, in the order of [`MetricId::RATES`].
-type Counters = [Proportion; MetricId::RATES.len()];
+pub type Counters = [Proportion; MetricId::RATES.len()];
 
 fn count(counters: &mut Counters, outcomes: &[Option<bool>; MetricId::RATES.len()]) {
     for (counter, outcome) in counters.iter_mut().zip(outcomes) {
@@ -182,6 +182,30 @@ impl MinuteCounts {
             }
         }
         total
+    }
+
+    /// Every rate metric over the span for each value of one dimension, in the order of
+    /// [`MetricId::RATES`]: one pass over the minutes for all of them.
+    pub fn rates_by_value(&self, dimension: Dimension, span: Span) -> Vec<(Symbol, Counters)> {
+        let mut by_value: Vec<(Symbol, Counters)> = Vec::new();
+        for minute in self.minutes(span) {
+            for ((d, value), cell) in &minute.cells {
+                if *d != dimension {
+                    continue;
+                }
+                let counters = match by_value.iter_mut().find(|(v, _)| v == value) {
+                    Some((_, counters)) => counters,
+                    None => {
+                        by_value.push((*value, Counters::default()));
+                        &mut by_value.last_mut().expect("just pushed").1
+                    }
+                };
+                for (total, count) in counters.iter_mut().zip(&cell.rates) {
+                    total.merge(*count);
+                }
+            }
+        }
+        by_value
     }
 
     /// Failures and latencies over the span.

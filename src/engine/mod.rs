@@ -23,14 +23,15 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use chrono::{DateTime, Duration, Utc};
 
 use self::admission::Admission;
-use self::change_points::ChangePoints;
+use self::change_points::{ChangePoints, Slice, SliceAlarm};
+use self::detect::cusum::CusumAlarm;
 use self::changes::{ChangeLog, ChangeRecord};
 use self::detect::Rule;
 use self::judgement::{
-    BaselineStat, Comparison, combine, judge, judge_change, measure, worse_than_warn,
+    BaselineStat, Comparison, combine, judge, judge_alert, judge_change, measure, worse_than_warn,
 };
 use self::likeness::{Likeness, Side, SimilarityShift};
-use self::metrics::{Family, MetricId, MetricReading, MetricState};
+use self::metrics::{Family, MetricId, MetricReading, MetricState, SliceReading};
 use self::minutes::{MinuteCounts, Span};
 use self::observation::{Dimension, Interner, Observation, Symbol};
 use self::signals::Checks;
@@ -84,8 +85,11 @@ pub struct EngineConfig {
     pub calls_per_false_alarm: f64,
     /// A change this long after the estimated onset can still be its cause; a later one cannot.
     pub onset_tolerance: Duration,
-    /// Above this many calls a minute the engine keeps a systematic sample (see `admission`).
+    /// Above this many calls a minute the engine keeps a sample (see `admission`).
     pub max_calls_per_minute: u32,
+    /// The team's `[alerts]` thresholds in display units (a compliance floor for Schema):
+    /// crossing one significantly opens an incident.
+    pub alerts: Vec<(MetricId, f64)>,
 }
 
 impl Default for EngineConfig {
@@ -102,6 +106,7 @@ impl Default for EngineConfig {
             calls_per_false_alarm: 10_000.0,
             onset_tolerance: Duration::minutes(2),
             max_calls_per_minute: 3_000,
+            alerts: Vec::new(),
         }
     }
 }
@@ -124,16 +129,54 @@ pub struct Episode {
     pub metrics: Vec<MetricId>,
     /// Metrics that went critical, in the order they first did.
     pub critical: Vec<MetricId>,
-    /// The onset each metric's change-point detector estimated when it alarmed.
-    pub onsets: Vec<(MetricId, DateTime<Utc>)>,
+    /// The onset each detector (a metric over the service or one feature) estimated when it
+    /// alarmed.
+    pub onsets: Vec<DetectorOnset>,
     pub onset: Option<DateTime<Utc>>,
+    /// The alarm the triage reasons about: the strongest, and every time that changed.
+    pub lead: Option<Lead>,
+    pub lead_moves: Vec<LeadMove>,
+}
+
+/// The onset one detector found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DetectorOnset {
+    pub metric: MetricId,
+    pub slice: Slice,
+    pub at: DateTime<Utc>,
+    /// Once the detector's metric went critical, its onset stays put.
+    pub critical: bool,
+}
+
+/// The alarm leading an episode: a metric over the service or one feature, how bad it is and
+/// how strong its evidence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lead {
+    pub metric: MetricId,
+    pub slice: Slice,
+    pub state: MetricState,
+    /// Standard errors above the baseline, when the rule that fired has them.
+    pub z: f64,
+}
+
+/// The lead changed: a stronger alarm took over the triage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadMove {
+    pub at: DateTime<Utc>,
+    pub from: Lead,
+    pub to: Lead,
+    /// "Hallucination on checkout-help (critical, z 6.2) is stronger than Latency p99 (warn, z 3.1)".
+    pub reason: String,
 }
 
 impl Episode {
-    /// The metric the triage reasons about: a chance warning must not steer it, so the first
-    /// metric to go critical leads (quality before transport), else the first to alarm.
-    /// Similarity says only that answers changed, so any metric that says how leads before it.
+    /// The metric the triage reasons about: the lead's, else (before any lead) the first metric
+    /// to go critical (quality before transport), else the first to alarm. Similarity says only
+    /// that answers changed, so any metric that says how leads before it.
     pub fn primary(&self) -> MetricId {
+        if let Some(lead) = self.lead {
+            return lead.metric;
+        }
         let telling = |m: &MetricId| m.opens_incident();
         let quality = |list: &[MetricId]| {
             list.iter()
@@ -152,6 +195,11 @@ impl Episode {
                     .find(|m| m.family().is_failure())
             })
             .unwrap_or(self.metrics[0])
+    }
+
+    /// The slice the lead alarm is on: the whole service, or one feature.
+    pub fn primary_slice(&self) -> Slice {
+        self.lead.map_or(Slice::Service, |lead| lead.slice)
     }
 }
 
@@ -236,9 +284,9 @@ pub struct Engine {
     /// When the first baseline was ready: minutes before it were judged against nothing.
     first_baseline_at: Option<DateTime<Utc>>,
     input_drift: Option<InputDrift>,
-    /// Each metric's baseline statistic for the window it was computed on: a frozen baseline is
-    /// read once per episode, not once per evaluation.
-    baseline_stats: Option<(BaselineWindow, Vec<BaselineStat>)>,
+    /// Each metric's baseline statistics for the window they were computed on: a frozen
+    /// baseline is read once per episode, not once per evaluation.
+    baseline_stats: Option<(BaselineWindow, Baselines)>,
     changes: ChangeLog,
     change_points: ChangePoints,
     frozen_baseline_end: Option<DateTime<Utc>>,
@@ -252,7 +300,45 @@ pub struct Engine {
     /// The infrastructure queries' latest answers, from a Prometheus source.
     infra: Vec<InfraReading>,
     admission: Admission,
-    last_states: HashMap<MetricId, MetricState>,
+    last_states: HashMap<(MetricId, Slice), MetricState>,
+}
+
+/// Each metric's baseline statistic over the whole service and over each feature, in the order
+/// of [`MetricId::ALL`].
+#[derive(Debug, Clone)]
+struct Baselines {
+    service: Vec<BaselineStat>,
+    features: Vec<(Symbol, Vec<BaselineStat>)>,
+}
+
+impl Baselines {
+    fn feature(&self, feature: Symbol) -> Option<&[BaselineStat]> {
+        self.features
+            .iter()
+            .find(|(f, _)| *f == feature)
+            .map(|(_, stats)| stats.as_slice())
+    }
+}
+
+/// Window statistics per feature, the features in the order they first appear.
+fn stats_by_feature<'a>(
+    observations: impl Iterator<Item = &'a Observation>,
+) -> Vec<(Symbol, WindowStats)> {
+    let mut by_feature: Vec<(Symbol, WindowStats)> = Vec::new();
+    for observation in observations {
+        let Some(feature) = observation.dimension(Dimension::Feature) else {
+            continue;
+        };
+        match by_feature.iter_mut().find(|(f, _)| *f == feature) {
+            Some((_, stats)) => stats.add(observation),
+            None => {
+                let mut stats = WindowStats::default();
+                stats.add(observation);
+                by_feature.push((feature, stats));
+            }
+        }
+    }
+    by_feature
 }
 
 impl Engine {
@@ -482,9 +568,29 @@ impl Engine {
                 .is_none_or(|(known, _)| (known.from, known.to) != (window.from, window.to))
         {
             let observations = || slice(&self.observations, window.from, window.to);
-            self.change_points.arm(observations());
             let mut whole = WindowStats::of(observations());
-            let mut stats: Vec<BaselineStat> = MetricId::ALL
+            // A feature's rates are learned over a longer span than the service's: a quiet
+            // feature's hour holds too few calls to tell a five-point rise from chance.
+            let first = self.observations.front().map_or(window.from, |o| o.ts);
+            let rates = self.minute_counts.rates_by_value(
+                Dimension::Feature,
+                Span::ending_by(
+                    (window.to - FEATURE_BASELINE_SPAN).max(first).min(window.from),
+                    window.to,
+                ),
+            );
+            let mut by_feature: Vec<(Symbol, WindowStats)> = stats_by_feature(observations())
+                .into_iter()
+                .map(|(feature, stats)| {
+                    let stats = match rates.iter().find(|(f, _)| *f == feature) {
+                        Some((_, counters)) => stats.with_rates(*counters),
+                        None => stats,
+                    };
+                    (feature, stats)
+                })
+                .collect();
+            self.change_points.arm(&mut whole, &mut by_feature);
+            let mut service: Vec<BaselineStat> = MetricId::ALL
                 .iter()
                 .map(|id| BaselineStat::of(*id, &mut whole))
                 .collect();
@@ -497,38 +603,58 @@ impl Engine {
                 let calibration = self.likeness.calibration(side);
                 self.change_points.arm_rate(id, calibration);
                 if let Some(i) = MetricId::ALL.iter().position(|m| *m == id) {
-                    stats[i] = BaselineStat::Rate(calibration);
+                    service[i] = BaselineStat::Rate(calibration);
                 }
             }
-            self.baseline_stats = Some((window, stats));
+            let features = by_feature
+                .iter_mut()
+                .map(|(feature, stats)| {
+                    let per_metric = MetricId::ALL
+                        .iter()
+                        .map(|id| BaselineStat::of(*id, stats))
+                        .collect();
+                    (*feature, per_metric)
+                })
+                .collect();
+            self.baseline_stats = Some((window, Baselines { service, features }));
         }
-        let mut windows = RecentWindows::at(&self.observations, now, &self.config);
-        let readings: Vec<MetricReading> = MetricId::ALL
+        let sliced = self.change_points.slice_count() > 1;
+        let mut windows = RecentWindows::at(&self.observations, now, &self.config, sliced);
+        let mut last_states = std::mem::take(&mut self.last_states);
+        let metrics: Vec<MetricReading> = MetricId::ALL
             .iter()
             .enumerate()
             .map(|(i, id)| {
-                let base = baseline.zip(self.baseline_stats.as_ref().map(|(_, s)| s[i]));
-                self.read(*id, now, base, &mut windows)
+                let baselines = baseline.zip(self.baseline_stats.as_ref().map(|(_, b)| b));
+                self.read(*id, i, now, baselines, &mut windows, &mut last_states)
             })
             .collect();
-        let metrics: Vec<MetricReading> = readings
-            .into_iter()
-            .map(|reading| self.hold_alarm(reading))
-            .collect();
+        self.last_states = last_states;
         self.track_episode(now, &metrics);
         if let (Some(episode), Some(window)) = (self.episode.as_mut(), baseline) {
             let end = self.evidence_end.unwrap_or(now).min(now);
             let primary = episode.primary();
+            let lead_slice = episode.primary_slice();
             let p0 = self.baseline_stats.as_ref().and_then(|(_, stats)| {
                 let index = MetricId::ALL.iter().position(|id| *id == primary)?;
-                match stats[index] {
+                let per_metric = match lead_slice {
+                    Slice::Service => &stats.service[..],
+                    Slice::Feature(feature) => stats.feature(feature)?,
+                };
+                match per_metric[index] {
                     BaselineStat::Rate(base) => base.rate(),
                     _ => None,
                 }
             });
             episode.onset = Self::estimate_onset(episode, window, end, self.config.window).map(
                 |onset| match p0 {
-                    Some(p0) => refine_onset(&self.observations, primary, p0, onset, end),
+                    Some(p0) => refine_onset(
+                        &self.observations,
+                        (primary, lead_slice),
+                        p0,
+                        onset,
+                        end,
+                    ),
                     None => onset,
                 },
             );
@@ -641,21 +767,6 @@ impl Engine {
         })
     }
 
-    /// An alarm starts on significance but ends on effect size: a metric stays at warn while its
-    /// change still exceeds the warn limit, so intermittent failures do not flap to ok.
-    fn hold_alarm(&mut self, mut reading: MetricReading) -> MetricReading {
-        let was_alarming = self
-            .last_states
-            .get(&reading.id)
-            .is_some_and(|s| s.is_alarm());
-        if was_alarming && reading.state == MetricState::Ok && worse_than_warn(&reading) {
-            reading.state = MetricState::Warn;
-            reading.rule.get_or_insert(Rule::Threshold);
-        }
-        self.last_states.insert(reading.id, reading.state);
-        reading
-    }
-
     /// One call kept in how many: 1 until traffic passes `max_calls_per_minute`.
     pub fn sampling_stride(&self) -> u64 {
         self.admission.stride()
@@ -716,17 +827,34 @@ impl Engine {
             critical: Vec::new(),
             onsets: Vec::new(),
             onset: None,
+            lead: None,
+            lead_moves: Vec::new(),
         });
-        for reading in alarming {
-            // Until the metric goes critical, a detector that cleared and alarmed again found a
-            // new change: its onset replaces the old one, so a chance warning early in the
-            // episode does not date the incident; once critical, the onset stays put.
-            if let Some(onset) = reading.change_onset
-                && !episode.critical.contains(&reading.id)
-            {
-                match episode.onsets.iter_mut().find(|(id, _)| *id == reading.id) {
-                    Some((_, known)) => *known = onset,
-                    None => episode.onsets.push((reading.id, onset)),
+        for reading in &alarming {
+            for (part, change_onset) in alarm_parts(reading) {
+                // Until a detector's metric goes critical, a detector that cleared and alarmed
+                // again found a new change: its onset replaces the old one, so a chance warning
+                // early in the episode does not date the incident; once critical, it stays put.
+                let Some(at) = change_onset else {
+                    continue;
+                };
+                let known = episode
+                    .onsets
+                    .iter_mut()
+                    .find(|o| o.metric == reading.id && o.slice == part.slice);
+                let critical = part.state == MetricState::Critical;
+                match known {
+                    Some(known) if !known.critical => {
+                        known.at = at;
+                        known.critical = critical;
+                    }
+                    Some(_) => {}
+                    None => episode.onsets.push(DetectorOnset {
+                        metric: reading.id,
+                        slice: part.slice,
+                        at,
+                        critical,
+                    }),
                 }
             }
             if !episode.metrics.contains(&reading.id) {
@@ -736,12 +864,54 @@ impl Engine {
                 episode.critical.push(reading.id);
             }
         }
+        let parts: Vec<Lead> = alarming
+            .iter()
+            .filter(|r| r.id.opens_incident())
+            .flat_map(|r| alarm_parts(r))
+            .map(|(part, _)| part)
+            .collect();
+        let strongest = parts
+            .iter()
+            .max_by(|a, b| lead_order(a).total_cmp(&lead_order(b)))
+            .copied();
+        if let Some(candidate) = strongest {
+            // The lead as it stands now: an alarm that has since cleared has no strength left.
+            let standing = episode.lead.map(|lead| {
+                parts
+                    .iter()
+                    .copied()
+                    .find(|p| p.metric == lead.metric && p.slice == lead.slice)
+                    .unwrap_or(Lead {
+                        state: MetricState::Ok,
+                        z: 0.0,
+                        ..lead
+                    })
+            });
+            match standing {
+                None => episode.lead = Some(candidate),
+                Some(current) if takes_the_lead(&candidate, &current) => {
+                    let reason = format!(
+                        "{} is stronger than {}",
+                        describe_lead(&candidate, &self.interner),
+                        describe_lead(&current, &self.interner)
+                    );
+                    episode.lead_moves.push(LeadMove {
+                        at: now,
+                        from: current,
+                        to: candidate,
+                        reason,
+                    });
+                    episode.lead = Some(candidate);
+                }
+                Some(current) => episode.lead = Some(current),
+            }
+        }
         self.frozen_baseline_end
             .get_or_insert(now - self.config.baseline_lag);
     }
 
-    /// The change-point onset of the episode's primary metric, else the earliest among the
-    /// others; with no detector alarm (a limit fired alone), the start of the window that fired.
+    /// The onset of the lead's detector, else the earliest among the others; with no detector
+    /// alarm (a limit fired alone), the start of the window that fired.
     fn estimate_onset(
         episode: &Episode,
         baseline: BaselineWindow,
@@ -749,50 +919,131 @@ impl Engine {
         window: Duration,
     ) -> Option<DateTime<Utc>> {
         let primary = episode.primary();
+        let lead_slice = episode.primary_slice();
         // Proxies and inputs date the incident only when nothing else can.
         let secondary = |id: MetricId| !id.opens_incident();
         let earliest = |secondary_too: bool| {
             episode
                 .onsets
                 .iter()
-                .filter(|(id, _)| secondary_too || !secondary(*id))
-                .min_by_key(|(_, at)| *at)
+                .filter(|o| secondary_too || !secondary(o.metric))
+                .min_by_key(|o| o.at)
         };
         let onset = episode
             .onsets
             .iter()
-            .find(|(id, _)| *id == primary)
+            .find(|o| o.metric == primary && o.slice == lead_slice)
+            .or_else(|| episode.onsets.iter().find(|o| o.metric == primary))
             .or_else(|| earliest(false))
             .or_else(|| earliest(true))
-            .map(|(_, at)| *at)
+            .map(|o| o.at)
             .unwrap_or(episode.first_alarm - window);
         (onset < end).then_some(onset.max(baseline.to))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn read(
         &self,
         id: MetricId,
+        index: usize,
         now: DateTime<Utc>,
-        baseline: Option<(BaselineWindow, BaselineStat)>,
+        baselines: Option<(BaselineWindow, &Baselines)>,
         windows: &mut RecentWindows,
+        last_states: &mut HashMap<(MetricId, Slice), MetricState>,
     ) -> MetricReading {
         let five = self.config.window.num_minutes() as f64;
         let (value, samples) = measure(id, &mut windows.current, five);
-        let alarm = self.change_points.alarm(id);
-        let (comparison, rule) = match baseline {
-            None => (Comparison::default(), None),
-            Some((b, base)) => {
+        let alarms: Vec<SliceAlarm> = self.change_points.alarms(id).collect();
+        let alarm_on = |slice: Slice| alarms.iter().find(|a| a.slice == slice).map(|a| a.alarm);
+        let service_alarm = alarm_on(Slice::Service);
+        let alert = self
+            .config
+            .alerts
+            .iter()
+            .find(|(metric, _)| *metric == id)
+            .map(|(_, threshold)| *threshold);
+        let (comparison, mut rule, z) = match baselines {
+            None => (Comparison::default(), None, None),
+            Some((b, stats)) => {
+                let base = stats.service[index];
                 let minutes = (b.to - b.from).num_seconds() as f64 / 60.0;
                 let limit = judge(id, &mut windows.current, base, minutes, five);
-                // Since the onset, so the change is not diluted by the calls before it.
-                let change = alarm.map_or(MetricState::Ok, |a| {
-                    let from = a.onset.max(now - self.config.window);
-                    let mut since_onset = WindowStats::of(slice(&self.observations, from, now));
-                    judge_change(id, &mut since_onset, base)
+                let limit_z = limit_z(id, &limit);
+                let (change, change_z) = service_alarm.map_or((MetricState::Ok, None), |a| {
+                    judge_change(id, &mut self.since_onset(Slice::Service, a, now), base)
                 });
-                combine(limit, change)
+                let (alert_state, alert_z) =
+                    judge_alert_on(id, alert, windows.current.proportion(id), base);
+                let (comparison, rule) = combine(limit, change, alert_state);
+                let z = [change_z, alert_z, limit_z]
+                    .into_iter()
+                    .flatten()
+                    .max_by(f64::total_cmp);
+                (comparison, rule, z)
             }
         };
+        let service_state = hold_alarm(
+            last_states,
+            (id, Slice::Service),
+            comparison.state,
+            &mut rule,
+            worse_than_warn(id, comparison.delta, comparison.baseline),
+        );
+        let mut slices = Vec::new();
+        if let Some((_, stats)) = baselines.filter(|_| id.opens_incident()) {
+            for (feature, current) in windows.by_feature.iter_mut() {
+                let Some(per_metric) = stats.feature(*feature) else {
+                    continue;
+                };
+                let slice = Slice::Feature(*feature);
+                let base = per_metric[index];
+                let (change, change_z) = alarm_on(slice).map_or((MetricState::Ok, None), |a| {
+                    judge_change(id, &mut self.since_onset(slice, a, now), base)
+                });
+                let (alert_state, alert_z) =
+                    judge_alert_on(id, alert, current.proportion(id), base);
+                let (now_value, calls) = measure(id, current, five);
+                let baseline = baseline_value(id, base);
+                let delta = now_value.zip(baseline).map(|(n, b)| n - b);
+                let (combined, mut slice_rule) = combine(
+                    Comparison {
+                        baseline,
+                        state: MetricState::Ok,
+                        delta,
+                        half_width: None,
+                    },
+                    change,
+                    alert_state,
+                );
+                let state = hold_alarm(
+                    last_states,
+                    (id, slice),
+                    combined.state,
+                    &mut slice_rule,
+                    worse_than_warn(id, delta, baseline),
+                );
+                if state.is_alarm() {
+                    slices.push(SliceReading {
+                        slice,
+                        feature: self.interner.name(*feature).to_string(),
+                        now: now_value,
+                        baseline,
+                        delta,
+                        samples: calls,
+                        state,
+                        rule: slice_rule,
+                        change_onset: alarm_on(slice).map(|a| a.onset),
+                        z: change_z.into_iter().chain(alert_z).max_by(f64::total_cmp),
+                    });
+                }
+            }
+        }
+        slices.sort_by(|a, b| {
+            (b.state, b.z.unwrap_or(0.0))
+                .partial_cmp(&(a.state, a.z.unwrap_or(0.0)))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        let worst_slice = slices.first().filter(|s| s.state > service_state);
         MetricReading {
             id,
             now: value,
@@ -802,22 +1053,165 @@ impl Engine {
             delta: comparison.delta,
             half_width: comparison.half_width,
             samples,
-            state: comparison.state,
-            rule,
-            change_onset: alarm.map(|a| a.onset),
+            state: worst_slice.map_or(service_state, |s| s.state),
+            service_state,
+            rule: worst_slice.map_or(rule, |s| s.rule),
+            change_onset: service_alarm.map(|a| a.onset),
+            z,
             trend: windows
                 .trend
                 .iter_mut()
                 .map(|minute| measure(id, minute, 1.0).0)
                 .collect(),
+            slices,
         }
     }
+
+    /// The calls of a slice since its detector's onset (an hour back at most), so the change is
+    /// neither diluted by the calls before it nor judged on the last few minutes alone, which a
+    /// quiet feature or an intermittent failure leaves thin.
+    fn since_onset(
+        &self,
+        slice: Slice,
+        alarm: CusumAlarm,
+        now: DateTime<Utc>,
+    ) -> WindowStats {
+        let from = alarm.onset.max(now - CHANGE_LOOKBACK);
+        WindowStats::of(self::slice(&self.observations, from, now).filter(|o| slice.contains(o)))
+    }
+}
+
+/// How far back from now the change since a detector's onset is measured, at most.
+const CHANGE_LOOKBACK: Duration = Duration::hours(2);
+/// How much history a feature's baseline rates are learned from, where the calls go back so far.
+const FEATURE_BASELINE_SPAN: Duration = Duration::hours(3);
+
+/// A baseline statistic in display units.
+fn baseline_value(id: MetricId, base: BaselineStat) -> Option<f64> {
+    match base {
+        BaselineStat::Rate(p) => p
+            .rate()
+            .map(|r| if id.shows_good_share() { 1.0 - r } else { r }),
+        BaselineStat::Latency { value, .. } => value,
+        BaselineStat::Calls(_) => None,
+    }
+}
+
+/// The z of the limit rule's comparison, worse being positive.
+fn limit_z(id: MetricId, limit: &Comparison) -> Option<f64> {
+    let (delta, half_width) = (limit.delta?, limit.half_width?);
+    let sign = if id.shows_good_share() { -1.0 } else { 1.0 };
+    (half_width > 0.0).then(|| sign * delta / (half_width / stats::Z95))
+}
+
+/// The team's alert threshold on a rate metric, when it set one.
+fn judge_alert_on(
+    id: MetricId,
+    threshold: Option<f64>,
+    recent: Proportion,
+    base: BaselineStat,
+) -> (MetricState, Option<f64>) {
+    match (threshold, base) {
+        (Some(threshold), BaselineStat::Rate(baseline)) => {
+            judge_alert(id, recent, baseline, threshold)
+        }
+        _ => (MetricState::Ok, None),
+    }
+}
+
+/// An alarm starts on significance but ends on effect size: a metric stays at warn while its
+/// change still exceeds the warn limit, so intermittent failures do not flap to ok.
+fn hold_alarm(
+    last_states: &mut HashMap<(MetricId, Slice), MetricState>,
+    key: (MetricId, Slice),
+    state: MetricState,
+    rule: &mut Option<Rule>,
+    still_worse: bool,
+) -> MetricState {
+    let was_alarming = last_states.get(&key).is_some_and(|s| s.is_alarm());
+    let state = if was_alarming && state == MetricState::Ok && still_worse {
+        rule.get_or_insert(Rule::Threshold);
+        MetricState::Warn
+    } else {
+        state
+    };
+    last_states.insert(key, state);
+    state
+}
+
+/// One alarming part of a reading: the service's alarm, and each feature's.
+fn alarm_parts(reading: &MetricReading) -> Vec<(Lead, Option<DateTime<Utc>>)> {
+    let service = reading.service_state.is_alarm().then(|| {
+        (
+            Lead {
+                metric: reading.id,
+                slice: Slice::Service,
+                state: reading.service_state,
+                z: reading.z.unwrap_or(0.0),
+            },
+            reading.change_onset,
+        )
+    });
+    service
+        .into_iter()
+        .chain(reading.slices.iter().map(|s| {
+            (
+                Lead {
+                    metric: reading.id,
+                    slice: s.slice,
+                    state: s.state,
+                    z: s.z.unwrap_or(0.0),
+                },
+                s.change_onset,
+            )
+        }))
+        .collect()
+}
+
+/// Leads compare by state, then quality before transport, then the strength of the evidence.
+fn lead_rank(lead: &Lead) -> (MetricState, bool) {
+    (lead.state, lead.metric.family() == Family::Quality)
+}
+
+/// A sortable form of [`lead_rank`] with the strength last.
+fn lead_order(lead: &Lead) -> f64 {
+    let (state, quality) = lead_rank(lead);
+    f64::from(state as u8) * 1_000.0 + f64::from(u8::from(quality)) * 100.0 + lead.z.min(99.0)
+}
+
+/// Whether a candidate takes the lead: it ranks higher, or it ranks the same with much
+/// stronger evidence, so the lead does not flap between two alarms of like strength.
+fn takes_the_lead(candidate: &Lead, current: &Lead) -> bool {
+    if (candidate.metric, candidate.slice) == (current.metric, current.slice) {
+        return false;
+    }
+    let (candidate_rank, current_rank) = (lead_rank(candidate), lead_rank(current));
+    if candidate_rank != current_rank {
+        return candidate_rank > current_rank;
+    }
+    candidate.z >= 1.5 * current.z && candidate.z >= current.z + 2.0
+}
+
+/// "Hallucination on checkout-help (critical, z 6.2)".
+fn describe_lead(lead: &Lead, interner: &Interner) -> String {
+    let place = match lead.slice {
+        Slice::Service => String::new(),
+        Slice::Feature(feature) => format!(" on {}", interner.name(feature)),
+    };
+    format!(
+        "{}{place} ({}, z {:.1})",
+        lead.metric.label(),
+        lead.state,
+        lead.z
+    )
 }
 
 /// The recent windows every reading is taken over, each read once per evaluation.
 struct RecentWindows {
     last_minute: WindowStats,
     current: WindowStats,
+    /// The current window of each feature, when features are watched on their own.
+    by_feature: Vec<(Symbol, WindowStats)>,
     quarter_hour: WindowStats,
     /// One per minute of the trend, the oldest first.
     trend: Vec<WindowStats>,
@@ -825,7 +1219,12 @@ struct RecentWindows {
 
 impl RecentWindows {
     /// One pass over the quarter hour fills the shorter windows that end with it.
-    fn at(observations: &VecDeque<Observation>, now: DateTime<Utc>, config: &EngineConfig) -> Self {
+    fn at(
+        observations: &VecDeque<Observation>,
+        now: DateTime<Utc>,
+        config: &EngineConfig,
+        by_feature: bool,
+    ) -> Self {
         let quarter_start = now - Duration::minutes(15);
         let current_start = now - config.window;
         let minute_start = now - Duration::minutes(1);
@@ -845,9 +1244,15 @@ impl RecentWindows {
                 last_minute.add(observation);
             }
         }
+        let by_feature = if by_feature {
+            stats_by_feature(slice(observations, current_start, now))
+        } else {
+            Vec::new()
+        };
         Self {
             last_minute,
             current,
+            by_feature,
             quarter_hour,
             trend: (0..config.trend_minutes as i64)
                 .rev()
@@ -877,12 +1282,16 @@ fn slice(
 /// first [`REFINE_CALLS`] calls after the detector's onset are read: the change lies near it.
 fn refine_onset(
     observations: &VecDeque<Observation>,
-    primary: MetricId,
+    (primary, lead_slice): (MetricId, Slice),
     p0: f64,
     onset: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> DateTime<Utc> {
-    let since = || slice(observations, onset, end).take(REFINE_CALLS);
+    let since = || {
+        slice(observations, onset, end)
+            .filter(move |o| lead_slice.contains(o))
+            .take(REFINE_CALLS)
+    };
     let Some(p1) = proportion(primary, since()).rate() else {
         return onset;
     };

@@ -34,6 +34,11 @@ impl WindowStats {
         }
     }
 
+    /// Takes every rate metric's count from elsewhere, in the order of [`MetricId::RATES`].
+    pub fn with_rates(self, rates: [Proportion; MetricId::RATES.len()]) -> Self {
+        Self { rates, ..self }
+    }
+
     /// A rate metric's count; empty for a metric that is not a rate.
     pub fn proportion(&self, id: MetricId) -> Proportion {
         id.rate_index()
@@ -53,5 +58,13 @@ impl WindowStats {
     /// The q-quantile of the latencies of the calls that succeeded.
     pub fn latency(&mut self, q: f64) -> Option<f64> {
         percentile(&mut self.latencies, q)
+    }
+
+    /// The q-quantile of the successful calls' latencies, and how many of them were slower.
+    pub fn share_slower_than_quantile(&mut self, q: f64) -> Option<(f64, Proportion)> {
+        let quantile = self.latency(q)?;
+        let mut share = Proportion::default();
+        self.latencies.iter().for_each(|l| share.add(*l > quantile));
+        Some((quantile, share))
     }
 }

@@ -19,6 +19,8 @@ pub enum Rule {
     /// The plain limit on the last window against the baseline.
     Threshold,
     Both,
+    /// The team's own `[alerts]` threshold, crossed significantly.
+    Alert,
 }
 
 impl Rule {
@@ -27,6 +29,7 @@ impl Rule {
             Self::Cusum => "cusum",
             Self::Threshold => "limit",
             Self::Both => "both",
+            Self::Alert => "alert",
         }
     }
 
@@ -47,9 +50,11 @@ pub struct Shifts {
     pub large: f64,
 }
 
-/// Baseline rates are snapped to a 2% geometric grid so that a moving baseline re-tunes the
+/// Baseline rates are snapped to a 5% geometric grid so that a moving baseline re-tunes the
 /// detectors only when it has really moved.
 const GRID: f64 = 1.05;
+/// Budgets are snapped to a coarser grid: a slice's share of the traffic drifts all day.
+const BUDGET_GRID: f64 = 1.25;
 
 /// Designs already solved, by their inputs: every engine in a process tunes to the same few
 /// baseline rates, and a design is a pure function of them.
@@ -78,7 +83,7 @@ fn designed(p0: f64, p1: f64, run_length: f64) -> CusumDesign {
 pub struct RateDetector {
     shifts: Shifts,
     calls_per_false_alarm: f64,
-    grid_step: Option<i32>,
+    grid_step: Option<(i32, i32)>,
     members: Vec<Cusum>,
 }
 
@@ -94,13 +99,22 @@ impl RateDetector {
 
     /// Tunes the detectors to a baseline rate; cheap when the rate has not moved a grid step.
     pub fn arm(&mut self, p0: f64) {
+        self.arm_with_budget(p0, self.calls_per_false_alarm);
+    }
+
+    /// Tunes the detectors to a baseline rate and a false-alarm budget of their own, in the calls
+    /// they see: a slice of the traffic gets its share of the service's budget.
+    pub fn arm_with_budget(&mut self, p0: f64, calls_per_false_alarm: f64) {
         let step = (p0.max(1e-4).ln() / GRID.ln()).round() as i32;
-        if self.grid_step == Some(step) {
+        let ratio = calls_per_false_alarm.max(1.0) / self.calls_per_false_alarm;
+        let budget_step = (ratio.ln() / BUDGET_GRID.ln() - 1e-9).ceil() as i32;
+        if self.grid_step == Some((step, budget_step)) {
             return;
         }
-        self.grid_step = Some(step);
+        self.grid_step = Some((step, budget_step));
         let p0 = GRID.powi(step);
-        let budget = self.calls_per_false_alarm * 2.0;
+        // Rounded up to the grid, so the false alarms stay within the budget.
+        let budget = self.calls_per_false_alarm * BUDGET_GRID.powi(budget_step) * 2.0;
         let designs =
             [self.shifts.small, self.shifts.large].map(|shift| designed(p0, p0 + shift, budget));
         if self.members.is_empty() {
