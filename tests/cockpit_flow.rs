@@ -419,7 +419,7 @@ fn heavy_traffic_is_sampled_and_the_header_says_so() {
     }
     assert_eq!(h.app.engine.sampling_stride(), 4);
     let frame = h.render(160, 45);
-    assert!(frame.contains("judging 1 in 4 calls"), "{frame}");
+    assert!(frame.contains("content: random 1 in 4"), "{frame}");
     let throughput = h
         .app
         .assessment

@@ -81,7 +81,12 @@ const FEATURES: [&str; 10] = [
     "ticket-triage",
 ];
 
-fn healthy(ts: DateTime<Utc>, feature: &str, rng: &mut Rng, hallucination: f64) -> Planned<'static> {
+fn healthy(
+    ts: DateTime<Utc>,
+    feature: &str,
+    rng: &mut Rng,
+    hallucination: f64,
+) -> Planned<'static> {
     Planned {
         ts,
         feature: FEATURES.iter().find(|f| **f == feature).unwrap(),
@@ -191,9 +196,14 @@ fn crossing_the_teams_alert_threshold_opens_an_incident_by_that_rule() {
     assert!(critical.at > change, "a false alarm before the change");
 
     let mut without_alerts = engine_default();
-    let opened = run(&mut without_alerts, 150, 60, &["support-answer"], plan, |a| {
-        a.reading(MetricId::Hallucination).unwrap().state == MetricState::Critical
-    });
+    let opened = run(
+        &mut without_alerts,
+        150,
+        60,
+        &["support-answer"],
+        plan,
+        |a| a.reading(MetricId::Hallucination).unwrap().state == MetricState::Critical,
+    );
     assert!(
         opened.is_none(),
         "without the team's threshold a 2.5-point rise from 1% opens nothing"
@@ -245,4 +255,48 @@ fn healthy_hours_on_ten_features_open_no_incident() {
         |a| a.metrics.iter().any(|r| r.state == MetricState::Critical),
     );
     assert!(alarmed.is_none(), "{:#?}", alarmed.map(|a| a.metrics));
+}
+
+#[test]
+fn a_stronger_quality_alarm_takes_the_lead_from_an_early_transport_blip_and_dates_the_incident() {
+    let mut engine = engine_default();
+    let blip = start() + Duration::minutes(90);
+    let change = start() + Duration::minutes(107);
+    let last = run(
+        &mut engine,
+        140,
+        40,
+        &["support-answer"],
+        |ts, feature, rng| {
+            let rate = if ts >= change { 0.15 } else { 0.03 };
+            let mut planned = healthy(ts, feature, rng, rate);
+            // Three minutes of timeouts, 17 minutes before the real cause.
+            if ts >= blip && ts < blip + Duration::minutes(3) && rng.chance(0.15) {
+                planned.status = CallStatus::Timeout;
+            }
+            planned
+        },
+        |_| false,
+    );
+    assert!(last.is_none());
+    let assessment = engine.evaluate(start() + Duration::minutes(140));
+    let episode = assessment.episode.expect("an episode");
+    let lead = episode.lead.expect("a lead");
+    assert_eq!(lead.metric, MetricId::Hallucination, "{episode:#?}");
+    let moved = episode
+        .lead_moves
+        .iter()
+        .find(|m| m.to.metric == MetricId::Hallucination)
+        .expect("the move to Hallucination is kept");
+    assert_eq!(moved.from.metric, MetricId::Timeouts);
+    assert!(
+        moved.reason.starts_with("Hallucination"),
+        "{}",
+        moved.reason
+    );
+    let onset = episode.onset.unwrap();
+    assert!(
+        (onset - change).num_minutes().abs() <= 3,
+        "onset {onset}: the blip at {blip} must not date the incident, the change at {change} does"
+    );
 }

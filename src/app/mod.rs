@@ -222,6 +222,8 @@ pub struct App {
     logged_states: HashMap<MetricId, MetricState>,
     ok_since: HashMap<MetricId, DateTime<Utc>>,
     logged_verdicts: HashMap<Category, Verdict>,
+    /// When the last move of the episode's lead alarm that was logged happened.
+    logged_lead_move: Option<DateTime<Utc>>,
     logged_changes: HashSet<u64>,
     /// A resumed incident's record ends here: telemetry up to it is taken in without logging,
     /// so the resumed source does not log the same history twice.
@@ -268,6 +270,7 @@ impl App {
             logged_states: HashMap::new(),
             ok_since: HashMap::new(),
             logged_verdicts: HashMap::new(),
+            logged_lead_move: None,
             logged_changes: HashSet::new(),
             quiet_until: None,
         }
@@ -1206,6 +1209,7 @@ impl App {
         self.triage = None;
         self.logged_states.clear();
         self.logged_verdicts.clear();
+        self.logged_lead_move = None;
         self.logged_changes.clear();
         self.applied.clear();
         self.measured = measure::Measured::default();

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::{App, Effect, Level, SYSTEM_ACTOR, verification_deadline};
-use crate::engine::metrics::{Family, MetricId, MetricReading, MetricState};
+use crate::engine::LeadMove;
+use crate::engine::metrics::{Family, Measure, MetricId, MetricReading, MetricState};
 use crate::engine::triage::Verdict;
 use crate::model::{Call, Change, EntryKind, Severity, Status};
 
@@ -93,6 +94,7 @@ impl App {
             }
             self.triage = Some(triage);
         }
+        self.logged_lead_move = self.lead_moves().last().map(|m| m.at);
         self.incident_episode = self.current_episode();
         let ids: Vec<u64> = self.engine.changes().iter().map(|r| r.id).collect();
         self.logged_changes.extend(ids);
@@ -120,7 +122,14 @@ impl App {
         else {
             return Vec::new();
         };
-        let title = format!("{} critical", critical.id.label());
+        let title = match critical
+            .slices
+            .iter()
+            .find(|s| s.state == MetricState::Critical && critical.service_state < s.state)
+        {
+            Some(slice) => format!("{} critical on {}", critical.id.label(), slice.feature),
+            None => format!("{} critical", critical.id.label()),
+        };
         self.open_incident(title, Severity::Sev2, SYSTEM_ACTOR.into())
     }
 
@@ -219,6 +228,14 @@ impl App {
             .collect()
     }
 
+    fn lead_moves(&self) -> Vec<LeadMove> {
+        self.assessment
+            .as_ref()
+            .and_then(|a| a.episode.as_ref())
+            .map(|e| e.lead_moves.clone())
+            .unwrap_or_default()
+    }
+
     fn log_triage(&mut self) -> Vec<Effect> {
         if self.incident.is_none() {
             return Vec::new();
@@ -228,6 +245,32 @@ impl App {
         };
         self.triage = Some(triage.clone());
         let mut effects = Vec::new();
+        // Why the headline moved, before the verdicts it moved; a move before the incident
+        // opened is already in the triage it opened with.
+        let opened = self.incident.as_ref().map(|i| i.opened_at);
+        let fresh: Vec<LeadMove> = self
+            .lead_moves()
+            .into_iter()
+            .filter(|m| self.logged_lead_move.is_none_or(|at| m.at > at))
+            .filter(|m| opened.is_some_and(|opened| m.at > opened))
+            .collect();
+        for lead_move in fresh {
+            self.logged_lead_move = Some(lead_move.at);
+            let text = format!(
+                "triage now follows {}: {}; onset {}",
+                lead_move.to.metric.label(),
+                lead_move.reason,
+                triage.onset.format("%H:%M:%S UTC")
+            );
+            effects.extend(self.log(
+                EntryKind::Triage {
+                    step: "lead".into(),
+                    verdict: "moved".into(),
+                },
+                SYSTEM_ACTOR,
+                text,
+            ));
+        }
         for step in &triage.steps {
             if step.verdict == Verdict::InsufficientData
                 || self.logged_verdicts.get(&step.category) == Some(&step.verdict)
@@ -351,6 +394,28 @@ fn has_recovered(readings: &[MetricReading], watched: &[MetricId]) -> bool {
 
 /// "21.8% vs 4.0% baseline (+17.8 ±4.1 pts)" or "5.9 s vs 1.9 s baseline (×3.1)".
 pub fn describe(reading: &MetricReading) -> String {
+    let mut text = describe_service(reading);
+    for slice in &reading.slices {
+        let (Some(now), Some(base)) = (slice.now, slice.baseline) else {
+            continue;
+        };
+        let values = if reading.id.measure() == Measure::Rate {
+            format!(
+                "{:.1}% vs {:.1}% baseline ({:+.1} pts)",
+                now * 100.0,
+                base * 100.0,
+                (now - base) * 100.0
+            )
+        } else {
+            format!("{:.1} s vs {:.1} s baseline", now / 1000.0, base / 1000.0)
+        };
+        text.push_str(&format!("; on {}: {values}", slice.feature));
+    }
+    text
+}
+
+/// The metric over the whole service.
+fn describe_service(reading: &MetricReading) -> String {
     if reading.samples == 0 && reading.baseline.is_some() {
         return "no longer measured: no recent call carries it".into();
     }

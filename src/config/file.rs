@@ -9,9 +9,9 @@ use serde::Deserialize;
 
 use super::actuators::{ActuatorsConfig, MitigationsConfig};
 use super::sources::{ChangesConfig, SourcesConfig};
+use crate::engine::metrics::MetricId;
 use crate::enrichment::embeddings::EndpointConfig;
 use crate::incident::postmortem::redaction::RedactionConfig;
-use crate::engine::metrics::MetricId;
 
 /// The file's name in the current directory and in the config dir.
 pub const FILE_NAME: &str = "flightdeck.toml";
@@ -107,9 +107,17 @@ impl AlertsConfig {
     /// Each threshold that is set, by its key and the metric it bounds (in display units).
     pub fn thresholds(&self) -> Vec<(&'static str, MetricId, f64)> {
         [
-            ("hallucination_rate", MetricId::Hallucination, self.hallucination_rate),
+            (
+                "hallucination_rate",
+                MetricId::Hallucination,
+                self.hallucination_rate,
+            ),
             ("refusal_rate", MetricId::Refusal, self.refusal_rate),
-            ("schema_compliance", MetricId::Schema, self.schema_compliance),
+            (
+                "schema_compliance",
+                MetricId::Schema,
+                self.schema_compliance,
+            ),
         ]
         .into_iter()
         .filter_map(|(key, metric, value)| Some((key, metric, value?)))

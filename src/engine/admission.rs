@@ -1,9 +1,12 @@
-//! Which calls the engine keeps when traffic outgrows it. Up to a cap per minute every call is
-//! kept; above it a systematic sample is, each kept call standing for `stride` calls, so memory
-//! and evaluation stay flat at any rate. Volumes are scaled back up by the weights; rates count
-//! each kept call once, which is unbiased while the stride is steady across their window.
+//! Which calls the engine reads in full when traffic outgrows it. Up to a cap per minute every
+//! call is; above it a random sample is, each sampled call standing for `stride` calls, so
+//! memory and the content signals' cost stay flat at any rate. The sample is drawn at random,
+//! not every Nth call, so a sender whose batches repeat cannot alias with it. Calls left out
+//! still count for everything that is cheap to count: transport, latency, labels and feedback.
 
 use chrono::{DateTime, Utc};
+
+use crate::sim::rng::Rng;
 
 #[derive(Debug, Clone)]
 pub struct Admission {
@@ -12,7 +15,12 @@ pub struct Admission {
     seen: u64,
     kept: u64,
     stride: u64,
+    /// Seeded, so a replay samples the same calls every time.
+    rng: Rng,
 }
+
+/// The sampler's seed: any fixed value keeps replays identical.
+const SEED: u64 = 0x5EED_F11C_4DEC_0001;
 
 impl Admission {
     pub fn new(max_calls_per_minute: u32) -> Self {
@@ -22,10 +30,11 @@ impl Admission {
             seen: 0,
             kept: 0,
             stride: 1,
+            rng: Rng::new(SEED),
         }
     }
 
-    /// The weight of the call if it is kept (how many calls it stands for), else `None`.
+    /// The weight of the call if it is sampled (how many calls it stands for), else `None`.
     pub fn admit(&mut self, ts: DateTime<Utc>) -> Option<u32> {
         let minute = ts.timestamp().div_euclid(60);
         if minute > self.minute {
@@ -41,18 +50,18 @@ impl Admission {
         }
         self.seen += 1;
         if self.kept >= 2 * self.cap {
-            // A burst within the minute: take every other one of what was being taken.
+            // A burst within the minute: keep half as many of what was being kept.
             self.stride *= 2;
             self.kept /= 2;
         }
-        if !(self.seen - 1).is_multiple_of(self.stride) {
+        if self.stride > 1 && !self.rng.next_u64().is_multiple_of(self.stride) {
             return None;
         }
         self.kept += 1;
         Some(u32::try_from(self.stride).unwrap_or(u32::MAX))
     }
 
-    /// One kept call in how many, as of the latest call.
+    /// One sampled call in how many, as of the latest call.
     pub fn stride(&self) -> u64 {
         self.stride
     }
@@ -107,6 +116,30 @@ mod tests {
         let error = (weight as f64 - truth as f64).abs() / truth as f64;
         assert!(error < 0.02, "weights sum to {weight} for {truth} calls");
         assert_eq!(admission.stride(), 20);
+    }
+
+    #[test]
+    fn a_sender_whose_batches_repeat_does_not_alias_with_the_sample() {
+        // Every tenth call fails, in batches of ten; a stride of ten taking every tenth call
+        // would see all failures or none.
+        let mut admission = Admission::new(1_000);
+        let (mut kept, mut failed) = (0u64, 0u64);
+        for minute in 0..10 {
+            for i in 0..10_000u64 {
+                let ts = start()
+                    + Duration::minutes(minute)
+                    + Duration::microseconds((6_000 * i) as i64);
+                if admission.admit(ts).is_some() {
+                    kept += 1;
+                    failed += u64::from(i % 10 == 9);
+                }
+            }
+        }
+        let share = failed as f64 / kept as f64;
+        assert!(
+            (0.08..0.12).contains(&share),
+            "{failed} of {kept} sampled failed"
+        );
     }
 
     #[test]

@@ -130,10 +130,7 @@ impl ChangePoints {
     pub fn new(calls_per_false_alarm: f64) -> Self {
         Self {
             calls_per_false_alarm,
-            slices: vec![SliceDetectors::new(
-                Slice::Service,
-                calls_per_false_alarm,
-            )],
+            slices: vec![SliceDetectors::new(Slice::Service, calls_per_false_alarm)],
         }
     }
 
@@ -153,7 +150,11 @@ impl ChangePoints {
                     .is_none_or(|feature| known.contains(&feature))
             });
             for feature in known {
-                if !self.slices.iter().any(|s| s.slice == Slice::Feature(feature)) {
+                if !self
+                    .slices
+                    .iter()
+                    .any(|s| s.slice == Slice::Feature(feature))
+                {
                     self.slices.push(SliceDetectors::new(
                         Slice::Feature(feature),
                         self.calls_per_false_alarm,

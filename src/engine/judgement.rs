@@ -214,34 +214,54 @@ const MIN_CALLS_FOR_CRITICAL_CHANGE: u64 = 60;
 /// at about 3σ of evidence; a real change keeps accumulating it, a chance cluster does not.
 const INCIDENT_Z: f64 = 4.0;
 
-/// How far a metric has moved since the onset its detector found (at most one window back), and
-/// the z of that move: warn once it exceeds the smallest rise that matters for its baseline,
-/// critical once that rise is significant on enough calls.
+/// The calls behind a detector's alarm: all of them since its onset, and the recent part.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ChangeEvidence {
+    pub since_onset: WindowStats,
+    pub recent: WindowStats,
+}
+
+/// How far a metric has moved since the onset its detector found, and the z of that move: warn
+/// once it exceeds the smallest rise that matters for its baseline, critical once that rise is
+/// significant on enough calls; either only while the recent calls still show at least half
+/// the rise, so a mitigated change clears without waiting for the detector to.
 pub(super) fn judge_change(
     id: MetricId,
-    since_onset: &mut WindowStats,
+    evidence: &mut ChangeEvidence,
     baseline: BaselineStat,
 ) -> (MetricState, Option<f64>) {
     let limits = id.limits();
     match (id.measure(), baseline) {
         (Measure::Rate, BaselineStat::Rate(b)) => {
-            let r = since_onset.proportion(id);
+            let r = evidence.since_onset.proportion(id);
             let (Some(d), Some(p0)) = (rate_delta(r, b), b.rate()) else {
                 return (MetricState::Ok, None);
             };
-            let rise = if id.opens_incident() {
-                smallest_incident_rise(id, p0)
+            // A proxy that only joins incidents keeps its fixed limits.
+            let (rise, critical_rise) = if id.opens_incident() {
+                let rise = smallest_incident_rise(id, p0);
+                (rise, rise)
             } else {
-                limits.warn
+                (limits.warn, limits.critical)
             };
+            let holding = evidence
+                .recent
+                .proportion(id)
+                .rate()
+                .is_some_and(|recent| recent - p0 >= rise / 2.0);
             let significant = d.z >= INCIDENT_Z;
             // The proxies' shares swing with the mix of requests more than a coin would, so a
             // chance cluster trips their detectors more often: their warning has to be
             // significant too.
             let warn_significant = significant || id.opens_incident();
-            let state = if d.delta >= rise && significant && r.n >= MIN_CALLS_FOR_CRITICAL_CHANGE {
+            let state = if !holding || d.delta < rise {
+                MetricState::Ok
+            } else if significant
+                && r.n >= MIN_CALLS_FOR_CRITICAL_CHANGE
+                && d.delta >= critical_rise
+            {
                 MetricState::Critical
-            } else if d.delta >= rise && warn_significant && r.n >= MIN_RECENT {
+            } else if warn_significant && r.n >= MIN_RECENT {
                 MetricState::Warn
             } else {
                 MetricState::Ok
@@ -249,15 +269,19 @@ pub(super) fn judge_change(
             (state, Some(d.z))
         }
         (Measure::Latency(q), BaselineStat::Latency { value: Some(b), .. }) => {
-            let n = since_onset.succeeded();
-            let Some(r) = since_onset.latency(q) else {
+            let n = evidence.since_onset.succeeded();
+            let (Some(r), Some(recent)) =
+                (evidence.since_onset.latency(q), evidence.recent.latency(q))
+            else {
                 return (MetricState::Ok, None);
             };
-            let ratio = r / b.max(1.0);
-            let enough = n >= min_calls_for_quantile(q);
-            let state = if ratio >= limits.warn && enough && n >= MIN_CALLS_FOR_CRITICAL_CHANGE {
+            let (ratio, recent_ratio) = (r / b.max(1.0), recent / b.max(1.0));
+            let elevated = ratio >= limits.warn && recent_ratio >= limits.warn;
+            let state = if !elevated {
+                MetricState::Ok
+            } else if n >= min_calls_for_quantile(q) && n >= MIN_CALLS_FOR_CRITICAL_CHANGE {
                 MetricState::Critical
-            } else if ratio >= limits.warn && n >= MIN_RECENT {
+            } else if n >= MIN_RECENT {
                 MetricState::Warn
             } else {
                 MetricState::Ok

@@ -24,14 +24,15 @@ use chrono::{DateTime, Duration, Utc};
 
 use self::admission::Admission;
 use self::change_points::{ChangePoints, Slice, SliceAlarm};
-use self::detect::cusum::CusumAlarm;
 use self::changes::{ChangeLog, ChangeRecord};
 use self::detect::Rule;
+use self::detect::cusum::CusumAlarm;
 use self::judgement::{
-    BaselineStat, Comparison, combine, judge, judge_alert, judge_change, measure, worse_than_warn,
+    BaselineStat, ChangeEvidence, Comparison, combine, judge, judge_alert, judge_change, measure,
+    worse_than_warn,
 };
 use self::likeness::{Likeness, Side, SimilarityShift};
-use self::metrics::{Family, MetricId, MetricReading, MetricState, SliceReading};
+use self::metrics::{Family, Measure, MetricId, MetricReading, MetricState, SliceReading};
 use self::minutes::{MinuteCounts, Span};
 use self::observation::{Dimension, Interner, Observation, Symbol};
 use self::signals::Checks;
@@ -165,7 +166,7 @@ pub struct LeadMove {
     pub at: DateTime<Utc>,
     pub from: Lead,
     pub to: Lead,
-    /// "Hallucination on checkout-help (critical, z 6.2) is stronger than Latency p99 (warn, z 3.1)".
+    /// "Hallucination on checkout-help (critical, z 6.2) is worse than Latency p95 (warn, z 3.1)".
     pub reason: String,
 }
 
@@ -401,9 +402,16 @@ impl Engine {
     /// Takes in one call, and says which rate metrics it failed, for keeping failing examples.
     pub fn ingest_call_judged(&mut self, call: &Call) -> Ingested {
         let Some(weight) = self.admission.admit(call.ts) else {
-            // A call left out of the sample still shows a new prompt version or model.
+            // A call left out of the sample still counts for the cheap rates, on the detectors
+            // and in the minutes, and still shows a new prompt version or model.
+            let observation = Observation::without_content(call, &mut self.interner);
+            let raised = self.change_points.step(&observation);
+            self.minute_counts.add(&observation, &[]);
             self.changes.observe_call(call);
-            return Ingested::default();
+            return Ingested {
+                raised,
+                failed: Vec::new(),
+            };
         };
         let mut observation =
             Observation::from_call(call, &self.checks, &mut self.interner, &mut self.passages);
@@ -575,7 +583,9 @@ impl Engine {
             let rates = self.minute_counts.rates_by_value(
                 Dimension::Feature,
                 Span::ending_by(
-                    (window.to - FEATURE_BASELINE_SPAN).max(first).min(window.from),
+                    (window.to - FEATURE_BASELINE_SPAN)
+                        .max(first)
+                        .min(window.from),
                     window.to,
                 ),
             );
@@ -648,13 +658,9 @@ impl Engine {
             });
             episode.onset = Self::estimate_onset(episode, window, end, self.config.window).map(
                 |onset| match p0 {
-                    Some(p0) => refine_onset(
-                        &self.observations,
-                        (primary, lead_slice),
-                        p0,
-                        onset,
-                        end,
-                    ),
+                    Some(p0) => {
+                        refine_onset(&self.observations, (primary, lead_slice), p0, onset, end)
+                    }
                     None => onset,
                 },
             );
@@ -870,10 +876,7 @@ impl Engine {
             .flat_map(|r| alarm_parts(r))
             .map(|(part, _)| part)
             .collect();
-        let strongest = parts
-            .iter()
-            .max_by(|a, b| lead_order(a).total_cmp(&lead_order(b)))
-            .copied();
+        let strongest = parts.iter().max_by(|a, b| lead_order(a, b)).copied();
         if let Some(candidate) = strongest {
             // The lead as it stands now: an alarm that has since cleared has no strength left.
             let standing = episode.lead.map(|lead| {
@@ -890,11 +893,20 @@ impl Engine {
             match standing {
                 None => episode.lead = Some(candidate),
                 Some(current) if takes_the_lead(&candidate, &current) => {
-                    let reason = format!(
-                        "{} is stronger than {}",
-                        describe_lead(&candidate, &self.interner),
-                        describe_lead(&current, &self.interner)
-                    );
+                    let reason = if current.state.is_alarm() {
+                        format!(
+                            "{} {} {}",
+                            describe_lead(&candidate, &self.interner),
+                            outranks(&candidate, &current),
+                            describe_lead(&current, &self.interner)
+                        )
+                    } else {
+                        format!(
+                            "{} leads now that {} no longer alarms",
+                            describe_lead(&candidate, &self.interner),
+                            current.metric.label()
+                        )
+                    };
                     episode.lead_moves.push(LeadMove {
                         at: now,
                         from: current,
@@ -970,7 +982,7 @@ impl Engine {
                 let limit = judge(id, &mut windows.current, base, minutes, five);
                 let limit_z = limit_z(id, &limit);
                 let (change, change_z) = service_alarm.map_or((MetricState::Ok, None), |a| {
-                    judge_change(id, &mut self.since_onset(Slice::Service, a, now), base)
+                    judge_change(id, &mut self.since_onset(id, Slice::Service, a, now), base)
                 });
                 let (alert_state, alert_z) =
                     judge_alert_on(id, alert, windows.current.proportion(id), base);
@@ -998,7 +1010,7 @@ impl Engine {
                 let slice = Slice::Feature(*feature);
                 let base = per_metric[index];
                 let (change, change_z) = alarm_on(slice).map_or((MetricState::Ok, None), |a| {
-                    judge_change(id, &mut self.since_onset(slice, a, now), base)
+                    judge_change(id, &mut self.since_onset(id, slice, a, now), base)
                 });
                 let (alert_state, alert_z) =
                     judge_alert_on(id, alert, current.proportion(id), base);
@@ -1067,17 +1079,45 @@ impl Engine {
         }
     }
 
-    /// The calls of a slice since its detector's onset (an hour back at most), so the change is
+    /// The calls of a slice since its detector's onset (two hours back at most), so a change is
     /// neither diluted by the calls before it nor judged on the last few minutes alone, which a
-    /// quiet feature or an intermittent failure leaves thin.
+    /// quiet feature or an intermittent failure leaves thin; and the recent part of them, the
+    /// last window or the last calls carrying the metric, which says whether it still holds.
     fn since_onset(
         &self,
+        id: MetricId,
         slice: Slice,
         alarm: CusumAlarm,
         now: DateTime<Utc>,
-    ) -> WindowStats {
+    ) -> ChangeEvidence {
         let from = alarm.onset.max(now - CHANGE_LOOKBACK);
-        WindowStats::of(self::slice(&self.observations, from, now).filter(|o| slice.contains(o)))
+        let window_start = now - self.config.window;
+        let mut evidence = ChangeEvidence::default();
+        let mut carrying = 0;
+        for observation in self::slice(&self.observations, from, now)
+            .rev()
+            .filter(|o| slice.contains(o))
+        {
+            evidence.since_onset.add(observation);
+            if observation.ts >= window_start || carrying < RECENT_EVIDENCE_CALLS {
+                evidence.recent.add(observation);
+                carrying += u64::from(carries(id, observation));
+            }
+        }
+        evidence
+    }
+}
+
+/// Calls carrying a metric that tell whether its change still holds, where the last window has
+/// fewer.
+const RECENT_EVIDENCE_CALLS: u64 = 100;
+
+/// Whether a call says anything about a metric.
+fn carries(id: MetricId, observation: &Observation) -> bool {
+    match id.measure() {
+        Measure::Rate => id.is_bad(observation).is_some(),
+        Measure::Latency(_) => observation.status == CallStatus::Ok,
+        Measure::Throughput => true,
     }
 }
 
@@ -1168,19 +1208,25 @@ fn alarm_parts(reading: &MetricReading) -> Vec<(Lead, Option<DateTime<Utc>>)> {
         .collect()
 }
 
-/// Leads compare by state, then quality before transport, then the strength of the evidence.
-fn lead_rank(lead: &Lead) -> (MetricState, bool) {
-    (lead.state, lead.metric.family() == Family::Quality)
+/// Leads compare by state, then quality before transport, then a verdict on the answer (an
+/// evaluator's label, a refusal, a schema) before a proxy (groundedness, thumbs), then the order
+/// of [`MetricId::ALL`], then the evidence.
+fn lead_rank(lead: &Lead) -> (MetricState, bool, bool) {
+    let proxy = matches!(lead.metric, MetricId::Grounded | MetricId::Feedback);
+    (lead.state, lead.metric.family() == Family::Quality, !proxy)
 }
 
-/// A sortable form of [`lead_rank`] with the strength last.
-fn lead_order(lead: &Lead) -> f64 {
-    let (state, quality) = lead_rank(lead);
-    f64::from(state as u8) * 1_000.0 + f64::from(u8::from(quality)) * 100.0 + lead.z.min(99.0)
+fn lead_order(a: &Lead, b: &Lead) -> std::cmp::Ordering {
+    let telling =
+        |lead: &Lead| std::cmp::Reverse(MetricId::ALL.iter().position(|m| *m == lead.metric));
+    (lead_rank(a), telling(a))
+        .cmp(&(lead_rank(b), telling(b)))
+        .then(a.z.total_cmp(&b.z))
 }
 
-/// Whether a candidate takes the lead: it ranks higher, or it ranks the same with much
-/// stronger evidence, so the lead does not flap between two alarms of like strength.
+/// Whether a candidate takes the lead: it ranks higher, or the lead's own evidence is not yet
+/// significant and the candidate's is much stronger. Two significant alarms of one rank are one
+/// incident seen twice, and the lead stays put rather than flap between them.
 fn takes_the_lead(candidate: &Lead, current: &Lead) -> bool {
     if (candidate.metric, candidate.slice) == (current.metric, current.slice) {
         return false;
@@ -1189,8 +1235,26 @@ fn takes_the_lead(candidate: &Lead, current: &Lead) -> bool {
     if candidate_rank != current_rank {
         return candidate_rank > current_rank;
     }
-    candidate.z >= 1.5 * current.z && candidate.z >= current.z + 2.0
+    current.z < LEAD_Z && candidate.z >= 1.5 * current.z && candidate.z >= current.z + 2.0
 }
+
+/// Why a candidate took the lead, in the words of [`lead_rank`]: "is critical where" and so on.
+fn outranks(candidate: &Lead, current: &Lead) -> &'static str {
+    let ((state, quality, verdict), (was_state, was_quality, was_verdict)) =
+        (lead_rank(candidate), lead_rank(current));
+    if state != was_state {
+        "is worse than"
+    } else if quality != was_quality {
+        "is a quality failure, which comes before transport:"
+    } else if verdict != was_verdict {
+        "is a verdict on the answers, which comes before a proxy:"
+    } else {
+        "has much stronger evidence than"
+    }
+}
+
+/// Evidence this strong (in standard errors) is a real change, not a chance alarm.
+const LEAD_Z: f64 = 4.0;
 
 /// "Hallucination on checkout-help (critical, z 6.2)".
 fn describe_lead(lead: &Lead, interner: &Interner) -> String {
@@ -1385,14 +1449,15 @@ mod tests {
     }
 
     #[test]
-    fn an_alarm_holds_at_warn_while_the_effect_persists_and_clears_when_it_ends() {
+    fn an_alarm_holds_while_the_effect_persists_and_clears_when_it_ends() {
         let mut engine = engine();
         feed(&mut engine, 0, 1200, |i| i % 25 == 0, 900.0);
         let a = feed(&mut engine, 1200, 1380, |i| i % 9 < 2, 900.0);
         assert_eq!(state(&a, MetricId::Hallucination), MetricState::Critical);
-        // About 10%: not significant on its own at warn, but still 6 points over baseline.
+        // About 10%: not significant over the last window alone, but still 6 points over the
+        // baseline since the onset, which is more than the smallest rise that matters.
         let a = feed(&mut engine, 1380, 1530, |i| i % 10 == 0, 900.0);
-        assert_eq!(state(&a, MetricId::Hallucination), MetricState::Warn);
+        assert!(state(&a, MetricId::Hallucination).is_alarm());
         let a = feed(&mut engine, 1530, 1700, |i| i % 25 == 0, 900.0);
         assert_eq!(state(&a, MetricId::Hallucination), MetricState::Ok);
         assert!(

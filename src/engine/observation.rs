@@ -107,14 +107,37 @@ pub struct Observation {
 }
 
 impl Observation {
-    pub fn from_call(
-        call: &Call,
-        checks: &Checks,
-        interner: &mut Interner,
-        passages: &mut PassageTerms,
-    ) -> Self {
+    /// What is cheap to read from any call: its transport, latency, dimensions, and the labels
+    /// and feedback it carries. The content signals (refusal phrases, schema, groundedness) are
+    /// left unread, as for a call outside the engine's sample.
+    pub fn without_content(call: &Call, interner: &mut Interner) -> Self {
         let ok = call.status == CallStatus::Ok;
-        let output = call.output.as_deref().filter(|_| ok);
+        let (fields, attributes) = Self::dimensions_of(call, interner);
+        Self {
+            ts: call.ts,
+            status: call.status,
+            latency_ms: call.latency_ms,
+            hallucinated: call.eval_flag("hallucination").filter(|_| ok),
+            grounded: None,
+            should_answer: call.should_answer,
+            refused: call.eval_flag("refusal").filter(|_| ok),
+            schema_compliant: None,
+            violation: None,
+            feedback_down: call.feedback.map(|f| f == Feedback::Down),
+            similarity: None,
+            unlike: None,
+            novel_input: None,
+            fields,
+            attributes,
+            weight: 1,
+        }
+    }
+
+    /// The interned values of [`Dimension::FIELDS`] and the string attributes, sorted by key.
+    fn dimensions_of(
+        call: &Call,
+        interner: &mut Interner,
+    ) -> ([Option<Symbol>; 5], Vec<(Symbol, Symbol)>) {
         let mut intern = |value: Option<&str>| value.map(|v| interner.intern(v));
         let fields = [
             intern(call.prompt_version.as_deref()),
@@ -134,6 +157,18 @@ impl Observation {
             })
             .collect();
         attributes.sort_unstable();
+        (fields, attributes)
+    }
+
+    pub fn from_call(
+        call: &Call,
+        checks: &Checks,
+        interner: &mut Interner,
+        passages: &mut PassageTerms,
+    ) -> Self {
+        let ok = call.status == CallStatus::Ok;
+        let output = call.output.as_deref().filter(|_| ok);
+        let (fields, attributes) = Self::dimensions_of(call, interner);
         // Parsed once for both the refusal check and the schema check.
         let parsed = output.map(serde_json::from_str::<serde_json::Value>);
         let schema = call.output_schema.as_deref().or_else(|| {

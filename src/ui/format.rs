@@ -28,9 +28,24 @@ pub fn value(id: MetricId, value: Option<f64>) -> String {
 
 /// The change against baseline: points with a 95% interval for rates, a ratio for latency.
 pub fn delta(reading: &MetricReading) -> String {
-    match (reading.id.measure(), reading.delta, reading.baseline) {
+    delta_of(
+        reading.id,
+        reading.delta,
+        reading.baseline,
+        reading.half_width,
+    )
+}
+
+/// [`delta`] from its parts, for a feature's reading as for the service's.
+pub fn delta_of(
+    id: MetricId,
+    delta: Option<f64>,
+    baseline: Option<f64>,
+    half_width: Option<f64>,
+) -> String {
+    match (id.measure(), delta, baseline) {
         (_, None, _) | (_, _, None) => "—".into(),
-        (Measure::Rate, Some(d), _) => match reading.half_width {
+        (Measure::Rate, Some(d), _) => match half_width {
             // Whole points once either reaches 10, so the column holds "-34±12" whole.
             Some(h) if d.abs() >= 0.1 || h >= 0.1 => format!("{:+.0}±{:.0}", d * 100.0, h * 100.0),
             Some(h) => format!("{:+.1}±{:.1}", d * 100.0, h * 100.0),

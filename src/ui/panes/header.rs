@@ -95,9 +95,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     let stride = app.engine.sampling_stride();
     if stride > 1 {
-        // Rates stay unbiased and volumes are scaled back up; say so, since counts are sampled.
+        // Every call counts for transport, labels and feedback; the content signals are sampled.
         second.push(Span::styled(
-            format!(" · judging 1 in {stride} calls"),
+            format!(" · content: random 1 in {stride}"),
             theme.warn,
         ));
     }

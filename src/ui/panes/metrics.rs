@@ -8,7 +8,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 
 use crate::app::{App, Pane};
 use crate::engine::Assessment;
-use crate::engine::metrics::{MetricId, MetricReading, MetricState};
+use crate::engine::metrics::{MetricId, MetricReading, MetricState, SliceReading};
 use crate::ui::theme::Theme;
 use crate::ui::{focused, format, pane_block};
 
@@ -52,8 +52,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     );
     let trend_header = format!("trend {trend_width}m");
     header.extend(["baseline", "Δ pts ±95%", &trend_header, "state", "by"]);
-    // Inside the borders, less the header row.
-    let room = area.height.saturating_sub(3) as usize;
+    // Inside the borders, less the header row and a row for each feature alarming on its own.
+    let feature_rows: usize = assessment.metrics.iter().map(|r| r.slices.len()).sum();
+    let room = (area.height.saturating_sub(3) as usize).saturating_sub(feature_rows);
     let shown = shown_metrics(&assessment.metrics, room);
     let title = if shown.len() < assessment.metrics.len() {
         " Metrics · 5 min vs baseline · healthy p50/p99 folded ".to_string()
@@ -62,7 +63,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     let block = pane_block(title, focused(app, Pane::Metrics), theme);
     let inner = block.inner(area);
-    let rows = shown.iter().map(|r| row(r, wide, trend_width, theme));
+    let rows: Vec<Row> = shown
+        .iter()
+        .flat_map(|r| {
+            std::iter::once(row(r, wide, trend_width, theme))
+                .chain(r.slices.iter().map(|s| feature_row(r.id, s, wide, theme)))
+        })
+        .collect();
+    let table_rows = rows.len() as u16 + 1;
     let mut widths = vec![Constraint::Length(14), Constraint::Length(7)];
     if wide {
         widths.extend([Constraint::Length(7), Constraint::Length(7)]);
@@ -78,7 +86,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .header(Row::new(header).style(theme.muted))
         .column_spacing(1);
     frame.render_widget(block, area);
-    let table_rows = shown.len() as u16 + 1;
     let [table_area, notes_area] =
         Layout::vertical([Constraint::Length(table_rows), Constraint::Fill(1)]).areas(inner);
     frame.render_widget(table, table_area);
@@ -129,7 +136,7 @@ fn sources_note(assessment: &Assessment) -> Vec<Line<'static>> {
         schema_note(assessment),
         likeness_note(assessment),
         Line::raw(
-            "by: cusum = change-point detector since its onset · limit = last 5 min over the limit",
+            "by: cusum = change-point detector since its onset · limit = last 5 min over the limit · alert = your [alerts] threshold · └ one feature alarming on its own",
         ),
     ]
 }
@@ -187,6 +194,27 @@ fn schema_note(assessment: &Assessment) -> Line<'static> {
         "Schema violations, 15 min: {}",
         reasons.join(" · ")
     ))
+}
+
+/// A feature on which a metric alarms on its own, under the metric's row: its values over the
+/// same window against its own baseline.
+fn feature_row<'a>(id: MetricId, reading: &SliceReading, wide: bool, theme: &Theme) -> Row<'a> {
+    let style = state_style(reading.state, theme);
+    let mut cells = vec![
+        Cell::from(format::fit(&format!("└ {}", reading.feature), 14)).style(style),
+        Cell::from(format::value(id, reading.now)).style(style),
+    ];
+    if wide {
+        cells.extend([Cell::from(""), Cell::from("")]);
+    }
+    cells.extend([
+        Cell::from(format::value(id, reading.baseline)).style(theme.muted),
+        Cell::from(format::delta_of(id, reading.delta, reading.baseline, None)).style(style),
+        Cell::from(format!("{} calls", reading.samples)).style(theme.muted),
+        Cell::from(format::state(reading.state)).style(style),
+        Cell::from(reading.rule.map_or("", |r| r.label())).style(theme.muted),
+    ]);
+    Row::new(cells)
 }
 
 fn row<'a>(reading: &MetricReading, wide: bool, trend_width: usize, theme: &Theme) -> Row<'a> {
