@@ -5,6 +5,7 @@ pub mod assistant;
 pub mod generate;
 pub mod rng;
 pub mod scenario;
+pub mod slow_burn;
 
 use std::collections::BTreeMap;
 
