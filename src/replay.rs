@@ -11,7 +11,7 @@ use crate::engine::metrics::{Family, MetricId, MetricState};
 use crate::engine::signals::drift::{MmdTest, VocabularyDrift};
 use crate::engine::signals::refusal::RefusalPhrases;
 use crate::engine::signals::schema::{SchemaRegistry, ViolationCount};
-use crate::engine::triage::{Category, Recommendation, Triage, Verdict};
+use crate::engine::triage::{Category, Headline, Pattern, Recommendation, Triage, Verdict};
 use crate::engine::{Assessment, Engine, EngineConfig, InputDrift};
 use crate::model::{Call, Change, ChangeKind, ChangeOrigin};
 use crate::sim::scenario::Scenario;
@@ -279,6 +279,9 @@ impl Replay {
             declared_at: None,
             classified_at: None,
             primary_metric: None,
+            headline_evidence: Vec::new(),
+            would_decide: Vec::new(),
+            intermittency: None,
             steps: Vec::new(),
             ranking: Vec::new(),
             changes,
@@ -297,18 +300,26 @@ impl Replay {
                 ..base
             };
         };
-        let leading = triage.leading();
+        // With no cause named there is no category, and so no confidence in one.
+        let (category, confidence) = match &triage.headline {
+            Headline::Cause(leading) => (leading.category.key(), leading.confidence),
+            Headline::Unexplained { .. } => ("unexplained", 0.0),
+            Headline::InsufficientData { .. } => ("insufficient_data", 0.0),
+        };
         TriageReport {
-            category: leading.category.key().into(),
-            confidence: to_thousandths(leading.confidence),
+            category: category.into(),
+            confidence: to_thousandths(confidence),
             onset: Some(triage.onset),
             detected_at: Some(declared.first_alarm),
             declared_at: Some(declared.declared_at),
             classified_at: declared
                 .conclusion
-                .filter(|(c, _)| *c == leading.category)
+                .filter(|(c, _)| c.key() == category)
                 .map(|(_, at)| at),
             primary_metric: Some(triage.primary.key().into()),
+            headline_evidence: triage.headline_evidence(),
+            would_decide: triage.would_decide().to_vec(),
+            intermittency: triage.pattern.as_ref().map(IntermittencyReport::from),
             steps: triage
                 .steps
                 .iter()
@@ -380,12 +391,39 @@ pub struct TriageReport {
     pub declared_at: Option<DateTime<Utc>>,
     pub classified_at: Option<DateTime<Utc>>,
     pub primary_metric: Option<String>,
+    /// How much of the episode the failure affected, then, with no cause named, why not.
+    pub headline_evidence: Vec<String>,
+    /// With `unexplained`: what evidence would name the cause.
+    pub would_decide: Vec<String>,
+    pub intermittency: Option<IntermittencyReport>,
     pub steps: Vec<StepReport>,
     pub ranking: Vec<RankReport>,
     pub changes: Vec<ChangeReport>,
     pub recommendation: Option<Recommendation>,
     pub blast_radius: Vec<String>,
     pub metrics: BTreeMap<String, MetricReport>,
+}
+
+/// The primary metric minute by minute since the onset.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IntermittencyReport {
+    pub metric: String,
+    pub since: DateTime<Utc>,
+    pub affected_minutes: usize,
+    pub minutes: usize,
+    pub in_bursts: Option<bool>,
+}
+
+impl From<&Pattern> for IntermittencyReport {
+    fn from(pattern: &Pattern) -> Self {
+        Self {
+            metric: pattern.metric.key().into(),
+            since: pattern.since,
+            affected_minutes: pattern.affected_minutes,
+            minutes: pattern.minutes,
+            in_bursts: pattern.in_bursts,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -84,10 +84,14 @@ pub fn render(report: &TriageReport) -> String {
             t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
         })
     };
+    let confidence = match report.category.as_str() {
+        "unexplained" => "every step ruled out".to_string(),
+        "insufficient_data" => "too few calls since the onset to decide".to_string(),
+        _ => format!("{:.0}% confidence", report.confidence * 100.0),
+    };
     let mut text = format!(
-        "category     {} ({:.0}% confidence)\nonset        {}\ndetected     {}\ndeclared     {}\nclassified   {}\n",
+        "category     {} ({confidence})\nonset        {}\ndetected     {}\ndeclared     {}\nclassified   {}\n",
         report.category,
-        report.confidence * 100.0,
         time(report.onset),
         time(report.detected_at),
         time(report.declared_at),
@@ -95,6 +99,15 @@ pub fn render(report: &TriageReport) -> String {
     );
     if let Some(r) = &report.recommendation {
         text.push_str(&format!("recommended  {}\n", r.text));
+    }
+    for (label, lines) in [
+        ("evidence", &report.headline_evidence),
+        ("would decide", &report.would_decide),
+    ] {
+        for (i, line) in lines.iter().enumerate() {
+            let label = if i == 0 { label } else { "" };
+            text.push_str(&format!("{label:<12} {line}\n"));
+        }
     }
     for (i, step) in report.steps.iter().enumerate() {
         text.push_str(&format!(

@@ -1,11 +1,12 @@
 //! Infrastructure: transport failures or latency, consistent rather than intermittent, with the
-//! quality of the calls that succeed unchanged.
+//! quality of the calls that succeed unchanged. A quality failure whose minutes are not the
+//! transport's is not infrastructure, however the transport fared in others.
 
-use super::{Evidence, StepOutcome, Verdict, hm, pct};
+use super::{Evidence, Pattern, StepOutcome, Verdict, hm, pct};
 use crate::engine::metrics::{Family, MetricId};
 use crate::engine::minutes::Span;
 
-pub(super) fn step(e: &Evidence) -> StepOutcome {
+pub(super) fn step(e: &Evidence, primary: MetricId, pattern: Option<&Pattern>) -> StepOutcome {
     let base = e
         .minutes
         .transport(Span::ending_by(e.baseline.from, e.baseline.to));
@@ -41,15 +42,16 @@ pub(super) fn step(e: &Evidence) -> StepOutcome {
         return (verdict, lines);
     }
     let mut minutes = 0;
-    let mut affected = 0;
-    for minute in e.minutes.transport_by_minute(Span::within(e.onset, e.end)) {
+    let mut affected_minutes = Vec::new();
+    for (start, _, minute, _) in e.minutes.each_minute(Span::within(e.onset, e.end)) {
         minutes += 1;
         let fail = minute.failed.rate().unwrap_or(0.0);
         let p95 = minute.latency.percentile(0.95).unwrap_or(0.0);
         if fail >= base_fail + 0.05 || p95 >= 1.5 * base_p95 {
-            affected += 1;
+            affected_minutes.push(start);
         }
     }
+    let affected = affected_minutes.len();
     if minutes < 3 {
         return (
             Verdict::InsufficientData,
@@ -65,7 +67,7 @@ pub(super) fn step(e: &Evidence) -> StepOutcome {
         .filter(|m| m.family() == Family::Quality && **m != MetricId::Similarity)
         .map(|m| m.label())
         .collect();
-    let pattern = format!(
+    let transport_pattern = format!(
         "{affected} of {minutes} min since {} affected: {}",
         hm(e.onset),
         if consistent {
@@ -79,15 +81,34 @@ pub(super) fn step(e: &Evidence) -> StepOutcome {
     } else {
         format!("quality moved too: {}", quality.join(", "))
     };
-    // Under a fifth of the minutes affected: the transport alarm was passing, not the cause.
-    let verdict = if consistent && quality.is_empty() {
+    let mut lines = vec![summary, format!("{transport_pattern}; {quality_line}")];
+    // A quality failure in minutes the transport was fine is not the transport's doing.
+    let apart = pattern
+        .filter(|p| primary.family() == Family::Quality && p.affected_minutes > 0)
+        .map(|p| {
+            let shared = p
+                .affected
+                .iter()
+                .filter(|m| affected_minutes.contains(m))
+                .count();
+            (p, shared)
+        })
+        .filter(|(p, shared)| shared * 2 < p.affected_minutes && !above_limit);
+    let verdict = if let Some((p, shared)) = apart {
+        lines.push(format!(
+            "{} affected {} minutes, {shared} of them with transport failures: not the cause",
+            p.metric.label(),
+            p.affected_minutes
+        ));
+        Verdict::RuledOut
+    } else if consistent && quality.is_empty() {
         Verdict::Likely
     } else if affected * 5 < minutes && !above_limit {
+        // Under a fifth of the minutes affected: the transport alarm was passing, not the cause.
         Verdict::RuledOut
     } else {
         Verdict::Suspect
     };
-    let mut lines = vec![summary, format!("{pattern}; {quality_line}")];
     lines.extend(infra);
     (verdict, lines)
 }

@@ -2,8 +2,10 @@
 //! the evidence behind it, then a ranked category with a confidence and the first mitigation.
 
 mod data;
+mod headline;
 mod infrastructure;
 mod model;
+mod pattern;
 mod prompt;
 mod ranking;
 
@@ -13,6 +15,8 @@ use std::fmt;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+pub use self::headline::Headline;
+pub use self::pattern::Pattern;
 pub use self::ranking::{Ranked, Recommendation};
 use super::InputDrift;
 use super::changes::ChangeRecord;
@@ -21,7 +25,7 @@ use super::minutes::{MinuteCounts, Span};
 use super::observation::{Dimension, Interner, Observation, Symbol};
 use super::stats::{Proportion, rate_delta};
 use super::{BaselineWindow, Episode, slice};
-use crate::model::{ChangeKind, InfraReading};
+use crate::model::{ChangeKind, InfraReading, MitigationKind};
 
 pub use crate::model::Category;
 
@@ -71,7 +75,12 @@ pub struct Triage {
     pub prompt_change: Option<PromptChange>,
     /// Every category, the most likely first, with confidences that sum to one.
     pub ranking: Vec<Ranked>,
-    /// The first mitigation for the leading category, once one is likely.
+    /// What the triage says in one line: a cause, unexplained, or not yet enough calls.
+    pub headline: Headline,
+    /// How the primary metric's failure spread over the minutes since the onset.
+    pub pattern: Option<Pattern>,
+    /// The first mitigation for the leading category once one is likely, or the kill switch
+    /// when nothing explains the failure.
     pub recommendation: Option<Recommendation>,
     /// Where the excess of each alarming metric lies, one line per concentrated segment.
     pub blast_radius: Vec<String>,
@@ -86,9 +95,35 @@ impl Triage {
             .map(|s| s.category)
     }
 
-    /// The leading category and its confidence.
-    pub fn leading(&self) -> Ranked {
-        self.ranking[0]
+    /// The mitigation the triage points to: the likely cause's first one, or, when nothing
+    /// explains the failure, the kill switch, which stops the bleeding whatever the cause.
+    pub fn mitigation(&self) -> Option<MitigationKind> {
+        match self.headline {
+            Headline::Unexplained { .. } => Some(MitigationKind::KillSwitch),
+            Headline::Cause(_) | Headline::InsufficientData { .. } => {
+                self.conclusion().map(Category::first_mitigation)
+            }
+        }
+    }
+
+    /// The lines behind the headline: how much of the episode the failure affected, then why
+    /// nothing explains it or what the steps still wait for.
+    pub fn headline_evidence(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self.pattern.iter().map(Pattern::line).collect();
+        match &self.headline {
+            Headline::Cause(_) => {}
+            Headline::Unexplained { evidence, .. } => lines.extend(evidence.iter().cloned()),
+            Headline::InsufficientData { waiting } => lines.extend(waiting.iter().cloned()),
+        }
+        lines
+    }
+
+    /// What would name the cause when nothing explains the failure; empty otherwise.
+    pub fn would_decide(&self) -> &[String] {
+        match &self.headline {
+            Headline::Unexplained { would_decide, .. } => would_decide,
+            Headline::Cause(_) | Headline::InsufficientData { .. } => &[],
+        }
     }
 
     pub fn step(&self, category: Category) -> &Step {
@@ -126,9 +161,10 @@ const MIN_CALLS_SINCE_ONSET: usize = 30;
 pub fn assess(evidence: &Evidence) -> Triage {
     let primary = evidence.episode.primary();
     let since_onset = slice(evidence.observations, evidence.onset, evidence.end).len();
+    let pattern = pattern::pattern(evidence, primary);
     let prompt = prompt::step(evidence, primary);
     let mut verdicts = vec![
-        infrastructure::step(evidence),
+        infrastructure::step(evidence, primary, pattern.as_ref()),
         model::step(evidence, primary),
         prompt.0,
     ];
@@ -165,13 +201,16 @@ pub fn assess(evidence: &Evidence) -> Triage {
         })
         .collect();
     let ranking = ranking::rank(&steps);
-    let recommendation = ranking::recommend(evidence, &steps, ranking[0]);
+    let headline = headline::headline(evidence, &steps, ranking[0], primary);
+    let recommendation = ranking::recommend(evidence, &steps, &headline);
     Triage {
         onset: evidence.onset,
         primary,
         steps,
         prompt_change: prompt.1,
         ranking,
+        headline,
+        pattern,
         recommendation,
         blast_radius: blast_radius(evidence),
     }
@@ -332,3 +371,6 @@ fn dominant<'a>(e: &'a Evidence, dimension: Dimension, span: Span) -> Option<&'a
         .max_by_key(|((_, value), count)| (*count, std::cmp::Reverse(*value)))
         .map(|((_, value), _)| e.interner.name(value))
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Category, Evidence, Step, Verdict, candidates, dominant, model};
+use super::{Category, Evidence, Headline, Step, Verdict, candidates, dominant, model};
 use crate::engine::minutes::Span;
 use crate::engine::observation::Dimension;
 use crate::model::{ChangeKind, MitigationKind};
@@ -50,8 +50,26 @@ pub(super) fn rank(steps: &[Step]) -> Vec<Ranked> {
     ranking
 }
 
-/// The first mitigation, once the leading category is likely.
-pub(super) fn recommend(e: &Evidence, steps: &[Step], leading: Ranked) -> Option<Recommendation> {
+/// The first mitigation once the leading category is likely; when nothing explains the failure,
+/// the kill switch, the one mitigation that needs no cause.
+pub(super) fn recommend(
+    e: &Evidence,
+    steps: &[Step],
+    headline: &Headline,
+) -> Option<Recommendation> {
+    let leading = match headline {
+        Headline::Cause(leading) => leading,
+        Headline::Unexplained { .. } => {
+            let (target, text) = kill_switch(e)?;
+            return Some(Recommendation {
+                kind: MitigationKind::KillSwitch,
+                target,
+                to: None,
+                text: format!("{text} while the cause is unknown"),
+            });
+        }
+        Headline::InsufficientData { .. } => return None,
+    };
     let step = steps.iter().find(|s| s.category == leading.category)?;
     if step.verdict != Verdict::Likely {
         return None;
@@ -72,9 +90,7 @@ pub(super) fn recommend(e: &Evidence, steps: &[Step], leading: Ranked) -> Option
             (change.target.clone(), Some(to), text)
         }
         Category::Infrastructure | Category::Data => {
-            let feature =
-                dominant(e, Dimension::Feature, Span::through(e.onset, e.end))?.to_string();
-            let text = format!("kill switch for {feature}: serve the fallback");
+            let (feature, text) = kill_switch(e)?;
             (feature, None, text)
         }
     };
@@ -84,4 +100,11 @@ pub(super) fn recommend(e: &Evidence, steps: &[Step], leading: Ranked) -> Option
         to,
         text,
     })
+}
+
+/// The kill switch for the feature with the most calls since the onset, and its line.
+fn kill_switch(e: &Evidence) -> Option<(String, String)> {
+    let feature = dominant(e, Dimension::Feature, Span::through(e.onset, e.end))?.to_string();
+    let text = format!("kill switch for {feature}: serve the fallback");
+    Some((feature, text))
 }

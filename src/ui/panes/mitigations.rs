@@ -88,8 +88,7 @@ fn lines<'a>(app: &App, theme: &Theme, width: usize) -> Vec<Line<'a>> {
     let suggested = app
         .triage
         .as_ref()
-        .and_then(|t| t.conclusion())
-        .map(|c| c.first_mitigation())
+        .and_then(|t| t.mitigation())
         .filter(|kind| {
             bleeding
                 && !app.applied.contains(kind)

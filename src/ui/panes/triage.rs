@@ -8,7 +8,8 @@ use ratatui::widgets::Paragraph;
 
 use crate::app::keymap::{self, Command};
 use crate::app::{App, Pane};
-use crate::engine::triage::{Category, Step, Verdict};
+use crate::engine::triage::{Category, Headline, Step, Verdict};
+use crate::model::MitigationKind;
 use crate::ui::theme::Theme;
 use crate::ui::{focused, format, pane_block};
 
@@ -54,42 +55,49 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     let width = area.width.saturating_sub(5) as usize;
     let mut lines = Vec::new();
-    let headline = match triage.conclusion() {
-        Some(category) => {
-            let kind = category.first_mitigation();
-            let verifying = app.verification.as_ref().is_some_and(|v| v.kind == kind);
-            let advice = if verifying {
-                format!("{kind} applied, verifying")
-            } else if app.applied.contains(&kind) {
-                format!("{kind} applied")
-            } else {
-                let what = triage
-                    .recommendation
-                    .as_ref()
-                    .map_or(kind.to_string(), |r| r.text.clone());
-                // Without a backend that can do it, the key would do nothing: it is advice.
-                let can_act = app.plan(kind).is_some_and(|p| p.unavailable.is_none());
-                if app.settings.read_only || !can_act {
-                    format!("advice: {what}")
-                } else {
-                    format!("{} {what}", keymap::label_for(Command::Mitigate(kind)))
-                }
-            };
-            format!(
-                "→ {} {:.0}% · {advice}",
-                category.to_string().to_uppercase(),
-                triage.leading().confidence * 100.0
-            )
+    // What the triage's mitigation is doing, or the key (or, without a backend, the advice).
+    let advice = |kind: MitigationKind| {
+        if app.verification.as_ref().is_some_and(|v| v.kind == kind) {
+            return format!("{kind} applied, verifying");
         }
-        // Every step ruled out: the evidence names no cause, and a leading guess would mislead.
-        None if triage.steps.iter().all(|s| s.verdict == Verdict::RuledOut) => {
-            "→ no cause found: every step is ruled out; watch whether the alarm holds".to_string()
+        if app.applied.contains(&kind) {
+            return format!("{kind} applied");
         }
-        None => format!(
-            "→ nothing likely yet; leading: {} {:.0}%",
-            triage.leading().category,
-            triage.leading().confidence * 100.0
+        let what = triage
+            .recommendation
+            .as_ref()
+            .map_or(kind.to_string(), |r| r.text.clone());
+        // Without a backend that can do it, the key would do nothing: it is advice.
+        let can_act = app.plan(kind).is_some_and(|p| p.unavailable.is_none());
+        if app.settings.read_only || !can_act {
+            format!("advice: {what}")
+        } else {
+            format!("{} {what}", keymap::label_for(Command::Mitigate(kind)))
+        }
+    };
+    let headline = match (&triage.headline, triage.conclusion()) {
+        (Headline::Cause(leading), Some(category)) => format!(
+            "→ {} {:.0}% · {}",
+            category.to_string().to_uppercase(),
+            leading.confidence * 100.0,
+            advice(category.first_mitigation())
         ),
+        (Headline::Cause(leading), None) => format!(
+            "→ nothing likely yet; leading: {} {:.0}%",
+            leading.category,
+            leading.confidence * 100.0
+        ),
+        // Every step ruled out: a leading guess would mislead; the kill switch needs no cause.
+        (Headline::Unexplained { .. }, _) => {
+            let stop = triage
+                .mitigation()
+                .map(|kind| format!(" · to stop the bleeding: {}", advice(kind)))
+                .unwrap_or_default();
+            format!("→ UNEXPLAINED: every step is ruled out{stop}")
+        }
+        (Headline::InsufficientData { waiting }, _) => {
+            format!("→ too early to tell: {}", waiting.join("; "))
+        }
     };
     let headline_style = if triage.conclusion().is_some() {
         theme.critical
@@ -108,6 +116,28 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ),
         theme.muted,
     ));
+    // The metric and the onset are on the line above: the minutes are what is left to say.
+    if let Some(p) = &triage.pattern {
+        let extent = format!(
+            "affected {} of {} minutes{}",
+            p.affected_minutes,
+            p.minutes,
+            p.shape()
+        );
+        for text in format::wrap(&extent, width + 3, "  ") {
+            lines.push(Line::styled(text, theme.muted));
+        }
+    }
+    if !triage.would_decide().is_empty() {
+        lines.push(Line::styled("What would decide it", theme.warn));
+        for text in triage
+            .would_decide()
+            .iter()
+            .flat_map(|e| format::wrap(e, width, "  "))
+        {
+            lines.push(Line::styled(format!("   {text}"), theme.text));
+        }
+    }
     let evidence_lines = |step: &Step| -> Vec<String> {
         step.evidence
             .iter()

@@ -9,6 +9,7 @@ use ratatui::widgets::Paragraph;
 use super::open_box;
 use crate::app::App;
 use crate::app::editing::RecordField;
+use crate::engine::triage::Headline;
 use crate::ui::format;
 use crate::ui::theme::Theme;
 
@@ -31,12 +32,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selected: usize, theme: &T
             RecordField::RootCause => match incident.root_cause {
                 Some(category) => (category.to_string(), theme.text),
                 None => {
-                    let hint = app
-                        .triage
-                        .as_ref()
-                        .and_then(|t| t.conclusion())
-                        .map(|c| format!("not set (the triage points to {})", c.key()))
-                        .unwrap_or_else(|| "not set: the postmortem requires one".into());
+                    let hint = match app.triage.as_ref() {
+                        Some(t) if matches!(t.headline, Headline::Unexplained { .. }) => {
+                            "not set (the triage found nothing that explains it)".into()
+                        }
+                        Some(t) => t
+                            .conclusion()
+                            .map(|c| format!("not set (the triage points to {})", c.key()))
+                            .unwrap_or_else(|| "not set: the postmortem requires one".into()),
+                        None => "not set: the postmortem requires one".into(),
+                    };
                     (format!("— {hint}"), theme.warn)
                 }
             },

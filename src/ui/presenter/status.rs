@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, BorderType, Padding, Paragraph};
 
 use super::{big, shown_triage};
 use crate::app::App;
-use crate::engine::triage::Verdict;
+use crate::engine::triage::Headline;
 use crate::model::{Role, Severity, Status};
 use crate::redact::redact;
 use crate::ui::format;
@@ -135,35 +135,29 @@ fn hypothesis(app: &App, theme: &Theme) -> (String, Style) {
             theme.muted,
         );
     };
-    let confidence = |category| {
-        triage
-            .ranking
-            .iter()
-            .find(|r| r.category == category)
-            .map_or(0.0, |r| r.confidence * 100.0)
-    };
-    match triage.conclusion() {
-        Some(category) => (
+    match (&triage.headline, triage.conclusion()) {
+        (Headline::Cause(leading), Some(category)) => (
             format!(
                 "{} · likely, {:.0}% confidence",
                 category.to_string().to_uppercase(),
-                confidence(category)
+                leading.confidence * 100.0
             ),
             theme.critical,
         ),
-        None if triage.steps.iter().all(|s| s.verdict == Verdict::RuledOut) => {
-            ("no cause found: every step is ruled out".into(), theme.warn)
+        (Headline::Cause(leading), None) => (
+            format!(
+                "nothing likely yet · leading {} at {:.0}%",
+                leading.category,
+                leading.confidence * 100.0
+            ),
+            theme.warn,
+        ),
+        (Headline::Unexplained { .. }, _) => {
+            ("UNEXPLAINED · every step is ruled out".into(), theme.warn)
         }
-        None => {
-            let leading = triage.leading();
-            (
-                format!(
-                    "nothing likely yet · leading {} at {:.0}%",
-                    leading.category,
-                    leading.confidence * 100.0
-                ),
-                theme.warn,
-            )
-        }
+        (Headline::InsufficientData { waiting }, _) => (
+            format!("too early to tell · {}", waiting.join("; ")),
+            theme.muted,
+        ),
     }
 }

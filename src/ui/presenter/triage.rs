@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Paragraph};
 
 use super::shown_triage;
 use crate::app::App;
-use crate::engine::triage::{Category, Triage, Verdict};
+use crate::engine::triage::{Category, Headline, Triage, Verdict};
 use crate::redact::redact;
 use crate::ui::format;
 use crate::ui::format::fit;
@@ -50,7 +50,21 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let room = usize::from(inner.height)
         .saturating_sub(triage.steps.len())
         .saturating_sub(next.len());
-    let evidence = evidence_lines(triage, width, room);
+    // With every step ruled out, what would decide it comes before their evidence.
+    let decide: Vec<String> = if triage.would_decide().is_empty() {
+        Vec::new()
+    } else {
+        std::iter::once("what would decide it:".to_string())
+            .chain(
+                triage
+                    .would_decide()
+                    .iter()
+                    .map(|line| fit(&format!("  {}", redact(line)), width)),
+            )
+            .take(room)
+            .collect()
+    };
+    let evidence = evidence_lines(triage, width, room - decide.len());
     let mut lines = Vec::new();
     for (i, (step, evidence)) in triage.steps.iter().zip(evidence).enumerate() {
         let (word, style) = verdict(step.verdict, theme);
@@ -67,6 +81,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 .map(|text| Line::styled(text, theme.text)),
         );
     }
+    lines.extend(
+        decide
+            .into_iter()
+            .map(|text| Line::styled(text, theme.warn)),
+    );
     let next_style = theme.accent.add_modifier(Modifier::BOLD);
     lines.extend(next.into_iter().map(|text| Line::styled(text, next_style)));
     frame.render_widget(Paragraph::new(lines).block(block), area);
@@ -132,9 +151,10 @@ fn two_lines(text: &str, width: usize) -> Vec<String> {
     }
 }
 
-/// The first mitigation for the likely cause, and whether it is under way.
+/// The first mitigation for the likely cause, or the kill switch when nothing explains the
+/// failure, and whether it is under way.
 fn next_step(app: &App, triage: &Triage) -> Option<String> {
-    let kind = triage.conclusion()?.first_mitigation();
+    let kind = triage.mitigation()?;
     if app.verification.as_ref().is_some_and(|v| v.kind == kind) {
         return Some(format!("→ {kind} applied, verifying"));
     }
@@ -145,5 +165,8 @@ fn next_step(app: &App, triage: &Triage) -> Option<String> {
         .recommendation
         .as_ref()
         .map_or(kind.to_string(), |r| r.text.clone());
-    Some(format!("→ next: {what}"))
+    Some(match triage.headline {
+        Headline::Unexplained { .. } => format!("→ UNEXPLAINED · to stop the bleeding: {what}"),
+        Headline::Cause(_) | Headline::InsufficientData { .. } => format!("→ next: {what}"),
+    })
 }
