@@ -503,6 +503,164 @@ mod tests {
         assert_eq!(log.records()[0].origin, ChangeOrigin::Feed);
     }
 
+    mod outputs {
+        use chrono::{DateTime, Duration, Utc};
+
+        use super::super::*;
+        use crate::engine::style_shift::traffic::{Conditions, calls, start};
+
+        const FEATURES: [&str; 2] = ["support-answer", "search-summary"];
+        /// 14:12, when the provider's update goes live.
+        const UPDATE_MINUTE: i64 = 132;
+
+        fn update_at() -> DateTime<Utc> {
+            start() + Duration::minutes(UPDATE_MINUTE)
+        }
+
+        /// Two features' calls, the update live from 14:12, served as `served(minute)` says.
+        fn updated(seed: u64, served: fn(i64) -> Option<&'static str>) -> Vec<Call> {
+            calls(seed, &FEATURES, (0, 160), move |minute, _| Conditions {
+                updated: minute >= UPDATE_MINUTE,
+                served: served(minute),
+                ..Conditions::default()
+            })
+        }
+
+        fn observe(log: &mut ChangeLog, calls: &[Call]) {
+            for call in calls {
+                log.observe_call(call);
+            }
+        }
+
+        fn model_change(ts: DateTime<Utc>) -> Change {
+            serde_json::from_value(serde_json::json!({
+                "ts": ts.to_rfc3339(), "kind": "model_change", "target": "gpt-4o",
+                "from": "gpt-4o-2024-08-06", "to": "gpt-4o-2024-11-20", "author": "provider"
+            }))
+            .unwrap()
+        }
+
+        #[test]
+        fn a_model_update_that_kept_its_name_is_logged_with_its_evidence() {
+            let mut log = ChangeLog::default();
+            observe(&mut log, &updated(1, |_| None));
+            let [record] = log.records() else {
+                panic!("{:#?}", log.records());
+            };
+            let change = &record.change;
+            assert_eq!(record.origin, ChangeOrigin::InferredFromBehaviour);
+            assert_eq!(
+                (change.kind, change.target.as_str(), change.transition()),
+                (
+                    ChangeKind::ModelChange,
+                    "gpt-4o",
+                    "→ outputs changed".into()
+                )
+            );
+            assert!((change.ts - update_at()).abs() <= Duration::minutes(3));
+            let evidence = record.evidence().unwrap();
+            assert!(evidence.starts_with("gpt-4o outputs 1."), "{evidence}");
+            assert_eq!(
+                record.summary(),
+                format!("model gpt-4o → outputs changed (inferred from outputs: {evidence})")
+            );
+        }
+
+        #[test]
+        fn a_served_model_change_at_the_same_time_names_it_instead() {
+            let mut log = ChangeLog::default();
+            observe(
+                &mut log,
+                &updated(2, |minute| {
+                    Some(if minute >= UPDATE_MINUTE {
+                        "gpt-4o-2024-11-20"
+                    } else {
+                        "gpt-4o-2024-08-06"
+                    })
+                }),
+            );
+            let [record] = log.records() else {
+                panic!("{:#?}", log.records());
+            };
+            assert_eq!(record.origin, ChangeOrigin::InferredFromCalls);
+            assert_eq!(
+                record.change.transition(),
+                "gpt-4o-2024-08-06 → gpt-4o-2024-11-20"
+            );
+        }
+
+        #[test]
+        fn a_served_model_change_seen_minutes_later_replaces_it() {
+            let mut log = ChangeLog::default();
+            // The gateway reports the alias as the served model until 14:20.
+            let calls = updated(3, |minute| match minute {
+                ..140 => Some("gpt-4o"),
+                _ => Some("gpt-4o-2024-11-20"),
+            });
+            let renamed = start() + Duration::minutes(140);
+            let (before, after) = calls.split_at(calls.partition_point(|c| c.ts < renamed));
+            observe(&mut log, before);
+            assert_eq!(
+                log.records().iter().map(|r| r.origin).collect::<Vec<_>>(),
+                [ChangeOrigin::InferredFromBehaviour]
+            );
+            observe(&mut log, after);
+            let [record] = log.records() else {
+                panic!("{:#?}", log.records());
+            };
+            assert_eq!(record.origin, ChangeOrigin::InferredFromCalls);
+            assert_eq!(record.change.transition(), "gpt-4o → gpt-4o-2024-11-20");
+            assert_eq!(record.id, 1, "the inferred change's id is kept");
+        }
+
+        #[test]
+        fn a_feed_record_of_the_update_replaces_it() {
+            let mut log = ChangeLog::default();
+            observe(&mut log, &updated(4, |_| None));
+            let inferred = log.records()[0].clone();
+            assert!(log.record_feed(model_change(update_at())).is_none());
+            let [record] = log.records() else {
+                panic!("{:#?}", log.records());
+            };
+            assert_eq!(record.origin, ChangeOrigin::Feed);
+            assert_eq!(record.id, inferred.id);
+            // A record that came first is not inferred again.
+            let mut log = ChangeLog::default();
+            log.record_feed(model_change(update_at()));
+            observe(&mut log, &updated(4, |_| None));
+            assert_eq!(log.records().len(), 1, "{:#?}", log.records());
+        }
+
+        #[test]
+        fn a_prompt_deploy_from_a_feed_explains_the_shift_of_its_feature() {
+            // One feature alone on its model, its calls saying no prompt version, and the
+            // deploy making its answers brief.
+            let brief = |seed| {
+                calls(seed, &FEATURES[..1], (0, 200), |minute, _| Conditions {
+                    brief: minute >= UPDATE_MINUTE,
+                    ..Conditions::default()
+                })
+            };
+            let mut unannounced = ChangeLog::default();
+            observe(&mut unannounced, &brief(5));
+            assert_eq!(unannounced.records().len(), 1, "the test needs a shift");
+            let mut announced = ChangeLog::default();
+            let deploy: Change = serde_json::from_value(serde_json::json!({
+                "ts": update_at().to_rfc3339(), "kind": "prompt_deploy",
+                "target": "support-answer", "from": "v1", "to": "v1-brief"
+            }))
+            .unwrap();
+            announced.record_feed(deploy);
+            observe(&mut announced, &brief(5));
+            assert_eq!(
+                announced.records().len(),
+                1,
+                "only the deploy: {:#?}",
+                announced.records()
+            );
+        }
+    }
+
     #[test]
     fn an_announced_prompt_deploy_is_not_inferred_again() {
         let mut log = ChangeLog::default();

@@ -15,7 +15,7 @@ pub mod observation;
 pub mod segments;
 pub mod signals;
 pub mod stats;
-mod style_shift;
+pub(crate) mod style_shift;
 pub mod triage;
 mod window;
 

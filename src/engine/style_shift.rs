@@ -74,9 +74,9 @@ pub(crate) fn release_margin() -> Duration {
     Duration::minutes(30)
 }
 
-/// Inputs that moved this long before the onset of an output shift explain it.
+/// Inputs whose shift began this long before the onset of an output shift explain it.
 fn input_margin() -> Duration {
-    Duration::minutes(5)
+    Duration::minutes(3)
 }
 
 /// A feature whose outputs shifted; the change log says whether a release explains it.
@@ -143,7 +143,8 @@ impl StyleWatch {
 
     /// Whether the newest shift and others of its model make a model change: on at least two
     /// features and half of those active, or on the only active one with two signals and its
-    /// inputs watched.
+    /// inputs watched. Shifts make one change when their onsets are close and they moved the
+    /// same way in one respect at least (longer, shorter, openings or closings).
     fn corroborate(&mut self, now: DateTime<Utc>) -> Option<StyleChange> {
         let newest = self.shifts.last()?;
         let model = newest.model.clone();
@@ -151,6 +152,7 @@ impl StyleWatch {
         for shift in self.shifts.iter().rev() {
             if shift.model == model
                 && (shift.onset - newest.onset).abs() <= coincidence()
+                && shift.signals.shares(newest.signals)
                 && !together.iter().any(|s| s.feature == shift.feature)
             {
                 together.push(shift);
@@ -172,7 +174,8 @@ impl StyleWatch {
         }
         let mut onsets: Vec<DateTime<Utc>> = together.iter().map(|s| s.onset).collect();
         onsets.sort();
-        let ts = onsets[(onsets.len() - 1) / 2];
+        // The upper median: a CUSUM's excursion can begin early by chance, never late.
+        let ts = onsets[onsets.len() / 2];
         let mut features: Vec<String> = together.iter().map(|s| s.feature.clone()).collect();
         features.sort();
         let evidence = describe(&model, ts, &together, active.len());
@@ -313,23 +316,36 @@ struct FeatureShift {
 /// Which output CUSUMs crossed their threshold.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Signals {
-    length: bool,
+    longer: bool,
+    shorter: bool,
     opening: bool,
     closing: bool,
 }
 
 impl Signals {
+    fn flags(self) -> [bool; 4] {
+        [self.longer, self.shorter, self.opening, self.closing]
+    }
+
     fn count(self) -> usize {
-        usize::from(self.length) + usize::from(self.opening) + usize::from(self.closing)
+        self.flags().into_iter().filter(|f| *f).count()
     }
 
     fn any(self) -> bool {
         self.count() > 0
     }
 
+    fn shares(self, other: Self) -> bool {
+        self.flags()
+            .into_iter()
+            .zip(other.flags())
+            .any(|(a, b)| a && b)
+    }
+
     fn union(self, other: Self) -> Self {
         Self {
-            length: self.length || other.length,
+            longer: self.longer || other.longer,
+            shorter: self.shorter || other.shorter,
             opening: self.opening || other.opening,
             closing: self.closing || other.closing,
         }
@@ -732,12 +748,12 @@ struct Detectors {
 
 impl Detectors {
     /// Steps every detector; returns the output signals past their threshold with the earliest
-    /// onset among them, and whether an input guard alarmed (it then starts over).
+    /// onset among them, and the onset of an input guard's alarm (the guard then starts over).
     fn step(
         &mut self,
         reference: &Reference,
         style: &CallStyle,
-    ) -> (Signals, Option<DateTime<Utc>>, bool) {
+    ) -> (Signals, Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
         let ts = style.ts;
         let octile = reference.lengths.bin(style.bytes);
         self.longer.step(reference.lengths.longer[octile], ts);
@@ -750,7 +766,7 @@ impl Detectors {
                 cusum.step(phrases.ratio(phrase.hash), ts);
             }
         }
-        let mut inputs_moved = false;
+        let mut inputs_moved = None;
         if let (Some(reference), Some(input)) = (&reference.input, &style.input) {
             let octile = reference.lengths.bin(input.bytes);
             for (cusum, evidence) in [
@@ -762,26 +778,21 @@ impl Detectors {
                 ),
             ] {
                 cusum.step(evidence, ts);
-                if cusum.score >= INPUT_ALARM {
-                    inputs_moved = true;
+                if let Some(since) = cusum.crossed(INPUT_ALARM) {
+                    inputs_moved = Some(since);
                     *cusum = Cusum::default();
                 }
             }
         }
-        let length = self
-            .longer
-            .crossed(OUTPUT_ALARM)
-            .into_iter()
-            .chain(self.shorter.crossed(OUTPUT_ALARM))
-            .min();
-        let opening = self.opening.crossed(OUTPUT_ALARM);
-        let closing = self.closing.crossed(OUTPUT_ALARM);
+        let crossed = [&self.longer, &self.shorter, &self.opening, &self.closing]
+            .map(|cusum| cusum.crossed(OUTPUT_ALARM));
         let signals = Signals {
-            length: length.is_some(),
-            opening: opening.is_some(),
-            closing: closing.is_some(),
+            longer: crossed[0].is_some(),
+            shorter: crossed[1].is_some(),
+            opening: crossed[2].is_some(),
+            closing: crossed[3].is_some(),
         };
-        let onset = [length, opening, closing].into_iter().flatten().min();
+        let onset = crossed.into_iter().flatten().min();
         (signals, onset, inputs_moved)
     }
 }
@@ -821,7 +832,8 @@ struct Slice {
     pending: Option<Reference>,
     learning: Learning,
     detectors: Detectors,
-    inputs_moved_at: Option<DateTime<Utc>>,
+    /// When the inputs' latest shift began, by an input guard's alarm.
+    inputs_moved_since: Option<DateTime<Utc>>,
     alarm: Option<Alarm>,
     recent: std::collections::VecDeque<RecentCall>,
 }
@@ -840,7 +852,7 @@ impl Slice {
             pending: None,
             learning: Learning::default(),
             detectors: Detectors::default(),
-            inputs_moved_at: None,
+            inputs_moved_since: None,
             alarm: None,
             recent: std::collections::VecDeque::with_capacity(RECENT_CALLS),
         }
@@ -864,8 +876,8 @@ impl Slice {
         });
         if let Some(reference) = &self.reference {
             let (signals, onset, inputs_moved) = self.detectors.step(reference, style);
-            if inputs_moved {
-                self.inputs_moved_at = Some(style.ts);
+            if inputs_moved.is_some() {
+                self.inputs_moved_since = inputs_moved;
             }
             if let Some(alarm) = self.alarm.as_mut() {
                 alarm.signals = alarm.signals.union(signals);
@@ -894,8 +906,8 @@ impl Slice {
     fn conclude(&self, alarm: Alarm, now: DateTime<Utc>) -> Option<FeatureShift> {
         let reference = self.reference.as_ref()?;
         let inputs_moved = self
-            .inputs_moved_at
-            .is_some_and(|at| at >= alarm.onset - input_margin());
+            .inputs_moved_since
+            .is_some_and(|since| since >= alarm.onset - input_margin());
         if inputs_moved || !alarm.signals.any() {
             return None;
         }
@@ -960,7 +972,7 @@ impl Slice {
         self.pending = None;
         self.learning = Learning::default();
         self.detectors = Detectors::default();
-        self.inputs_moved_at = None;
+        self.inputs_moved_since = None;
         self.alarm = None;
         self.recent.clear();
     }

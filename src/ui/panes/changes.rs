@@ -37,27 +37,32 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let text_width = usize::from(area.width.saturating_sub(2 + FIXED_COLUMNS)).max(1);
     let rows = changes.iter().rev().map(|record| {
         let c = &record.change;
-        let origin = match record.origin {
-            ChangeOrigin::InferredFromCalls => "seen in calls",
-            ChangeOrigin::InferredFromBehaviour => "inferred from outputs",
-            ChangeOrigin::Feed => c.author.as_deref().unwrap_or("feed"),
-        };
         let style = if record.is_mitigation() {
             theme.accent
         } else {
             theme.text
         };
+        let origin = match record.origin {
+            ChangeOrigin::InferredFromCalls => Some("seen in calls"),
+            // Named at the head of the evidence, on the lines below.
+            ChangeOrigin::InferredFromBehaviour => None,
+            ChangeOrigin::Feed => Some(c.author.as_deref().unwrap_or("feed")),
+        };
+        let change = format!("{} {}", c.target, c.transition());
         let mut lines = vec![Line::styled(
-            format!("{} {} · {origin}", c.target, c.transition()),
+            match origin {
+                Some(origin) => format!("{change} · {origin}"),
+                None => change,
+            },
             style,
         )];
         if let Some(evidence) = record.evidence() {
-            // The target is on the line above.
+            // "gpt-4o outputs 1.6× longer since …": the model is on the line above.
             let evidence = evidence
-                .strip_prefix(&format!("{} ", c.target))
+                .strip_prefix(&format!("{} outputs ", c.target))
                 .unwrap_or(evidence);
             lines.extend(
-                evidence_lines(evidence, text_width)
+                evidence_lines(&format!("inferred from outputs: {evidence}"), text_width)
                     .into_iter()
                     .map(|line| Line::styled(line, theme.muted)),
             );
@@ -86,7 +91,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 /// The evidence wrapped to the column, at most [`EVIDENCE_LINES`] lines, the last cut with "…".
 fn evidence_lines(evidence: &str, width: usize) -> Vec<String> {
-    let mut lines = format::wrap(evidence, width, "  ");
+    let mut lines = format::wrap(evidence, width, "");
     if lines.len() > EVIDENCE_LINES {
         lines.truncate(EVIDENCE_LINES);
         let last = &mut lines[EVIDENCE_LINES - 1];
@@ -94,4 +99,64 @@ fn evidence_lines(evidence: &str, width: usize) -> Vec<String> {
         *last = last.chars().take(keep).collect::<String>() + "…";
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::FixedOffset;
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use super::draw;
+    use crate::app::{Action, App, Settings};
+    use crate::engine::signals::schema::SchemaRegistry;
+    use crate::engine::style_shift::traffic::{Conditions, calls, start};
+    use crate::engine::{Engine, EngineConfig};
+    use crate::ui::theme::Theme;
+
+    #[test]
+    fn a_change_inferred_from_outputs_shows_its_evidence_under_it() {
+        let settings = Settings {
+            actor: "test".into(),
+            source: "test".into(),
+            read_only: false,
+            dry_run: false,
+            speed: None,
+            present: false,
+            local_offset: FixedOffset::east_opt(0).expect("UTC"),
+            drill: None,
+        };
+        let engine = Engine::new(EngineConfig::default(), SchemaRegistry::default());
+        let mut app = App::new(settings, engine, start());
+        let calls = calls(
+            1,
+            &["support-answer", "search-summary"],
+            (0, 150),
+            |minute, _| Conditions {
+                updated: minute >= 132,
+                ..Conditions::default()
+            },
+        );
+        for chunk in calls.chunks(15) {
+            let now = chunk.last().expect("a chunk has calls").ts;
+            app.update(Action::Observed {
+                now,
+                wall: now,
+                calls: chunk.to_vec(),
+                changes: vec![],
+            });
+        }
+        let mut terminal = Terminal::new(TestBackend::new(60, 6)).expect("test terminal");
+        terminal
+            .draw(|frame| draw(frame, frame.area(), &app, &Theme::dark()))
+            .expect("draw");
+        insta::assert_snapshot!(terminal.backend(), @r#"
+        "┌ Changes · newest first · age · Enter: diff ──────────────┐"
+        "│14:12:05 model  gpt-4o → outputs changed            17m53s│"
+        "│                inferred from outputs: 1.4× longer        │"
+        "│                since 14:12 on 2 of 2 features            │"
+        "│                (tokens_out 49 → 70), opening 'Sur…       │"
+        "└──────────────────────────────────────────────────────────┘"
+        "#);
+    }
 }
