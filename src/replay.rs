@@ -243,7 +243,9 @@ impl Replay {
                 from: r.change.from.clone(),
                 to: r.change.to.clone(),
                 author: r.change.author.clone(),
-                seen_in_calls: r.origin == ChangeOrigin::InferredFromCalls,
+                seen_in_calls: r.origin != ChangeOrigin::Feed,
+                inferred_from_outputs: r.origin == ChangeOrigin::InferredFromBehaviour,
+                evidence: r.evidence().map(str::to_string),
             })
             .collect();
         let mut metrics = metric_reports(self.declared.as_ref(), self.latest.as_ref());
@@ -449,6 +451,10 @@ pub struct ChangeReport {
     pub to: Option<String>,
     pub author: Option<String>,
     pub seen_in_calls: bool,
+    /// A model update that kept its name, inferred from a shift in the outputs' style.
+    pub inferred_from_outputs: bool,
+    /// What the outputs showed, for a change inferred from them.
+    pub evidence: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

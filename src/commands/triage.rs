@@ -149,7 +149,9 @@ pub fn render(report: &TriageReport) -> String {
                 c.target,
                 c.from.as_deref().unwrap_or("?"),
                 c.to.as_deref().unwrap_or("?"),
-                if c.seen_in_calls {
+                if c.inferred_from_outputs {
+                    " (inferred from outputs)"
+                } else if c.seen_in_calls {
                     " (seen in calls)"
                 } else {
                     ""

@@ -1,15 +1,20 @@
-//! The change log: changes announced by a feed, and changes the calls themselves reveal
-//! (a new prompt version, a new served model under the same alias).
+//! The change log: changes announced by a feed, changes the calls themselves reveal (a new
+//! prompt version, a new served model under the same alias), and model updates that kept their
+//! name, inferred from a shift in the outputs' style (see `style_shift`).
 
 use std::collections::VecDeque;
 
 use chrono::Duration;
 use foldhash::{HashMap, HashSet};
 
+use super::style_shift::{StyleWatch, Suspect};
 use crate::model::{Call, Change, ChangeKind, ChangeOrigin};
 
 /// Who flightdeck names as the author of the changes its own mitigations make.
 pub const MITIGATION_AUTHOR: &str = "flightdeck";
+
+/// The `to` of a model change inferred from outputs: the new model has no name to show.
+pub const OUTPUTS_CHANGED: &str = "outputs changed";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangeRecord {
@@ -24,12 +29,27 @@ impl ChangeRecord {
         self.change.author.as_deref() == Some(MITIGATION_AUTHOR)
     }
 
+    /// What the outputs showed, for a change inferred from their behaviour.
+    pub fn evidence(&self) -> Option<&str> {
+        match self.origin {
+            ChangeOrigin::InferredFromBehaviour => self.change.note.as_deref(),
+            ChangeOrigin::Feed | ChangeOrigin::InferredFromCalls => None,
+        }
+    }
+
     /// One line for the changes pane and the timeline.
     pub fn summary(&self) -> String {
         let change = &self.change;
         let mut line = format!("{} {} {}", change.kind, change.target, change.transition());
         match self.origin {
             ChangeOrigin::InferredFromCalls => line.push_str(" (seen in calls)"),
+            ChangeOrigin::InferredFromBehaviour => {
+                line.push_str(" (inferred from outputs");
+                if let Some(evidence) = self.evidence() {
+                    line.push_str(&format!(": {evidence}"));
+                }
+                line.push(')');
+            }
             ChangeOrigin::Feed => {
                 if let Some(author) = &change.author {
                     line.push_str(&format!(" by {author}"));
@@ -55,6 +75,7 @@ pub struct ChangeLog {
     /// whose calls alternate between two versions, reveals each version once.
     seen: HashMap<String, HashSet<String>>,
     mixes: HashMap<String, AttributeMix>,
+    style: StyleWatch,
 }
 
 /// Calls over which the mix of an attribute's values is judged.
@@ -178,7 +199,29 @@ impl ChangeLog {
             *inferred = record;
             return None;
         }
+        // flightdeck's own pin explains nothing the outputs showed before it.
+        if !record.is_mitigation() && self.replace_behaviour(&record).is_some() {
+            return None;
+        }
         Some(self.insert(record))
+    }
+
+    /// Replaces the model change inferred from outputs that `record` names better (a feed's or
+    /// the served model's, for the same alias within minutes), keeping its id; returns the id.
+    fn replace_behaviour(&mut self, record: &ChangeRecord) -> Option<u64> {
+        if record.change.kind != ChangeKind::ModelChange {
+            return None;
+        }
+        let at = self.records.iter().position(|r| {
+            r.origin == ChangeOrigin::InferredFromBehaviour
+                && r.change.target == record.change.target
+                && (r.change.ts - record.change.ts).abs() <= same_change_window()
+        })?;
+        let id = self.records.remove(at).id;
+        let mut record = record.clone();
+        record.id = id;
+        self.place(record);
+        Some(id)
     }
 
     /// Looks at a call for a change nobody announced; returns the inferred change, if any.
@@ -186,7 +229,47 @@ impl ChangeLog {
         let served = self.observe_served_model(call);
         let prompt = self.observe_prompt_version(call);
         let mix = self.observe_input_mix(call);
-        served.or(prompt).or(mix)
+        let style = self.observe_output_style(call);
+        served.or(prompt).or(mix).or(style)
+    }
+
+    /// A model update that kept its name: the outputs of the features sharing a requested model
+    /// shifted at one time, with no release and no input change to explain it. A model change
+    /// already logged for the alias within minutes names it better.
+    fn observe_output_style(&mut self, call: &Call) -> Option<ChangeRecord> {
+        let records = &self.records;
+        let inferred = self
+            .style
+            .observe(call, |suspect| release_explains(records, suspect))?;
+        if self.records.iter().any(|r| {
+            r.change.kind == ChangeKind::ModelChange
+                && r.change.target == inferred.model
+                && (r.change.ts - inferred.ts).abs() <= same_change_window()
+        }) {
+            return None;
+        }
+        let feature = match inferred.features.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        };
+        let change = Change {
+            ts: inferred.ts,
+            kind: ChangeKind::ModelChange,
+            target: inferred.model,
+            from: None,
+            to: Some(OUTPUTS_CHANGED.into()),
+            feature,
+            author: None,
+            note: Some(inferred.evidence),
+            text_from: None,
+            text_to: None,
+            extra: Default::default(),
+        };
+        Some(self.insert(ChangeRecord {
+            id: 0,
+            change,
+            origin: ChangeOrigin::InferredFromBehaviour,
+        }))
     }
 
     /// A value new to an attribute's usual mix that takes a fifth of the recent calls.
@@ -275,23 +358,52 @@ impl ChangeLog {
             text_to: None,
             extra: Default::default(),
         };
-        self.insert(ChangeRecord {
+        let record = ChangeRecord {
             id: 0,
             change,
             origin: ChangeOrigin::InferredFromCalls,
-        })
+        };
+        match self.replace_behaviour(&record) {
+            Some(id) => ChangeRecord { id, ..record },
+            None => self.insert(record),
+        }
     }
 
-    /// Keeps the log in time order even when a feed delivers late.
+    /// Gives the record the next id and logs it.
     fn insert(&mut self, mut record: ChangeRecord) -> ChangeRecord {
         self.next_id += 1;
         record.id = self.next_id;
+        self.place(record.clone());
+        record
+    }
+
+    /// Keeps the log in time order even when a feed delivers late.
+    fn place(&mut self, record: ChangeRecord) {
         let at = self
             .records
             .partition_point(|r| r.change.ts <= record.change.ts);
-        self.records.insert(at, record.clone());
-        record
+        self.records.insert(at, record);
     }
+}
+
+/// Whether a release touching the suspect feature explains the shift in its outputs: its
+/// prompt deployed, a new value in its inputs' mix, or a deploy, flag or config change that
+/// names it or names no feature (a service-wide one), in the window before the shift.
+fn release_explains(records: &[ChangeRecord], suspect: &Suspect) -> bool {
+    records.iter().any(|r| {
+        let c = &r.change;
+        let names_feature = c.feature.as_deref() == Some(suspect.feature)
+            || c.target == suspect.feature
+            || Some(c.target.as_str()) == suspect.prompt;
+        let touches = match c.kind {
+            ChangeKind::PromptDeploy | ChangeKind::InputMix => names_feature,
+            ChangeKind::FlagChange | ChangeKind::Deploy | ChangeKind::ConfigChange => {
+                names_feature || c.feature.is_none()
+            }
+            ChangeKind::ModelChange => false,
+        };
+        touches && c.ts >= suspect.from && c.ts <= suspect.to
+    })
 }
 
 #[cfg(test)]
@@ -389,6 +501,164 @@ mod tests {
         assert!(log.record_feed(feed).is_none());
         assert_eq!(log.records().len(), 1);
         assert_eq!(log.records()[0].origin, ChangeOrigin::Feed);
+    }
+
+    mod outputs {
+        use chrono::{DateTime, Duration, Utc};
+
+        use super::super::*;
+        use crate::engine::style_shift::traffic::{Conditions, calls, start};
+
+        const FEATURES: [&str; 2] = ["support-answer", "search-summary"];
+        /// 14:12, when the provider's update goes live.
+        const UPDATE_MINUTE: i64 = 132;
+
+        fn update_at() -> DateTime<Utc> {
+            start() + Duration::minutes(UPDATE_MINUTE)
+        }
+
+        /// Two features' calls, the update live from 14:12, served as `served(minute)` says.
+        fn updated(seed: u64, served: fn(i64) -> Option<&'static str>) -> Vec<Call> {
+            calls(seed, &FEATURES, (0, 160), move |minute, _| Conditions {
+                updated: minute >= UPDATE_MINUTE,
+                served: served(minute),
+                ..Conditions::default()
+            })
+        }
+
+        fn observe(log: &mut ChangeLog, calls: &[Call]) {
+            for call in calls {
+                log.observe_call(call);
+            }
+        }
+
+        fn model_change(ts: DateTime<Utc>) -> Change {
+            serde_json::from_value(serde_json::json!({
+                "ts": ts.to_rfc3339(), "kind": "model_change", "target": "gpt-4o",
+                "from": "gpt-4o-2024-08-06", "to": "gpt-4o-2024-11-20", "author": "provider"
+            }))
+            .unwrap()
+        }
+
+        #[test]
+        fn a_model_update_that_kept_its_name_is_logged_with_its_evidence() {
+            let mut log = ChangeLog::default();
+            observe(&mut log, &updated(1, |_| None));
+            let [record] = log.records() else {
+                panic!("{:#?}", log.records());
+            };
+            let change = &record.change;
+            assert_eq!(record.origin, ChangeOrigin::InferredFromBehaviour);
+            assert_eq!(
+                (change.kind, change.target.as_str(), change.transition()),
+                (
+                    ChangeKind::ModelChange,
+                    "gpt-4o",
+                    "→ outputs changed".into()
+                )
+            );
+            assert!((change.ts - update_at()).abs() <= Duration::minutes(3));
+            let evidence = record.evidence().unwrap();
+            assert!(evidence.starts_with("gpt-4o outputs 1."), "{evidence}");
+            assert_eq!(
+                record.summary(),
+                format!("model gpt-4o → outputs changed (inferred from outputs: {evidence})")
+            );
+        }
+
+        #[test]
+        fn a_served_model_change_at_the_same_time_names_it_instead() {
+            let mut log = ChangeLog::default();
+            observe(
+                &mut log,
+                &updated(2, |minute| {
+                    Some(if minute >= UPDATE_MINUTE {
+                        "gpt-4o-2024-11-20"
+                    } else {
+                        "gpt-4o-2024-08-06"
+                    })
+                }),
+            );
+            let [record] = log.records() else {
+                panic!("{:#?}", log.records());
+            };
+            assert_eq!(record.origin, ChangeOrigin::InferredFromCalls);
+            assert_eq!(
+                record.change.transition(),
+                "gpt-4o-2024-08-06 → gpt-4o-2024-11-20"
+            );
+        }
+
+        #[test]
+        fn a_served_model_change_seen_minutes_later_replaces_it() {
+            let mut log = ChangeLog::default();
+            // The gateway reports the alias as the served model until 14:20.
+            let calls = updated(3, |minute| match minute {
+                ..140 => Some("gpt-4o"),
+                _ => Some("gpt-4o-2024-11-20"),
+            });
+            let renamed = start() + Duration::minutes(140);
+            let (before, after) = calls.split_at(calls.partition_point(|c| c.ts < renamed));
+            observe(&mut log, before);
+            assert_eq!(
+                log.records().iter().map(|r| r.origin).collect::<Vec<_>>(),
+                [ChangeOrigin::InferredFromBehaviour]
+            );
+            observe(&mut log, after);
+            let [record] = log.records() else {
+                panic!("{:#?}", log.records());
+            };
+            assert_eq!(record.origin, ChangeOrigin::InferredFromCalls);
+            assert_eq!(record.change.transition(), "gpt-4o → gpt-4o-2024-11-20");
+            assert_eq!(record.id, 1, "the inferred change's id is kept");
+        }
+
+        #[test]
+        fn a_feed_record_of_the_update_replaces_it() {
+            let mut log = ChangeLog::default();
+            observe(&mut log, &updated(4, |_| None));
+            let inferred = log.records()[0].clone();
+            assert!(log.record_feed(model_change(update_at())).is_none());
+            let [record] = log.records() else {
+                panic!("{:#?}", log.records());
+            };
+            assert_eq!(record.origin, ChangeOrigin::Feed);
+            assert_eq!(record.id, inferred.id);
+            // A record that came first is not inferred again.
+            let mut log = ChangeLog::default();
+            log.record_feed(model_change(update_at()));
+            observe(&mut log, &updated(4, |_| None));
+            assert_eq!(log.records().len(), 1, "{:#?}", log.records());
+        }
+
+        #[test]
+        fn a_prompt_deploy_from_a_feed_explains_the_shift_of_its_feature() {
+            // One feature alone on its model, its calls saying no prompt version, and the
+            // deploy making its answers brief.
+            let brief = |seed| {
+                calls(seed, &FEATURES[..1], (0, 200), |minute, _| Conditions {
+                    brief: minute >= UPDATE_MINUTE,
+                    ..Conditions::default()
+                })
+            };
+            let mut unannounced = ChangeLog::default();
+            observe(&mut unannounced, &brief(5));
+            assert_eq!(unannounced.records().len(), 1, "the test needs a shift");
+            let mut announced = ChangeLog::default();
+            let deploy: Change = serde_json::from_value(serde_json::json!({
+                "ts": update_at().to_rfc3339(), "kind": "prompt_deploy",
+                "target": "support-answer", "from": "v1", "to": "v1-brief"
+            }))
+            .unwrap();
+            announced.record_feed(deploy);
+            observe(&mut announced, &brief(5));
+            assert_eq!(
+                announced.records().len(),
+                1,
+                "only the deploy: {:#?}",
+                announced.records()
+            );
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod observation;
 pub mod segments;
 pub mod signals;
 pub mod stats;
+pub(crate) mod style_shift;
 pub mod triage;
 mod window;
 

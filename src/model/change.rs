@@ -32,12 +32,14 @@ impl fmt::Display for ChangeKind {
     }
 }
 
-/// Where the cockpit learned of a change: a feed said so, or the calls themselves showed it.
+/// Where the cockpit learned of a change: a feed said so, the calls themselves showed it (a new
+/// value in a field), or their outputs' behaviour did (a model update that kept its name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeOrigin {
     Feed,
     InferredFromCalls,
+    InferredFromBehaviour,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
