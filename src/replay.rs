@@ -281,6 +281,8 @@ impl Replay {
             declared_at: None,
             classified_at: None,
             primary_metric: None,
+            slice: None,
+            lead_moves: Vec::new(),
             headline_evidence: Vec::new(),
             would_decide: Vec::new(),
             intermittency: None,
@@ -319,6 +321,23 @@ impl Replay {
                 .filter(|(c, _)| c.key() == category)
                 .map(|(_, at)| at),
             primary_metric: Some(triage.primary.key().into()),
+            slice: triage.slice.clone(),
+            lead_moves: declared
+                .last
+                .as_ref()
+                .and_then(|a| a.episode.as_ref())
+                .map(|e| {
+                    e.lead_moves
+                        .iter()
+                        .map(|m| LeadMoveReport {
+                            at: m.at,
+                            from: m.from.metric.key().into(),
+                            to: m.to.metric.key().into(),
+                            reason: m.reason.clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
             headline_evidence: triage.headline_evidence(),
             would_decide: triage.would_decide().to_vec(),
             intermittency: triage.pattern.as_ref().map(IntermittencyReport::from),
@@ -393,6 +412,11 @@ pub struct TriageReport {
     pub declared_at: Option<DateTime<Utc>>,
     pub classified_at: Option<DateTime<Utc>>,
     pub primary_metric: Option<String>,
+    /// The feature the primary metric alarmed on by itself; `null` when it alarmed over the
+    /// whole service.
+    pub slice: Option<String>,
+    /// Each time a stronger alarm took over the triage, and why.
+    pub lead_moves: Vec<LeadMoveReport>,
     /// How much of the episode the failure affected, then, with no cause named, why not.
     pub headline_evidence: Vec<String>,
     /// With `unexplained`: what evidence would name the cause.
@@ -404,6 +428,16 @@ pub struct TriageReport {
     pub recommendation: Option<Recommendation>,
     pub blast_radius: Vec<String>,
     pub metrics: BTreeMap<String, MetricReport>,
+}
+
+/// A stronger alarm took over the triage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeadMoveReport {
+    pub at: DateTime<Utc>,
+    /// The metric keys of the alarm that led, and of the one that leads since.
+    pub from: String,
+    pub to: String,
+    pub reason: String,
 }
 
 /// The primary metric minute by minute since the onset.

@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 
 use foldhash::HashMap;
 
-use super::{Evidence, StepOutcome, Verdict, concentrated, hm, pct, shown};
+use super::{Evidence, StepOutcome, Verdict, concentrated, hm, pct, shown, slice};
 use crate::engine::InputDrift;
 use crate::engine::metrics::MetricId;
 use crate::engine::minutes::Span;
 use crate::engine::observation::{Dimension, Symbol};
-use crate::engine::stats::Proportion;
+use crate::engine::stats::{Proportion, rate_delta};
 
 /// Each dimension's values with their shares of the calls that carry the dimension.
 fn shares(calls: HashMap<(Dimension, Symbol), u64>) -> BTreeMap<Dimension, BTreeMap<Symbol, f64>> {
@@ -44,6 +44,14 @@ fn new_term_share(
 }
 
 pub(super) fn step(e: &Evidence, metric: MetricId, explained: bool) -> StepOutcome {
+    if let Some(lines) = drifted_part_of_the_feature(e, metric) {
+        let verdict = if explained {
+            Verdict::Suspect
+        } else {
+            Verdict::Likely
+        };
+        return (verdict, lines);
+    }
     let mut new_segments = Vec::new();
     let mut largest_shift: Option<(Dimension, Symbol, f64)> = None;
     // The input side of a call: what it carries in its attributes, and which feature sent it.
@@ -174,6 +182,102 @@ pub(super) fn step(e: &Evidence, metric: MetricId, explained: bool) -> StepOutco
             ),
         ],
     )
+}
+
+/// A part of the lead feature's traffic new since the onset, on which the failure concentrates:
+/// inputs unlike the baseline's, or an attribute value (a new tenant) the baseline hardly had.
+/// A tenth of one feature's traffic is a sliver of the service's, lost in the service-wide mix.
+fn drifted_part_of_the_feature(e: &Evidence, metric: MetricId) -> Option<Vec<String>> {
+    let feature = e.episode.primary_slice().feature()?;
+    let of_feature = |from, to| {
+        slice(e.observations, from, to).filter(move |o| o.dimension(Dimension::Feature) == Some(feature))
+    };
+    let name = e.interner.name(feature);
+    // Inputs unlike the baseline's: a tenth by construction, more once the inputs move.
+    let novel_share = |from, to| {
+        let mut share = Proportion::default();
+        of_feature(from, to)
+            .filter_map(|o| o.novel_input)
+            .for_each(|novel| share.add(novel));
+        share
+    };
+    let (before, after) = (
+        novel_share(e.baseline.from, e.baseline.to),
+        novel_share(e.onset, e.end),
+    );
+    let split = |part: &dyn Fn(&crate::engine::observation::Observation) -> bool| {
+        let (mut inside, mut outside) = (Proportion::default(), Proportion::default());
+        for o in of_feature(e.onset, e.end) {
+            if let Some(bad) = metric.is_bad(o) {
+                if part(o) { inside.add(bad) } else { outside.add(bad) }
+            }
+        }
+        (inside, outside)
+    };
+    let moved = rate_delta(after, before).is_some_and(|d| d.delta >= 0.05 && d.z >= 3.0);
+    if moved {
+        let (novel, familiar) = split(&|o| o.novel_input == Some(true));
+        if concentrated(metric, novel, familiar) {
+            return Some(vec![
+                format!(
+                    "{} of {name}'s inputs since {} unlike the baseline's (base {})",
+                    pct(after.rate()),
+                    hm(e.onset),
+                    pct(before.rate())
+                ),
+                format!(
+                    "{} {} on them vs {} on the rest",
+                    metric.label(),
+                    pct(shown(metric, novel)),
+                    pct(shown(metric, familiar))
+                ),
+            ]);
+        }
+    }
+    // An attribute value that is new to the feature: at least a tenth of its calls since the
+    // onset, under 2% of its baseline.
+    let values = |from, to| {
+        let mut counts: HashMap<(Symbol, Symbol), u64> = HashMap::default();
+        let mut calls = 0u64;
+        for o in of_feature(from, to) {
+            calls += 1;
+            for pair in &o.attributes {
+                *counts.entry(*pair).or_default() += 1;
+            }
+        }
+        (counts, calls.max(1) as f64)
+    };
+    let (base_counts, base_calls) = values(e.baseline.from, e.baseline.to);
+    let (recent_counts, recent_calls) = values(e.onset, e.end);
+    let mut fresh: Vec<((Symbol, Symbol), f64)> = recent_counts
+        .iter()
+        .map(|(pair, count)| (*pair, *count as f64 / recent_calls))
+        .filter(|(pair, share)| {
+            *share >= 0.10
+                && base_counts.get(pair).map_or(0.0, |c| *c as f64 / base_calls) < 0.02
+        })
+        .collect();
+    fresh.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    fresh.into_iter().find_map(|((key, value), share)| {
+        let (inside, outside) = split(&|o| o.attributes.contains(&(key, value)));
+        concentrated(metric, inside, outside).then(|| {
+            vec![
+                format!(
+                    "new {}={} on {name}: {:.0}% of its calls since {}",
+                    e.interner.name(key),
+                    e.interner.name(value),
+                    share * 100.0,
+                    hm(e.onset)
+                ),
+                format!(
+                    "{} {} there vs {} on the rest of {name}",
+                    metric.label(),
+                    pct(shown(metric, inside)),
+                    pct(shown(metric, outside))
+                ),
+            ]
+        })
+    })
 }
 
 /// "inputs 14:15–14:40: MMD² 0.052 > 0.011 (p 0.005, drifted), vocabulary JS 0.21; vanished:

@@ -47,7 +47,8 @@ pub(super) fn step(e: &Evidence, primary: MetricId, pattern: Option<&Pattern>) -
         minutes += 1;
         let fail = minute.failed.rate().unwrap_or(0.0);
         let p95 = minute.latency.percentile(0.95).unwrap_or(0.0);
-        if fail >= base_fail + 0.05 || p95 >= 1.5 * base_p95 {
+        // The transport rates' warn limit: a quiet provider failure moves a minute by points.
+        if fail >= base_fail + MetricId::Errors.limits().warn || p95 >= 1.5 * base_p95 {
             affected_minutes.push(start);
         }
     }
@@ -101,7 +102,9 @@ pub(super) fn step(e: &Evidence, primary: MetricId, pattern: Option<&Pattern>) -
             p.affected_minutes
         ));
         Verdict::RuledOut
-    } else if consistent && quality.is_empty() {
+    } else if quality.is_empty() && (consistent || primary.family() == Family::Transport) {
+        // A transport alarm leading with the answers unchanged is the provider's, whether it
+        // comes steadily or in bursts: its detector has already told it from chance.
         Verdict::Likely
     } else if affected * 5 < minutes && !above_limit {
         // Under a fifth of the minutes affected: the transport alarm was passing, not the cause.

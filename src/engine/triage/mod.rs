@@ -71,6 +71,8 @@ pub struct PromptChange {
 pub struct Triage {
     pub onset: DateTime<Utc>,
     pub primary: MetricId,
+    /// The feature the primary metric alarms on by itself, when the lead is one feature's.
+    pub slice: Option<String>,
     pub steps: Vec<Step>,
     pub prompt_change: Option<PromptChange>,
     /// Every category, the most likely first, with confidences that sum to one.
@@ -206,6 +208,11 @@ pub fn assess(evidence: &Evidence) -> Triage {
     Triage {
         onset: evidence.onset,
         primary,
+        slice: evidence
+            .episode
+            .primary_slice()
+            .feature()
+            .map(|feature| evidence.interner.name(feature).to_string()),
         steps,
         prompt_change: prompt.1,
         ranking,
@@ -311,8 +318,26 @@ fn candidates<'a>(
     let from = e.onset - before;
     let to = e.onset + e.onset_tolerance;
     e.changes.iter().filter(move |r| {
-        r.change.kind == kind && !r.is_mitigation() && r.change.ts >= from && r.change.ts <= to
+        r.change.kind == kind
+            && !r.is_mitigation()
+            && r.change.ts >= from
+            && r.change.ts <= to
+            && reaches_the_lead(e, r)
     })
+}
+
+/// Whether a change can touch the feature the lead alarm is on: a change made to another
+/// feature cannot cause a regression confined to this one. A change that names no feature, or a
+/// lead over the whole service, keeps every change in view.
+fn reaches_the_lead(e: &Evidence, record: &ChangeRecord) -> bool {
+    let Some(feature) = e.episode.primary_slice().feature() else {
+        return true;
+    };
+    record
+        .change
+        .feature
+        .as_deref()
+        .is_none_or(|name| e.interner.lookup(name) == Some(feature))
 }
 
 /// The first change of a kind after the onset tolerance and before the end of the evidence,
@@ -323,6 +348,7 @@ fn too_late<'a>(e: &'a Evidence, kind: ChangeKind) -> Option<&'a ChangeRecord> {
             && !r.is_mitigation()
             && r.change.ts > e.onset + e.onset_tolerance
             && r.change.ts <= e.end
+            && reaches_the_lead(e, r)
     })
 }
 

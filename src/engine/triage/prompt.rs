@@ -75,9 +75,20 @@ pub(super) fn step(e: &Evidence, metric: MetricId) -> (StepOutcome, Option<Promp
         None,
         Span::ending_by(e.baseline.from, e.baseline.to),
     );
+    // Healthy means measurably better than the same version since the onset: a quiet feature's
+    // onset is found late, and its run before the estimate may hold the failure already.
+    let since_onset = segment_rate(
+        e,
+        metric,
+        Dimension::PromptVersion,
+        new,
+        Span::through(e.onset, e.end),
+    );
+    let better_before = rate_delta(since_onset, healthy_run).is_some_and(|d| d.z >= 3.0);
     if e.onset - c.ts >= Duration::minutes(20)
         && healthy_run.n >= 100
         && !concentrated(metric, healthy_run, baseline)
+        && better_before
     {
         return (
             (

@@ -109,10 +109,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     lines.push(Line::styled(
         format!(
-            "onset {} {} · led by {}",
+            "onset {} {} · led by {}{}",
             app.zone().format(triage.onset, "%H:%M:%S"),
             app.zone().name(),
-            triage.primary.label()
+            triage.primary.label(),
+            triage
+                .slice
+                .as_deref()
+                .map(|feature| format!(" on {feature}"))
+                .unwrap_or_default()
         ),
         theme.muted,
     ));
