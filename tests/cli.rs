@@ -278,6 +278,100 @@ fn triage_of_a_recording_reports_bad_lines_by_number_and_goes_on() {
     assert_eq!(report["recommendation"]["kind"], "prompt_rollback");
 }
 
+/// Calls from 13:00 to 14:50, thirty a minute, with hallucination stepping from 4% to 20% at
+/// 14:15: no change recorded, no served model, no attributes.
+fn hallucination_rises_with_nothing_recorded() -> String {
+    let start: chrono::DateTime<chrono::Utc> = "2026-03-14T13:00:00Z".parse().unwrap();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut coin = |p: f64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        ((state >> 11) as f64 / (1_u64 << 53) as f64) < p
+    };
+    let mut lines = Vec::new();
+    for minute in 0..110 {
+        for i in 0..30 {
+            let ts = start + chrono::Duration::seconds(minute * 60 + 2 * i);
+            let p = if minute < 75 { 0.04 } else { 0.2 };
+            lines.push(
+                serde_json::json!({
+                    "ts": ts.to_rfc3339(), "feature": "support-answer",
+                    "model_requested": "gpt-4o", "status": "ok", "latency_ms": 1000,
+                    "prompt_version": "v7", "output": "{\"answer\":\"ok\"}",
+                    "evals": {"hallucination": coin(p)}
+                })
+                .to_string(),
+            );
+        }
+    }
+    lines.join("\n")
+}
+
+#[test]
+fn triage_says_unexplained_when_every_step_is_ruled_out_and_what_would_decide_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("calls.jsonl");
+    std::fs::write(&events, hallucination_rises_with_nothing_recorded()).unwrap();
+    let events = events.to_str().unwrap();
+    let report = triage_json(&flightdeck(
+        &["triage", "--events", events, "--json"],
+        dir.path(),
+    ));
+    assert_eq!(report["category"], "unexplained", "{report:#}");
+    assert_eq!(report["confidence"], 0.0);
+    assert!(report["classified_at"].is_null());
+    let steps = report["steps"].as_array().unwrap();
+    assert!(
+        steps.iter().all(|s| s["verdict"] == "ruled_out"),
+        "{report:#}"
+    );
+    // The ranking still lists the four categories.
+    assert_eq!(report["ranking"].as_array().unwrap().len(), 4);
+    let lines = |key: &str| -> Vec<String> {
+        report[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_string())
+            .collect()
+    };
+    let evidence = lines("headline_evidence");
+    assert!(
+        evidence[0].starts_with("Hallucination affected "),
+        "{evidence:#?}"
+    );
+    for (line, step) in evidence[1..]
+        .iter()
+        .zip(["Infrastructure", "Model", "Prompt", "Data"])
+    {
+        assert!(line.starts_with(&format!("{step} ruled out: ")), "{line}");
+    }
+    let would_decide = lines("would_decide");
+    assert!(
+        would_decide[0].starts_with("a change record for the deploy that preceded 14:1"),
+        "{would_decide:#?}"
+    );
+    assert!(would_decide.iter().any(|l| l.contains("model_served")));
+    let intermittency = &report["intermittency"];
+    assert_eq!(intermittency["metric"], "hallucination_rate");
+    assert!(
+        intermittency["affected_minutes"].as_u64() <= intermittency["minutes"].as_u64(),
+        "{intermittency:#}"
+    );
+    assert_eq!(report["recommendation"]["kind"], "kill_switch");
+
+    let output = flightdeck(&["triage", "--events", events], dir.path());
+    let text = String::from_utf8_lossy(&output.stdout);
+    for expected in [
+        "category     unexplained (every step ruled out)",
+        "evidence     Hallucination affected ",
+        "would decide a change record for the deploy that preceded",
+    ] {
+        assert!(text.contains(expected), "{expected} not in {text}");
+    }
+}
+
 #[test]
 fn a_bad_config_file_exits_2_naming_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();

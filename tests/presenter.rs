@@ -138,3 +138,20 @@ fn before_any_incident_the_header_says_so() {
     assert!(frame.contains("✔ NO INCIDENT"), "{frame}");
     assert!(frame.contains("no incident, no entries yet"), "{frame}");
 }
+
+#[test]
+fn an_unexplained_triage_says_so_with_what_would_decide_it() {
+    let mut h = presenting_mid_incident();
+    h.as_unexplained();
+    let frame = h.render(100, 30);
+    for text in [
+        "hypothesis  UNEXPLAINED · every step is ruled out",
+        "what would decide it:",
+        "a change record for the deploy",
+        "→ UNEXPLAINED · meanwhile: kill switch",
+    ] {
+        assert!(frame.contains(text), "{text} missing at 100x30:\n{frame}");
+    }
+    assert!(!frame.contains("PROMPT"), "{frame}");
+    insta::assert_snapshot!("unexplained_presenter_100x30", frame);
+}

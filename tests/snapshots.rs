@@ -30,6 +30,23 @@ fn prompt_regression_at_160x45_and_100x30() {
 }
 
 #[test]
+fn an_unexplained_triage_shows_what_would_decide_it_and_the_kill_switch() {
+    let mut h = mid_incident("prompt-regression");
+    h.as_unexplained();
+    let frame = h.render(120, 35);
+    for text in [
+        "→ UNEXPLAINED · meanwhile: k kill switch",
+        "What would decide it",
+        "a change record for the deploy that preceded",
+        "4 Data",
+    ] {
+        assert!(frame.contains(text), "{text} missing:\n{frame}");
+    }
+    assert!(!frame.contains("PROMPT"), "{frame}");
+    insta::assert_snapshot!(frame);
+}
+
+#[test]
 fn before_the_baseline_is_learned() {
     let mut h = Harness::new("prompt-regression");
     h.run_minutes(3);

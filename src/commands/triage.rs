@@ -86,7 +86,7 @@ pub fn render(report: &TriageReport) -> String {
     };
     let confidence = match report.category.as_str() {
         "unexplained" => "every step ruled out".to_string(),
-        "insufficient_data" => "too few calls since the onset to decide".to_string(),
+        "insufficient_data" => "too little evidence since the onset yet".to_string(),
         _ => format!("{:.0}% confidence", report.confidence * 100.0),
     };
     let mut text = format!(

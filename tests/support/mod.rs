@@ -10,9 +10,10 @@ use std::path::Path;
 use chrono::{DateTime, Duration, Utc};
 use flightdeck::app::keymap::{Command, Key};
 use flightdeck::app::{Action, App, Effect, Settings};
+use flightdeck::engine::triage::{Headline, Recommendation, Verdict};
 use flightdeck::engine::{Engine, EngineConfig};
 use flightdeck::incident::store::{self, TimelineStore};
-use flightdeck::model::Status;
+use flightdeck::model::{MitigationKind, Status};
 use flightdeck::sim::scenario::Scenario;
 use flightdeck::sim::{SimOutput, Simulator, schema_registry};
 use flightdeck::ui::theme::Theme;
@@ -259,6 +260,42 @@ impl Harness {
             .draw(|frame| ui::draw(frame, &self.app, &View::default(), theme))
             .expect("draw");
         terminal
+    }
+
+    /// The prompt regression's triage as it would read had the deploy gone unrecorded and the
+    /// calls carried no version: every step ruled out, and what would decide it.
+    pub fn as_unexplained(&mut self) {
+        let mut triage = self.app.triage.clone().expect("a triage mid-incident");
+        for step in &mut triage.steps {
+            step.verdict = Verdict::RuledOut;
+        }
+        triage.steps[2].evidence =
+            vec!["no prompt deploy in the 2h00m before onset; one version live at onset".into()];
+        triage.prompt_change = None;
+        triage.blast_radius.clear();
+        triage.headline = Headline::Unexplained {
+            evidence: triage
+                .steps
+                .iter()
+                .map(|s| format!("{} ruled out: {}", s.category, s.evidence.join("; ")))
+                .collect(),
+            would_decide: vec![
+                "a change record for the deploy that preceded 14:14, if there was one: none in the \
+                 2h00m before"
+                    .into(),
+                "input segments on the calls (tenant, source or intent attributes): none carried, so \
+                 no part of the traffic can be singled out"
+                    .into(),
+            ],
+        };
+        triage.recommendation = Some(Recommendation {
+            kind: MitigationKind::KillSwitch,
+            target: "support-answer".into(),
+            to: None,
+            text: "kill switch for support-answer: serve the fallback while the cause is unknown"
+                .into(),
+        });
+        self.app.triage = Some(triage);
     }
 
     /// The scenario's scripted change that the incident is about: its last scheduled event.

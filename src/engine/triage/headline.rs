@@ -30,14 +30,18 @@ pub enum Headline {
 /// feature or segment is seldom significant: more labels would decide more.
 const LABELLED_SHARE_TO_DECIDE: f64 = 0.5;
 
+/// What the steps add up to: the ranking's leader once a step points anywhere, else not yet
+/// while a step waits for calls, else unexplained.
 pub(super) fn headline(
     e: &Evidence,
     steps: &[Step],
     leading: Ranked,
     metric: MetricId,
 ) -> Headline {
-    let pointing = |s: &&Step| matches!(s.verdict, Verdict::Likely | Verdict::Suspect);
-    if steps.iter().any(|s| pointing(&s)) {
+    if steps
+        .iter()
+        .any(|s| matches!(s.verdict, Verdict::Likely | Verdict::Suspect))
+    {
         return Headline::Cause(leading);
     }
     let undecided: Vec<&Step> = steps

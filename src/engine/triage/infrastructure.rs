@@ -6,6 +6,10 @@ use super::{Evidence, Pattern, StepOutcome, Verdict, hm, pct};
 use crate::engine::metrics::{Family, MetricId};
 use crate::engine::minutes::Span;
 
+/// Fewer affected minutes of the primary metric than this say too little about which minutes
+/// the failure keeps to.
+const MIN_MINUTES_TO_COMPARE: usize = 3;
+
 pub(super) fn step(e: &Evidence, primary: MetricId, pattern: Option<&Pattern>) -> StepOutcome {
     let base = e
         .minutes
@@ -85,7 +89,9 @@ pub(super) fn step(e: &Evidence, primary: MetricId, pattern: Option<&Pattern>) -
     let mut lines = vec![summary, format!("{transport_pattern}; {quality_line}")];
     // A quality failure in minutes the transport was fine is not the transport's doing.
     let apart = pattern
-        .filter(|p| primary.family() == Family::Quality && p.affected_minutes > 0)
+        .filter(|p| {
+            primary.family() == Family::Quality && p.affected_minutes >= MIN_MINUTES_TO_COMPARE
+        })
         .map(|p| {
             let shared = p
                 .affected

@@ -197,7 +197,9 @@ impl SinceDeploy {
         // Calls and outcomes by (feature, version).
         let mut cells: HashMap<(Option<Symbol>, Option<Symbol>), (u64, Proportion)> =
             HashMap::default();
-        for o in slice(e.observations, change.ts, e.end) {
+        // Through the end: the call an evaluation is made at is evidence too.
+        let through_end = e.end + Duration::nanoseconds(1);
+        for o in slice(e.observations, change.ts, through_end) {
             let cell = cells
                 .entry((
                     o.dimension(Dimension::Feature),

@@ -400,6 +400,22 @@ fn a_prompt_deploy_stays_likely_for_an_intermittent_failure_on_its_version() {
     );
 }
 
+#[test]
+fn a_new_segment_stays_likely_data_for_an_intermittent_failure() {
+    // From 14:15 a quarter of the calls come from a new tenant, whose answers fail in bursts.
+    let triage = Stream::new(|minute, _, coin| {
+        let newco = minute >= ONSET_MINUTE && coin.flip(0.25);
+        Spec {
+            tenant: Some(if newco { "newco" } else { "acme" }),
+            hallucinated: coin.flip(if newco { in_bursts(minute, 0.6) } else { 0.04 }),
+            ..Spec::default()
+        }
+    })
+    .triage(&[MetricId::Hallucination]);
+    assert_eq!(triage.conclusion(), Some(Category::Data), "{triage:#?}");
+    assert_eq!(triage.pattern.as_ref().unwrap().in_bursts, Some(true));
+}
+
 /// support-answer (every other call) gets v8 at 14:15 and rises from 4% to 20%; checkout-help
 /// stays on v4 and goes from 3% to `checkout_after`.
 fn deploy_beside(checkout_after: f64) -> Triage {

@@ -55,8 +55,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     let width = area.width.saturating_sub(5) as usize;
     let mut lines = Vec::new();
-    // What the triage's mitigation is doing, or the key (or, without a backend, the advice).
-    let advice = |kind: MitigationKind| {
+    // What the triage's mitigation is doing, or the key (or, without a backend, the advice):
+    // with the recommendation's words, or, `short`, by its name alone.
+    let advice = |kind: MitigationKind, short: bool| {
         if app.verification.as_ref().is_some_and(|v| v.kind == kind) {
             return format!("{kind} applied, verifying");
         }
@@ -66,6 +67,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         let what = triage
             .recommendation
             .as_ref()
+            .filter(|_| !short)
             .map_or(kind.to_string(), |r| r.text.clone());
         // Without a backend that can do it, the key would do nothing: it is advice.
         let can_act = app.plan(kind).is_some_and(|p| p.unavailable.is_none());
@@ -80,7 +82,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             "→ {} {:.0}% · {}",
             category.to_string().to_uppercase(),
             leading.confidence * 100.0,
-            advice(category.first_mitigation())
+            advice(category.first_mitigation(), false)
         ),
         (Headline::Cause(leading), None) => format!(
             "→ nothing likely yet; leading: {} {:.0}%",
@@ -88,12 +90,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             leading.confidence * 100.0
         ),
         // Every step ruled out: a leading guess would mislead; the kill switch needs no cause.
+        // Short, so that what would decide it gets the room.
         (Headline::Unexplained { .. }, _) => {
-            let stop = triage
+            let meanwhile = triage
                 .mitigation()
-                .map(|kind| format!(" · to stop the bleeding: {}", advice(kind)))
+                .map(|kind| format!(" · meanwhile: {}", advice(kind, true)))
                 .unwrap_or_default();
-            format!("→ UNEXPLAINED: every step is ruled out{stop}")
+            format!("→ UNEXPLAINED{meanwhile}")
         }
         (Headline::InsufficientData { waiting }, _) => {
             format!("→ too early to tell: {}", waiting.join("; "))
@@ -133,30 +136,43 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             lines.push(Line::styled(text, theme.muted));
         }
     }
-    if !triage.would_decide().is_empty() {
-        lines.push(Line::styled("What would decide it", theme.warn));
-        for text in triage
-            .would_decide()
+    let wrapped = |text: &String| format::wrap(text, width, "  ");
+    let evidence_lines =
+        |step: &Step| -> Vec<String> { step.evidence.iter().flat_map(wrapped).collect() };
+    let step_lines = |collapsed: bool| -> usize {
+        triage
+            .steps
             .iter()
-            .flat_map(|e| format::wrap(e, width, "  "))
-        {
+            .map(|s| match s.verdict {
+                Verdict::RuledOut if collapsed => 1,
+                _ => 1 + evidence_lines(s).len(),
+            })
+            .sum()
+    };
+    let decide: Vec<String> = triage.would_decide().iter().flat_map(wrapped).collect();
+    let heading = usize::from(!decide.is_empty());
+    let height = area.height.saturating_sub(2) as usize;
+    // When it does not fit, ruled-out steps keep their verdict line and give their evidence's
+    // room to the steps that matter, then what would decide it takes a line an item; focusing
+    // the pane shows everything, scrollable.
+    let collapse = !is_focused && lines.len() + heading + decide.len() + step_lines(false) > height;
+    let one_line_each =
+        collapse && lines.len() + heading + decide.len() + step_lines(true) + 1 > height;
+    if heading > 0 {
+        lines.push(Line::styled("What would decide it", theme.warn));
+        let decide = if one_line_each {
+            triage
+                .would_decide()
+                .iter()
+                .map(|text| format::fit(text, width))
+                .collect()
+        } else {
+            decide
+        };
+        for text in decide {
             lines.push(Line::styled(format!("   {text}"), theme.text));
         }
     }
-    let evidence_lines = |step: &Step| -> Vec<String> {
-        step.evidence
-            .iter()
-            .flat_map(|e| format::wrap(e, width, "  "))
-            .collect()
-    };
-    let total: usize = triage
-        .steps
-        .iter()
-        .map(|s| 1 + evidence_lines(s).len())
-        .sum();
-    // When it does not fit, ruled-out steps keep their verdict line and give their evidence's
-    // room to the steps that matter; focusing the pane shows everything, scrollable.
-    let collapse = !is_focused && lines.len() + total > area.height.saturating_sub(2) as usize;
     for (i, step) in triage.steps.iter().enumerate() {
         let style = verdict_style(step.verdict, theme);
         lines.push(Line::from(vec![

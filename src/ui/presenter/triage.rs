@@ -166,7 +166,7 @@ fn next_step(app: &App, triage: &Triage) -> Option<String> {
         .as_ref()
         .map_or(kind.to_string(), |r| r.text.clone());
     Some(match triage.headline {
-        Headline::Unexplained { .. } => format!("→ UNEXPLAINED · to stop the bleeding: {what}"),
+        Headline::Unexplained { .. } => format!("→ UNEXPLAINED · meanwhile: {what}"),
         Headline::Cause(_) | Headline::InsufficientData { .. } => format!("→ next: {what}"),
     })
 }
