@@ -238,6 +238,8 @@ mod tests {
     const FEATURES: [&str; 2] = ["support-answer", "search-summary"];
     /// 14:12, when the provider's update goes live.
     const UPDATE_MINUTE: i64 = 132;
+    /// From 13:30, enough for a baseline and the features' reference styles, to 14:32.
+    const HISTORY: (i64, i64) = (90, 152);
 
     /// The engine over the calls, evaluated every minute: the triage at the last evaluation.
     fn triage(calls: &[Call]) -> Triage {
@@ -280,7 +282,7 @@ mod tests {
     #[test]
     fn an_update_inferred_from_outputs_is_likely_when_every_feature_got_worse_at_its_time() {
         for (seed, served) in [(1, None), (2, Some("gpt-4o-2024-08-06"))] {
-            let calls = calls(seed, &FEATURES, (0, 165), update(served, &[0, 1], 0.08));
+            let calls = calls(seed, &FEATURES, HISTORY, update(served, &[0, 1], 0.08));
             let triage = triage(&calls);
             let model = triage.step(Category::Model);
             assert_eq!(model.verdict, Verdict::Likely, "{served:?}: {model:#?}");
@@ -308,7 +310,7 @@ mod tests {
 
     #[test]
     fn an_update_inferred_from_outputs_is_only_suspect_when_one_feature_of_two_got_worse() {
-        let calls = calls(3, &FEATURES, (0, 165), update(None, &[0], 0.15));
+        let calls = calls(3, &FEATURES, HISTORY, update(None, &[0], 0.15));
         let model = triage(&calls).step(Category::Model).clone();
         assert_eq!(model.verdict, Verdict::Suspect, "{model:#?}");
         assert!(

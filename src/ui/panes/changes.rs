@@ -131,7 +131,7 @@ mod tests {
         let calls = calls(
             1,
             &["support-answer", "search-summary"],
-            (0, 150),
+            (100, 150),
             |minute, _| Conditions {
                 updated: minute >= 132,
                 ..Conditions::default()
@@ -153,9 +153,9 @@ mod tests {
         insta::assert_snapshot!(terminal.backend(), @r#"
         "┌ Changes · newest first · age · Enter: diff ──────────────┐"
         "│14:12:05 model  gpt-4o → outputs changed            17m53s│"
-        "│                inferred from outputs: 1.4× longer        │"
+        "│                inferred from outputs: 1.5× longer        │"
         "│                since 14:12 on 2 of 2 features            │"
-        "│                (tokens_out 49 → 70), opening 'Sur…       │"
+        "│                (tokens_out 49 → 74), opening 'Sur…       │"
         "└──────────────────────────────────────────────────────────┘"
         "#);
     }
