@@ -32,7 +32,7 @@ fn mid_incident_at_100x30_and_160x45() {
         "hypothesis  PROMPT · likely",
         "Hallucination",
         "Latency p95",
-        "▲ WARN  base 4.3%",
+        "✖ CRITICAL  base 4.3%",
         "3 Prompt",
         "● LIKELY",
         "Timeline · newest first",

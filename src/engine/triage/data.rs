@@ -190,7 +190,8 @@ pub(super) fn step(e: &Evidence, metric: MetricId, explained: bool) -> StepOutco
 fn drifted_part_of_the_feature(e: &Evidence, metric: MetricId) -> Option<Vec<String>> {
     let feature = e.episode.primary_slice().feature()?;
     let of_feature = |from, to| {
-        slice(e.observations, from, to).filter(move |o| o.dimension(Dimension::Feature) == Some(feature))
+        slice(e.observations, from, to)
+            .filter(move |o| o.dimension(Dimension::Feature) == Some(feature))
     };
     let name = e.interner.name(feature);
     // Inputs unlike the baseline's: a tenth by construction, more once the inputs move.
@@ -209,7 +210,11 @@ fn drifted_part_of_the_feature(e: &Evidence, metric: MetricId) -> Option<Vec<Str
         let (mut inside, mut outside) = (Proportion::default(), Proportion::default());
         for o in of_feature(e.onset, e.end) {
             if let Some(bad) = metric.is_bad(o) {
-                if part(o) { inside.add(bad) } else { outside.add(bad) }
+                if part(o) {
+                    inside.add(bad)
+                } else {
+                    outside.add(bad)
+                }
             }
         }
         (inside, outside)
@@ -254,7 +259,10 @@ fn drifted_part_of_the_feature(e: &Evidence, metric: MetricId) -> Option<Vec<Str
         .map(|(pair, count)| (*pair, *count as f64 / recent_calls))
         .filter(|(pair, share)| {
             *share >= 0.10
-                && base_counts.get(pair).map_or(0.0, |c| *c as f64 / base_calls) < 0.02
+                && base_counts
+                    .get(pair)
+                    .map_or(0.0, |c| *c as f64 / base_calls)
+                    < 0.02
         })
         .collect();
     fresh.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));

@@ -135,6 +135,8 @@ impl Stream {
             critical: vec![metrics[0]],
             onsets: Vec::new(),
             onset: Some(onset),
+            lead: None,
+            lead_moves: Vec::new(),
         };
         assess(&Evidence {
             observations: &self.observations,
