@@ -236,11 +236,6 @@ impl MinuteCounts {
             })
     }
 
-    /// Failures and latencies of each minute of the span that had calls.
-    pub fn transport_by_minute(&self, span: Span) -> impl Iterator<Item = &Transport> {
-        self.minutes(span).map(|minute| &minute.transport)
-    }
-
     /// The calls of each segment over the span.
     pub fn segment_calls(&self, span: Span) -> HashMap<(Dimension, Symbol), u64> {
         let mut calls: HashMap<(Dimension, Symbol), u64> = HashMap::default();
@@ -349,8 +344,8 @@ mod tests {
         // Only whole minutes are counted minute by minute: not the one the span starts in at
         // 14:00:30, nor the one still running at 14:02:59.
         let within = Span::within(start + Duration::seconds(30), end - Duration::seconds(1));
-        let by_minute = counts.transport_by_minute(within);
-        assert_eq!(by_minute.map(|t| t.failed.n).collect::<Vec<_>>(), [30]);
+        let by_minute = counts.each_minute(within).map(|(_, _, t, _)| t.failed.n);
+        assert_eq!(by_minute.collect::<Vec<_>>(), [30]);
         // A baseline ending at 14:01:30 takes in the first minute only.
         let baseline = Span::ending_by(start, start + Duration::seconds(90));
         assert_eq!(counts.transport(baseline).failed.n, 30);

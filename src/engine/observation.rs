@@ -166,9 +166,12 @@ impl Observation {
         interner: &mut Interner,
         passages: &mut PassageTerms,
     ) -> Self {
-        let ok = call.status == CallStatus::Ok;
-        let output = call.output.as_deref().filter(|_| ok);
-        let (fields, attributes) = Self::dimensions_of(call, interner);
+        // The cheap part first, so the dimensions are interned before any violation reason.
+        let observation = Self::without_content(call, interner);
+        let output = call
+            .output
+            .as_deref()
+            .filter(|_| call.status == CallStatus::Ok);
         // Parsed once for both the refusal check and the schema check.
         let parsed = output.map(serde_json::from_str::<serde_json::Value>);
         let schema = call.output_schema.as_deref().or_else(|| {
@@ -199,25 +202,14 @@ impl Observation {
             _ => None,
         };
         Self {
-            ts: call.ts,
-            status: call.status,
-            latency_ms: call.latency_ms,
-            hallucinated: call.eval_flag("hallucination").filter(|_| ok),
             grounded,
-            should_answer: call.should_answer,
             refused,
             schema_compliant: schema_check.as_ref().map(|(_, result)| result.is_ok()),
             violation: schema_check.and_then(|(name, result)| {
                 let reason = result.err()?;
                 Some((interner.intern(name), interner.intern(&reason)))
             }),
-            feedback_down: call.feedback.map(|f| f == Feedback::Down),
-            similarity: None,
-            unlike: None,
-            novel_input: None,
-            fields,
-            attributes,
-            weight: 1,
+            ..observation
         }
     }
 
