@@ -9,7 +9,9 @@
 //! 3. detection delay in calls of the planted slice, from the change to the declaration, over
 //!    the optimal CUSUM's for that slice's own rates at the engine's false-alarm budget.
 //!
-//! Sections: `tune` (seeds 1–3), `holdout` (seeds 101–105), `throughput` (one core, 10
+//! Sections: `tune` (seeds 1–3), `holdout` (seeds 101–105, looked at while the settings were
+//! changed), `fresh` (seeds 201–205, run once the settings were final), `healthy` (twenty
+//! healthy days on seeds 301–320, for false incidents), `throughput` (one core, 10
 //! features × 5 tenants against one feature at the same traffic, with the peak RSS read in a
 //! child process of the bench), and
 //! `dump` (writes streams as JSONL to try by hand: `dump [PLANTING] [SEED]`). Name sections to
@@ -33,14 +35,20 @@ use flightdeck::sim::slow_burn::{Planting, Shape, SlowBurn, generate, generate_s
 
 const TUNE: [u64; 3] = [1, 2, 3];
 const HOLDOUT: [u64; 5] = [101, 102, 103, 104, 105];
+/// Looked at only once the engine's settings were final (the holdout had been looked at).
+const FRESH: [u64; 5] = [201, 202, 203, 204, 205];
+/// Healthy days apart, for the false incidents: twenty seeds no setting was tuned on.
+const HEALTHY_DAYS: std::ops::Range<u64> = 301..321;
 
 /// A section of the bench, given the command line's arguments.
 type Section = fn(&[String]);
 
 /// Sections by name; `dump` runs only when named.
-const SECTIONS: [(&str, Section); 4] = [
+const SECTIONS: [(&str, Section); 6] = [
     ("tune", |_| accuracy("tune", &TUNE)),
     ("holdout", |_| accuracy("holdout", &HOLDOUT)),
+    ("fresh", |_| accuracy("fresh", &FRESH)),
+    ("healthy", |_| healthy_days()),
     ("throughput", |_| throughput()),
     ("dump", dump),
 ];
@@ -212,12 +220,16 @@ fn print_stream(seed: u64, outcome: &Outcome) {
         since_change(report.declared_at),
     );
     for step in &report.steps {
+        let mut evidence = step.evidence.iter();
         println!(
             "       {:<15} {:<17} {}",
             step.name.key(),
             step.verdict.to_string(),
-            step.evidence.first().map_or("", String::as_str)
+            evidence.next().map_or("", String::as_str)
         );
+        for line in evidence {
+            println!("       {:<33} {line}", "");
+        }
     }
 }
 
@@ -355,6 +367,42 @@ fn accuracy(set: &str, seeds: &[u64]) {
             .map_or("—".into(), |r| format!("{r:.1}×")),
     );
     println!("({elapsed:.0} s for the set)");
+}
+
+/// Healthy 24-hour streams on seeds apart: each incident declared on one is a false incident,
+/// named with the alarm that led it.
+fn healthy_days() {
+    println!();
+    println!(
+        "== Healthy 24-hour streams, seeds {HEALTHY_DAYS:?}, default engine settings (1 false alarm per {:.0} calls)",
+        config().calls_per_false_alarm
+    );
+    let began = Instant::now();
+    let (mut days, mut calls, mut false_incidents) = (0, 0, 0);
+    for seed in HEALTHY_DAYS {
+        let outcome = run(Planting::Healthy, seed);
+        days += 1;
+        calls += outcome.report.calls;
+        if let Some(at) = outcome.report.declared_at {
+            false_incidents += 1;
+            println!(
+                "{seed:>4} {} features, {} calls: incident declared {} min in, led by {} {}",
+                outcome.burn.feature_names().len(),
+                outcome.report.calls,
+                (at - outcome.burn.start()).num_minutes(),
+                outcome.report.primary_metric.as_deref().unwrap_or("—"),
+                outcome
+                    .report
+                    .slice
+                    .as_deref()
+                    .unwrap_or("over the service"),
+            );
+        }
+    }
+    println!(
+        "false incidents: {false_incidents} of {days} healthy days ({calls} calls) declared one ({:.0} s)",
+        began.elapsed().as_secs_f64()
+    );
 }
 
 /// Resident set size and its peak, in MB, from /proc/self/status.

@@ -8,6 +8,7 @@ use super::observation::{Dimension, Observation, Symbol};
 use super::stats::Proportion;
 use super::window::WindowStats;
 use crate::model::CallStatus;
+use chrono::{DateTime, Utc};
 
 /// Which calls a detector watches: all of them, or one feature's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -244,11 +245,28 @@ impl ChangePoints {
         })
     }
 
+    /// Since when a feature's calls are under suspicion: the earliest start of a run that has
+    /// climbed halfway to its detector's threshold, over the feature's metrics. A quiet
+    /// feature's detector takes long to alarm, and its baseline must not learn the change
+    /// meanwhile, or the change is absorbed before it is seen.
+    pub fn suspected_since(&self, feature: Symbol) -> Option<DateTime<Utc>> {
+        self.slices
+            .iter()
+            .find(|s| s.slice == Slice::Feature(feature))?
+            .watched
+            .iter()
+            .filter_map(|w| w.detector.suspected_since(SUSPECT_LEVEL))
+            .min()
+    }
+
     /// How many slices are watched, the service included.
     pub fn slice_count(&self) -> usize {
         self.slices.len()
     }
 }
+
+/// The share of its threshold at which a detector's run puts its calls under suspicion.
+const SUSPECT_LEVEL: f64 = 0.75;
 
 /// Least baseline calls carrying a signal before its detector is armed.
 const MIN_TUNING_CALLS: u64 = 50;

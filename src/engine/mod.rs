@@ -581,20 +581,30 @@ impl Engine {
             // A feature's rates are learned over a longer span than the service's: a quiet
             // feature's hour holds too few calls to tell a five-point rise from chance.
             let first = self.observations.front().map_or(window.from, |o| o.ts);
-            let rates = self.minute_counts.rates_by_value(
-                Dimension::Feature,
-                Span::ending_by(
-                    (window.to - FEATURE_BASELINE_SPAN)
-                        .max(first)
-                        .min(window.from),
-                    window.to,
-                ),
-            );
+            let span_to = |to: DateTime<Utc>| {
+                Span::ending_by((to - FEATURE_BASELINE_SPAN).max(first).min(window.from), to)
+            };
+            let rates = self
+                .minute_counts
+                .rates_by_value(Dimension::Feature, span_to(window.to));
             let mut by_feature: Vec<(Symbol, WindowStats)> = stats_by_feature(observations())
                 .into_iter()
                 .map(|(feature, stats)| {
-                    let stats = match rates.iter().find(|(f, _)| *f == feature) {
-                        Some((_, counters)) => stats.with_rates(*counters),
+                    // A feature under suspicion learns only from before its detector's run.
+                    let suspect = self
+                        .change_points
+                        .suspected_since(feature)
+                        .filter(|at| *at < window.to && window.to - *at <= MAX_SUSPICION);
+                    let counters = match suspect {
+                        Some(at) => self
+                            .minute_counts
+                            .rates_by_value(Dimension::Feature, span_to(at))
+                            .into_iter()
+                            .find(|(f, _)| *f == feature),
+                        None => rates.iter().find(|(f, _)| *f == feature).copied(),
+                    };
+                    let stats = match counters {
+                        Some((_, counters)) => stats.with_rates(counters),
                         None => stats,
                     };
                     (feature, stats)
@@ -695,7 +705,12 @@ impl Engine {
                     end: self.evidence_end.unwrap_or(now).min(now),
                     now,
                     prompt_window: self.config.prompt_window,
-                    onset_tolerance: self.config.onset_tolerance,
+                    onset_tolerance: onset_tolerance(
+                        &self.observations,
+                        (episode.primary(), episode.primary_slice()),
+                        onset,
+                        self.config.onset_tolerance,
+                    ),
                     previous: self.last_triage.as_ref(),
                 })
             }),
@@ -1127,6 +1142,10 @@ const CHANGE_LOOKBACK: Duration = Duration::hours(2);
 /// How much history a feature's baseline rates are learned from, where the calls go back so far.
 const FEATURE_BASELINE_SPAN: Duration = Duration::hours(3);
 
+/// A run under suspicion longer than this would have alarmed by now were it a change: past it,
+/// the feature's baseline learns again rather than go stale.
+const MAX_SUSPICION: Duration = Duration::hours(1);
+
 /// A baseline statistic in display units.
 fn baseline_value(id: MetricId, base: BaselineStat) -> Option<f64> {
     match base {
@@ -1367,6 +1386,46 @@ fn refine_onset(
     cusum_onset(outcomes, p0, p1).map_or(onset, |refined| refined.max(onset))
 }
 
+/// Bad calls a quiet slice must have seen after the onset before its estimate is trusted to
+/// the minute: the onset falls at about the first bad call, so one or two may arrive before it.
+const ONSET_BAD_CALLS: f64 = 3.0;
+
+/// The longest a slice's quiet traffic widens the onset tolerance.
+const MAX_ONSET_TOLERANCE: Duration = Duration::minutes(10);
+
+/// How long after the estimated onset a change can still be its cause: the configured
+/// tolerance, or on a quiet slice the time its calls took to show [`ONSET_BAD_CALLS`] bad ones
+/// at the rate since the onset, since the estimate is uncertain by that much.
+fn onset_tolerance(
+    observations: &VecDeque<Observation>,
+    (primary, lead_slice): (MetricId, Slice),
+    onset: DateTime<Utc>,
+    configured: Duration,
+) -> Duration {
+    let horizon = onset + MAX_ONSET_TOLERANCE;
+    let carrying = || {
+        slice(observations, onset, horizon)
+            .filter(move |o| lead_slice.contains(o))
+            .filter_map(move |o| primary.is_bad(o).map(|bad| (o.ts, bad)))
+    };
+    let since = slice(
+        observations,
+        onset,
+        observations.back().map_or(onset, |o| o.ts),
+    )
+    .filter(|o| lead_slice.contains(o));
+    let Some(p1) = proportion(primary, since.take(REFINE_CALLS)).rate() else {
+        return configured;
+    };
+    if p1 <= 0.0 {
+        return configured;
+    }
+    let needed = (ONSET_BAD_CALLS / p1).ceil() as usize;
+    let reached = carrying().nth(needed.saturating_sub(1)).map(|(ts, _)| ts);
+    let span = reached.map_or(MAX_ONSET_TOLERANCE, |ts| ts - onset);
+    span.clamp(configured, configured.max(MAX_ONSET_TOLERANCE))
+}
+
 /// Enough calls to place a change from 2% to 5% (the slowest the detectors are tuned to) many
 /// times over, and a bound on the work at high traffic.
 const REFINE_CALLS: usize = 5_000;
@@ -1401,6 +1460,50 @@ mod tests {
 
     fn engine() -> Engine {
         Engine::new(EngineConfig::default(), SchemaRegistry::default())
+    }
+
+    /// Observations of calls `seconds_apart` from the start, the `i`th hallucinated when `bad(i)`.
+    fn observations(
+        count: i64,
+        seconds_apart: i64,
+        bad: impl Fn(i64) -> bool,
+    ) -> VecDeque<Observation> {
+        let mut interner = Interner::default();
+        (0..count)
+            .map(|i| {
+                let mut call = call(i, bad(i), 900.0);
+                call.ts = start() + Duration::seconds(seconds_apart * i);
+                Observation::from_call(
+                    &call,
+                    &Default::default(),
+                    &mut interner,
+                    &mut Default::default(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_quiet_slice_widens_the_onset_tolerance_by_the_time_it_took_to_show_three_bad_calls() {
+        let configured = Duration::minutes(2);
+        let lead = (MetricId::Hallucination, Slice::Service);
+        // Three calls a minute, one in eight bad (the last call closes the span): the first 24
+        // calls, 7 min 40 s of them, hold three bad ones.
+        let quiet = observations(121, 20, |i| i % 8 == 7);
+        let tolerance = onset_tolerance(&quiet, lead, start(), configured);
+        assert_eq!(tolerance, Duration::seconds(20 * 23));
+        // A call every 2 seconds, one in four bad: twelve calls take 24 s, under the configured.
+        let busy = observations(600, 2, |i| i % 4 == 3);
+        assert_eq!(
+            onset_tolerance(&busy, lead, start(), configured),
+            configured
+        );
+        // A call a minute, one in ten bad: thirty calls would take half an hour; capped.
+        let sparse = observations(90, 60, |i| i % 10 == 9);
+        assert_eq!(
+            onset_tolerance(&sparse, lead, start(), configured),
+            MAX_ONSET_TOLERANCE
+        );
     }
 
     /// Feeds calls `from..to` (2 s apart) and evaluates at the last one.

@@ -154,6 +154,12 @@ impl Cusum {
         self.alarm
     }
 
+    /// Where the run under way began, once its score has reached `level` of the threshold: the
+    /// calls since may already belong to a change, and no baseline should learn from them.
+    pub fn suspected_since(&self, level: f64) -> Option<DateTime<Utc>> {
+        self.run_start.filter(|_| self.level() >= level)
+    }
+
     /// The score as a share of the threshold, 0..=1.
     pub fn level(&self) -> f64 {
         f64::from(self.score) / f64::from(self.design.threshold)
@@ -206,6 +212,34 @@ mod tests {
             }
         }
         panic!("no alarm in 200,000 calls");
+    }
+
+    #[test]
+    fn a_run_is_suspected_from_its_start_once_its_score_climbs_to_the_level() {
+        let mut cusum = Cusum::new(CusumDesign::calibrate(0.02, 0.05, 10_000.0));
+        let at = |i: i64| start() + Duration::seconds(i);
+        cusum.step(at(0), false);
+        let mut i = 1;
+        while cusum.level() < 0.75 {
+            assert_eq!(
+                cusum.suspected_since(0.75),
+                None,
+                "at level {}",
+                cusum.level()
+            );
+            cusum.step(at(i), true);
+            i += 1;
+        }
+        assert_eq!(cusum.suspected_since(0.75), Some(at(1)));
+        while cusum.level() > 0.0 {
+            cusum.step(at(i), false);
+            i += 1;
+        }
+        assert_eq!(
+            cusum.suspected_since(0.0),
+            None,
+            "a run back at zero is over"
+        );
     }
 
     #[test]

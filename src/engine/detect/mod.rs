@@ -149,6 +149,15 @@ impl RateDetector {
             .min_by_key(|a| (a.at, std::cmp::Reverse(a.onset)))
     }
 
+    /// The earliest run start among the members whose score has reached `level` of their
+    /// threshold (see [`Cusum::suspected_since`]).
+    pub fn suspected_since(&self, level: f64) -> Option<DateTime<Utc>> {
+        self.members
+            .iter()
+            .filter_map(|m| m.suspected_since(level))
+            .min()
+    }
+
     pub fn designs(&self) -> Vec<CusumDesign> {
         self.members.iter().map(|m| *m.design()).collect()
     }

@@ -64,9 +64,11 @@ pub(super) fn step(e: &Evidence, primary: MetricId, pattern: Option<&Pattern>) -
         );
     }
     let consistent = affected * 10 >= minutes * 6;
+    // Only a quality metric that went critical says the answers moved: with a detector on every
+    // feature, some quality warning passes during a long episode by chance.
     let quality: Vec<&str> = e
         .episode
-        .metrics
+        .critical
         .iter()
         // Similarity, a proxy, moves by chance more often than it vetoes a consistent outage.
         .filter(|m| m.family() == Family::Quality && **m != MetricId::Similarity)

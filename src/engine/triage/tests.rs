@@ -386,6 +386,31 @@ fn a_consistent_transport_failure_with_quality_unchanged_is_likely_infrastructur
 }
 
 #[test]
+fn a_quality_warning_beside_a_transport_lead_does_not_veto_infrastructure() {
+    // Errors at 3% since 14:15; False refusal warned on the way, as some quality metric of some
+    // feature does by chance during a long episode, but never went critical.
+    let triage = Stream::new(|minute, _, coin| Spec {
+        status: if minute >= ONSET_MINUTE && coin.flip(0.03) {
+            "error"
+        } else {
+            "ok"
+        },
+        hallucinated: coin.flip(0.04),
+        ..Spec::default()
+    })
+    .triage(&[MetricId::Errors, MetricId::FalseRefusal]);
+    assert_eq!(
+        triage.conclusion(),
+        Some(Category::Infrastructure),
+        "{triage:#?}"
+    );
+    assert!(
+        triage.step(Category::Infrastructure).evidence[1]
+            .ends_with("quality of successful calls unchanged")
+    );
+}
+
+#[test]
 fn a_prompt_deploy_stays_likely_for_an_intermittent_failure_on_its_version() {
     let mut stream = Stream::new(|minute, _, coin| Spec {
         version: if minute < ONSET_MINUTE { "v7" } else { "v8" },
