@@ -19,6 +19,8 @@ fn start() -> DateTime<Utc> {
 struct Planned<'a> {
     ts: DateTime<Utc>,
     feature: &'a str,
+    model: &'a str,
+    version: &'a str,
     status: CallStatus,
     hallucinated: bool,
     latency_ms: f64,
@@ -33,7 +35,8 @@ fn call(planned: &Planned) -> Call {
     };
     serde_json::from_value(json!({
         "ts": planned.ts.to_rfc3339(),
-        "feature": planned.feature, "model_requested": "gpt-4o", "status": status,
+        "feature": planned.feature, "model_requested": planned.model,
+        "prompt_version": planned.version, "status": status,
         "latency_ms": planned.latency_ms, "output": "The order ships within two days.",
         "evals": {"hallucination": planned.hallucinated}
     }))
@@ -90,6 +93,8 @@ fn healthy(
     Planned {
         ts,
         feature: FEATURES.iter().find(|f| **f == feature).unwrap(),
+        model: "gpt-4o",
+        version: "v1",
         status: CallStatus::Ok,
         hallucinated: rng.chance(hallucination),
         latency_ms: 800.0 + 400.0 * rng.unit(),
@@ -144,6 +149,77 @@ fn a_rise_on_one_of_ten_features_opens_an_incident_on_that_feature() {
         "declared {} min after the change",
         (critical.at - change).num_minutes()
     );
+}
+
+#[test]
+fn a_canary_regression_too_diluted_for_its_feature_opens_an_incident_on_its_version() {
+    let mut engine = engine(EngineConfig::default());
+    let deploy = start() + Duration::minutes(90);
+    // Ten calls a minute on each of four features; from the deploy, a fifth of checkout-help's
+    // calls get v2, which hallucinates 15% against 3%: the feature as a whole moves 2.4 points,
+    // under the 3 that open an incident.
+    let critical = run(
+        &mut engine,
+        330,
+        40,
+        &FEATURES[..4],
+        |ts, feature, rng| {
+            let canary = ts >= deploy && feature == "checkout-help" && rng.chance(0.2);
+            let mut planned = healthy(ts, feature, rng, if canary { 0.15 } else { 0.03 });
+            if canary {
+                planned.version = "v2";
+            }
+            planned
+        },
+        |a| a.reading(MetricId::Hallucination).unwrap().state == MetricState::Critical,
+    )
+    .expect("the canary's regression opens an incident");
+    assert!(critical.at > deploy, "a false alarm before the deploy");
+    let reading = critical.reading(MetricId::Hallucination).unwrap();
+    assert_eq!(
+        reading.slices[0].feature, "checkout-help v2",
+        "{reading:#?}"
+    );
+    let episode = critical.episode.as_ref().unwrap();
+    assert!(matches!(episode.primary_slice(), Slice::Version { .. }));
+}
+
+#[test]
+fn a_model_update_across_features_opens_an_incident_on_the_requested_model() {
+    let mut engine = engine(EngineConfig::default());
+    let update = start() + Duration::minutes(90);
+    // Six features at ten calls a minute, three of them on gpt-4o; from the update those three
+    // go 3% → 6.5%, too little and too thin for any one of them to open an incident soon.
+    let on_gpt = |feature: &str| FEATURES[..3].contains(&feature);
+    let critical = run(
+        &mut engine,
+        330,
+        60,
+        &FEATURES[..6],
+        |ts, feature, rng| {
+            let rate = if ts >= update && on_gpt(feature) {
+                0.065
+            } else {
+                0.03
+            };
+            let mut planned = healthy(ts, feature, rng, rate);
+            if !on_gpt(feature) {
+                planned.model = "claude-sonnet";
+            }
+            planned
+        },
+        |a| a.reading(MetricId::Hallucination).unwrap().state == MetricState::Critical,
+    )
+    .expect("the update opens an incident");
+    assert!(critical.at > update, "a false alarm before the update");
+    let reading = critical.reading(MetricId::Hallucination).unwrap();
+    let model = reading
+        .slices
+        .iter()
+        .find(|s| matches!(s.slice, Slice::Model(_)))
+        .expect("the requested model's slice alarms");
+    assert_eq!(model.feature, "model gpt-4o");
+    assert_eq!(model.state, MetricState::Critical, "{reading:#?}");
 }
 
 #[test]

@@ -4,35 +4,79 @@
 use super::detect::RateDetector;
 use super::detect::cusum::CusumAlarm;
 use super::metrics::{Measure, MetricId};
-use super::observation::{Dimension, Observation, Symbol};
+use super::observation::{Dimension, Interner, Observation, Symbol};
 use super::stats::Proportion;
 use super::window::WindowStats;
 use crate::model::CallStatus;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
-/// Which calls a detector watches: all of them, or one feature's.
+/// Which calls a detector watches: all of them, one feature's, those of a prompt version that a
+/// feature serves beside another (a canary), or those requesting one model, across features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Slice {
     Service,
     Feature(Symbol),
+    Version {
+        feature: Symbol,
+        version: Symbol,
+    },
+    /// The model requested: a provider's update under one name reaches every feature using it.
+    Model(Symbol),
 }
 
 impl Slice {
     /// Whether an observation belongs to the slice.
     pub fn contains(self, observation: &Observation) -> bool {
+        let feature = || observation.dimension(Dimension::Feature);
         match self {
             Self::Service => true,
-            Self::Feature(feature) => observation.dimension(Dimension::Feature) == Some(feature),
+            Self::Feature(f) => feature() == Some(f),
+            Self::Version {
+                feature: f,
+                version,
+            } => {
+                feature() == Some(f)
+                    && observation.dimension(Dimension::PromptVersion) == Some(version)
+            }
+            Self::Model(model) => observation.dimension(Dimension::ModelRequested) == Some(model),
         }
     }
 
     pub fn feature(self) -> Option<Symbol> {
         match self {
-            Self::Service => None,
-            Self::Feature(feature) => Some(feature),
+            Self::Service | Self::Model(_) => None,
+            Self::Feature(feature) | Self::Version { feature, .. } => Some(feature),
+        }
+    }
+
+    /// "checkout-help", "checkout-help v4", "model gpt-4o", or nothing for the service.
+    pub fn name(self, interner: &Interner) -> String {
+        match self {
+            Self::Service => String::new(),
+            Self::Feature(feature) => interner.name(feature).to_string(),
+            Self::Version { feature, version } => {
+                format!("{} {}", interner.name(feature), interner.name(version))
+            }
+            Self::Model(model) => format!("model {}", interner.name(model)),
         }
     }
 }
+
+/// A prompt version a feature served, and when.
+#[derive(Debug, Clone, Copy)]
+struct LiveVersion {
+    feature: Symbol,
+    version: Symbol,
+    first_seen: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+}
+
+/// A version is live while it served a call this recently.
+const LIVE_FOR: Duration = Duration::minutes(15);
+
+/// How long after it first served a call a new version keeps a detector of its own: a quiet
+/// canary's regression can take that long to show, and by then it is the feature's baseline.
+const CANARY_WATCH: Duration = Duration::hours(3);
 
 /// An alarm in force and the slice whose detector raised it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -102,6 +146,12 @@ impl SliceDetectors {
         raised
     }
 
+    fn alarming_or_suspected(&self) -> bool {
+        self.watched.iter().any(|w| {
+            w.detector.alarm().is_some() || w.detector.suspected_since(SUSPECT_LEVEL).is_some()
+        })
+    }
+
     fn alarm(&self, id: MetricId) -> Option<CusumAlarm> {
         self.watched
             .iter()
@@ -123,8 +173,13 @@ const MIN_SLICE_RUN_LENGTH: f64 = 1_000.0;
 #[derive(Debug, Clone)]
 pub struct ChangePoints {
     calls_per_false_alarm: f64,
-    /// The whole service first, then each feature with enough baseline traffic to be judged.
+    /// The whole service first, then each feature with enough baseline traffic to be judged,
+    /// then each canary version.
     slices: Vec<SliceDetectors>,
+    /// Every (feature, prompt version) seen in the last [`CANARY_WATCH`].
+    versions: Vec<LiveVersion>,
+    /// When the detectors were first armed: a version live before then is not new.
+    armed_at: Option<DateTime<Utc>>,
 }
 
 impl ChangePoints {
@@ -132,37 +187,100 @@ impl ChangePoints {
         Self {
             calls_per_false_alarm,
             slices: vec![SliceDetectors::new(Slice::Service, calls_per_false_alarm)],
+            versions: Vec::new(),
+            armed_at: None,
+        }
+    }
+
+    /// The prompt versions that first served calls after the detectors were armed, in the
+    /// last [`CANARY_WATCH`], while another version of the same feature is still live: a
+    /// canary, whose regression its feature's detector sees diluted by the old version's calls.
+    fn canaries(&self, now: DateTime<Utc>) -> Vec<Slice> {
+        let live = |v: &LiveVersion| now - v.last_seen <= LIVE_FOR;
+        self.versions
+            .iter()
+            .filter(|v| {
+                self.armed_at.is_some_and(|armed| v.first_seen > armed)
+                    && now - v.first_seen <= CANARY_WATCH
+                    && live(v)
+                    && self.versions.iter().any(|other| {
+                        other.feature == v.feature && other.version != v.version && live(other)
+                    })
+            })
+            .map(|v| Slice::Version {
+                feature: v.feature,
+                version: v.version,
+            })
+            .collect()
+    }
+
+    /// Notes the (feature, version) of a call, for [`Self::canaries`].
+    fn see_version(&mut self, observation: &Observation) {
+        let (Some(feature), Some(version)) = (
+            observation.dimension(Dimension::Feature),
+            observation.dimension(Dimension::PromptVersion),
+        ) else {
+            return;
+        };
+        match self
+            .versions
+            .iter_mut()
+            .find(|v| v.feature == feature && v.version == version)
+        {
+            Some(seen) => seen.last_seen = seen.last_seen.max(observation.ts),
+            None => self.versions.push(LiveVersion {
+                feature,
+                version,
+                first_seen: observation.ts,
+                last_seen: observation.ts,
+            }),
         }
     }
 
     /// Tunes each metric's detectors to the baseline: the service's over all its calls, each
-    /// feature's over its own. With k slices watching a metric, the service's budget is split so
+    /// group's (a feature, or a requested model, when there are two or more) over its own. With k slices watching a metric, the service's budget is split so
     /// that the false alarms of all of them together stay within it: a slice that sees a share
     /// s of the metric's calls gets a run length of k·s times the budget, in its own calls.
-    pub fn arm(&mut self, service: &mut WindowStats, features: &mut [(Symbol, WindowStats)]) {
-        let sliced = features.len() >= 2;
-        if !sliced {
-            self.slices.truncate(1);
-        } else {
-            let known: Vec<Symbol> = features.iter().map(|(f, _)| *f).collect();
-            self.slices.retain(|s| {
-                s.slice
-                    .feature()
-                    .is_none_or(|feature| known.contains(&feature))
-            });
-            for feature in known {
-                if !self
-                    .slices
-                    .iter()
-                    .any(|s| s.slice == Slice::Feature(feature))
-                {
-                    self.slices.push(SliceDetectors::new(
-                        Slice::Feature(feature),
-                        self.calls_per_false_alarm,
-                    ));
-                }
+    ///
+    /// A canary version is tuned to its feature's baseline, since it has none of its own, and
+    /// its budget is its feature's: its calls are fewer, so together they stay within it.
+    pub fn arm(
+        &mut self,
+        service: &mut WindowStats,
+        groups: &mut [(Slice, WindowStats)],
+        now: DateTime<Utc>,
+    ) {
+        self.armed_at.get_or_insert(now);
+        self.versions.retain(|v| now - v.last_seen <= CANARY_WATCH);
+        let known: Vec<Slice> = groups.iter().map(|(slice, _)| *slice).collect();
+        let is_known_feature =
+            |feature: Option<Symbol>| feature.is_some_and(|f| known.contains(&Slice::Feature(f)));
+        let canaries: Vec<Slice> = self
+            .canaries(now)
+            .into_iter()
+            .filter(|c| is_known_feature(c.feature()))
+            .collect();
+        // A version's detector that is alarming or under suspicion outlives the canary.
+        self.slices.retain(|s| match s.slice {
+            Slice::Service => true,
+            Slice::Feature(_) | Slice::Model(_) => known.contains(&s.slice),
+            Slice::Version { feature, .. } => {
+                is_known_feature(Some(feature))
+                    && (canaries.contains(&s.slice) || s.alarming_or_suspected())
+            }
+        });
+        for slice in known.iter().chain(&canaries) {
+            if !self.slices.iter().any(|s| s.slice == *slice) {
+                self.slices
+                    .push(SliceDetectors::new(*slice, self.calls_per_false_alarm));
             }
         }
+        let versions: Vec<Slice> = self
+            .slices
+            .iter()
+            .map(|s| s.slice)
+            .filter(|s| matches!(s, Slice::Version { .. }))
+            .collect();
         let budget = self.calls_per_false_alarm;
         for id in MetricId::ALL {
             if id.shifts().is_none() {
@@ -171,20 +289,28 @@ impl ChangePoints {
             let Some(whole) = tuning(id, service) else {
                 continue;
             };
-            let per_feature: Vec<(Symbol, Tuning)> = if sliced && is_sliced(id) {
-                features
+            let per_group: Vec<(Slice, Tuning)> = if is_sliced(id) {
+                groups
                     .iter_mut()
-                    .filter_map(|(feature, stats)| Some((*feature, tuning(id, stats)?)))
+                    .filter_map(|(slice, stats)| Some((*slice, tuning(id, stats)?)))
                     .collect()
             } else {
                 Vec::new()
             };
-            let watchers = 1.0 + per_feature.len() as f64;
+            let canaries: Vec<(Slice, Tuning)> = versions
+                .iter()
+                .filter_map(|slice| {
+                    let feature = Slice::Feature(slice.feature()?);
+                    let (_, tuned) = per_group.iter().find(|(g, _)| *g == feature)?;
+                    Some((*slice, *tuned))
+                })
+                .collect();
+            let watchers = 1.0 + (per_group.len() + canaries.len()) as f64;
             self.arm_slice(Slice::Service, id, whole, watchers * budget);
-            for (feature, tuned) in per_feature {
+            for (slice, tuned) in per_group.into_iter().chain(canaries) {
                 let share = tuned.calls as f64 / whole.calls.max(1) as f64;
                 let run_length = (watchers * share * budget).max(MIN_SLICE_RUN_LENGTH);
-                self.arm_slice(Slice::Feature(feature), id, tuned, run_length);
+                self.arm_slice(slice, id, tuned, run_length);
             }
         }
     }
@@ -221,18 +347,19 @@ impl ChangePoints {
     /// Feeds one call to the service's detectors and its feature's; returns whether one raised
     /// an alarm.
     pub fn step(&mut self, observation: &Observation) -> bool {
-        let feature = observation.dimension(Dimension::Feature);
+        self.see_version(observation);
         let mut raised = false;
         for slice in &mut self.slices {
-            let mine = match slice.slice {
-                Slice::Service => true,
-                Slice::Feature(f) => Some(f) == feature,
-            };
-            if mine {
+            if slice.slice.contains(observation) {
                 raised |= slice.step(observation);
             }
         }
         raised
+    }
+
+    /// The slices watched beside the service: features, then canary versions.
+    pub fn slices(&self) -> impl Iterator<Item = Slice> + '_ {
+        self.slices.iter().skip(1).map(|s| s.slice)
     }
 
     /// Every alarm in force on a metric, the service's first.
@@ -245,23 +372,22 @@ impl ChangePoints {
         })
     }
 
-    /// Since when a feature's calls are under suspicion: the earliest start of a run that has
-    /// climbed halfway to its detector's threshold, over the feature's metrics. A quiet
-    /// feature's detector takes long to alarm, and its baseline must not learn the change
-    /// meanwhile, or the change is absorbed before it is seen.
-    pub fn suspected_since(&self, feature: Symbol) -> Option<DateTime<Utc>> {
+    /// Since when a group's calls (a feature's, its canaries' included, or a requested model's)
+    /// are under suspicion: the earliest start of a run that has climbed to [`SUSPECT_LEVEL`] of
+    /// its detector's threshold, over the group's metrics. A quiet group's detector takes long
+    /// to alarm, and its baseline must not learn the change meanwhile, or the change is
+    /// absorbed before it is seen.
+    pub fn suspected_since(&self, group: Slice) -> Option<DateTime<Utc>> {
+        let within = |slice: Slice| match group {
+            Slice::Feature(feature) => slice.feature() == Some(feature),
+            _ => slice == group,
+        };
         self.slices
             .iter()
-            .find(|s| s.slice == Slice::Feature(feature))?
-            .watched
-            .iter()
+            .filter(|s| within(s.slice))
+            .flat_map(|s| &s.watched)
             .filter_map(|w| w.detector.suspected_since(SUSPECT_LEVEL))
             .min()
-    }
-
-    /// How many slices are watched, the service included.
-    pub fn slice_count(&self) -> usize {
-        self.slices.len()
     }
 }
 

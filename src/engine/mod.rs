@@ -305,42 +305,49 @@ pub struct Engine {
     last_states: HashMap<(MetricId, Slice), MetricState>,
 }
 
-/// Each metric's baseline statistic over the whole service and over each feature, in the order
-/// of [`MetricId::ALL`].
+/// Each metric's baseline statistic over the whole service and over each feature and requested
+/// model, in the order of [`MetricId::ALL`].
 #[derive(Debug, Clone)]
 struct Baselines {
     service: Vec<BaselineStat>,
-    features: Vec<(Symbol, Vec<BaselineStat>)>,
+    slices: Vec<(Slice, Vec<BaselineStat>)>,
 }
 
 impl Baselines {
-    fn feature(&self, feature: Symbol) -> Option<&[BaselineStat]> {
-        self.features
+    /// A slice's baseline; a canary version, which has none of its own, takes its feature's.
+    fn of(&self, slice: Slice) -> Option<&[BaselineStat]> {
+        let slice = match slice {
+            Slice::Service => return Some(&self.service),
+            Slice::Version { feature, .. } => Slice::Feature(feature),
+            Slice::Feature(_) | Slice::Model(_) => slice,
+        };
+        self.slices
             .iter()
-            .find(|(f, _)| *f == feature)
+            .find(|(s, _)| *s == slice)
             .map(|(_, stats)| stats.as_slice())
     }
 }
 
-/// Window statistics per feature, the features in the order they first appear.
-fn stats_by_feature<'a>(
+/// Window statistics per value of a dimension, the values in the order they first appear.
+fn stats_by<'a>(
+    dimension: Dimension,
     observations: impl Iterator<Item = &'a Observation>,
 ) -> Vec<(Symbol, WindowStats)> {
-    let mut by_feature: Vec<(Symbol, WindowStats)> = Vec::new();
+    let mut by_value: Vec<(Symbol, WindowStats)> = Vec::new();
     for observation in observations {
-        let Some(feature) = observation.dimension(Dimension::Feature) else {
+        let Some(value) = observation.dimension(dimension) else {
             continue;
         };
-        match by_feature.iter_mut().find(|(f, _)| *f == feature) {
+        match by_value.iter_mut().find(|(v, _)| *v == value) {
             Some((_, stats)) => stats.add(observation),
             None => {
                 let mut stats = WindowStats::default();
                 stats.add(observation);
-                by_feature.push((feature, stats));
+                by_value.push((value, stats));
             }
         }
     }
-    by_feature
+    by_value
 }
 
 impl Engine {
@@ -587,30 +594,67 @@ impl Engine {
             let rates = self
                 .minute_counts
                 .rates_by_value(Dimension::Feature, span_to(window.to));
-            let mut by_feature: Vec<(Symbol, WindowStats)> = stats_by_feature(observations())
-                .into_iter()
-                .map(|(feature, stats)| {
-                    // A feature under suspicion learns only from before its detector's run.
-                    let suspect = self
-                        .change_points
-                        .suspected_since(feature)
-                        .filter(|at| *at < window.to && window.to - *at <= MAX_SUSPICION);
-                    let counters = match suspect {
-                        Some(at) => self
-                            .minute_counts
-                            .rates_by_value(Dimension::Feature, span_to(at))
-                            .into_iter()
-                            .find(|(f, _)| *f == feature),
-                        None => rates.iter().find(|(f, _)| *f == feature).copied(),
-                    };
-                    let stats = match counters {
-                        Some((_, counters)) => stats.with_rates(counters),
-                        None => stats,
-                    };
-                    (feature, stats)
-                })
+            let by_feature: Vec<(Symbol, WindowStats)> =
+                stats_by(Dimension::Feature, observations())
+                    .into_iter()
+                    .map(|(feature, stats)| {
+                        // A feature under suspicion learns only from before its detector's run.
+                        let suspect = self
+                            .change_points
+                            .suspected_since(Slice::Feature(feature))
+                            .filter(|at| *at < window.to && window.to - *at <= MAX_SUSPICION);
+                        let counters = match suspect {
+                            Some(at) => self
+                                .minute_counts
+                                .rates_by_value(Dimension::Feature, span_to(at))
+                                .into_iter()
+                                .find(|(f, _)| *f == feature),
+                            None => rates.iter().find(|(f, _)| *f == feature).copied(),
+                        };
+                        let stats = match counters {
+                            Some((_, counters)) => stats.with_rates(counters),
+                            None => stats,
+                        };
+                        (feature, stats)
+                    })
+                    .collect();
+            let model_rates = self
+                .minute_counts
+                .rates_by_value(Dimension::ModelRequested, span_to(window.to));
+            let by_model: Vec<(Symbol, WindowStats)> =
+                stats_by(Dimension::ModelRequested, observations())
+                    .into_iter()
+                    .map(|(model, stats)| {
+                        let suspect = self
+                            .change_points
+                            .suspected_since(Slice::Model(model))
+                            .filter(|at| *at < window.to && window.to - *at <= MAX_SUSPICION);
+                        let counters = match suspect {
+                            Some(at) => self
+                                .minute_counts
+                                .rates_by_value(Dimension::ModelRequested, span_to(at))
+                                .into_iter()
+                                .find(|(m, _)| *m == model),
+                            None => model_rates.iter().find(|(m, _)| *m == model).copied(),
+                        };
+                        match counters {
+                            Some((_, counters)) => (model, stats.with_rates(counters)),
+                            None => (model, stats),
+                        }
+                    })
+                    .collect();
+            // A dimension with one value is the service: it gets no slices of its own.
+            let groups = |values: Vec<(Symbol, WindowStats)>, slice: fn(Symbol) -> Slice| {
+                let several = values.len() >= 2;
+                values
+                    .into_iter()
+                    .filter(move |_| several)
+                    .map(move |(value, stats)| (slice(value), stats))
+            };
+            let mut by_slice: Vec<(Slice, WindowStats)> = groups(by_feature, Slice::Feature)
+                .chain(groups(by_model, Slice::Model))
                 .collect();
-            self.change_points.arm(&mut whole, &mut by_feature);
+            self.change_points.arm(&mut whole, &mut by_slice, now);
             let mut service: Vec<BaselineStat> = MetricId::ALL
                 .iter()
                 .map(|id| BaselineStat::of(*id, &mut whole))
@@ -627,20 +671,20 @@ impl Engine {
                     service[i] = BaselineStat::Rate(calibration);
                 }
             }
-            let features = by_feature
+            let slices = by_slice
                 .iter_mut()
-                .map(|(feature, stats)| {
+                .map(|(slice, stats)| {
                     let per_metric = MetricId::ALL
                         .iter()
                         .map(|id| BaselineStat::of(*id, stats))
                         .collect();
-                    (*feature, per_metric)
+                    (*slice, per_metric)
                 })
                 .collect();
-            self.baseline_stats = Some((window, Baselines { service, features }));
+            self.baseline_stats = Some((window, Baselines { service, slices }));
         }
-        let sliced = self.change_points.slice_count() > 1;
-        let mut windows = RecentWindows::at(&self.observations, now, &self.config, sliced);
+        let slices: Vec<Slice> = self.change_points.slices().collect();
+        let mut windows = RecentWindows::at(&self.observations, now, &self.config, &slices);
         let mut last_states = std::mem::take(&mut self.last_states);
         let metrics: Vec<MetricReading> = MetricId::ALL
             .iter()
@@ -658,10 +702,7 @@ impl Engine {
             let lead_slice = episode.primary_slice();
             let p0 = self.baseline_stats.as_ref().and_then(|(_, stats)| {
                 let index = MetricId::ALL.iter().position(|id| *id == primary)?;
-                let per_metric = match lead_slice {
-                    Slice::Service => &stats.service[..],
-                    Slice::Feature(feature) => stats.feature(feature)?,
-                };
+                let per_metric = stats.of(lead_slice)?;
                 match per_metric[index] {
                     BaselineStat::Rate(base) => base.rate(),
                     _ => None,
@@ -1019,11 +1060,11 @@ impl Engine {
         );
         let mut slices = Vec::new();
         if let Some((_, stats)) = baselines.filter(|_| id.opens_incident()) {
-            for (feature, current) in windows.by_feature.iter_mut() {
-                let Some(per_metric) = stats.feature(*feature) else {
+            for (slice, current) in windows.by_slice.iter_mut() {
+                let slice = *slice;
+                let Some(per_metric) = stats.of(slice) else {
                     continue;
                 };
-                let slice = Slice::Feature(*feature);
                 let base = per_metric[index];
                 let (change, change_z) = alarm_on(slice).map_or((MetricState::Ok, None), |a| {
                     judge_change(id, &mut self.since_onset(id, slice, a, now), base)
@@ -1053,7 +1094,7 @@ impl Engine {
                 if state.is_alarm() {
                     slices.push(SliceReading {
                         slice,
-                        feature: self.interner.name(*feature).to_string(),
+                        feature: slice.name(&self.interner),
                         now: now_value,
                         baseline,
                         delta,
@@ -1239,8 +1280,11 @@ fn lead_rank(lead: &Lead) -> (MetricState, bool, bool) {
 fn lead_order(a: &Lead, b: &Lead) -> std::cmp::Ordering {
     let telling =
         |lead: &Lead| std::cmp::Reverse(MetricId::ALL.iter().position(|m| *m == lead.metric));
-    (lead_rank(a), telling(a))
-        .cmp(&(lead_rank(b), telling(b)))
+    // A requested model's calls span features: one feature's failure shows there too, and the
+    // feature, which the triage can reason about, is the better lead.
+    let specific = |lead: &Lead| !matches!(lead.slice, Slice::Model(_));
+    (lead_rank(a), telling(a), specific(a))
+        .cmp(&(lead_rank(b), telling(b), specific(b)))
         .then(a.z.total_cmp(&b.z))
 }
 
@@ -1280,7 +1324,7 @@ const LEAD_Z: f64 = 4.0;
 fn describe_lead(lead: &Lead, interner: &Interner) -> String {
     let place = match lead.slice {
         Slice::Service => String::new(),
-        Slice::Feature(feature) => format!(" on {}", interner.name(feature)),
+        slice => format!(" on {}", slice.name(interner)),
     };
     format!(
         "{}{place} ({}, z {:.1})",
@@ -1294,8 +1338,8 @@ fn describe_lead(lead: &Lead, interner: &Interner) -> String {
 struct RecentWindows {
     last_minute: WindowStats,
     current: WindowStats,
-    /// The current window of each feature, when features are watched on their own.
-    by_feature: Vec<(Symbol, WindowStats)>,
+    /// The current window of each slice watched beside the service.
+    by_slice: Vec<(Slice, WindowStats)>,
     quarter_hour: WindowStats,
     /// One per minute of the trend, the oldest first.
     trend: Vec<WindowStats>,
@@ -1307,7 +1351,7 @@ impl RecentWindows {
         observations: &VecDeque<Observation>,
         now: DateTime<Utc>,
         config: &EngineConfig,
-        by_feature: bool,
+        slices: &[Slice],
     ) -> Self {
         let quarter_start = now - Duration::minutes(15);
         let current_start = now - config.window;
@@ -1328,15 +1372,23 @@ impl RecentWindows {
                 last_minute.add(observation);
             }
         }
-        let by_feature = if by_feature {
-            stats_by_feature(slice(observations, current_start, now))
-        } else {
-            Vec::new()
-        };
+        let mut by_slice: Vec<(Slice, WindowStats)> = slices
+            .iter()
+            .map(|s| (*s, WindowStats::default()))
+            .collect();
+        if !by_slice.is_empty() {
+            for observation in slice(observations, current_start, now) {
+                for (s, stats) in &mut by_slice {
+                    if s.contains(observation) {
+                        stats.add(observation);
+                    }
+                }
+            }
+        }
         Self {
             last_minute,
             current,
-            by_feature,
+            by_slice,
             quarter_hour,
             trend: (0..config.trend_minutes as i64)
                 .rev()
