@@ -136,6 +136,21 @@ pub fn fit(text: &str, width: usize) -> String {
     cut
 }
 
+/// `text` cut in the middle when it does not fit, keeping its start and more of its end: two
+/// slices of one feature ("onboarding-guide", "onboarding-guide v4") stay told apart.
+pub fn fit_middle(text: &str, width: usize) -> String {
+    let count = text.chars().count();
+    if count <= width || width < 3 {
+        return fit(text, width);
+    }
+    let head = (width - 1) * 2 / 5;
+    let tail = width - 1 - head;
+    let mut cut: String = text.chars().take(head).collect();
+    cut.push('…');
+    cut.extend(text.chars().skip(count - tail));
+    cut
+}
+
 /// A state without its details after " · " (a prompt version's date): for narrow places, where
 /// the confirm dialog shows them in full.
 pub fn short_state(state: &str) -> &str {
@@ -218,6 +233,14 @@ mod tests {
         assert_eq!(fit("abcdef", 6), "abcdef");
         assert_eq!(fit("abcdefg", 6), "abcde…");
         assert_eq!(fit("abc", 0), "");
+    }
+
+    #[test]
+    fn fit_middle_keeps_the_end_that_tells_slices_apart() {
+        assert_eq!(fit_middle("└ onboarding-guide v4", 14), "└ onb…guide v4");
+        assert_eq!(fit_middle("└ onboarding-guide", 14), "└ onb…ng-guide");
+        assert_eq!(fit_middle("└ faq", 14), "└ faq");
+        assert_eq!(fit_middle("abcdef", 2), "a…");
     }
 
     #[test]

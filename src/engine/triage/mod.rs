@@ -385,7 +385,30 @@ fn symbol(e: &Evidence, name: Option<&str>) -> Option<Symbol> {
 /// Whether the segment's bad share exceeds the reference's by at least the metric's warn limit,
 /// and significantly.
 fn concentrated(metric: MetricId, segment: Proportion, reference: Proportion) -> bool {
-    rate_delta(segment, reference).is_some_and(|d| d.delta >= metric.limits().warn && d.z >= 3.0)
+    concentrated_among(metric, segment, reference, 1)
+}
+
+/// Whether the calls of a change's new side (a prompt version, a model) are significantly worse
+/// than those of its old side over the same period, by at least half the warn limit: the
+/// detectors already judged the rise material, and a side-by-side split of the same period needs
+/// only to say where it lies (a canary's 2% → 5% is its version's, though under 3 points).
+fn worse_on_new_side(metric: MetricId, new: Proportion, old: Proportion) -> bool {
+    rate_delta(new, old).is_some_and(|d| d.delta >= metric.limits().warn / 2.0 && d.z >= 3.0)
+}
+
+/// [`concentrated`], for one of `comparisons` segments looked at together: the z needed grows
+/// so that the chance of any of them passing stays that of one at 3σ (a Bonferroni bound,
+/// from the normal tail's exp(−z²/2)), or nine untouched features would make one rise by chance
+/// at every other evaluation.
+fn concentrated_among(
+    metric: MetricId,
+    segment: Proportion,
+    reference: Proportion,
+    comparisons: usize,
+) -> bool {
+    let z_needed = (9.0 + 2.0 * (comparisons.max(1) as f64).ln()).sqrt();
+    rate_delta(segment, reference)
+        .is_some_and(|d| d.delta >= metric.limits().warn && d.z >= z_needed)
 }
 
 /// The most common value of a dimension over a span.

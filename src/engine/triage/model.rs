@@ -8,7 +8,7 @@ use chrono::Duration;
 
 use super::{
     Evidence, StepOutcome, Verdict, after_onset_line, candidates, concentrated, dominant, hm,
-    relative_to_onset, segment_rate, split_line, symbol, too_late,
+    relative_to_onset, segment_rate, split_line, symbol, too_late, worse_on_new_side,
 };
 use crate::engine::changes::ChangeRecord;
 use crate::engine::metrics::MetricId;
@@ -92,7 +92,7 @@ pub(super) fn step(e: &Evidence, metric: MetricId) -> StepOutcome {
         (c.to.as_deref().unwrap_or("new"), on_new),
         (c.from.as_deref().unwrap_or("old"), on_old),
     );
-    let verdict = if concentrated(metric, on_new, on_old) {
+    let verdict = if worse_on_new_side(metric, on_new, on_old) {
         if gap <= likely_gap() {
             Verdict::Likely
         } else {

@@ -9,8 +9,8 @@ use foldhash::{HashMap, HashSet};
 
 use super::{
     Evidence, PromptChange, StepOutcome, Verdict, after_onset_line, candidates, concentrated,
-    dominant, duration, hm, pct, relative_to_onset, segment_rate, shown, slice, split_line, symbol,
-    too_late,
+    concentrated_among, dominant, duration, hm, pct, relative_to_onset, segment_rate, shown, slice,
+    split_line, symbol, too_late, worse_on_new_side,
 };
 use crate::engine::metrics::MetricId;
 use crate::engine::minutes::Span;
@@ -141,10 +141,11 @@ pub(super) fn step(e: &Evidence, metric: MetricId) -> (StepOutcome, Option<Promp
             },
         );
     }
+    let comparisons = untouched.len();
     let (rose, steady): (Vec<Untouched>, Vec<Untouched>) = untouched
         .into_iter()
-        .partition(|u| concentrated(metric, u.recent, u.base));
-    let confined = concentrated(metric, since.new, on_old);
+        .partition(|u| concentrated_among(metric, u.recent, u.base, comparisons));
+    let confined = worse_on_new_side(metric, since.new, on_old);
     let verdict = if confined && rose.is_empty() {
         if !steady.is_empty() {
             let parts: Vec<String> = steady

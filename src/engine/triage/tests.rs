@@ -386,6 +386,46 @@ fn a_consistent_transport_failure_with_quality_unchanged_is_likely_infrastructur
 }
 
 #[test]
+fn a_rise_among_many_untouched_features_needs_more_evidence_than_one_alone() {
+    // 4% → 8.5% on 400 calls against 2,000: z 3.1, enough alone, not as one of nine (3.7).
+    let of = |bad: u64, n: u64| Proportion { bad, n };
+    let (recent, base) = (of(34, 400), of(80, 2_000));
+    assert!(super::concentrated_among(
+        MetricId::Hallucination,
+        recent,
+        base,
+        1
+    ));
+    assert!(!super::concentrated_among(
+        MetricId::Hallucination,
+        recent,
+        base,
+        9
+    ));
+    // A rise that shows however many are looked at.
+    assert!(super::concentrated_among(
+        MetricId::Hallucination,
+        of(60, 400),
+        base,
+        9
+    ));
+}
+
+#[test]
+fn a_significant_rise_under_three_points_still_lies_on_the_new_side_of_a_change() {
+    // A canary's 2% → 4.5% against its previous version over the same period: z 3.5.
+    let of = |bad: u64, n: u64| Proportion { bad, n };
+    let (new, old) = (of(54, 1_200), of(24, 1_200));
+    assert!(super::worse_on_new_side(MetricId::Refusal, new, old));
+    assert!(!super::concentrated(MetricId::Refusal, new, old));
+    assert!(!super::worse_on_new_side(
+        MetricId::Refusal,
+        of(30, 1_200),
+        old
+    ));
+}
+
+#[test]
 fn a_quality_warning_beside_a_transport_lead_does_not_veto_infrastructure() {
     // Errors at 3% since 14:15; False refusal warned on the way, as some quality metric of some
     // feature does by chance during a long episode, but never went critical.

@@ -136,7 +136,7 @@ fn sources_note(assessment: &Assessment) -> Vec<Line<'static>> {
         schema_note(assessment),
         likeness_note(assessment),
         Line::raw(
-            "by: cusum = change-point detector since its onset · limit = last 5 min over the limit · alert = your [alerts] threshold · └ one feature alarming on its own",
+            "by: cusum = change-point detector since its onset · limit = last 5 min over the limit · alert = your [alerts] threshold · └ one feature, canary version or model alarming on its own",
         ),
     ]
 }
@@ -201,7 +201,7 @@ fn schema_note(assessment: &Assessment) -> Line<'static> {
 fn feature_row<'a>(id: MetricId, reading: &SliceReading, wide: bool, theme: &Theme) -> Row<'a> {
     let style = state_style(reading.state, theme);
     let mut cells = vec![
-        Cell::from(format::fit(&format!("└ {}", reading.feature), 14)).style(style),
+        Cell::from(format::fit_middle(&format!("└ {}", reading.feature), 14)).style(style),
         Cell::from(format::value(id, reading.now)).style(style),
     ];
     if wide {
