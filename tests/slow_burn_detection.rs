@@ -133,7 +133,7 @@ fn a_rise_on_one_of_ten_features_opens_an_incident_on_that_feature() {
     assert_eq!(reading.state, MetricState::Critical, "{reading:#?}");
     assert!(critical.at > change, "a false alarm before the change");
     // Pooled, the rise is under a point: only the feature's own detector sees it.
-    assert_eq!(reading.slices[0].feature, "checkout-help");
+    assert_eq!(reading.slices[0].name, "checkout-help");
     assert!(reading.service_state < MetricState::Critical);
     let episode = critical.episode.as_ref().unwrap();
     assert!(matches!(episode.primary_slice(), Slice::Feature(_)));
@@ -176,10 +176,7 @@ fn a_canary_regression_too_diluted_for_its_feature_opens_an_incident_on_its_vers
     .expect("the canary's regression opens an incident");
     assert!(critical.at > deploy, "a false alarm before the deploy");
     let reading = critical.reading(MetricId::Hallucination).unwrap();
-    assert_eq!(
-        reading.slices[0].feature, "checkout-help v2",
-        "{reading:#?}"
-    );
+    assert_eq!(reading.slices[0].name, "checkout-help v2", "{reading:#?}");
     let episode = critical.episode.as_ref().unwrap();
     assert!(matches!(episode.primary_slice(), Slice::Version { .. }));
 }
@@ -218,7 +215,7 @@ fn a_model_update_across_features_opens_an_incident_on_the_requested_model() {
         .iter()
         .find(|s| matches!(s.slice, Slice::Model(_)))
         .expect("the requested model's slice alarms");
-    assert_eq!(model.feature, "model gpt-4o");
+    assert_eq!(model.name, "model gpt-4o");
     assert_eq!(model.state, MetricState::Critical, "{reading:#?}");
 }
 

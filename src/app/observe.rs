@@ -127,7 +127,7 @@ impl App {
             .iter()
             .find(|s| s.state == MetricState::Critical && critical.service_state < s.state)
         {
-            Some(slice) => format!("{} critical on {}", critical.id.label(), slice.feature),
+            Some(slice) => format!("{} critical on {}", critical.id.label(), slice.name),
             None => format!("{} critical", critical.id.label()),
         };
         self.open_incident(title, Severity::Sev2, SYSTEM_ACTOR.into())
@@ -409,7 +409,7 @@ pub fn describe(reading: &MetricReading) -> String {
         } else {
             format!("{:.1} s vs {:.1} s baseline", now / 1000.0, base / 1000.0)
         };
-        text.push_str(&format!("; on {}: {values}", slice.feature));
+        text.push_str(&format!("; on {}: {values}", slice.name));
     }
     text
 }

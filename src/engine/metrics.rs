@@ -319,8 +319,9 @@ pub struct MetricReading {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SliceReading {
     pub slice: Slice,
-    /// The feature's name.
-    pub feature: String,
+    /// What the slice is, as the screen names it: "checkout-help", "checkout-help v4",
+    /// "model gpt-4o".
+    pub name: String,
     pub now: Option<f64>,
     pub baseline: Option<f64>,
     pub delta: Option<f64>,

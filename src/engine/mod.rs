@@ -583,76 +583,11 @@ impl Engine {
                 .as_ref()
                 .is_none_or(|(known, _)| (known.from, known.to) != (window.from, window.to))
         {
-            let observations = || slice(&self.observations, window.from, window.to);
-            let mut whole = WindowStats::of(observations());
-            // A feature's rates are learned over a longer span than the service's: a quiet
-            // feature's hour holds too few calls to tell a five-point rise from chance.
-            let first = self.observations.front().map_or(window.from, |o| o.ts);
-            let span_to = |to: DateTime<Utc>| {
-                Span::ending_by((to - FEATURE_BASELINE_SPAN).max(first).min(window.from), to)
-            };
-            let rates = self
-                .minute_counts
-                .rates_by_value(Dimension::Feature, span_to(window.to));
-            let by_feature: Vec<(Symbol, WindowStats)> =
-                stats_by(Dimension::Feature, observations())
-                    .into_iter()
-                    .map(|(feature, stats)| {
-                        // A feature under suspicion learns only from before its detector's run.
-                        let suspect = self
-                            .change_points
-                            .suspected_since(Slice::Feature(feature))
-                            .filter(|at| *at < window.to && window.to - *at <= MAX_SUSPICION);
-                        let counters = match suspect {
-                            Some(at) => self
-                                .minute_counts
-                                .rates_by_value(Dimension::Feature, span_to(at))
-                                .into_iter()
-                                .find(|(f, _)| *f == feature),
-                            None => rates.iter().find(|(f, _)| *f == feature).copied(),
-                        };
-                        let stats = match counters {
-                            Some((_, counters)) => stats.with_rates(counters),
-                            None => stats,
-                        };
-                        (feature, stats)
-                    })
-                    .collect();
-            let model_rates = self
-                .minute_counts
-                .rates_by_value(Dimension::ModelRequested, span_to(window.to));
-            let by_model: Vec<(Symbol, WindowStats)> =
-                stats_by(Dimension::ModelRequested, observations())
-                    .into_iter()
-                    .map(|(model, stats)| {
-                        let suspect = self
-                            .change_points
-                            .suspected_since(Slice::Model(model))
-                            .filter(|at| *at < window.to && window.to - *at <= MAX_SUSPICION);
-                        let counters = match suspect {
-                            Some(at) => self
-                                .minute_counts
-                                .rates_by_value(Dimension::ModelRequested, span_to(at))
-                                .into_iter()
-                                .find(|(m, _)| *m == model),
-                            None => model_rates.iter().find(|(m, _)| *m == model).copied(),
-                        };
-                        match counters {
-                            Some((_, counters)) => (model, stats.with_rates(counters)),
-                            None => (model, stats),
-                        }
-                    })
-                    .collect();
-            // A dimension with one value is the service: it gets no slices of its own.
-            let groups = |values: Vec<(Symbol, WindowStats)>, slice: fn(Symbol) -> Slice| {
-                let several = values.len() >= 2;
-                values
-                    .into_iter()
-                    .filter(move |_| several)
-                    .map(move |(value, stats)| (slice(value), stats))
-            };
-            let mut by_slice: Vec<(Slice, WindowStats)> = groups(by_feature, Slice::Feature)
-                .chain(groups(by_model, Slice::Model))
+            let mut whole = WindowStats::of(slice(&self.observations, window.from, window.to));
+            let mut by_slice: Vec<(Slice, WindowStats)> = self
+                .group_baselines(Dimension::Feature, Slice::Feature, window)
+                .into_iter()
+                .chain(self.group_baselines(Dimension::ModelRequested, Slice::Model, window))
                 .collect();
             self.change_points.arm(&mut whole, &mut by_slice, now);
             let mut service: Vec<BaselineStat> = MetricId::ALL
@@ -833,6 +768,49 @@ impl Engine {
     /// One call kept in how many: 1 until traffic passes `max_calls_per_minute`.
     pub fn sampling_stride(&self) -> u64 {
         self.admission.stride()
+    }
+
+    /// The baseline of each value of a dimension (each feature, each requested model) as a
+    /// slice of its own, or none when the dimension has a single value, which is the service.
+    /// Its rates are learned over a longer span than the service's, since a quiet feature's hour
+    /// holds too few calls to tell a five-point rise from chance; a group under suspicion
+    /// learns them only from before its detector's run.
+    fn group_baselines(
+        &self,
+        dimension: Dimension,
+        slice_of: fn(Symbol) -> Slice,
+        window: BaselineWindow,
+    ) -> Vec<(Slice, WindowStats)> {
+        let groups = stats_by(dimension, slice(&self.observations, window.from, window.to));
+        if groups.len() < 2 {
+            return Vec::new();
+        }
+        let first = self.observations.front().map_or(window.from, |o| o.ts);
+        let rates_until = |to: DateTime<Utc>| {
+            let from = (to - FEATURE_BASELINE_SPAN).max(first).min(window.from);
+            self.minute_counts
+                .rates_by_value(dimension, Span::ending_by(from, to))
+        };
+        let rates = rates_until(window.to);
+        groups
+            .into_iter()
+            .map(|(value, stats)| {
+                let slice = slice_of(value);
+                let suspect = self
+                    .change_points
+                    .suspected_since(slice)
+                    .filter(|at| *at < window.to && window.to - *at <= MAX_SUSPICION);
+                let counters = match suspect {
+                    Some(at) => rates_until(at).into_iter().find(|(v, _)| *v == value),
+                    None => rates.iter().find(|(v, _)| *v == value).copied(),
+                };
+                let stats = match counters {
+                    Some((_, counters)) => stats.with_rates(counters),
+                    None => stats,
+                };
+                (slice, stats)
+            })
+            .collect()
     }
 
     /// When the first baseline will be ready: enough history, ending `baseline_lag` ago.
@@ -1094,7 +1072,7 @@ impl Engine {
                 if state.is_alarm() {
                     slices.push(SliceReading {
                         slice,
-                        feature: slice.name(&self.interner),
+                        name: slice.name(&self.interner),
                         now: now_value,
                         baseline,
                         delta,

@@ -201,7 +201,7 @@ fn schema_note(assessment: &Assessment) -> Line<'static> {
 fn feature_row<'a>(id: MetricId, reading: &SliceReading, wide: bool, theme: &Theme) -> Row<'a> {
     let style = state_style(reading.state, theme);
     let mut cells = vec![
-        Cell::from(format::fit_middle(&format!("└ {}", reading.feature), 14)).style(style),
+        Cell::from(format::fit_middle(&format!("└ {}", reading.name), 14)).style(style),
         Cell::from(format::value(id, reading.now)).style(style),
     ];
     if wide {
