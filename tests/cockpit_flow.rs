@@ -409,7 +409,8 @@ fn heavy_traffic_is_sampled_and_the_header_says_so() {
                 ..template.clone()
             })
             .collect();
-        let now = calls.last().unwrap().ts;
+        // The minute's end: the cockpit evaluates on the half minutes of the stream's clock.
+        let now = start + chrono::Duration::minutes(minute + 1);
         h.dispatch(Action::Observed {
             now,
             wall: now,

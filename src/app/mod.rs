@@ -2,6 +2,7 @@
 //! timeline writer, goes through it. Pure: no terminal, no async, no I/O.
 
 pub mod action;
+mod cadence;
 pub mod editing;
 pub mod keymap;
 mod measure;
@@ -228,6 +229,8 @@ pub struct App {
     /// A resumed incident's record ends here: telemetry up to it is taken in without logging,
     /// so the resumed source does not log the same history twice.
     quiet_until: Option<DateTime<Utc>>,
+    /// When the engine is evaluated: on the stream's clock, whatever the batches.
+    cadence: cadence::Cadence,
 }
 
 impl App {
@@ -273,6 +276,7 @@ impl App {
             logged_lead_move: None,
             logged_changes: HashSet::new(),
             quiet_until: None,
+            cadence: cadence::Cadence::default(),
         }
     }
 

@@ -1,6 +1,9 @@
 //! What the app does with new telemetry: feed the engine, open an incident when a metric goes
 //! critical, and log detections, triage verdicts, changes and verifications.
 
+use std::iter::Peekable;
+use std::vec::IntoIter;
+
 use chrono::{DateTime, Duration, Utc};
 
 use super::{App, Effect, Level, SYSTEM_ACTOR, verification_deadline};
@@ -28,11 +31,10 @@ impl App {
         changes: Vec<Change>,
     ) -> Vec<Effect> {
         self.wall = wall;
-        self.now = Some(self.now.map_or(now, |t| t.max(now)));
         // A call dated ahead of its source's clock (a clock or a year typo) would push every
         // window past the rest of the traffic and the retention past all of it: refuse it, say so.
         let horizon = now + future_tolerance();
-        let (calls, ahead): (Vec<Call>, Vec<Call>) =
+        let (mut calls, ahead): (Vec<Call>, Vec<Call>) =
             calls.into_iter().partition(|c| c.ts <= horizon);
         if let Some(first) = ahead.first() {
             self.calls_refused_as_future += ahead.len() as u64;
@@ -47,39 +49,78 @@ impl App {
                 ),
             ));
         }
-        // In time order, so a change is known before the calls that follow it.
+        // In time order, so a change is known before the calls that follow it and every
+        // evaluation sees exactly the records dated up to it.
+        calls.sort_by_key(|c| c.ts);
         let mut changes = changes;
         changes.sort_by_key(|c| c.ts);
+        let first = calls.first().map(|c| c.ts).into_iter();
+        self.cadence.start(
+            first
+                .chain(changes.first().map(|c| c.ts))
+                .min()
+                .unwrap_or(now),
+        );
         let mut pending = changes.into_iter().peekable();
         self.calls_seen += calls.len() as u64;
-        let mut kept = Vec::new();
+        let mut effects = Vec::new();
         for call in &calls {
-            while let Some(change) = pending.next_if(|c| c.ts <= call.ts) {
-                self.engine.ingest_change(change);
+            while let Some(at) = self.cadence.due_before(call.ts) {
+                self.ingest_changes_until(&mut pending, at);
+                effects.extend(self.evaluate(at));
             }
+            self.ingest_changes_until(&mut pending, call.ts);
+            self.cadence.took(call.ts);
             let ingested = self.engine.ingest_call_judged(call);
             if !ingested.failed.is_empty() && self.quiet_until.is_none() {
-                kept.extend(self.keep_failing_call(call, &ingested.failed));
+                effects.extend(self.keep_failing_call(call, &ingested.failed));
             }
         }
+        // Changes before the next evaluation go in first: one dated at or before the last
+        // evaluation (a mitigation's, reported at once) has that evaluation made again.
+        if let Some(next) = self.cadence.next() {
+            self.ingest_changes_until(&mut pending, next - Duration::nanoseconds(1));
+        }
+        while let Some(at) = self.cadence.due_by(now) {
+            self.ingest_changes_until(&mut pending, at);
+            effects.extend(self.evaluate(at));
+        }
         for change in pending {
+            self.cadence.took(change.ts);
             self.engine.ingest_change(change);
         }
-        let assessment = self.engine.evaluate(now);
+        self.now = Some(self.now.map_or(now, |t| t.max(now)));
+        effects
+    }
+
+    fn ingest_changes_until(
+        &mut self,
+        pending: &mut Peekable<IntoIter<Change>>,
+        until: DateTime<Utc>,
+    ) {
+        while let Some(change) = pending.next_if(|c| c.ts <= until) {
+            self.cadence.took(change.ts);
+            self.engine.ingest_change(change);
+        }
+    }
+
+    /// Evaluates the engine at `at` on the stream's clock and logs what it shows.
+    fn evaluate(&mut self, at: DateTime<Utc>) -> Vec<Effect> {
+        self.now = Some(self.now.map_or(at, |t| t.max(at)));
+        let assessment = self.engine.evaluate(at);
         self.assessment = Some(assessment);
-        if self.quiet_until.is_some_and(|until| now <= until) {
+        if self.quiet_until.is_some_and(|until| at <= until) {
             self.take_in_quietly();
             return Vec::new();
         }
         self.quiet_until = None;
-        let mut effects = kept;
-        effects.extend(self.open_on_critical());
-        effects.extend(self.log_metric_states(now));
+        let mut effects = self.open_on_critical();
+        effects.extend(self.log_metric_states(at));
         effects.extend(self.log_changes());
         effects.extend(self.log_triage());
         effects.extend(self.estimate_impact_start());
-        effects.extend(self.verify(now));
-        effects.extend(self.record_minutes(now));
+        effects.extend(self.verify(at));
+        effects.extend(self.record_minutes(at));
         effects
     }
 

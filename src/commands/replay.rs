@@ -73,7 +73,7 @@ fn unavailable_plans() -> Vec<MitigationPlan> {
 }
 
 /// Reads the files (bad lines counted and named), sorts them by time, and finds the onset.
-fn load(args: &ReplayArgs, setup: EngineSetup) -> anyhow::Result<Recording> {
+pub fn load(args: &ReplayArgs, setup: EngineSetup) -> anyhow::Result<Recording> {
     let mut status = SourceStatus::waiting(format!("replay {}", args.calls.display()));
     status.state = SourceState::Connected;
     let mut calls: Vec<Call> = read(&args.calls, &mut status)?;

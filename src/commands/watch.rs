@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use super::BadInput;
@@ -18,7 +18,7 @@ use crate::config::sources::OtlpConfig;
 use crate::config::{self, file::ConfigFile};
 use crate::model::{MitigationKind, MitigationPlan};
 use crate::runtime::{self, Controls};
-use crate::sources::events::{self, Input, Records};
+use crate::sources::events::{self, Backlog, Followed, Input, Records};
 use crate::sources::otlp::{self, Receiver};
 use crate::sources::phoenix;
 use crate::sources::prometheus::PrometheusSource;
@@ -33,6 +33,8 @@ pub fn run(
     data_dir: &Path,
 ) -> anyhow::Result<()> {
     let inputs = inputs(config, args)?;
+    // Read before anything else reaches the app, so the history is taken in on its own clock.
+    let (backlogs, inputs) = read_backlogs(inputs);
     let prometheus = config
         .sources
         .prometheus
@@ -107,6 +109,13 @@ pub fn run(
         app.resume(super::resumed(data_dir, id)?);
     }
     let start: runtime::StartSources = Box::new(move |actions| {
+        let (history, followed) = history(backlogs, Utc::now());
+        if let Some(history) = history {
+            let _ = actions.send(history);
+        }
+        for rest in followed {
+            tokio::spawn(events::run_followed(rest, actions.clone()));
+        }
         for (records, input) in inputs {
             tokio::spawn(events::run(input, records, actions.clone()));
         }
@@ -172,6 +181,48 @@ fn inputs(config: &ConfigFile, args: &WatchArgs) -> anyhow::Result<Vec<(Records,
         inputs.push((Records::Changes, Input::at(path, true)));
     }
     Ok(inputs)
+}
+
+/// The backlogs of the files followed from their start, and the other inputs.
+fn read_backlogs(inputs: Vec<(Records, Input)>) -> (Vec<Backlog>, Vec<(Records, Input)>) {
+    let mut backlogs = Vec::new();
+    let mut others = Vec::new();
+    for (records, input) in inputs {
+        match input {
+            Input::File {
+                path,
+                from_start: true,
+            } => backlogs.push(Backlog::read(path, records)),
+            input => others.push((records, input)),
+        }
+    }
+    (backlogs, others)
+}
+
+/// The files' histories as one observation on the data's own clock, the way a replay delivers
+/// a recording: calls and changes together, so none is taken in after the evaluations it
+/// precedes. Then where each file is followed on from.
+pub fn history(backlogs: Vec<Backlog>, wall: DateTime<Utc>) -> (Option<Action>, Vec<Followed>) {
+    let mut calls = Vec::new();
+    let mut changes = Vec::new();
+    let mut followed = Vec::new();
+    for backlog in backlogs {
+        calls.extend(backlog.calls);
+        changes.extend(backlog.changes);
+        followed.push(backlog.rest);
+    }
+    let newest = calls
+        .iter()
+        .map(|c| c.ts)
+        .chain(changes.iter().map(|c| c.ts))
+        .max();
+    let history = newest.map(|now| Action::Observed {
+        now,
+        wall,
+        calls,
+        changes,
+    });
+    (history, followed)
 }
 
 /// Moves the cockpit's clock with the wall clock, so windows slide and silence shows.

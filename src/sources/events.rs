@@ -75,6 +75,62 @@ pub fn source_name(records: Records, input: &Input) -> String {
     }
 }
 
+/// What a file followed from its start held when the cockpit started, read to its end, so the
+/// app takes the history in as one stream on its own clock, as a replay does.
+pub struct Backlog {
+    pub calls: Vec<Call>,
+    pub changes: Vec<Change>,
+    /// Where following goes on: at the first line after the backlog.
+    pub rest: Followed,
+}
+
+/// A file whose backlog has been read, to be followed from there.
+pub struct Followed {
+    follower: Follower,
+    records: Records,
+    label: String,
+    status: SourceStatus,
+}
+
+impl Backlog {
+    /// Reads the lines `path` holds now. A file that cannot be read yet has no backlog: following
+    /// it reports why, as it would have without one.
+    pub fn read(path: PathBuf, records: Records) -> Self {
+        let input = Input::File {
+            path: path.clone(),
+            from_start: true,
+        };
+        let mut status = SourceStatus::waiting(source_name(records, &input));
+        let label = path.display().to_string();
+        let mut follower = Follower::new(path, true);
+        let (mut calls, mut changes) = (Vec::new(), Vec::new());
+        while let Ok(poll) = follower.poll() {
+            if poll.events.contains(&Event::Opened) {
+                status.state = SourceState::Connected;
+            }
+            let (more_calls, more_changes) = parse_batch(&poll.lines, records, &label, &mut status);
+            calls.extend(more_calls);
+            changes.extend(more_changes);
+            if !poll.more {
+                break;
+            }
+        }
+        if !calls.is_empty() || !changes.is_empty() {
+            status.last_data = Some(Utc::now());
+        }
+        Self {
+            calls,
+            changes,
+            rest: Followed {
+                follower,
+                records,
+                label,
+                status,
+            },
+        }
+    }
+}
+
 /// Reads `input` on a thread of its own and sends what it holds to the app until the app goes.
 pub async fn run(input: Input, records: Records, actions: mpsc::UnboundedSender<Action>) {
     let name = source_name(records, &input);
@@ -82,7 +138,7 @@ pub async fn run(input: Input, records: Records, actions: mpsc::UnboundedSender<
         Input::File { path, .. } | Input::Pipe(path) => path.display().to_string(),
         Input::Stdin => "stdin".to_string(),
     };
-    let (feed_tx, mut feed) = mpsc::unbounded_channel();
+    let (feed_tx, feed) = mpsc::unbounded_channel();
     match input {
         Input::File { path, from_start } => {
             std::thread::spawn(move || follow(Follower::new(path, from_start), feed_tx));
@@ -102,13 +158,36 @@ pub async fn run(input: Input, records: Records, actions: mpsc::UnboundedSender<
             std::thread::spawn(move || read_stream(std::io::stdin(), "stdin", feed_tx));
         }
     }
-    let mut status = SourceStatus::waiting(name);
+    forward(feed, records, &label, SourceStatus::waiting(name), actions).await;
+}
+
+/// Follows a file from the end of its backlog and sends what is appended until the app goes.
+pub async fn run_followed(followed: Followed, actions: mpsc::UnboundedSender<Action>) {
+    let Followed {
+        follower,
+        records,
+        label,
+        status,
+    } = followed;
+    let (feed_tx, feed) = mpsc::unbounded_channel();
+    std::thread::spawn(move || follow(follower, feed_tx));
+    forward(feed, records, &label, status, actions).await;
+}
+
+/// Parses what the reading thread hands over and sends it to the app with the source's status.
+async fn forward(
+    mut feed: mpsc::UnboundedReceiver<Feed>,
+    records: Records,
+    label: &str,
+    mut status: SourceStatus,
+    actions: mpsc::UnboundedSender<Action>,
+) {
     if actions.send(Action::Source(status.clone())).is_err() {
         return;
     }
     while let Some(message) = feed.recv().await {
         let (calls, changes) = match message {
-            Feed::Lines(lines) => parse_batch(&lines, records, &label, &mut status),
+            Feed::Lines(lines) => parse_batch(&lines, records, label, &mut status),
             Feed::Event(Event::Opened) => {
                 status.state = SourceState::Connected;
                 (Vec::new(), Vec::new())

@@ -2,13 +2,27 @@
 //! quality of the calls that succeed unchanged. A quality failure whose minutes are not the
 //! transport's is not infrastructure, however the transport fared in others.
 
-use super::{Evidence, Pattern, StepOutcome, Verdict, hm, pct};
+use chrono::Duration;
+
+use super::{
+    Evidence, Pattern, StepOutcome, Verdict, hm, pct, reaches_the_lead, relative_to_onset,
+};
 use crate::engine::metrics::{Family, MetricId};
 use crate::engine::minutes::Span;
+use crate::model::ChangeKind;
 
 /// Fewer affected minutes of the primary metric than this say too little about which minutes
 /// the failure keeps to.
 const MIN_MINUTES_TO_COMPARE: usize = 3;
+
+/// Service changes named in the evidence, at most, the nearest the onset first.
+const RELEASES_SHOWN: usize = 3;
+
+/// How long before the onset a deploy, config or flag change is named: a release that breaks
+/// the transport does so within minutes.
+fn release_lookback() -> Duration {
+    Duration::minutes(30)
+}
 
 pub(super) fn step(e: &Evidence, primary: MetricId, pattern: Option<&Pattern>) -> StepOutcome {
     let base = e
@@ -31,7 +45,7 @@ pub(super) fn step(e: &Evidence, primary: MetricId, pattern: Option<&Pattern>) -
         .copied()
         .filter(|m| m.family() == Family::Transport)
         .collect();
-    let infra = infra_line(e);
+    let infra: Vec<String> = release_lines(e).into_iter().chain(infra_line(e)).collect();
     let above_limit = e.infra.iter().any(|r| r.above_limit());
     if transport.is_empty() {
         // The calls look healthy, but the team's own infrastructure metrics may see what
@@ -60,7 +74,10 @@ pub(super) fn step(e: &Evidence, primary: MetricId, pattern: Option<&Pattern>) -
     if minutes < 3 {
         return (
             Verdict::InsufficientData,
-            vec![summary, format!("{minutes} full minutes since onset")],
+            [summary, format!("{minutes} full minutes since onset")]
+                .into_iter()
+                .chain(infra)
+                .collect(),
         );
     }
     let consistent = affected * 10 >= minutes * 6;
@@ -122,6 +139,47 @@ pub(super) fn step(e: &Evidence, primary: MetricId, pattern: Option<&Pattern>) -
     };
     lines.extend(infra);
     (verdict, lines)
+}
+
+/// The deploys, config and flag changes shortly before the onset, or within its tolerance after
+/// it, nearest first: "deploy api v2.2 → v2.3 at 14:14:48, 1m before onset". The triage cannot
+/// see into them, but the responder can.
+fn release_lines(e: &Evidence) -> Vec<String> {
+    let from = e.onset - release_lookback();
+    let to = e.onset + e.onset_tolerance;
+    let mut releases: Vec<_> = e
+        .changes
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.change.kind,
+                ChangeKind::Deploy | ChangeKind::ConfigChange | ChangeKind::FlagChange
+            ) && !r.is_mitigation()
+                && (from..=to).contains(&r.change.ts)
+                && reaches_the_lead(e, r)
+        })
+        .collect();
+    releases.sort_by_key(|r| (r.change.ts - e.onset).abs());
+    releases
+        .into_iter()
+        .take(RELEASES_SHOWN)
+        .map(|r| {
+            let named = [
+                r.change.kind.to_string(),
+                r.change.target.clone(),
+                r.change.transition(),
+            ]
+            .into_iter()
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+            format!(
+                "{named} at {}, {}",
+                r.change.ts.format("%H:%M:%S"),
+                relative_to_onset(r.change.ts, e.onset)
+            )
+        })
+        .collect()
 }
 
 /// What the infrastructure queries say, when there are any: the ones over their limits by name.

@@ -385,6 +385,59 @@ fn a_consistent_transport_failure_with_quality_unchanged_is_likely_infrastructur
     );
 }
 
+/// Timeouts on every fifth call from 14:15, the answers as good as before.
+fn timeouts_from_the_onset() -> Stream {
+    Stream::new(|minute, i, coin| Spec {
+        status: if minute >= ONSET_MINUTE && i % 5 == 0 {
+            "timeout"
+        } else {
+            "ok"
+        },
+        hallucinated: coin.flip(0.04),
+        ..Spec::default()
+    })
+}
+
+#[test]
+fn deploys_and_config_changes_shortly_before_the_onset_are_infrastructure_evidence() {
+    let mut stream = timeouts_from_the_onset();
+    stream.change(20, "deploy", "api", "v2.1", "v2.2");
+    stream.change(60, "config_change", "gateway", "pool 50", "pool 20");
+    stream.change(73, "prompt_deploy", "support-answer", "v7", "v8");
+    stream.change(74, "deploy", "api", "v2.2", "v2.3");
+    stream.change(85, "flag_change", "cache", "on", "off");
+    let triage = stream.triage(&[MetricId::Timeouts]);
+    let infrastructure = triage.step(Category::Infrastructure);
+    assert_eq!(
+        infrastructure.verdict,
+        Verdict::Likely,
+        "{infrastructure:#?}"
+    );
+    // Nearest the onset first; a release long before, a prompt deploy and a change after the
+    // onset's tolerance are not the infrastructure's evidence.
+    assert_eq!(
+        lines_with(&infrastructure.evidence, "onset"),
+        [
+            "deploy api v2.2 → v2.3 at 14:14:00, 1m before onset",
+            "config gateway pool 50 → pool 20 at 14:00:00, 15m before onset",
+        ],
+        "{infrastructure:#?}"
+    );
+}
+
+#[test]
+fn a_flightdeck_mitigation_is_not_infrastructure_evidence() {
+    let mut stream = timeouts_from_the_onset();
+    stream.change(74, "flag_change", "support-ai", "on", "off");
+    stream.changes[0].change.author = Some(crate::engine::changes::MITIGATION_AUTHOR.into());
+    let without = timeouts_from_the_onset().triage(&[MetricId::Timeouts]);
+    let triage = stream.triage(&[MetricId::Timeouts]);
+    assert_eq!(
+        triage.step(Category::Infrastructure).evidence,
+        without.step(Category::Infrastructure).evidence
+    );
+}
+
 #[test]
 fn a_rise_among_many_untouched_features_needs_more_evidence_than_one_alone() {
     // 4% → 8.5% on 400 calls against 2,000: z 3.1, enough alone, not as one of nine (3.7).
