@@ -192,7 +192,7 @@ pub struct ExportArgs {
     /// Write to this file (replaced whole, never half-written) instead of standard output
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// The whole timeline instead of the starred entries
+    /// The whole timeline instead of the key and starred entries
     #[arg(long)]
     pub all: bool,
 }

@@ -412,12 +412,20 @@ mod tests {
         text.chars().map(KeyCode::Char).collect()
     }
 
-    /// A declared incident with its record open on the title's editor.
-    fn editing_the_title() -> (App, View) {
+    /// `d`, the title typed, Enter: an incident declared as a responder does.
+    fn declared() -> (App, View) {
         let mut app = cockpit();
         let mut view = View::default();
-        let keys = [KeyCode::Char('d'), KeyCode::Char('e'), KeyCode::Enter];
-        type_keys(&mut app, &mut view, &keys);
+        type_keys(&mut app, &mut view, &[KeyCode::Char('d')]);
+        type_keys(&mut app, &mut view, &chars("Declared by oncall"));
+        type_keys(&mut app, &mut view, &[KeyCode::Enter]);
+        (app, view)
+    }
+
+    /// A declared incident with its record open on the title's editor.
+    fn editing_the_title() -> (App, View) {
+        let (mut app, mut view) = declared();
+        type_keys(&mut app, &mut view, &[KeyCode::Char('e'), KeyCode::Enter]);
         (app, view)
     }
 
@@ -458,13 +466,8 @@ mod tests {
 
     #[test]
     fn the_timeline_filter_applies_as_it_is_typed_and_enter_keeps_it() {
-        let mut app = cockpit();
-        let mut view = View::default();
-        type_keys(
-            &mut app,
-            &mut view,
-            &[KeyCode::Char('d'), KeyCode::Char('/')],
-        );
+        let (mut app, mut view) = declared();
+        type_keys(&mut app, &mut view, &[KeyCode::Char('/')]);
         type_keys(&mut app, &mut view, &chars("role"));
         assert_eq!(app.timeline_query, "role");
         assert_eq!(app.visible_entries().len(), 1);

@@ -145,7 +145,7 @@ fn incidents_and_export_read_what_the_cockpit_wrote() {
     assert!(json.status.success(), "{}", stderr(&json));
     let value: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
-    assert_eq!(value["version"], 2);
+    assert_eq!(value["version"], 3);
     assert_eq!(value["format"], "flightdeck-postmortem");
 }
 

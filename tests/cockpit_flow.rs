@@ -133,7 +133,7 @@ fn a_note_is_logged_with_the_user_as_actor() {
     let mut h = Harness::new("prompt-regression");
     h.press(Key::Char('n'));
     assert!(h.app.overlay.is_none(), "no note without an incident");
-    h.press(Key::Char('d'));
+    h.declare("Declared by oncall");
     assert_eq!(
         h.app.incident.as_ref().unwrap().severity.to_string(),
         "SEV3"
@@ -159,8 +159,15 @@ fn a_note_is_logged_with_the_user_as_actor() {
 #[test]
 fn an_entry_is_shown_as_logged_only_after_the_writer_confirms_it() {
     let mut h = Harness::new("prompt-regression");
-    let effects = h.app.update(Action::Command(Command::Declare));
-    assert_eq!(effects.len(), 2, "the opening, and who leads: {effects:?}");
+    h.app.update(Action::Command(Command::Declare));
+    let effects = h
+        .app
+        .update(Action::TextSubmitted("Answers invent refunds".into()));
+    assert_eq!(
+        effects.len(),
+        3,
+        "the opening, who leads, the impact start: {effects:?}"
+    );
     assert_eq!(h.app.timeline[0].persisted, Persisted::Pending);
     let seq = h.app.timeline[0].entry.seq;
     let incident_id = h.app.incident.as_ref().unwrap().id.clone();

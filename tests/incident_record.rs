@@ -223,13 +223,13 @@ fn the_record_dialog_sets_cause_roles_title_summary_and_times_each_logged() {
 #[test]
 fn an_entry_is_corrected_with_its_history_kept_and_the_timeline_filters_by_text() {
     let mut h = Harness::new("prompt-regression");
-    h.press(Key::Char('d'));
+    h.declare("Answers invent refunds");
     h.note("paged the prompt ownr");
     for _ in 0..3 {
         h.press(Key::Tab);
     }
     h.press(Key::Enter);
-    assert_eq!(h.app.overlay, Some(Overlay::Entry(3)));
+    assert_eq!(h.app.overlay, Some(Overlay::Entry(4)));
     h.press(Key::Char('e'));
     assert_eq!(editor(&h).initial, "paged the prompt ownr");
     h.dispatch(Action::TextSubmitted(
@@ -239,16 +239,16 @@ fn an_entry_is_corrected_with_its_history_kept_and_the_timeline_filters_by_text(
     assert_eq!(
         edit.kind,
         EntryKind::EntryEdited {
-            seq: 3,
+            seq: 4,
             from: "paged the prompt ownr".into(),
             to: "paged the prompt owner (dana)".into()
         }
     );
     assert_eq!(
-        h.app.timeline[2].entry.text, "paged the prompt ownr",
+        h.app.timeline[3].entry.text, "paged the prompt ownr",
         "never rewritten"
     );
-    assert_eq!(h.app.overlay, Some(Overlay::Entry(3)), "back to the entry");
+    assert_eq!(h.app.overlay, Some(Overlay::Entry(4)), "back to the entry");
     h.press(Key::Esc);
     let frame = h.render(160, 45);
     assert!(
@@ -266,7 +266,7 @@ fn an_entry_is_corrected_with_its_history_kept_and_the_timeline_filters_by_text(
         .collect();
     assert_eq!(
         shown,
-        [4, 3],
+        [5, 4],
         "the edit and the corrected note, newest first"
     );
     h.dispatch(Action::TextSubmitted("OWNER".into()));
@@ -282,7 +282,7 @@ fn an_entry_is_corrected_with_its_history_kept_and_the_timeline_filters_by_text(
 
     h.press(Key::Down);
     h.press(Key::Enter);
-    assert_eq!(h.app.overlay, Some(Overlay::Entry(3)));
+    assert_eq!(h.app.overlay, Some(Overlay::Entry(4)));
     let frame = h.render(160, 45);
     assert!(
         frame.contains("history (what it said before each edit)"),

@@ -23,7 +23,7 @@ fn message(h: &Harness) -> String {
 #[test]
 fn the_lifecycle_moves_forward_one_logged_step_at_a_time() {
     let mut h = Harness::new("prompt-regression");
-    h.press(Key::Char('d'));
+    h.declare("Declared by oncall");
     assert_eq!(status(&h), Status::Detected);
     assert_eq!(severity(&h), Severity::Sev3);
 
@@ -60,6 +60,7 @@ fn the_lifecycle_moves_forward_one_logged_step_at_a_time() {
         texts,
         [
             "role oncall is incident commander",
+            "time impact start 2026-03-14 13:40:00 UTC: the declaration, until an alarm's evidence dates it earlier",
             "status status DETECTED → INVESTIGATING",
             "status status INVESTIGATING → IDENTIFIED",
             "severity severity SEV3 → SEV2",
@@ -89,7 +90,7 @@ fn a_starred_entry_is_marked_logged_and_shown_by_the_starred_filter() {
     use flightdeck::model::EntryKind;
 
     let mut h = Harness::new("prompt-regression");
-    h.press(Key::Char('d'));
+    h.declare("Declared by oncall");
     h.press(Key::Char('a'));
     h.press(Key::Char('*'));
     assert_eq!(
@@ -99,9 +100,10 @@ fn a_starred_entry_is_marked_logged_and_shown_by_the_starred_filter() {
     for _ in 0..3 {
         h.press(Key::Tab);
     }
-    // Newest first: status, role, then the opening entry.
-    h.press(Key::Down);
-    h.press(Key::Down);
+    // Newest first: status, impact start, role, then the opening entry.
+    for _ in 0..3 {
+        h.press(Key::Down);
+    }
     h.press(Key::Char('*'));
     let star = h.app.timeline.last().unwrap().entry.clone();
     assert_eq!(

@@ -272,6 +272,7 @@ fn a_new_incident_has_nothing_to_undo() {
     let mut app = app_with_the_kill_switch_verified();
     assert!(app.undo.is_some());
     press(&mut app, &[Key::Char('x'), Key::Char('d')]);
+    app.update(Action::TextSubmitted("Answers invent refunds again".into()));
     assert!(
         app.incident
             .as_ref()

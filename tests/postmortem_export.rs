@@ -162,14 +162,15 @@ fn the_followed_up_incident_exports_its_cause_roles_summary_and_stars() {
     assert!(md.contains("| operations | sam (since "), "{md}");
     assert!(md.contains("| sam | corrective | "), "{md}");
     assert!(md.contains("| oncall | preventive | "), "{md}");
-    assert!(md.contains("The 3 starred entries;"), "{md}");
+    assert!(md.contains("and every starred one;"), "{md}");
+    assert_eq!(md.matches("| ★ ").count(), 3, "{md}");
     assert!(
         md.contains("(edited; was: prompt rollback applied by simulator"),
         "{md}"
     );
     assert!(!md.contains("NOT SET"), "{md}");
     assert!(
-        md.contains("No evaluation in CI covered the changed prompt"),
+        md.contains("Whether an evaluation in CI covered the changed prompt (\"prompt support-answer v7 → v8 by dana.m at 14:15:00 UTC\") is unknown: no evaluation results were received."),
         "{md}"
     );
 
@@ -770,4 +771,80 @@ fn quoted_markup_renders_as_text_and_a_note_keeps_its_lines() {
         "{page}"
     );
     assert!(page.contains("&lt;img src=x&gt;<br>second line"), "{page}");
+}
+
+/// An incident opened at `time` from `source`, a drill when `drill` names its scenario.
+fn stored(dir: &std::path::Path, id: &str, time: &str, source: &str, drill: Option<&str>) {
+    let kind = EntryKind::Opened {
+        id: id.into(),
+        title: format!("{source} incident"),
+        severity: Severity::Sev2,
+        source: source.into(),
+        drill: drill.map(str::to_string),
+    };
+    let mut store = TimelineStore::create(dir, id).unwrap();
+    store
+        .append(&logged(1, time, "flightdeck", kind, "opened"))
+        .unwrap();
+}
+
+#[test]
+fn export_latest_skips_replays_and_drills_and_incidents_marks_them() {
+    let dir = tempfile::tempdir().unwrap();
+    stored(
+        dir.path(),
+        "INC-20260314-140000",
+        "14:00:00",
+        "live · calls.jsonl",
+        None,
+    );
+    stored(
+        dir.path(),
+        "INC-20260314-150000",
+        "15:00:00",
+        "replay calls.jsonl",
+        None,
+    );
+    stored(
+        dir.path(),
+        "INC-20260314-160000",
+        "16:00:00",
+        "drill",
+        Some("red-herring"),
+    );
+    let run = flightdeck(&["export", "latest", "--format", "md"], dir.path());
+    assert!(run.status.success(), "{run:?}");
+    let md = String::from_utf8_lossy(&run.stdout);
+    assert!(md.starts_with("# INC-20260314-140000"), "{md}");
+    let named = flightdeck(
+        &["export", "INC-20260314-150000", "--format", "md"],
+        dir.path(),
+    );
+    assert!(String::from_utf8_lossy(&named.stdout).starts_with("# INC-20260314-150000"));
+    let listed = flightdeck(&["incidents"], dir.path());
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("[replay] replay calls.jsonl incident"),
+        "{listed}"
+    );
+    assert!(listed.contains("[drill: red-herring]"), "{listed}");
+
+    let only_rehearsals = tempfile::tempdir().unwrap();
+    stored(
+        only_rehearsals.path(),
+        "INC-1",
+        "15:00:00",
+        "replay calls.jsonl",
+        None,
+    );
+    let run = flightdeck(
+        &["export", "latest", "--format", "md"],
+        only_rehearsals.path(),
+    );
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("are all replays or drills, which `latest` skips"),
+        "{stderr}"
+    );
 }

@@ -55,6 +55,8 @@ pub enum EditTarget {
     Entry(u64),
     /// The timeline's text filter.
     Filter,
+    /// A new incident's title: submitting it declares the incident.
+    Declaration,
 }
 
 impl EditTarget {

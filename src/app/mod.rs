@@ -27,7 +27,7 @@ use crate::engine::triage::{Category, Triage, Verdict};
 use crate::engine::{Assessment, Engine};
 use crate::model::{
     ChangeKind, EntryKind, Incident, InfraReading, MitigationKind, MitigationPlan, MitigationStage,
-    Outcome, Role, Severity, SourceState, SourceStatus, Status, TimelineEntry, Zone,
+    NamedTime, Outcome, Role, Severity, SourceState, SourceStatus, Status, TimelineEntry, Zone,
 };
 
 /// Fixed facts about this session of the cockpit.
@@ -222,6 +222,16 @@ pub struct App {
     pub applied: Vec<MitigationKind>,
     logged_states: HashMap<MetricId, MetricState>,
     ok_since: HashMap<MetricId, DateTime<Utc>>,
+    /// When the last incident before this one ended: no impact start goes before it.
+    earlier_incident_end: Option<DateTime<Utc>>,
+    /// When each metric's last alarm from ok began and its last recovery was logged, and the
+    /// metrics flapping now: what tells a flap from a new alarm.
+    alarmed_at: HashMap<MetricId, DateTime<Utc>>,
+    recovered_at: HashMap<MetricId, DateTime<Utc>>,
+    flapping: HashMap<MetricId, observe::Flapping>,
+    /// Metrics a mitigation in force is expected to move, and why: their alarms are its effects.
+    /// They outlive the incident, as the mitigation does, until it is undone.
+    expected_effects: HashMap<MetricId, (MitigationKind, &'static str)>,
     logged_verdicts: HashMap<Category, Verdict>,
     /// When the last move of the episode's lead alarm that was logged happened.
     logged_lead_move: Option<DateTime<Utc>>,
@@ -272,6 +282,11 @@ impl App {
             measured: measure::Measured::default(),
             logged_states: HashMap::new(),
             ok_since: HashMap::new(),
+            earlier_incident_end: None,
+            alarmed_at: HashMap::new(),
+            recovered_at: HashMap::new(),
+            flapping: HashMap::new(),
+            expected_effects: HashMap::new(),
             logged_verdicts: HashMap::new(),
             logged_lead_move: None,
             logged_changes: HashSet::new(),
@@ -582,7 +597,7 @@ impl App {
                 self.message = Some((Level::Info, format!("times in {}", self.zone().name())));
                 Vec::new()
             }
-            Command::Declare => self.declare(),
+            Command::Declare => self.ask_to_declare(),
             Command::Acknowledge => self.change_status(Status::Investigating),
             Command::Identify => self.change_status(Status::Identified),
             Command::ToggleStar => self.toggle_star(),
@@ -1041,6 +1056,7 @@ impl App {
     /// read-back says next.
     fn undone(&mut self, kind: MitigationKind) -> Vec<Effect> {
         self.applied.retain(|k| *k != kind);
+        self.expected_effects.retain(|_, (by, _)| *by != kind);
         if self.verification.as_ref().is_none_or(|v| v.kind != kind) {
             return Vec::new();
         }
@@ -1065,6 +1081,15 @@ impl App {
         };
         self.engine.mark_mitigation(now);
         self.applied.push(kind);
+        // Only metrics not alarming already: an alarm under way is still the incident's.
+        for id in MetricId::ALL {
+            let alarming = self.logged_states.get(&id).is_some_and(|s| s.is_alarm());
+            if let Some(why) = id.expected_after(kind)
+                && !alarming
+            {
+                self.expected_effects.insert(id, (kind, why));
+            }
+        }
         if let Some(previous) = self.verification.take() {
             effects.extend(self.log(
                 EntryKind::Verification {
@@ -1104,19 +1129,51 @@ impl App {
         effects
     }
 
-    fn declare(&mut self) -> Vec<Effect> {
-        if self
-            .incident
+    /// `d`: asks for the new incident's title, which confirms the declaration.
+    fn ask_to_declare(&mut self) -> Vec<Effect> {
+        if self.incident_open() {
+            self.message = Some((Level::Info, "an incident is already open".into()));
+        } else {
+            self.overlay = Some(Overlay::Editor(Editor::new(
+                EditTarget::Declaration,
+                String::new(),
+            )));
+        }
+        Vec::new()
+    }
+
+    fn incident_open(&self) -> bool {
+        self.incident
             .as_ref()
             .is_some_and(|i| i.status != Status::Resolved)
-        {
-            self.message = Some((Level::Info, "an incident is already open".into()));
-            return Vec::new();
+    }
+
+    /// Declares an incident by hand: fresh, with no earlier incident's triage, and its impact
+    /// starting at the declaration unless an alarm's evidence dates it earlier.
+    pub(super) fn declare(&mut self, title: &str) -> Result<Vec<Effect>, String> {
+        if title.is_empty() {
+            return Err("an incident needs a title: what is wrong, in a few words".into());
         }
+        if self.incident_open() {
+            return Err("an incident is already open".into());
+        }
+        self.engine.restart_episode();
         let actor = self.settings.actor.clone();
-        self.open_incident(format!("Declared by {actor}"), Severity::Sev3, actor)
-            .into_iter()
-            .collect()
+        let mut effects = self.open_incident(title.to_string(), Severity::Sev3, actor);
+        let at = self.now.unwrap_or(self.wall);
+        effects.extend(self.log(
+            EntryKind::TimeSet {
+                time: NamedTime::ImpactStart,
+                from: None,
+                to: at,
+            },
+            SYSTEM_ACTOR,
+            format!(
+                "impact start {}: the declaration, until an alarm's evidence dates it earlier",
+                at.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+        ));
+        Ok(effects)
     }
 
     fn change_status(&mut self, to: Status) -> Vec<Effect> {
@@ -1208,10 +1265,17 @@ impl App {
             // Two incidents within one second: the store refuses to mix them, so name them apart.
             id.push_str(&format!("-{}", self.timeline.len()));
         }
+        if let Some(earlier) = &self.incident {
+            let now = self.now.unwrap_or(self.wall);
+            self.earlier_incident_end = Some(earlier.resolved_at.unwrap_or(now));
+        }
         self.timeline.clear();
         self.incident = None;
         self.triage = None;
         self.logged_states.clear();
+        self.alarmed_at.clear();
+        self.recovered_at.clear();
+        self.flapping.clear();
         self.logged_verdicts.clear();
         self.logged_lead_move = None;
         self.logged_changes.clear();

@@ -7,14 +7,36 @@ use std::vec::IntoIter;
 use chrono::{DateTime, Duration, Utc};
 
 use super::{App, Effect, Level, SYSTEM_ACTOR, verification_deadline};
-use crate::engine::LeadMove;
 use crate::engine::metrics::{Family, Measure, MetricId, MetricReading, MetricState};
 use crate::engine::triage::Verdict;
-use crate::model::{Call, Change, EntryKind, Severity, Status};
+use crate::engine::{LeadMove, diff};
+use crate::model::{Call, Change, EntryKind, NamedTime, Severity, Status};
 
-/// How long a metric must stay healthy before its recovery is logged.
+/// How long a metric must stay inside its limit before its alarm ends and its recovery is
+/// logged: shorter stretches are noise around the limit, not a recovery.
 fn recovery_hold() -> Duration {
-    Duration::minutes(2)
+    Duration::minutes(5)
+}
+
+/// A metric that alarms again this soon after its recovery was logged is flapping.
+fn flap_window() -> Duration {
+    Duration::minutes(15)
+}
+
+/// A flapping metric is summed up once it has held one side of its limit this long.
+fn flap_settle() -> Duration {
+    Duration::minutes(15)
+}
+
+/// A metric crossing its limit back and forth: its flips are counted, not logged one by one.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Flapping {
+    /// When the alarm before the first recovery began.
+    since: DateTime<Utc>,
+    flips: u32,
+    alarming: bool,
+    last_flip: DateTime<Utc>,
+    worst: MetricState,
 }
 
 /// How far past its source's clock a call may be dated: clocks drift, years are not typos.
@@ -156,11 +178,11 @@ impl App {
         if open || (self.incident.is_some() && self.current_episode() == self.incident_episode) {
             return Vec::new();
         }
-        let Some(critical) = self
-            .readings()
-            .into_iter()
-            .find(|r| r.state == MetricState::Critical && r.id.opens_incident())
-        else {
+        let Some(critical) = self.readings().into_iter().find(|r| {
+            r.state == MetricState::Critical
+                && r.id.opens_incident()
+                && !self.expected_effects.contains_key(&r.id)
+        }) else {
             return Vec::new();
         };
         let title = match critical
@@ -185,6 +207,10 @@ impl App {
             if reading.id.family() == Family::Volume || repeats_refusal(&reading, &readings) {
                 continue;
             }
+            if self.flapping.contains_key(&reading.id) {
+                effects.extend(self.count_flap(&reading, now));
+                continue;
+            }
             let logged = self
                 .logged_states
                 .get(&reading.id)
@@ -192,41 +218,126 @@ impl App {
                 .unwrap_or(MetricState::Ok);
             if reading.state.is_alarm() {
                 self.ok_since.remove(&reading.id);
-                if reading.state > logged {
-                    self.logged_states.insert(reading.id, reading.state);
-                    let text = format!(
-                        "{} {}: {}",
-                        reading.id.label(),
-                        reading.state,
-                        describe(&reading)
-                    );
-                    effects.extend(self.log(
-                        EntryKind::Detection {
-                            metric: reading.id.key().into(),
-                            state: reading.state.to_string(),
-                        },
-                        SYSTEM_ACTOR,
-                        text,
-                    ));
+                if reading.state <= logged {
+                    continue;
                 }
+                self.logged_states.insert(reading.id, reading.state);
+                let label = reading.id.label();
+                let recovered = self.recovered_at.get(&reading.id).copied();
+                let text = match recovered.filter(|at| now - *at <= flap_window()) {
+                    Some(at) if logged == MetricState::Ok => {
+                        let since = self.alarmed_at.get(&reading.id).copied().unwrap_or(at);
+                        self.flapping.insert(
+                            reading.id,
+                            Flapping {
+                                since,
+                                flips: 2,
+                                alarming: true,
+                                last_flip: now,
+                                worst: reading.state,
+                            },
+                        );
+                        format!(
+                            "{label} {} again {} min after it recovered: flapping, so its flips are counted, not logged, until it holds one side of its limit for {} min: {}",
+                            reading.state,
+                            (now - at).num_minutes(),
+                            flap_settle().num_minutes(),
+                            describe(&reading)
+                        )
+                    }
+                    _ => {
+                        if logged == MetricState::Ok {
+                            self.alarmed_at.insert(reading.id, now);
+                        }
+                        format!("{label} {}: {}", reading.state, describe(&reading))
+                    }
+                };
+                effects.extend(self.log_state(&reading, reading.state.to_string(), text));
             } else if logged.is_alarm() && reading.state == MetricState::Ok {
                 let since = *self.ok_since.entry(reading.id).or_insert(now);
                 if now - since >= recovery_hold() {
                     self.logged_states.insert(reading.id, MetricState::Ok);
                     self.ok_since.remove(&reading.id);
+                    self.recovered_at.insert(reading.id, now);
                     let text = format!("{} back to ok: {}", reading.id.label(), describe(&reading));
-                    effects.extend(self.log(
-                        EntryKind::Detection {
-                            metric: reading.id.key().into(),
-                            state: "ok".into(),
-                        },
-                        SYSTEM_ACTOR,
-                        text,
-                    ));
+                    effects.extend(self.log_state(&reading, "ok".into(), text));
                 }
             }
         }
         effects
+    }
+
+    /// Counts a flapping metric's crossings of its limit; logs a state worse than any while it
+    /// flapped, and one entry that sums the flips once it has held one side long enough.
+    fn count_flap(&mut self, reading: &MetricReading, now: DateTime<Utc>) -> Option<Effect> {
+        let flap = self.flapping.get_mut(&reading.id)?;
+        let alarming = reading.state.is_alarm();
+        if alarming != flap.alarming {
+            flap.flips += 1;
+            flap.alarming = alarming;
+            flap.last_flip = now;
+        }
+        let label = reading.id.label();
+        if reading.state > flap.worst {
+            flap.worst = reading.state;
+            self.logged_states.insert(reading.id, reading.state);
+            let text = format!(
+                "{label} {} while flapping: {}",
+                reading.state,
+                describe(reading)
+            );
+            return self.log_state(reading, reading.state.to_string(), text);
+        }
+        if now - flap.last_flip < flap_settle() {
+            return None;
+        }
+        let flap = self.flapping.remove(&reading.id)?;
+        let held = if alarming {
+            reading.state
+        } else {
+            MetricState::Ok
+        };
+        self.logged_states.insert(reading.id, held);
+        if !alarming {
+            self.recovered_at.insert(reading.id, now);
+        }
+        let text = format!(
+            "{label} flapped {}× between {} and {}, then held {held} for {} min: {}",
+            flap.flips,
+            flap.since.format("%H:%M"),
+            flap.last_flip.format("%H:%M UTC"),
+            flap_settle().num_minutes(),
+            describe(reading)
+        );
+        let state = if alarming {
+            held.to_string()
+        } else {
+            "ok".into()
+        };
+        self.log_state(reading, state, text)
+    }
+
+    /// Logs a metric's new state: as a detection, or as the effect of the mitigation in force
+    /// that was expected to move it.
+    fn log_state(
+        &mut self,
+        reading: &MetricReading,
+        state: String,
+        text: String,
+    ) -> Option<Effect> {
+        let metric = reading.id.key().to_string();
+        let (kind, text) = match self.expected_effects.get(&reading.id) {
+            Some((action, why)) => (
+                EntryKind::MitigationEffect {
+                    metric,
+                    state,
+                    action: action.to_string(),
+                },
+                format!("{text}: expected from the {action} ({why})"),
+            ),
+            None => (EntryKind::Detection { metric, state }, text),
+        };
+        self.log(kind, SYSTEM_ACTOR, text)
     }
 
     /// Logs each change once: those in the window before the incident opened, and every later one.
@@ -235,36 +346,32 @@ impl App {
             return Vec::new();
         };
         let relevant_from = opened - self.engine.config().prompt_window;
-        let fresh: Vec<(String, DateTime<Utc>)> = self
+        let fresh: Vec<(u64, String, EntryKind)> = self
             .engine
             .changes()
             .iter()
             .filter(|r| r.change.ts >= relevant_from && !self.logged_changes.contains(&r.id))
             .map(|r| {
-                (
-                    r.id,
-                    format!("{} at {}", r.summary(), r.change.ts.format("%H:%M:%S UTC")),
-                    r.change.ts,
-                )
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|(id, text, at)| {
-                self.logged_changes.insert(id);
-                (text, at)
+                let change = &r.change;
+                let diff = change
+                    .text_from
+                    .as_deref()
+                    .zip(change.text_to.as_deref())
+                    .map(|(from, to)| diff::compact(&diff::word_diff(from, to)));
+                let text = format!("{} at {}", r.summary(), change.ts.format("%H:%M:%S UTC"));
+                let kind = EntryKind::ChangeSeen {
+                    change: text.clone(),
+                    at: Some(change.ts),
+                    diff,
+                };
+                (r.id, text, kind)
             })
             .collect();
         fresh
             .into_iter()
-            .filter_map(|(text, at)| {
-                self.log(
-                    EntryKind::ChangeSeen {
-                        change: text.clone(),
-                        at: Some(at),
-                    },
-                    SYSTEM_ACTOR,
-                    text,
-                )
+            .filter_map(|(id, text, kind)| {
+                self.logged_changes.insert(id);
+                self.log(kind, SYSTEM_ACTOR, text)
             })
             .collect()
     }
@@ -390,6 +497,29 @@ impl App {
             && let Some(from) = status
             && from < Status::Mitigated
         {
+            // The bleeding stopped when the verified mitigation took effect, not when the
+            // verification's window filled: that moment is the impact window's end.
+            let detected = self.incident.as_ref().and_then(|i| i.detected_at);
+            let took_effect = detected.map_or(pending.applied_at, |d| pending.applied_at.max(d));
+            let unset = self
+                .incident
+                .as_ref()
+                .is_some_and(|i| i.mitigated_at.is_none());
+            if unset {
+                effects.extend(self.log(
+                    EntryKind::TimeSet {
+                        time: NamedTime::Mitigated,
+                        from: None,
+                        to: took_effect,
+                    },
+                    SYSTEM_ACTOR,
+                    format!(
+                        "mitigated {}: when the {} that was verified took effect",
+                        took_effect.format("%Y-%m-%d %H:%M:%S UTC"),
+                        pending.kind
+                    ),
+                ));
+            }
             effects.extend(self.log(
                 EntryKind::StatusChanged {
                     from,
@@ -557,5 +687,78 @@ mod tests {
         assert!(!has_recovered(&readings, &[MetricId::Refusal]));
         readings[1].state = MetricState::Ok;
         assert!(has_recovered(&readings, &[MetricId::Refusal]));
+    }
+
+    /// A cockpit with a declared incident, its clock at `at`.
+    fn cockpit_with_incident(at: DateTime<Utc>) -> App {
+        let settings = crate::app::Settings {
+            actor: "oncall".into(),
+            source: "test".into(),
+            read_only: false,
+            dry_run: false,
+            speed: None,
+            present: false,
+            local_offset: chrono::FixedOffset::east_opt(0).expect("UTC"),
+            drill: None,
+        };
+        let engine = crate::engine::Engine::new(
+            crate::engine::EngineConfig::default(),
+            crate::engine::signals::schema::SchemaRegistry::default(),
+        );
+        let mut app = App::new(settings, engine, at);
+        app.now = Some(at);
+        app.declare("Grounded answers").expect("declared");
+        app
+    }
+
+    #[test]
+    fn a_metric_crossing_its_limit_back_and_forth_is_logged_as_one_flapping_run() {
+        let start: DateTime<Utc> = "2026-03-14T14:00:00Z".parse().unwrap();
+        let mut app = cockpit_with_incident(start);
+        let before = app.timeline.len();
+        // Half-minute states: warn, 6 min ok (its recovery held 5 min), warn again, then a flip
+        // every minute for 20 min, then 16 min ok.
+        let mut states = vec![MetricState::Warn];
+        states.extend([MetricState::Ok; 12]);
+        for minute in 0..20 {
+            let state = if minute % 2 == 0 {
+                MetricState::Warn
+            } else {
+                MetricState::Ok
+            };
+            states.extend([state; 2]);
+        }
+        states.extend([MetricState::Ok; 32]);
+        let flips = states.windows(2).filter(|w| w[0] != w[1]).count();
+        for (i, state) in states.into_iter().enumerate() {
+            let now = start + Duration::seconds(30 * i as i64);
+            app.now = Some(now);
+            app.assessment = Some(crate::engine::Assessment {
+                at: now,
+                metrics: vec![reading(MetricId::Grounded, state, 300)],
+                baseline: None,
+                episode: None,
+                triage: None,
+                violations: Vec::new(),
+                similarity: None,
+                input_drift: None,
+            });
+            app.log_metric_states(now);
+        }
+        let logged: Vec<&str> = app.timeline[before..]
+            .iter()
+            .map(|l| l.entry.text.as_str())
+            .collect();
+        assert_eq!(logged.len(), 4, "{logged:#?}");
+        assert!(logged[0].starts_with("Grounded warn:"));
+        assert!(logged[1].starts_with("Grounded back to ok:"));
+        assert!(logged[2].starts_with("Grounded warn again 1 min after it recovered: flapping"));
+        assert!(
+            logged[3].starts_with(&format!(
+                "Grounded flapped {flips}× between 14:00 and 14:25 UTC, then held ok for 15 min"
+            )),
+            "{}",
+            logged[3]
+        );
     }
 }

@@ -27,7 +27,7 @@ impl App {
     }
 
     /// Logs the engine's onset estimate as the impact start, and each later estimate that moves
-    /// it, until the incident is mitigated or someone sets it.
+    /// it earlier, until the incident is mitigated or someone sets it.
     pub(super) fn estimate_impact_start(&mut self) -> Option<Effect> {
         let incident = self.incident.as_ref()?;
         if incident.status >= Status::Mitigated || self.impact_start_set_by_hand() {
@@ -44,20 +44,35 @@ impl App {
             return None;
         }
         let first_alarm = episode.first_alarm;
-        let onset = episode.onset?;
+        // Never after the detection, and never inside an earlier incident's window.
+        let detected = incident.detected_at.unwrap_or(incident.opened_at);
+        let mut onset = episode.onset?.min(detected);
+        if let Some(earlier_end) = self.earlier_incident_end {
+            onset = onset.max(earlier_end);
+        }
         // The record keeps whole seconds, as every time it shows.
         let onset = onset.duration_trunc(Duration::seconds(1)).ok()?;
         let from = incident.impact_start;
-        if from.is_some_and(|known| (known - onset).abs() < estimate_step()) {
+        // Only earlier: a later estimate comes from later alarms (a mitigation's own effects, a
+        // second failure), and the users hurt before it were still hurt.
+        if from.is_some_and(|known| known - onset < estimate_step()) {
             return None;
         }
         self.measured.impact_episode = Some(first_alarm);
-        let text = format!(
-            "impact start {}: the engine's onset estimate{}",
-            stamp(onset),
-            from.map(|f| format!(" (was {})", stamp(f)))
-                .unwrap_or_default()
-        );
+        let text = match (from, episode.lead) {
+            (Some(was), Some(lead)) => format!(
+                "impact start {} (was {}): {}'s change point dates the onset earlier",
+                stamp(onset),
+                stamp(was),
+                lead.metric.label()
+            ),
+            (Some(was), None) => format!(
+                "impact start {} (was {}): the onset estimate moved earlier",
+                stamp(onset),
+                stamp(was)
+            ),
+            (None, _) => format!("impact start {}: the engine's onset estimate", stamp(onset)),
+        };
         self.log(
             EntryKind::TimeSet {
                 time: NamedTime::ImpactStart,
@@ -116,6 +131,7 @@ impl App {
                 self.timeline_query = text.trim().to_string();
                 Ok(Vec::new())
             }
+            EditTarget::Declaration => self.declare(text.trim()),
         };
         match outcome {
             Ok(effects) => {
@@ -128,7 +144,7 @@ impl App {
                             .unwrap_or(0),
                     }),
                     EditTarget::Entry(seq) => Some(Overlay::Entry(seq)),
-                    EditTarget::Note | EditTarget::Filter => None,
+                    EditTarget::Note | EditTarget::Filter | EditTarget::Declaration => None,
                 };
                 effects
             }

@@ -58,6 +58,7 @@ impl TimelineFilter {
                     | EntryKind::ActionApplied { .. }
                     | EntryKind::ActionResult { .. }
                     | EntryKind::Verification { .. }
+                    | EntryKind::MitigationEffect { .. }
             ),
             Self::Findings => {
                 matches!(kind, EntryKind::Detection { .. } | EntryKind::Triage { .. })

@@ -11,6 +11,30 @@ use crate::config::file::ConfigFile;
 use crate::incident::postmortem::load::{self, LoadError};
 use crate::incident::postmortem::{Options, Postmortem, Redaction, html, json, markdown};
 use crate::incident::store::{self, StoreError};
+use crate::model::Incident;
+
+/// The newest incident that was not a replay or a drill: those are exported only by name.
+fn latest(data_dir: &Path) -> anyhow::Result<String> {
+    let ids = store::incident_ids(data_dir)?;
+    for id in ids.iter().rev() {
+        let loaded = store::load(data_dir, id)?;
+        let rehearsed = Incident::from_timeline(&loaded.entries).and_then(|i| i.rehearsal());
+        if rehearsed.is_none() {
+            return Ok(id.clone());
+        }
+    }
+    let dir = data_dir.join("incidents");
+    Err(BadInput(if ids.is_empty() {
+        format!("no incidents in {}", dir.display())
+    } else {
+        format!(
+            "the {} incident(s) in {} are all replays or drills, which `latest` skips: name one (flightdeck incidents lists them)",
+            ids.len(),
+            dir.display()
+        )
+    })
+    .into())
+}
 
 pub fn run(data_dir: &Path, config: &ConfigFile, args: &ExportArgs) -> anyhow::Result<()> {
     let redaction = Redaction::from_config(&config.postmortem).map_err(|e| {
@@ -20,12 +44,7 @@ pub fn run(data_dir: &Path, config: &ConfigFile, args: &ExportArgs) -> anyhow::R
         BadInput(format!("{file} is not valid: {e}"))
     })?;
     let id = if args.incident == "latest" {
-        store::incident_ids(data_dir)?.pop().ok_or_else(|| {
-            BadInput(format!(
-                "no incidents in {}",
-                data_dir.join("incidents").display()
-            ))
-        })?
+        latest(data_dir)?
     } else {
         args.incident.clone()
     };

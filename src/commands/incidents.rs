@@ -34,9 +34,10 @@ pub fn run(data_dir: &Path) -> anyhow::Result<()> {
             incident.opened_at.format("%Y-%m-%d %H:%M:%S"),
             loaded.entries.len(),
             incident.source,
-            match &incident.drill {
-                Some(scenario) => format!("[drill: {scenario}] {}", incident.title),
-                None => incident.title.clone(),
+            match (&incident.drill, incident.rehearsal()) {
+                (Some(scenario), _) => format!("[drill: {scenario}] {}", incident.title),
+                (None, Some(kind)) => format!("[{kind}] {}", incident.title),
+                (None, None) => incident.title.clone(),
             }
         );
     }

@@ -17,7 +17,9 @@ use crate::app::{Action, App, Settings};
 use crate::cli::{GlobalArgs, ReplayArgs};
 use crate::config::{self, file::ConfigFile};
 use crate::jsonl;
-use crate::model::{Call, Change, MitigationKind, MitigationPlan, SourceState, SourceStatus};
+use crate::model::{
+    Call, Change, MitigationKind, MitigationPlan, REPLAY_SOURCE, SourceState, SourceStatus,
+};
 use crate::runtime::{self, Controls};
 use crate::sources::replay::{self, Recording};
 
@@ -31,7 +33,7 @@ pub fn run(
     let theme = setup::theme(global, config)?;
     let settings = Settings {
         actor: config::actor(),
-        source: format!("replay {}", args.calls.display()),
+        source: format!("{REPLAY_SOURCE}{}", args.calls.display()),
         read_only: global.read_only,
         dry_run: global.dry_run,
         speed: Some(args.speed),

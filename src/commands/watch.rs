@@ -33,6 +33,10 @@ pub fn run(
     data_dir: &Path,
 ) -> anyhow::Result<()> {
     let inputs = inputs(config, args)?;
+    let mut names: Vec<String> = inputs
+        .iter()
+        .map(|(records, input)| events::source_name(*records, input))
+        .collect();
     // Read before anything else reaches the app, so the history is taken in on its own clock.
     let (backlogs, inputs) = read_backlogs(inputs);
     let prometheus = config
@@ -42,10 +46,6 @@ pub fn run(
         .map(PrometheusSource::new)
         .transpose()
         .map_err(|e| BadInput(e.to_string()))?;
-    let mut names: Vec<String> = inputs
-        .iter()
-        .map(|(records, input)| events::source_name(*records, input))
-        .collect();
     names.extend(prometheus.as_ref().map(PrometheusSource::name));
     let phoenix_config = config.sources.phoenix.clone();
     names.extend(phoenix_config.as_ref().map(phoenix::source_name));

@@ -38,6 +38,39 @@ pub fn word_counts(runs: &[(DiffTag, String)]) -> (usize, usize) {
     (count(DiffTag::Removed), count(DiffTag::Added))
 }
 
+/// Words of unchanged text kept on each side of a change in [`compact`].
+const CONTEXT_WORDS: usize = 6;
+
+/// The diff on one line in `git diff --word-diff`'s notation, `[-removed-]` and `{+added+}`,
+/// with unchanged stretches cut to a few words around each change.
+pub fn compact(runs: &[(DiffTag, String)]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for (i, (tag, text)) in runs.iter().enumerate() {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        match tag {
+            DiffTag::Removed => out.push(format!("[-{}-]", words.join(" "))),
+            DiffTag::Added => out.push(format!("{{+{}+}}", words.join(" "))),
+            DiffTag::Same => {
+                let (before, after) = (i > 0, i + 1 < runs.len());
+                let keep = CONTEXT_WORDS * (usize::from(before) + usize::from(after));
+                if words.len() <= keep {
+                    out.push(words.join(" "));
+                    continue;
+                }
+                if before {
+                    out.push(words[..CONTEXT_WORDS].join(" "));
+                }
+                out.push("…".into());
+                if after {
+                    out.push(words[words.len() - CONTEXT_WORDS..].join(" "));
+                }
+            }
+        }
+    }
+    out.retain(|part| !part.is_empty());
+    out.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +90,17 @@ mod tests {
             "Answer only from the provided context."
         );
         assert_eq!(word_counts(&runs), (6, 0));
+    }
+
+    #[test]
+    fn the_compact_diff_keeps_a_few_words_around_each_change() {
+        let old = "one two three four five six seven eight nine ten. Answer only from the context. Reply as JSON.";
+        let new = "one two three four five six seven eight nine ten. Reply as JSON.";
+        assert_eq!(
+            compact(&word_diff(old, new)),
+            "… five six seven eight nine ten. [-Answer only from the context.-] Reply as JSON."
+        );
+        assert_eq!(compact(&word_diff("a b", "a c")), "a [-b-] {+c+}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::change_points::Slice;
 use super::detect::{Rule, Shifts};
 use super::observation::Observation;
-use crate::model::CallStatus;
+use crate::model::{CallStatus, MitigationKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MetricId {
@@ -122,6 +122,26 @@ impl MetricId {
             Self::Timeouts => "timeout_rate",
             Self::RateLimits => "rate_limited_rate",
             Self::Throughput => "calls_per_min",
+        }
+    }
+
+    /// Why a mitigation of `kind` is expected to move this metric, if it is: an alarm on it after
+    /// the mitigation is the mitigation's effect, not the incident's.
+    pub fn expected_after(self, kind: MitigationKind) -> Option<&'static str> {
+        match (kind, self) {
+            (MitigationKind::KillSwitch, Self::Similarity) => {
+                Some("the fallback answers unlike the model")
+            }
+            (MitigationKind::KillSwitch, Self::Feedback) => {
+                Some("users rate the fallback worse than the model's answers")
+            }
+            (MitigationKind::PromptRollback, Self::Similarity) => {
+                Some("the earlier version writes in its own style")
+            }
+            (MitigationKind::ModelPin, Self::Similarity) => {
+                Some("the pinned snapshot writes in its own style")
+            }
+            _ => None,
         }
     }
 

@@ -292,6 +292,10 @@ pub struct Engine {
     changes: ChangeLog,
     change_points: ChangePoints,
     frozen_baseline_end: Option<DateTime<Utc>>,
+    /// After an episode that went critical, the baseline stays frozen until then: a whole
+    /// baseline span after the episode ended, so it never learns the failure nor what
+    /// mitigated it.
+    quarantine_until: Option<DateTime<Utc>>,
     /// The frozen baseline as it was when it froze: its calls may since have left retention.
     frozen_window: Option<BaselineWindow>,
     episode: Option<Episode>,
@@ -373,6 +377,7 @@ impl Engine {
             baseline_stats: None,
             changes: ChangeLog::default(),
             frozen_baseline_end: None,
+            quarantine_until: None,
             frozen_window: None,
             episode: None,
             healthy_since: None,
@@ -534,6 +539,15 @@ impl Engine {
 
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// Forgets the current episode (its alarms, onsets, lead and triage) so the next evaluation
+    /// starts a new one, as a newly declared incident needs; the baseline stays as frozen.
+    pub fn restart_episode(&mut self) {
+        self.episode = None;
+        self.healthy_since = None;
+        self.evidence_end = None;
+        self.last_triage = None;
     }
 
     /// Marks the first mitigation: later calls no longer count as evidence for the triage.
@@ -853,11 +867,19 @@ impl Engine {
         if !alarming.iter().any(|r| r.id.opens_incident()) {
             let since = *self.healthy_since.get_or_insert(now);
             if now - since >= self.config.recovery_hold {
-                self.episode = None;
-                self.frozen_baseline_end = None;
-                self.frozen_window = None;
+                // Only an episode that went critical, as incidents open on: a passing warning
+                // does not hold the baseline back.
+                if self.episode.take().is_some_and(|e| !e.critical.is_empty()) {
+                    let clean = self.config.baseline_lag + self.config.baseline_span;
+                    self.quarantine_until = Some(now + clean);
+                }
                 self.evidence_end = None;
                 self.last_triage = None;
+                if self.quarantine_until.is_none_or(|until| now >= until) {
+                    self.quarantine_until = None;
+                    self.frozen_baseline_end = None;
+                    self.frozen_window = None;
+                }
             }
             return;
         }
@@ -1598,6 +1620,47 @@ mod tests {
             a.baseline.unwrap().frozen,
             "the baseline stays frozen during the episode"
         );
+    }
+
+    /// Feeds minute by minute, evaluating after each, up to call `to`.
+    fn feed_minutes(
+        engine: &mut Engine,
+        from: i64,
+        to: i64,
+        bad: impl Fn(i64) -> bool,
+    ) -> Assessment {
+        let mut last = None;
+        for minute in (from..to).step_by(30) {
+            last = Some(feed(engine, minute, (minute + 30).min(to), &bad, 900.0));
+        }
+        last.expect("at least a minute")
+    }
+
+    #[test]
+    fn after_a_critical_episode_the_baseline_learns_nothing_of_it_for_a_whole_span() {
+        let mut engine = engine();
+        feed(&mut engine, 0, 1200, |i| i % 25 == 0, 900.0);
+        // Ten minutes at 25%, from minute 40.
+        let a = feed_minutes(&mut engine, 1200, 1500, |i| i % 4 == 0);
+        assert_eq!(state(&a, MetricId::Hallucination), MetricState::Critical);
+        let frozen = a.baseline.unwrap();
+        // An hour back at 4%: the episode ends, and the baseline is still the one from before it,
+        // where an unfrozen one (minutes 35 to 95) would hold the bad ten minutes, about 7.5%.
+        let a = feed_minutes(&mut engine, 1500, 3300, |i| i % 25 == 0);
+        assert!(a.episode.is_none());
+        let baseline = a.baseline.unwrap();
+        assert_eq!((baseline.from, baseline.to), (frozen.from, frozen.to));
+        let rate = a
+            .reading(MetricId::Hallucination)
+            .unwrap()
+            .baseline
+            .unwrap();
+        assert!(rate < 0.05, "{rate}");
+        // A whole lag and span after the episode ended, the baseline holds only calls after it.
+        let ended = engine.quarantine_until.unwrap() - Duration::minutes(75);
+        let a = feed_minutes(&mut engine, 3300, 5400, |i| i % 25 == 0);
+        let baseline = a.baseline.unwrap();
+        assert!(!baseline.frozen && baseline.from >= ended, "{baseline:?}");
     }
 
     #[test]

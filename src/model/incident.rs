@@ -65,6 +65,9 @@ impl fmt::Display for Status {
     }
 }
 
+/// How `flightdeck replay` names its source, `replay FILE`: what marks a replayed incident.
+pub const REPLAY_SOURCE: &str = "replay ";
+
 /// Who does what during the incident, as incident.io and PagerDuty name the roles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -195,6 +198,18 @@ impl Incident {
             incident.apply(entry);
         }
         Some(incident)
+    }
+
+    /// What the incident rehearsed instead of production, if it did: `drill` (a game day) or
+    /// `replay` (a recording played back). Neither is the latest incident to export.
+    pub fn rehearsal(&self) -> Option<&'static str> {
+        if self.drill.is_some() {
+            Some("drill")
+        } else if self.source.starts_with(REPLAY_SOURCE) {
+            Some("replay")
+        } else {
+            None
+        }
     }
 
     /// A named time as the record has it now.

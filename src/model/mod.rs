@@ -16,7 +16,7 @@ pub use call::{Call, CallStatus, Feedback};
 pub use category::Category;
 pub use change::{Change, ChangeKind, ChangeOrigin};
 pub use eval::Eval;
-pub use incident::{Incident, NamedTime, Role, RoleHolder, Severity, Status};
+pub use incident::{Incident, NamedTime, REPLAY_SOURCE, Role, RoleHolder, Severity, Status};
 pub use measurements::{FailingCall, Measurement, MetricMinute, MinuteSample};
 pub use mitigation::{MitigationKind, MitigationPlan, MitigationStage, PlanChoice};
 pub use source::{InfraReading, SourceState, SourceStatus};

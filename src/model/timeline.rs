@@ -41,6 +41,13 @@ pub enum EntryKind {
         metric: String,
         state: String,
     },
+    /// A metric moved the way a mitigation was expected to move it (the kill switch's fallback
+    /// is rated worse): the mitigation's effect, not the incident's impact.
+    MitigationEffect {
+        metric: String,
+        state: String,
+        action: String,
+    },
     Triage {
         step: String,
         verdict: String,
@@ -50,6 +57,9 @@ pub enum EntryKind {
         /// When the change happened, which is before it was logged when it led to the incident.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         at: Option<DateTime<Utc>>,
+        /// A prompt change's word diff, `[-removed-] {+added+}`, when both texts were known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        diff: Option<String>,
     },
     ActionRequested {
         action: String,
@@ -127,6 +137,7 @@ impl EntryKind {
         match self {
             Self::Opened { .. } => "opened",
             Self::Detection { .. } => "detect",
+            Self::MitigationEffect { .. } => "effect",
             Self::Triage { .. } => "triage",
             Self::ChangeSeen { .. } => "change",
             Self::ActionRequested { .. } => "request",

@@ -168,6 +168,12 @@ impl Harness {
         self.press(Key::Enter);
     }
 
+    /// `d`, then the title typed and Enter: declares an incident as a responder does.
+    pub fn declare(&mut self, title: &str) {
+        self.press(Key::Char('d'));
+        self.dispatch(Action::TextSubmitted(title.into()));
+    }
+
     /// Opens the note editor and logs what was typed, as Ctrl-S does.
     pub fn note(&mut self, text: &str) {
         self.dispatch(Action::Command(Command::AddNote));

@@ -32,21 +32,26 @@ pub fn summary(
     incident: &Incident,
     entries: &[TimelineEntry],
     impact: Option<&Impact>,
-    primary: Option<&MetricReport>,
     mitigations: &[Mitigation],
 ) -> Summary {
     let change = first_change(incident, entries)
         .map(|c| format!("After the change \"{c}\", "))
         .unwrap_or_default();
-    let worst = primary.and_then(|p| Some((p.id()?, p.peak.as_ref()?)));
-    let what = match (impact, worst) {
-        (Some(impact), Some((id, peak))) => format!(
-            "{} rose from a {} baseline to {} of checked calls over the impact window ({} in the worst minute, {} UTC)",
-            impact.label,
+    let what = match impact {
+        Some(impact) => format!(
+            "the share of {} that {} rose from a {} baseline to {} over the impact window{}",
+            impact.noun,
+            impact.what,
             impact.baseline_rate.map_or("unknown".into(), text::percent),
             text::percent(impact.rate),
-            text::percent(super::quality::badness(id, peak.value)),
-            text::hm(peak.minute),
+            impact
+                .worst
+                .map(|worst| format!(
+                    " ({} in the worst minute, {} UTC)",
+                    text::percent(worst.rate),
+                    text::hm(worst.minute)
+                ))
+                .unwrap_or_default(),
         ),
         _ => format!(
             "{} was opened at {} from {}",
@@ -107,6 +112,16 @@ pub struct RootCause {
     pub owner: Option<String>,
     /// When the category is unset: the triage steps that ended likely or suspect, likely first.
     pub triage_suggests: Vec<TriageStep>,
+    /// When the cause is (or the triage suggests) the prompt: the change that led to the
+    /// incident, with its word diff.
+    pub prompt_change: Option<PromptChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PromptChange {
+    pub change: String,
+    /// `[-removed-] {+added+}`, as `git diff --word-diff` writes it.
+    pub diff: String,
 }
 
 pub fn owner_hint(category: Category) -> &'static str {
@@ -126,7 +141,11 @@ pub fn owner_hint(category: Category) -> &'static str {
     }
 }
 
-pub fn root_cause(incident: &Incident, triage: &[TriageStep]) -> RootCause {
+pub fn root_cause(
+    incident: &Incident,
+    entries: &[TimelineEntry],
+    triage: &[TriageStep],
+) -> RootCause {
     let mut last_per_step: Vec<TriageStep> = Vec::new();
     for step in triage {
         last_per_step.retain(|s| s.category != step.category);
@@ -139,7 +158,31 @@ pub fn root_cause(incident: &Incident, triage: &[TriageStep]) -> RootCause {
     };
     last_per_step.retain(|s| rank(&s.verdict).is_some());
     last_per_step.sort_by_key(|s| rank(&s.verdict));
+    let about_prompt = match incident.root_cause {
+        Some(category) => category == Category::Prompt,
+        None => last_per_step
+            .iter()
+            .any(|s| s.category == Category::Prompt.key()),
+    };
+    // The last prompt change before detection is the one the incident followed.
+    let detected = incident.detected_at.unwrap_or(incident.opened_at);
+    let prompt_change = entries
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EntryKind::ChangeSeen {
+                change,
+                at,
+                diff: Some(diff),
+            } if at.unwrap_or(e.ts) <= detected => Some(PromptChange {
+                change: change.clone(),
+                diff: diff.clone(),
+            }),
+            _ => None,
+        })
+        .next_back()
+        .filter(|_| about_prompt);
     RootCause {
+        prompt_change,
         category: incident.root_cause,
         owner: incident.root_cause.map(|c| owner_hint(c).to_string()),
         triage_suggests: if incident.root_cause.is_some() {
@@ -244,7 +287,7 @@ pub fn detection_review(
             .map(|c| format!(" (\"{c}\")"))
             .unwrap_or_default();
         findings.push(format!(
-            "No evaluation in CI covered the changed prompt{change}: its failures were first measured on live traffic."
+            "Whether an evaluation in CI covered the changed prompt{change} is unknown: no evaluation results were received. Its failures were first measured on live traffic."
         ));
     }
     DetectionReview { metrics, findings }

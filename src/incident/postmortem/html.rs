@@ -26,6 +26,7 @@ pub fn render(pm: &Postmortem) -> String {
             Block::Heading(text) => format!("<h2>{}</h2>\n", escape(&text)),
             Block::Subheading(text) => format!("<h3>{}</h3>\n", escape(&text)),
             Block::Paragraph(parts) => format!("<p>{}</p>\n", spans(&parts)),
+            Block::Code(quoted) => format!("<pre><code>{}</code></pre>\n", escape(&quoted)),
             Block::List(items) => {
                 let items: String = items
                     .iter()

@@ -6,8 +6,9 @@ use serde::Serialize;
 
 use super::quality::{MetricReport, badness, metric, overlapping};
 use super::text;
+use crate::engine::metrics::Family;
 use crate::engine::metrics::{Measure, MetricId};
-use crate::model::{EntryKind, Incident, MinuteSample, TimelineEntry};
+use crate::model::{Category, EntryKind, Incident, MinuteSample, TimelineEntry};
 
 /// Where a window edge came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -74,11 +75,20 @@ pub fn window(
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct WorstMinute {
+    pub minute: DateTime<Utc>,
+    pub rate: f64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Impact {
-    /// The primary metric's key and label.
+    /// The primary metric's key and label (`failed`, Failures: every failed call).
     pub metric: String,
     pub label: String,
+    /// What is counted and what went wrong for it: "requests", "returned hallucinated responses".
+    pub noun: String,
+    pub what: String,
     /// Why this metric: the first detection, or the largest rise over baseline.
     pub chosen_because: String,
     pub start: DateTime<Utc>,
@@ -96,6 +106,8 @@ pub struct Impact {
     pub of: u64,
     /// `bad / of`.
     pub rate: f64,
+    /// The minute with the highest bad share.
+    pub worst: Option<WorstMinute>,
     /// The baseline's bad share, and what it would have given over `of` calls.
     pub baseline_rate: Option<f64>,
     pub expected_at_baseline: Option<f64>,
@@ -143,44 +155,151 @@ fn how_often(rate: f64, noun: &str) -> String {
     }
 }
 
-/// The metric the impact is stated in: the first detection's, if it is a rate with counts, or
-/// the rate that rose most over its baseline.
-pub fn primary<'a>(
+/// What the impact is stated in: one rate metric, or every failed call (errors, timeouts and
+/// rate limits) when the incident is about the provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Basis {
+    /// The metric keys whose bad calls are summed; a call fails one way at most.
+    pub keys: Vec<&'static str>,
+    pub metric: String,
+    pub label: String,
+    pub noun: &'static str,
+    pub verb: &'static str,
+    pub chosen_because: String,
+}
+
+impl Basis {
+    fn one(id: MetricId, chosen_because: &str) -> Self {
+        let (noun, verb) = phrase(id);
+        Self {
+            keys: vec![id.key()],
+            metric: id.key().to_string(),
+            label: id.label().to_string(),
+            noun,
+            verb,
+            chosen_because: chosen_because.to_string(),
+        }
+    }
+
+    fn failures(keys: Vec<&'static str>, chosen_because: &str) -> Self {
+        Self {
+            keys,
+            metric: "failed".to_string(),
+            label: "Failures".to_string(),
+            noun: "requests",
+            verb: "failed (an error, a timeout or a rate limit)",
+            chosen_because: chosen_because.to_string(),
+        }
+    }
+
+    /// The report of its first metric: the one whose run above the warn limit places a window
+    /// that has no impact start.
+    pub fn lead<'a>(&self, reports: &'a [MetricReport]) -> Option<&'a MetricReport> {
+        reports.iter().find(|r| r.key == self.keys[0])
+    }
+
+    /// The bad share the baselines of its metrics add up to.
+    fn baseline_rate(&self, reports: &[MetricReport]) -> Option<f64> {
+        self.keys
+            .iter()
+            .map(|key| {
+                let report = reports.iter().find(|r| r.key == *key)?;
+                Some(badness(report.id()?, report.baseline?))
+            })
+            .sum()
+    }
+}
+
+const FAILURES: [MetricId; 3] = [MetricId::Errors, MetricId::Timeouts, MetricId::RateLimits];
+
+/// The category the record commits to, else the triage's last likely one.
+fn category(incident: &Incident, entries: &[TimelineEntry]) -> Option<Category> {
+    incident.root_cause.or_else(|| {
+        entries.iter().rev().find_map(|e| match &e.kind {
+            EntryKind::Triage { step, verdict } if verdict == "likely" => step.parse().ok(),
+            _ => None,
+        })
+    })
+}
+
+/// The metric the impact is stated in: the incident's own. Every failed call when the category
+/// (or, with none, the alarm that opened it) is infrastructure; else the opening alarm's quality
+/// metric, else the alarmed quality metric that rose most. An alarm a mitigation was expected to
+/// raise is not a detection, so it never tells the impact.
+pub fn primary(
+    incident: &Incident,
     entries: &[TimelineEntry],
-    reports: &'a [MetricReport],
-) -> Option<(&'a MetricReport, String)> {
+    reports: &[MetricReport],
+) -> Option<Basis> {
     let counted = |r: &&MetricReport| {
         r.evaluated > 0 && r.id().is_some_and(|id| id.measure() == Measure::Rate)
     };
-    let detected = entries.iter().find_map(|e| match &e.kind {
-        EntryKind::Detection { metric, state } if state != "ok" => Some(metric.as_str()),
+    let opening = entries.iter().find_map(|e| match &e.kind {
+        EntryKind::Detection { metric: key, state } if state != "ok" => metric(key),
         _ => None,
     });
-    if let Some(found) =
-        detected.and_then(|key| reports.iter().filter(counted).find(|r| r.key == key))
+    let category = category(incident, entries);
+    let about_provider = match category {
+        Some(category) => category == Category::Infrastructure,
+        None => opening.is_some_and(|id| id.family() == Family::Transport),
+    };
+    if about_provider {
+        let keys: Vec<&'static str> = FAILURES
+            .iter()
+            .filter(|id| reports.iter().filter(counted).any(|r| r.key == id.key()))
+            .map(|id| id.key())
+            .collect();
+        if !keys.is_empty() {
+            let because = match category {
+                Some(_) => "every failed call, since the incident is about infrastructure",
+                None => "every failed call, since a transport alarm opened the incident",
+            };
+            return Some(Basis::failures(keys, because));
+        }
+    }
+    let quality = |r: &&MetricReport| r.quality;
+    if let Some(id) = opening
+        && reports
+            .iter()
+            .filter(counted)
+            .filter(quality)
+            .any(|r| r.key == id.key())
     {
-        return Some((found, "the first detection's metric".to_string()));
+        return Some(Basis::one(
+            id,
+            "the metric of the alarm that opened the incident",
+        ));
     }
     let rise = |r: &MetricReport| {
         let id = r.id()?;
         Some(badness(id, r.peak.as_ref()?.value) - badness(id, r.baseline?))
     };
-    reports
-        .iter()
-        .filter(counted)
-        .filter_map(|r| Some((r, rise(r)?)))
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(r, _)| (r, "the metric that rose most over its baseline".to_string()))
+    let most = |alarmed_only: bool| {
+        reports
+            .iter()
+            .filter(counted)
+            .filter(quality)
+            .filter(|r| r.alarmed || !alarmed_only)
+            .filter_map(|r| Some((r.id()?, rise(r)?)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(id, _)| id)
+    };
+    if let Some(id) = most(true) {
+        return Some(Basis::one(
+            id,
+            "the alarmed quality metric that rose most over its baseline",
+        ));
+    }
+    most(false).map(|id| Basis::one(id, "the quality metric that rose most over its baseline"))
 }
 
+/// The impact over the window's whole minutes, from the per-minute counts of `basis`'s metrics.
 pub fn impact(
     samples: &[MinuteSample],
-    report: &MetricReport,
-    chosen_because: String,
+    basis: &Basis,
+    reports: &[MetricReport],
     window: &Window,
 ) -> Option<Impact> {
-    let id = metric(&report.key)?;
-    let key = id.key();
     let Window {
         start,
         start_from,
@@ -188,22 +307,39 @@ pub fn impact(
         end_from,
     } = *window;
     let minutes: Vec<_> = overlapping(samples, start, end).collect();
-    let (bad, of) = minutes
+    // Per minute: the bad calls of every metric, over the calls they were checked on (each
+    // transport metric counts every call, so the largest count is the calls).
+    let counts: Vec<(DateTime<Utc>, u64, u64)> = minutes
         .iter()
-        .filter_map(|s| s.metrics.get(key))
-        .fold((0, 0), |(bad, of), m| {
-            (bad + m.bad.unwrap_or(0), of + m.of.unwrap_or(0))
-        });
+        .map(|s| {
+            let of_metric = basis.keys.iter().filter_map(|key| s.metrics.get(*key));
+            let (bad, of) = of_metric.fold((0, 0), |(bad, of), m| {
+                (bad + m.bad.unwrap_or(0), of.max(m.of.unwrap_or(0)))
+            });
+            (s.minute, bad, of)
+        })
+        .collect();
+    let (bad, of) = counts
+        .iter()
+        .fold((0, 0), |(bad, of), (_, b, o)| (bad + b, of + o));
     if of == 0 {
         return None;
     }
+    let worst = counts
+        .iter()
+        .filter(|(_, _, of)| *of > 0)
+        .map(|(minute, bad, of)| WorstMinute {
+            minute: *minute,
+            rate: *bad as f64 / *of as f64,
+        })
+        .max_by(|a, b| a.rate.total_cmp(&b.rate));
     let summed_from = minutes.first()?.minute;
     let summed_until = minutes.last()?.minute + Duration::minutes(1);
     let rate = bad as f64 / of as f64;
-    let baseline_rate = report.baseline.map(|b| badness(id, b));
+    let baseline_rate = basis.baseline_rate(reports);
     let expected = baseline_rate.map(|b| b * of as f64);
     let excess = expected.map(|e| bad as f64 - e);
-    let (noun, verb) = phrase(id);
+    let (noun, verb) = (basis.noun, basis.verb);
     let against = baseline_rate
         .map(|b| format!(", against a {} baseline", text::percent(b)))
         .unwrap_or_default();
@@ -235,9 +371,11 @@ pub fn impact(
         )
     });
     Some(Impact {
-        metric: key.to_string(),
-        label: id.label().to_string(),
-        chosen_because,
+        metric: basis.metric.clone(),
+        label: basis.label.clone(),
+        noun: noun.to_string(),
+        what: verb.to_string(),
+        chosen_because: basis.chosen_because.clone(),
         start,
         start_from,
         end,
@@ -248,6 +386,7 @@ pub fn impact(
         bad,
         of,
         rate,
+        worst,
         baseline_rate,
         expected_at_baseline: expected,
         excess,
@@ -374,9 +513,9 @@ mod tests {
         let (incident, entries, samples) = unmarked_incident();
         let span = quality::incident_span(&incident, &samples);
         let reports = quality::reports(&incident, &entries, &samples, span);
-        let (primary, why) = primary(&entries, &reports).unwrap();
-        let window = window(&incident, &samples, Some(primary));
-        let impact = impact(&samples, primary, why, &window).unwrap();
+        let basis = primary(&incident, &entries, &reports).unwrap();
+        let window = window(&incident, &samples, basis.lead(&reports));
+        let impact = impact(&samples, &basis, &reports, &window).unwrap();
         assert_eq!(
             (impact.start, impact.start_from),
             (at(5), Edge::FirstMinuteAboveWarn)

@@ -36,6 +36,12 @@ pub fn render(postmortem: &Postmortem) -> String {
             Block::Heading(t) => format!("## {}", text(&t)),
             Block::Subheading(t) => format!("### {}", text(&t)),
             Block::Paragraph(parts) => spans(&parts),
+            Block::Code(quoted) => {
+                // A fence longer than any run of backticks inside, so none can close it.
+                let longest = quoted.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+                let fence = "`".repeat(longest.max(2) + 1);
+                format!("{fence}text\n{quoted}\n{fence}")
+            }
             Block::List(items) => items
                 .iter()
                 .map(|item| format!("- {}", text(item).replace('\n', " ")))

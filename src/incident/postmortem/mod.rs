@@ -29,9 +29,10 @@ pub use response::{Mitigation, Response, TimeAt, TimelineView, TriageStep};
 
 /// What a reader of the JSON finds in `format`.
 pub const FORMAT: &str = "flightdeck-postmortem";
-/// The layout's version: 1 was the timeline-only export; a field removed or changed in meaning
-/// bumps it, a field added does not.
-pub const VERSION: u32 = 2;
+/// The layout's version: 1 was the timeline-only export; 3 states the impact in every failed
+/// call (`impact.metric` `failed`) and drops the starred-only timeline. A field removed or
+/// changed in meaning bumps it, a field added does not.
+pub const VERSION: u32 = 3;
 
 /// How to build a postmortem.
 #[derive(Debug, Clone, Default)]
@@ -146,32 +147,26 @@ impl Postmortem {
             samples,
             quality::incident_span(incident, samples),
         );
-        let chosen = impact::primary(entries, &over_span);
-        let window = impact::window(incident, samples, chosen.as_ref().map(|(r, _)| *r));
+        let basis = impact::primary(incident, entries, &over_span);
+        let window = impact::window(
+            incident,
+            samples,
+            basis.as_ref().and_then(|b| b.lead(&over_span)),
+        );
         let metrics = quality::reports(incident, entries, samples, window.span());
-        let primary = chosen.and_then(|(chosen, why)| {
-            let report = metrics.iter().find(|m| m.key == chosen.key)?;
-            Some((report, why))
-        });
-        let impact = primary
-            .clone()
-            .and_then(|(report, why)| impact::impact(samples, report, why, &window));
+        let impact = basis
+            .as_ref()
+            .and_then(|basis| impact::impact(samples, basis, &metrics, &window));
         let triage = response::triage(incident, entries);
         let mitigations = response::mitigations(incident, entries);
-        let summary = findings::summary(
-            incident,
-            entries,
-            impact.as_ref(),
-            primary.map(|(r, _)| r),
-            &mitigations,
-        );
+        let summary = findings::summary(incident, entries, impact.as_ref(), &mitigations);
         let mut postmortem = Self {
             format: FORMAT,
             version: VERSION,
             header: header(incident),
             record_problems: problems.clone(),
             summary,
-            root_cause: findings::root_cause(incident, &triage),
+            root_cause: findings::root_cause(incident, entries, &triage),
             response: response::response(incident),
             timeline: response::timeline(incident, entries, options.all_entries),
             detection: findings::detection_review(incident, entries, &metrics),
@@ -218,6 +213,10 @@ impl Postmortem {
         mask(&mut self.header.title);
         self.summary.written.iter_mut().for_each(mask);
         mask(&mut self.summary.generated);
+        if let Some(prompt) = &mut self.root_cause.prompt_change {
+            mask(&mut prompt.change);
+            mask(&mut prompt.diff);
+        }
         let triage = self
             .triage
             .iter_mut()
@@ -294,7 +293,7 @@ fn markers(
                 .any(|m| at >= m.at && at <= m.at + chrono::Duration::seconds(60))
     };
     let changes = entries.iter().filter_map(|e| match &e.kind {
-        EntryKind::ChangeSeen { change, at } => {
+        EntryKind::ChangeSeen { change, at, .. } => {
             let at = at.unwrap_or(e.ts);
             (!own_change(change, at)).then(|| Marker {
                 at,
@@ -377,6 +376,7 @@ mod tests {
                 EntryKind::ChangeSeen {
                     change: "prompt support-answer v7 → v8 by dana.m at 14:15:00 UTC".into(),
                     at: Some(at("2026-03-14T14:15:00Z")),
+                    diff: None,
                 },
             ),
             entry(
@@ -385,6 +385,7 @@ mod tests {
                 EntryKind::ChangeSeen {
                     change: "prompt support-answer v8 → v7 by flightdeck at 14:22:00 UTC".into(),
                     at: Some(at("2026-03-14T14:22:00Z")),
+                    diff: None,
                 },
             ),
             entry(
@@ -402,6 +403,7 @@ mod tests {
                     change: "model support-answer gpt-4o → gpt-4o-mini by dana.m at 14:22:30 UTC"
                         .into(),
                     at: Some(at("2026-03-14T14:22:30Z")),
+                    diff: None,
                 },
             ),
         ];

@@ -171,9 +171,9 @@ pub fn triage(incident: &Incident, entries: &[TimelineEntry]) -> Vec<TriageStep>
 #[serde(rename_all = "snake_case")]
 pub enum Selection {
     All,
-    Starred,
-    /// Nothing was starred: the entries that carry the story (opening, detections, changes,
-    /// mitigations applied and their outcomes, status and severity, cause, notes).
+    /// The entries that carry the story (opening, detections, triage verdicts, changes,
+    /// mitigations applied, their outcomes and effects, status and severity, cause, named
+    /// times, notes) and every starred one.
     Key,
 }
 
@@ -203,13 +203,16 @@ fn is_key(kind: &EntryKind) -> bool {
         kind,
         EntryKind::Opened { .. }
             | EntryKind::Detection { .. }
+            | EntryKind::Triage { .. }
             | EntryKind::ChangeSeen { .. }
             | EntryKind::ActionApplied { .. }
             | EntryKind::ActionResult { .. }
             | EntryKind::Verification { .. }
+            | EntryKind::MitigationEffect { .. }
             | EntryKind::StatusChanged { .. }
             | EntryKind::SeverityChanged { .. }
             | EntryKind::RootCauseSet { .. }
+            | EntryKind::TimeSet { .. }
             | EntryKind::Note
     )
 }
@@ -222,19 +225,12 @@ pub fn timeline(incident: &Incident, entries: &[TimelineEntry], all: bool) -> Ti
         }
     }
     let starred = |seq: u64| stars.get(&seq).copied().unwrap_or(false);
-    let selection = if all {
-        Selection::All
-    } else if stars.values().any(|s| *s) {
-        Selection::Starred
-    } else {
-        Selection::Key
-    };
+    let selection = if all { Selection::All } else { Selection::Key };
     let shown: Vec<_> = entries
         .iter()
         .filter(|e| match selection {
             Selection::All => true,
-            Selection::Starred => starred(e.seq),
-            Selection::Key => is_key(&e.kind),
+            Selection::Key => is_key(&e.kind) || starred(e.seq),
         })
         .map(|e| TimelineLine {
             seq: e.seq,
@@ -292,6 +288,7 @@ pub fn mitigations(incident: &Incident, entries: &[TimelineEntry]) -> Vec<Mitiga
             EntryKind::ActionApplied { action, .. } => (action, "applied"),
             EntryKind::ActionResult { action, .. } => (action, "result"),
             EntryKind::Verification { action, .. } => (action, "verification"),
+            EntryKind::MitigationEffect { action, .. } => (action, "effect"),
             _ => continue,
         };
         let open = chains
@@ -405,7 +402,7 @@ mod tests {
             entry(
                 8,
                 EntryKind::Starred {
-                    seq: 7,
+                    seq: 2,
                     starred: true,
                 },
             ),
@@ -440,14 +437,25 @@ mod tests {
     }
 
     #[test]
-    fn the_timeline_shows_what_is_starred_now_or_everything() {
+    fn the_timeline_shows_the_key_entries_and_what_is_starred_now_or_everything() {
         let entries = record();
         let incident = Incident::from_timeline(&entries).unwrap();
-        let starred = timeline(&incident, &entries, false);
-        assert_eq!(starred.selection, Selection::Starred);
-        let seqs: Vec<u64> = starred.entries.iter().map(|e| e.seq).collect();
-        assert_eq!(seqs, [7], "the unstarred entry is left out");
-        assert_eq!((starred.total, starred.omitted), (10, 9));
+        let key = timeline(&incident, &entries, false);
+        assert_eq!(key.selection, Selection::Key);
+        let seqs: Vec<u64> = key.entries.iter().map(|e| e.seq).collect();
+        assert_eq!(
+            seqs,
+            [1, 2, 5, 6, 7],
+            "the starred request beside the key entries; the unstarred request left out"
+        );
+        let starred: Vec<u64> = key
+            .entries
+            .iter()
+            .filter(|e| e.starred)
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(starred, [2]);
+        assert_eq!((key.total, key.omitted), (10, 5));
         let all = timeline(&incident, &entries, true);
         assert_eq!(
             (all.selection, all.entries.len(), all.omitted),

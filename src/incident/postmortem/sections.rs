@@ -21,6 +21,8 @@ pub enum Block {
     Subheading(String),
     Paragraph(Vec<Span>),
     List(Vec<String>),
+    /// Quoted verbatim, e.g. a word diff.
+    Code(String),
     Table {
         headers: Vec<&'static str>,
         rows: Vec<Vec<String>>,
@@ -213,36 +215,43 @@ fn root_cause(out: &mut Vec<Block>, pm: &Postmortem) {
             Span::Strong(category.to_string()),
             Span::Text(format!(": {owner}.")),
         ]));
-        return;
+    } else {
+        out.push(Block::Paragraph(vec![Span::Strong(
+            "Root cause category NOT SET — a postmortem must commit to one of model / prompt / data / infrastructure."
+                .into(),
+        )]));
+        if rc.triage_suggests.is_empty() {
+            out.push(para(
+                "Triage did not point at any category (no step ended likely or suspect).",
+            ));
+        } else {
+            out.push(para("What the triage concluded, as a suggestion:"));
+            out.push(Block::List(
+                rc.triage_suggests
+                    .iter()
+                    .map(|step| {
+                        let owner = step
+                            .category
+                            .parse()
+                            .map(|c| format!(" If confirmed, {}.", findings::owner_hint(c)))
+                            .unwrap_or_default();
+                        format!(
+                            "{} (triage at {}).{owner}",
+                            step.evidence,
+                            text::utc(step.at)
+                        )
+                    })
+                    .collect(),
+            ));
+        }
     }
-    out.push(Block::Paragraph(vec![Span::Strong(
-        "Root cause category NOT SET — a postmortem must commit to one of model / prompt / data / infrastructure."
-            .into(),
-    )]));
-    if rc.triage_suggests.is_empty() {
-        out.push(para(
-            "Triage did not point at any category (no step ended likely or suspect).",
-        ));
-        return;
+    if let Some(prompt) = &rc.prompt_change {
+        out.push(para(format!(
+            "The prompt change ({}), as a word diff ([-removed-] {{+added+}}):",
+            prompt.change
+        )));
+        out.push(Block::Code(prompt.diff.clone()));
     }
-    out.push(para("What the triage concluded, as a suggestion:"));
-    out.push(Block::List(
-        rc.triage_suggests
-            .iter()
-            .map(|step| {
-                let owner = step
-                    .category
-                    .parse()
-                    .map(|c| format!(" If confirmed, {}.", findings::owner_hint(c)))
-                    .unwrap_or_default();
-                format!(
-                    "{} (triage at {}).{owner}",
-                    step.evidence,
-                    text::utc(step.at)
-                )
-            })
-            .collect(),
-    ));
 }
 
 fn response(out: &mut Vec<Block>, pm: &Postmortem) {
@@ -349,14 +358,8 @@ fn timeline(out: &mut Vec<Block>, pm: &Postmortem) {
     let t = &pm.timeline;
     out.push(para(match t.selection {
         Selection::All => format!("All {} entries.", t.total),
-        Selection::Starred => format!(
-            "The {} starred entries; {} of {} omitted (export with --all for every entry).",
-            t.entries.len(),
-            t.omitted,
-            t.total
-        ),
         Selection::Key => format!(
-            "No entry was starred, so the key entries are shown (opening, detections, changes, mitigations applied and their results, verifications, status and severity, root cause, notes); {} of {} omitted (export with --all for every entry).",
+            "The key entries (opening, detections, triage verdicts, changes, mitigations applied with their results and effects, verifications, status and severity, root cause, named times, notes) and every starred one; {} of {} omitted (export with --all for every entry).",
             t.omitted, t.total
         ),
     }));

@@ -20,7 +20,8 @@ pub(crate) fn kind_style(kind: &EntryKind, theme: &Theme) -> Style {
         | EntryKind::ActionConfirmed { .. }
         | EntryKind::ActionApplied { .. }
         | EntryKind::ActionResult { .. }
-        | EntryKind::Verification { .. } => theme.accent,
+        | EntryKind::Verification { .. }
+        | EntryKind::MitigationEffect { .. } => theme.accent,
         EntryKind::StatusChanged { .. }
         | EntryKind::SeverityChanged { .. }
         | EntryKind::RootCauseSet { .. } => theme.ok,

@@ -23,6 +23,9 @@ fn title(app: &App, target: EditTarget) -> String {
         EditTarget::Note => "Note".to_string(),
         EditTarget::Entry(seq) => format!("Edit entry {seq} (the original is kept)"),
         EditTarget::Filter => "Filter the timeline: entries containing".to_string(),
+        EditTarget::Declaration => {
+            return " Declare an incident: its title · Enter declares · Esc cancels ".to_string();
+        }
         EditTarget::Field(RecordField::RootCause) => {
             "Root cause: model, prompt, data or infrastructure".to_string()
         }
