@@ -232,6 +232,55 @@ fn a_signal_ends_a_drill_at_once_with_its_scorecard_recorded() {
 }
 
 #[test]
+fn the_triage_shows_its_evidence_but_withholds_its_verdict_until_a_root_cause_is_committed() {
+    let mut h = Harness::drill("prompt-regression");
+    wait_for_incident(&mut h);
+    h.run_minutes(3);
+    let frame = h.render(160, 45);
+    assert!(
+        frame.contains("verdict withheld until you commit"),
+        "{frame}"
+    );
+    assert!(frame.contains("? withheld"), "{frame}");
+    for verdict in ["LIKELY", "ruled out", "◀ suggested", "→ PROMPT"] {
+        assert!(
+            !frame.contains(verdict),
+            "{verdict} shown before the commitment:\n{frame}"
+        );
+    }
+    assert!(frame.contains("v8"), "the evidence shows: {frame}");
+    h.press(Key::Char('e'));
+    let row = RecordField::ALL
+        .iter()
+        .position(|f| *f == RecordField::RootCause)
+        .unwrap();
+    for _ in 0..row {
+        h.press(Key::Down);
+    }
+    h.press(Key::Enter);
+    assert!(
+        matches!(&h.app.overlay, Some(Overlay::Editor(e)) if e.initial.is_empty()),
+        "the root cause editor does not suggest the answer"
+    );
+    h.press(Key::Esc);
+    h.press(Key::Esc);
+    h.app.presenting = true;
+    let frame = h.render(160, 45);
+    assert!(
+        !frame.contains("LIKELY") && !frame.contains("ruled out"),
+        "{frame}"
+    );
+    h.app.presenting = false;
+
+    set_root_cause(&mut h, Category::Data);
+    let frame = h.render(160, 45);
+    assert!(
+        frame.contains("LIKELY") && frame.contains("→ PROMPT"),
+        "{frame}"
+    );
+}
+
+#[test]
 fn nothing_on_screen_names_the_scenario_before_the_scorecard() {
     for name in Scenario::builtin_names() {
         let mut h = Harness::drill(name);

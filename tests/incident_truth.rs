@@ -252,3 +252,25 @@ fn declaring_asks_for_a_title_and_starts_fresh_after_a_resolved_incident() {
     assert!(window.to <= first.opened_at, "{window:?}");
     assert!(at - first.opened_at > Duration::minutes(30));
 }
+
+#[test]
+fn a_metric_hovering_at_its_limit_is_not_logged_at_every_crossing() {
+    let mut h = Harness::new("silent-model-update");
+    assert!(h.run_until(60, |app| app.incident.is_some()));
+    h.run_minutes(90);
+    let per_metric = |metric: &str| {
+        entries(&h)
+            .iter()
+            .filter(|e| matches!(&e.kind, EntryKind::Detection { metric: m, .. } if m == metric))
+            .map(|e| e.text.clone())
+            .collect::<Vec<_>>()
+    };
+    for id in flightdeck::engine::metrics::MetricId::ALL {
+        let metric = id.key();
+        let logged = per_metric(metric);
+        // At most: the alarm, its escalation, its recovery, a flapping run's start and its sum.
+        assert!(logged.len() <= 5, "{metric}: {logged:#?}");
+        let recoveries = logged.iter().filter(|t| t.contains("back to ok")).count();
+        assert!(recoveries <= 1, "{metric}: {logged:#?}");
+    }
+}

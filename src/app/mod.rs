@@ -10,6 +10,7 @@ mod observe;
 mod record;
 pub mod timeline_view;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
@@ -62,6 +63,9 @@ pub struct Resumed {
 }
 
 pub use crate::model::timeline::SYSTEM_ACTOR;
+
+/// What a verdict reads as while a drill withholds it.
+pub const VERDICT_WITHHELD: &str = "verdict withheld until you commit to a root cause (e)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -730,22 +734,47 @@ impl App {
         timeline_view::visible_starred(&self.timeline, self.timeline_filter, &starred)
             .into_iter()
             .filter(|l| {
-                timeline_view::matches(self.entry_text(&l.entry), &l.entry, &self.timeline_query)
+                timeline_view::matches(&self.entry_text(&l.entry), &l.entry, &self.timeline_query)
             })
             .collect()
     }
 
-    /// An entry's text as it reads now, after any edits.
-    pub fn entry_text<'a>(&'a self, entry: &'a TimelineEntry) -> &'a str {
+    /// An entry's text as it reads now, after any edits; a triage verdict withheld in a drill.
+    pub fn entry_text<'a>(&'a self, entry: &'a TimelineEntry) -> Cow<'a, str> {
+        let text = self.edited_text(entry);
+        match &entry.kind {
+            EntryKind::Triage { verdict, .. } if self.verdicts_withheld() => {
+                Cow::Owned(text.replacen(
+                    &format!(": {verdict} ("),
+                    &format!(": {VERDICT_WITHHELD} ("),
+                    1,
+                ))
+            }
+            _ => Cow::Borrowed(text),
+        }
+    }
+
+    fn edited_text<'a>(&'a self, entry: &'a TimelineEntry) -> &'a str {
         match &self.incident {
             Some(incident) => incident.text_of(entry),
             None => &entry.text,
         }
     }
 
+    /// In a drill the triage's verdicts wait until the trainee commits to a root cause: its
+    /// evidence shows, its conclusion does not give the answer away.
+    pub fn verdicts_withheld(&self) -> bool {
+        self.settings.drill.is_some()
+            && self.scorecard.is_none()
+            && self
+                .incident
+                .as_ref()
+                .is_none_or(|i| i.root_cause.is_none())
+    }
+
     fn current_text(&self, seq: u64) -> Option<String> {
         let logged = self.timeline.iter().find(|l| l.entry.seq == seq)?;
-        Some(self.entry_text(&logged.entry).to_string())
+        Some(self.edited_text(&logged.entry).to_string())
     }
 
     /// Stars the selected timeline entry for the postmortem, or takes its star away.

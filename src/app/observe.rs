@@ -327,14 +327,20 @@ impl App {
     ) -> Option<Effect> {
         let metric = reading.id.key().to_string();
         let (kind, text) = match self.expected_effects.get(&reading.id) {
-            Some((action, why)) => (
-                EntryKind::MitigationEffect {
+            Some((action, why)) => {
+                let text = if state == "ok" {
+                    format!("{text}: the {action}'s effect on it has passed")
+                } else {
+                    format!("{text}: expected from the {action} ({why})")
+                };
+                let action = action.to_string();
+                let kind = EntryKind::MitigationEffect {
                     metric,
                     state,
-                    action: action.to_string(),
-                },
-                format!("{text}: expected from the {action} ({why})"),
-            ),
+                    action,
+                };
+                (kind, text)
+            }
             None => (EntryKind::Detection { metric, state }, text),
         };
         self.log(kind, SYSTEM_ACTOR, text)

@@ -98,7 +98,10 @@ impl App {
             RecordField::Summary => incident.summary.clone(),
             RecordField::RootCause => incident
                 .root_cause
-                .or_else(|| self.triage.as_ref().and_then(|t| t.conclusion()))
+                .or_else(|| {
+                    let triage = self.triage.as_ref().filter(|_| !self.verdicts_withheld());
+                    triage.and_then(|t| t.conclusion())
+                })
                 .map(|c| c.key().to_string())
                 .unwrap_or_default(),
             RecordField::Role(role) => incident

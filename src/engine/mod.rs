@@ -127,6 +127,8 @@ pub struct BaselineWindow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Episode {
     pub first_alarm: DateTime<Utc>,
+    /// When a metric first went critical: from then on the episode is an incident's.
+    pub first_critical: Option<DateTime<Utc>>,
     /// Metrics that alarmed during the episode, in the order they first did.
     pub metrics: Vec<MetricId>,
     /// Metrics that went critical, in the order they first did.
@@ -886,6 +888,7 @@ impl Engine {
         self.healthy_since = None;
         let episode = self.episode.get_or_insert_with(|| Episode {
             first_alarm: now,
+            first_critical: None,
             metrics: Vec::new(),
             critical: Vec::new(),
             onsets: Vec::new(),
@@ -893,6 +896,13 @@ impl Engine {
             lead: None,
             lead_moves: Vec::new(),
         });
+        self.frozen_baseline_end
+            .get_or_insert(now - self.config.baseline_lag);
+        // After the first mitigation the episode stays what it was: alarms that begin then (a
+        // fallback's, a rollback's) and the lead moves they would cause are the mitigation's.
+        if self.evidence_end.is_some_and(|end| now > end) {
+            return;
+        }
         for reading in &alarming {
             for (part, change_onset) in alarm_parts(reading) {
                 // Until a detector's metric goes critical, a detector that cleared and alarmed
@@ -925,6 +935,7 @@ impl Engine {
             }
             if reading.state == MetricState::Critical && !episode.critical.contains(&reading.id) {
                 episode.critical.push(reading.id);
+                episode.first_critical.get_or_insert(now);
             }
         }
         let parts: Vec<Lead> = alarming
@@ -933,7 +944,22 @@ impl Engine {
             .flat_map(|r| alarm_parts(r))
             .map(|(part, _)| part)
             .collect();
-        let strongest = parts.iter().max_by(|a, b| lead_order(a, b)).copied();
+        // Once the episode is an incident's (a metric went critical), a change that began long
+        // after is a second failure under way, not a better account of the first: it cannot take
+        // the lead, nor move the onset. Before, a warning's lead is anyone's.
+        let reach = episode.first_critical.map(|at| at + LEAD_REACH);
+        let began_in_reach = |part: &Lead| {
+            let onset = episode
+                .onsets
+                .iter()
+                .find(|o| o.metric == part.metric && o.slice == part.slice);
+            reach.is_none_or(|reach| onset.is_none_or(|o| o.at <= reach))
+        };
+        let strongest = parts
+            .iter()
+            .filter(|part| episode.lead.is_none() || began_in_reach(part))
+            .max_by(|a, b| lead_order(a, b))
+            .copied();
         if let Some(candidate) = strongest {
             // The lead as it stands now: an alarm that has since cleared has no strength left.
             let standing = episode.lead.map(|lead| {
@@ -975,8 +1001,6 @@ impl Engine {
                 Some(current) => episode.lead = Some(current),
             }
         }
-        self.frozen_baseline_end
-            .get_or_insert(now - self.config.baseline_lag);
     }
 
     /// The onset of the lead's detector, else the earliest among the others; with no detector
@@ -1438,6 +1462,10 @@ fn refine_onset(
     cusum_onset(outcomes, p0, p1).map_or(onset, |refined| refined.max(onset))
 }
 
+/// How long after an episode first went critical a change can still take its lead: a quiet cause
+/// seen after a louder early blip, not a second failure hours later.
+const LEAD_REACH: Duration = Duration::minutes(30);
+
 /// Bad calls a quiet slice must have seen after the onset before its estimate is trusted to
 /// the minute: the onset falls at about the first bad call, so one or two may arrive before it.
 const ONSET_BAD_CALLS: f64 = 3.0;
@@ -1661,6 +1689,33 @@ mod tests {
         let a = feed_minutes(&mut engine, 3300, 5400, |i| i % 25 == 0);
         let baseline = a.baseline.unwrap();
         assert!(!baseline.frozen && baseline.from >= ended, "{baseline:?}");
+    }
+
+    #[test]
+    fn a_failure_beginning_long_after_the_first_alarm_neither_leads_nor_moves_the_onset() {
+        let mut engine = engine();
+        feed(&mut engine, 0, 1200, |i| i % 25 == 0, 900.0);
+        // Latency triples from minute 40, for good: a provider slowdown.
+        let minutes = |engine: &mut Engine, from: i64, to: i64, bad: fn(i64) -> bool| {
+            let mut a = None;
+            for minute in (from..to).step_by(30) {
+                a = Some(feed(engine, minute, minute + 30, bad, 2700.0));
+            }
+            a.expect("at least a minute")
+        };
+        let a = minutes(&mut engine, 1200, 1500, |i| i % 25 == 0);
+        let episode = a.episode.as_ref().unwrap();
+        let onset = episode.onset.unwrap();
+        let lead = episode.primary();
+        assert_eq!(lead.family(), Family::Transport);
+        // An hour into it, hallucination rises to 22% as well: a quality failure, which would
+        // outrank latency had it begun with the episode.
+        minutes(&mut engine, 1500, 3000, |i| i % 25 == 0);
+        let a = minutes(&mut engine, 3000, 3600, |i| i % 9 < 2);
+        assert_eq!(state(&a, MetricId::Hallucination), MetricState::Critical);
+        let episode = a.episode.as_ref().unwrap();
+        assert_eq!(episode.primary(), lead, "{:?}", episode.lead_moves);
+        assert_eq!(episode.onset, Some(onset));
     }
 
     #[test]

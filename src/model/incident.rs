@@ -269,6 +269,11 @@ impl Incident {
                     self.acknowledged_at.get_or_insert(entry.ts);
                 }
             }
+            // A person confirming a mitigation has taken the incident on: that acknowledges it,
+            // so the mitigation it leads to can never come before the acknowledgement.
+            EntryKind::ActionConfirmed { .. } if entry.actor != SYSTEM_ACTOR => {
+                self.acknowledged_at.get_or_insert(entry.ts);
+            }
             EntryKind::SeverityChanged { to, .. } => self.severity = *to,
             EntryKind::RoleAssigned { role, person } => {
                 self.roles.insert(

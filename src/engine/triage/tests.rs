@@ -131,6 +131,7 @@ impl Stream {
         let onset = at(ONSET_MINUTE, 0);
         let episode = Episode {
             first_alarm: onset,
+            first_critical: Some(onset),
             metrics: metrics.to_vec(),
             critical: vec![metrics[0]],
             onsets: Vec::new(),

@@ -88,6 +88,7 @@ fn lines<'a>(app: &App, theme: &Theme, width: usize) -> Vec<Line<'a>> {
     let suggested = app
         .triage
         .as_ref()
+        .filter(|_| !app.verdicts_withheld())
         .and_then(|t| t.mitigation())
         .filter(|kind| {
             bleeding

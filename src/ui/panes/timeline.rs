@@ -116,7 +116,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             zone.format(e.ts, "%m-%d %H:%M:%S")
         };
         let text = app.entry_text(e);
-        let edited = if text == e.text { "" } else { " (edited)" };
+        let was_edited = app
+            .incident
+            .as_ref()
+            .is_some_and(|i| i.edited_texts.contains_key(&e.seq));
+        let edited = if was_edited { " (edited)" } else { "" };
         Row::new(vec![
             Cell::from(time).style(theme.muted),
             Cell::from(mark).style(mark_style),

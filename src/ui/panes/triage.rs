@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::app::keymap::{self, Command};
-use crate::app::{App, Pane};
+use crate::app::{App, Pane, VERDICT_WITHHELD};
 use crate::engine::triage::{Category, Headline, Step, Verdict};
 use crate::model::MitigationKind;
 use crate::ui::theme::Theme;
@@ -102,10 +102,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             format!("→ too early to tell: {}", waiting.join("; "))
         }
     };
-    let headline_style = if triage.conclusion().is_some() {
-        theme.critical
+    let withheld = app.verdicts_withheld();
+    let (headline, headline_style) = if withheld {
+        (format!("→ drill: {VERDICT_WITHHELD}"), theme.warn)
+    } else if triage.conclusion().is_some() {
+        (headline, theme.critical)
     } else {
-        theme.warn
+        (headline, theme.warn)
     };
     for text in format::wrap(&headline, width + 3, "  ") {
         lines.push(Line::styled(text, headline_style));
@@ -174,19 +177,26 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
     }
     for (i, step) in triage.steps.iter().enumerate() {
-        let style = verdict_style(step.verdict, theme);
+        let (glyph, style) = if withheld {
+            ("? withheld", theme.muted)
+        } else {
+            (
+                verdict_glyph(step.verdict),
+                verdict_style(step.verdict, theme),
+            )
+        };
         lines.push(Line::from(vec![
             Span::styled(
                 format!("{} {:<15}", i + 1, step.category.to_string()),
                 style,
             ),
-            Span::styled(format!("{:<12}", verdict_glyph(step.verdict)), style),
+            Span::styled(format!("{glyph:<12}"), style),
             Span::styled(
                 format!(" @{}", step.decided_at.format("%H:%M")),
                 theme.muted,
             ),
         ]));
-        if collapse && step.verdict == Verdict::RuledOut {
+        if collapse && !withheld && step.verdict == Verdict::RuledOut {
             continue;
         }
         for text in evidence_lines(step) {

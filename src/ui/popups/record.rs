@@ -33,6 +33,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selected: usize, theme: &T
                 Some(category) => (category.to_string(), theme.text),
                 None => {
                     let hint = match app.triage.as_ref() {
+                        Some(_) if app.verdicts_withheld() => {
+                            "not set: commit to one to see the triage's verdict".into()
+                        }
                         Some(t) if matches!(t.headline, Headline::Unexplained { .. }) => {
                             "not set (the triage found nothing that explains it)".into()
                         }

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Padding, Paragraph};
 
 use super::{big, shown_triage};
-use crate::app::App;
+use crate::app::{App, VERDICT_WITHHELD};
 use crate::engine::triage::Headline;
 use crate::model::{Role, Severity, Status};
 use crate::redact::redact;
@@ -135,6 +135,9 @@ fn hypothesis(app: &App, theme: &Theme) -> (String, Style) {
             theme.muted,
         );
     };
+    if app.verdicts_withheld() {
+        return (format!("drill: {VERDICT_WITHHELD}"), theme.warn);
+    }
     match (&triage.headline, triage.conclusion()) {
         (Headline::Cause(leading), Some(category)) => (
             format!(

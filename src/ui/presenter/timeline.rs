@@ -57,7 +57,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .iter()
         .rev()
         .take(rows)
-        .map(|logged| redact(app.entry_text(&logged.entry)))
+        .map(|logged| redact(&app.entry_text(&logged.entry)))
         .collect();
     // Whole texts when they all fit (a tall screen, a young incident), else one line each.
     let wrapped: Vec<Vec<String>> = texts

@@ -44,7 +44,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         frame.render_widget(Paragraph::new(lines).block(block), area);
         return;
     };
+    let withheld = app.verdicts_withheld();
     let next = next_step(app, triage)
+        .filter(|_| !withheld)
         .map(|next| two_lines(&redact(&next), width))
         .unwrap_or_default();
     let room = usize::from(inner.height)
@@ -67,7 +69,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let evidence = evidence_lines(triage, width, room - decide.len());
     let mut lines = Vec::new();
     for (i, (step, evidence)) in triage.steps.iter().zip(evidence).enumerate() {
-        let (word, style) = verdict(step.verdict, theme);
+        let (word, style) = if withheld {
+            ("? withheld", theme.muted)
+        } else {
+            verdict(step.verdict, theme)
+        };
         lines.push(Line::from(vec![
             Span::styled(
                 format!("{} {:<15}", i + 1, step.category.to_string()),
