@@ -46,10 +46,9 @@ impl App {
         let first_alarm = episode.first_alarm;
         // Never after the detection, and never inside an earlier incident's window.
         let detected = incident.detected_at.unwrap_or(incident.opened_at);
-        let mut onset = episode.onset?.min(detected);
-        if let Some(earlier_end) = self.earlier_incident_end {
-            onset = onset.max(earlier_end);
-        }
+        let estimate = episode.onset?.min(detected);
+        let earlier_end = self.earlier_incident_end.filter(|end| *end > estimate);
+        let onset = earlier_end.unwrap_or(estimate);
         // The record keeps whole seconds, as every time it shows.
         let onset = onset.duration_trunc(Duration::seconds(1)).ok()?;
         let from = incident.impact_start;
@@ -60,6 +59,11 @@ impl App {
         }
         self.measured.impact_episode = Some(first_alarm);
         let text = match (from, episode.lead) {
+            (Some(was), _) if earlier_end.is_some() => format!(
+                "impact start {} (was {}): the onset estimate is earlier still, but no impact start goes back into the incident before, which ended then",
+                stamp(onset),
+                stamp(was)
+            ),
             (Some(was), Some(lead)) => format!(
                 "impact start {} (was {}): {}'s change point dates the onset earlier",
                 stamp(onset),
@@ -70,6 +74,10 @@ impl App {
                 "impact start {} (was {}): the onset estimate moved earlier",
                 stamp(onset),
                 stamp(was)
+            ),
+            (None, _) if earlier_end.is_some() => format!(
+                "impact start {}: when the incident before ended; the onset estimate is earlier still",
+                stamp(onset)
             ),
             (None, _) => format!("impact start {}: the engine's onset estimate", stamp(onset)),
         };

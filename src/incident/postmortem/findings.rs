@@ -356,6 +356,7 @@ pub fn action_items(
         item,
         because,
     };
+    let cause = incident.root_cause;
     let mut items = Vec::new();
     for r in reports.iter().filter(|r| r.quality && r.alarmed) {
         let direction = if r.good_share {
@@ -376,6 +377,40 @@ pub fn action_items(
             format!("{} alarmed in flightdeck during the incident", r.label),
         ));
     }
+    // Failed calls are one alert, whichever way they failed.
+    let failures: Vec<&MetricReport> = reports
+        .iter()
+        .filter(|r| r.alarmed && FAILURE_KEYS.contains(&r.key.as_str()))
+        .collect();
+    if !failures.is_empty() {
+        let baseline: f64 = failures.iter().filter_map(|r| r.baseline).sum();
+        let labels: Vec<&str> = failures.iter().map(|r| r.label.as_str()).collect();
+        items.push(item(
+            ItemKind::Detective,
+            format!(
+                "Alert on failed calls (errors, timeouts and rate limits together) at a 5-point rise over their {} baseline",
+                text::percent(baseline)
+            ),
+            format!(
+                "{} alarmed in flightdeck during the incident",
+                labels.join(", ")
+            ),
+        ));
+    }
+    let infrastructure_likely = triage
+        .iter()
+        .any(|t| t.category == Category::Infrastructure.key() && t.verdict == "likely");
+    if cause == Some(Category::Infrastructure) || (cause.is_none() && infrastructure_likely) {
+        items.push(item(
+            ItemKind::Preventive,
+            "Quota and capacity headroom with the provider, and retries with backoff or a second provider for the feature".into(),
+            if cause.is_some() {
+                "root cause: infrastructure".into()
+            } else {
+                "the triage found infrastructure likely".into()
+            },
+        ));
+    }
     let changes: Vec<&str> = entries
         .iter()
         .filter_map(|e| match &e.kind {
@@ -384,7 +419,6 @@ pub fn action_items(
         })
         .collect();
     let seen = |kind: &str| changes.iter().find(|c| c.starts_with(kind)).copied();
-    let cause = incident.root_cause;
     if cause == Some(Category::Prompt) || seen("prompt ").is_some() {
         items.push(item(
             ItemKind::Preventive,
@@ -423,6 +457,9 @@ pub fn action_items(
     }
     items
 }
+
+/// The metrics that count failed calls: a call fails one of these ways at most.
+const FAILURE_KEYS: [&str; 3] = ["error_rate", "timeout_rate", "rate_limited_rate"];
 
 fn because(cause: Option<Category>, category: Category, change: Option<&str>) -> String {
     match change {

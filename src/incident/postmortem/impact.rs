@@ -357,8 +357,13 @@ pub fn impact(
         } else {
             "so the incident added none above the baseline".to_string()
         };
+        let failures = if expected.round() == 1.0 {
+            "failure"
+        } else {
+            "failures"
+        };
         format!(
-            "At the baseline rate those {} calls would have had about {expected:.0} such failures, {added}.",
+            "At the baseline rate those {} calls would have had about {expected:.0} such {failures}, {added}.",
             text::count(of)
         )
     });
