@@ -92,13 +92,14 @@ fn sensitive(value: &str) -> Result<HeaderValue, SecretError> {
     Ok(header)
 }
 
-/// `text` with every non-empty secret replaced by `[redacted]`.
+/// `text` with every non-empty secret replaced by `[redacted]`, then anything else shaped like a
+/// credential (a url's `user:password@`, a `Basic` pair in base64, a bearer token) masked.
 pub fn scrub<'a>(text: &str, secrets: impl IntoIterator<Item = &'a str>) -> String {
     let mut text = text.to_owned();
     for secret in secrets.into_iter().filter(|s| !s.is_empty()) {
         text = text.replace(secret, "[redacted]");
     }
-    text
+    crate::redact::credentials(&text)
 }
 
 /// A client with the credentials' Authorization header, if any, and a timeout on every request.

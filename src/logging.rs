@@ -1,10 +1,27 @@
 //! Logs go to a file in the data dir, never to the terminal the cockpit owns.
 
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context as _;
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
+
+/// A writer that masks credentials in each event before it reaches the file: a backend's error
+/// may quote a url with its password or an echoed Authorization header.
+struct MaskedCredentials<W>(W);
+
+impl<W: Write> Write for MaskedCredentials<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let masked = crate::redact::credentials(&String::from_utf8_lossy(buf));
+        self.0.write_all(masked.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
 
 /// Starts logging to `<data dir>/logs/flightdeck.log`; keep the guard alive to flush on exit.
 pub fn init(data_dir: &Path) -> anyhow::Result<WorkerGuard> {
@@ -14,7 +31,7 @@ pub fn init(data_dir: &Path) -> anyhow::Result<WorkerGuard> {
         .filename_prefix("flightdeck.log")
         .build(&dir)
         .with_context(|| format!("cannot open the log file in {}", dir.display()))?;
-    let (writer, guard) = tracing_appender::non_blocking(file);
+    let (writer, guard) = tracing_appender::non_blocking(MaskedCredentials(file));
     tracing_subscriber::fmt()
         .with_writer(writer)
         .with_ansi(false)

@@ -69,6 +69,46 @@ static HOSTNAME: LazyLock<Regex> = LazyLock::new(|| {
 /// letters and digits, so a path like "/api/v2/projects/default" is kept.
 static LONG_RUN: LazyLock<Regex> = LazyLock::new(|| regex(r"[A-Za-z0-9+/]{20,}={0,2}"));
 
+static URL_USERINFO: LazyLock<Regex> =
+    LazyLock::new(|| regex(r#"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@<>"'`]+@"#));
+static BASIC: LazyLock<Regex> = LazyLock::new(|| regex(r"(?i)\b(basic)\s+[A-Za-z0-9+/]{4,}={0,2}"));
+
+/// `text` with every credential it may carry masked, and nothing else: a URL's `user:password@`
+/// dropped, `Basic`/`Bearer` values, `Authorization` headers, `key=`/`token=`/`password=` values
+/// and provider keys replaced by `‹secret›`. Applied to everything flightdeck writes or prints
+/// (the timeline, the log, exports, the runbook, check's evidence, a backend's answer).
+pub fn credentials(text: &str) -> String {
+    let text = URL_USERINFO.replace_all(text, "${1}");
+    let text = BASIC.replace_all(&text, format!("${{1}} {SECRET}").as_str());
+    let text = BEARER.replace_all(&text, format!("${{1}} {SECRET}").as_str());
+    let text = AUTHORIZATION.replace_all(&text, masked_value(&[1, 2]));
+    let text = KEY_VALUE.replace_all(&text, masked_value(&[1, 2, 3]));
+    PROVIDER_KEY.replace_all(&text, SECRET).into_owned()
+}
+
+/// A match's leading `groups` kept and its value masked, unless the value is already masked
+/// (`[redacted]`, `‹secret›`), a placeholder (`<base64 of …>`) or a scheme whose value the
+/// `Basic`/`Bearer` patterns have masked.
+fn masked_value(groups: &'static [usize]) -> impl Fn(&Captures) -> String {
+    move |caps: &Captures| {
+        let kept: String = groups
+            .iter()
+            .filter_map(|g| caps.get(*g))
+            .map(|m| m.as_str())
+            .collect();
+        let value = &caps[0][kept.len()..];
+        let first = value.split_whitespace().next().unwrap_or_default();
+        let scheme = ["basic", "bearer", "token", "digest"]
+            .iter()
+            .any(|s| first.eq_ignore_ascii_case(s));
+        if scheme || value.starts_with(['[', '<', '‹']) {
+            caps[0].to_string()
+        } else {
+            format!("{kept}{SECRET}")
+        }
+    }
+}
+
 /// `text` with URLs, hostnames and IP addresses (with their ports and paths), email addresses
 /// and anything that looks like a credential replaced by a placeholder: `‹url›`, `‹host›`,
 /// `‹email›`, `‹secret›`. Versions, model names, times and numbers are kept.
@@ -101,6 +141,47 @@ pub fn redact(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_masked_in_every_form_and_the_rest_kept() {
+        assert_eq!(
+            credentials("embeddings http://user:p%40ss@emb.internal:8080/v1 refused"),
+            "embeddings http://emb.internal:8080/v1 refused"
+        );
+        assert_eq!(
+            credentials("echo: token=Basic dW5sdXNlcjp1bmxwYXNz, then"),
+            "echo: token=Basic ‹secret›, then"
+        );
+        assert_eq!(
+            credentials("Authorization: Basic dW5sdXNlcjp1bmxwYXNz"),
+            "Authorization: Basic ‹secret›"
+        );
+        assert_eq!(
+            credentials("Authorization: s3cr3t-unleash-token"),
+            "Authorization: ‹secret›"
+        );
+        assert_eq!(
+            credentials("Authorization: Basic <base64 of $PK:$SK>"),
+            "Authorization: Basic <base64 of $PK:$SK>"
+        );
+        assert_eq!(
+            credentials("invalid token: Bearer [redacted]"),
+            "invalid token: Bearer [redacted]"
+        );
+        assert_eq!(
+            credentials("password=hunter22 sent"),
+            "password=‹secret› sent"
+        );
+        assert_eq!(
+            credentials("header Basic dW5sdXNlcjp1bmxwYXNz sent"),
+            "header Basic ‹secret› sent"
+        );
+        assert_eq!(credentials("Bearer sk-live-abcdefgh12"), "Bearer ‹secret›");
+        assert_eq!(
+            credentials("prompt support-answer v7 → v8 at http://phoenix:6006, 5 calls"),
+            "prompt support-answer v7 → v8 at http://phoenix:6006, 5 calls"
+        );
+    }
 
     #[test]
     fn urls_are_masked_and_the_sentence_around_them_kept() {

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::Serialize;
 
 use crate::engine::likeness::SimilarityShift;
@@ -19,6 +19,10 @@ use crate::sim::{SimOutput, Simulator};
 
 /// Version of the JSON report; bumped when a field changes meaning or goes away.
 pub const REPORT_VERSION: u32 = 1;
+
+/// The years a recorded call can be dated in: outside them it is a clock or a typo, and a span
+/// from 0001 to 9999 would only cost time.
+const SANE_TIMES: std::ops::Range<i32> = 2000..2100;
 
 /// Schema violation reasons listed in the report.
 const REPORTED_VIOLATIONS: usize = 10;
@@ -63,6 +67,8 @@ pub struct Replay {
     first_ts: Option<DateTime<Utc>>,
     last_ts: Option<DateTime<Utc>>,
     calls: u64,
+    /// Calls and changes dated outside [`SANE_TIMES`], refused.
+    out_of_range: u64,
     latest: Option<Assessment>,
     declared: Option<Declared>,
 }
@@ -80,6 +86,7 @@ impl Replay {
             first_ts: None,
             last_ts: None,
             calls: 0,
+            out_of_range: 0,
             latest: None,
             declared: None,
         }
@@ -99,11 +106,17 @@ impl Replay {
 
     /// Takes a change; feed changes and calls in time order.
     pub fn change(&mut self, change: Change) {
+        if !self.in_range(change.ts) {
+            return;
+        }
         self.catch_up(change.ts);
         self.engine.ingest_change(change);
     }
 
     pub fn call(&mut self, call: &Call) {
+        if !self.in_range(call.ts) {
+            return;
+        }
         self.catch_up(call.ts);
         self.calls += 1;
         self.first_ts = Some(self.first_ts.map_or(call.ts, |t| t.min(call.ts)));
@@ -142,12 +155,27 @@ impl Replay {
         }
     }
 
-    /// Evaluates at every interval boundary up to `ts`.
+    /// Whether a record's time is one a real stream can carry; one that is not is counted.
+    fn in_range(&mut self, ts: DateTime<Utc>) -> bool {
+        let sane = SANE_TIMES.contains(&ts.year());
+        if !sane {
+            self.out_of_range += 1;
+        }
+        sane
+    }
+
+    /// Evaluates at every interval boundary up to `ts`. Across a silence longer than the
+    /// engine's retention nothing it holds changes between one boundary and the next, so the
+    /// evaluations resume one retention before `ts`: the cost follows the records, not the span.
     fn catch_up(&mut self, ts: DateTime<Utc>) {
+        let retention = self.engine.config().retention;
         let mut at = *self.next_evaluation.get_or_insert(ts + episode_interval());
         while at <= ts {
             self.evaluate(at);
             at += self.interval(at);
+            if ts - at > retention {
+                at = ts - retention;
+            }
         }
         self.next_evaluation = Some(at);
     }
@@ -274,6 +302,7 @@ impl Replay {
             version: REPORT_VERSION,
             calls: self.calls,
             bad_lines,
+            out_of_range: self.out_of_range,
             category: "none".into(),
             confidence: 1.0,
             onset: None,
@@ -405,6 +434,8 @@ pub struct TriageReport {
     pub version: u32,
     pub calls: u64,
     pub bad_lines: u64,
+    /// Calls and changes dated outside the years 2000–2099, refused.
+    pub out_of_range: u64,
     pub category: String,
     pub confidence: f64,
     pub onset: Option<DateTime<Utc>>,

@@ -540,3 +540,34 @@ fn a_receiver_setting_that_would_refuse_everything_is_bad_input_naming_the_key()
         "{error}"
     );
 }
+
+#[test]
+fn triage_time_follows_the_calls_not_their_time_span_and_absurd_dates_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let call = |ts: &str| {
+        format!(
+            "{{\"ts\":\"{ts}\",\"feature\":\"f\",\"model_requested\":\"m\",\"status\":\"ok\",\"latency_ms\":5}}"
+        )
+    };
+    // A century apart inside the sane years, and three far outside them.
+    let lines = [
+        call("2001-01-01T00:00:00Z"),
+        call("2026-03-14T14:00:00Z"),
+        call("2099-06-01T00:00:00Z"),
+        call("1970-01-01T00:00:00Z"),
+        call("0001-01-01T00:00:00Z"),
+        call("9999-12-31T00:00:00Z"),
+    ];
+    let events = dir.path().join("calls.jsonl");
+    std::fs::write(&events, lines.join("\n")).unwrap();
+    let started = std::time::Instant::now();
+    let output = flightdeck(
+        &["triage", "--events", events.to_str().unwrap(), "--json"],
+        dir.path(),
+    );
+    let report = triage_json(&output);
+    assert_eq!(report["calls"], 3);
+    assert_eq!(report["out_of_range"], 3, "{report:#}");
+    // Stepping every five minutes across 98 years would take minutes; skipping silences, seconds.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}

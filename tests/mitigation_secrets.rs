@@ -193,3 +193,81 @@ fn a_token_echoed_by_the_backend_reaches_no_screen_file_log_or_export() {
         assert!(!text.contains(TOKEN), "the token is in the {format} export");
     }
 }
+
+/// Credentials in urls, in every place a config takes one: none reaches what the program writes
+/// or prints, in plain form or as the base64 `Basic` pair a server echoes back.
+#[test]
+fn passwords_in_configured_urls_reach_no_output_file_or_log() {
+    use base64::Engine as _;
+    let unleash = start_echoing_unleash().replace("http://", "http://unluser:unlp4ss@");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("flightdeck.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[signals.embeddings]\nurl = \"http://embuser:embp4ss@127.0.0.1:9/v1\"\nmodel = \"m\"\n\n\
+             [sources.prometheus]\nurl = \"http://promuser:promp4ss@127.0.0.1:9\"\n\n\
+             [[sources.prometheus.queries]]\nname = \"429s\"\nquery = \"up\"\n\n\
+             [sources.phoenix]\nurl = \"http://phxuser:phxp4ss@127.0.0.1:9\"\n\n\
+             [actuators.unleash]\nurl = \"{unleash}\"\ntoken_env = \"FLIGHTDECK_TEST_TOKEN\"\n\
+             environment = \"production\"\n\n\
+             [mitigations.kill_switch]\nbackend = \"unleash\"\nflag = \"support-ai\"\n\n\
+             [mitigations.model_pin]\nbackend = \"unleash\"\nflag = \"support-model\"\n\
+             model = \"gpt-4o-2024-08-06\"\n"
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .env("FLIGHTDECK_DATA_DIR", &data)
+            .env("FLIGHTDECK_TEST_TOKEN", TOKEN)
+            .output()
+            .unwrap()
+    };
+    let runbook = dir.path().join("runbook.md");
+    let mut printed = Vec::new();
+    for args in [
+        vec!["runbook", "-o", runbook.to_str().unwrap()],
+        vec!["runbook"],
+        vec!["check"],
+        vec!["check", "--json"],
+    ] {
+        let output = run(&args);
+        printed.push((
+            args.join(" "),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        ));
+    }
+    assert!(printed[0].1.is_empty() || !printed[1].1.is_empty());
+    assert!(
+        printed[1].1.contains("127.0.0.1"),
+        "the runbook names the servers, without their credentials: {}",
+        printed[1].1
+    );
+    let mut everything = files(dir.path());
+    everything.extend(printed);
+    let secrets = ["unlp4ss", "embp4ss", "promp4ss", "phxp4ss", TOKEN];
+    let encoded: Vec<String> = ["unluser:unlp4ss", "promuser:promp4ss", "phxuser:phxp4ss"]
+        .iter()
+        .map(|pair| base64::engine::general_purpose::STANDARD.encode(pair))
+        .collect();
+    // The config the test wrote is the one place the secrets belong.
+    everything.retain(|(path, _)| !path.ends_with("flightdeck.toml"));
+    for (path, text) in &everything {
+        for secret in secrets
+            .iter()
+            .copied()
+            .chain(encoded.iter().map(String::as_str))
+        {
+            assert!(!text.contains(secret), "{secret} is in {path}:\n{text}");
+        }
+    }
+}

@@ -11,6 +11,8 @@ mod record;
 pub mod timeline_view;
 
 use std::borrow::Cow;
+
+use crate::redact;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
@@ -405,11 +407,20 @@ impl App {
                 }
                 self.observe(now, wall, calls, changes)
             }
+            // What backends say may echo a credential: masked before anything keeps or shows it.
             Action::PlansRead(plans) => {
-                self.plans = plans;
+                self.plans = plans
+                    .into_iter()
+                    .map(|mut plan| {
+                        plan.unavailable = plan.unavailable.map(|u| redact::credentials(&u));
+                        plan
+                    })
+                    .collect();
                 Vec::new()
             }
-            Action::Mitigation(stage) => self.mitigation_progress(stage),
+            Action::Mitigation(stage) => {
+                self.mitigation_progress(stage.masked(redact::credentials))
+            }
             Action::EntryPersisted { incident_id, seq } => {
                 self.set_persisted(&incident_id, seq, Persisted::OnDisk);
                 Vec::new()
@@ -1350,6 +1361,8 @@ impl App {
     }
 
     fn new_entry(&self, kind: EntryKind, actor: &str, text: String) -> TimelineEntry {
+        // The one edge every entry passes: nothing that reaches the timeline carries a credential.
+        let text = redact::credentials(&text);
         TimelineEntry {
             seq: self.timeline.last().map_or(1, |l| l.entry.seq + 1),
             ts: self.now.unwrap_or(self.wall),

@@ -27,11 +27,13 @@ pub fn run(config: &ConfigFile, args: &CheckArgs, data_dir: &Path) -> anyhow::Re
         .build()?;
     let facts = runtime.block_on(gather::facts(config, &checks, data_dir));
     let report = readiness::assess(config, &facts);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    // Evidence quotes what servers answered, which may echo a credential.
+    let printed = if args.json {
+        format!("{}\n", serde_json::to_string_pretty(&report)?)
     } else {
-        print!("{}", report.to_text());
-    }
+        report.to_text()
+    };
+    print!("{}", crate::redact::credentials(&printed));
     if report.all_pass() {
         Ok(())
     } else {

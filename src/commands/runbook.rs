@@ -12,7 +12,8 @@ pub fn run(
     args: &RunbookArgs,
 ) -> anyhow::Result<()> {
     let name = config_path.map_or_else(|| "flightdeck.toml".into(), |p| p.display().to_string());
-    let page = crate::runbook::render(config, &name);
+    // The runbook names the configured servers: their urls go out without credentials.
+    let page = crate::redact::credentials(&crate::runbook::render(config, &name));
     match &args.output {
         Some(path) => super::export::write_whole(path, &page),
         None => {

@@ -163,5 +163,11 @@ pub fn render(report: &TriageReport) -> String {
         "\n{} calls, {} bad lines\n",
         report.calls, report.bad_lines
     ));
+    if report.out_of_range > 0 {
+        text.push_str(&format!(
+            "{} records refused: dated outside the years 2000–2099\n",
+            report.out_of_range
+        ));
+    }
     text
 }

@@ -184,6 +184,26 @@ pub enum MitigationStage {
 }
 
 impl MitigationStage {
+    /// The stage with every text from the backend passed through `mask`.
+    pub fn masked(self, mask: impl Fn(&str) -> String) -> Self {
+        match self {
+            Self::Applied { answer, undo } => Self::Applied {
+                answer: mask(&answer),
+                undo,
+            },
+            Self::Verified { read_back } => Self::Verified {
+                read_back: mask(&read_back),
+            },
+            Self::Unverified { why } => Self::Unverified { why: mask(&why) },
+            Self::Failed { reason } => Self::Failed {
+                reason: mask(&reason),
+            },
+            Self::DryRun { request } => Self::DryRun {
+                request: mask(&request),
+            },
+        }
+    }
+
     /// Whether carrying out the plan is over.
     pub fn is_final(&self) -> bool {
         !matches!(self, Self::Applied { .. })

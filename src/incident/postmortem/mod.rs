@@ -209,7 +209,8 @@ impl Postmortem {
     /// The configured patterns over every text that quotes the record (a customer's name can
     /// reach a triage's evidence or a note); the inputs and outputs were masked in full already.
     fn mask_texts(&mut self, rule: &Redaction) {
-        let mask = |text: &mut String| *text = rule.apply_configured(text);
+        let mask =
+            |text: &mut String| *text = crate::redact::credentials(&rule.apply_configured(text));
         mask(&mut self.header.title);
         self.summary.written.iter_mut().for_each(mask);
         mask(&mut self.summary.generated);
