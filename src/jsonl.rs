@@ -1,9 +1,92 @@
 //! JSON Lines: one record per line, blank lines skipped; a line that does not parse is handed
-//! on with its number as an error, so no caller stops or loses count at a bad line.
+//! on with its number as an error, so no caller stops or loses count at a bad line. Appending
+//! starts after the last whole line, so a record is never glued to a torn one.
 
-use std::io::BufRead;
+use std::fs::File;
+use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
+
+use crate::files;
+
+/// What is appended to a file's name for the side file its torn last lines are kept in.
+pub const TORN_SUFFIX: &str = ".torn";
+
+/// The side file where the torn last lines of `path` are kept, one per line.
+pub fn torn_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(TORN_SUFFIX);
+    PathBuf::from(name)
+}
+
+/// Opens a JSON Lines file for appending, 0600, creating it (only creating it, with
+/// `create_new`). A last line without its newline (a crash or a file-size limit mid-write) is
+/// moved to the `.torn` side file and cut off, logged with its file and byte offset, so the next
+/// record starts a line of its own.
+pub fn open_append(path: &Path, create_new: bool) -> io::Result<File> {
+    let mut options = files::private_options();
+    options.read(true).append(true);
+    if create_new {
+        options.create_new(true);
+    } else {
+        options.create(true);
+    }
+    let mut file = options.open(path)?;
+    files::make_private(&file)?;
+    let len = file.metadata()?.len();
+    let end = last_line_end(&file, len)?;
+    if end < len {
+        let kept_in = torn_path(path);
+        keep_aside(&mut file, end, len, &kept_in)?;
+        // Only once the fragment is safe elsewhere: a crash in between leaves it twice, not lost.
+        file.set_len(end)?;
+        file.sync_data()?;
+        tracing::warn!(
+            file = %path.display(),
+            offset = end,
+            bytes = len - end,
+            kept_in = %kept_in.display(),
+            "a torn last line was cut off before appending"
+        );
+    }
+    Ok(file)
+}
+
+/// The length of the file up to and including its last newline; 0 when it has none.
+fn last_line_end(file: &File, len: u64) -> io::Result<u64> {
+    let mut buffer = [0u8; 8192];
+    let mut end = len;
+    while end > 0 {
+        let start = end.saturating_sub(buffer.len() as u64);
+        let chunk = &mut buffer[..(end - start) as usize];
+        file.read_exact_at(chunk, start)?;
+        if let Some(newline) = chunk.iter().rposition(|&b| b == b'\n') {
+            return Ok(start + newline as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
+/// Appends bytes `start..end` of `file` as one line of `kept_in`, on disk before returning.
+fn keep_aside(file: &mut File, start: u64, end: u64, kept_in: &Path) -> io::Result<()> {
+    let mut side = files::private_options()
+        .create(true)
+        .append(true)
+        .open(kept_in)?;
+    files::make_private(&side)?;
+    file.seek(SeekFrom::Start(start))?;
+    io::copy(&mut Read::by_ref(file).take(end - start), &mut side)?;
+    side.write_all(b"\n")?;
+    side.sync_data()?;
+    // The side file's directory entry must be durable before the fragment leaves the original.
+    match kept_in.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => File::open(dir)?.sync_all(),
+        _ => Ok(()),
+    }
+}
 
 /// Calls `each` with the 1-based line number and the parsed record, or why it did not parse.
 pub fn for_each_line<T: DeserializeOwned>(

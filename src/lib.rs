@@ -1,8 +1,8 @@
 //! flightdeck: a terminal incident cockpit for AI features in production.
 //!
 //! `model`, `engine`, `otel`, `redact`, `sim`, `replay`, `drill` and `app` are pure; `sources`,
-//! `actuators`, `incident`, `jsonl`, `runtime` and `term` are the edge that does I/O; `ui` draws
-//! from state.
+//! `actuators`, `incident`, `files`, `jsonl`, `runtime` and `term` are the edge that does I/O;
+//! `ui` draws from state.
 
 pub mod actuators;
 pub mod app;
@@ -12,6 +12,7 @@ pub mod config;
 pub mod drill;
 pub mod engine;
 pub mod enrichment;
+pub mod files;
 pub mod http;
 pub mod incident;
 pub mod jsonl;

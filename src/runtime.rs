@@ -63,6 +63,7 @@ pub async fn run(
     embeddings: Option<EmbeddingClient>,
 ) -> anyhow::Result<()> {
     let (actions_tx, mut actions) = mpsc::unbounded_channel();
+    // Every way out of this function, a `?` included, drops the writer, which drains its queue.
     let writer = TimelineWriter::spawn(data_dir, actions_tx.clone());
     // With an endpoint, the sources' batches pass through the embedding stage on their way.
     let source_tx = match embeddings {

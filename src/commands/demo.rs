@@ -20,6 +20,11 @@ pub fn run(
     args: &DemoArgs,
     data_dir: &Path,
 ) -> anyhow::Result<()> {
+    let incident = args
+        .incident
+        .as_deref()
+        .map(super::incident_id)
+        .transpose()?;
     let scenario = load_scenario(&args.scenario)?;
     let theme = setup::theme(global, config)?;
     let settings = Settings {
@@ -35,7 +40,7 @@ pub fn run(
     let engine = EngineSetup::new(config, &[], None)?.engine();
     let embeddings = setup::embeddings(config)?;
     let mut app = App::new(settings, engine, Utc::now());
-    if let Some(id) = &args.incident {
+    if let Some(id) = incident {
         app.resume(super::resumed(data_dir, id)?);
     }
     let simulator = Simulator::new(scenario, args.seed);

@@ -46,7 +46,7 @@ pub fn run(data_dir: &Path, config: &ConfigFile, args: &ExportArgs) -> anyhow::R
     let id = if args.incident == "latest" {
         latest(data_dir)?
     } else {
-        args.incident.clone()
+        super::incident_id(&args.incident)?.to_string()
     };
     let record = load::load(data_dir, &id).map_err(|error| match error {
         LoadError::Store(StoreError::NotFound { .. }) | LoadError::NotOpened { .. } => {
@@ -92,7 +92,8 @@ pub fn run(data_dir: &Path, config: &ConfigFile, args: &ExportArgs) -> anyhow::R
     }
 }
 
-/// Writes beside the target and renames over it, so a reader never sees half a file.
+/// Writes beside the target and renames over it, so a reader never sees half a file; 0600, since
+/// an export quotes real inputs and outputs.
 pub(super) fn write_whole(path: &Path, text: &str) -> anyhow::Result<()> {
     let name = path
         .file_name()
@@ -101,7 +102,7 @@ pub(super) fn write_whole(path: &Path, text: &str) -> anyhow::Result<()> {
     temp_name.push(name);
     temp_name.push(format!(".{}.tmp", std::process::id()));
     let temp = path.with_file_name(temp_name);
-    let written = std::fs::File::create(&temp)
+    let written = crate::files::create_private(&temp)
         .and_then(|mut file| {
             file.write_all(text.as_bytes())?;
             file.sync_all()

@@ -20,6 +20,18 @@ use crate::config::file::{self, ConfigFile};
 #[error("{0}")]
 pub struct BadInput(pub String);
 
+/// An incident id from the command line, checked before anything is read or written: an id names
+/// a folder, so anything but the form the cockpit makes could lead outside the data dir.
+pub fn incident_id(id: &str) -> Result<&str, BadInput> {
+    if crate::incident::store::is_incident_id(id) {
+        Ok(id)
+    } else {
+        Err(BadInput(format!(
+            "{id:?} is not an incident id: ids look like INC-20260314-141700 (with -2, -3... for another opened in the same second); `flightdeck incidents` lists them"
+        )))
+    }
+}
+
 /// The config file `--config` / `FLIGHTDECK_CONFIG` names, or the one found in the current
 /// directory or the config dir; none is fine, a bad one is the user's error.
 pub fn load_config(global: &crate::cli::GlobalArgs) -> anyhow::Result<ConfigFile> {

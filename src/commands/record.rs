@@ -107,7 +107,8 @@ struct JsonLines {
 
 impl JsonLines {
     fn create(path: &Path) -> anyhow::Result<Self> {
-        let file = File::create(path)
+        // Recorded calls hold real inputs and outputs: the user's alone.
+        let file = crate::files::create_private(path)
             .map_err(|error| BadInput(format!("cannot create {}: {error}", path.display())))?;
         Ok(Self {
             path: path.display().to_string(),

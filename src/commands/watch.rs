@@ -32,6 +32,11 @@ pub fn run(
     args: &WatchArgs,
     data_dir: &Path,
 ) -> anyhow::Result<()> {
+    let incident = args
+        .incident
+        .as_deref()
+        .map(super::incident_id)
+        .transpose()?;
     let inputs = inputs(config, args)?;
     let mut names: Vec<String> = inputs
         .iter()
@@ -105,7 +110,7 @@ pub fn run(
         EngineSetup::new(config, &[], None)?.engine(),
         Utc::now(),
     );
-    if let Some(id) = &args.incident {
+    if let Some(id) = incident {
         app.resume(super::resumed(data_dir, id)?);
     }
     let start: runtime::StartSources = Box::new(move |actions| {

@@ -1,15 +1,15 @@
 //! The timeline store: one append-only JSONL file per incident, each entry written and fsync'd
 //! before it is acknowledged.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
 use crate::drill::Scorecard;
-use crate::jsonl;
 use crate::model::{Measurement, TimelineEntry};
+use crate::{files, jsonl};
 
 pub const TIMELINE_FILE: &str = "timeline.jsonl";
 /// Each minute's metrics while the incident was open, and the minutes before it.
@@ -37,20 +37,13 @@ pub fn append_measurement(
     measurement: &Measurement,
 ) -> Result<(), StoreError> {
     let (file_name, line) = file_and_line(measurement);
-    let dir = incident_dir(data_dir, id);
-    fs::create_dir_all(&dir).map_err(|source| StoreError::Create {
-        path: dir.clone(),
+    let dir = checked_dir(data_dir, id)?;
+    create_dir(&dir)?;
+    let path = dir.join(file_name);
+    let mut file = jsonl::open_append(&path, false).map_err(|source| StoreError::Create {
+        path: path.clone(),
         source,
     })?;
-    let path = dir.join(file_name);
-    let mut file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|source| StoreError::Create {
-            path: path.clone(),
-            source,
-        })?;
     file.write_all(&line)
         .and_then(|()| file.sync_data())
         .map_err(|source| StoreError::Write { path, source })
@@ -59,16 +52,13 @@ pub fn append_measurement(
 /// Writes a drill's scorecard beside its timeline, replacing any earlier one whole: a reader sees
 /// the old file or the new one, never a part.
 pub fn write_scorecard(data_dir: &Path, id: &str, scorecard: &Scorecard) -> Result<(), StoreError> {
-    let dir = incident_dir(data_dir, id);
-    fs::create_dir_all(&dir).map_err(|source| StoreError::Create {
-        path: dir.clone(),
-        source,
-    })?;
+    let dir = checked_dir(data_dir, id)?;
+    create_dir(&dir)?;
     let mut json = serde_json::to_vec_pretty(scorecard).expect("a scorecard always serializes");
     json.push(b'\n');
     let temp = dir.join(format!(".{SCORECARD_FILE}.tmp"));
     let path = dir.join(SCORECARD_FILE);
-    File::create(&temp)
+    files::create_private(&temp)
         .and_then(|mut file| {
             file.write_all(&json)?;
             file.sync_all()
@@ -96,6 +86,10 @@ pub enum StoreError {
     },
     #[error("no incident {id} in {dir}")]
     NotFound { id: String, dir: PathBuf },
+    #[error(
+        "{id:?} is not an incident id: an id is INC- then letters, digits and dashes, like INC-20260314-141700"
+    )]
+    BadId { id: String },
 }
 
 /// Where an incident's files live.
@@ -103,13 +97,51 @@ pub fn incident_dir(data_dir: &Path, id: &str) -> PathBuf {
     data_dir.join("incidents").join(id)
 }
 
+/// Whether `id` has the form the cockpit gives incidents: `INC-%Y%m%d-%H%M%S`, then `-N` for a
+/// second incident opened within the same second.
+pub fn is_incident_id(id: &str) -> bool {
+    let digits = |part: Option<&str>, len: Option<usize>| {
+        part.is_some_and(|p| {
+            !p.is_empty()
+                && len.is_none_or(|len| p.len() == len)
+                && p.bytes().all(|b| b.is_ascii_digit())
+        })
+    };
+    let Some(rest) = id.strip_prefix("INC-") else {
+        return false;
+    };
+    let mut parts = rest.splitn(3, '-');
+    digits(parts.next(), Some(8))
+        && digits(parts.next(), Some(6))
+        && parts.next().is_none_or(|n| digits(Some(n), None))
+}
+
+/// An incident's folder, for an id that is one plain file name: an id read from the command line
+/// or a file must never lead outside the data dir. Looser than `is_incident_id`, so tools and
+/// tests may name incidents in words.
+fn checked_dir(data_dir: &Path, id: &str) -> Result<PathBuf, StoreError> {
+    let plain = id.strip_prefix("INC-").is_some_and(|rest| {
+        !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
+    if plain {
+        Ok(incident_dir(data_dir, id))
+    } else {
+        Err(StoreError::BadId { id: id.to_string() })
+    }
+}
+
+/// Creates a folder (and any missing parents) as 0700.
+fn create_dir(dir: &Path) -> Result<(), StoreError> {
+    files::create_private_dir(dir).map_err(|source| StoreError::Create {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
 /// Checks at start that the data dir can be written, so a bad path is reported up front.
 pub fn ensure_writable(data_dir: &Path) -> Result<(), StoreError> {
     let incidents = data_dir.join("incidents");
-    fs::create_dir_all(&incidents).map_err(|source| StoreError::Create {
-        path: incidents.clone(),
-        source,
-    })?;
+    create_dir(&incidents)?;
     let probe = incidents.join(".write-probe");
     File::create(&probe)
         .and_then(|mut f| f.write_all(b"ok"))
@@ -130,27 +162,21 @@ impl TimelineStore {
     /// Creates a new incident's timeline; fails if that incident already has one, so two
     /// incidents can never share a file.
     pub fn create(data_dir: &Path, id: &str) -> Result<Self, StoreError> {
-        Self::open_with(
-            data_dir,
-            id,
-            OpenOptions::new().create_new(true).append(true),
-        )
+        Self::open_with(data_dir, id, true)
     }
 
-    /// Opens an incident's timeline for appending, creating it (and its folder) if needed.
+    /// Opens an incident's timeline for appending, creating it (and its folder) if needed; a
+    /// torn last line is moved aside first (see `jsonl::open_append`).
     pub fn open(data_dir: &Path, id: &str) -> Result<Self, StoreError> {
-        Self::open_with(data_dir, id, OpenOptions::new().create(true).append(true))
+        Self::open_with(data_dir, id, false)
     }
 
-    fn open_with(data_dir: &Path, id: &str, options: &OpenOptions) -> Result<Self, StoreError> {
-        let dir = incident_dir(data_dir, id);
+    fn open_with(data_dir: &Path, id: &str, create_new: bool) -> Result<Self, StoreError> {
+        let dir = checked_dir(data_dir, id)?;
         let created = !dir.exists();
-        fs::create_dir_all(&dir).map_err(|source| StoreError::Create {
-            path: dir.clone(),
-            source,
-        })?;
+        create_dir(&dir)?;
         let path = dir.join(TIMELINE_FILE);
-        let file = options.open(&path).map_err(|source| StoreError::Create {
+        let file = jsonl::open_append(&path, create_new).map_err(|source| StoreError::Create {
             path: path.clone(),
             source,
         })?;
@@ -204,7 +230,7 @@ pub struct LoadedTimeline {
 /// Reads a timeline file. A line that does not parse (say, torn by a crash mid-write) is
 /// reported with its number, never fatal.
 pub fn load(data_dir: &Path, id: &str) -> Result<LoadedTimeline, StoreError> {
-    let dir = incident_dir(data_dir, id);
+    let dir = checked_dir(data_dir, id)?;
     let path = dir.join(TIMELINE_FILE);
     if !path.exists() {
         return Err(StoreError::NotFound {
@@ -249,7 +275,7 @@ pub fn load_lines<T: DeserializeOwned>(
     id: &str,
     file_name: &str,
 ) -> Result<LoadedLines<T>, StoreError> {
-    let path = incident_dir(data_dir, id).join(file_name);
+    let path = checked_dir(data_dir, id)?.join(file_name);
     let mut loaded = LoadedLines {
         items: Vec::new(),
         bad_lines: Vec::new(),
@@ -271,6 +297,31 @@ pub fn load_lines<T: DeserializeOwned>(
     })
     .map_err(|source| StoreError::Read { path, source })?;
     Ok(loaded)
+}
+
+/// The torn last lines cut off `file_name` before it was appended to, read back from its `.torn`
+/// side file, so a record can say what it left out.
+pub fn torn_lines(data_dir: &Path, id: &str, file_name: &str) -> Result<Vec<BadLine>, StoreError> {
+    let path = jsonl::torn_path(&checked_dir(data_dir, id)?.join(file_name));
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let file = File::open(&path).map_err(|source| StoreError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let mut torn = Vec::new();
+    jsonl::for_each_raw_line(BufReader::new(file), |number, line| {
+        torn.push(BadLine {
+            line: number as usize,
+            reason: format!(
+                "a torn last line of {file_name} ({} bytes), cut off before the next line was appended",
+                line.trim_ascii_end().len()
+            ),
+        });
+    })
+    .map_err(|source| StoreError::Read { path, source })?;
+    Ok(torn)
 }
 
 /// A star written before stars named their entry `entry`: its line holds `seq` twice, the
@@ -296,10 +347,12 @@ pub fn incident_ids(data_dir: &Path) -> Result<Vec<String>, StoreError> {
         path: dir.clone(),
         source,
     })?;
+    // A folder whose name is not an id is not an incident, and would only fail to load.
     let mut ids: Vec<String> = read
         .filter_map(Result::ok)
         .filter(|e| e.path().join(TIMELINE_FILE).exists())
         .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|id| checked_dir(data_dir, id).is_ok())
         .collect();
     ids.sort();
     Ok(ids)
@@ -307,6 +360,8 @@ pub fn incident_ids(data_dir: &Path) -> Result<Vec<String>, StoreError> {
 
 #[cfg(test)]
 mod tests {
+    use std::fs::OpenOptions;
+
     use super::*;
     use crate::model::timeline::note_fixture as entry;
     use crate::model::{FailingCall, MinuteSample};
@@ -394,6 +449,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let error = load(dir.path(), "INC-404").unwrap_err();
         assert!(error.to_string().contains("INC-404"), "{error}");
+    }
+
+    #[test]
+    fn ids_are_the_form_the_cockpit_makes_and_never_a_path() {
+        for id in ["INC-20260314-141700", "INC-20260314-141700-12"] {
+            assert!(is_incident_id(id), "{id}");
+        }
+        for id in [
+            "INC-2026031-141700",
+            "INC-20260314-141700-",
+            "INC-20260314-141700-1-2",
+            "INC-20260314-14170a",
+            "inc-20260314-141700",
+            "../../../x/INC-X",
+        ] {
+            assert!(!is_incident_id(id), "{id}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for id in ["../INC-1", "/tmp/INC-1", "INC-../x", "INC-", "INC-a/b", "x"] {
+            let error = load(dir.path(), id).unwrap_err();
+            assert!(matches!(error, StoreError::BadId { .. }), "{id}: {error}");
+            assert!(TimelineStore::open(dir.path(), id).is_err(), "{id}");
+        }
     }
 
     #[test]

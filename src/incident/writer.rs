@@ -21,9 +21,10 @@ enum Write {
     Scorecard(String, Box<Scorecard>),
 }
 
+/// Dropped, it drains and joins like `finish`, so an early return loses no queued entry.
 pub struct TimelineWriter {
-    entries: std_mpsc::Sender<Write>,
-    thread: JoinHandle<()>,
+    entries: Option<std_mpsc::Sender<Write>>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl TimelineWriter {
@@ -104,7 +105,10 @@ impl TimelineWriter {
                 let _ = reports.send(report);
             }
         });
-        Self { entries, thread }
+        Self {
+            entries: Some(entries),
+            thread: Some(thread),
+        }
     }
 
     pub fn write(&self, incident_id: String, entry: TimelineEntry) {
@@ -120,15 +124,35 @@ impl TimelineWriter {
     }
 
     fn send(&self, write: Write) {
-        if self.entries.send(write).is_err() {
+        let sent = self
+            .entries
+            .as_ref()
+            .is_some_and(|entries| entries.send(write).is_ok());
+        if !sent {
             tracing::error!("the timeline writer thread has stopped");
         }
     }
 
     /// Waits until every entry sent so far is on disk.
-    pub fn finish(self) {
-        drop(self.entries);
-        let _ = self.thread.join();
+    pub fn finish(mut self) {
+        self.drain();
+    }
+
+    /// Closes the queue and waits for the thread to write what it holds; a second call does
+    /// nothing, so `finish` and `Drop` can both run.
+    fn drain(&mut self) {
+        drop(self.entries.take());
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the timeline writer thread panicked");
+        }
+    }
+}
+
+impl Drop for TimelineWriter {
+    fn drop(&mut self) {
+        self.drain();
     }
 }
 
@@ -179,5 +203,19 @@ mod tests {
             .collect();
         assert_eq!(failed, vec![1, 2]);
         assert_eq!(store::load(dir.path(), "INC-1").unwrap().entries.len(), 2);
+    }
+
+    #[test]
+    fn dropping_the_writer_drains_its_queue_to_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let writer = TimelineWriter::spawn(dir.path().to_path_buf(), tx);
+        for seq in 1..=50 {
+            writer.write("INC-1".into(), entry(seq));
+        }
+        // As the run loop's `?` does: no `finish`, the writer just goes out of scope.
+        drop(writer);
+        assert_eq!(store::load(dir.path(), "INC-1").unwrap().entries.len(), 50);
+        assert_eq!(reports(&mut rx).len(), 50);
     }
 }

@@ -1,5 +1,6 @@
 //! Reads what a postmortem is built from: an incident's timeline, minute samples and failing
-//! calls. A line that does not parse is kept as a problem to report, never fatal.
+//! calls. A line that does not parse, or a torn one moved aside, is kept as a problem to report,
+//! never fatal.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -7,6 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::incident::store::{self, BadLine, StoreError};
+use crate::jsonl;
 use crate::model::{FailingCall, Incident, MinuteSample, TimelineEntry};
 
 /// An incident's record as read back from its folder.
@@ -50,7 +52,7 @@ pub fn load(data_dir: &Path, id: &str) -> Result<Record, LoadError> {
                 .display()
                 .to_string(),
         })?;
-    let problems = [
+    let mut problems: Vec<RecordProblem> = [
         (store::TIMELINE_FILE, &timeline.bad_lines),
         (store::SAMPLES_FILE, &samples.bad_lines),
         (store::EXAMPLES_FILE, &examples.bad_lines),
@@ -58,6 +60,17 @@ pub fn load(data_dir: &Path, id: &str) -> Result<Record, LoadError> {
     .into_iter()
     .flat_map(|(file, lines)| lines.iter().map(move |bad| problem(file, bad)))
     .collect();
+    // Torn lines moved aside when a file was reopened are gone from it, but not unreported.
+    for file in [
+        store::TIMELINE_FILE,
+        store::SAMPLES_FILE,
+        store::EXAMPLES_FILE,
+    ] {
+        let side_file = format!("{file}{}", jsonl::TORN_SUFFIX);
+        for torn in store::torn_lines(data_dir, id, file)? {
+            problems.push(problem(&side_file, &torn));
+        }
+    }
     Ok(Record {
         incident,
         entries: timeline.entries,
