@@ -28,3 +28,4 @@ pub mod sim;
 pub mod sources;
 pub mod term;
 pub mod ui;
+pub mod visible;

@@ -70,7 +70,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("flightdeck: {error:#}");
+            let said = format!("{error:#}");
+            eprintln!("flightdeck: {}", flightdeck::visible::escaped(&said));
             if error.downcast_ref::<BadInput>().is_some() {
                 ExitCode::from(2)
             } else {

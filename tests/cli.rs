@@ -571,3 +571,38 @@ fn triage_time_follows_the_calls_not_their_time_span_and_absurd_dates_are_counte
     // Stepping every five minutes across 98 years would take minutes; skipping silences, seconds.
     assert!(started.elapsed() < std::time::Duration::from_secs(60));
 }
+
+#[test]
+fn triage_text_shows_a_recordings_terminal_escapes_instead_of_obeying_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("calls.jsonl");
+    let feed = dir.path().join("changes.jsonl");
+    std::fs::write(
+        &events,
+        "{\"ts\":\"2026-03-14T14:00:00Z\",\"feature\":\"f\",\"model_requested\":\"m\",\"status\":\"ok\",\"latency_ms\":5}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &feed,
+        "{\"ts\":\"2026-03-14T13:59:00Z\",\"kind\":\"deploy\",\"target\":\"api\\u001b]0;pwned\\u0007\"}\n",
+    )
+    .unwrap();
+    let output = flightdeck(
+        &[
+            "triage",
+            "--events",
+            events.to_str().unwrap(),
+            "--changes",
+            feed.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("api\\x1b]0;pwned\\x07"),
+        "{stdout}{}",
+        stderr(&output)
+    );
+    let printed = [output.stdout.as_slice(), output.stderr.as_slice()].concat();
+    assert!(!printed.contains(&0x1b) && !printed.contains(&0x07));
+}

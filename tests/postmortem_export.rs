@@ -773,6 +773,27 @@ fn quoted_markup_renders_as_text_and_a_note_keeps_its_lines() {
     assert!(page.contains("&lt;img src=x&gt;<br>second line"), "{page}");
 }
 
+#[test]
+fn terminal_escapes_in_the_record_are_shown_not_obeyed_in_every_format() {
+    let hostile = "v8\u{1b}]0;pwned\u{7}\u{1b}[2J done";
+    let entries = vec![
+        opened("14:05:00"),
+        logged(2, "14:06:00", "oncall", EntryKind::Note, hostile),
+    ];
+    let call = hallucinated("req-1", hostile);
+    let pm = built(entries, vec![], vec![call], Redaction::default());
+    for (format, text) in [("md", markdown::render(&pm)), ("html", html::render(&pm))] {
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{format} carries the raw escape"
+        );
+        assert!(
+            text.contains("v8\\x1b]0;pwned\\x07\\x1b[2J done"),
+            "{format}: {text}"
+        );
+    }
+}
+
 /// An incident opened at `time` from `source`, a drill when `drill` names its scenario.
 fn stored(dir: &std::path::Path, id: &str, time: &str, source: &str, drill: Option<&str>) {
     let kind = EntryKind::Opened {

@@ -55,7 +55,7 @@ pub fn run(data_dir: &Path, config: &ConfigFile, args: &ExportArgs) -> anyhow::R
         other => other.into(),
     })?;
     for problem in &record.problems {
-        eprintln!(
+        let said = format!(
             "warning: {}: line {} skipped: {}",
             store::incident_dir(data_dir, &id)
                 .join(&problem.file)
@@ -63,6 +63,7 @@ pub fn run(data_dir: &Path, config: &ConfigFile, args: &ExportArgs) -> anyhow::R
             problem.line,
             problem.reason
         );
+        eprintln!("{}", crate::visible::escaped(&said));
     }
     let postmortem = Postmortem::build(
         &record,

@@ -26,7 +26,7 @@ pub fn run(data_dir: &Path) -> anyhow::Result<()> {
         } else {
             format!("  [{} unreadable lines]", loaded.bad_lines.len())
         };
-        println!(
+        let row = format!(
             "{:<22} {:<5} {:<14} {:<21} {:>7}  {:<36} {}{bad}",
             incident.id,
             incident.severity.to_string(),
@@ -40,6 +40,7 @@ pub fn run(data_dir: &Path) -> anyhow::Result<()> {
                 (None, None) => incident.title.clone(),
             }
         );
+        println!("{}", crate::visible::escaped(&row));
     }
     Ok(())
 }

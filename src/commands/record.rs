@@ -74,7 +74,7 @@ async fn record(config: &ConfigFile, args: &RecordArgs) -> anyhow::Result<()> {
     if let Some(error) = stats.last_error() {
         summary.push_str(&format!("; last error: {error}"));
     }
-    eprintln!("{summary}");
+    eprintln!("{}", crate::visible::escaped(&summary));
     Ok(())
 }
 

@@ -28,7 +28,7 @@ pub fn run(file: &ConfigFile, args: &TriageArgs) -> anyhow::Result<()> {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
     } else {
-        write!(out, "{}", render(&report))?;
+        write!(out, "{}", crate::visible::escaped(&render(&report)))?;
     }
     Ok(())
 }
@@ -47,7 +47,8 @@ fn for_each_record<T: serde::de::DeserializeOwned>(
         Ok(record) => each(record),
         Err(error) => {
             *bad_lines += 1;
-            eprintln!("{}:{number}: skipped: {error}", path.display());
+            let said = format!("{}:{number}: skipped: {error}", path.display());
+            eprintln!("{}", crate::visible::escaped(&said));
         }
     })
     .with_context(|| format!("reading {}", path.display()))

@@ -6,7 +6,7 @@ use super::sections::{Block, Span, blocks};
 /// Text with the characters that start HTML escaped, so a quoted `<script>` renders as text (GitHub
 /// and most renderers pass raw HTML through).
 fn text(value: &str) -> String {
-    value
+    crate::visible::escaped(value)
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -4,6 +4,7 @@
 /// Escapes text for HTML and SVG, in element content and in quoted attribute values alike, so one
 /// function serves every place a caller's words go.
 pub fn escape(text: &str) -> String {
+    let text = crate::visible::escaped(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
