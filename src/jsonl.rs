@@ -88,32 +88,101 @@ fn keep_aside(file: &mut File, start: u64, end: u64, kept_in: &Path) -> io::Resu
     }
 }
 
+/// The longest line kept: a longer one (a runaway writer, `/dev/zero`) is skipped as it is read,
+/// never buffered whole.
+pub const MAX_LINE: usize = 8 << 20;
+
+/// A line over [`MAX_LINE`], skipped: how long it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overlong {
+    pub bytes: u64,
+}
+
+impl std::fmt::Display for Overlong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a line of {} bytes, over the {} MiB limit",
+            self.bytes,
+            MAX_LINE >> 20
+        )
+    }
+}
+
+/// Reads one line, its newline included, into `line`; past `limit` bytes the rest of it is
+/// consumed without being kept. `None` at the end of the input.
+pub fn read_line(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<Option<Result<(), Overlong>>> {
+    line.clear();
+    let mut total = 0u64;
+    let mut overlong = false;
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok((total > 0).then_some(if overlong {
+                Err(Overlong { bytes: total })
+            } else {
+                Ok(())
+            }));
+        }
+        let (taken, ended) = match available.iter().position(|b| *b == b'\n') {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        if !overlong && line.len() + taken > limit {
+            overlong = true;
+            line.clear();
+            line.shrink_to(0);
+        }
+        if !overlong {
+            line.extend_from_slice(&available[..taken]);
+        }
+        total += taken as u64;
+        reader.consume(taken);
+        if ended {
+            return Ok(Some(if overlong {
+                Err(Overlong { bytes: total })
+            } else {
+                Ok(())
+            }));
+        }
+    }
+}
+
 /// Calls `each` with the 1-based line number and the parsed record, or why it did not parse.
 pub fn for_each_line<T: DeserializeOwned>(
     reader: impl BufRead,
     mut each: impl FnMut(u64, Result<T, serde_json::Error>),
 ) -> std::io::Result<()> {
-    for_each_raw_line(reader, |number, line| each(number, parse(line)))
+    for_each_raw_line(reader, |number, line| {
+        let parsed = line.map_err(|overlong| {
+            <serde_json::Error as serde::de::Error>::custom(overlong.to_string())
+        });
+        each(number, parsed.and_then(parse))
+    })
 }
 
-/// Calls `each` with the 1-based line number and the bytes of each line that is not blank, for a
-/// reader that needs the text to repair what an older version wrote.
+/// Calls `each` with the 1-based line number and the bytes of each line that is not blank (or
+/// how long a line over [`MAX_LINE`] was), for a reader that needs the text to repair what an
+/// older version wrote.
 pub fn for_each_raw_line(
     mut reader: impl BufRead,
-    mut each: impl FnMut(u64, &[u8]),
+    mut each: impl FnMut(u64, Result<&[u8], Overlong>),
 ) -> std::io::Result<()> {
     let mut line = Vec::new();
     let mut number = 0u64;
-    loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line)? == 0 {
-            return Ok(());
-        }
+    while let Some(read) = read_line(&mut reader, &mut line, MAX_LINE)? {
         number += 1;
-        if !line.iter().all(u8::is_ascii_whitespace) {
-            each(number, &line);
+        match read {
+            Err(overlong) => each(number, Err(overlong)),
+            Ok(()) if line.iter().all(u8::is_ascii_whitespace) => {}
+            Ok(()) => each(number, Ok(&line)),
         }
     }
+    Ok(())
 }
 
 /// One record from one line's bytes.
@@ -133,5 +202,25 @@ pub fn describe(error: &serde_json::Error) -> String {
     match text.rfind(" at line ") {
         Some(at) => format!("{} (column {})", &text[..at], error.column()),
         None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_past_the_limit_is_consumed_unkept_and_the_next_read_whole() {
+        let input = format!("{}\nshort\n{}", "x".repeat(100), "y".repeat(5));
+        let mut reader = io::BufReader::with_capacity(16, input.as_bytes());
+        let mut line = Vec::new();
+        let over = read_line(&mut reader, &mut line, 32).unwrap();
+        assert_eq!(over, Some(Err(Overlong { bytes: 101 })));
+        assert!(line.capacity() <= 32, "{}", line.capacity());
+        assert_eq!(read_line(&mut reader, &mut line, 32).unwrap(), Some(Ok(())));
+        assert_eq!(line, b"short\n");
+        assert_eq!(read_line(&mut reader, &mut line, 32).unwrap(), Some(Ok(())));
+        assert_eq!(line, b"yyyyy");
+        assert_eq!(read_line(&mut reader, &mut line, 32).unwrap(), None);
     }
 }

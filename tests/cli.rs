@@ -606,3 +606,27 @@ fn triage_text_shows_a_recordings_terminal_escapes_instead_of_obeying_them() {
     let printed = [output.stdout.as_slice(), output.stderr.as_slice()].concat();
     assert!(!printed.contains(&0x1b) && !printed.contains(&0x07));
 }
+
+#[test]
+fn a_line_over_the_limit_is_counted_and_skipped_without_being_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("calls.jsonl");
+    let huge = format!("{{\"ts\":\"{}\"}}", "x".repeat(9 << 20));
+    let call = "{\"ts\":\"2026-03-14T14:00:00Z\",\"feature\":\"f\",\"model_requested\":\"m\",\"status\":\"ok\",\"latency_ms\":5}";
+    std::fs::write(&events, format!("{call}\n{huge}\n{call}\n")).unwrap();
+    let output = flightdeck(
+        &["triage", "--events", events.to_str().unwrap(), "--json"],
+        dir.path(),
+    );
+    let report = triage_json(&output);
+    assert_eq!(
+        (report["calls"].as_u64(), report["bad_lines"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert!(
+        stderr(&output)
+            .contains("calls.jsonl:2: skipped: a line of 9437194 bytes, over the 8 MiB limit"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -244,13 +244,18 @@ pub fn load(data_dir: &Path, id: &str) -> Result<LoadedTimeline, StoreError> {
     })?;
     let mut loaded = LoadedTimeline::default();
     jsonl::for_each_raw_line(BufReader::new(file), |number, line| {
-        let parsed =
-            jsonl::parse::<TimelineEntry>(line).or_else(|error| repaired_star(line).ok_or(error));
+        let parsed = line
+            .map_err(|overlong| overlong.to_string())
+            .and_then(|line| {
+                jsonl::parse::<TimelineEntry>(line)
+                    .or_else(|error| repaired_star(line).ok_or(error))
+                    .map_err(|error| error.to_string())
+            });
         match parsed {
             Ok(entry) => loaded.entries.push(entry),
-            Err(error) => loaded.bad_lines.push(BadLine {
+            Err(reason) => loaded.bad_lines.push(BadLine {
                 line: number as usize,
-                reason: error.to_string(),
+                reason,
             }),
         }
     })
@@ -312,11 +317,11 @@ pub fn torn_lines(data_dir: &Path, id: &str, file_name: &str) -> Result<Vec<BadL
     })?;
     let mut torn = Vec::new();
     jsonl::for_each_raw_line(BufReader::new(file), |number, line| {
+        let bytes = line.map_or_else(|o| o.bytes as usize, |l| l.trim_ascii_end().len());
         torn.push(BadLine {
             line: number as usize,
             reason: format!(
-                "a torn last line of {file_name} ({} bytes), cut off before the next line was appended",
-                line.trim_ascii_end().len()
+                "a torn last line of {file_name} ({bytes} bytes), cut off before the next line was appended"
             ),
         });
     })

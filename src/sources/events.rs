@@ -2,7 +2,6 @@
 //! does not parse is counted and named (file and line) in the source's status; it never stops
 //! the stream.
 
-use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -242,12 +241,13 @@ fn parse_batch(
     let mut calls = Vec::new();
     let mut changes = Vec::new();
     for line in lines {
-        if line.bytes.iter().all(u8::is_ascii_whitespace) {
+        if line.overlong.is_none() && line.bytes.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let parsed = match records {
-            Records::Calls => parse::<Call>(&line.bytes).map(|c| calls.push(c)),
-            Records::Changes => parse::<Change>(&line.bytes).map(|c| changes.push(c)),
+        let parsed = match (line.overlong, records) {
+            (Some(overlong), _) => Err(overlong.to_string()),
+            (None, Records::Calls) => parse::<Call>(&line.bytes).map(|c| calls.push(c)),
+            (None, Records::Changes) => parse::<Change>(&line.bytes).map(|c| changes.push(c)),
         };
         match parsed {
             Ok(()) => status.received += 1,
@@ -318,14 +318,18 @@ fn read_stream(stream: impl std::io::Read, label: &str, feed: mpsc::UnboundedSen
     let mut number = 0;
     loop {
         let mut bytes = Vec::new();
-        match reader.read_until(b'\n', &mut bytes) {
-            Ok(0) => break,
-            Ok(_) => {
+        match jsonl::read_line(&mut reader, &mut bytes, jsonl::MAX_LINE) {
+            Ok(None) => break,
+            Ok(Some(read)) => {
                 number += 1;
                 if bytes.last() == Some(&b'\n') {
                     bytes.pop();
                 }
-                batch.push(Line { number, bytes });
+                batch.push(Line {
+                    number,
+                    bytes,
+                    overlong: read.err(),
+                });
                 // Send when nothing more is buffered, so a slow producer's lines are not held.
                 if (batch.len() >= STDIN_BATCH || reader.buffer().is_empty())
                     && feed.send(Feed::Lines(std::mem::take(&mut batch))).is_err()

@@ -7,11 +7,15 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use crate::jsonl;
+
 /// A complete line and its 1-based number within the current file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     pub number: u64,
     pub bytes: Vec<u8>,
+    /// Set when the line ran past [`jsonl::MAX_LINE`]: its bytes were dropped as they came.
+    pub overlong: Option<jsonl::Overlong>,
 }
 
 /// What happened to the file since the last poll, besides new lines.
@@ -37,6 +41,8 @@ struct OpenFile {
     offset: u64,
     /// Bytes after the last newline: a line still being written.
     partial: Vec<u8>,
+    /// Bytes of a line past [`jsonl::MAX_LINE`] seen so far, dropped rather than held.
+    skipped: u64,
     lines: u64,
 }
 
@@ -109,6 +115,7 @@ impl Follower {
                 open.file.seek(SeekFrom::Start(0))?;
                 open.offset = 0;
                 open.partial.clear();
+                open.skipped = 0;
                 open.lines = 0;
                 poll.events.push(Event::Truncated);
             }
@@ -134,6 +141,7 @@ impl Follower {
             identity: (meta.dev(), meta.ino()),
             offset,
             partial: Vec::new(),
+            skipped: 0,
             lines,
         });
         Ok(())
@@ -155,12 +163,27 @@ impl Follower {
             bytes.extend_from_slice(&rest[..end]);
             rest = &rest[end + 1..];
             open.lines += 1;
+            let skipped = std::mem::take(&mut open.skipped);
+            let overlong =
+                (skipped > 0 || bytes.len() > jsonl::MAX_LINE).then(|| jsonl::Overlong {
+                    bytes: skipped + bytes.len() as u64 + 1,
+                });
+            if overlong.is_some() {
+                bytes = Vec::new();
+            }
             poll.lines.push(Line {
                 number: open.lines,
                 bytes,
+                overlong,
             });
         }
-        open.partial.extend_from_slice(rest);
+        // A line still without its newline is held only up to the limit.
+        if open.skipped > 0 || open.partial.len() + rest.len() > jsonl::MAX_LINE {
+            open.skipped += (open.partial.len() + rest.len()) as u64;
+            open.partial = Vec::new();
+        } else {
+            open.partial.extend_from_slice(rest);
+        }
         Ok(())
     }
 }
@@ -207,6 +230,28 @@ mod tests {
             .open(path)
             .unwrap();
         file.write_all(text.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn a_line_past_the_limit_is_dropped_as_it_comes_and_reported_once_it_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("calls.jsonl");
+        let mut follower = Follower::new(&path, true);
+        let huge = "x".repeat(jsonl::MAX_LINE / 2 + 1);
+        append(&path, &huge);
+        append(&path, &huge);
+        while follower.poll().unwrap().more {}
+        let held = follower.open.as_ref().unwrap().partial.capacity();
+        assert!(held <= jsonl::MAX_LINE, "{held} bytes held");
+        append(&path, "\nnext\n");
+        let poll = follower.poll().unwrap();
+        assert_eq!(
+            poll.lines[0].overlong,
+            Some(jsonl::Overlong {
+                bytes: 2 * huge.len() as u64 + 1
+            })
+        );
+        assert_eq!(texts(&poll)[1], (2, "next".to_string()));
     }
 
     #[test]
