@@ -35,6 +35,7 @@ pub struct Shared {
     pub max_body_bytes: usize,
     /// Bodies being read or decoded; when none is left a request is answered 503 at once.
     pub bodies: tokio::sync::Semaphore,
+    /// How many, named in the refusal.
     pub bodies_at_once: usize,
     /// How long a body may take to arrive.
     pub body_read: std::time::Duration,
