@@ -83,6 +83,8 @@ pub async fn run(
     let (mut terminal, guard) = term::enter().context("cannot set up the terminal")?;
     let mut terminal_events = spawn_terminal_reader();
     let mut sigterm = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    // A closed SSH session: end as on SIGTERM, so the guard restores the terminal.
+    let mut sighup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     let mut view = View::default();
     let mut frames = tokio::time::interval(FRAME);
     frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -101,6 +103,7 @@ pub async fn run(
             }
             Some(event) = terminal_events.recv() => handle_terminal_event(&mut app, &mut view, event),
             _ = sigterm.recv() => app.update(Action::Terminate),
+            _ = sighup.recv() => app.update(Action::Terminate),
             _ = tokio::signal::ctrl_c() => app.update(Action::Terminate),
             Some(action) = actions.recv() => {
                 let (merged, after) = coalesce(action, || actions.try_recv().ok());

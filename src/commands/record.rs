@@ -20,9 +20,15 @@ use crate::sources::otlp::{self, Received};
 /// Batches waiting for the writer; past this the receiver's own queue takes the backlog.
 const BATCHES_IN_FLIGHT: usize = 64;
 
+/// How long the exit waits for a decode still running on the blocking pool, whose request was
+/// dropped at the shutdown deadline.
+const DECODE_GRACE: Duration = Duration::from_millis(300);
+
 pub fn run(config: &ConfigFile, args: &RecordArgs) -> anyhow::Result<()> {
     let runtime = super::async_runtime()?;
-    runtime.block_on(record(config, args))
+    let recorded = runtime.block_on(record(config, args));
+    runtime.shutdown_timeout(DECODE_GRACE);
+    recorded
 }
 
 async fn record(config: &ConfigFile, args: &RecordArgs) -> anyhow::Result<()> {
@@ -43,6 +49,9 @@ async fn record(config: &ConfigFile, args: &RecordArgs) -> anyhow::Result<()> {
         receiver.local_addr(),
         args.out.display()
     );
+    if let Some(warning) = receiver.exposure_warning() {
+        eprintln!("flightdeck record: {warning}");
+    }
     let (sender, mut received) = mpsc::channel(BATCHES_IN_FLIGHT);
     let shutdown = stop_signal(args.duration.map(Duration::from_secs_f64))?;
     let server = tokio::spawn(receiver.serve(sender, shutdown));

@@ -68,6 +68,11 @@ pub fn run(
         .transpose()
         .map_err(super::receiver_error)?;
     names.extend(receiver.as_ref().map(Receiver::name));
+    // On stderr before the screen opens (seen once it closes) and in the log.
+    if let Some(warning) = receiver.as_ref().and_then(Receiver::exposure_warning) {
+        eprintln!("flightdeck watch: {warning}");
+        tracing::warn!("{warning}");
+    }
     if names.is_empty() {
         return Err(BadInput(
             "no sources: give --events FILE (or - for stdin) or --otlp ADDR, or configure [sources] in \

@@ -6,7 +6,7 @@ use std::io::Read;
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
 use flate2::read::MultiGzDecoder;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 
 /// How a request's body, and so its answer, is encoded.
@@ -36,6 +36,8 @@ pub enum BodyError {
         what: &'static str,
         limit: usize,
     },
+    #[error("the body did not arrive within {0:?}: send it faster, or in smaller batches")]
+    TooSlow(std::time::Duration),
     #[error("cannot read the body: {0}")]
     Read(String),
     #[error("the body is not valid gzip: {0}")]
@@ -60,6 +62,7 @@ impl BodyError {
             }
             Self::TooLarge { .. } | Self::TooManyRecords { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Read(_) | Self::Gzip(_) | Self::Undecodable { .. } => StatusCode::BAD_REQUEST,
+            Self::TooSlow(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Internal(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -141,20 +144,23 @@ pub async fn read_body(
             decompressed: false,
         });
     }
-    let bytes = Limited::new(body, limit)
-        .collect()
-        .await
-        .map_err(|error| {
-            if error.downcast_ref::<LengthLimitError>().is_some() {
-                BodyError::TooLarge {
-                    limit,
-                    decompressed: false,
-                }
-            } else {
-                BodyError::Read(error.to_string())
+    // Read frame by frame into one buffer sized once, so a body costs its size, never twice.
+    let too_large = BodyError::TooLarge {
+        limit,
+        decompressed: false,
+    };
+    let mut bytes = Vec::with_capacity(declared.map_or(0, |length| length as usize));
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| BodyError::Read(error.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            if bytes.len() + data.len() > limit {
+                return Err(too_large);
             }
-        })?
-        .to_bytes();
+            bytes.extend_from_slice(&data);
+        }
+    }
+    let bytes = bytes.into();
     Ok(RawBody { bytes, gzip, limit })
 }
 

@@ -5,6 +5,8 @@
 mod changes;
 mod decode;
 mod forward;
+mod host;
+mod listen;
 mod records;
 mod response;
 mod server;
@@ -20,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use self::forward::{Intake, Queue};
+pub use self::listen::Limits;
 pub use self::stats::ReceiverStats;
 use chrono::Utc;
 
@@ -96,6 +99,7 @@ pub struct Receiver {
     join_window: Duration,
     token: Option<(String, String)>,
     max_body_bytes: usize,
+    limits: Limits,
     stats: ReceiverStats,
 }
 
@@ -131,6 +135,7 @@ pub async fn bind(config: &OtlpConfig) -> Result<Receiver, ReceiverError> {
         join_window: Duration::from_millis(config.join_window_ms),
         token,
         max_body_bytes: config.max_body_bytes,
+        limits: Limits::default(),
         stats: ReceiverStats::default(),
     })
 }
@@ -146,13 +151,31 @@ impl Receiver {
         self.stats.clone()
     }
 
+    /// The receiver with other limits than the defaults.
+    pub fn with_limits(self, limits: Limits) -> Self {
+        Self { limits, ..self }
+    }
+
+    /// A warning when anyone who can reach the address may send without a token.
+    pub fn exposure_warning(&self) -> Option<String> {
+        let exposed = !self.local_addr.ip().is_loopback() && self.token.is_none();
+        exposed.then(|| {
+            format!(
+                "warning: the OTLP receiver listens on {}, beyond this machine, with no bearer token: \
+                 anyone who can reach it can send calls and changes. Set sources.otlp.bearer_token_env, \
+                 or listen on 127.0.0.1",
+                self.local_addr
+            )
+        })
+    }
+
     /// The name its status is shown under.
     pub fn name(&self) -> String {
         format!("otlp {}", self.local_addr)
     }
 
-    /// Serves until `shutdown` resolves, then finishes the requests in flight and hands `out`
-    /// every call it still holds before returning.
+    /// Serves until `shutdown` resolves, then finishes the requests in flight (for at most
+    /// `Limits::shutdown_grace`) and hands `out` every call it still holds before returning.
     pub async fn serve(
         self,
         out: mpsc::Sender<Received>,
@@ -170,14 +193,13 @@ impl Receiver {
             stats: self.stats,
             token: self.token,
             max_body_bytes: self.max_body_bytes,
+            bodies: tokio::sync::Semaphore::new(self.limits.bodies_at_once),
+            bodies_at_once: self.limits.bodies_at_once,
+            body_read: self.limits.body_read,
             decoding: tokio::sync::Semaphore::new(server::DECODING_AT_ONCE),
+            hosts: host::Hosts::new(self.local_addr, whoami::hostname().ok()),
         }));
-        if let Err(error) = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!("OTLP receiver on {}: {error}", self.local_addr);
-        }
+        listen::serve(self.listener, router, self.limits, shutdown).await;
         // The router, and with it every handler's end of the queue, is gone: the forwarder
         // hands on what it holds and ends.
         if let Err(error) = forwarder.await {

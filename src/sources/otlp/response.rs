@@ -62,6 +62,8 @@ fn rpc_code(status: StatusCode) -> i32 {
         StatusCode::BAD_REQUEST | StatusCode::UNSUPPORTED_MEDIA_TYPE => 3,
         StatusCode::PAYLOAD_TOO_LARGE => 8,
         StatusCode::UNAUTHORIZED => 16,
+        StatusCode::REQUEST_TIMEOUT => 4,
+        StatusCode::MISDIRECTED_REQUEST => 7,
         StatusCode::SERVICE_UNAVAILABLE => 14,
         _ => 2,
     }

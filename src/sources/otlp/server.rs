@@ -19,8 +19,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 
 use super::changes::parse_changes;
-use super::decode::{self, BodyError, Encoding};
+use super::decode::{self, BodyError, Encoding, RawBody};
 use super::forward::{Full, Intake, Queue};
+use super::host::Hosts;
 use super::records::{self, LOG_RECORDS, RecordPath, SPANS};
 use super::response::{failure, success};
 use super::stats::ReceiverStats;
@@ -32,9 +33,17 @@ pub struct Shared {
     /// The token exporters must send, and the variable it came from (named in refusals).
     pub token: Option<(String, String)>,
     pub max_body_bytes: usize,
+    /// Bodies being read or decoded; when none is left a request is answered 503 at once.
+    pub bodies: tokio::sync::Semaphore,
+    /// How many, named in the refusal.
+    pub bodies_at_once: usize,
+    /// How long a body may take to arrive.
+    pub body_read: std::time::Duration,
     /// Bodies being decoded and mapped at once, so concurrent requests cannot multiply the
     /// memory one takes.
     pub decoding: tokio::sync::Semaphore,
+    /// The `Host` values `/v1/changes` serves.
+    pub hosts: Hosts,
 }
 
 /// Requests decoded at once: a 16 MiB body of small spans decodes to a few hundred MB.
@@ -162,10 +171,26 @@ async fn logs(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body)
 async fn changes(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
     shared.stats.heard_from();
     let json = Some(Encoding::Json);
+    let host = headers
+        .get(header::HOST)
+        .map(|value| value.to_str().unwrap_or("?"));
+    if !shared.hosts.allows(host) {
+        let reason = format!(
+            "POST /v1/changes for host {:?}, which is not this receiver ({}): refused, as a page re-pointed here by DNS would be",
+            host.unwrap_or_default(),
+            shared.hosts.described()
+        );
+        shared.stats.note_refusal(reason.clone());
+        tracing::warn!("OTLP receiver: {reason}");
+        return failure(StatusCode::MISDIRECTED_REQUEST, reason, json);
+    }
     if let Err(error) = decode::check_changes_type(&headers) {
         return shared.refuse_body(error, json);
     }
-    let raw = match decode::read_body(&headers, body, shared.max_body_bytes).await {
+    let Ok(_reading) = shared.bodies.try_acquire() else {
+        return shared.refuse_busy(json);
+    };
+    let raw = match shared.read_body(&headers, body).await {
         Ok(raw) => raw,
         Err(error) => return shared.refuse_body(error, json),
     };
@@ -215,7 +240,11 @@ impl Shared {
         self.stats.heard_from();
         let encoding =
             decode::otlp_encoding(headers).map_err(|error| self.refuse_body(error, None))?;
-        let raw = decode::read_body(headers, body, self.max_body_bytes)
+        let Ok(_reading) = self.bodies.try_acquire() else {
+            return Err(self.refuse_busy(Some(encoding)));
+        };
+        let raw = self
+            .read_body(headers, body)
             .await
             .map_err(|error| self.refuse_body(error, Some(encoding)))?;
         let permit = self.decoding.acquire().await;
@@ -237,6 +266,27 @@ impl Shared {
         understood
             .map(|value| (value, encoding))
             .map_err(|error| self.refuse_body(error, Some(encoding)))
+    }
+
+    /// The body within its size limit and its deadline.
+    async fn read_body(&self, headers: &HeaderMap, body: Body) -> Result<RawBody, BodyError> {
+        tokio::time::timeout(
+            self.body_read,
+            decode::read_body(headers, body, self.max_body_bytes),
+        )
+        .await
+        .unwrap_or(Err(BodyError::TooSlow(self.body_read)))
+    }
+
+    /// 503 with Retry-After before the body is read: as many bodies as memory allows are in flight.
+    fn refuse_busy(&self, encoding: Option<Encoding>) -> Response {
+        let reason = format!(
+            "{} request bodies are already being read: refused, retry later",
+            self.bodies_at_once
+        );
+        self.stats.note_refusal(reason.clone());
+        tracing::warn!("OTLP receiver: {reason}");
+        failure(StatusCode::SERVICE_UNAVAILABLE, reason, encoding)
     }
 
     /// A body that cannot be taken counts as one rejected record: its contents are unknown.
