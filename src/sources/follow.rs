@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use crate::jsonl;
@@ -44,6 +44,36 @@ struct OpenFile {
     /// Bytes of a line past [`jsonl::MAX_LINE`] seen so far, dropped rather than held.
     skipped: u64,
     lines: u64,
+    /// The file's first bytes as read (up to [`HEAD`]): a rewrite in place changes them.
+    head: Vec<u8>,
+}
+
+/// How much of a file's start is kept to notice it was rewritten.
+const HEAD: u64 = 4096;
+
+impl OpenFile {
+    /// Keeps the first bytes read so far, up to [`HEAD`].
+    fn remember_head(&mut self) -> io::Result<()> {
+        let wanted = self.offset.min(HEAD) as usize;
+        if self.head.len() < wanted {
+            self.head = vec![0; wanted];
+            self.file.read_exact_at(&mut self.head, 0)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the file still starts with the bytes it started with.
+    fn head_unchanged(&self) -> io::Result<bool> {
+        if self.head.is_empty() {
+            return Ok(true);
+        }
+        let mut now = vec![0; self.head.len()];
+        match self.file.read_exact_at(&mut now, 0) {
+            Ok(()) => Ok(now == self.head),
+            Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -111,16 +141,21 @@ impl Follower {
         }
         if let Some(open) = self.open.as_mut() {
             let len = open.file.metadata()?.len();
-            if len < open.offset {
+            // A rewrite to the same or a larger size keeps the length: its first bytes tell it.
+            if len < open.offset || !open.head_unchanged()? {
                 open.file.seek(SeekFrom::Start(0))?;
                 open.offset = 0;
                 open.partial.clear();
                 open.skipped = 0;
                 open.lines = 0;
+                open.head.clear();
                 poll.events.push(Event::Truncated);
             }
         }
         self.read_available(&mut poll)?;
+        if let Some(open) = self.open.as_mut() {
+            open.remember_head()?;
+        }
         Ok(poll)
     }
 
@@ -143,6 +178,7 @@ impl Follower {
             partial: Vec::new(),
             skipped: 0,
             lines,
+            head: Vec::new(),
         });
         Ok(())
     }
@@ -268,6 +304,25 @@ mod tests {
         assert!(follower.poll().unwrap().lines.is_empty());
         append(&path, "d\n");
         assert_eq!(texts(&follower.poll().unwrap()), [(3, "cd".into())]);
+    }
+
+    #[test]
+    fn a_rewrite_in_place_to_a_larger_size_is_read_from_its_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("calls.jsonl");
+        append(&path, "a1\nb1\n");
+        let mut follower = Follower::new(&path, true);
+        assert_eq!(texts(&follower.poll().unwrap()).len(), 2);
+        // Truncated and written again between two polls: same file, larger than before.
+        std::fs::write(&path, "x1\ny1\nz1\n").unwrap();
+        let poll = follower.poll().unwrap();
+        assert_eq!(poll.events, [Event::Truncated]);
+        assert_eq!(
+            texts(&poll),
+            [(1, "x1".into()), (2, "y1".into()), (3, "z1".into())]
+        );
+        append(&path, "w1\n");
+        assert_eq!(texts(&follower.poll().unwrap()), [(4, "w1".into())]);
     }
 
     #[test]
