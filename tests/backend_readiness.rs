@@ -135,7 +135,7 @@ fn record_drill(data_dir: &Path) {
     let at = Utc.with_ymd_and_hms(2026, 11, 20, 14, 0, 0).unwrap();
     let kinds = [
         EntryKind::Opened {
-            id: "drill-1".into(),
+            id: "INC-20261201-100000".into(),
             title: "game day".into(),
             severity: Severity::Sev3,
             source: "demo:retrieval-drift seed 7".into(),
@@ -150,7 +150,7 @@ fn record_drill(data_dir: &Path) {
             recovered: true,
         },
     ];
-    let mut store = TimelineStore::create(data_dir, "drill-1").unwrap();
+    let mut store = TimelineStore::create(data_dir, "INC-20261201-100000").unwrap();
     for (seq, kind) in kinds.into_iter().enumerate() {
         store
             .append(&TimelineEntry {
@@ -252,7 +252,8 @@ async fn a_ready_setup_passes_every_item_and_exits_0() {
         "{quality}"
     );
     assert!(
-        evidence(item(&report, "degradation_tested")).contains("drill drill-1 (retrieval-drift")
+        evidence(item(&report, "degradation_tested"))
+            .contains("drill INC-20261201-100000 (retrieval-drift")
     );
 }
 
