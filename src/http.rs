@@ -93,7 +93,8 @@ fn sensitive(value: &str) -> Result<HeaderValue, SecretError> {
 }
 
 /// `text` with every non-empty secret replaced by `[redacted]`, then anything else shaped like a
-/// credential (a url's `user:password@`, a `Basic` pair in base64, a bearer token) masked.
+/// credential (a url's `user:password@`, the `Basic` pair reqwest makes of it, a bearer token)
+/// masked: what a server answers enters here, whichever pane or file it goes to next.
 pub fn scrub<'a>(text: &str, secrets: impl IntoIterator<Item = &'a str>) -> String {
     let mut text = text.to_owned();
     for secret in secrets.into_iter().filter(|s| !s.is_empty()) {

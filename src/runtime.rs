@@ -386,16 +386,7 @@ mod tests {
     }
 
     fn cockpit() -> App {
-        let settings = crate::app::Settings {
-            actor: "oncall".into(),
-            source: "test".into(),
-            read_only: false,
-            dry_run: false,
-            speed: None,
-            present: false,
-            local_offset: chrono::FixedOffset::east_opt(0).expect("UTC"),
-            drill: None,
-        };
+        let settings = crate::app::Settings::for_tests();
         let engine = crate::engine::Engine::new(
             crate::engine::EngineConfig::default(),
             crate::sim::schema_registry(),

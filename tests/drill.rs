@@ -15,7 +15,8 @@ use flightdeck::model::{Category, EntryKind, MitigationKind, Status};
 use flightdeck::sim::scenario::Scenario;
 use support::Harness;
 
-fn set_root_cause(h: &mut Harness, category: Category) {
+/// `e`, down to the root cause, `Enter`: its editor open.
+fn edit_root_cause(h: &mut Harness) {
     h.press(Key::Char('e'));
     let row = RecordField::ALL
         .iter()
@@ -25,6 +26,10 @@ fn set_root_cause(h: &mut Harness, category: Category) {
         h.press(Key::Down);
     }
     h.press(Key::Enter);
+}
+
+fn set_root_cause(h: &mut Harness, category: Category) {
+    edit_root_cause(h);
     h.dispatch(Action::TextSubmitted(category.key().into()));
     h.press(Key::Esc);
     assert_eq!(h.app.overlay, None);
@@ -249,15 +254,7 @@ fn the_triage_shows_its_evidence_but_withholds_its_verdict_until_a_root_cause_is
         );
     }
     assert!(frame.contains("v8"), "the evidence shows: {frame}");
-    h.press(Key::Char('e'));
-    let row = RecordField::ALL
-        .iter()
-        .position(|f| *f == RecordField::RootCause)
-        .unwrap();
-    for _ in 0..row {
-        h.press(Key::Down);
-    }
-    h.press(Key::Enter);
+    edit_root_cause(&mut h);
     assert!(
         matches!(&h.app.overlay, Some(Overlay::Editor(e)) if e.initial.is_empty()),
         "the root cause editor does not suggest the answer"

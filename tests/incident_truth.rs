@@ -183,6 +183,16 @@ fn a_pin_on_a_silent_model_update_is_told_by_the_schema_failures() {
     );
 }
 
+/// The baseline the engine judges Hallucination against now.
+fn hallucination_baseline(h: &Harness) -> f64 {
+    h.app
+        .assessment
+        .as_ref()
+        .and_then(|a| a.reading(flightdeck::engine::metrics::MetricId::Hallucination))
+        .and_then(|r| r.baseline)
+        .expect("a Hallucination baseline")
+}
+
 #[test]
 fn declaring_asks_for_a_title_and_starts_fresh_after_a_resolved_incident() {
     let mut h = Harness::new("prompt-regression");
@@ -190,13 +200,7 @@ fn declaring_asks_for_a_title_and_starts_fresh_after_a_resolved_incident() {
     // Resolved too early: the regression goes on.
     h.press(Key::Char('x'));
     let first = h.app.incident.clone().unwrap();
-    let baseline_before = h
-        .app
-        .assessment
-        .as_ref()
-        .and_then(|a| a.reading(flightdeck::engine::metrics::MetricId::Hallucination))
-        .and_then(|r| r.baseline)
-        .unwrap();
+    let baseline_before = hallucination_baseline(&h);
     h.run_minutes(40);
 
     h.press(Key::Char('d'));
@@ -237,13 +241,7 @@ fn declaring_asks_for_a_title_and_starts_fresh_after_a_resolved_incident() {
         "no impact start inside the earlier incident: {:?} < {resolved}",
         declared.impact_start
     );
-    let baseline_after = h
-        .app
-        .assessment
-        .as_ref()
-        .and_then(|a| a.reading(flightdeck::engine::metrics::MetricId::Hallucination))
-        .and_then(|r| r.baseline)
-        .unwrap();
+    let baseline_after = hallucination_baseline(&h);
     assert!(
         (baseline_after - baseline_before).abs() < 0.01,
         "the baseline excludes the earlier incident: {baseline_before} then {baseline_after}"

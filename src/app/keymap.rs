@@ -197,7 +197,7 @@ pub const BINDINGS: &[Binding] = &[
         &[Key::Char('d')],
         "d",
         Command::Declare,
-        "declare an incident",
+        "declare an incident: type its title",
         false,
     ),
     bind(

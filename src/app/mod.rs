@@ -54,6 +54,23 @@ pub struct Settings {
     pub drill: Option<String>,
 }
 
+#[cfg(test)]
+impl Settings {
+    /// A plain session for unit tests: user `oncall`, UTC, nothing special.
+    pub(crate) fn for_tests() -> Self {
+        Self {
+            actor: "oncall".into(),
+            source: "test".into(),
+            read_only: false,
+            dry_run: false,
+            speed: None,
+            present: false,
+            local_offset: FixedOffset::east_opt(0).expect("UTC"),
+            drill: None,
+        }
+    }
+}
+
 /// A recorded incident as read back to be continued.
 #[derive(Debug, Clone, Default)]
 pub struct Resumed {

@@ -697,16 +697,7 @@ mod tests {
 
     /// A cockpit with a declared incident, its clock at `at`.
     fn cockpit_with_incident(at: DateTime<Utc>) -> App {
-        let settings = crate::app::Settings {
-            actor: "oncall".into(),
-            source: "test".into(),
-            read_only: false,
-            dry_run: false,
-            speed: None,
-            present: false,
-            local_offset: chrono::FixedOffset::east_opt(0).expect("UTC"),
-            drill: None,
-        };
+        let settings = crate::app::Settings::for_tests();
         let engine = crate::engine::Engine::new(
             crate::engine::EngineConfig::default(),
             crate::engine::signals::schema::SchemaRegistry::default(),

@@ -40,7 +40,7 @@ impl ChangeRecord {
     /// One line for the changes pane and the timeline.
     pub fn summary(&self) -> String {
         let change = &self.change;
-        let mut line = format!("{} {} {}", change.kind, change.target, change.transition());
+        let mut line = change.named();
         match self.origin {
             ChangeOrigin::InferredFromCalls => line.push_str(" (seen in calls)"),
             ChangeOrigin::InferredFromBehaviour => {

@@ -66,6 +66,19 @@ pub struct Change {
 }
 
 impl Change {
+    /// "deploy api v2.2 → v2.3": its kind, target and transition, the empty parts left out.
+    pub fn named(&self) -> String {
+        [
+            self.kind.to_string(),
+            self.target.clone(),
+            self.transition(),
+        ]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+    }
+
     /// "v7 → v8", "→ v8" or "" depending on what the record carries.
     pub fn transition(&self) -> String {
         match (&self.from, &self.to) {

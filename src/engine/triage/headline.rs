@@ -84,17 +84,9 @@ fn would_decide(e: &Evidence, metric: MetricId) -> Vec<String> {
     });
     lines.push(match unread {
         Some(r) => {
-            let change = [
-                r.change.kind.to_string(),
-                r.change.target.clone(),
-                r.change.transition(),
-            ]
-            .into_iter()
-            .filter(|part| !part.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
             format!(
-                "what {change} at {} ({}) changed: a prompt or model change record for it",
+                "what {} at {} ({}) changed: a prompt or model change record for it",
+                r.change.named(),
                 hm(r.change.ts),
                 relative_to_onset(r.change.ts, e.onset)
             )

@@ -164,17 +164,9 @@ fn release_lines(e: &Evidence) -> Vec<String> {
         .into_iter()
         .take(RELEASES_SHOWN)
         .map(|r| {
-            let named = [
-                r.change.kind.to_string(),
-                r.change.target.clone(),
-                r.change.transition(),
-            ]
-            .into_iter()
-            .filter(|part| !part.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
             format!(
-                "{named} at {}, {}",
+                "{} at {}, {}",
+                r.change.named(),
                 r.change.ts.format("%H:%M:%S"),
                 relative_to_onset(r.change.ts, e.onset)
             )

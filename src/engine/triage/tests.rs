@@ -368,16 +368,7 @@ fn quality_in_bursts_apart_from_transport_failures_is_not_infrastructure() {
 
 #[test]
 fn a_consistent_transport_failure_with_quality_unchanged_is_likely_infrastructure() {
-    let triage = Stream::new(|minute, i, coin| Spec {
-        status: if minute >= ONSET_MINUTE && i % 5 == 0 {
-            "timeout"
-        } else {
-            "ok"
-        },
-        hallucinated: coin.flip(0.04),
-        ..Spec::default()
-    })
-    .triage(&[MetricId::Timeouts]);
+    let triage = timeouts_from_the_onset().triage(&[MetricId::Timeouts]);
     assert_eq!(triage.conclusion(), Some(Category::Infrastructure));
     let pattern = triage.pattern.as_ref().unwrap();
     assert_eq!(
