@@ -70,6 +70,8 @@ fn throughput(calls_per_minute: i64, total: u64) {
     for i in 0..total {
         let call = &mut pool[(i % POOL as u64) as usize];
         call.ts = start + spacing * i as i32;
+        // Each pass over the pool is new traffic, not a retry of the last pass.
+        call.request_id = Some(format!("req-{i:012x}"));
         let began = Instant::now();
         engine.ingest_call(call);
         let took = began.elapsed();

@@ -542,11 +542,15 @@ where
     let reader = BufReader::new(File::open(path).expect("the dump file can be read"));
     let mut written = written;
     let mut lines = 0;
-    flightdeck::jsonl::for_each_line(reader, |number, parsed: Result<T, _>| {
-        let record = parsed.unwrap_or_else(|e| panic!("{}:{number}: {e}", path.display()));
-        assert_eq!(Some(record), written.next(), "{}:{number}", path.display());
-        lines += 1;
-    })
+    flightdeck::jsonl::for_each_line(
+        reader,
+        flightdeck::jsonl::DEFAULT_MAX_LINE,
+        |number, parsed: Result<T, _>| {
+            let record = parsed.unwrap_or_else(|e| panic!("{}:{number}: {e}", path.display()));
+            assert_eq!(Some(record), written.next(), "{}:{number}", path.display());
+            lines += 1;
+        },
+    )
     .expect("the dump file can be read");
     assert!(
         written.next().is_none(),

@@ -88,24 +88,25 @@ fn keep_aside(file: &mut File, start: u64, end: u64, kept_in: &Path) -> io::Resu
     }
 }
 
-/// The longest line kept: a longer one (a runaway writer, `/dev/zero`) is skipped as it is read,
-/// never buffered whole.
-pub const MAX_LINE: usize = 8 << 20;
+/// The longest line kept unless `[sources] max_line_bytes` says otherwise: a longer one (a
+/// runaway writer, `/dev/zero`) is skipped as it is read, never buffered whole.
+pub const DEFAULT_MAX_LINE: usize = 8 << 20;
 
-/// A line over [`MAX_LINE`], skipped: how long it was.
+/// A line over its reader's limit, skipped: how long it was, and the limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Overlong {
     pub bytes: u64,
+    pub limit: usize,
 }
 
 impl std::fmt::Display for Overlong {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "a line of {} bytes, over the {} MiB limit",
-            self.bytes,
-            MAX_LINE >> 20
-        )
+        write!(f, "a line of {} bytes, over the ", self.bytes)?;
+        if self.limit.is_multiple_of(1 << 20) {
+            write!(f, "{} MiB limit", self.limit >> 20)
+        } else {
+            write!(f, "{}-byte limit", self.limit)
+        }
     }
 }
 
@@ -123,7 +124,10 @@ pub fn read_line(
         let available = reader.fill_buf()?;
         if available.is_empty() {
             return Ok((total > 0).then_some(if overlong {
-                Err(Overlong { bytes: total })
+                Err(Overlong {
+                    bytes: total,
+                    limit,
+                })
             } else {
                 Ok(())
             }));
@@ -144,7 +148,10 @@ pub fn read_line(
         reader.consume(taken);
         if ended {
             return Ok(Some(if overlong {
-                Err(Overlong { bytes: total })
+                Err(Overlong {
+                    bytes: total,
+                    limit,
+                })
             } else {
                 Ok(())
             }));
@@ -155,9 +162,10 @@ pub fn read_line(
 /// Calls `each` with the 1-based line number and the parsed record, or why it did not parse.
 pub fn for_each_line<T: DeserializeOwned>(
     reader: impl BufRead,
+    limit: usize,
     mut each: impl FnMut(u64, Result<T, serde_json::Error>),
 ) -> std::io::Result<()> {
-    for_each_raw_line(reader, |number, line| {
+    for_each_raw_line(reader, limit, |number, line| {
         let parsed = line.map_err(|overlong| {
             <serde_json::Error as serde::de::Error>::custom(overlong.to_string())
         });
@@ -166,15 +174,16 @@ pub fn for_each_line<T: DeserializeOwned>(
 }
 
 /// Calls `each` with the 1-based line number and the bytes of each line that is not blank (or
-/// how long a line over [`MAX_LINE`] was), for a reader that needs the text to repair what an
+/// how long a line over `limit` was), for a reader that needs the text to repair what an
 /// older version wrote.
 pub fn for_each_raw_line(
     mut reader: impl BufRead,
+    limit: usize,
     mut each: impl FnMut(u64, Result<&[u8], Overlong>),
 ) -> std::io::Result<()> {
     let mut line = Vec::new();
     let mut number = 0u64;
-    while let Some(read) = read_line(&mut reader, &mut line, MAX_LINE)? {
+    while let Some(read) = read_line(&mut reader, &mut line, limit)? {
         number += 1;
         match read {
             Err(overlong) => each(number, Err(overlong)),
@@ -215,7 +224,13 @@ mod tests {
         let mut reader = io::BufReader::with_capacity(16, input.as_bytes());
         let mut line = Vec::new();
         let over = read_line(&mut reader, &mut line, 32).unwrap();
-        assert_eq!(over, Some(Err(Overlong { bytes: 101 })));
+        assert_eq!(
+            over,
+            Some(Err(Overlong {
+                bytes: 101,
+                limit: 32
+            }))
+        );
         assert!(line.capacity() <= 32, "{}", line.capacity());
         assert_eq!(read_line(&mut reader, &mut line, 32).unwrap(), Some(Ok(())));
         assert_eq!(line, b"short\n");

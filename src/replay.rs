@@ -118,12 +118,16 @@ impl Replay {
             return;
         }
         self.catch_up(call.ts);
+        let ingested = self.engine.ingest_call_judged(call);
+        if ingested.repeat {
+            return;
+        }
         self.calls += 1;
         self.first_ts = Some(self.first_ts.map_or(call.ts, |t| t.min(call.ts)));
         self.last_ts = Some(self.last_ts.map_or(call.ts, |t| t.max(call.ts)));
         // A fresh alarm is looked at at once, unless the triage has long settled: a sustained
         // failure keeps its detectors alarming, and the quiet interval still sees them.
-        if self.engine.ingest_call(call) && !self.settled(call.ts) {
+        if ingested.raised && !self.settled(call.ts) {
             self.evaluate(call.ts);
             self.next_evaluation = Some(call.ts + self.interval(call.ts));
         }
@@ -303,6 +307,7 @@ impl Replay {
             calls: self.calls,
             bad_lines,
             out_of_range: self.out_of_range,
+            repeated_calls: self.engine.repeated_calls(),
             category: "none".into(),
             confidence: 1.0,
             onset: None,
@@ -436,6 +441,8 @@ pub struct TriageReport {
     pub bad_lines: u64,
     /// Calls and changes dated outside the years 2000–2099, refused.
     pub out_of_range: u64,
+    /// Calls whose `request_id` had arrived in the last 15 minutes, counted once.
+    pub repeated_calls: u64,
     pub category: String,
     pub confidence: f64,
     pub onset: Option<DateTime<Utc>>,

@@ -297,6 +297,7 @@ fn hallucination_rises_with_nothing_recorded() -> String {
             lines.push(
                 serde_json::json!({
                     "ts": ts.to_rfc3339(), "feature": "support-answer",
+                    "request_id": format!("req-{minute}-{i}"),
                     "model_requested": "gpt-4o", "status": "ok", "latency_ms": 1000,
                     "prompt_version": "v7", "output": "{\"answer\":\"ok\"}",
                     "evals": {"hallucination": coin(p)}
@@ -519,26 +520,78 @@ fn watch_reads_calls_from_stdin_and_names_a_bad_line_by_number() {
 fn a_receiver_setting_that_would_refuse_everything_is_bad_input_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("flightdeck.toml");
-    std::fs::write(&config, "[sources.otlp]\nqueue_capacity = 0\n").unwrap();
     let out = dir.path().join("calls.jsonl");
-    let output = flightdeck(
-        &[
-            "record",
-            "--config",
-            config.to_str().unwrap(),
-            "--otlp",
-            "127.0.0.1:0",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        dir.path(),
+    for (setting, said) in [
+        (
+            "queue_capacity = 0",
+            "sources.otlp.queue_capacity = 0: must be at least 1",
+        ),
+        (
+            "max_connections = 0",
+            "sources.otlp.max_connections = 0: must be at least 1",
+        ),
+        (
+            "max_bodies_at_once = 0",
+            "sources.otlp.max_bodies_at_once = 0: must be at least 1",
+        ),
+        (
+            "idle_timeout_ms = 5",
+            "sources.otlp.idle_timeout_ms = 5: must be at least 100",
+        ),
+    ] {
+        std::fs::write(&config, format!("[sources.otlp]\n{setting}\n")).unwrap();
+        let output = flightdeck(
+            &[
+                "record",
+                "--config",
+                config.to_str().unwrap(),
+                "--otlp",
+                "127.0.0.1:0",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            dir.path(),
+        );
+        assert_eq!(output.status.code(), Some(2), "{setting}");
+        let error = stderr(&output);
+        assert!(error.contains(said), "{error}");
+    }
+}
+
+#[test]
+fn a_retried_call_counts_once_and_the_report_says_how_many_were_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = hallucination_rises_with_nothing_recorded()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    // An exporter that re-sends every third call, the second copy just behind the first.
+    let retried: Vec<&String> = lines
+        .iter()
+        .enumerate()
+        .flat_map(|(n, line)| std::iter::repeat_n(line, if n % 3 == 0 { 2 } else { 1 }))
+        .collect();
+    let report_of = |name: &str, lines: &[&String]| {
+        let path = dir.path().join(name);
+        let text: Vec<&str> = lines.iter().map(|l| l.as_str()).collect();
+        std::fs::write(&path, text.join("\n")).unwrap();
+        triage_json(&flightdeck(
+            &["triage", "--events", path.to_str().unwrap(), "--json"],
+            dir.path(),
+        ))
+    };
+    let once = report_of("once.jsonl", &lines.iter().collect::<Vec<_>>());
+    let twice = report_of("retried.jsonl", &retried);
+    assert_eq!(once["repeated_calls"], 0);
+    assert_eq!(
+        twice["repeated_calls"],
+        lines.len().div_ceil(3),
+        "{twice:#}"
     );
-    assert_eq!(output.status.code(), Some(2));
-    let error = stderr(&output);
-    assert!(
-        error.contains("sources.otlp.queue_capacity = 0: must be at least 1"),
-        "{error}"
-    );
+    assert_eq!(twice["calls"], once["calls"]);
+    for key in ["metrics", "category", "onset", "intermittency"] {
+        assert_eq!(twice[key], once[key], "{key}");
+    }
 }
 
 #[test]
@@ -605,6 +658,46 @@ fn triage_text_shows_a_recordings_terminal_escapes_instead_of_obeying_them() {
     );
     let printed = [output.stdout.as_slice(), output.stderr.as_slice()].concat();
     assert!(!printed.contains(&0x1b) && !printed.contains(&0x07));
+}
+
+#[test]
+fn the_line_limit_is_the_configs_and_a_limit_no_call_fits_in_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("calls.jsonl");
+    let long = format!(
+        "{{\"ts\":\"2026-03-14T14:00:00Z\",\"feature\":\"f\",\"model_requested\":\"m\",\"status\":\"ok\",\"latency_ms\":5,\"output\":\"{}\"}}",
+        "x".repeat(3000)
+    );
+    let call = "{\"ts\":\"2026-03-14T14:00:01Z\",\"feature\":\"f\",\"model_requested\":\"m\",\"status\":\"ok\",\"latency_ms\":5}";
+    std::fs::write(&events, format!("{long}\n{call}\n")).unwrap();
+    let config = dir.path().join("flightdeck.toml");
+    let triage = |setting: &str| {
+        std::fs::write(&config, format!("[sources]\n{setting}\n")).unwrap();
+        let args = ["triage", "--events", events.to_str().unwrap(), "--json"];
+        flightdeck(
+            &[&args[..], &["--config", config.to_str().unwrap()]].concat(),
+            dir.path(),
+        )
+    };
+    let output = triage("max_line_bytes = 2048");
+    assert_eq!(triage_json(&output)["bad_lines"], 1);
+    assert!(
+        stderr(&output)
+            .contains("calls.jsonl:1: skipped: a line of 3107 bytes, over the 2048-byte limit"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        triage_json(&triage("max_line_bytes = 4096"))["bad_lines"],
+        0
+    );
+    let refused = triage("max_line_bytes = 10");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("sources.max_line_bytes = 10: must be at least 1024"),
+        "{}",
+        stderr(&refused)
+    );
 }
 
 #[test]

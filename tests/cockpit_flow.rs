@@ -475,3 +475,39 @@ fn a_call_dated_ahead_of_the_clock_is_refused_and_the_history_stays() {
         before.map(|b| b.from)
     );
 }
+
+/// An exporter that re-sends a batch must not count its calls twice: the header's count and the
+/// rates stay as they were, and the message says how many were counted once.
+#[test]
+fn a_re_sent_batch_is_counted_once_and_said() {
+    use flightdeck::model::Call;
+
+    let mut h = Harness::new("prompt-regression");
+    h.run_minutes(30);
+    let now = h.now();
+    let batch: Vec<Call> = (0..4)
+        .map(|n| {
+            serde_json::from_value(serde_json::json!({
+                "ts": now.to_rfc3339(), "feature": "support-answer",
+                "request_id": format!("retried-{n}"), "model_requested": "gpt-4o",
+                "status": "error", "latency_ms": 900
+            }))
+            .unwrap()
+        })
+        .collect();
+    let send = |h: &mut Harness| {
+        h.dispatch(Action::Observed {
+            now,
+            wall: now,
+            calls: batch.clone(),
+            changes: vec![],
+        })
+    };
+    send(&mut h);
+    let seen = h.app.calls_seen;
+    send(&mut h);
+    assert_eq!(h.app.calls_seen, seen);
+    assert_eq!(h.app.engine.repeated_calls(), 4);
+    let message = &h.app.message.as_ref().unwrap().1;
+    assert!(message.starts_with("counted 4 calls once"), "{message}");
+}

@@ -53,7 +53,10 @@ async fn start(limits: Limits) -> Running {
         join_window_ms: 0,
         ..OtlpConfig::default()
     };
-    let receiver = otlp::bind(&config).await.unwrap().with_limits(limits);
+    serve(otlp::bind(&config).await.unwrap().with_limits(limits))
+}
+
+fn serve(receiver: otlp::Receiver) -> Running {
     let addr = receiver.local_addr();
     let (out, mut received) = tokio::sync::mpsc::channel(64);
     let (stop, stopped) = oneshot::channel::<()>();
@@ -279,6 +282,31 @@ async fn connections_past_the_limit_are_answered_503_and_closed() {
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains("Retry-After: 2"), "{answer}");
     assert!(closed.is_some());
+}
+
+#[tokio::test]
+async fn the_connection_limit_and_timeouts_are_the_configs() {
+    let config = OtlpConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        max_connections: Some(1),
+        idle_timeout_ms: 300,
+        ..OtlpConfig::default()
+    };
+    let receiver = serve(otlp::bind(&config).await.unwrap());
+    let started = Instant::now();
+    let mut silent = TcpStream::connect(receiver.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut second = TcpStream::connect(receiver.addr).await.unwrap();
+    let (answer, _) = read_until_closed(&mut second, Duration::from_secs(3)).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    let (_, closed) = read_until_closed(&mut silent, Duration::from_secs(5)).await;
+    assert!(closed.is_some(), "the silent connection is still open");
+    // Closed at the configured 300 ms, not the default 15 s (or the header timeout's 5 s).
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

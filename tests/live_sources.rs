@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use flightdeck::app::{Action, PlaybackCommand};
+use flightdeck::jsonl;
 use flightdeck::model::{Call, SourceState, SourceStatus};
 use flightdeck::sim::scenario::Scenario;
 use flightdeck::sim::{SimOutput, Simulator};
@@ -89,7 +90,12 @@ async fn a_followed_file_counts_bad_lines_by_number_and_survives_rotation_and_tr
         path: path.clone(),
         from_start: true,
     };
-    tokio::spawn(events::run(input, Records::Calls, tx));
+    tokio::spawn(events::run(
+        input,
+        Records::Calls,
+        jsonl::DEFAULT_MAX_LINE,
+        tx,
+    ));
     let mut seen = Seen::default();
     collect_until(&mut actions, &mut seen, |s| {
         s.status.as_ref().is_some_and(|st| st.received == 2)
@@ -129,7 +135,12 @@ async fn a_file_that_does_not_exist_yet_is_waited_for() {
         path: path.clone(),
         from_start: false,
     };
-    tokio::spawn(events::run(input, Records::Calls, tx));
+    tokio::spawn(events::run(
+        input,
+        Records::Calls,
+        jsonl::DEFAULT_MAX_LINE,
+        tx,
+    ));
     let mut seen = Seen::default();
     collect_until(&mut actions, &mut seen, |s| s.status.is_some()).await;
     assert_eq!(seen.status.as_ref().unwrap().state, SourceState::Waiting);
@@ -219,7 +230,12 @@ async fn a_fifo_given_as_the_events_file_is_read_as_a_stream_to_its_end() {
     let input = Input::at(fifo.clone(), true);
     assert!(matches!(input, Input::Pipe(_)), "{input:?}");
     let (tx, mut actions) = mpsc::unbounded_channel();
-    tokio::spawn(events::run(input, Records::Calls, tx));
+    tokio::spawn(events::run(
+        input,
+        Records::Calls,
+        jsonl::DEFAULT_MAX_LINE,
+        tx,
+    ));
     let writer = std::thread::spawn(move || append(&fifo, &[call_line("p1"), call_line("p2")]));
     let mut seen = Seen::default();
     collect_until(&mut actions, &mut seen, |s| {

@@ -13,6 +13,7 @@ use flightdeck::commands::setup::EngineSetup;
 use flightdeck::commands::{replay, watch};
 use flightdeck::config::file::ConfigFile;
 use flightdeck::engine::triage::{Category, Triage, Verdict};
+use flightdeck::jsonl::DEFAULT_MAX_LINE;
 use flightdeck::model::{Call, Change};
 use flightdeck::runtime::coalesce;
 use flightdeck::sim::scenario::Scenario;
@@ -102,8 +103,16 @@ fn tick(app: &mut App, at: DateTime<Utc>) {
 /// and taken in as history before anything else, as the command does.
 fn watched(recorded: &Recorded) -> App {
     let backlogs = vec![
-        Backlog::read(recorded.path("calls.jsonl"), Records::Calls),
-        Backlog::read(recorded.path("changes.jsonl"), Records::Changes),
+        Backlog::read(
+            recorded.path("calls.jsonl"),
+            Records::Calls,
+            DEFAULT_MAX_LINE,
+        ),
+        Backlog::read(
+            recorded.path("changes.jsonl"),
+            Records::Changes,
+            DEFAULT_MAX_LINE,
+        ),
     ];
     let (history, _) = watch::history(backlogs, Utc::now());
     let mut app = cockpit();
@@ -120,7 +129,7 @@ fn replayed(recorded: &Recorded) -> (App, Option<DateTime<Utc>>) {
         speed: 600.0,
         schemas: Vec::new(),
     };
-    let recording = replay::load(&args, setup()).expect("the recording loads");
+    let recording = replay::load(&args, setup(), DEFAULT_MAX_LINE).expect("the recording loads");
     let headless_onset = recording.onset;
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let actions = runtime.block_on(async {
@@ -213,7 +222,7 @@ fn watch_on_a_file_with_history_equals_its_replay() {
 fn a_watched_file_is_followed_from_the_end_of_its_history() {
     let recorded = Recorded::write();
     let path = recorded.path("calls.jsonl");
-    let backlog = Backlog::read(path.clone(), Records::Calls);
+    let backlog = Backlog::read(path.clone(), Records::Calls, DEFAULT_MAX_LINE);
     let history = backlog.calls.len();
     assert!(history > 1000, "{history} calls of history");
     let appended: Call = serde_json::from_value(serde_json::json!({

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{App, Effect, Level, SYSTEM_ACTOR, verification_deadline};
 use crate::engine::metrics::{Family, Measure, MetricId, MetricReading, MetricState};
 use crate::engine::triage::Verdict;
-use crate::engine::{LeadMove, diff};
+use crate::engine::{LeadMove, diff, repeats};
 use crate::model::{Call, Change, EntryKind, NamedTime, Severity, Status};
 
 /// How long a metric must stay inside its limit before its alarm ends and its recovery is
@@ -84,7 +84,7 @@ impl App {
                 .unwrap_or(now),
         );
         let mut pending = changes.into_iter().peekable();
-        self.calls_seen += calls.len() as u64;
+        let repeats_before = self.engine.repeated_calls();
         let mut effects = Vec::new();
         for call in &calls {
             while let Some(at) = self.cadence.due_before(call.ts) {
@@ -94,9 +94,25 @@ impl App {
             self.ingest_changes_until(&mut pending, call.ts);
             self.cadence.took(call.ts);
             let ingested = self.engine.ingest_call_judged(call);
+            if ingested.repeat {
+                continue;
+            }
+            self.calls_seen += 1;
             if !ingested.failed.is_empty() && self.quiet_until.is_none() {
                 effects.extend(self.keep_failing_call(call, &ingested.failed));
             }
+        }
+        let repeats = self.engine.repeated_calls() - repeats_before;
+        if repeats > 0 {
+            self.message = Some((
+                Level::Warn,
+                format!(
+                    "counted {repeats} calls once: their request_id arrived in the last {} minutes \
+                     ({} repeats so far)",
+                    repeats::window().num_minutes(),
+                    self.engine.repeated_calls()
+                ),
+            ));
         }
         // Changes before the next evaluation go in first: one dated at or before the last
         // evaluation (a mitigation's, reported at once) has that evaluation made again.

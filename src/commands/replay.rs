@@ -29,7 +29,12 @@ pub fn run(
     args: &ReplayArgs,
     data_dir: &Path,
 ) -> anyhow::Result<()> {
-    let recording = load(args, EngineSetup::new(config, &args.schemas, None)?)?;
+    let line_limit = config.sources.line_limit().map_err(BadInput)?;
+    let recording = load(
+        args,
+        EngineSetup::new(config, &args.schemas, None)?,
+        line_limit,
+    )?;
     let theme = setup::theme(global, config)?;
     let settings = Settings {
         actor: config::actor(),
@@ -75,12 +80,13 @@ fn unavailable_plans() -> Vec<MitigationPlan> {
 }
 
 /// Reads the files (bad lines counted and named), sorts them by time, and finds the onset.
-pub fn load(args: &ReplayArgs, setup: EngineSetup) -> anyhow::Result<Recording> {
+/// Lines over `line_limit` bytes are skipped and counted.
+pub fn load(args: &ReplayArgs, setup: EngineSetup, line_limit: usize) -> anyhow::Result<Recording> {
     let mut status = SourceStatus::waiting(format!("replay {}", args.calls.display()));
     status.state = SourceState::Connected;
-    let mut calls: Vec<Call> = read(&args.calls, &mut status)?;
+    let mut calls: Vec<Call> = read(&args.calls, line_limit, &mut status)?;
     let mut changes: Vec<Change> = match &args.changes {
-        Some(path) => read(path, &mut status)?,
+        Some(path) => read(path, line_limit, &mut status)?,
         None => Vec::new(),
     };
     calls.sort_by_key(|c| c.ts);
@@ -102,12 +108,17 @@ pub fn load(args: &ReplayArgs, setup: EngineSetup) -> anyhow::Result<Recording> 
     })
 }
 
-fn read<T: DeserializeOwned>(path: &Path, status: &mut SourceStatus) -> anyhow::Result<Vec<T>> {
+fn read<T: DeserializeOwned>(
+    path: &Path,
+    line_limit: usize,
+    status: &mut SourceStatus,
+) -> anyhow::Result<Vec<T>> {
     let file =
         File::open(path).map_err(|e| BadInput(format!("{}: cannot open: {e}", path.display())))?;
     let mut records = Vec::new();
     jsonl::for_each_line(
         BufReader::with_capacity(1 << 20, file),
+        line_limit,
         |number, parsed| match parsed {
             Ok(record) => {
                 status.received += 1;

@@ -20,7 +20,14 @@ pub fn run(file: &ConfigFile, args: &TriageArgs) -> anyhow::Result<()> {
     let setup = EngineSetup::new(file, &args.schemas, args.calls_per_false_alarm)?;
     let report = match (&args.scenario, &args.events) {
         (Some(name), None) => setup.replay().run_scenario(load_scenario(name)?, args.seed),
-        (None, Some(events)) => replay_files(events, args.changes.as_deref(), setup.replay())?,
+        (None, Some(events)) => {
+            let files = Files {
+                events,
+                changes: args.changes.as_deref(),
+                line_limit: file.sources.line_limit().map_err(BadInput)?,
+            };
+            replay_files(&files, setup.replay())?
+        }
         _ => unreachable!("clap requires exactly one of --scenario and --events"),
     };
     let mut out = std::io::stdout().lock();
@@ -37,13 +44,14 @@ pub fn run(file: &ConfigFile, args: &TriageArgs) -> anyhow::Result<()> {
 /// and counted, and the run goes on.
 fn for_each_record<T: serde::de::DeserializeOwned>(
     path: &Path,
+    line_limit: usize,
     bad_lines: &mut u64,
     mut each: impl FnMut(T),
 ) -> anyhow::Result<()> {
     let file =
         File::open(path).map_err(|e| BadInput(format!("{}: cannot open: {e}", path.display())))?;
     let reader = BufReader::with_capacity(1 << 20, file);
-    jsonl::for_each_line(reader, |number, parsed| match parsed {
+    jsonl::for_each_line(reader, line_limit, |number, parsed| match parsed {
         Ok(record) => each(record),
         Err(error) => {
             *bad_lines += 1;
@@ -54,24 +62,34 @@ fn for_each_record<T: serde::de::DeserializeOwned>(
     .with_context(|| format!("reading {}", path.display()))
 }
 
-fn replay_files(
-    events: &Path,
-    changes: Option<&Path>,
-    mut replay: Replay,
-) -> anyhow::Result<TriageReport> {
+/// The recorded calls, the change feed if any, and the longest line read from them.
+struct Files<'a> {
+    events: &'a Path,
+    changes: Option<&'a Path>,
+    line_limit: usize,
+}
+
+fn replay_files(files: &Files, mut replay: Replay) -> anyhow::Result<TriageReport> {
     let mut bad_lines = 0;
     let mut feed: Vec<Change> = Vec::new();
-    if let Some(path) = changes {
-        for_each_record(path, &mut bad_lines, |change| feed.push(change))?;
+    if let Some(path) = files.changes {
+        for_each_record(path, files.line_limit, &mut bad_lines, |change| {
+            feed.push(change)
+        })?;
     }
     feed.sort_by_key(|c| c.ts);
     let mut feed = feed.into_iter().peekable();
-    for_each_record(events, &mut bad_lines, |call: Call| {
-        while let Some(change) = feed.next_if(|c| c.ts <= call.ts) {
-            replay.change(change);
-        }
-        replay.call(&call);
-    })?;
+    for_each_record(
+        files.events,
+        files.line_limit,
+        &mut bad_lines,
+        |call: Call| {
+            while let Some(change) = feed.next_if(|c| c.ts <= call.ts) {
+                replay.change(change);
+            }
+            replay.call(&call);
+        },
+    )?;
     for change in feed {
         replay.change(change);
     }
@@ -164,6 +182,12 @@ pub fn render(report: &TriageReport) -> String {
         "\n{} calls, {} bad lines\n",
         report.calls, report.bad_lines
     ));
+    if report.repeated_calls > 0 {
+        text.push_str(&format!(
+            "{} calls counted once: their request_id had arrived in the last 15 minutes\n",
+            report.repeated_calls
+        ));
+    }
     if report.out_of_range > 0 {
         text.push_str(&format!(
             "{} records refused: dated outside the years 2000–2099\n",

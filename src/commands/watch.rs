@@ -38,12 +38,13 @@ pub fn run(
         .map(super::incident_id)
         .transpose()?;
     let inputs = inputs(config, args)?;
+    let line_limit = config.sources.line_limit().map_err(BadInput)?;
     let mut names: Vec<String> = inputs
         .iter()
         .map(|(records, input)| events::source_name(*records, input))
         .collect();
     // Read before anything else reaches the app, so the history is taken in on its own clock.
-    let (backlogs, inputs) = read_backlogs(inputs);
+    let (backlogs, inputs) = read_backlogs(inputs, line_limit);
     let prometheus = config
         .sources
         .prometheus
@@ -127,7 +128,7 @@ pub fn run(
             tokio::spawn(events::run_followed(rest, actions.clone()));
         }
         for (records, input) in inputs {
-            tokio::spawn(events::run(input, records, actions.clone()));
+            tokio::spawn(events::run(input, records, line_limit, actions.clone()));
         }
         if let Some(prometheus) = prometheus {
             tokio::spawn(prometheus.run(actions.clone()));
@@ -194,7 +195,10 @@ fn inputs(config: &ConfigFile, args: &WatchArgs) -> anyhow::Result<Vec<(Records,
 }
 
 /// The backlogs of the files followed from their start, and the other inputs.
-fn read_backlogs(inputs: Vec<(Records, Input)>) -> (Vec<Backlog>, Vec<(Records, Input)>) {
+fn read_backlogs(
+    inputs: Vec<(Records, Input)>,
+    line_limit: usize,
+) -> (Vec<Backlog>, Vec<(Records, Input)>) {
     let mut backlogs = Vec::new();
     let mut others = Vec::new();
     for (records, input) in inputs {
@@ -202,7 +206,7 @@ fn read_backlogs(inputs: Vec<(Records, Input)>) -> (Vec<Backlog>, Vec<(Records, 
             Input::File {
                 path,
                 from_start: true,
-            } => backlogs.push(Backlog::read(path, records)),
+            } => backlogs.push(Backlog::read(path, records, line_limit)),
             input => others.push((records, input)),
         }
     }

@@ -6,13 +6,42 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourcesConfig {
+    /// The longest line read from a JSONL file, pipe or stdin; a longer one is skipped as it is
+    /// read, counted and reported, never held whole.
+    #[serde(default = "default_max_line_bytes")]
+    pub max_line_bytes: usize,
     pub events: Option<EventsConfig>,
     pub otlp: Option<OtlpConfig>,
     pub prometheus: Option<PrometheusConfig>,
     pub phoenix: Option<PhoenixConfig>,
+}
+
+impl Default for SourcesConfig {
+    fn default() -> Self {
+        Self {
+            max_line_bytes: default_max_line_bytes(),
+            events: None,
+            otlp: None,
+            prometheus: None,
+            phoenix: None,
+        }
+    }
+}
+
+impl SourcesConfig {
+    /// `max_line_bytes`, refused when no call could fit in it.
+    pub fn line_limit(&self) -> Result<usize, String> {
+        if self.max_line_bytes < 1024 {
+            return Err(format!(
+                "sources.max_line_bytes = {}: must be at least 1024",
+                self.max_line_bytes
+            ));
+        }
+        Ok(self.max_line_bytes)
+    }
 }
 
 /// Calls in the JSONL contract from a file followed like `tail -F`, or `-` for standard input.
@@ -44,6 +73,22 @@ pub struct OtlpConfig {
     /// evaluation for its call).
     #[serde(default = "default_join_window_ms")]
     pub join_window_ms: u64,
+    /// Open connections at most; past this a new one is answered 503. By default 1024, and
+    /// never more than leaves 128 file descriptors free under the process's limit.
+    pub max_connections: Option<usize>,
+    /// Request bodies read or decoded at once; past this a request is answered 503 with
+    /// Retry-After, so concurrent large bodies cannot multiply memory.
+    #[serde(default = "default_max_bodies_at_once")]
+    pub max_bodies_at_once: usize,
+    /// From a request's first byte to the end of its headers.
+    #[serde(default = "default_header_timeout_ms")]
+    pub header_timeout_ms: u64,
+    /// From the end of a request's headers to the end of its body.
+    #[serde(default = "default_body_timeout_ms")]
+    pub body_timeout_ms: u64,
+    /// How long a connection may wait, silent, for its next request.
+    #[serde(default = "default_idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
 }
 
 impl Default for OtlpConfig {
@@ -54,6 +99,11 @@ impl Default for OtlpConfig {
             max_body_bytes: default_max_body_bytes(),
             queue_capacity: default_queue_capacity(),
             join_window_ms: default_join_window_ms(),
+            max_connections: None,
+            max_bodies_at_once: default_max_bodies_at_once(),
+            header_timeout_ms: default_header_timeout_ms(),
+            body_timeout_ms: default_body_timeout_ms(),
+            idle_timeout_ms: default_idle_timeout_ms(),
         }
     }
 }
@@ -132,6 +182,26 @@ fn default_otlp_listen() -> SocketAddr {
 
 fn default_max_body_bytes() -> usize {
     16 * 1024 * 1024
+}
+
+fn default_max_line_bytes() -> usize {
+    crate::jsonl::DEFAULT_MAX_LINE
+}
+
+fn default_max_bodies_at_once() -> usize {
+    8
+}
+
+fn default_header_timeout_ms() -> u64 {
+    5_000
+}
+
+fn default_body_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_idle_timeout_ms() -> u64 {
+    15_000
 }
 
 fn default_queue_capacity() -> usize {

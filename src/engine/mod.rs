@@ -12,6 +12,7 @@ pub mod likeness;
 pub mod metrics;
 pub mod minutes;
 pub mod observation;
+pub mod repeats;
 pub mod segments;
 pub mod signals;
 pub mod stats;
@@ -36,6 +37,7 @@ use self::likeness::{Likeness, Side, SimilarityShift};
 use self::metrics::{Family, Measure, MetricId, MetricReading, MetricState, SliceReading};
 use self::minutes::{MinuteCounts, Span};
 use self::observation::{Dimension, Interner, Observation, Symbol};
+use self::repeats::RepeatedCalls;
 use self::signals::Checks;
 use self::signals::drift::{MmdTest, VocabularyDrift, vocabulary_drift};
 use self::signals::groundedness::PassageTerms;
@@ -214,6 +216,8 @@ pub struct Ingested {
     pub raised: bool,
     /// The rate metrics it was bad on.
     pub failed: Vec<MetricId>,
+    /// Its request id was taken in moments ago: it was not counted again.
+    pub repeat: bool,
 }
 
 /// Everything the engine concluded at one instant.
@@ -308,6 +312,7 @@ pub struct Engine {
     /// The infrastructure queries' latest answers, from a Prometheus source.
     infra: Vec<InfraReading>,
     admission: Admission,
+    repeats: RepeatedCalls,
     last_states: HashMap<(MetricId, Slice), MetricState>,
 }
 
@@ -361,6 +366,7 @@ impl Engine {
         Self {
             change_points: ChangePoints::new(config.calls_per_false_alarm),
             admission: Admission::new(config.max_calls_per_minute),
+            repeats: RepeatedCalls::default(),
             config,
             checks: Checks {
                 schemas,
@@ -416,6 +422,12 @@ impl Engine {
 
     /// Takes in one call, and says which rate metrics it failed, for keeping failing examples.
     pub fn ingest_call_judged(&mut self, call: &Call) -> Ingested {
+        if self.repeats.is_repeat(call.request_id.as_deref(), call.ts) {
+            return Ingested {
+                repeat: true,
+                ..Ingested::default()
+            };
+        }
         let Some(weight) = self.admission.admit(call.ts) else {
             // A call left out of the sample still counts for the cheap rates, on the detectors
             // and in the minutes, and still shows a new prompt version or model.
@@ -425,7 +437,7 @@ impl Engine {
             self.changes.observe_call(call);
             return Ingested {
                 raised,
-                failed: Vec::new(),
+                ..Ingested::default()
             };
         };
         let mut observation =
@@ -472,7 +484,11 @@ impl Engine {
         let sample_horizon = call.ts - self.config.baseline_lag - self.config.baseline_span;
         self.likeness.forget_before(sample_horizon, frozen);
         self.changes.observe_call(call);
-        Ingested { raised, failed }
+        Ingested {
+            raised,
+            failed,
+            repeat: false,
+        }
     }
 
     /// Each minute from `from` through `to` that had calls, as an incident records it, with the
@@ -533,6 +549,11 @@ impl Engine {
     /// Takes in a change from a feed.
     pub fn ingest_change(&mut self, change: Change) {
         self.changes.record_feed(change);
+    }
+
+    /// How many calls were not counted because their request id had just been taken in.
+    pub fn repeated_calls(&self) -> u64 {
+        self.repeats.repeats()
     }
 
     pub fn changes(&self) -> &[ChangeRecord] {

@@ -243,22 +243,26 @@ pub fn load(data_dir: &Path, id: &str) -> Result<LoadedTimeline, StoreError> {
         source,
     })?;
     let mut loaded = LoadedTimeline::default();
-    jsonl::for_each_raw_line(BufReader::new(file), |number, line| {
-        let parsed = line
-            .map_err(|overlong| overlong.to_string())
-            .and_then(|line| {
-                jsonl::parse::<TimelineEntry>(line)
-                    .or_else(|error| repaired_star(line).ok_or(error))
-                    .map_err(|error| error.to_string())
-            });
-        match parsed {
-            Ok(entry) => loaded.entries.push(entry),
-            Err(reason) => loaded.bad_lines.push(BadLine {
-                line: number as usize,
-                reason,
-            }),
-        }
-    })
+    jsonl::for_each_raw_line(
+        BufReader::new(file),
+        jsonl::DEFAULT_MAX_LINE,
+        |number, line| {
+            let parsed = line
+                .map_err(|overlong| overlong.to_string())
+                .and_then(|line| {
+                    jsonl::parse::<TimelineEntry>(line)
+                        .or_else(|error| repaired_star(line).ok_or(error))
+                        .map_err(|error| error.to_string())
+                });
+            match parsed {
+                Ok(entry) => loaded.entries.push(entry),
+                Err(reason) => loaded.bad_lines.push(BadLine {
+                    line: number as usize,
+                    reason,
+                }),
+            }
+        },
+    )
     .map_err(|source| StoreError::Read {
         path: path.clone(),
         source,
@@ -293,13 +297,17 @@ pub fn load_lines<T: DeserializeOwned>(
         path: path.clone(),
         source,
     })?;
-    jsonl::for_each_line(BufReader::new(file), |number, parsed| match parsed {
-        Ok(item) => loaded.items.push(item),
-        Err(error) => loaded.bad_lines.push(BadLine {
-            line: number as usize,
-            reason: error.to_string(),
-        }),
-    })
+    jsonl::for_each_line(
+        BufReader::new(file),
+        jsonl::DEFAULT_MAX_LINE,
+        |number, parsed| match parsed {
+            Ok(item) => loaded.items.push(item),
+            Err(error) => loaded.bad_lines.push(BadLine {
+                line: number as usize,
+                reason: error.to_string(),
+            }),
+        },
+    )
     .map_err(|source| StoreError::Read { path, source })?;
     Ok(loaded)
 }
@@ -316,7 +324,7 @@ pub fn torn_lines(data_dir: &Path, id: &str, file_name: &str) -> Result<Vec<BadL
         source,
     })?;
     let mut torn = Vec::new();
-    jsonl::for_each_raw_line(BufReader::new(file), |number, line| {
+    jsonl::for_each_raw_line(BufReader::new(file), jsonl::DEFAULT_MAX_LINE, |number, line| {
         let bytes = line.map_or_else(|o| o.bytes as usize, |l| l.trim_ascii_end().len());
         torn.push(BadLine {
             line: number as usize,

@@ -94,14 +94,14 @@ pub struct Followed {
 impl Backlog {
     /// Reads the lines `path` holds now. A file that cannot be read yet has no backlog: following
     /// it reports why, as it would have without one.
-    pub fn read(path: PathBuf, records: Records) -> Self {
+    pub fn read(path: PathBuf, records: Records, line_limit: usize) -> Self {
         let input = Input::File {
             path: path.clone(),
             from_start: true,
         };
         let mut status = SourceStatus::waiting(source_name(records, &input));
         let label = path.display().to_string();
-        let mut follower = Follower::new(path, true);
+        let mut follower = Follower::new(path, true).with_line_limit(line_limit);
         let (mut calls, mut changes) = (Vec::new(), Vec::new());
         while let Ok(poll) = follower.poll() {
             if poll.events.contains(&Event::Opened) {
@@ -131,7 +131,12 @@ impl Backlog {
 }
 
 /// Reads `input` on a thread of its own and sends what it holds to the app until the app goes.
-pub async fn run(input: Input, records: Records, actions: mpsc::UnboundedSender<Action>) {
+pub async fn run(
+    input: Input,
+    records: Records,
+    line_limit: usize,
+    actions: mpsc::UnboundedSender<Action>,
+) {
     let name = source_name(records, &input);
     let label = match &input {
         Input::File { path, .. } | Input::Pipe(path) => path.display().to_string(),
@@ -140,11 +145,12 @@ pub async fn run(input: Input, records: Records, actions: mpsc::UnboundedSender<
     let (feed_tx, feed) = mpsc::unbounded_channel();
     match input {
         Input::File { path, from_start } => {
-            std::thread::spawn(move || follow(Follower::new(path, from_start), feed_tx));
+            let follower = Follower::new(path, from_start).with_line_limit(line_limit);
+            std::thread::spawn(move || follow(follower, feed_tx));
         }
         Input::Pipe(path) => {
             std::thread::spawn(move || match std::fs::File::open(&path) {
-                Ok(pipe) => read_stream(pipe, &path.display().to_string(), feed_tx),
+                Ok(pipe) => read_stream(pipe, &path.display().to_string(), line_limit, feed_tx),
                 Err(error) => {
                     let _ = feed_tx.send(Feed::Failed(format!(
                         "cannot open {}: {error}",
@@ -154,7 +160,7 @@ pub async fn run(input: Input, records: Records, actions: mpsc::UnboundedSender<
             });
         }
         Input::Stdin => {
-            std::thread::spawn(move || read_stream(std::io::stdin(), "stdin", feed_tx));
+            std::thread::spawn(move || read_stream(std::io::stdin(), "stdin", line_limit, feed_tx));
         }
     }
     forward(feed, records, &label, SourceStatus::waiting(name), actions).await;
@@ -312,13 +318,18 @@ fn follow(mut follower: Follower, feed: mpsc::UnboundedSender<Feed>) {
     }
 }
 
-fn read_stream(stream: impl std::io::Read, label: &str, feed: mpsc::UnboundedSender<Feed>) {
+fn read_stream(
+    stream: impl std::io::Read,
+    label: &str,
+    line_limit: usize,
+    feed: mpsc::UnboundedSender<Feed>,
+) {
     let mut reader = std::io::BufReader::with_capacity(1 << 16, stream);
     let mut batch = Vec::new();
     let mut number = 0;
     loop {
         let mut bytes = Vec::new();
-        match jsonl::read_line(&mut reader, &mut bytes, jsonl::MAX_LINE) {
+        match jsonl::read_line(&mut reader, &mut bytes, line_limit) {
             Ok(None) => break,
             Ok(Some(read)) => {
                 number += 1;

@@ -14,7 +14,7 @@ use crate::jsonl;
 pub struct Line {
     pub number: u64,
     pub bytes: Vec<u8>,
-    /// Set when the line ran past [`jsonl::MAX_LINE`]: its bytes were dropped as they came.
+    /// Set when the line ran past the follower's limit: its bytes were dropped as they came.
     pub overlong: Option<jsonl::Overlong>,
 }
 
@@ -33,6 +33,8 @@ pub struct Follower {
     skip_existing: bool,
     /// The most bytes read in one poll, so a huge backlog arrives in batches.
     max_batch: usize,
+    /// The longest line kept; a longer one is dropped as it comes and reported.
+    line_limit: usize,
 }
 
 struct OpenFile {
@@ -41,7 +43,7 @@ struct OpenFile {
     offset: u64,
     /// Bytes after the last newline: a line still being written.
     partial: Vec<u8>,
-    /// Bytes of a line past [`jsonl::MAX_LINE`] seen so far, dropped rather than held.
+    /// Bytes of a line past the line limit seen so far, dropped rather than held.
     skipped: u64,
     lines: u64,
     /// The file's first bytes as read (up to [`HEAD`]): a rewrite in place changes them.
@@ -91,7 +93,14 @@ impl Follower {
             open: None,
             skip_existing: !from_start,
             max_batch: 4 << 20,
+            line_limit: jsonl::DEFAULT_MAX_LINE,
         }
+    }
+
+    /// Lines longer than `bytes` are dropped as they come and reported as overlong.
+    pub fn with_line_limit(mut self, bytes: usize) -> Self {
+        self.line_limit = bytes;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -201,8 +210,9 @@ impl Follower {
             open.lines += 1;
             let skipped = std::mem::take(&mut open.skipped);
             let overlong =
-                (skipped > 0 || bytes.len() > jsonl::MAX_LINE).then(|| jsonl::Overlong {
+                (skipped > 0 || bytes.len() > self.line_limit).then(|| jsonl::Overlong {
                     bytes: skipped + bytes.len() as u64 + 1,
+                    limit: self.line_limit,
                 });
             if overlong.is_some() {
                 bytes = Vec::new();
@@ -214,7 +224,7 @@ impl Follower {
             });
         }
         // A line still without its newline is held only up to the limit.
-        if open.skipped > 0 || open.partial.len() + rest.len() > jsonl::MAX_LINE {
+        if open.skipped > 0 || open.partial.len() + rest.len() > self.line_limit {
             open.skipped += (open.partial.len() + rest.len()) as u64;
             open.partial = Vec::new();
         } else {
@@ -273,21 +283,36 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("calls.jsonl");
         let mut follower = Follower::new(&path, true);
-        let huge = "x".repeat(jsonl::MAX_LINE / 2 + 1);
+        let huge = "x".repeat(jsonl::DEFAULT_MAX_LINE / 2 + 1);
         append(&path, &huge);
         append(&path, &huge);
         while follower.poll().unwrap().more {}
         let held = follower.open.as_ref().unwrap().partial.capacity();
-        assert!(held <= jsonl::MAX_LINE, "{held} bytes held");
+        assert!(held <= jsonl::DEFAULT_MAX_LINE, "{held} bytes held");
         append(&path, "\nnext\n");
         let poll = follower.poll().unwrap();
         assert_eq!(
             poll.lines[0].overlong,
             Some(jsonl::Overlong {
-                bytes: 2 * huge.len() as u64 + 1
+                bytes: 2 * huge.len() as u64 + 1,
+                limit: jsonl::DEFAULT_MAX_LINE,
             })
         );
         assert_eq!(texts(&poll)[1], (2, "next".to_string()));
+    }
+
+    #[test]
+    fn the_line_limit_is_the_followers_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("calls.jsonl");
+        let mut follower = Follower::new(&path, true).with_line_limit(16);
+        append(&path, "0123456789abcdefg\nshort\n");
+        let poll = follower.poll().unwrap();
+        assert_eq!(
+            poll.lines[0].overlong.map(|o| o.to_string()).as_deref(),
+            Some("a line of 18 bytes, over the 16-byte limit")
+        );
+        assert_eq!(texts(&poll)[1], (2, "short".to_string()));
     }
 
     #[test]

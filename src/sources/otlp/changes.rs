@@ -35,10 +35,14 @@ pub fn parse_changes(body: &[u8]) -> Result<Vec<Change>, BadChanges> {
             }
         }
     } else {
-        jsonl::for_each_line(body, |line, parsed: Result<Change, _>| match parsed {
-            Ok(change) => changes.push(change),
-            Err(error) => problems.push(format!("line {line}: {error}")),
-        })
+        jsonl::for_each_line(
+            body,
+            jsonl::DEFAULT_MAX_LINE,
+            |line, parsed: Result<Change, _>| match parsed {
+                Ok(change) => changes.push(change),
+                Err(error) => problems.push(format!("line {line}: {error}")),
+            },
+        )
         .map_err(|error| BadChanges {
             bad: 1,
             message: format!("cannot read the body: {error}"),

@@ -21,6 +21,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::response::RETRY_AFTER_SECONDS;
+use crate::config::sources::OtlpConfig;
 
 /// How much a client may cost the receiver, and how long it may take.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,12 +48,20 @@ const RESERVED_DESCRIPTORS: usize = 128;
 
 impl Default for Limits {
     fn default() -> Self {
+        Self::configured(&OtlpConfig::default())
+    }
+}
+
+impl Limits {
+    /// The limits `[sources.otlp]` asks for; connections never past what the descriptors allow.
+    pub fn configured(config: &OtlpConfig) -> Self {
+        let fitting = connection_limit(open_files_limit());
         Self {
-            connections: connection_limit(open_files_limit()),
-            bodies_at_once: 8,
-            header_read: Duration::from_secs(5),
-            body_read: Duration::from_secs(10),
-            idle: Duration::from_secs(15),
+            connections: config.max_connections.map_or(fitting, |n| n.min(fitting)),
+            bodies_at_once: config.max_bodies_at_once,
+            header_read: Duration::from_millis(config.header_timeout_ms),
+            body_read: Duration::from_millis(config.body_timeout_ms),
+            idle: Duration::from_millis(config.idle_timeout_ms),
             shutdown_grace: Duration::from_secs(1),
         }
     }

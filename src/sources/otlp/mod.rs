@@ -79,6 +79,25 @@ fn check(config: &OtlpConfig) -> Result<(), ReceiverError> {
     if config.queue_capacity == 0 {
         return invalid("queue_capacity", "0".into(), "must be at least 1");
     }
+    if config.max_connections == Some(0) {
+        return invalid("max_connections", "0".into(), "must be at least 1");
+    }
+    if config.max_bodies_at_once == 0 {
+        return invalid("max_bodies_at_once", "0".into(), "must be at least 1");
+    }
+    for (key, value) in [
+        ("header_timeout_ms", config.header_timeout_ms),
+        ("body_timeout_ms", config.body_timeout_ms),
+        ("idle_timeout_ms", config.idle_timeout_ms),
+    ] {
+        if value < 100 {
+            return invalid(
+                key,
+                value.to_string(),
+                "must be at least 100: no exporter sends a request faster",
+            );
+        }
+    }
     if config.join_window_ms > 60_000 {
         return invalid(
             "join_window_ms",
@@ -135,7 +154,7 @@ pub async fn bind(config: &OtlpConfig) -> Result<Receiver, ReceiverError> {
         join_window: Duration::from_millis(config.join_window_ms),
         token,
         max_body_bytes: config.max_body_bytes,
-        limits: Limits::default(),
+        limits: Limits::configured(config),
         stats: ReceiverStats::default(),
     })
 }
