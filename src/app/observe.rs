@@ -107,8 +107,8 @@ impl App {
             self.message = Some((
                 Level::Warn,
                 format!(
-                    "counted {repeats} calls once: their request_id arrived in the last {} minutes \
-                     ({} repeats so far)",
+                    "{repeats} repeated calls counted once: same request_id within {} min \
+                     ({} so far)",
                     repeats::window().num_minutes(),
                     self.engine.repeated_calls()
                 ),
