@@ -28,8 +28,8 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use flightdeck::engine::EngineConfig;
 use flightdeck::engine::detect::cusum::CusumDesign;
+use flightdeck::headless::{Replay, TriageReport};
 use flightdeck::model::{Call, Change};
-use flightdeck::replay::{Replay, TriageReport};
 use flightdeck::sim::schema_registry;
 use flightdeck::sim::slow_burn::{Planting, Shape, SlowBurn, generate, generate_shaped};
 

@@ -21,7 +21,7 @@ use flightdeck::engine::detect::RateDetector;
 use flightdeck::engine::detect::cusum::CusumDesign;
 use flightdeck::engine::metrics::MetricId;
 use flightdeck::engine::stats::Proportion;
-use flightdeck::replay::Replay;
+use flightdeck::headless::Replay;
 use flightdeck::sim::generate::generate;
 use flightdeck::sim::rng::Rng;
 use flightdeck::sim::scenario::Scenario;

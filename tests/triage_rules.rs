@@ -4,8 +4,8 @@
 
 use flightdeck::engine::EngineConfig;
 use flightdeck::engine::triage::{Category, Verdict};
+use flightdeck::headless::{Replay, StepReport, TriageReport};
 use flightdeck::model::MitigationKind;
-use flightdeck::replay::{Replay, StepReport, TriageReport};
 use flightdeck::sim::scenario::{BUILTIN, Scenario};
 use flightdeck::sim::schema_registry;
 

@@ -11,7 +11,7 @@ use crate::engine::signals::refusal::RefusalPhrases;
 use crate::engine::signals::schema::SchemaRegistry;
 use crate::engine::{Engine, EngineConfig};
 use crate::enrichment::embeddings::EmbeddingClient;
-use crate::replay::Replay;
+use crate::headless::Replay;
 use crate::sim::schema_registry;
 use crate::ui::theme::{self, Theme};
 

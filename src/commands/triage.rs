@@ -12,9 +12,9 @@ use super::demo::load_scenario;
 use super::setup::EngineSetup;
 use crate::cli::TriageArgs;
 use crate::config::file::ConfigFile;
+use crate::headless::{Replay, TriageReport};
 use crate::jsonl;
 use crate::model::{Call, Change};
-use crate::replay::{Replay, TriageReport};
 
 pub fn run(file: &ConfigFile, args: &TriageArgs) -> anyhow::Result<()> {
     let setup = EngineSetup::new(file, &args.schemas, args.calls_per_false_alarm)?;

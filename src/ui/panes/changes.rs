@@ -110,7 +110,7 @@ mod tests {
     use super::draw;
     use crate::app::{Action, App, Settings};
     use crate::engine::signals::schema::SchemaRegistry;
-    use crate::engine::style_shift::traffic::{Conditions, calls, start};
+    use crate::engine::style_traffic::{Conditions, calls, start};
     use crate::engine::{Engine, EngineConfig};
     use crate::ui::theme::Theme;
 

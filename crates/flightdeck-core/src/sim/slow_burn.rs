@@ -2026,14 +2026,11 @@ mod tests {
         let burn = generate(Planting::InputDrift, 1);
         for call in burn.calls().take(2000) {
             let line = serde_json::to_string(&call).unwrap();
-            assert_eq!(crate::jsonl::parse::<Call>(line.as_bytes()).unwrap(), call);
+            assert_eq!(serde_json::from_str::<Call>(&line).unwrap(), call);
         }
         for change in &burn.changes {
             let line = serde_json::to_string(change).unwrap();
-            assert_eq!(
-                &crate::jsonl::parse::<Change>(line.as_bytes()).unwrap(),
-                change
-            );
+            assert_eq!(&serde_json::from_str::<Change>(&line).unwrap(), change);
         }
     }
 

@@ -655,9 +655,10 @@ fn seconds(x: f64) -> Duration {
 
 /// The JSON Schemas the simulated feature's outputs must follow.
 pub fn schema_registry() -> SchemaRegistry {
-    let schema: Value =
-        serde_json::from_str(include_str!("../../assets/schemas/support_answer.json"))
-            .expect("the bundled schema is valid JSON");
+    let schema: Value = serde_json::from_str(include_str!(
+        "../../../../assets/schemas/support_answer.json"
+    ))
+    .expect("the bundled schema is valid JSON");
     let mut registry = SchemaRegistry::default();
     registry
         .register("support_answer", &schema)

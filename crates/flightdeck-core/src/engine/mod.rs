@@ -18,6 +18,9 @@ pub mod signals;
 pub mod stats;
 pub(crate) mod style_shift;
 pub mod triage;
+/// The style-shift tests' synthetic traffic, for the cockpit's tests of an inferred change.
+#[cfg(any(test, feature = "test-support"))]
+pub use style_shift::traffic as style_traffic;
 mod window;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};

@@ -179,8 +179,8 @@ pub struct TimelineEntry {
 }
 
 /// A note entry, the fixture of the store's and the writer's tests.
-#[cfg(test)]
-pub(crate) fn note_fixture(seq: u64) -> TimelineEntry {
+#[cfg(any(test, feature = "test-support"))]
+pub fn note_fixture(seq: u64) -> TimelineEntry {
     TimelineEntry {
         seq,
         ts: "2026-03-14T14:17:00Z".parse().expect("a valid time"),

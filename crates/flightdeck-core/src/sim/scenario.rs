@@ -14,23 +14,23 @@ use crate::engine::triage::Category;
 pub const BUILTIN: &[(&str, &str)] = &[
     (
         "prompt-regression",
-        include_str!("../../assets/scenarios/prompt-regression.toml"),
+        include_str!("../../../../assets/scenarios/prompt-regression.toml"),
     ),
     (
         "silent-model-update",
-        include_str!("../../assets/scenarios/silent-model-update.toml"),
+        include_str!("../../../../assets/scenarios/silent-model-update.toml"),
     ),
     (
         "input-drift",
-        include_str!("../../assets/scenarios/input-drift.toml"),
+        include_str!("../../../../assets/scenarios/input-drift.toml"),
     ),
     (
         "provider-degradation",
-        include_str!("../../assets/scenarios/provider-degradation.toml"),
+        include_str!("../../../../assets/scenarios/provider-degradation.toml"),
     ),
     (
         "red-herring",
-        include_str!("../../assets/scenarios/red-herring.toml"),
+        include_str!("../../../../assets/scenarios/red-herring.toml"),
     ),
 ];
 

@@ -980,8 +980,8 @@ impl Slice {
 
 /// Synthetic traffic of features sharing a requested model, for the tests here and in the
 /// change log and the triage: real-looking texts whose style the conditions set minute by minute.
-#[cfg(test)]
-pub(crate) mod traffic {
+#[cfg(any(test, feature = "test-support"))]
+pub mod traffic {
     use chrono::{DateTime, Duration, Utc};
 
     use crate::model::{Call, Eval};
