@@ -319,8 +319,8 @@ async fn into_the_cockpit(template: &Arc<ExportTraceServiceRequest>, seconds: u6
             }
             Some(batch) = load.received.recv() => {
                 // As the cockpit's loop does: the batches already waiting fold into one update.
-                let (merged, after) = runtime::coalesce(batch.into_action(Utc::now()), || {
-                    load.received.try_recv().ok().map(|b| b.into_action(Utc::now()))
+                let (merged, after) = runtime::coalesce(Action::from(batch.into_event(Utc::now())), || {
+                    load.received.try_recv().ok().map(|b| Action::from(b.into_event(Utc::now())))
                 });
                 for action in std::iter::once(merged).chain(after) {
                     if let Action::Observed { calls, .. } = &action {

@@ -18,6 +18,7 @@ pub mod http;
 pub mod incident;
 pub mod jsonl;
 pub mod logging;
+pub mod outbox;
 pub mod readiness;
 pub mod runbook;
 pub mod runtime;

@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use flightdeck::drill::{Answer, Scorecard};
 use flightdeck::incident::postmortem::load;
 use flightdeck::incident::store::{self, TimelineStore};
-use flightdeck::incident::writer::TimelineWriter;
+use flightdeck::incident::writer::{StoreEvent, TimelineWriter};
 use flightdeck::model::{
     EntryKind, FailingCall, Measurement, MinuteSample, Severity, TimelineEntry,
 };
@@ -95,7 +95,7 @@ fn a_note_added_after_a_torn_line_is_kept_and_the_fragment_is_reported() {
     tear(&timeline, FRAGMENT);
 
     // As `demo --incident ID` does: the writer reopens the timeline and a note is added.
-    let (reports, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let (reports, _rx) = tokio::sync::mpsc::unbounded_channel::<StoreEvent>();
     let writer = TimelineWriter::spawn(dir.path().to_path_buf(), reports);
     writer.write(
         ID.into(),
@@ -167,7 +167,7 @@ fn a_file_that_is_all_fragment_is_moved_aside_whole() {
 #[test]
 fn a_dropped_writer_drains_its_queue() {
     let dir = tempfile::tempdir().unwrap();
-    let (reports, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let (reports, _rx) = tokio::sync::mpsc::unbounded_channel::<StoreEvent>();
     let writer = TimelineWriter::spawn(dir.path().to_path_buf(), reports);
     writer.write(ID.into(), opened());
     for seq in 2..=40 {

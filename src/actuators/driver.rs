@@ -9,8 +9,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::Actuator;
-use crate::app::Action;
+use super::ActuatorEvent;
 use crate::model::{MitigationKind, MitigationPlan, MitigationStage};
+use crate::outbox::Report;
 
 /// How often the backends' state is read again when nothing is being done, so a change made
 /// elsewhere (a deploy, a colleague's rollback) shows in the pane.
@@ -48,18 +49,18 @@ pub struct Driver<A> {
 }
 
 /// Starts the driver; its reports go to `actions`.
-pub fn spawn<A: Actuator + 'static>(
+pub fn spawn<A: Actuator + 'static, M: From<ActuatorEvent> + Send + 'static>(
     driver: Driver<A>,
-    actions: mpsc::UnboundedSender<Action>,
+    actions: mpsc::UnboundedSender<M>,
 ) -> DriverHandle {
     let (requests, received) = mpsc::unbounded_channel();
     tokio::spawn(run(driver, actions, received));
     DriverHandle { requests }
 }
 
-async fn run<A: Actuator>(
+async fn run<A: Actuator, M: From<ActuatorEvent>>(
     driver: Driver<A>,
-    actions: mpsc::UnboundedSender<Action>,
+    actions: mpsc::UnboundedSender<M>,
     mut requests: mpsc::UnboundedReceiver<Request>,
 ) {
     let mut refresh = tokio::time::interval(REFRESH);
@@ -71,7 +72,7 @@ async fn run<A: Actuator>(
             biased;
             request = requests.recv() => Some(request),
             plans = driver.read_all() => {
-                if actions.send(Action::PlansRead(plans)).is_err() {
+                if actions.report(ActuatorEvent::PlansRead(plans)).is_err() {
                     return;
                 }
                 // The next read is a whole period after this one ended, however long it took.
@@ -93,7 +94,7 @@ async fn run<A: Actuator>(
             actuator.set_incident(incident.clone());
         }
         let last = driver.carry_out(&plan, &actions).await;
-        if last.is_none_or(|stage| actions.send(Action::Mitigation(stage)).is_err()) {
+        if last.is_none_or(|stage| actions.report(ActuatorEvent::Mitigation(stage)).is_err()) {
             return;
         }
         refresh.reset();
@@ -145,7 +146,7 @@ impl<A: Actuator> Driver<A> {
     async fn carry_out(
         &self,
         plan: &MitigationPlan,
-        actions: &mpsc::UnboundedSender<Action>,
+        actions: &mpsc::UnboundedSender<impl From<ActuatorEvent>>,
     ) -> Option<MitigationStage> {
         let Some(actuator) = self.actuators.iter().find(|a| a.kind() == plan.kind) else {
             return Some(MitigationStage::Failed {
@@ -177,7 +178,7 @@ impl<A: Actuator> Driver<A> {
             .flatten()
             .map(Box::new);
         if actions
-            .send(Action::Mitigation(MitigationStage::Applied {
+            .report(ActuatorEvent::Mitigation(MitigationStage::Applied {
                 answer,
                 undo,
             }))
@@ -293,29 +294,29 @@ mod tests {
 
     /// Everything the driver reports for one confirmed plan, up to the plans it reads after, and
     /// how many writes the backend saw.
-    async fn run_one(actuator: Scripted, dry_run: bool) -> (Vec<Action>, u32) {
+    async fn run_one(actuator: Scripted, dry_run: bool) -> (Vec<ActuatorEvent>, u32) {
         let writes = actuator.writes.clone();
         let (actions, mut received) = mpsc::unbounded_channel();
         let handle = spawn(driver(actuator, dry_run), actions);
-        let Some(Action::PlansRead(first)) = received.recv().await else {
+        let Some(ActuatorEvent::PlansRead(first)) = received.recv().await else {
             panic!("the state is read first");
         };
         handle.apply(first[0].clone(), None).unwrap();
         let mut reports = Vec::new();
         loop {
             match received.recv().await.unwrap() {
-                Action::PlansRead(_) => break,
+                ActuatorEvent::PlansRead(_) => break,
                 report => reports.push(report),
             }
         }
         (reports, writes.load(Ordering::SeqCst))
     }
 
-    fn stages_of(reports: Vec<Action>) -> Vec<MitigationStage> {
+    fn stages_of(reports: Vec<ActuatorEvent>) -> Vec<MitigationStage> {
         reports
             .into_iter()
             .map(|r| match r {
-                Action::Mitigation(stage) => stage,
+                ActuatorEvent::Mitigation(stage) => stage,
                 other => panic!("not a stage: {other:?}"),
             })
             .collect()
@@ -430,7 +431,8 @@ mod tests {
         let handle = spawn(driver(slow, false), actions);
         let sent = std::time::Instant::now();
         handle.apply(plan(), None).unwrap();
-        let Some(Action::Mitigation(MitigationStage::Applied { .. })) = received.recv().await
+        let Some(ActuatorEvent::Mitigation(MitigationStage::Applied { .. })) =
+            received.recv().await
         else {
             panic!("the plan was applied before the read finished");
         };

@@ -17,7 +17,16 @@ use std::future::Future;
 
 use self::driver::DriverHandle;
 use self::simulator::SimulatorActuator;
-use crate::model::{MitigationKind, MitigationPlan};
+use crate::model::{MitigationKind, MitigationPlan, MitigationStage};
+
+/// What the mitigation backends report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActuatorEvent {
+    /// The backends' current state, read.
+    PlansRead(Vec<MitigationPlan>),
+    /// How the mitigation in flight is going: applied, then verified by read-back, or failed.
+    Mitigation(MitigationStage),
+}
 
 /// Where the runtime sends the plan the user confirmed.
 pub enum Mitigations {

@@ -8,6 +8,7 @@ use crate::model::{
     Call, Change, InfraReading, Measurement, MitigationPlan, MitigationStage, SourceStatus,
     TimelineEntry,
 };
+pub use crate::model::{EmbeddingsStatus, PlaybackCommand, PlaybackStatus, jump_lead};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -61,39 +62,6 @@ impl Action {
             changes,
         }
     }
-}
-
-/// A replay's playback, as its source reports it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlaybackStatus {
-    pub paused: bool,
-    /// The onset the headless triage found in the recording, if any: where `o` jumps to.
-    pub onset: Option<DateTime<Utc>>,
-    /// Every record has been played.
-    pub ended: bool,
-}
-
-/// A jump to the onset lands this long before it, so the alarm is seen to rise.
-pub fn jump_lead() -> chrono::Duration {
-    chrono::Duration::minutes(10)
-}
-
-/// What the user asks of a replay's playback.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PlaybackCommand {
-    Pause,
-    Resume,
-    /// Play everything up to shortly before the onset at once.
-    JumpToOnset,
-}
-
-/// Where Similarity and Input drift get their embeddings, when an endpoint is configured.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EmbeddingsStatus {
-    /// The configured `/v1/embeddings` endpoint answers.
-    Endpoint,
-    /// It failed, with this error: calls fall back to hashed n-grams until it answers again.
-    Failing(String),
 }
 
 /// Work the edge does for the app; its outcome comes back as an [`Action`].

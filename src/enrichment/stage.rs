@@ -7,21 +7,38 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::embeddings::EmbeddingClient;
-use crate::app::{Action, EmbeddingsStatus};
+use crate::model::{Call, EmbeddingsStatus};
+use crate::outbox::Report;
+use crate::sources::SourceEvent;
 
 /// How long a failed endpoint rests before the next batch tries it again.
 const REST_AFTER_FAILURE: Duration = Duration::from_secs(30);
 
-/// Forwards every action from `from` to `to`, embedding the calls of each observed batch.
-pub async fn run(
+/// A message that may carry a batch of calls to embed.
+pub trait CallBatch {
+    fn calls_mut(&mut self) -> Option<&mut Vec<Call>>;
+}
+
+impl CallBatch for SourceEvent {
+    fn calls_mut(&mut self) -> Option<&mut Vec<Call>> {
+        match self {
+            Self::Observed { calls, .. } => Some(calls),
+            _ => None,
+        }
+    }
+}
+
+/// Forwards every message from `from` to `to`, embedding the calls of each observed batch, and
+/// reports the endpoint's state as a [`SourceEvent::Embeddings`] when it changes.
+pub async fn run<M: CallBatch + From<SourceEvent>>(
     client: EmbeddingClient,
-    mut from: mpsc::UnboundedReceiver<Action>,
-    to: mpsc::UnboundedSender<Action>,
+    mut from: mpsc::UnboundedReceiver<M>,
+    to: mpsc::UnboundedSender<M>,
 ) {
     let mut resting_until: Option<Instant> = None;
     let mut healthy: Option<bool> = None;
     while let Some(mut action) = from.recv().await {
-        if let Action::Observed { calls, .. } = &mut action
+        if let Some(calls) = action.calls_mut()
             && !calls.is_empty()
             && resting_until.is_none_or(|until| Instant::now() >= until)
         {
@@ -40,7 +57,7 @@ pub async fn run(
             let ok = status == EmbeddingsStatus::Endpoint;
             if healthy != Some(ok) {
                 healthy = Some(ok);
-                if to.send(Action::Embeddings(status)).is_err() {
+                if to.report(SourceEvent::Embeddings(status)).is_err() {
                     return;
                 }
             }

@@ -10,15 +10,31 @@ use std::thread::{self, JoinHandle};
 use tokio::sync::mpsc;
 
 use super::store::{self, TimelineStore};
-use crate::app::Action;
 use crate::drill::Scorecard;
 use crate::model::{Measurement, TimelineEntry};
+use crate::outbox::Report;
 
 /// What the writer thread is asked to put on disk, in order.
 enum Write {
     Entry(String, TimelineEntry),
     Measurement(String, Measurement),
     Scorecard(String, Box<Scorecard>),
+}
+
+/// What the writer reports, once a write is done.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreEvent {
+    EntryPersisted {
+        incident_id: String,
+        seq: u64,
+    },
+    EntryPersistFailed {
+        incident_id: String,
+        seq: u64,
+        error: String,
+    },
+    /// A measurement (a minute's metrics, a failing call) or a scorecard could not be written.
+    MeasurementFailed(String),
 }
 
 /// Dropped, it drains and joins like `finish`, so an early return loses no queued entry.
@@ -28,7 +44,10 @@ pub struct TimelineWriter {
 }
 
 impl TimelineWriter {
-    pub fn spawn(data_dir: PathBuf, reports: mpsc::UnboundedSender<Action>) -> Self {
+    pub fn spawn<M: From<StoreEvent> + Send + 'static>(
+        data_dir: PathBuf,
+        reports: mpsc::UnboundedSender<M>,
+    ) -> Self {
         let (entries, inbox) = std_mpsc::channel::<Write>();
         let thread = thread::spawn(move || {
             let mut stores: HashMap<String, TimelineStore> = HashMap::new();
@@ -44,7 +63,8 @@ impl TimelineWriter {
                             store::append_measurement(&data_dir, &incident_id, &measurement)
                         {
                             tracing::error!(%error, "measurement write failed");
-                            let _ = reports.send(Action::MeasurementFailed(error.to_string()));
+                            let _ =
+                                reports.report(StoreEvent::MeasurementFailed(error.to_string()));
                         }
                         continue;
                     }
@@ -53,7 +73,8 @@ impl TimelineWriter {
                             store::write_scorecard(&data_dir, &incident_id, &scorecard)
                         {
                             tracing::error!(%error, "scorecard write failed");
-                            let _ = reports.send(Action::MeasurementFailed(error.to_string()));
+                            let _ =
+                                reports.report(StoreEvent::MeasurementFailed(error.to_string()));
                         }
                         continue;
                     }
@@ -91,10 +112,10 @@ impl TimelineWriter {
                     }
                 };
                 let report = match result {
-                    Ok(()) => Action::EntryPersisted { incident_id, seq },
+                    Ok(()) => StoreEvent::EntryPersisted { incident_id, seq },
                     Err(error) => {
                         tracing::error!(%error, seq, "timeline write failed");
-                        Action::EntryPersistFailed {
+                        StoreEvent::EntryPersistFailed {
                             incident_id,
                             seq,
                             error,
@@ -102,7 +123,7 @@ impl TimelineWriter {
                     }
                 };
                 // The app may have quit; the entry is on disk (or its failure logged) either way.
-                let _ = reports.send(report);
+                let _ = reports.report(report);
             }
         });
         Self {
@@ -162,7 +183,7 @@ mod tests {
     use crate::incident::store;
     use crate::model::timeline::note_fixture as entry;
 
-    fn reports(rx: &mut mpsc::UnboundedReceiver<Action>) -> Vec<Action> {
+    fn reports(rx: &mut mpsc::UnboundedReceiver<StoreEvent>) -> Vec<StoreEvent> {
         std::iter::from_fn(|| rx.try_recv().ok()).collect()
     }
 
@@ -177,11 +198,11 @@ mod tests {
         assert_eq!(
             reports(&mut rx),
             vec![
-                Action::EntryPersisted {
+                StoreEvent::EntryPersisted {
                     incident_id: "INC-1".into(),
                     seq: 1
                 },
-                Action::EntryPersisted {
+                StoreEvent::EntryPersisted {
                     incident_id: "INC-1".into(),
                     seq: 2
                 },
@@ -197,7 +218,7 @@ mod tests {
         let failed: Vec<u64> = reports(&mut rx)
             .into_iter()
             .map(|report| match report {
-                Action::EntryPersistFailed { seq, .. } => seq,
+                StoreEvent::EntryPersistFailed { seq, .. } => seq,
                 other => panic!("expected a failure, got {other:?}"),
             })
             .collect();

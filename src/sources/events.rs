@@ -9,10 +9,11 @@ use chrono::Utc;
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 
+use super::SourceEvent;
 use super::follow::{Event, Follower, Line};
-use crate::app::Action;
 use crate::jsonl;
 use crate::model::{Call, Change, SourceState, SourceStatus};
+use crate::outbox::Report;
 
 /// How often a followed file is looked at.
 const POLL: Duration = Duration::from_millis(200);
@@ -135,7 +136,7 @@ pub async fn run(
     input: Input,
     records: Records,
     line_limit: usize,
-    actions: mpsc::UnboundedSender<Action>,
+    actions: mpsc::UnboundedSender<impl From<SourceEvent> + Send>,
 ) {
     let name = source_name(records, &input);
     let label = match &input {
@@ -167,7 +168,10 @@ pub async fn run(
 }
 
 /// Follows a file from the end of its backlog and sends what is appended until the app goes.
-pub async fn run_followed(followed: Followed, actions: mpsc::UnboundedSender<Action>) {
+pub async fn run_followed(
+    followed: Followed,
+    actions: mpsc::UnboundedSender<impl From<SourceEvent> + Send>,
+) {
     let Followed {
         follower,
         records,
@@ -185,9 +189,9 @@ async fn forward(
     records: Records,
     label: &str,
     mut status: SourceStatus,
-    actions: mpsc::UnboundedSender<Action>,
+    actions: mpsc::UnboundedSender<impl From<SourceEvent>>,
 ) {
-    if actions.send(Action::Source(status.clone())).is_err() {
+    if actions.report(SourceEvent::Status(status.clone())).is_err() {
         return;
     }
     while let Some(message) = feed.recv().await {
@@ -225,13 +229,13 @@ async fn forward(
             status.last_data = Some(wall);
             status.lag_ms = Some((wall - newest).num_milliseconds());
             if actions
-                .send(Action::observed_live(wall, calls, changes))
+                .report(SourceEvent::observed_live(wall, calls, changes))
                 .is_err()
             {
                 return;
             }
         }
-        if actions.send(Action::Source(status.clone())).is_err() {
+        if actions.report(SourceEvent::Status(status.clone())).is_err() {
             return;
         }
     }

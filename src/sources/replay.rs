@@ -6,8 +6,10 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use tokio::sync::mpsc;
 
-use crate::app::{Action, PlaybackCommand, PlaybackStatus, jump_lead};
+use super::SourceEvent;
 use crate::model::{Call, Change, SourceState, SourceStatus};
+use crate::model::{PlaybackCommand, PlaybackStatus, jump_lead};
+use crate::outbox::Report;
 
 /// How often the clock advances, in wall time.
 const TICK: StdDuration = StdDuration::from_millis(100);
@@ -37,13 +39,13 @@ impl Recording {
 pub async fn run(
     recording: Recording,
     speed: f64,
-    actions: mpsc::UnboundedSender<Action>,
+    actions: mpsc::UnboundedSender<impl From<SourceEvent>>,
     mut commands: mpsc::UnboundedReceiver<PlaybackCommand>,
 ) {
     let Some(start) = recording.start() else {
         let mut status = recording.status;
         status.state = SourceState::Ended;
-        let _ = actions.send(Action::Source(status));
+        let _ = actions.report(SourceEvent::Status(status));
         return;
     };
     let Recording {
@@ -65,7 +67,10 @@ pub async fn run(
         onset,
         ended: false,
     };
-    if actions.send(Action::Playback(playback.clone())).is_err() {
+    if actions
+        .report(SourceEvent::Playback(playback.clone()))
+        .is_err()
+    {
         return;
     }
     let mut ticker = tokio::time::interval(TICK);
@@ -82,7 +87,7 @@ pub async fn run(
             Some(command) = commands.recv() => match command {
                 PlaybackCommand::Pause | PlaybackCommand::Resume => {
                     playback.paused = command == PlaybackCommand::Pause;
-                    if actions.send(Action::Playback(playback.clone())).is_err() {
+                    if actions.report(SourceEvent::Playback(playback.clone())).is_err() {
                         return;
                     }
                     continue;
@@ -102,8 +107,12 @@ pub async fn run(
         if player.finished() {
             playback.ended = true;
             player.status.state = SourceState::Ended;
-            let sent = actions.send(Action::Source(player.status.clone())).is_ok()
-                && actions.send(Action::Playback(playback.clone())).is_ok();
+            let sent = actions
+                .report(SourceEvent::Status(player.status.clone()))
+                .is_ok()
+                && actions
+                    .report(SourceEvent::Playback(playback.clone()))
+                    .is_ok();
             if !sent {
                 return;
             }
@@ -129,7 +138,7 @@ impl Player {
     fn play_until(
         &mut self,
         until: DateTime<Utc>,
-        actions: &mpsc::UnboundedSender<Action>,
+        actions: &mpsc::UnboundedSender<impl From<SourceEvent>>,
     ) -> bool {
         loop {
             let calls_end = self.calls[self.next_call..]
@@ -159,14 +168,16 @@ impl Player {
             if !calls.is_empty() {
                 self.status.last_data = Some(wall);
             }
-            let observed = Action::Observed {
+            let observed = SourceEvent::Observed {
                 now: batch_until,
                 wall,
                 calls,
                 changes,
             };
-            if actions.send(observed).is_err()
-                || actions.send(Action::Source(self.status.clone())).is_err()
+            if actions.report(observed).is_err()
+                || actions
+                    .report(SourceEvent::Status(self.status.clone()))
+                    .is_err()
             {
                 return false;
             }

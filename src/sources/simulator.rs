@@ -5,8 +5,10 @@ use std::time::Duration as StdDuration;
 use chrono::{Duration, Utc};
 use tokio::sync::mpsc;
 
-use crate::app::Action;
+use super::SourceEvent;
+use crate::actuators::ActuatorEvent;
 use crate::model::{MitigationPlan, MitigationStage};
+use crate::outbox::Report;
 use crate::sim::{SimOutput, Simulator};
 
 /// How often the simulator delivers a batch, in wall time.
@@ -21,17 +23,20 @@ pub enum SimCommand {
 }
 
 /// Advances the simulator `speed` times faster than the wall clock until the app goes away.
-pub async fn run(
+pub async fn run<M: From<SourceEvent> + From<ActuatorEvent>>(
     mut sim: Simulator,
     speed: f64,
-    actions: mpsc::UnboundedSender<Action>,
+    actions: mpsc::UnboundedSender<M>,
     mut commands: mpsc::UnboundedReceiver<SimCommand>,
 ) {
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let step = Duration::milliseconds((TICK.as_millis() as f64 * speed) as i64);
     let mut plans = sim.plans();
-    if actions.send(Action::PlansRead(plans.clone())).is_err() {
+    if actions
+        .report(ActuatorEvent::PlansRead(plans.clone()))
+        .is_err()
+    {
         return;
     }
     loop {
@@ -44,12 +49,12 @@ pub async fn run(
                 let replanned = fresh != plans;
                 plans = fresh;
                 deliver(&actions, until, outputs)
-                    && (!replanned || actions.send(Action::PlansRead(plans.clone())).is_ok())
+                    && (!replanned || actions.report(ActuatorEvent::PlansRead(plans.clone())).is_ok())
             }
             Some(command) = commands.recv() => match command {
                 SimCommand::DryRun(plan) => {
                     let request = format!("{}: {}", plan.operation, plan.summary());
-                    actions.send(Action::Mitigation(MitigationStage::DryRun { request })).is_ok()
+                    actions.report(ActuatorEvent::Mitigation(MitigationStage::DryRun { request })).is_ok()
                 }
                 SimCommand::Apply(plan) => {
                     tracing::info!(plan = %plan.summary(), "applying mitigation to the simulator");
@@ -58,10 +63,10 @@ pub async fn run(
                     deliver(&actions, sim.now(), changes);
                     stages
                         .into_iter()
-                        .all(|stage| actions.send(Action::Mitigation(stage)).is_ok())
+                        .all(|stage| actions.report(ActuatorEvent::Mitigation(stage)).is_ok())
                         && {
                             plans = sim.plans();
-                            actions.send(Action::PlansRead(plans.clone())).is_ok()
+                            actions.report(ActuatorEvent::PlansRead(plans.clone())).is_ok()
                         }
                 }
             },
@@ -74,13 +79,13 @@ pub async fn run(
 
 /// Sends a batch; `false` once the app has stopped listening.
 fn deliver(
-    actions: &mpsc::UnboundedSender<Action>,
+    actions: &mpsc::UnboundedSender<impl From<SourceEvent>>,
     now: chrono::DateTime<Utc>,
     outputs: Vec<SimOutput>,
 ) -> bool {
     let (calls, changes) = SimOutput::split(outputs);
     actions
-        .send(Action::Observed {
+        .report(SourceEvent::Observed {
             now,
             wall: Utc::now(),
             calls,
@@ -95,6 +100,25 @@ mod tests {
     use crate::model::MitigationKind;
     use crate::sim::scenario::Scenario;
 
+    /// Both kinds of report on one channel, in the order they were sent.
+    #[derive(Debug)]
+    enum Reported {
+        Source,
+        Actuator(ActuatorEvent),
+    }
+
+    impl From<SourceEvent> for Reported {
+        fn from(_: SourceEvent) -> Self {
+            Self::Source
+        }
+    }
+
+    impl From<ActuatorEvent> for Reported {
+        fn from(event: ActuatorEvent) -> Self {
+            Self::Actuator(event)
+        }
+    }
+
     #[tokio::test]
     async fn a_dry_run_says_what_would_change_and_changes_nothing() {
         let scenario = Scenario::builtin("prompt-regression").unwrap().unwrap();
@@ -102,7 +126,8 @@ mod tests {
         let (actions, mut received) = mpsc::unbounded_channel();
         let (commands, commands_rx) = mpsc::unbounded_channel();
         tokio::spawn(run(sim, 1.0, actions, commands_rx));
-        let Some(Action::PlansRead(plans)) = received.recv().await else {
+        let Some(Reported::Actuator(ActuatorEvent::PlansRead(plans))) = received.recv().await
+        else {
             panic!("the plans come first");
         };
         let kill = plans
@@ -113,13 +138,17 @@ mod tests {
         commands.send(SimCommand::DryRun(kill)).unwrap();
         loop {
             match received.recv().await.unwrap() {
-                Action::Mitigation(MitigationStage::DryRun { request }) => {
+                Reported::Actuator(ActuatorEvent::Mitigation(MitigationStage::DryRun {
+                    request,
+                })) => {
                     assert!(request.contains("on (AI) → off (fallback)"), "{request}");
                     break;
                 }
-                Action::Mitigation(other) => panic!("a dry run applied something: {other:?}"),
-                Action::PlansRead(_) => panic!("the state changed"),
-                _ => {}
+                Reported::Actuator(ActuatorEvent::Mitigation(other)) => {
+                    panic!("a dry run applied something: {other:?}")
+                }
+                Reported::Actuator(ActuatorEvent::PlansRead(_)) => panic!("the state changed"),
+                Reported::Source => {}
             }
         }
     }

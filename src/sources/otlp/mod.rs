@@ -26,9 +26,10 @@ pub use self::listen::Limits;
 pub use self::stats::ReceiverStats;
 use chrono::Utc;
 
-use crate::app::Action;
+use super::SourceEvent;
 use crate::config::sources::OtlpConfig;
 use crate::model::{Call, Change};
+use crate::outbox::Report;
 
 /// What the receiver hands its consumer.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,10 +40,10 @@ pub enum Received {
 
 impl Received {
     /// The batch as the cockpit takes it, received at `wall`.
-    pub fn into_action(self, wall: chrono::DateTime<Utc>) -> Action {
+    pub fn into_event(self, wall: chrono::DateTime<Utc>) -> SourceEvent {
         match self {
-            Self::Calls(calls) => Action::observed_live(wall, calls, Vec::new()),
-            Self::Changes(changes) => Action::observed_live(wall, Vec::new(), changes),
+            Self::Calls(calls) => SourceEvent::observed_live(wall, calls, Vec::new()),
+            Self::Changes(changes) => SourceEvent::observed_live(wall, Vec::new(), changes),
         }
     }
 }
@@ -236,7 +237,10 @@ const RECEIVED_IN_FLIGHT: usize = 64;
 const STATUS_EVERY: Duration = Duration::from_secs(1);
 
 /// Serves the receiver, hands what it receives to the app, and reports its counters each second.
-pub fn feed(receiver: Receiver, actions: mpsc::UnboundedSender<Action>) {
+pub fn feed<M: From<SourceEvent> + Send + 'static>(
+    receiver: Receiver,
+    actions: mpsc::UnboundedSender<M>,
+) {
     let name = receiver.name();
     let stats = receiver.stats();
     let (sender, mut received) = mpsc::channel(RECEIVED_IN_FLIGHT);
@@ -244,7 +248,7 @@ pub fn feed(receiver: Receiver, actions: mpsc::UnboundedSender<Action>) {
     let app = actions.clone();
     tokio::spawn(async move {
         while let Some(batch) = received.recv().await {
-            if app.send(batch.into_action(Utc::now())).is_err() {
+            if app.report(batch.into_event(Utc::now())).is_err() {
                 return;
             }
         }
@@ -256,7 +260,7 @@ pub fn feed(receiver: Receiver, actions: mpsc::UnboundedSender<Action>) {
             ticker.tick().await;
             let status = stats.status(&name);
             if last.as_ref() != Some(&status) {
-                if actions.send(Action::Source(status.clone())).is_err() {
+                if actions.report(SourceEvent::Status(status.clone())).is_err() {
                     return;
                 }
                 last = Some(status);

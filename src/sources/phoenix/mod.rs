@@ -15,16 +15,17 @@ use tokio::time::MissedTickBehavior;
 use self::client::{PhoenixClient, PhoenixError};
 use self::prompts::PromptHistory;
 use self::spans::{ListedSpan, SpanMark};
-use crate::app::Action;
+use super::SourceEvent;
 use crate::config::sources::PhoenixConfig;
 use crate::model::{Call, Change, SourceState, SourceStatus};
 use crate::otel::{Mapped, call_from_span};
+use crate::outbox::Report;
 
 /// Polls Phoenix until the app stops listening. A config that cannot work (no key in the
 /// named variable, a zero interval) is reported as Failing once, and the source ends.
-pub async fn run(config: PhoenixConfig, actions: mpsc::UnboundedSender<Action>) {
+pub async fn run(config: PhoenixConfig, actions: mpsc::UnboundedSender<impl From<SourceEvent>>) {
     let mut status = SourceStatus::waiting(source_name(&config));
-    if actions.send(Action::Source(status.clone())).is_err() {
+    if actions.report(SourceEvent::Status(status.clone())).is_err() {
         return;
     }
     let started = interval(&config).and_then(|interval| {
@@ -37,7 +38,7 @@ pub async fn run(config: PhoenixConfig, actions: mpsc::UnboundedSender<Action>) 
             tracing::error!(source = %status.name, "{err}");
             status.state = SourceState::Failing(err.to_string());
             status.last_error = Some(err.to_string());
-            let _ = actions.send(Action::Source(status));
+            let _ = actions.report(SourceEvent::Status(status));
             return;
         }
     };
@@ -58,12 +59,12 @@ pub async fn run(config: PhoenixConfig, actions: mpsc::UnboundedSender<Action>) 
         }
         if !(poll.calls.is_empty() && poll.changes.is_empty())
             && actions
-                .send(Action::observed_live(wall, poll.calls, poll.changes))
+                .report(SourceEvent::observed_live(wall, poll.calls, poll.changes))
                 .is_err()
         {
             return;
         }
-        if status != before && actions.send(Action::Source(status.clone())).is_err() {
+        if status != before && actions.report(SourceEvent::Status(status.clone())).is_err() {
             return;
         }
     }
@@ -304,7 +305,7 @@ mod tests {
         tokio::spawn(run(config, tx));
         let failing = loop {
             match actions.recv().await.expect("the source reports") {
-                Action::Source(status) if matches!(status.state, SourceState::Failing(_)) => {
+                SourceEvent::Status(status) if matches!(status.state, SourceState::Failing(_)) => {
                     break status;
                 }
                 _ => {}

@@ -19,8 +19,9 @@ pub use response::{InstantAnswer, RangeAnswer, ResponseError};
 
 use ledger::Ledger;
 
-use crate::app::Action;
+use super::SourceEvent;
 use crate::config::sources::{PromQuery, PrometheusConfig};
+use crate::outbox::Report;
 
 /// Prometheus's own default scrape interval: a finer trend only repeats samples.
 const MIN_TREND_STEP_SECONDS: i64 = 15;
@@ -109,10 +110,10 @@ impl PrometheusSource {
 
     /// Polls every interval until the app stops listening: sends the readings, then the status.
     /// A failing server is polled again at the next interval; nothing here panics or gives up.
-    pub async fn run(self, actions: mpsc::UnboundedSender<Action>) {
+    pub async fn run(self, actions: mpsc::UnboundedSender<impl From<SourceEvent>>) {
         let mut ledger = Ledger::new(self.name(), self.queries.clone());
         if actions
-            .send(Action::Source(ledger.status().clone()))
+            .report(SourceEvent::Status(ledger.status().clone()))
             .is_err()
         {
             return;
@@ -130,8 +131,8 @@ impl PrometheusSource {
             let at = now.duration_trunc(Duration::milliseconds(1)).unwrap_or(now);
             let outcomes = self.read_all(at).await;
             let (readings, status) = ledger.record(at, outcomes, Utc::now());
-            if actions.send(Action::Infra(readings)).is_err()
-                || actions.send(Action::Source(status)).is_err()
+            if actions.report(SourceEvent::Infra(readings)).is_err()
+                || actions.report(SourceEvent::Status(status)).is_err()
             {
                 return;
             }

@@ -19,6 +19,9 @@ pub use eval::Eval;
 pub use incident::{Incident, NamedTime, REPLAY_SOURCE, Role, RoleHolder, Severity, Status};
 pub use measurements::{FailingCall, Measurement, MetricMinute, MinuteSample};
 pub use mitigation::{MitigationKind, MitigationPlan, MitigationStage, PlanChoice};
-pub use source::{InfraReading, SourceState, SourceStatus};
+pub use source::{
+    EmbeddingsStatus, InfraReading, PlaybackCommand, PlaybackStatus, SourceState, SourceStatus,
+    jump_lead,
+};
 pub use timeline::{EntryKind, Outcome, TimelineEntry};
 pub use zone::Zone;

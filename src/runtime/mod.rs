@@ -27,6 +27,8 @@ use crate::sources;
 use crate::term;
 use crate::ui::{self, View, theme::Theme};
 
+mod inbound;
+
 const FRAME: Duration = Duration::from_millis(33);
 
 /// What carries out the app's requests to the world a source came with.
