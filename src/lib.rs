@@ -6,22 +6,15 @@
 //! does I/O; `ui` draws from state.
 
 pub use flightdeck_core::{drill, engine, headless, model, otel, redact, sim, visible};
+pub use flightdeck_io::{
+    actuators, config, enrichment, files, http, incident, jsonl, logging, outbox, sources,
+};
 
-pub mod actuators;
 pub mod app;
 pub mod cli;
 pub mod commands;
-pub mod config;
-pub mod enrichment;
-pub mod files;
-pub mod http;
-pub mod incident;
-pub mod jsonl;
-pub mod logging;
-pub mod outbox;
 pub mod readiness;
 pub mod runbook;
 pub mod runtime;
-pub mod sources;
 pub mod term;
 pub mod ui;

@@ -196,7 +196,7 @@ mod tests {
 
     #[test]
     fn the_annotated_example_parses_every_section() {
-        let text = include_str!("../../assets/flightdeck.toml");
+        let text = include_str!("../../../../assets/flightdeck.toml");
         let config = parse("assets/flightdeck.toml", text).unwrap();
         assert_eq!(config.theme.as_deref(), Some("dark"));
         assert!(!config.signals.refusal_phrases.is_empty());
