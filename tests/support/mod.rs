@@ -3,7 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod fake_server;
 pub mod peers;
+pub mod wait;
 
 use std::path::Path;
 
