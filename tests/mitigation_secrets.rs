@@ -4,14 +4,14 @@
 
 mod support;
 
-use std::io::Write as _;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde_json::json;
+use support::cockpit::Cockpit;
 use support::fake_server::FakeServer;
 use support::wait;
 
@@ -68,93 +68,6 @@ fn start_echoing_unleash(runtime: &tokio::runtime::Runtime) -> FakeServer {
     runtime.block_on(FakeServer::start(routes))
 }
 
-/// `script` runs the cockpit on a terminal of this size.
-const ROWS: usize = 45;
-const COLUMNS: usize = 160;
-
-/// The cockpit as its typescript last drew it, a line of text per row: each character put where
-/// the cursor moves (`ESC [ row ; col H`) placed it, so a line reads whole however the frames
-/// were diffed.
-fn screen(typescript: &Path) -> String {
-    let text = String::from_utf8_lossy(&std::fs::read(typescript).unwrap_or_default()).into_owned();
-    let mut cells = vec![vec![' '; COLUMNS]; ROWS];
-    let (mut row, mut column) = (0, 0);
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\x1b' => {
-                if chars.next() != Some('[') {
-                    continue;
-                }
-                let mut parameters = String::new();
-                let Some(command) = chars.by_ref().find(|c| {
-                    let end = ('@'..='~').contains(c);
-                    if !end {
-                        parameters.push(*c);
-                    }
-                    end
-                }) else {
-                    break;
-                };
-                match command {
-                    'H' => {
-                        let mut at = parameters
-                            .split(';')
-                            .map(|n| n.parse::<usize>().unwrap_or(1).saturating_sub(1));
-                        row = at.next().unwrap_or(0);
-                        column = at.next().unwrap_or(0);
-                    }
-                    'J' if parameters == "2" => cells = vec![vec![' '; COLUMNS]; ROWS],
-                    _ => {}
-                }
-            }
-            '\r' => column = 0,
-            '\n' => row += 1,
-            c if c.is_control() => {}
-            c => {
-                if let Some(cell) = cells.get_mut(row).and_then(|line| line.get_mut(column)) {
-                    *cell = c;
-                }
-                column += 1;
-            }
-        }
-    }
-    let lines: Vec<String> = cells.iter().map(|line| line.iter().collect()).collect();
-    lines.join("\n")
-}
-
-/// The cockpit under `script`; killed if the test ends before it quits.
-struct Cockpit(Child);
-
-impl Cockpit {
-    fn keys(&mut self, text: &str) {
-        let stdin = self.0.stdin.as_mut().unwrap();
-        stdin.write_all(text.as_bytes()).unwrap();
-        stdin.flush().unwrap();
-    }
-
-    /// Types `q` until the cockpit quits (one typed before it reads keys is lost, as a user's
-    /// would be); how it ended.
-    fn quit(&mut self) -> ExitStatus {
-        let mut ended = None;
-        wait::until("watch to quit on q", || {
-            ended = self.0.try_wait().unwrap();
-            if ended.is_none() {
-                self.keys("q");
-            }
-            ended.is_some()
-        });
-        ended.unwrap()
-    }
-}
-
-impl Drop for Cockpit {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Every incident's timeline under `data`, as far as it is written.
 fn timelines(data: &Path) -> String {
     let Ok(incidents) = std::fs::read_dir(data.join("incidents")) else {
@@ -206,37 +119,27 @@ fn a_token_echoed_by_the_backend_reaches_no_screen_file_log_or_export() {
         ),
     )
     .unwrap();
-    // `script` gives a terminal with no size: set one, or nothing is drawn.
     let command = format!(
-        "stty cols {COLUMNS} rows {ROWS}; {} watch --config {} --events {}",
+        "{} watch --config {} --events {}",
         env!("CARGO_BIN_EXE_flightdeck"),
         config.display(),
         calls.display()
     );
-    let typescript = dir.path().join("screen.txt");
-    // -f: each write reaches the typescript at once, so the test can watch the screen.
-    let mut cockpit = Cockpit(
-        Command::new("script")
-            .args(["-qfec", &command, typescript.to_str().unwrap()])
-            .env("FLIGHTDECK_DATA_DIR", &data)
-            .env("FLIGHTDECK_TEST_TOKEN", TOKEN)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("util-linux's script gives the cockpit a terminal"),
+    let mut cockpit = Cockpit::start(
+        &command,
+        &dir.path().join("screen.txt"),
+        &[
+            ("FLIGHTDECK_DATA_DIR", data.as_os_str()),
+            ("FLIGHTDECK_TEST_TOKEN", TOKEN.as_ref()),
+        ],
     );
-    let on_screen = |text: &str| {
-        wait::until(&format!("{text:?} on screen"), || {
-            screen(&typescript).contains(text)
-        });
-    };
     // The backends are read (the pin's read refused, with the echo) before `k` has a plan.
-    on_screen("refused the token in");
+    cockpit.wait_for("refused the token in");
     // The kill switch, with the production flag's name typed: its write fails, echoing the token.
     cockpit.keys("k");
-    on_screen("type support-ai to apply");
+    cockpit.wait_for("type support-ai to apply");
     cockpit.keys("support-ai");
-    on_screen("support-ai▏  ✓");
+    cockpit.wait_for("support-ai▏  ✓");
     cockpit.keys("\t");
     cockpit.keys("\r");
     wait::until("the failed write in the timeline", || {
