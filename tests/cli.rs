@@ -1,8 +1,14 @@
 //! The binary as a user and a script see it: listings, exit codes and the errors for bad input.
 
+mod support;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn flightdeck(args: &[&str], data_dir: &std::path::Path) -> Output {
+use support::cockpit::Cockpit;
+use support::wait;
+
+fn flightdeck(args: &[&str], data_dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_flightdeck"))
         .args(args)
         .env("FLIGHTDECK_DATA_DIR", data_dir)
@@ -474,9 +480,6 @@ fn replay_of_a_missing_file_is_bad_input() {
 /// terminal: run under `script` for a terminal, fed a bad line, and quit with `q`.
 #[test]
 fn watch_reads_calls_from_stdin_and_names_a_bad_line_by_number() {
-    use std::io::Write as _;
-    use std::process::Stdio;
-
     let dir = tempfile::tempdir().unwrap();
     let calls = dir.path().join("calls.jsonl");
     std::fs::write(
@@ -489,29 +492,18 @@ fn watch_reads_calls_from_stdin_and_names_a_bad_line_by_number() {
         env!("CARGO_BIN_EXE_flightdeck"),
         calls.display()
     );
-    let mut child = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .env("FLIGHTDECK_DATA_DIR", dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("util-linux's script gives the cockpit a terminal");
-    // A `q` typed before the screen is up is lost, as a user's would be: type it until it quits.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let status = loop {
-        std::thread::sleep(std::time::Duration::from_secs(2));
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("watch did not quit on q");
-        }
-        child.stdin.as_mut().unwrap().write_all(b"q").unwrap();
-        child.stdin.as_mut().unwrap().flush().unwrap();
-    };
-    assert!(status.success());
-    let log = std::fs::read_to_string(dir.path().join("logs/flightdeck.log")).unwrap();
+    let mut cockpit = Cockpit::start(
+        &command,
+        Path::new("/dev/null"),
+        &[("FLIGHTDECK_DATA_DIR", dir.path().as_os_str())],
+    );
+    let log =
+        || std::fs::read_to_string(dir.path().join("logs/flightdeck.log")).unwrap_or_default();
+    wait::until("the bad line in the log", || {
+        log().contains("stdin line 2: expected value")
+    });
+    assert!(cockpit.quit().success());
+    let log = log();
     assert!(log.contains("sources=[\"calls stdin\"]"), "{log}");
     assert!(log.contains("stdin line 2: expected value"), "{log}");
 }

@@ -1,18 +1,18 @@
 //! The embeddings client against a real local HTTP server that records what it is sent.
 
-use std::sync::{Arc, Mutex};
+mod support;
+
 use std::time::{Duration, Instant};
 
-use axum::Json;
-use axum::Router;
-use axum::extract::State;
-use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Extension, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::{Json, Router};
 use flightdeck::enrichment::embeddings::{EmbeddingClient, EmbeddingError, EndpointConfig};
 use flightdeck::model::Call;
 use serde_json::{Value, json};
+use support::fake_server::{FakeServer, Received};
 
 /// What the test server does with each request.
 #[derive(Clone)]
@@ -34,10 +34,20 @@ struct Seen {
     inputs: Vec<String>,
 }
 
-#[derive(Clone)]
-struct Server {
-    behaviour: Behaviour,
-    seen: Arc<Mutex<Vec<Seen>>>,
+/// What the server has been sent, in order.
+fn seen(server: &FakeServer) -> Vec<Seen> {
+    server
+        .received()
+        .iter()
+        .map(|request| {
+            let body: Value = serde_json::from_slice(&request.body).unwrap();
+            Seen {
+                authorization: request.authorization().map(str::to_owned),
+                model: body["model"].as_str().unwrap().to_owned(),
+                inputs: serde_json::from_value(body["input"].clone()).unwrap(),
+            }
+        })
+        .collect()
 }
 
 /// A vector that identifies its text, so order and pairing can be checked.
@@ -46,23 +56,11 @@ fn vector(text: &str) -> Vec<f32> {
 }
 
 async fn embeddings(
-    State(server): State<Server>,
-    headers: HeaderMap,
+    State(behaviour): State<Behaviour>,
+    Extension(request): Extension<Received>,
     Json(body): Json<Value>,
 ) -> Response {
-    let authorization = headers
-        .get(AUTHORIZATION)
-        .map(|value| value.to_str().unwrap().to_owned());
     let inputs: Vec<String> = serde_json::from_value(body["input"].clone()).unwrap();
-    let earlier = {
-        let mut seen = server.seen.lock().unwrap();
-        seen.push(Seen {
-            authorization: authorization.clone(),
-            model: body["model"].as_str().unwrap().to_owned(),
-            inputs: inputs.clone(),
-        });
-        seen.len() - 1
-    };
     let embed = || {
         let data: Vec<Value> = inputs
             .iter()
@@ -72,9 +70,9 @@ async fn embeddings(
             .collect();
         Json(json!({"object": "list", "data": data})).into_response()
     };
-    match server.behaviour {
+    match behaviour {
         Behaviour::Embed => embed(),
-        Behaviour::FailAfter(n) if earlier < n => embed(),
+        Behaviour::FailAfter(n) if request.index < n => embed(),
         Behaviour::FailAfter(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "overloaded").into_response()
         }
@@ -84,26 +82,21 @@ async fn embeddings(
             embed()
         }
         Behaviour::EchoAuthorization => {
-            let body = format!("invalid credentials: {}", authorization.unwrap_or_default());
+            let authorization = request.authorization().unwrap_or_default();
+            let body = format!("invalid credentials: {authorization}");
             (StatusCode::UNAUTHORIZED, body).into_response()
         }
     }
 }
 
-/// Starts a server on a free port; returns its base url and what it has seen.
-async fn serve(behaviour: Behaviour) -> (String, Arc<Mutex<Vec<Seen>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let server = Server {
-        behaviour,
-        seen: Arc::clone(&seen),
-    };
-    let app = Router::new()
+/// Starts a server on a free port; returns its base url and the server, which records what it
+/// is sent.
+async fn serve(behaviour: Behaviour) -> (String, FakeServer) {
+    let routes = Router::new()
         .route("/v1/embeddings", post(embeddings))
-        .with_state(server);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, seen)
+        .with_state(behaviour);
+    let server = FakeServer::start(routes).await;
+    (format!("{}/v1", server.url), server)
 }
 
 fn config(url: &str, batch_size: usize) -> EndpointConfig {
@@ -139,14 +132,14 @@ fn call(input: Option<&str>, output: Option<&str>) -> Call {
 
 #[tokio::test]
 async fn batches_requests_and_orders_embeddings_by_index() {
-    let (url, seen) = serve(Behaviour::Embed).await;
+    let (url, server) = serve(Behaviour::Embed).await;
     let client = EmbeddingClient::new(config(&url, 2)).unwrap();
     let texts = ["a", "bb", "ccc", "dddd", "eeeee"];
 
     let embeddings = client.embed(&texts).await.unwrap();
 
     assert_eq!(embeddings, texts.map(vector));
-    let seen = seen.lock().unwrap();
+    let seen = seen(&server);
     let batches: Vec<_> = seen.iter().map(|request| request.inputs.clone()).collect();
     assert_eq!(
         batches,
@@ -160,7 +153,7 @@ async fn batches_requests_and_orders_embeddings_by_index() {
 
 #[tokio::test]
 async fn sends_the_bearer_key_from_the_named_env_var_only_when_one_is_named() {
-    let (url, seen) = serve(Behaviour::Embed).await;
+    let (url, server) = serve(Behaviour::Embed).await;
     set_key("FLIGHTDECK_TEST_EMBEDDINGS_KEY_BEARER", "sk-test-bearer");
     let with_key = EmbeddingClient::new(EndpointConfig {
         api_key_env: Some("FLIGHTDECK_TEST_EMBEDDINGS_KEY_BEARER".to_owned()),
@@ -172,7 +165,7 @@ async fn sends_the_bearer_key_from_the_named_env_var_only_when_one_is_named() {
     with_key.embed(&["hello"]).await.unwrap();
     without_key.embed(&["hello"]).await.unwrap();
 
-    let seen = seen.lock().unwrap();
+    let seen = seen(&server);
     assert_eq!(
         seen[0].authorization.as_deref(),
         Some("Bearer sk-test-bearer")
@@ -198,7 +191,7 @@ fn an_unset_key_variable_is_an_error_naming_the_variable() {
 
 #[tokio::test]
 async fn enrich_fills_only_missing_embeddings_in_one_request() {
-    let (url, seen) = serve(Behaviour::Embed).await;
+    let (url, server) = serve(Behaviour::Embed).await;
     let client = EmbeddingClient::new(config(&url, 64)).unwrap();
     let mut calls = vec![
         call(Some("question"), Some("answer")),
@@ -211,7 +204,7 @@ async fn enrich_fills_only_missing_embeddings_in_one_request() {
     let attached = client.enrich(&mut calls).await.unwrap();
 
     assert_eq!(attached, 5);
-    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(server.received().len(), 1);
     let embeddings: Vec<_> = calls
         .iter()
         .map(|call| (call.input_embedding.clone(), call.output_embedding.clone()))
@@ -229,7 +222,7 @@ async fn enrich_fills_only_missing_embeddings_in_one_request() {
 
 #[tokio::test]
 async fn enrich_changes_no_call_when_a_later_batch_fails() {
-    let (url, seen) = serve(Behaviour::FailAfter(1)).await;
+    let (url, server) = serve(Behaviour::FailAfter(1)).await;
     let client = EmbeddingClient::new(config(&url, 2)).unwrap();
     let mut calls = vec![call(Some("one"), Some("two")), call(Some("three"), None)];
     let before = calls.clone();
@@ -240,13 +233,13 @@ async fn enrich_changes_no_call_when_a_later_batch_fails() {
         matches!(err, EmbeddingError::Status { status: 500, .. }),
         "{err:?}"
     );
-    assert_eq!(seen.lock().unwrap().len(), 2);
+    assert_eq!(server.received().len(), 2);
     assert_eq!(calls, before);
 }
 
 #[tokio::test]
 async fn a_slow_server_times_out_after_the_configured_wait() {
-    let (url, _) = serve(Behaviour::Sleep(Duration::from_secs(10))).await;
+    let (url, _server) = serve(Behaviour::Sleep(Duration::from_secs(10))).await;
     let client = EmbeddingClient::new(EndpointConfig {
         timeout_ms: 200,
         ..config(&url, 64)
@@ -294,7 +287,7 @@ async fn a_refused_connection_is_a_connection_error_naming_the_url() {
 #[tokio::test]
 async fn a_server_error_reports_the_status_and_the_start_of_the_body() {
     let body = format!("{}{}", "x".repeat(200), "y".repeat(300));
-    let (url, _) = serve(Behaviour::Fixed(StatusCode::INTERNAL_SERVER_ERROR, body)).await;
+    let (url, _server) = serve(Behaviour::Fixed(StatusCode::INTERNAL_SERVER_ERROR, body)).await;
     let client = EmbeddingClient::new(config(&url, 64)).unwrap();
 
     let err = client.embed(&["hello"]).await.unwrap_err();
@@ -348,7 +341,7 @@ async fn malformed_embeddings_are_bad_responses_that_say_what_was_wrong() {
         ),
     ];
     for (response, expected) in cases {
-        let (url, _) = serve(Behaviour::Fixed(StatusCode::OK, response.to_owned())).await;
+        let (url, _server) = serve(Behaviour::Fixed(StatusCode::OK, response.to_owned())).await;
         let client = EmbeddingClient::new(config(&url, 64)).unwrap();
 
         let err = client.embed(&["one", "two"]).await.unwrap_err();
@@ -363,7 +356,7 @@ async fn malformed_embeddings_are_bad_responses_that_say_what_was_wrong() {
 
 #[tokio::test]
 async fn an_echoed_key_never_reaches_the_error() {
-    let (url, _) = serve(Behaviour::EchoAuthorization).await;
+    let (url, _server) = serve(Behaviour::EchoAuthorization).await;
     set_key(
         "FLIGHTDECK_TEST_EMBEDDINGS_KEY_ECHO",
         "sk-test-echoed-secret",
@@ -402,7 +395,7 @@ async fn the_stage_embeds_batches_and_passes_them_through_unembedded_while_the_e
     use flightdeck::enrichment::stage;
     use tokio::sync::mpsc;
 
-    let (url, seen) = serve(Behaviour::FailAfter(1)).await;
+    let (url, server) = serve(Behaviour::FailAfter(1)).await;
     let client = EmbeddingClient::new(config(&url, 64)).unwrap();
     let (source, stage_in) = mpsc::unbounded_channel();
     let (stage_out, mut app) = mpsc::unbounded_channel();
@@ -433,5 +426,5 @@ async fn the_stage_embeds_batches_and_passes_them_through_unembedded_while_the_e
     // Resting: the next batch goes straight through without asking the endpoint.
     source.send(observed(batch())).unwrap();
     assert!(matches!(app.recv().await, Some(Action::Observed { .. })));
-    assert_eq!(seen.lock().unwrap().len(), 2);
+    assert_eq!(server.received().len(), 2);
 }

@@ -5,9 +5,13 @@
 //! figures quoted in docs/otlp.md: run them on a release build,
 //! `cargo test --release --locked --test hostile -- --ignored --nocapture --test-threads 1`.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use flightdeck::config::sources::OtlpConfig;
@@ -16,6 +20,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value as Any};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
+use support::cockpit::Cockpit;
+use support::wait;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -139,10 +145,46 @@ async fn trickle(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
     None
 }
 
+/// The connections to a server on local `port`.
+struct Connections {
+    /// Taken by the server and still open.
+    accepted: usize,
+    /// Still in its accept queue: no process has the socket yet, so it has no inode.
+    queued: usize,
+}
+
+fn connections(port: u16) -> Connections {
+    let local = format!(":{port:04X}");
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let established: Vec<bool> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields[1].ends_with(&local) && fields[3] == "01").then(|| fields[9] != "0")
+        })
+        .collect();
+    let accepted = established.iter().filter(|&&taken| taken).count();
+    Connections {
+        accepted,
+        queued: established.len() - accepted,
+    }
+}
+
+/// Waits until the server on `addr` holds `count` connections.
+async fn wait_until_accepted(addr: SocketAddr, count: usize) {
+    wait::until_async(&format!("{count} connections accepted"), async || {
+        connections(addr.port()).accepted >= count
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn bodies_past_the_limit_in_flight_are_answered_503_with_retry_after() {
     let receiver = start(Limits {
         bodies_at_once: 2,
+        // Past any wait: only the slow clients going can free their slots.
+        body_read: Duration::from_secs(60),
         ..quick_limits()
     })
     .await;
@@ -154,7 +196,6 @@ async fn bodies_past_the_limit_in_flight_are_answered_503_with_retry_after() {
         stream.write_all(&[0; 10]).await.unwrap();
         slow.push(stream);
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let client = client();
     let url = format!("http://{}/v1/traces", receiver.addr);
     let post = || {
@@ -164,12 +205,21 @@ async fn bodies_past_the_limit_in_flight_are_answered_503_with_retry_after() {
             .body(export())
             .send()
     };
-    let busy = post().await.unwrap();
-    assert_eq!(busy.status(), 503);
-    assert_eq!(busy.headers()["retry-after"], "2");
+    // Posts are taken until the receiver is reading both slow bodies, then refused.
+    let mut busy = None;
+    wait::until_async("a post refused while two bodies are read", async || {
+        let answer = post().await.unwrap();
+        let refused = answer.status() == 503;
+        busy = Some(answer);
+        refused
+    })
+    .await;
+    assert_eq!(busy.unwrap().headers()["retry-after"], "2");
     drop(slow);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(post().await.unwrap().status(), 200);
+    wait::until_async("a post taken once the slow clients are gone", async || {
+        post().await.unwrap().status() == 200
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -276,7 +326,7 @@ async fn connections_past_the_limit_are_answered_503_and_closed() {
         TcpStream::connect(receiver.addr).await.unwrap(),
         TcpStream::connect(receiver.addr).await.unwrap(),
     ];
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_until_accepted(receiver.addr, 2).await;
     let mut third = TcpStream::connect(receiver.addr).await.unwrap();
     let (answer, closed) = read_until_closed(&mut third, Duration::from_secs(3)).await;
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
@@ -295,7 +345,7 @@ async fn the_connection_limit_and_timeouts_are_the_configs() {
     let receiver = serve(otlp::bind(&config).await.unwrap());
     let started = Instant::now();
     let mut silent = TcpStream::connect(receiver.addr).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_until_accepted(receiver.addr, 1).await;
     let mut second = TcpStream::connect(receiver.addr).await.unwrap();
     let (answer, _) = read_until_closed(&mut second, Duration::from_secs(3)).await;
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
@@ -330,7 +380,7 @@ async fn a_shutdown_ends_within_its_grace_whatever_the_clients_do() {
             trickle(&mut slow_body, Duration::from_secs(10))
         )
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_until_accepted(addr, 3).await;
     let began = Instant::now();
     receiver.stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(3), receiver.served)
@@ -505,7 +555,7 @@ async fn record_duration_ends_on_time_whatever_the_clients_do() {
 async fn record_ends_within_2_s_of_sigterm_whatever_the_clients_do() {
     let mut recorder = Recorder::start("127.0.0.1:0", &[], None);
     let clients = hang_on(recorder.addr).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_until_accepted(recorder.addr, 3).await;
     let since = Instant::now();
     recorder.terminate();
     let (_, exited) = tokio::task::spawn_blocking(move || recorder.wait(since))
@@ -539,40 +589,27 @@ fn sighup_restores_the_terminal() {
     std::fs::write(dir.path().join("empty.toml"), "").unwrap();
     let typescript = dir.path().join("typescript");
     let command = format!("exec {} demo", env!("CARGO_BIN_EXE_flightdeck"));
-    let mut script = Command::new("script")
-        .args(["-qfec", &command])
-        .arg(&typescript)
-        .env("FLIGHTDECK_DATA_DIR", dir.path().join("data"))
-        .env("FLIGHTDECK_CONFIG", dir.path().join("empty.toml"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("util-linux's script gives the cockpit a terminal");
-    let entered = |text: &str| text.contains("\x1b[?1049h");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !entered(&std::fs::read_to_string(&typescript).unwrap_or_default()) {
-        assert!(Instant::now() < deadline, "the cockpit never drew");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let children = format!("/proc/{0}/task/{0}/children", script.id());
-    let cockpit: i32 = std::fs::read_to_string(children)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .expect("the cockpit under script")
-        .parse()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let data = dir.path().join("data");
+    let config = dir.path().join("empty.toml");
+    let mut cockpit = Cockpit::start(
+        &command,
+        &typescript,
+        &[
+            ("FLIGHTDECK_DATA_DIR", data.as_os_str()),
+            ("FLIGHTDECK_CONFIG", config.as_os_str()),
+        ],
+    );
+    wait::until("the cockpit to enter the alternate screen", || {
+        std::fs::read_to_string(&typescript)
+            .unwrap_or_default()
+            .contains("\x1b[?1049h")
+    });
+    let pid = cockpit.command_pid();
+    // It listens for SIGHUP just after entering the alternate screen; before, SIGHUP kills it.
+    wait::until("the cockpit to catch SIGHUP", || catches_sighup(pid));
     // SAFETY: a signal to the process this test started (script exec'd it).
-    assert_eq!(unsafe { libc::kill(cockpit, libc::SIGHUP) }, 0);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while script.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = script.kill();
-            panic!("the cockpit did not end on SIGHUP");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    cockpit.wait_for_exit("the cockpit to end on SIGHUP");
     let text = std::fs::read_to_string(&typescript).unwrap();
     let after = &text[text.rfind("\x1b[?1049h").unwrap()..];
     assert!(
@@ -580,6 +617,16 @@ fn sighup_restores_the_terminal() {
         "the alternate screen was left on"
     );
     assert!(after.contains("\x1b[?25h"), "the cursor was left hidden");
+}
+
+/// Whether the process has a handler for SIGHUP: bit 0 of `SigCgt` in its status.
+fn catches_sighup(pid: i32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & 1 << (libc::SIGHUP - 1) != 0)
 }
 
 /// Resident memory now and at its peak, in MB, from /proc.
@@ -746,7 +793,11 @@ async fn idle_connections_past_the_descriptor_limit_do_not_lock_exporters_out() 
             Err(_) => refused += 1,
         }
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait::until_async(
+        "the receiver to take or refuse every connection",
+        async || connections(addr.port()).queued == 0,
+    )
+    .await;
     let held = descriptors(pid);
     let began = Instant::now();
     let client = client();
@@ -786,9 +837,12 @@ async fn sigterm_ends_record_within_2_s_under_a_thousand_slow_clients() {
     let mut recorder = Recorder::start("127.0.0.1:0", &[], None);
     let addr = recorder.addr;
     let mut clients = Vec::new();
+    let connected = Arc::new(AtomicUsize::new(0));
     for n in 0..1000 {
+        let connected = Arc::clone(&connected);
         clients.push(tokio::spawn(async move {
             let mut stream = TcpStream::connect(addr).await.ok()?;
+            connected.fetch_add(1, Ordering::Relaxed);
             let opening: &[u8] = if n % 2 == 0 {
                 b"POST /v1/traces HTTP/1.1\r\n"
             } else {
@@ -798,7 +852,11 @@ async fn sigterm_ends_record_within_2_s_under_a_thousand_slow_clients() {
             trickle(&mut stream, Duration::from_secs(30)).await
         }));
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Each taken by the receiver: held, or answered 503 past the bodies limit and closed.
+    wait::until_async("1,000 clients connected and taken", async || {
+        connected.load(Ordering::Relaxed) == 1000 && connections(addr.port()).queued == 0
+    })
+    .await;
     let since = Instant::now();
     recorder.terminate();
     let (_, exited) = tokio::task::spawn_blocking(move || recorder.wait(since))

@@ -3,6 +3,8 @@
 //! `newLabels` moves the label), recording every request. Langfuse itself cannot run here: it
 //! needs ClickHouse.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,6 +20,7 @@ use flightdeck::actuators::langfuse::PromptLabel;
 use flightdeck::config::actuators::{LangfuseConfig, PromptRollbackConfig};
 use flightdeck::model::{MitigationKind, MitigationPlan};
 use serde_json::{Value, json};
+use support::fake_server::{self, FakeServer, Received};
 
 /// A name with a slash, which the path must carry escaped.
 const PROMPT: &str = "team/support-answer";
@@ -50,10 +53,21 @@ struct StoredVersion {
     labels: Vec<String>,
 }
 
+impl Seen {
+    fn of(request: &Received) -> Self {
+        Self {
+            method: request.method.clone(),
+            path: request.path().to_owned(),
+            query: request.uri.query().map(str::to_owned),
+            authorization: request.authorization().map(str::to_owned),
+            body: serde_json::from_slice(&request.body).ok(),
+        }
+    }
+}
+
 struct Store {
     /// Oldest first.
     versions: Vec<StoredVersion>,
-    seen: Vec<Seen>,
 }
 
 impl Store {
@@ -139,13 +153,6 @@ async fn handle(
         .get(AUTHORIZATION)
         .map(|value| value.to_str().unwrap().to_owned());
     let mut store = server.store.lock().unwrap();
-    store.seen.push(Seen {
-        method: method.clone(),
-        path: uri.path().to_owned(),
-        query: uri.query().map(str::to_owned),
-        authorization: authorization.clone(),
-        body: serde_json::from_slice(&body).ok(),
-    });
     if authorization.as_deref() != Some(basic(PUBLIC_KEY, SECRET_KEY).as_str()) {
         // As a careless gateway might: the credentials it refused, encoded and decoded.
         let sent = authorization.unwrap_or_default();
@@ -226,8 +233,13 @@ async fn handle(
     }
 }
 
-/// A Langfuse holding `versions` versions of the prompt, `production` on `labelled`.
-async fn serve(behaviour: Behaviour, versions: u64, labelled: u64) -> (String, Arc<Mutex<Store>>) {
+/// A Langfuse holding `versions` versions of the prompt, `production` on `labelled`: its url, the
+/// server, which records every request, and its store.
+async fn serve(
+    behaviour: Behaviour,
+    versions: u64,
+    labelled: u64,
+) -> (String, FakeServer, Arc<Mutex<Store>>) {
     let store = Arc::new(Mutex::new(Store {
         versions: (1..=versions)
             .map(|version| StoredVersion {
@@ -240,17 +252,13 @@ async fn serve(behaviour: Behaviour, versions: u64, labelled: u64) -> (String, A
                 },
             })
             .collect(),
-        seen: Vec::new(),
     }));
     let server = Server {
         behaviour,
         store: Arc::clone(&store),
     };
-    let app = Router::new().fallback(handle).with_state(server);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, store)
+    let http = FakeServer::start(Router::new().fallback(handle).with_state(server)).await;
+    (http.url.clone(), http, store)
 }
 
 /// Sets a variable only this test binary reads.
@@ -314,8 +322,8 @@ fn patch(version: u64) -> Seen {
     }
 }
 
-fn take_seen(store: &Mutex<Store>) -> Vec<Seen> {
-    std::mem::take(&mut store.lock().unwrap().seen)
+fn take_seen(http: &FakeServer) -> Vec<Seen> {
+    http.take_received().iter().map(Seen::of).collect()
 }
 
 fn labelled(store: &Mutex<Store>) -> Option<u64> {
@@ -328,13 +336,13 @@ fn text(version: u64) -> String {
 
 #[tokio::test]
 async fn reads_the_labelled_version_and_offers_every_other_with_its_text_and_date() {
-    let (url, store) = serve(Behaviour::Langfuse, 3, 3).await;
+    let (url, http, _) = serve(Behaviour::Langfuse, 3, 3).await;
     let actuator = actuator(&url, "READ");
     assert_eq!(actuator.kind(), MitigationKind::PromptRollback);
 
     let plan = actuator.read().await.unwrap();
     assert_eq!(
-        take_seen(&store),
+        take_seen(&http),
         [
             get("/api/public/v2/prompts", &format!("name={ESCAPED}")),
             get(&prompt_path(), "label=production"),
@@ -391,11 +399,11 @@ async fn reads_the_labelled_version_and_offers_every_other_with_its_text_and_dat
 
 #[tokio::test]
 async fn moves_the_label_back_reads_it_back_and_the_undo_moves_it_forward() {
-    let (url, store) = serve(Behaviour::Langfuse, 3, 3).await;
+    let (url, http, store) = serve(Behaviour::Langfuse, 3, 3).await;
     let actuator = actuator(&url, "APPLY");
     let plan = actuator.read().await.unwrap().choose(1);
     assert_eq!(plan.to, "v1 · 2026-11-29 14:01");
-    take_seen(&store);
+    take_seen(&http);
 
     let answer = actuator.apply(&plan).await.unwrap();
     assert_eq!(
@@ -403,7 +411,7 @@ async fn moves_the_label_back_reads_it_back_and_the_undo_moves_it_forward() {
         format!("PATCH {}/versions/1 → 200 OK", prompt_path())
     );
     assert_eq!(
-        take_seen(&store),
+        take_seen(&http),
         [get(&prompt_path(), "label=production"), patch(1)]
     );
     assert_eq!(labelled(&store), Some(1));
@@ -426,10 +434,10 @@ async fn moves_the_label_back_reads_it_back_and_the_undo_moves_it_forward() {
             prompt_path()
         )
     );
-    take_seen(&store);
+    take_seen(&http);
     actuator.apply(&undo).await.unwrap();
     assert_eq!(
-        take_seen(&store),
+        take_seen(&http),
         [get(&prompt_path(), "label=production"), patch(3)]
     );
     actuator.verify(&undo).await.unwrap();
@@ -438,21 +446,21 @@ async fn moves_the_label_back_reads_it_back_and_the_undo_moves_it_forward() {
 
 #[tokio::test]
 async fn a_label_moved_behind_our_back_is_refused_and_nothing_is_sent() {
-    let (url, store) = serve(Behaviour::Langfuse, 3, 3).await;
+    let (url, http, store) = serve(Behaviour::Langfuse, 3, 3).await;
     let actuator = actuator(&url, "MOVED");
     let plan = actuator.read().await.unwrap();
     store
         .lock()
         .unwrap()
         .add_labels(1, &["production".to_string()]);
-    take_seen(&store);
+    take_seen(&http);
 
     let refusal = actuator.apply(&plan).await.unwrap_err();
     assert_eq!(
         refusal,
         "the state moved since it was confirmed: now v1 · 2026-11-29 14:01; nothing was changed"
     );
-    assert_eq!(take_seen(&store), [get(&prompt_path(), "label=production")]);
+    assert_eq!(take_seen(&http), [get(&prompt_path(), "label=production")]);
     assert_eq!(labelled(&store), Some(1));
     assert_eq!(
         actuator.verify(&plan).await.unwrap_err(),
@@ -474,13 +482,13 @@ async fn a_label_moved_behind_our_back_is_refused_and_nothing_is_sent() {
 
 #[tokio::test]
 async fn refused_keys_name_their_variables_and_never_show_the_secret() {
-    let (url, store) = serve(Behaviour::Langfuse, 3, 3).await;
+    let (url, http, _) = serve(Behaviour::Langfuse, 3, 3).await;
     let wrong_secret = "sk-lf-wrong-9999";
     let actuator = actuator_with_keys(&url, "REFUSED", PUBLIC_KEY, wrong_secret, 2_000);
     let error = actuator.read().await.unwrap_err();
     let sent = basic(PUBLIC_KEY, wrong_secret);
     assert_eq!(
-        store.lock().unwrap().seen[0].authorization.as_deref(),
+        http.received()[0].authorization(),
         Some(sent.as_str()),
         "the server did see the credentials"
     );
@@ -502,10 +510,10 @@ async fn refused_keys_name_their_variables_and_never_show_the_secret() {
 
 #[tokio::test]
 async fn a_500_on_the_patch_quotes_langfuse_and_is_sent_once() {
-    let (url, store) = serve(Behaviour::FailPatch, 3, 3).await;
+    let (url, http, store) = serve(Behaviour::FailPatch, 3, 3).await;
     let actuator = actuator(&url, "FAIL");
     let plan = actuator.read().await.unwrap();
-    take_seen(&store);
+    take_seen(&http);
 
     let error = actuator.apply(&plan).await.unwrap_err();
     assert_eq!(
@@ -517,7 +525,7 @@ async fn a_500_on_the_patch_quotes_langfuse_and_is_sent_once() {
         )
     );
     assert_eq!(
-        take_seen(&store),
+        take_seen(&http),
         [get(&prompt_path(), "label=production"), patch(2)],
         "a failed write is never retried"
     );
@@ -526,15 +534,7 @@ async fn a_500_on_the_patch_quotes_langfuse_and_is_sent_once() {
 
 #[tokio::test]
 async fn a_langfuse_that_never_answers_times_out_after_the_configured_time() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    // Accepts connections and keeps them open without a word.
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
-        }
-    });
+    let url = fake_server::silent().await;
     let actuator = actuator_with_keys(&url, "SLOW", PUBLIC_KEY, SECRET_KEY, 300);
     let started = Instant::now();
     let error = actuator.read().await.unwrap_err();
@@ -576,7 +576,7 @@ async fn a_langfuse_that_is_down_is_a_refused_connection_naming_the_url() {
 
 #[tokio::test]
 async fn an_unknown_prompt_an_unlabelled_one_and_a_single_version_are_unavailable_saying_why() {
-    let (url, _) = serve(Behaviour::Langfuse, 0, 0).await;
+    let (url, _http, _) = serve(Behaviour::Langfuse, 0, 0).await;
     let plan = actuator(&url, "NONE").read().await.unwrap();
     assert_eq!(
         plan.unavailable.as_deref(),
@@ -584,14 +584,14 @@ async fn an_unknown_prompt_an_unlabelled_one_and_a_single_version_are_unavailabl
     );
     assert_eq!(plan.target, "prompt team/support-answer, label production");
 
-    let (url, _) = serve(Behaviour::Langfuse, 2, 0).await;
+    let (url, _http, _) = serve(Behaviour::Langfuse, 2, 0).await;
     let plan = actuator(&url, "UNLABELLED").read().await.unwrap();
     assert_eq!(
         plan.unavailable.as_deref(),
         Some("no version of team/support-answer carries the label production")
     );
 
-    let (url, store) = serve(Behaviour::Langfuse, 1, 1).await;
+    let (url, http, _) = serve(Behaviour::Langfuse, 1, 1).await;
     let actuator = actuator(&url, "SINGLE");
     let plan = actuator.read().await.unwrap();
     assert_eq!(
@@ -601,12 +601,12 @@ async fn an_unknown_prompt_an_unlabelled_one_and_a_single_version_are_unavailabl
              move the label production to"
         )
     );
-    take_seen(&store);
+    take_seen(&http);
     assert_eq!(
         actuator.apply(&plan).await.unwrap_err(),
         plan.unavailable.clone().unwrap()
     );
-    assert!(take_seen(&store).is_empty());
+    assert!(take_seen(&http).is_empty());
     assert_eq!(actuator.revert(&plan), None);
 }
 

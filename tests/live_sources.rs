@@ -33,11 +33,12 @@ fn append(path: &Path, lines: &[String]) {
     }
 }
 
-/// What a source has sent so far: its calls, and its last status.
+/// What a source has sent so far: its calls, its last status, and how many statuses.
 #[derive(Default)]
 struct Seen {
     calls: Vec<Call>,
     status: Option<SourceStatus>,
+    statuses: usize,
 }
 
 /// Collects actions until `done` holds, or fails after ten seconds saying what was seen.
@@ -60,7 +61,10 @@ async fn collect_until(
             .expect("the source keeps its channel");
         match action {
             Action::Observed { calls, .. } => seen.calls.extend(calls),
-            Action::Source(status) => seen.status = Some(status),
+            Action::Source(status) => {
+                seen.status = Some(status);
+                seen.statuses += 1;
+            }
             _ => {}
         }
     }
@@ -115,12 +119,18 @@ async fn a_followed_file_counts_bad_lines_by_number_and_survives_rotation_and_tr
     append(&path, &[call_line("c")]);
     std::fs::rename(&path, dir.path().join("calls.jsonl.1")).unwrap();
     append(&path, &[call_line("d")]);
-    collect_until(&mut actions, &mut seen, |s| s.calls.len() == 4).await;
+    // Up to the status that follows d's batch, so the next status is news.
+    collect_until(&mut actions, &mut seen, |s| {
+        s.calls.len() == 4 && s.status.as_ref().is_some_and(|st| st.received == 4)
+    })
+    .await;
     assert_eq!(ids(&seen.calls), ["a", "b", "c", "d"]);
 
     // Truncated in place (logrotate's copytruncate): read again from the start.
     std::fs::File::create(&path).unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The follower reports the truncation with a status; only then is the file written again.
+    let before = seen.statuses;
+    collect_until(&mut actions, &mut seen, |s| s.statuses > before).await;
     append(&path, &[call_line("e")]);
     collect_until(&mut actions, &mut seen, |s| s.calls.len() == 5).await;
     assert_eq!(ids(&seen.calls)[4], "e");
@@ -145,6 +155,8 @@ async fn a_file_that_does_not_exist_yet_is_waited_for() {
     collect_until(&mut actions, &mut seen, |s| s.status.is_some()).await;
     assert_eq!(seen.status.as_ref().unwrap().state, SourceState::Waiting);
     // Past the first look, so the file is new to the follower, not history it was told to skip.
+    // A look that finds no file sends nothing, so there is no event to wait for: this waits out
+    // a time far past the look, which comes as soon as the follower's thread starts.
     tokio::time::sleep(Duration::from_millis(500)).await;
     append(&path, &[call_line("first")]);
     collect_until(&mut actions, &mut seen, |s| s.calls.len() == 1).await;
@@ -181,7 +193,9 @@ async fn a_replay_plays_everything_in_order_and_ends() {
     assert!(seen.calls.windows(2).all(|w| w[0].ts <= w[1].ts));
 }
 
-#[tokio::test]
+// The replay keeps time with tokio alone: on a paused clock its ticks come in order, however
+// loaded the machine.
+#[tokio::test(start_paused = true)]
 async fn a_paused_replay_stands_still_and_a_jump_lands_ten_minutes_before_the_onset() {
     let mut recording = recording(120);
     let onset = recording.calls[0].ts + chrono::Duration::minutes(90);
@@ -191,6 +205,7 @@ async fn a_paused_replay_stands_still_and_a_jump_lands_ten_minutes_before_the_on
     playback.send(PlaybackCommand::Pause).unwrap();
     // At 3600× a tick is six minutes of calls (about 180): unpaused, half a second is 900.
     tokio::spawn(replay::run(recording, 3600.0, tx, commands));
+    // Half a second on the paused clock: five ticks, taken at once.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut delivered = 0;
     while let Ok(action) = actions.try_recv() {

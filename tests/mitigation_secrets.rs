@@ -2,14 +2,18 @@
 //! not the screen, the timeline, the log or an export, even when the backend echoes it back in
 //! its errors. The real binary under a terminal (`script`), against an Unleash stand-in.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
+
+use std::path::Path;
+use std::process::Command;
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde_json::json;
+use support::cockpit::Cockpit;
+use support::fake_server::FakeServer;
+use support::wait;
 
 const TOKEN: &str = "s3cr3t-unleash-token-4242";
 const FEATURES: &str = "/api/admin/projects/default/features";
@@ -23,55 +27,60 @@ fn authorization(headers: &HeaderMap) -> String {
 }
 
 /// An Unleash whose kill-switch flag reads fine, whose write fails, and whose model flag
-/// refuses the token; both failures quote the Authorization header back.
-fn start_echoing_unleash() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        runtime.block_on(async move {
-            let flag = || async {
-                let strategy = json!({
-                    "id": "strategy-1", "name": "flexibleRollout", "constraints": [],
-                    "parameters": {"groupId": "support-ai", "rollout": "100", "stickiness": "default"},
-                    "variants": [], "segments": [], "sortOrder": 0, "disabled": false,
-                });
-                axum::Json(json!({
-                    "name": "support-ai",
-                    "environments": [
-                        {"name": "production", "enabled": true, "strategies": [strategy]},
-                    ],
-                }))
-            };
-            let write = |headers: HeaderMap| async move {
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("write failed for Authorization: {}", authorization(&headers)),
-                )
-            };
-            let refuse = |headers: HeaderMap| async move {
-                (
-                    StatusCode::UNAUTHORIZED,
-                    format!("You sent {}, which is not a token", authorization(&headers)),
-                )
-            };
-            let app = Router::new()
-                .route(&format!("{FEATURES}/support-ai"), get(flag))
-                .route(
-                    &format!("{FEATURES}/support-ai/environments/production/off"),
-                    post(write),
-                )
-                .route(&format!("{FEATURES}/support-model"), get(refuse));
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(listener, app).await.unwrap();
+/// refuses the token; both failures quote the Authorization header back. It runs on `runtime`'s
+/// workers while the test waits on the binary.
+fn start_echoing_unleash(runtime: &tokio::runtime::Runtime) -> FakeServer {
+    let flag = || async {
+        let strategy = json!({
+            "id": "strategy-1", "name": "flexibleRollout", "constraints": [],
+            "parameters": {"groupId": "support-ai", "rollout": "100", "stickiness": "default"},
+            "variants": [], "segments": [], "sortOrder": 0, "disabled": false,
         });
-    });
-    url
+        axum::Json(json!({
+            "name": "support-ai",
+            "environments": [
+                {"name": "production", "enabled": true, "strategies": [strategy]},
+            ],
+        }))
+    };
+    let write = |headers: HeaderMap| async move {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "write failed for Authorization: {}",
+                authorization(&headers)
+            ),
+        )
+    };
+    let refuse = |headers: HeaderMap| async move {
+        (
+            StatusCode::UNAUTHORIZED,
+            format!("You sent {}, which is not a token", authorization(&headers)),
+        )
+    };
+    let routes = Router::new()
+        .route(&format!("{FEATURES}/support-ai"), get(flag))
+        .route(
+            &format!("{FEATURES}/support-ai/environments/production/off"),
+            post(write),
+        )
+        .route(&format!("{FEATURES}/support-model"), get(refuse));
+    runtime.block_on(FakeServer::start(routes))
+}
+
+/// Every incident's timeline under `data`, as far as it is written.
+fn timelines(data: &Path) -> String {
+    let Ok(incidents) = std::fs::read_dir(data.join("incidents")) else {
+        return String::new();
+    };
+    incidents
+        .flatten()
+        .filter_map(|incident| std::fs::read_to_string(incident.path().join("timeline.jsonl")).ok())
+        .collect()
 }
 
 /// Every file under `dir`, as (path, text).
-fn files(dir: &std::path::Path) -> Vec<(String, String)> {
+fn files(dir: &Path) -> Vec<(String, String)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -87,7 +96,9 @@ fn files(dir: &std::path::Path) -> Vec<(String, String)> {
 
 #[test]
 fn a_token_echoed_by_the_backend_reaches_no_screen_file_log_or_export() {
-    let url = start_echoing_unleash();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let unleash = start_echoing_unleash(&runtime);
+    let url = &unleash.url;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let calls = dir.path().join("calls.jsonl");
@@ -108,50 +119,33 @@ fn a_token_echoed_by_the_backend_reaches_no_screen_file_log_or_export() {
         ),
     )
     .unwrap();
-    // `script` gives a terminal with no size: set one, or nothing is drawn.
     let command = format!(
-        "stty cols 160 rows 45; {} watch --config {} --events {}",
+        "{} watch --config {} --events {}",
         env!("CARGO_BIN_EXE_flightdeck"),
         config.display(),
         calls.display()
     );
-    let screen = dir.path().join("screen.txt");
-    let mut child = Command::new("script")
-        .args(["-qec", &command, screen.to_str().unwrap()])
-        .env("FLIGHTDECK_DATA_DIR", &data)
-        .env("FLIGHTDECK_TEST_TOKEN", TOKEN)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("util-linux's script gives the cockpit a terminal");
-    let mut keys = |text: &str| {
-        let stdin = child.stdin.as_mut().unwrap();
-        stdin.write_all(text.as_bytes()).unwrap();
-        stdin.flush().unwrap();
-        std::thread::sleep(Duration::from_millis(700));
-    };
+    let mut cockpit = Cockpit::start(
+        &command,
+        &dir.path().join("screen.txt"),
+        &[
+            ("FLIGHTDECK_DATA_DIR", data.as_os_str()),
+            ("FLIGHTDECK_TEST_TOKEN", TOKEN.as_ref()),
+        ],
+    );
+    // The backends are read (the pin's read refused, with the echo) before `k` has a plan.
+    cockpit.wait_for("refused the token in");
     // The kill switch, with the production flag's name typed: its write fails, echoing the token.
-    std::thread::sleep(Duration::from_secs(3));
-    keys("k");
-    keys("support-ai");
-    keys("\t");
-    keys("\r");
-    std::thread::sleep(Duration::from_secs(2));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("watch did not quit on q");
-        }
-        let stdin = child.stdin.as_mut().unwrap();
-        stdin.write_all(b"q").unwrap();
-        stdin.flush().unwrap();
-        std::thread::sleep(Duration::from_secs(1));
-    };
-    assert!(status.success());
+    cockpit.keys("k");
+    cockpit.wait_for("type support-ai to apply");
+    cockpit.keys("support-ai");
+    cockpit.wait_for("support-ai▏  ✓");
+    cockpit.keys("\t");
+    cockpit.keys("\r");
+    wait::until("the failed write in the timeline", || {
+        timelines(&data).contains("kill switch failed")
+    });
+    assert!(cockpit.quit().success());
 
     let written = files(dir.path());
     let timeline = written
@@ -199,7 +193,9 @@ fn a_token_echoed_by_the_backend_reaches_no_screen_file_log_or_export() {
 #[test]
 fn passwords_in_configured_urls_reach_no_output_file_or_log() {
     use base64::Engine as _;
-    let unleash = start_echoing_unleash().replace("http://", "http://unluser:unlp4ss@");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = start_echoing_unleash(&runtime);
+    let unleash = server.url.replace("http://", "http://unluser:unlp4ss@");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let config = dir.path().join("flightdeck.toml");

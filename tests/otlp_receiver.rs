@@ -29,7 +29,9 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 mod recording;
+mod support;
 use recording::Recording;
+use support::wait;
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
@@ -428,7 +430,11 @@ async fn evaluation_log_records_join_their_call_arriving_before_or_after_it() {
         flags,
         [(span_hex(3), Some(true)), (span_hex(4), Some(false))]
     );
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The join ages evaluations on std's clock, which a paused tokio clock cannot move.
+    wait::until_async("the orphan evaluation to expire", async || {
+        receiver.stats.rejected() > 0
+    })
+    .await;
     assert_eq!(receiver.stats.rejected(), 1);
     let reason = receiver.stats.last_error().unwrap();
     assert!(
@@ -769,7 +775,6 @@ async fn a_full_queue_answers_503_with_retry_after_and_counts_the_refused_calls(
         }
         assert_eq!(response.status(), 200);
         accepted += 2;
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let refused = refused.expect("a 503 once the queue is full");
     assert_eq!(refused.headers()["retry-after"], "2");

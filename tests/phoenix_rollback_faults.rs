@@ -3,6 +3,8 @@
 //! POST, a POST that changes nothing, a refused key, silence, and nothing listening. The happy
 //! path runs against a real Phoenix in tests/backend_phoenix_rollback.rs.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,6 +18,7 @@ use flightdeck::actuators::Actuator;
 use flightdeck::actuators::phoenix::PromptTag;
 use flightdeck::config::actuators::{PhoenixRegistryConfig, PromptRollbackConfig};
 use serde_json::{Value, json};
+use support::fake_server::{self, FakeServer, Received};
 
 const PROMPT: &str = "support-answer";
 
@@ -41,11 +44,21 @@ struct Seen {
     authorization: Option<String>,
 }
 
+impl Seen {
+    fn of(request: &Received) -> Self {
+        Self {
+            method: request.method.clone(),
+            path: request.path().to_owned(),
+            body: request.text(),
+            authorization: request.authorization().map(str::to_owned),
+        }
+    }
+}
+
 struct Registry {
     /// (id, system text), oldest first: the id of version n is `PV<n>`.
     versions: Vec<(String, String)>,
     tagged: Option<String>,
-    seen: Vec<Seen>,
 }
 
 #[derive(Clone)]
@@ -77,12 +90,6 @@ async fn handle(
         .get(AUTHORIZATION)
         .map(|value| value.to_str().unwrap().to_owned());
     let mut registry = server.registry.lock().unwrap();
-    registry.seen.push(Seen {
-        method: method.clone(),
-        path: uri.path().to_owned(),
-        body: String::from_utf8_lossy(&body).into_owned(),
-        authorization: authorization.clone(),
-    });
     if server.behaviour == Behaviour::EchoAuthorization {
         return (
             StatusCode::UNAUTHORIZED,
@@ -148,24 +155,21 @@ async fn handle(
     }
 }
 
-/// A Phoenix with v1..v3 of the prompt and the production tag on v3; its url and state.
-async fn serve(behaviour: Behaviour) -> (String, Arc<Mutex<Registry>>) {
+/// A Phoenix with v1..v3 of the prompt and the production tag on v3; its url, the server, which
+/// records every request, and its state.
+async fn serve(behaviour: Behaviour) -> (String, FakeServer, Arc<Mutex<Registry>>) {
     let registry = Arc::new(Mutex::new(Registry {
         versions: (1..=3)
             .map(|n| (format!("PV{n}"), format!("version {n}")))
             .collect(),
         tagged: Some("PV3".into()),
-        seen: Vec::new(),
     }));
     let server = Server {
         behaviour,
         registry: Arc::clone(&registry),
     };
-    let app = Router::new().fallback(handle).with_state(server);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, registry)
+    let http = FakeServer::start(Router::new().fallback(handle).with_state(server)).await;
+    (http.url.clone(), http, registry)
 }
 
 fn actuator(url: &str, api_key_env: Option<&str>, timeout_ms: u64) -> PromptTag {
@@ -181,14 +185,11 @@ fn actuator(url: &str, api_key_env: Option<&str>, timeout_ms: u64) -> PromptTag 
     PromptTag::from_config(&registry, &rollback, timeout_ms).unwrap()
 }
 
-fn tag_posts(registry: &Mutex<Registry>) -> Vec<Seen> {
-    registry
-        .lock()
-        .unwrap()
-        .seen
+fn tag_posts(http: &FakeServer) -> Vec<Seen> {
+    http.received()
         .iter()
+        .map(Seen::of)
         .filter(|seen| seen.method == Method::POST && seen.path.starts_with("/v1/prompt_versions"))
-        .cloned()
         .collect()
 }
 
@@ -202,15 +203,15 @@ fn set_key(var: &str, key: &str) {
 
 #[tokio::test]
 async fn the_apply_re_reads_the_tag_then_posts_it_once_with_the_key_and_the_undo_puts_it_back() {
-    let (url, registry) = serve(Behaviour::Phoenix).await;
+    let (url, http, registry) = serve(Behaviour::Phoenix).await;
     let var = "FLIGHTDECK_TEST_PHOENIX_ROLLBACK_SENT_KEY";
     set_key(var, "phx-sent-key");
     let actuator = actuator(&url, Some(var), 2_000);
     let plan = actuator.read().await.unwrap();
-    registry.lock().unwrap().seen.clear();
+    http.take_received();
 
     actuator.apply(&plan).await.unwrap();
-    let seen = std::mem::take(&mut registry.lock().unwrap().seen);
+    let seen: Vec<Seen> = http.take_received().iter().map(Seen::of).collect();
     let requests: Vec<(String, &str, &str)> = seen
         .iter()
         .map(|s| (s.method.to_string(), s.path.as_str(), s.body.as_str()))
@@ -248,7 +249,7 @@ async fn the_apply_re_reads_the_tag_then_posts_it_once_with_the_key_and_the_undo
 
 #[tokio::test]
 async fn a_500_on_the_tag_post_quotes_phoenix_and_is_sent_once() {
-    let (url, registry) = serve(Behaviour::FailTagPost).await;
+    let (url, http, registry) = serve(Behaviour::FailTagPost).await;
     let actuator = actuator(&url, None, 2_000);
     let plan = actuator.read().await.unwrap();
     assert_eq!((plan.from_id.as_str(), plan.to_id.as_str()), ("PV3", "PV2"));
@@ -263,7 +264,7 @@ async fn a_500_on_the_tag_post_quotes_phoenix_and_is_sent_once() {
              while tagging"
         )
     );
-    let posts = tag_posts(&registry);
+    let posts = tag_posts(&http);
     assert_eq!(posts.len(), 1, "a failed write is never retried");
     assert_eq!(posts[0].body, r#"{"name":"production"}"#);
     assert_eq!(registry.lock().unwrap().tagged.as_deref(), Some("PV3"));
@@ -271,7 +272,7 @@ async fn a_500_on_the_tag_post_quotes_phoenix_and_is_sent_once() {
 
 #[tokio::test]
 async fn a_tag_post_that_changed_nothing_is_caught_by_the_read_back() {
-    let (url, registry) = serve(Behaviour::IgnoreTagPost).await;
+    let (url, http, _) = serve(Behaviour::IgnoreTagPost).await;
     let actuator = actuator(&url, None, 2_000);
     let plan = actuator.read().await.unwrap().choose(1);
     assert_eq!(plan.to, "v1 · 2026-11-29 14:01");
@@ -284,12 +285,12 @@ async fn a_tag_post_that_changed_nothing_is_caught_by_the_read_back() {
         "read-back disagrees: GET /v1/prompts/support-answer/tags/production says the tag \
          production is on v3 · 2026-11-29 14:03, not v1 · 2026-11-29 14:01"
     );
-    assert_eq!(tag_posts(&registry).len(), 1);
+    assert_eq!(tag_posts(&http).len(), 1);
 }
 
 #[tokio::test]
 async fn a_refused_key_names_its_variable_and_never_shows_the_key() {
-    let (url, _) = serve(Behaviour::EchoAuthorization).await;
+    let (url, _http, _) = serve(Behaviour::EchoAuthorization).await;
     let var = "FLIGHTDECK_TEST_PHOENIX_ROLLBACK_KEY";
     set_key(var, "phx-secret-key-123");
     let actuator = actuator(&url, Some(var), 2_000);
@@ -325,15 +326,7 @@ fn plan_for_preview() -> flightdeck::model::MitigationPlan {
 
 #[tokio::test]
 async fn a_phoenix_that_never_answers_times_out_after_the_configured_time() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    // Accepts connections and keeps them open without a word.
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
-        }
-    });
+    let url = fake_server::silent().await;
     let actuator = actuator(&url, None, 300);
     let started = Instant::now();
     let error = actuator.read().await.unwrap_err();

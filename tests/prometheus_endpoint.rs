@@ -2,18 +2,19 @@
 //! Prometheus will not: a gateway that wants a token, a proxy that answers HTML, a slow backend.
 //! The query semantics are tested against a real Prometheus in tests/backend_prometheus.rs.
 
-use std::sync::{Arc, Mutex};
+mod support;
+
 use std::time::Duration as StdDuration;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::extract::{Extension, State};
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Duration, Utc};
 use flightdeck::config::sources::PrometheusConfig;
 use flightdeck::sources::prometheus::{PrometheusClient, PrometheusError};
+use support::fake_server::{FakeServer, Received};
 
 /// What the test server does with each request.
 #[derive(Clone)]
@@ -33,30 +34,36 @@ struct Seen {
     authorization: Option<String>,
 }
 
-#[derive(Clone)]
-struct Server {
-    behaviour: Behaviour,
-    seen: Arc<Mutex<Vec<Seen>>>,
+/// What the server has been sent, in order.
+fn seen(server: &FakeServer) -> Vec<Seen> {
+    server
+        .received()
+        .iter()
+        .map(|request| Seen {
+            uri: request.uri.to_string(),
+            authorization: request.authorization().map(str::to_owned),
+        })
+        .collect()
 }
 
 const ONE_SERIES: &str = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"1"]}]}}"#;
 
 const TWO_POINTS: &str = r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1699999985,"1"],[1700000000,"1"]]}]}}"#;
 
-async fn query(State(server): State<Server>, uri: Uri, headers: HeaderMap) -> Response {
-    let authorization = headers
-        .get(AUTHORIZATION)
-        .map(|value| value.to_str().unwrap().to_owned());
-    server.seen.lock().unwrap().push(Seen {
-        uri: uri.to_string(),
-        authorization: authorization.clone(),
-    });
-    match server.behaviour {
+async fn query(
+    State(behaviour): State<Behaviour>,
+    Extension(request): Extension<Received>,
+    uri: Uri,
+) -> Response {
+    match behaviour {
         Behaviour::Answer if uri.path().ends_with("/query_range") => TWO_POINTS.into_response(),
         Behaviour::Answer => ONE_SERIES.into_response(),
         Behaviour::EchoAuthorization => (
             StatusCode::UNAUTHORIZED,
-            format!("no access for {}", authorization.unwrap_or_default()),
+            format!(
+                "no access for {}",
+                request.authorization().unwrap_or_default()
+            ),
         )
             .into_response(),
         Behaviour::BadGateway => (
@@ -71,21 +78,15 @@ async fn query(State(server): State<Server>, uri: Uri, headers: HeaderMap) -> Re
     }
 }
 
-/// Starts a server on a free port; returns its base url and what it has seen.
-async fn serve(behaviour: Behaviour) -> (String, Arc<Mutex<Vec<Seen>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let server = Server {
-        behaviour,
-        seen: Arc::clone(&seen),
-    };
-    let app = Router::new()
+/// Starts a server on a free port; returns its base url and the server, which records what it
+/// is sent.
+async fn serve(behaviour: Behaviour) -> (String, FakeServer) {
+    let routes = Router::new()
         .route("/prefix/api/v1/query", get(query))
         .route("/prefix/api/v1/query_range", get(query))
-        .with_state(server);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/prefix", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, seen)
+        .with_state(behaviour);
+    let server = FakeServer::start(routes).await;
+    (format!("{}/prefix", server.url), server)
 }
 
 fn config(url: &str) -> PrometheusConfig {
@@ -112,7 +113,7 @@ fn set_token(var: &str, token: &str) {
 
 #[tokio::test]
 async fn sends_the_query_its_time_and_the_bearer_token_from_the_named_variable() {
-    let (url, seen) = serve(Behaviour::Answer).await;
+    let (url, server) = serve(Behaviour::Answer).await;
     set_token("FLIGHTDECK_TEST_PROMETHEUS_TOKEN_SENT", "prom-token-sent");
     let client = PrometheusClient::new(&PrometheusConfig {
         bearer_token_env: Some("FLIGHTDECK_TEST_PROMETHEUS_TOKEN_SENT".into()),
@@ -126,7 +127,7 @@ async fn sends_the_query_its_time_and_the_bearer_token_from_the_named_variable()
         .unwrap();
 
     assert_eq!(answer.value, Some(1.0));
-    let seen = seen.lock().unwrap();
+    let seen = seen(&server);
     assert_eq!(
         seen[0].uri,
         "/prefix/api/v1/query?query=sum%28rate%28x%7Bcode%3D%22429%22%7D%5B5m%5D%29%29\
@@ -140,7 +141,7 @@ async fn sends_the_query_its_time_and_the_bearer_token_from_the_named_variable()
 
 #[tokio::test]
 async fn a_token_the_server_echoes_never_reaches_the_error() {
-    let (url, _) = serve(Behaviour::EchoAuthorization).await;
+    let (url, _server) = serve(Behaviour::EchoAuthorization).await;
     set_token(
         "FLIGHTDECK_TEST_PROMETHEUS_TOKEN_ECHOED",
         "prom-token-echoed",
@@ -165,7 +166,7 @@ async fn a_token_the_server_echoes_never_reaches_the_error() {
 
 #[tokio::test]
 async fn a_proxy_error_page_is_reported_with_its_status_and_an_excerpt() {
-    let (url, _) = serve(Behaviour::BadGateway).await;
+    let (url, _server) = serve(Behaviour::BadGateway).await;
     let client = PrometheusClient::new(&config(&url)).unwrap();
 
     let err = client.instant("errors", "up", at()).await.unwrap_err();
@@ -183,7 +184,7 @@ async fn a_proxy_error_page_is_reported_with_its_status_and_an_excerpt() {
 
 #[tokio::test]
 async fn a_slow_server_times_out_at_the_configured_limit() {
-    let (url, _) = serve(Behaviour::Sleep(StdDuration::from_secs(3))).await;
+    let (url, _server) = serve(Behaviour::Sleep(StdDuration::from_secs(3))).await;
     let client = PrometheusClient::new(&config(&url)).unwrap();
 
     let started = std::time::Instant::now();
@@ -198,7 +199,7 @@ async fn a_slow_server_times_out_at_the_configured_limit() {
 
 #[tokio::test]
 async fn a_range_query_sends_its_window_and_step() {
-    let (url, seen) = serve(Behaviour::Answer).await;
+    let (url, server) = serve(Behaviour::Answer).await;
     let client = PrometheusClient::new(&config(&url)).unwrap();
 
     let answer = client
@@ -214,7 +215,7 @@ async fn a_range_query_sends_its_window_and_step() {
 
     assert_eq!(answer.points.len(), 2);
     assert_eq!(
-        seen.lock().unwrap()[0].uri,
+        seen(&server)[0].uri,
         "/prefix/api/v1/query_range?query=up&start=1699999700.250&end=1700000000.250\
          &step=15.000"
     );

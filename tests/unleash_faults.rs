@@ -4,20 +4,22 @@
 //! no strategy (which Unleash 8.2 itself never allows). The real API is tested in
 //! tests/backend_unleash.rs.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::header::{AUTHORIZATION, CONNECTION};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use flightdeck::actuators::Actuator;
 use flightdeck::actuators::unleash::{KillSwitch, ModelPin};
 use flightdeck::config::actuators::{KillSwitchConfig, ModelPinConfig, UnleashConfig};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
+use support::fake_server::FakeServer;
 
 const FEATURE: &str = "/api/admin/projects/default/features/support-ai";
 const ENVIRONMENT: &str = "/api/admin/projects/default/features/support-ai/environments/production";
@@ -43,7 +45,6 @@ enum Behaviour {
 struct Flag {
     enabled: bool,
     strategies: Vec<Value>,
-    writes: usize,
 }
 
 #[derive(Clone)]
@@ -58,11 +59,8 @@ fn answer(status: StatusCode, body: String) -> Response {
     (status, [(CONNECTION, "close")], body).into_response()
 }
 
-/// Counts a write, then plays the behaviour: Some is the answer instead of the real one.
+/// Plays the behaviour: Some is the answer instead of the real one.
 async fn before(fake: &Fake, headers: &HeaderMap, write: bool) -> Option<Response> {
-    if write {
-        fake.flag.lock().unwrap().writes += 1;
-    }
     match &fake.behaviour {
         Behaviour::Silent(pause) => tokio::time::sleep(*pause).await,
         Behaviour::SilentOnWrites if write => tokio::time::sleep(Duration::from_secs(30)).await,
@@ -132,12 +130,12 @@ async fn update_strategy(
     answer(StatusCode::OK, strategy.to_string())
 }
 
-/// A running fake Unleash: its base url, the flag it holds, and how to stop it.
+/// A running fake Unleash: its base url, the flag it holds, and the server, which records every
+/// request.
 struct Server {
     url: String,
     flag: Arc<Mutex<Flag>>,
-    stop: oneshot::Sender<()>,
-    stopped: tokio::task::JoinHandle<()>,
+    http: FakeServer,
 }
 
 impl Server {
@@ -145,13 +143,12 @@ impl Server {
         let flag = Arc::new(Mutex::new(Flag {
             enabled,
             strategies,
-            writes: 0,
         }));
         let fake = Fake {
             behaviour,
             flag: Arc::clone(&flag),
         };
-        let app = Router::new()
+        let routes = Router::new()
             .route(FEATURE, get(feature))
             .route(&format!("{ENVIRONMENT}/strategies"), post(add_strategy))
             .route(
@@ -160,32 +157,22 @@ impl Server {
             )
             .route(&format!("{ENVIRONMENT}/{{to}}"), post(switch))
             .with_state(fake);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopping) = oneshot::channel::<()>();
-        let stopped = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopping.await;
-                })
-                .await
-                .unwrap();
-        });
+        let http = FakeServer::start(routes).await;
         Self {
-            url,
+            url: http.url.clone(),
             flag,
-            stop,
-            stopped,
+            http,
         }
     }
 
+    /// Requests that change the flag: every one but a read.
     fn writes(&self) -> usize {
-        self.flag.lock().unwrap().writes
+        let received = self.http.received();
+        received.iter().filter(|r| r.method != Method::GET).count()
     }
 
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.stopped.await.unwrap();
+    async fn stop(&mut self) {
+        self.http.stop().await;
     }
 }
 
@@ -257,7 +244,7 @@ async fn a_server_nothing_listens_for_is_a_refused_connection_naming_the_url() {
 
 #[tokio::test]
 async fn a_server_stopped_mid_action_changes_nothing_and_says_so() {
-    let server = Server::start(Behaviour::Faithful, true, vec![default_strategy()]).await;
+    let mut server = Server::start(Behaviour::Faithful, true, vec![default_strategy()]).await;
     let kill_switch = kill_switch(&server.url, 2_000);
     let plan = kill_switch.read().await.unwrap();
     let url = server.url.clone();
@@ -274,11 +261,10 @@ async fn a_server_stopped_mid_action_changes_nothing_and_says_so() {
 
 #[tokio::test]
 async fn a_server_stopped_between_the_write_and_the_read_back_fails_the_read_back_once() {
-    let server = Server::start(Behaviour::Faithful, true, vec![default_strategy()]).await;
+    let mut server = Server::start(Behaviour::Faithful, true, vec![default_strategy()]).await;
     let kill_switch = kill_switch(&server.url, 2_000);
     let plan = kill_switch.read().await.unwrap();
     kill_switch.apply(&plan).await.unwrap();
-    let flag = Arc::clone(&server.flag);
     let url = server.url.clone();
     server.stop().await;
 
@@ -288,9 +274,11 @@ async fn a_server_stopped_between_the_write_and_the_read_back_fails_the_read_bac
         error.starts_with(&format!("Unleash {url}{FEATURE}: connection failed: ")),
         "{error}"
     );
-    let flag = flag.lock().unwrap();
-    assert_eq!(flag.writes, 1, "the write is not sent again");
-    assert!(!flag.enabled, "the write took before the server stopped");
+    assert_eq!(server.writes(), 1, "the write is not sent again");
+    assert!(
+        !server.flag.lock().unwrap().enabled,
+        "the write took before the server stopped"
+    );
 }
 
 #[tokio::test]

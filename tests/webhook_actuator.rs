@@ -2,12 +2,13 @@
 //! signature are as documented in src/actuators/webhook.rs, the secret never leaves the process,
 //! and a failed request is reported once, never retried.
 
-use std::sync::{Arc, Mutex};
+mod support;
+
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::{DateTime, Utc};
@@ -18,6 +19,7 @@ use flightdeck::model::MitigationKind;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
+use support::fake_server::{FakeServer, Received};
 
 /// What the control plane does with each request.
 #[derive(Clone)]
@@ -29,24 +31,10 @@ enum Behaviour {
     Hang,
 }
 
-/// One request as the control plane saw it.
-#[derive(Clone)]
-struct Seen {
-    headers: HeaderMap,
-    body: String,
-}
-
-#[derive(Clone)]
-struct Server {
-    behaviour: Behaviour,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
 const SECRET: &str = "whsec-7f3c9a1e-do-not-leak";
 
-async fn hook(State(server): State<Server>, headers: HeaderMap, body: String) -> Response {
-    server.seen.lock().unwrap().push(Seen { headers, body });
-    match server.behaviour {
+async fn hook(State(behaviour): State<Behaviour>) -> Response {
+    match behaviour {
         Behaviour::Answer(status, text) => (status, text).into_response(),
         Behaviour::EchoSecret => (
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -60,20 +48,14 @@ async fn hook(State(server): State<Server>, headers: HeaderMap, body: String) ->
     }
 }
 
-/// Starts a control plane on a free port; returns its hook url and what it has seen.
-async fn serve(behaviour: Behaviour) -> (String, Arc<Mutex<Vec<Seen>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let server = Server {
-        behaviour,
-        seen: Arc::clone(&seen),
-    };
-    let app = Router::new()
+/// Starts a control plane on a free port; returns its hook url and the server, which records
+/// what it is sent.
+async fn serve(behaviour: Behaviour) -> (String, FakeServer) {
+    let routes = Router::new()
         .route("/hooks/flightdeck", post(hook))
-        .with_state(server);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hooks/flightdeck", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, seen)
+        .with_state(behaviour);
+    let server = FakeServer::start(routes).await;
+    (format!("{}/hooks/flightdeck", server.url), server)
 }
 
 /// Sets a variable only this test reads.
@@ -114,8 +96,8 @@ fn expected_signature(timestamp: &str, body: &str) -> String {
     format!("sha256={hex}")
 }
 
-fn header<'a>(seen: &'a Seen, name: &str) -> &'a str {
-    seen.headers.get(name).unwrap().to_str().unwrap()
+fn header<'a>(request: &'a Received, name: &str) -> &'a str {
+    request.header(name).unwrap()
 }
 
 fn assert_no_secret(text: &str) {
@@ -124,7 +106,7 @@ fn assert_no_secret(text: &str) {
 
 #[tokio::test]
 async fn a_kill_switch_posts_the_documented_body_signed_with_the_secret() {
-    let (url, seen) = serve(Behaviour::Answer(StatusCode::OK, "support-ai is off")).await;
+    let (url, server) = serve(Behaviour::Answer(StatusCode::OK, "support-ai is off")).await;
     let hook = webhook(&url, "FLIGHTDECK_TEST_WEBHOOK_SIGNED", kill_switch(), 2_000);
     hook.set_incident(Some("inc-20260101-0001".into()));
     assert_eq!(hook.kind(), MitigationKind::KillSwitch);
@@ -156,21 +138,21 @@ async fn a_kill_switch_posts_the_documented_body_signed_with_the_secret() {
     assert_eq!(answer, format!("POST {url} → 200 OK: support-ai is off"));
     assert_no_secret(&answer);
 
-    let seen = seen.lock().unwrap().clone();
+    let seen = server.received();
     assert_eq!(seen.len(), 1);
     let request = &seen[0];
     assert_eq!(header(request, "content-type"), "application/json");
     let timestamp = header(request, "x-flightdeck-timestamp");
     assert_eq!(
         header(request, "x-flightdeck-signature"),
-        expected_signature(timestamp, &request.body)
+        expected_signature(timestamp, &request.text())
     );
     for (name, value) in &request.headers {
         assert_no_secret(&format!("{name}: {}", value.to_str().unwrap()));
     }
-    assert_no_secret(&request.body);
+    assert_no_secret(&request.text());
 
-    let body: Value = serde_json::from_str(&request.body).unwrap();
+    let body: Value = serde_json::from_slice(&request.body).unwrap();
     let sent_at: DateTime<Utc> = body["sent_at"].as_str().unwrap().parse().unwrap();
     assert_eq!(sent_at.timestamp().to_string(), timestamp);
     assert!(sent_at >= before - chrono::Duration::seconds(1) && sent_at <= Utc::now());
@@ -196,7 +178,7 @@ async fn a_kill_switch_posts_the_documented_body_signed_with_the_secret() {
 
 #[tokio::test]
 async fn undoing_a_model_pin_sends_the_same_action_with_undo_and_the_ends_swapped() {
-    let (url, seen) = serve(Behaviour::Answer(StatusCode::ACCEPTED, "")).await;
+    let (url, server) = serve(Behaviour::Answer(StatusCode::ACCEPTED, "")).await;
     let pin = WebhookAction::ModelPin {
         target: "support-answer".into(),
         model: "gpt-4o-2024-08-06".into(),
@@ -218,10 +200,10 @@ async fn undoing_a_model_pin_sends_the_same_action_with_undo_and_the_ends_swappe
     let answer = hook.apply(&undo).await.unwrap();
     assert_eq!(answer, format!("POST {url} → 202 Accepted"));
 
-    let seen = seen.lock().unwrap().clone();
+    let seen = server.received();
     let bodies: Vec<Value> = seen
         .iter()
-        .map(|s| serde_json::from_str(&s.body).unwrap())
+        .map(|s| serde_json::from_slice(&s.body).unwrap())
         .collect();
     assert_eq!(bodies.len(), 2);
     let undone = &bodies[1];
@@ -265,7 +247,7 @@ async fn a_prompt_rollback_on_a_production_target_asks_for_its_name() {
 
 #[tokio::test]
 async fn a_server_error_is_quoted_scrubbed_and_not_retried() {
-    let (url, seen) = serve(Behaviour::EchoSecret).await;
+    let (url, server) = serve(Behaviour::EchoSecret).await;
     let hook = webhook(&url, "FLIGHTDECK_TEST_WEBHOOK_500", kill_switch(), 2_000);
     let plan = hook.read().await.unwrap();
     let err = hook.apply(&plan).await.unwrap_err();
@@ -278,14 +260,14 @@ async fn a_server_error_is_quoted_scrubbed_and_not_retried() {
     );
     assert!(err.contains("not retried"), "{err}");
     assert_no_secret(&err);
-    // Give a retry, if there were one, the time to arrive.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(seen.lock().unwrap().len(), 1);
+    // A retry would have been sent before `apply` returned: it awaits its one request and
+    // leaves nothing running.
+    assert_eq!(server.received().len(), 1);
 }
 
 #[tokio::test]
 async fn a_refused_signature_names_the_secrets_variable() {
-    let (url, _) = serve(Behaviour::Answer(StatusCode::UNAUTHORIZED, "bad signature")).await;
+    let (url, _server) = serve(Behaviour::Answer(StatusCode::UNAUTHORIZED, "bad signature")).await;
     let hook = webhook(&url, "FLIGHTDECK_TEST_WEBHOOK_401", kill_switch(), 2_000);
     let plan = hook.read().await.unwrap();
     let err = hook.apply(&plan).await.unwrap_err();
@@ -301,7 +283,7 @@ async fn a_refused_signature_names_the_secrets_variable() {
 
 #[tokio::test]
 async fn a_control_plane_that_does_not_answer_times_out_once() {
-    let (url, seen) = serve(Behaviour::Hang).await;
+    let (url, server) = serve(Behaviour::Hang).await;
     let hook = webhook(&url, "FLIGHTDECK_TEST_WEBHOOK_SLOW", kill_switch(), 300);
     let plan = hook.read().await.unwrap();
     let started = Instant::now();
@@ -315,7 +297,7 @@ async fn a_control_plane_that_does_not_answer_times_out_once() {
         err.starts_with(&format!("webhook {url} did not answer within 300 ms")),
         "{err}"
     );
-    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(server.received().len(), 1);
 }
 
 #[tokio::test]

@@ -1,9 +1,14 @@
 //! A headless cockpit: the simulator, the app and a real timeline store, driven by actions on a
-//! virtual clock. Effects are carried out the way the runtime does, synchronously.
+//! virtual clock. Effects are carried out the way the runtime does, synchronously. Beside it: a
+//! fake backend server, the real binary on a terminal, waiting for a condition, and what the
+//! real-server tests share.
 
 #![allow(dead_code)]
 
+pub mod cockpit;
+pub mod fake_server;
 pub mod peers;
+pub mod wait;
 
 use std::path::Path;
 
