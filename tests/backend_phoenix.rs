@@ -30,7 +30,7 @@ fn config(url: &str, project: &str, prompts: &[&str]) -> PhoenixConfig {
 
 /// What the source has sent so far.
 struct Seen {
-    actions: mpsc::UnboundedReceiver<Action>,
+    actions: mpsc::Receiver<Action>,
     calls: Vec<Call>,
     changes: Vec<Change>,
     status: Option<SourceStatus>,
@@ -38,7 +38,7 @@ struct Seen {
 
 impl Seen {
     fn start(config: PhoenixConfig) -> Self {
-        let (sender, actions) = mpsc::unbounded_channel();
+        let (sender, actions) = mpsc::channel(64);
         tokio::spawn(phoenix::run(config, sender));
         Self {
             actions,

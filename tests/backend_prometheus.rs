@@ -258,7 +258,7 @@ async fn a_query_at_now_sees_the_live_series() {
 
 /// Runs the sources on one channel for `duration`, then closes it; returns what they sent.
 async fn run_sources(sources: Vec<PrometheusSource>, duration: StdDuration) -> Vec<Action> {
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = mpsc::channel(64);
     let tasks: Vec<_> = sources
         .into_iter()
         .map(|source| tokio::spawn(source.run(tx.clone())))

@@ -397,12 +397,12 @@ async fn the_stage_embeds_batches_and_passes_them_through_unembedded_while_the_e
 
     let (url, server) = serve(Behaviour::FailAfter(1)).await;
     let client = EmbeddingClient::new(config(&url, 64)).unwrap();
-    let (source, stage_in) = mpsc::unbounded_channel();
-    let (stage_out, mut app) = mpsc::unbounded_channel();
+    let (source, stage_in) = mpsc::channel(64);
+    let (stage_out, mut app) = mpsc::channel(64);
     tokio::spawn(stage::run(client, stage_in, stage_out));
     let batch = || vec![call(Some("where is my order"), Some("it ships today"))];
 
-    source.send(observed(batch())).unwrap();
+    source.send(observed(batch())).await.unwrap();
     assert_eq!(
         app.recv().await,
         Some(Action::Embeddings(EmbeddingsStatus::Endpoint))
@@ -413,7 +413,7 @@ async fn the_stage_embeds_batches_and_passes_them_through_unembedded_while_the_e
     assert!(calls[0].input_embedding.is_some() && calls[0].output_embedding.is_some());
 
     // The endpoint now fails: the batch still arrives, as it was, after a status that says why.
-    source.send(observed(batch())).unwrap();
+    source.send(observed(batch())).await.unwrap();
     let Some(Action::Embeddings(EmbeddingsStatus::Failing(reason))) = app.recv().await else {
         panic!("a failure is reported");
     };
@@ -424,7 +424,7 @@ async fn the_stage_embeds_batches_and_passes_them_through_unembedded_while_the_e
     assert!(calls[0].input_embedding.is_none());
 
     // Resting: the next batch goes straight through without asking the endpoint.
-    source.send(observed(batch())).unwrap();
+    source.send(observed(batch())).await.unwrap();
     assert!(matches!(app.recv().await, Some(Action::Observed { .. })));
     assert_eq!(server.received().len(), 2);
 }

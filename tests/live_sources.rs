@@ -43,7 +43,7 @@ struct Seen {
 
 /// Collects actions until `done` holds, or fails after ten seconds saying what was seen.
 async fn collect_until(
-    actions: &mut mpsc::UnboundedReceiver<Action>,
+    actions: &mut mpsc::Receiver<Action>,
     seen: &mut Seen,
     done: impl Fn(&Seen) -> bool,
 ) {
@@ -89,7 +89,7 @@ async fn a_followed_file_counts_bad_lines_by_number_and_survives_rotation_and_tr
             call_line("b"),
         ],
     );
-    let (tx, mut actions) = mpsc::unbounded_channel();
+    let (tx, mut actions) = mpsc::channel(64);
     let input = Input::File {
         path: path.clone(),
         from_start: true,
@@ -140,7 +140,7 @@ async fn a_followed_file_counts_bad_lines_by_number_and_survives_rotation_and_tr
 async fn a_file_that_does_not_exist_yet_is_waited_for() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("later.jsonl");
-    let (tx, mut actions) = mpsc::unbounded_channel();
+    let (tx, mut actions) = mpsc::channel(64);
     let input = Input::File {
         path: path.clone(),
         from_start: false,
@@ -179,7 +179,7 @@ fn recording(minutes: i64) -> Recording {
 async fn a_replay_plays_everything_in_order_and_ends() {
     let recording = recording(30);
     let total = recording.calls.len();
-    let (tx, mut actions) = mpsc::unbounded_channel();
+    let (tx, mut actions) = mpsc::channel(64);
     let (_playback, commands) = mpsc::unbounded_channel();
     tokio::spawn(replay::run(recording, 3600.0, tx, commands));
     let mut seen = Seen::default();
@@ -200,7 +200,7 @@ async fn a_paused_replay_stands_still_and_a_jump_lands_ten_minutes_before_the_on
     let mut recording = recording(120);
     let onset = recording.calls[0].ts + chrono::Duration::minutes(90);
     recording.onset = Some(onset);
-    let (tx, mut actions) = mpsc::unbounded_channel();
+    let (tx, mut actions) = mpsc::channel(64);
     let (playback, commands) = mpsc::unbounded_channel();
     playback.send(PlaybackCommand::Pause).unwrap();
     // At 3600× a tick is six minutes of calls (about 180): unpaused, half a second is 900.
@@ -244,7 +244,7 @@ async fn a_fifo_given_as_the_events_file_is_read_as_a_stream_to_its_end() {
     assert!(made.success());
     let input = Input::at(fifo.clone(), true);
     assert!(matches!(input, Input::Pipe(_)), "{input:?}");
-    let (tx, mut actions) = mpsc::unbounded_channel();
+    let (tx, mut actions) = mpsc::channel(64);
     tokio::spawn(events::run(
         input,
         Records::Calls,

@@ -11,6 +11,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use flightdeck::config::sources::OtlpConfig;
 use flightdeck::model::{Call, CallStatus, Change, ChangeKind};
+use flightdeck::sources::SourceEvent;
 use flightdeck::sources::otlp::{self, Received, ReceiverStats};
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsServiceRequest, ExportLogsServiceResponse,
@@ -785,6 +786,45 @@ async fn a_full_queue_answers_503_with_retry_after_and_counts_the_refused_calls(
     assert_eq!(receiver.stats.status("otlp").dropped, 2);
     // Everything that was accepted reaches the consumer once it reads.
     assert_eq!(receiver.stop().await.len(), accepted);
+}
+
+/// A cockpit that takes nothing in: its bounded channel fills, the feed waits, the receiver's
+/// queue fills, and exporters are answered 503 to retry later, instead of memory growing.
+#[tokio::test]
+async fn a_consumer_that_falls_behind_makes_the_receiver_answer_503() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let receiver = otlp::bind(&OtlpConfig {
+        queue_capacity: 5,
+        ..config()
+    })
+    .await
+    .unwrap();
+    let url = format!("http://{}/v1/traces", receiver.local_addr());
+    let stats = receiver.stats();
+    let (cockpit, _never_read) = mpsc::channel::<SourceEvent>(1);
+    otlp::feed(receiver, cockpit);
+    let client = reqwest::Client::new();
+    let mut accepted = 0;
+    // Enough batches to fill every channel on the way (the feed's 64, the cockpit's 1) and the queue.
+    for n in 0..=255u8 {
+        let batch = traces(vec![span(n, 5, chat("gpt-4o"), vec![])]);
+        let response = client
+            .post(&url)
+            .header("content-type", PROTOBUF)
+            .body(batch.encode_to_vec())
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 503 {
+            assert_eq!(response.headers()["retry-after"], "2");
+            assert!(stats.dropped() > 0);
+            assert!(accepted < 100, "{accepted} calls held before the first 503");
+            return;
+        }
+        assert_eq!(response.status(), 200);
+        accepted += 1;
+    }
+    panic!("{accepted} calls accepted and never a 503: the cockpit's channel is not bounded");
 }
 
 #[tokio::test]

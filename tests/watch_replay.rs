@@ -133,7 +133,7 @@ fn replayed(recorded: &Recorded) -> (App, Option<DateTime<Utc>>) {
     let headless_onset = recording.onset;
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let actions = runtime.block_on(async {
-        let (actions_tx, mut actions) = mpsc::unbounded_channel();
+        let (actions_tx, mut actions) = mpsc::channel(64);
         let (_commands_tx, commands) = mpsc::unbounded_channel();
         tokio::spawn(playback::run(recording, args.speed, actions_tx, commands));
         let mut received = Vec::new();
@@ -237,7 +237,7 @@ fn a_watched_file_is_followed_from_the_end_of_its_history() {
     writeln!(file, "{}", serde_json::to_string(&appended).unwrap()).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let followed = runtime.block_on(async {
-        let (actions_tx, mut actions) = mpsc::unbounded_channel();
+        let (actions_tx, mut actions) = mpsc::channel(64);
         tokio::spawn(events::run_followed(backlog.rest, actions_tx));
         loop {
             let action = tokio::time::timeout(StdDuration::from_secs(10), actions.recv())

@@ -4,6 +4,7 @@
 pub mod action;
 mod cadence;
 pub mod editing;
+mod executor;
 pub mod keymap;
 mod measure;
 mod observe;
@@ -21,6 +22,7 @@ pub use self::action::{
     Action, Effect, EmbeddingsStatus, PlaybackCommand, PlaybackStatus, jump_lead,
 };
 use self::editing::{EditTarget, Editor, RecordField};
+pub use self::executor::Executor;
 use self::keymap::{Command, Context};
 use self::timeline_view::TimelineFilter;
 use crate::drill::{Answer, Scorecard};

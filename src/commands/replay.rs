@@ -52,10 +52,10 @@ pub fn run(
         Utc::now(),
     );
     let speed = args.speed;
-    let start: runtime::StartSources = Box::new(move |actions| {
-        let _ = actions.send(Action::PlansRead(unavailable_plans()));
+    let start: runtime::StartSources = Box::new(move |outlets| {
+        let _ = outlets.reports.send(Action::PlansRead(unavailable_plans()));
         let (playback_tx, playback) = mpsc::unbounded_channel();
-        tokio::spawn(replay::run(recording, speed, actions, playback));
+        tokio::spawn(replay::run(recording, speed, outlets.data, playback));
         Controls {
             mitigations: None,
             playback: Some(playback_tx),

@@ -119,41 +119,47 @@ pub fn run(
     if let Some(id) = incident {
         app.resume(super::resumed(data_dir, id)?);
     }
-    let start: runtime::StartSources = Box::new(move |actions| {
-        let (history, followed) = history(backlogs, Utc::now());
-        if let Some(history) = history {
-            let _ = actions.send(history);
-        }
-        for rest in followed {
-            tokio::spawn(events::run_followed(rest, actions.clone()));
-        }
-        for (records, input) in inputs {
-            tokio::spawn(events::run(input, records, line_limit, actions.clone()));
-        }
-        if let Some(prometheus) = prometheus {
-            tokio::spawn(prometheus.run(actions.clone()));
-        }
-        if let Some(config) = phoenix_config {
-            tokio::spawn(phoenix::run(config, actions.clone()));
-        }
-        if let Some(receiver) = receiver {
-            otlp::feed(receiver, actions.clone());
-        }
+    let start: runtime::StartSources = Box::new(move |outlets| {
+        let data = outlets.data;
         let mitigations = match backends {
             Some(backends) => Some(Mitigations::Backends(driver::spawn(
                 backends,
-                actions.clone(),
+                outlets.reports,
             ))),
             None => {
                 let read_only = MitigationKind::ALL
                     .iter()
                     .map(|kind| MitigationPlan::unavailable(*kind, "none", "read-only"))
                     .collect();
-                let _ = actions.send(Action::PlansRead(read_only));
+                let _ = outlets.reports.send(Action::PlansRead(read_only));
                 None
             }
         };
-        tokio::spawn(clock(actions));
+        // The files' history goes first, so it is taken in on its own clock before anything live.
+        tokio::spawn(async move {
+            let (history, followed) = history(backlogs, Utc::now());
+            if let Some(history) = history
+                && data.send(history).await.is_err()
+            {
+                return;
+            }
+            for rest in followed {
+                tokio::spawn(events::run_followed(rest, data.clone()));
+            }
+            for (records, input) in inputs {
+                tokio::spawn(events::run(input, records, line_limit, data.clone()));
+            }
+            if let Some(prometheus) = prometheus {
+                tokio::spawn(prometheus.run(data.clone()));
+            }
+            if let Some(config) = phoenix_config {
+                tokio::spawn(phoenix::run(config, data.clone()));
+            }
+            if let Some(receiver) = receiver {
+                otlp::feed(receiver, data.clone());
+            }
+            clock(data).await;
+        });
         Controls {
             mitigations,
             playback: None,
@@ -240,12 +246,12 @@ pub fn history(backlogs: Vec<Backlog>, wall: DateTime<Utc>) -> (Option<Action>, 
 }
 
 /// Moves the cockpit's clock with the wall clock, so windows slide and silence shows.
-async fn clock(actions: mpsc::UnboundedSender<Action>) {
+async fn clock(data: mpsc::Sender<Action>) {
     let mut ticker = tokio::time::interval(CLOCK);
     loop {
         ticker.tick().await;
         let tick = Action::observed_live(Utc::now(), Vec::new(), Vec::new());
-        if actions.send(tick).is_err() {
+        if data.send(tick).await.is_err() {
             return;
         }
     }

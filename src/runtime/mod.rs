@@ -18,7 +18,7 @@ use crate::actuators::Mitigations;
 use crate::actuators::simulator::SimulatorActuator;
 use crate::app::editing::EditTarget;
 use crate::app::keymap::{self, Command, Key};
-use crate::app::{Action, App, Effect, Overlay, PlaybackCommand};
+use crate::app::{Action, App, Effect, Executor, Overlay, PlaybackCommand};
 use crate::enrichment::{self, embeddings::EmbeddingClient};
 use crate::incident::writer::TimelineWriter;
 use crate::model::MitigationStage;
@@ -38,14 +38,29 @@ pub struct Controls {
     pub playback: Option<mpsc::UnboundedSender<PlaybackCommand>>,
 }
 
-/// Starts the sources, each sending to the app on the channel it is given.
-pub type StartSources = Box<dyn FnOnce(mpsc::UnboundedSender<Action>) -> Controls + Send>;
+/// Source batches waiting for the cockpit at most; a source past it waits, so a cockpit that
+/// falls behind slows its sources (the OTLP receiver's queue fills and it answers 503) rather
+/// than grow memory.
+const DATA_IN_FLIGHT: usize = 64;
+
+/// Where the edge's tasks send to the app.
+pub struct Outlets {
+    /// Sources' data, bounded: a full channel makes the source wait.
+    pub data: mpsc::Sender<Action>,
+    /// Reports of work done (the mitigation backends'), never held back behind data.
+    pub reports: mpsc::UnboundedSender<Action>,
+}
+
+/// Starts the sources and what carries out their mitigations.
+pub type StartSources = Box<dyn FnOnce(Outlets) -> Controls + Send>;
 
 /// The demo's sources: the simulator, which is also its control plane.
 pub fn simulator(sim: Simulator, speed: f64, dry_run: bool) -> StartSources {
-    Box::new(move |actions| {
+    Box::new(move |outlets| {
         let (commands_tx, commands) = mpsc::unbounded_channel();
-        tokio::spawn(sources::simulator::run(sim, speed, actions, commands));
+        // One channel for its data and its mitigations' reports: the change a mitigation makes
+        // arrives before the mitigation's stages, as it happened.
+        tokio::spawn(sources::simulator::run(sim, speed, outlets.data, commands));
         Controls {
             mitigations: Some(Mitigations::Simulator(SimulatorActuator::new(
                 commands_tx,
@@ -64,23 +79,23 @@ pub async fn run(
     start_sources: StartSources,
     embeddings: Option<EmbeddingClient>,
 ) -> anyhow::Result<()> {
-    let (actions_tx, mut actions) = mpsc::unbounded_channel();
+    let (reports_tx, mut reports) = mpsc::unbounded_channel();
+    let (data_tx, mut data) = mpsc::channel(DATA_IN_FLIGHT);
     // Every way out of this function, a `?` included, drops the writer, which drains its queue.
-    let writer = TimelineWriter::spawn(data_dir, actions_tx.clone());
+    let writer = TimelineWriter::spawn(data_dir, reports_tx.clone());
     // With an endpoint, the sources' batches pass through the embedding stage on their way.
     let source_tx = match embeddings {
         Some(client) => {
-            let (source_tx, source_rx) = mpsc::unbounded_channel();
-            tokio::spawn(enrichment::stage::run(
-                client,
-                source_rx,
-                actions_tx.clone(),
-            ));
+            let (source_tx, source_rx) = mpsc::channel(DATA_IN_FLIGHT);
+            tokio::spawn(enrichment::stage::run(client, source_rx, data_tx));
             source_tx
         }
-        None => actions_tx.clone(),
+        None => data_tx,
     };
-    let controls = start_sources(source_tx);
+    let controls = start_sources(Outlets {
+        data: source_tx,
+        reports: reports_tx,
+    });
 
     let (mut terminal, guard) = term::enter().context("cannot set up the terminal")?;
     let mut terminal_events = spawn_terminal_reader();
@@ -92,9 +107,13 @@ pub async fn run(
     frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut dirty = true;
 
+    let mut edge = Edge {
+        writer: &writer,
+        controls: &controls,
+    };
     while !app.should_quit {
         // A due frame and the user's keys go before a backlog of source batches.
-        let effects = tokio::select! {
+        let arrived = tokio::select! {
             biased;
             _ = frames.tick() => {
                 if dirty {
@@ -103,55 +122,21 @@ pub async fn run(
                 }
                 continue;
             }
-            Some(event) = terminal_events.recv() => handle_terminal_event(&mut app, &mut view, event),
-            _ = sigterm.recv() => app.update(Action::Terminate),
-            _ = sighup.recv() => app.update(Action::Terminate),
-            _ = tokio::signal::ctrl_c() => app.update(Action::Terminate),
-            Some(action) = actions.recv() => {
-                let (merged, after) = coalesce(action, || actions.try_recv().ok());
-                let mut effects = app.update(merged);
-                for action in after {
-                    effects.extend(app.update(action));
-                }
-                effects
+            Some(event) = terminal_events.recv() => handle_terminal_event(&app, &mut view, event),
+            _ = sigterm.recv() => vec![Action::Terminate],
+            _ = sighup.recv() => vec![Action::Terminate],
+            _ = tokio::signal::ctrl_c() => vec![Action::Terminate],
+            Some(action) = reports.recv() => vec![action],
+            Some(action) = data.recv() => {
+                let (merged, after) = coalesce(action, || data.try_recv().ok());
+                std::iter::once(merged).chain(after).collect()
             }
         };
+        for action in arrived {
+            app.dispatch(action, &mut edge);
+        }
         dirty = true;
         sync_view(&app, &mut view);
-        for effect in effects {
-            match effect {
-                Effect::Persist { incident_id, entry } => writer.write(incident_id, *entry),
-                Effect::Measure {
-                    incident_id,
-                    measurement,
-                } => writer.measure(incident_id, *measurement),
-                Effect::WriteScorecard {
-                    incident_id,
-                    scorecard,
-                } => writer.scorecard(incident_id, *scorecard),
-                Effect::ApplyMitigation { plan, incident } => {
-                    let handed_over = match &controls.mitigations {
-                        Some(mitigations) => mitigations.apply(*plan, incident),
-                        None => Err("no mitigation backend is connected".to_string()),
-                    };
-                    if let Err(reason) = handed_over {
-                        let follow_up =
-                            app.update(Action::Mitigation(MitigationStage::Failed { reason }));
-                        for effect in follow_up {
-                            if let Effect::Persist { incident_id, entry } = effect {
-                                writer.write(incident_id, *entry);
-                            }
-                        }
-                    }
-                }
-                Effect::Playback(command) => {
-                    if let Some(playback) = &controls.playback {
-                        let _ = playback.send(command);
-                    }
-                }
-                Effect::Quit => {}
-            }
-        }
     }
     drop(guard);
     writer.finish();
@@ -168,6 +153,45 @@ pub async fn run(
         );
     }
     Ok(())
+}
+
+/// The real edge: the timeline writer, the mitigation backends and a replay's playback. Their
+/// outcomes come back later on the action channel; a hand-over that fails comes back at once.
+struct Edge<'a> {
+    writer: &'a TimelineWriter,
+    controls: &'a Controls,
+}
+
+impl Executor for Edge<'_> {
+    fn execute(&mut self, effect: Effect) -> Vec<Action> {
+        match effect {
+            Effect::Persist { incident_id, entry } => self.writer.write(incident_id, *entry),
+            Effect::Measure {
+                incident_id,
+                measurement,
+            } => self.writer.measure(incident_id, *measurement),
+            Effect::WriteScorecard {
+                incident_id,
+                scorecard,
+            } => self.writer.scorecard(incident_id, *scorecard),
+            Effect::ApplyMitigation { plan, incident } => {
+                let handed_over = match &self.controls.mitigations {
+                    Some(mitigations) => mitigations.apply(*plan, incident),
+                    None => Err("no mitigation backend is connected".to_string()),
+                };
+                if let Err(reason) = handed_over {
+                    return vec![Action::Mitigation(MitigationStage::Failed { reason })];
+                }
+            }
+            Effect::Playback(command) => {
+                if let Some(playback) = &self.controls.playback {
+                    let _ = playback.send(command);
+                }
+            }
+            Effect::Quit => {}
+        }
+        Vec::new()
+    }
 }
 
 /// The most calls folded into one update: enough to keep up, few enough to keep frames on time.
@@ -248,16 +272,14 @@ fn spawn_terminal_reader() -> mpsc::UnboundedReceiver<Event> {
 }
 
 /// An open editor takes raw keys; everything else goes through the key table.
-fn handle_terminal_event(app: &mut App, view: &mut View, event: Event) -> Vec<Effect> {
+/// The actions a terminal event stands for; the editor's text is kept in the view.
+fn handle_terminal_event(app: &App, view: &mut View, event: Event) -> Vec<Action> {
     match event {
         Event::Key(key) if key.kind != KeyEventKind::Release => {
             if matches!(app.overlay, Some(Overlay::Editor(_))) {
                 return handle_editor_key(app, view, key);
             }
-            match key_of(key) {
-                Some(key) => app.update(Action::Key(key)),
-                None => Vec::new(),
-            }
+            key_of(key).map(Action::Key).into_iter().collect()
         }
         Event::Paste(text) => {
             if let Some((target, editor)) = view.editor.as_mut() {
@@ -269,13 +291,13 @@ fn handle_terminal_event(app: &mut App, view: &mut View, event: Event) -> Vec<Ef
                 };
                 editor.insert_str(text);
             }
-            typed_filter(app, view)
+            typed_filter(view)
         }
         _ => Vec::new(),
     }
 }
 
-fn handle_editor_key(app: &mut App, view: &mut View, key: KeyEvent) -> Vec<Effect> {
+fn handle_editor_key(app: &App, view: &mut View, key: KeyEvent) -> Vec<Action> {
     match key_of(key).and_then(|k| keymap::command_for(app.context(), k)) {
         // The text lives in the editor widget, so the submission carries it into `update`.
         Some(Command::SaveText) => {
@@ -284,27 +306,25 @@ fn handle_editor_key(app: &mut App, view: &mut View, key: KeyEvent) -> Vec<Effec
                 .as_ref()
                 .map(|(_, e)| e.lines().join("\n"))
                 .unwrap_or_default();
-            app.update(Action::TextSubmitted(text))
+            vec![Action::TextSubmitted(text)]
         }
-        Some(command) => app.update(Action::Command(command)),
+        Some(command) => vec![Action::Command(command)],
         None => {
             if key_of(key) == Some(Key::Ctrl('c')) {
-                return app.update(Action::Key(Key::Ctrl('c')));
+                return vec![Action::Key(Key::Ctrl('c'))];
             }
             if let Some((_, editor)) = view.editor.as_mut() {
                 editor.input(key);
             }
-            typed_filter(app, view)
+            typed_filter(view)
         }
     }
 }
 
 /// The timeline filter applies as it is typed.
-fn typed_filter(app: &mut App, view: &View) -> Vec<Effect> {
+fn typed_filter(view: &View) -> Vec<Action> {
     match &view.editor {
-        Some((EditTarget::Filter, editor)) => {
-            app.update(Action::FilterTyped(editor.lines().join(" ")))
-        }
+        Some((EditTarget::Filter, editor)) => vec![Action::FilterTyped(editor.lines().join(" "))],
         _ => Vec::new(),
     }
 }
@@ -399,10 +419,17 @@ mod tests {
     /// Types keys as the terminal delivers them, syncing the view as the run loop does.
     fn type_keys(app: &mut App, view: &mut View, keys: &[KeyCode]) {
         for code in keys {
-            sync_view(app, view);
-            handle_terminal_event(app, view, Event::Key(KeyEvent::from(*code)));
-            sync_view(app, view);
+            feed(app, view, Event::Key(KeyEvent::from(*code)));
         }
+    }
+
+    /// A terminal event as the loop takes it: its actions applied, the view synced around it.
+    fn feed(app: &mut App, view: &mut View, event: Event) {
+        sync_view(app, view);
+        for action in handle_terminal_event(app, view, event) {
+            app.update(action);
+        }
+        sync_view(app, view);
     }
 
     fn chars(text: &str) -> Vec<KeyCode> {
@@ -451,7 +478,7 @@ mod tests {
     fn a_paragraph_pasted_into_a_one_line_field_stays_one_line() {
         let (mut app, mut view) = editing_the_title();
         type_keys(&mut app, &mut view, &[KeyCode::End]);
-        handle_terminal_event(
+        feed(
             &mut app,
             &mut view,
             Event::Paste(": answers\r\ninvent".into()),

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 use flightdeck::app::keymap::{Command, Key};
-use flightdeck::app::{Action, App, Effect, Settings};
+use flightdeck::app::{Action, App, Effect, Executor, Settings};
 use flightdeck::engine::triage::{Headline, Recommendation, Verdict};
 use flightdeck::engine::{Engine, EngineConfig};
 use flightdeck::incident::store::{self, TimelineStore};
@@ -189,64 +189,14 @@ impl Harness {
         self.dispatch(Action::Key(key));
     }
 
-    /// Applies an action and carries out its effects, as the runtime would.
+    /// Applies an action and carries out its effects, through the one dispatch the runtime uses.
     pub fn dispatch(&mut self, action: Action) {
-        let mut queue = vec![action];
-        while let Some(action) = queue.pop() {
-            for effect in self.app.update(action) {
-                match effect {
-                    Effect::Persist { incident_id, entry } => {
-                        let seq = entry.seq;
-                        self.store_for(&incident_id).append(&entry).expect("append");
-                        queue.insert(0, Action::EntryPersisted { incident_id, seq });
-                    }
-                    Effect::ApplyMitigation { plan, .. } => {
-                        let (change, stages) = self.sim.mitigate(&plan);
-                        let now = self.sim.now();
-                        let mut reports: Vec<Action> = change
-                            .map(|change| Action::Observed {
-                                now,
-                                wall: now,
-                                calls: vec![],
-                                changes: vec![change],
-                            })
-                            .into_iter()
-                            .collect();
-                        reports.extend(stages.into_iter().map(Action::Mitigation));
-                        reports.push(Action::PlansRead(self.sim.plans()));
-                        // Inserted at the front, the queue's far end: they run in this order.
-                        for report in reports {
-                            queue.insert(0, report);
-                        }
-                    }
-                    Effect::Measure {
-                        incident_id,
-                        measurement,
-                    } => {
-                        store::append_measurement(self.data_dir.path(), &incident_id, &measurement)
-                            .expect("append a measurement");
-                    }
-                    Effect::WriteScorecard {
-                        incident_id,
-                        scorecard,
-                    } => {
-                        store::write_scorecard(self.data_dir.path(), &incident_id, &scorecard)
-                            .expect("write the scorecard");
-                    }
-                    // The simulator is not a recording: there is no playback to control.
-                    Effect::Playback(_) | Effect::Quit => {}
-                }
-            }
-        }
-    }
-
-    fn store_for(&mut self, incident_id: &str) -> &mut TimelineStore {
-        let reopen = self.store.as_ref().is_none_or(|(id, _)| id != incident_id);
-        if reopen {
-            let store = TimelineStore::open(self.data_dir.path(), incident_id).expect("open store");
-            self.store = Some((incident_id.to_string(), store));
-        }
-        &mut self.store.as_mut().expect("just opened").1
+        let mut edge = InProcessEdge {
+            sim: &mut self.sim,
+            data_dir: self.data_dir.path(),
+            store: &mut self.store,
+        };
+        self.app.dispatch(action, &mut edge);
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -316,5 +266,70 @@ impl Harness {
             .last()
             .map(|e| e.at)
             .expect("every scenario schedules a change")
+    }
+}
+
+/// The edge in process: the timeline written synchronously to the temp dir, mitigations applied
+/// to the simulator inline, their reports returned in the order the runtime would receive them.
+struct InProcessEdge<'a> {
+    sim: &'a mut Simulator,
+    data_dir: &'a Path,
+    store: &'a mut Option<(String, TimelineStore)>,
+}
+
+impl InProcessEdge<'_> {
+    fn store_for(&mut self, incident_id: &str) -> &mut TimelineStore {
+        let reopen = self.store.as_ref().is_none_or(|(id, _)| id != incident_id);
+        if reopen {
+            let store = TimelineStore::open(self.data_dir, incident_id).expect("open store");
+            *self.store = Some((incident_id.to_string(), store));
+        }
+        &mut self.store.as_mut().expect("just opened").1
+    }
+}
+
+impl Executor for InProcessEdge<'_> {
+    fn execute(&mut self, effect: Effect) -> Vec<Action> {
+        match effect {
+            Effect::Persist { incident_id, entry } => {
+                let seq = entry.seq;
+                self.store_for(&incident_id).append(&entry).expect("append");
+                vec![Action::EntryPersisted { incident_id, seq }]
+            }
+            Effect::ApplyMitigation { plan, .. } => {
+                let (change, stages) = self.sim.mitigate(&plan);
+                let now = self.sim.now();
+                let mut reports: Vec<Action> = change
+                    .map(|change| Action::Observed {
+                        now,
+                        wall: now,
+                        calls: vec![],
+                        changes: vec![change],
+                    })
+                    .into_iter()
+                    .collect();
+                reports.extend(stages.into_iter().map(Action::Mitigation));
+                reports.push(Action::PlansRead(self.sim.plans()));
+                reports
+            }
+            Effect::Measure {
+                incident_id,
+                measurement,
+            } => {
+                store::append_measurement(self.data_dir, &incident_id, &measurement)
+                    .expect("append a measurement");
+                Vec::new()
+            }
+            Effect::WriteScorecard {
+                incident_id,
+                scorecard,
+            } => {
+                store::write_scorecard(self.data_dir, &incident_id, &scorecard)
+                    .expect("write the scorecard");
+                Vec::new()
+            }
+            // The simulator is not a recording: there is no playback to control.
+            Effect::Playback(_) | Effect::Quit => Vec::new(),
+        }
     }
 }

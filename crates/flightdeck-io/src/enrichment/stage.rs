@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use super::embeddings::EmbeddingClient;
 use crate::model::{Call, EmbeddingsStatus};
-use crate::outbox::Report;
+use crate::outbox::Deliver;
 use crate::sources::SourceEvent;
 
 /// How long a failed endpoint rests before the next batch tries it again.
@@ -30,10 +30,10 @@ impl CallBatch for SourceEvent {
 
 /// Forwards every message from `from` to `to`, embedding the calls of each observed batch, and
 /// reports the endpoint's state as a [`SourceEvent::Embeddings`] when it changes.
-pub async fn run<M: CallBatch + From<SourceEvent>>(
+pub async fn run<M: CallBatch + From<SourceEvent> + Send>(
     client: EmbeddingClient,
-    mut from: mpsc::UnboundedReceiver<M>,
-    to: mpsc::UnboundedSender<M>,
+    mut from: mpsc::Receiver<M>,
+    to: mpsc::Sender<M>,
 ) {
     let mut resting_until: Option<Instant> = None;
     let mut healthy: Option<bool> = None;
@@ -57,12 +57,12 @@ pub async fn run<M: CallBatch + From<SourceEvent>>(
             let ok = status == EmbeddingsStatus::Endpoint;
             if healthy != Some(ok) {
                 healthy = Some(ok);
-                if to.report(SourceEvent::Embeddings(status)).is_err() {
+                if to.deliver(SourceEvent::Embeddings(status)).await.is_err() {
                     return;
                 }
             }
         }
-        if to.send(action).is_err() {
+        if to.send(action).await.is_err() {
             return;
         }
     }

@@ -13,7 +13,7 @@ use super::SourceEvent;
 use super::follow::{Event, Follower, Line};
 use crate::jsonl;
 use crate::model::{Call, Change, SourceState, SourceStatus};
-use crate::outbox::Report;
+use crate::outbox::Deliver;
 
 /// How often a followed file is looked at.
 const POLL: Duration = Duration::from_millis(200);
@@ -136,7 +136,7 @@ pub async fn run(
     input: Input,
     records: Records,
     line_limit: usize,
-    actions: mpsc::UnboundedSender<impl From<SourceEvent> + Send>,
+    actions: mpsc::Sender<impl From<SourceEvent> + Send>,
 ) {
     let name = source_name(records, &input);
     let label = match &input {
@@ -170,7 +170,7 @@ pub async fn run(
 /// Follows a file from the end of its backlog and sends what is appended until the app goes.
 pub async fn run_followed(
     followed: Followed,
-    actions: mpsc::UnboundedSender<impl From<SourceEvent> + Send>,
+    actions: mpsc::Sender<impl From<SourceEvent> + Send>,
 ) {
     let Followed {
         follower,
@@ -189,9 +189,13 @@ async fn forward(
     records: Records,
     label: &str,
     mut status: SourceStatus,
-    actions: mpsc::UnboundedSender<impl From<SourceEvent>>,
+    actions: mpsc::Sender<impl From<SourceEvent> + Send>,
 ) {
-    if actions.report(SourceEvent::Status(status.clone())).is_err() {
+    if actions
+        .deliver(SourceEvent::Status(status.clone()))
+        .await
+        .is_err()
+    {
         return;
     }
     while let Some(message) = feed.recv().await {
@@ -229,13 +233,18 @@ async fn forward(
             status.last_data = Some(wall);
             status.lag_ms = Some((wall - newest).num_milliseconds());
             if actions
-                .report(SourceEvent::observed_live(wall, calls, changes))
+                .deliver(SourceEvent::observed_live(wall, calls, changes))
+                .await
                 .is_err()
             {
                 return;
             }
         }
-        if actions.report(SourceEvent::Status(status.clone())).is_err() {
+        if actions
+            .deliver(SourceEvent::Status(status.clone()))
+            .await
+            .is_err()
+        {
             return;
         }
     }

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use super::SourceEvent;
 use crate::model::{Call, Change, SourceState, SourceStatus};
 use crate::model::{PlaybackCommand, PlaybackStatus, jump_lead};
-use crate::outbox::Report;
+use crate::outbox::Deliver;
 
 /// How often the clock advances, in wall time.
 const TICK: StdDuration = StdDuration::from_millis(100);
@@ -39,13 +39,13 @@ impl Recording {
 pub async fn run(
     recording: Recording,
     speed: f64,
-    actions: mpsc::UnboundedSender<impl From<SourceEvent>>,
+    actions: mpsc::Sender<impl From<SourceEvent> + Send>,
     mut commands: mpsc::UnboundedReceiver<PlaybackCommand>,
 ) {
     let Some(start) = recording.start() else {
         let mut status = recording.status;
         status.state = SourceState::Ended;
-        let _ = actions.report(SourceEvent::Status(status));
+        let _ = actions.deliver(SourceEvent::Status(status)).await;
         return;
     };
     let Recording {
@@ -68,7 +68,8 @@ pub async fn run(
         ended: false,
     };
     if actions
-        .report(SourceEvent::Playback(playback.clone()))
+        .deliver(SourceEvent::Playback(playback.clone()))
+        .await
         .is_err()
     {
         return;
@@ -87,7 +88,7 @@ pub async fn run(
             Some(command) = commands.recv() => match command {
                 PlaybackCommand::Pause | PlaybackCommand::Resume => {
                     playback.paused = command == PlaybackCommand::Pause;
-                    if actions.report(SourceEvent::Playback(playback.clone())).is_err() {
+                    if actions.deliver(SourceEvent::Playback(playback.clone())).await.is_err() {
                         return;
                     }
                     continue;
@@ -101,17 +102,19 @@ pub async fn run(
             },
             else => return,
         };
-        if !player.play_until(until, &actions) {
+        if !player.play_until(until, &actions).await {
             return;
         }
         if player.finished() {
             playback.ended = true;
             player.status.state = SourceState::Ended;
             let sent = actions
-                .report(SourceEvent::Status(player.status.clone()))
+                .deliver(SourceEvent::Status(player.status.clone()))
+                .await
                 .is_ok()
                 && actions
-                    .report(SourceEvent::Playback(playback.clone()))
+                    .deliver(SourceEvent::Playback(playback.clone()))
+                    .await
                     .is_ok();
             if !sent {
                 return;
@@ -135,10 +138,10 @@ impl Player {
     }
 
     /// Delivers everything up to `until`, in batches; `false` once the app has gone.
-    fn play_until(
+    async fn play_until(
         &mut self,
         until: DateTime<Utc>,
-        actions: &mpsc::UnboundedSender<impl From<SourceEvent>>,
+        actions: &mpsc::Sender<impl From<SourceEvent> + Send>,
     ) -> bool {
         loop {
             let calls_end = self.calls[self.next_call..]
@@ -174,9 +177,10 @@ impl Player {
                 calls,
                 changes,
             };
-            if actions.report(observed).is_err()
+            if actions.deliver(observed).await.is_err()
                 || actions
-                    .report(SourceEvent::Status(self.status.clone()))
+                    .deliver(SourceEvent::Status(self.status.clone()))
+                    .await
                     .is_err()
             {
                 return false;

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use super::SourceEvent;
 use crate::actuators::ActuatorEvent;
 use crate::model::{MitigationPlan, MitigationStage};
-use crate::outbox::Report;
+use crate::outbox::Deliver;
 use crate::sim::{SimOutput, Simulator};
 
 /// How often the simulator delivers a batch, in wall time.
@@ -23,10 +23,10 @@ pub enum SimCommand {
 }
 
 /// Advances the simulator `speed` times faster than the wall clock until the app goes away.
-pub async fn run<M: From<SourceEvent> + From<ActuatorEvent>>(
+pub async fn run<M: From<SourceEvent> + From<ActuatorEvent> + Send>(
     mut sim: Simulator,
     speed: f64,
-    actions: mpsc::UnboundedSender<M>,
+    actions: mpsc::Sender<M>,
     mut commands: mpsc::UnboundedReceiver<SimCommand>,
 ) {
     let mut ticker = tokio::time::interval(TICK);
@@ -34,7 +34,8 @@ pub async fn run<M: From<SourceEvent> + From<ActuatorEvent>>(
     let step = Duration::milliseconds((TICK.as_millis() as f64 * speed) as i64);
     let mut plans = sim.plans();
     if actions
-        .report(ActuatorEvent::PlansRead(plans.clone()))
+        .deliver(ActuatorEvent::PlansRead(plans.clone()))
+        .await
         .is_err()
     {
         return;
@@ -48,26 +49,24 @@ pub async fn run<M: From<SourceEvent> + From<ActuatorEvent>>(
                 let fresh = sim.plans();
                 let replanned = fresh != plans;
                 plans = fresh;
-                deliver(&actions, until, outputs)
-                    && (!replanned || actions.report(ActuatorEvent::PlansRead(plans.clone())).is_ok())
+                deliver(&actions, until, outputs).await
+                    && (!replanned || actions.deliver(ActuatorEvent::PlansRead(plans.clone())).await.is_ok())
             }
             Some(command) = commands.recv() => match command {
                 SimCommand::DryRun(plan) => {
                     let request = format!("{}: {}", plan.operation, plan.summary());
-                    actions.report(ActuatorEvent::Mitigation(MitigationStage::DryRun { request })).is_ok()
+                    actions.deliver(ActuatorEvent::Mitigation(MitigationStage::DryRun { request })).await.is_ok()
                 }
                 SimCommand::Apply(plan) => {
                     tracing::info!(plan = %plan.summary(), "applying mitigation to the simulator");
                     let (change, stages) = sim.mitigate(&plan);
                     let changes = change.map(|c| SimOutput::Change(Box::new(c))).into_iter().collect();
-                    deliver(&actions, sim.now(), changes);
-                    stages
-                        .into_iter()
-                        .all(|stage| actions.report(ActuatorEvent::Mitigation(stage)).is_ok())
-                        && {
-                            plans = sim.plans();
-                            actions.report(ActuatorEvent::PlansRead(plans.clone())).is_ok()
-                        }
+                    let mut sent = deliver(&actions, sim.now(), changes).await;
+                    for stage in stages {
+                        sent = sent && actions.deliver(ActuatorEvent::Mitigation(stage)).await.is_ok();
+                    }
+                    plans = sim.plans();
+                    sent && actions.deliver(ActuatorEvent::PlansRead(plans.clone())).await.is_ok()
                 }
             },
         };
@@ -78,19 +77,20 @@ pub async fn run<M: From<SourceEvent> + From<ActuatorEvent>>(
 }
 
 /// Sends a batch; `false` once the app has stopped listening.
-fn deliver(
-    actions: &mpsc::UnboundedSender<impl From<SourceEvent>>,
+async fn deliver(
+    actions: &mpsc::Sender<impl From<SourceEvent> + Send>,
     now: chrono::DateTime<Utc>,
     outputs: Vec<SimOutput>,
 ) -> bool {
     let (calls, changes) = SimOutput::split(outputs);
     actions
-        .report(SourceEvent::Observed {
+        .deliver(SourceEvent::Observed {
             now,
             wall: Utc::now(),
             calls,
             changes,
         })
+        .await
         .is_ok()
 }
 
@@ -123,7 +123,7 @@ mod tests {
     async fn a_dry_run_says_what_would_change_and_changes_nothing() {
         let scenario = Scenario::builtin("prompt-regression").unwrap().unwrap();
         let sim = Simulator::new(scenario, 42);
-        let (actions, mut received) = mpsc::unbounded_channel();
+        let (actions, mut received) = mpsc::channel(16);
         let (commands, commands_rx) = mpsc::unbounded_channel();
         tokio::spawn(run(sim, 1.0, actions, commands_rx));
         let Some(Reported::Actuator(ActuatorEvent::PlansRead(plans))) = received.recv().await

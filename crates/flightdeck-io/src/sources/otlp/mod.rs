@@ -29,7 +29,7 @@ use chrono::Utc;
 use super::SourceEvent;
 use crate::config::sources::OtlpConfig;
 use crate::model::{Call, Change};
-use crate::outbox::Report;
+use crate::outbox::Deliver;
 
 /// What the receiver hands its consumer.
 #[derive(Debug, Clone, PartialEq)]
@@ -237,10 +237,7 @@ const RECEIVED_IN_FLIGHT: usize = 64;
 const STATUS_EVERY: Duration = Duration::from_secs(1);
 
 /// Serves the receiver, hands what it receives to the app, and reports its counters each second.
-pub fn feed<M: From<SourceEvent> + Send + 'static>(
-    receiver: Receiver,
-    actions: mpsc::UnboundedSender<M>,
-) {
+pub fn feed<M: From<SourceEvent> + Send + 'static>(receiver: Receiver, actions: mpsc::Sender<M>) {
     let name = receiver.name();
     let stats = receiver.stats();
     let (sender, mut received) = mpsc::channel(RECEIVED_IN_FLIGHT);
@@ -248,7 +245,7 @@ pub fn feed<M: From<SourceEvent> + Send + 'static>(
     let app = actions.clone();
     tokio::spawn(async move {
         while let Some(batch) = received.recv().await {
-            if app.report(batch.into_event(Utc::now())).is_err() {
+            if app.deliver(batch.into_event(Utc::now())).await.is_err() {
                 return;
             }
         }
@@ -260,7 +257,11 @@ pub fn feed<M: From<SourceEvent> + Send + 'static>(
             ticker.tick().await;
             let status = stats.status(&name);
             if last.as_ref() != Some(&status) {
-                if actions.report(SourceEvent::Status(status.clone())).is_err() {
+                if actions
+                    .deliver(SourceEvent::Status(status.clone()))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 last = Some(status);

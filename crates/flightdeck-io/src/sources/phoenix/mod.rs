@@ -19,13 +19,17 @@ use super::SourceEvent;
 use crate::config::sources::PhoenixConfig;
 use crate::model::{Call, Change, SourceState, SourceStatus};
 use crate::otel::{Mapped, call_from_span};
-use crate::outbox::Report;
+use crate::outbox::Deliver;
 
 /// Polls Phoenix until the app stops listening. A config that cannot work (no key in the
 /// named variable, a zero interval) is reported as Failing once, and the source ends.
-pub async fn run(config: PhoenixConfig, actions: mpsc::UnboundedSender<impl From<SourceEvent>>) {
+pub async fn run(config: PhoenixConfig, actions: mpsc::Sender<impl From<SourceEvent> + Send>) {
     let mut status = SourceStatus::waiting(source_name(&config));
-    if actions.report(SourceEvent::Status(status.clone())).is_err() {
+    if actions
+        .deliver(SourceEvent::Status(status.clone()))
+        .await
+        .is_err()
+    {
         return;
     }
     let started = interval(&config).and_then(|interval| {
@@ -38,7 +42,7 @@ pub async fn run(config: PhoenixConfig, actions: mpsc::UnboundedSender<impl From
             tracing::error!(source = %status.name, "{err}");
             status.state = SourceState::Failing(err.to_string());
             status.last_error = Some(err.to_string());
-            let _ = actions.report(SourceEvent::Status(status));
+            let _ = actions.deliver(SourceEvent::Status(status)).await;
             return;
         }
     };
@@ -59,12 +63,18 @@ pub async fn run(config: PhoenixConfig, actions: mpsc::UnboundedSender<impl From
         }
         if !(poll.calls.is_empty() && poll.changes.is_empty())
             && actions
-                .report(SourceEvent::observed_live(wall, poll.calls, poll.changes))
+                .deliver(SourceEvent::observed_live(wall, poll.calls, poll.changes))
+                .await
                 .is_err()
         {
             return;
         }
-        if status != before && actions.report(SourceEvent::Status(status.clone())).is_err() {
+        if status != before
+            && actions
+                .deliver(SourceEvent::Status(status.clone()))
+                .await
+                .is_err()
+        {
             return;
         }
     }
@@ -301,7 +311,7 @@ mod tests {
         let mut config = config("http://ana:s3cret-pass@127.0.0.1:9");
         config.interval_seconds = 1;
         assert_eq!(source_name(&config), "phoenix 127.0.0.1:9/support-answer");
-        let (tx, mut actions) = mpsc::unbounded_channel();
+        let (tx, mut actions) = mpsc::channel(16);
         tokio::spawn(run(config, tx));
         let failing = loop {
             match actions.recv().await.expect("the source reports") {

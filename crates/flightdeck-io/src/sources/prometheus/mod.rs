@@ -21,7 +21,7 @@ use ledger::Ledger;
 
 use super::SourceEvent;
 use crate::config::sources::{PromQuery, PrometheusConfig};
-use crate::outbox::Report;
+use crate::outbox::Deliver;
 
 /// Prometheus's own default scrape interval: a finer trend only repeats samples.
 const MIN_TREND_STEP_SECONDS: i64 = 15;
@@ -110,10 +110,11 @@ impl PrometheusSource {
 
     /// Polls every interval until the app stops listening: sends the readings, then the status.
     /// A failing server is polled again at the next interval; nothing here panics or gives up.
-    pub async fn run(self, actions: mpsc::UnboundedSender<impl From<SourceEvent>>) {
+    pub async fn run(self, actions: mpsc::Sender<impl From<SourceEvent> + Send>) {
         let mut ledger = Ledger::new(self.name(), self.queries.clone());
         if actions
-            .report(SourceEvent::Status(ledger.status().clone()))
+            .deliver(SourceEvent::Status(ledger.status().clone()))
+            .await
             .is_err()
         {
             return;
@@ -131,8 +132,8 @@ impl PrometheusSource {
             let at = now.duration_trunc(Duration::milliseconds(1)).unwrap_or(now);
             let outcomes = self.read_all(at).await;
             let (readings, status) = ledger.record(at, outcomes, Utc::now());
-            if actions.report(SourceEvent::Infra(readings)).is_err()
-                || actions.report(SourceEvent::Status(status)).is_err()
+            if actions.deliver(SourceEvent::Infra(readings)).await.is_err()
+                || actions.deliver(SourceEvent::Status(status)).await.is_err()
             {
                 return;
             }
