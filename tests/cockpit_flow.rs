@@ -509,8 +509,5 @@ fn a_re_sent_batch_is_counted_once_and_said() {
     assert_eq!(h.app.calls_seen, seen);
     assert_eq!(h.app.engine.repeated_calls(), 4);
     let message = &h.app.message.as_ref().unwrap().1;
-    assert!(
-        message.starts_with("4 repeated calls counted once"),
-        "{message}"
-    );
+    assert!(message.starts_with("4 repeats counted once"), "{message}");
 }

@@ -107,10 +107,8 @@ impl App {
             self.message = Some((
                 Level::Warn,
                 format!(
-                    "{repeats} repeated calls counted once: same request_id within {} min \
-                     ({} so far)",
-                    repeats::window().num_minutes(),
-                    self.engine.repeated_calls()
+                    "{repeats} repeats counted once (same request_id ≤ {} min)",
+                    repeats::window().num_minutes()
                 ),
             ));
         }
