@@ -12,7 +12,7 @@ use flightdeck::model::{Call, SourceState, SourceStatus};
 use flightdeck::sim::scenario::Scenario;
 use flightdeck::sim::{SimOutput, Simulator};
 use flightdeck::sources::events::{self, Input, Records};
-use flightdeck::sources::replay::{self, Recording};
+use flightdeck::sources::playback::{self, Recording};
 use tokio::sync::mpsc;
 
 fn call_line(request_id: &str) -> String {
@@ -181,7 +181,7 @@ async fn a_replay_plays_everything_in_order_and_ends() {
     let total = recording.calls.len();
     let (tx, mut actions) = mpsc::channel(64);
     let (_playback, commands) = mpsc::unbounded_channel();
-    tokio::spawn(replay::run(recording, 3600.0, tx, commands));
+    tokio::spawn(playback::run(recording, 3600.0, tx, commands));
     let mut seen = Seen::default();
     collect_until(&mut actions, &mut seen, |s| {
         s.status
@@ -204,7 +204,7 @@ async fn a_paused_replay_stands_still_and_a_jump_lands_ten_minutes_before_the_on
     let (playback, commands) = mpsc::unbounded_channel();
     playback.send(PlaybackCommand::Pause).unwrap();
     // At 3600× a tick is six minutes of calls (about 180): unpaused, half a second is 900.
-    tokio::spawn(replay::run(recording, 3600.0, tx, commands));
+    tokio::spawn(playback::run(recording, 3600.0, tx, commands));
     // Half a second on the paused clock: five ticks, taken at once.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut delivered = 0;

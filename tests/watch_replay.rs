@@ -19,7 +19,7 @@ use flightdeck::runtime::coalesce;
 use flightdeck::sim::scenario::Scenario;
 use flightdeck::sim::{SimOutput, Simulator};
 use flightdeck::sources::events::{self, Backlog, Records};
-use flightdeck::sources::replay as playback;
+use flightdeck::sources::playback;
 use tokio::sync::mpsc;
 
 /// Two hours of the provider degradation, ending a few seconds ago as a live log does, with a

@@ -21,7 +21,7 @@ use crate::model::{
     Call, Change, MitigationKind, MitigationPlan, REPLAY_SOURCE, SourceState, SourceStatus,
 };
 use crate::runtime::{self, Controls};
-use crate::sources::replay::{self, Recording};
+use crate::sources::playback::{self, Recording};
 
 pub fn run(
     global: &GlobalArgs,
@@ -54,8 +54,13 @@ pub fn run(
     let speed = args.speed;
     let start: runtime::StartSources = Box::new(move |outlets| {
         let _ = outlets.reports.send(Action::PlansRead(unavailable_plans()));
-        let (playback_tx, playback) = mpsc::unbounded_channel();
-        tokio::spawn(replay::run(recording, speed, outlets.data, playback));
+        let (playback_tx, playback_commands) = mpsc::unbounded_channel();
+        tokio::spawn(playback::run(
+            recording,
+            speed,
+            outlets.data,
+            playback_commands,
+        ));
         Controls {
             mitigations: None,
             playback: Some(playback_tx),

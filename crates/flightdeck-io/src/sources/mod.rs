@@ -9,8 +9,8 @@ pub mod events;
 pub mod follow;
 pub mod otlp;
 pub mod phoenix;
+pub mod playback;
 pub mod prometheus;
-pub mod replay;
 pub mod simulator;
 
 /// What a source reports.
