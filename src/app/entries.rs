@@ -1,10 +1,10 @@
 //! The incident's timeline entries: made, logged, marked on disk, and read back as shown.
 
-use super::{App, Effect, VERDICT_WITHHELD};
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 
+use super::{App, Effect, VERDICT_WITHHELD};
 use crate::engine::metrics::MetricId;
 use crate::model::{EntryKind, TimelineEntry};
 use crate::redact;

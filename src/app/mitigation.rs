@@ -1,10 +1,10 @@
 //! Mitigations: asking for one, the confirm dialog, following it through the backend, and
 //! checking that the alarming metrics came back.
 
-use super::{App, Button, Effect, Level, Overlay, SYSTEM_ACTOR};
 use chrono::{DateTime, Duration, Utc};
 
-use super::keymap::{self};
+use super::keymap;
+use super::{App, Button, Effect, Level, Overlay, SYSTEM_ACTOR};
 use crate::engine::metrics::MetricId;
 use crate::model::{EntryKind, MitigationKind, MitigationPlan, MitigationStage, Outcome, Severity};
 
@@ -44,6 +44,18 @@ fn result(action: &str, outcome: Outcome) -> EntryKind {
 }
 
 impl App {
+    /// How far a mitigation of this kind has gone in this incident, as the screens say it:
+    /// "applied, verifying" while its metrics are watched, "applied" after; None if not applied.
+    pub fn mitigation_status(&self, kind: MitigationKind) -> Option<&'static str> {
+        if self.verification.as_ref().is_some_and(|v| v.kind == kind) {
+            Some("applied, verifying")
+        } else if self.applied.contains(&kind) {
+            Some("applied")
+        } else {
+            None
+        }
+    }
+
     pub(super) fn request_mitigation(&mut self, kind: MitigationKind) -> Vec<Effect> {
         let Some(plan) = self.plan(kind).cloned() else {
             self.message = Some((Level::Warn, format!("{kind}: backend state not read yet")));

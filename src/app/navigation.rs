@@ -5,6 +5,7 @@ use super::editing::{EditTarget, Editor, RecordField};
 use super::keymap::Command;
 use super::{App, Effect, Level, LoggedEntry, PlaybackCommand, jump_lead, timeline_view};
 use crate::engine::diff::{DiffTag, word_diff};
+use crate::engine::triage::Triage;
 use crate::model::{ChangeKind, EntryKind, MitigationPlan, Status};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +76,17 @@ fn diff_of(change: &crate::model::Change) -> PromptDiff {
 }
 
 impl App {
+    /// The triage on screen: with an incident, as the incident decided it (it stays after the
+    /// alarm is over); without one, the live triage.
+    pub fn shown_triage(&self) -> Option<&Triage> {
+        let live = self.assessment.as_ref().and_then(|a| a.triage.as_ref());
+        if self.incident.is_some() {
+            self.triage.as_ref().or(live)
+        } else {
+            live
+        }
+    }
+
     pub(super) fn command(&mut self, command: Command) -> Vec<Effect> {
         match command {
             // A drill shows its scorecard before it ends; quitting from the scorecard ends it.

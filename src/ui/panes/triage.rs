@@ -34,14 +34,7 @@ fn verdict_glyph(verdict: Verdict) -> &'static str {
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let is_focused = focused(app, Pane::Triage);
     let block = pane_block(" Triage ", is_focused, theme);
-    let live = app.assessment.as_ref().and_then(|a| a.triage.as_ref());
-    // Without an incident the live triage shows; with one, the triage as the incident decided it.
-    let triage = if app.incident.is_some() {
-        app.triage.as_ref().or(live)
-    } else {
-        live
-    };
-    let Some(triage) = triage else {
+    let Some(triage) = app.shown_triage() else {
         let waiting = match app.assessment.as_ref().and_then(|a| a.episode.as_ref()) {
             Some(_) => "a metric is alarming; estimating the onset…",
             None => "no metric alarming: the triage starts at the first alarm",
@@ -58,11 +51,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     // What the triage's mitigation is doing, or the key (or, without a backend, the advice):
     // with the recommendation's words, or, `short`, by its name alone.
     let advice = |kind: MitigationKind, short: bool| {
-        if app.verification.as_ref().is_some_and(|v| v.kind == kind) {
-            return format!("{kind} applied, verifying");
-        }
-        if app.applied.contains(&kind) {
-            return format!("{kind} applied");
+        if let Some(status) = app.mitigation_status(kind) {
+            return format!("{kind} {status}");
         }
         let what = triage
             .recommendation

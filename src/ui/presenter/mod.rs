@@ -15,7 +15,6 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use super::panes;
 use super::theme::Theme;
 use crate::app::App;
-use crate::engine::triage::Triage;
 
 /// Rows of the status header, its border included.
 const STATUS_HEIGHT: u16 = 5;
@@ -44,14 +43,4 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     triage::draw(frame, triage, app, theme);
     timeline::draw(frame, timeline, app, theme);
     panes::hints::draw(frame, hints, app, theme);
-}
-
-/// The triage the cockpit's pane shows: the incident's as it was decided, else the live one.
-fn shown_triage(app: &App) -> Option<&Triage> {
-    let live = app.assessment.as_ref().and_then(|a| a.triage.as_ref());
-    if app.incident.is_some() {
-        app.triage.as_ref().or(live)
-    } else {
-        live
-    }
 }

@@ -7,7 +7,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Padding, Paragraph};
 
-use super::{big, shown_triage};
+use super::big;
 use crate::app::{App, VERDICT_WITHHELD};
 use crate::engine::triage::Headline;
 use crate::model::{Role, Severity, Status};
@@ -129,7 +129,7 @@ fn commander(app: &App) -> String {
 
 /// The triage's current answer, in words a listener takes in at once.
 fn hypothesis(app: &App, theme: &Theme) -> (String, Style) {
-    let Some(triage) = shown_triage(app) else {
+    let Some(triage) = app.shown_triage() else {
         return (
             "none yet: the triage starts at the first alarm".into(),
             theme.muted,

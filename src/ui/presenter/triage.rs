@@ -7,7 +7,6 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::shown_triage;
 use crate::app::App;
 use crate::engine::triage::{Category, Headline, Triage, Verdict};
 use crate::redact::redact;
@@ -33,7 +32,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ));
     let inner = block.inner(area);
     let width = usize::from(inner.width);
-    let Some(triage) = shown_triage(app) else {
+    let Some(triage) = app.shown_triage() else {
         let mut lines = vec![Line::styled("no metric alarming yet", theme.muted)];
         lines.extend(
             Category::ORDER
@@ -161,11 +160,8 @@ fn two_lines(text: &str, width: usize) -> Vec<String> {
 /// failure, and whether it is under way.
 fn next_step(app: &App, triage: &Triage) -> Option<String> {
     let kind = triage.mitigation()?;
-    if app.verification.as_ref().is_some_and(|v| v.kind == kind) {
-        return Some(format!("→ {kind} applied, verifying"));
-    }
-    if app.applied.contains(&kind) {
-        return Some(format!("→ {kind} applied"));
+    if let Some(status) = app.mitigation_status(kind) {
+        return Some(format!("→ {kind} {status}"));
     }
     let what = triage
         .recommendation
