@@ -25,6 +25,12 @@ const BUILT_INS: [(&str, &str); 5] = [
     ("red-herring", "model"),
 ];
 
+/// Fails naming what stderr said instead.
+fn assert_stderr_says(output: &Output, expected: &str) {
+    let said = stderr(output);
+    assert!(said.contains(expected), "{expected:?} not in {said}");
+}
+
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -73,11 +79,7 @@ fn an_unknown_scenario_name_exits_2_and_lists_the_built_ins() {
     let dir = tempfile::tempdir().unwrap();
     let output = flightdeck(&["demo", "--scenario", "no-such-thing"], dir.path());
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("prompt-regression"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_says(&output, "prompt-regression");
 }
 
 #[test]
@@ -273,11 +275,7 @@ fn triage_of_a_recording_reports_bad_lines_by_number_and_goes_on() {
         dir.path(),
     );
     let report = triage_json(&output);
-    assert!(
-        stderr(&output).contains("calls.jsonl:3: skipped"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_says(&output, "calls.jsonl:3: skipped");
     assert_eq!(report["bad_lines"], 1);
     assert_eq!(report["calls"], calls.len() as u64 - 1);
     assert_eq!(report["category"], "prompt", "{report:#}");
@@ -673,11 +671,9 @@ fn the_line_limit_is_the_configs_and_a_limit_no_call_fits_in_is_refused() {
     };
     let output = triage("max_line_bytes = 2048");
     assert_eq!(triage_json(&output)["bad_lines"], 1);
-    assert!(
-        stderr(&output)
-            .contains("calls.jsonl:1: skipped: a line of 3107 bytes, over the 2048-byte limit"),
-        "{}",
-        stderr(&output)
+    assert_stderr_says(
+        &output,
+        "calls.jsonl:1: skipped: a line of 3107 bytes, over the 2048-byte limit",
     );
     assert_eq!(
         triage_json(&triage("max_line_bytes = 4096"))["bad_lines"],
@@ -685,10 +681,9 @@ fn the_line_limit_is_the_configs_and_a_limit_no_call_fits_in_is_refused() {
     );
     let refused = triage("max_line_bytes = 10");
     assert_eq!(refused.status.code(), Some(2));
-    assert!(
-        stderr(&refused).contains("sources.max_line_bytes = 10: must be at least 1024"),
-        "{}",
-        stderr(&refused)
+    assert_stderr_says(
+        &refused,
+        "sources.max_line_bytes = 10: must be at least 1024",
     );
 }
 
@@ -708,10 +703,8 @@ fn a_line_over_the_limit_is_counted_and_skipped_without_being_kept() {
         (report["calls"].as_u64(), report["bad_lines"].as_u64()),
         (Some(2), Some(1))
     );
-    assert!(
-        stderr(&output)
-            .contains("calls.jsonl:2: skipped: a line of 9437194 bytes, over the 8 MiB limit"),
-        "{}",
-        stderr(&output)
+    assert_stderr_says(
+        &output,
+        "calls.jsonl:2: skipped: a line of 9437194 bytes, over the 8 MiB limit",
     );
 }
