@@ -306,6 +306,7 @@ impl App {
     }
 
     /// The only place state changes.
+    // One arm per action, each a call or a few lines: the whole of what can happen, in one match.
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
         match action {
             Action::Key(keymap::Key::Ctrl('c')) => self.command(Command::Quit),

@@ -87,6 +87,8 @@ impl App {
         }
     }
 
+    /// Carries out what a key stands for in the current context.
+    // One arm per command in the key table: what every key does, in one match.
     pub(super) fn command(&mut self, command: Command) -> Vec<Effect> {
         match command {
             // A drill shows its scorecard before it ends; quitting from the scorecard ends it.
