@@ -60,7 +60,7 @@ pub fn simulator(sim: Simulator, speed: f64, dry_run: bool) -> StartSources {
         let (commands_tx, commands) = mpsc::unbounded_channel();
         // One channel for its data and its mitigations' reports: the change a mitigation makes
         // arrives before the mitigation's stages, as it happened.
-        tokio::spawn(sources::simulator::run(sim, speed, outlets.data, commands));
+        tokio::spawn(sources::simulated::run(sim, speed, outlets.data, commands));
         Controls {
             mitigations: Some(Mitigations::Simulator(SimulatorActuator::new(
                 commands_tx,

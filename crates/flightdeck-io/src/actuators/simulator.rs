@@ -4,7 +4,7 @@
 use tokio::sync::mpsc;
 
 use crate::model::MitigationPlan;
-use crate::sources::simulator::SimCommand;
+use crate::sources::simulated::SimCommand;
 
 pub struct SimulatorActuator {
     commands: mpsc::UnboundedSender<SimCommand>,

@@ -11,7 +11,7 @@ pub mod otlp;
 pub mod phoenix;
 pub mod playback;
 pub mod prometheus;
-pub mod simulator;
+pub mod simulated;
 
 /// What a source reports.
 #[derive(Debug, Clone, PartialEq)]

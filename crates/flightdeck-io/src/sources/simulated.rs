@@ -1,4 +1,4 @@
-//! Runs the embedded simulator on a virtual clock and applies mitigations sent to it.
+//! The embedded simulator as a source: run on a virtual clock, applying the mitigations sent to it.
 
 use std::time::Duration as StdDuration;
 
