@@ -84,7 +84,7 @@ async fn rolls_the_tag_back_to_a_chosen_version_forward_again_and_undoes_it() {
         assert!(choice.label.ends_with(&date), "{}", choice.label);
     }
     assert!(plan.choices[1].label.starts_with("v1 · "));
-    let preview = actuator.preview(&plan);
+    let preview = actuator.preview(&plan, None);
     assert_eq!(
         preview,
         format!(
@@ -95,7 +95,7 @@ async fn rolls_the_tag_back_to_a_chosen_version_forward_again_and_undoes_it() {
     );
 
     // Roll back to v2.
-    let answer = actuator.apply(&plan).await.unwrap();
+    let answer = actuator.apply(&plan, None).await.unwrap().answer;
     assert_eq!(
         answer,
         format!("POST /v1/prompt_versions/{v2}/tags → 204 No Content")
@@ -117,16 +117,16 @@ async fn rolls_the_tag_back_to_a_chosen_version_forward_again_and_undoes_it() {
     assert_eq!(ids, [&*v3, &*v1]);
     let forward = plan.choose(0);
     assert_eq!(forward.to_id, v3);
-    actuator.apply(&forward).await.unwrap();
+    let applied = actuator.apply(&forward, None).await.unwrap();
     actuator.verify(&forward).await.unwrap();
     assert_eq!(tagged(&http, &prompt).await, v3);
 
     // Undo: back to v2, where the forward move found the tag.
-    let undo = actuator.revert(&forward).unwrap();
+    let undo = applied.undo.unwrap();
     assert!(undo.undo);
     assert_eq!((undo.from_id.as_str(), undo.to_id.as_str()), (&*v3, &*v2));
     assert_eq!(undo.from_text, Some(text(third)));
-    actuator.apply(&undo).await.unwrap();
+    actuator.apply(&undo, None).await.unwrap();
     actuator.verify(&undo).await.unwrap();
     assert_eq!(tagged(&http, &prompt).await, v2);
 
@@ -134,14 +134,14 @@ async fn rolls_the_tag_back_to_a_chosen_version_forward_again_and_undoes_it() {
     let plan = actuator.read().await.unwrap().choose(1);
     assert_eq!(plan.to_id, v1);
     tag_prompt_version(&http, &v3, "production").await;
-    let refusal = actuator.apply(&plan).await.unwrap_err();
+    let refusal = actuator.apply(&plan, None).await.unwrap_err().to_string();
     assert!(
         refusal.starts_with("the state moved since it was confirmed: now v3 · ")
             && refusal.ends_with("; nothing was changed"),
         "{refusal}"
     );
     assert_eq!(tagged(&http, &prompt).await, v3);
-    let disagrees = actuator.verify(&plan).await.unwrap_err();
+    let disagrees = actuator.verify(&plan).await.unwrap_err().to_string();
     assert!(
         disagrees.starts_with("read-back disagrees: ") && disagrees.contains("v3 · "),
         "{disagrees}"

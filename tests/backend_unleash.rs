@@ -8,8 +8,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use flightdeck::actuators::Actuator;
 use flightdeck::actuators::unleash::{KillSwitch, ModelPin};
+use flightdeck::actuators::{Actuator, ActuatorError, Applied};
 use flightdeck::config::actuators::{KillSwitchConfig, ModelPinConfig, UnleashConfig};
 use flightdeck::model::{MitigationKind, MitigationPlan};
 use reqwest::Method;
@@ -197,10 +197,10 @@ fn set_token(var: &str, token: &str) {
     unsafe { std::env::set_var(var, token) };
 }
 
-/// Applies the plan and reads it back: the backend's answer and the read-back.
-async fn carry_out(actuator: &impl Actuator, plan: &MitigationPlan) -> (String, String) {
-    let answer = actuator.apply(plan).await.unwrap();
-    (answer, actuator.verify(plan).await.unwrap())
+/// Applies the plan and reads it back: the backend's answer with the undo, and the read-back.
+async fn carry_out(actuator: &impl Actuator, plan: &MitigationPlan) -> (Applied, String) {
+    let applied = actuator.apply(plan, None).await.unwrap();
+    (applied, actuator.verify(plan).await.unwrap())
 }
 
 #[tokio::test]
@@ -221,19 +221,22 @@ async fn the_kill_switch_turns_the_flag_off_for_apps_and_its_undo_turns_it_back_
     assert_eq!((plan.from_id.as_str(), plan.to_id.as_str()), ("on", "off"));
     assert_eq!(plan.operation, format!("POST {}/off", production(&flag)));
     assert_eq!(plan.confirm_name.as_deref(), Some(flag.as_str()));
-    let preview = kill_switch.preview(&plan);
+    let preview = kill_switch.preview(&plan, None);
     assert!(preview.starts_with(&format!("POST {}{}/off\n", unleash.url, production(&flag))));
     assert!(preview.contains(&format!("Authorization: <token from ${ADMIN_TOKEN_VAR}>")));
     assert!(!preview.contains(&unleash.admin_token), "{preview}");
 
-    let (answer, _) = carry_out(&kill_switch, &plan).await;
-    assert_eq!(answer, format!("POST {}/off → 200 OK", production(&flag)));
+    let (applied, _) = carry_out(&kill_switch, &plan).await;
+    assert_eq!(
+        applied.answer,
+        format!("POST {}/off → 200 OK", production(&flag))
+    );
     assert!(!unleash.enabled_in_production(&flag).await);
     unleash
         .client_sees(&flag, "the flag off", |feature| feature["enabled"] == false)
         .await;
 
-    let undo = kill_switch.revert(&plan).unwrap();
+    let undo = applied.undo.unwrap();
     assert!(undo.undo);
     assert_eq!((undo.from_id.as_str(), undo.to_id.as_str()), ("off", "on"));
     assert_eq!(undo.operation, format!("POST {}/on", production(&flag)));
@@ -315,7 +318,7 @@ async fn the_model_pin_serves_the_pinned_model_to_apps_and_its_undo_restores_the
         ),
         "the pin reaches only the users the strategy's constraint selects, and says so"
     );
-    let preview = pin.preview(&plan);
+    let preview = pin.preview(&plan, None);
     assert!(
         preview.starts_with(&format!("PUT {}{path}\n", unleash.url)),
         "{preview}"
@@ -326,8 +329,8 @@ async fn the_model_pin_serves_the_pinned_model_to_apps_and_its_undo_restores_the
         "{preview}"
     );
 
-    let (answer, verified) = carry_out(&pin, &plan).await;
-    assert_eq!(answer, format!("PUT {path} → 200 OK"));
+    let (applied, verified) = carry_out(&pin, &plan).await;
+    assert_eq!(applied.answer, format!("PUT {path} → 200 OK"));
     assert_eq!(
         verified,
         format!(
@@ -363,7 +366,7 @@ async fn the_model_pin_serves_the_pinned_model_to_apps_and_its_undo_restores_the
         ))
     );
 
-    let undo = pin.revert(&plan).unwrap();
+    let undo = applied.undo.unwrap();
     assert!(undo.undo);
     assert_eq!(
         (undo.from.as_str(), undo.to.as_str()),
@@ -420,9 +423,15 @@ async fn a_change_made_behind_its_back_after_the_read_is_refused_and_left_alone(
         )
         .await;
 
-    let refused = kill_switch.apply(&plan).await.unwrap_err();
+    let refused = kill_switch.apply(&plan, None).await.unwrap_err();
     assert_eq!(
         refused,
+        ActuatorError::MovedSinceRead {
+            now: "off (fallback)".into()
+        }
+    );
+    assert_eq!(
+        refused.to_string(),
         "the state moved since it was confirmed: now off (fallback); nothing was changed"
     );
 
@@ -438,7 +447,7 @@ async fn a_change_made_behind_its_back_after_the_read_is_refused_and_left_alone(
     );
     unleash.admin(Method::PUT, &path, Some(strategy)).await;
 
-    let refused = pin.apply(&plan).await.unwrap_err();
+    let refused = pin.apply(&plan, None).await.unwrap_err().to_string();
     assert!(
         refused.starts_with("the state moved since it was confirmed: now strategy "),
         "{refused}"
@@ -468,7 +477,7 @@ async fn a_wrong_token_is_named_by_its_variable_and_never_shown() {
     )
     .unwrap();
 
-    let error = kill_switch.read().await.unwrap_err();
+    let error = kill_switch.read().await.unwrap_err().to_string();
 
     assert!(
         error.starts_with(&format!(

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use flightdeck::enrichment::embeddings::{EmbeddingClient, EmbeddingError, EndpointConfig};
+use flightdeck::http::HttpError;
 use flightdeck::model::Call;
 use serde_json::{Value, json};
 use support::fake_server::{FakeServer, Received};
@@ -230,7 +231,10 @@ async fn enrich_changes_no_call_when_a_later_batch_fails() {
     let err = client.enrich(&mut calls).await.unwrap_err();
 
     assert!(
-        matches!(err, EmbeddingError::Status { status: 500, .. }),
+        matches!(
+            err,
+            EmbeddingError::Http(HttpError::Status { status: 500, .. })
+        ),
         "{err:?}"
     );
     assert_eq!(server.received().len(), 2);
@@ -253,10 +257,10 @@ async fn a_slow_server_times_out_after_the_configured_wait() {
     assert!(
         matches!(
             err,
-            EmbeddingError::Timeout {
+            EmbeddingError::Http(HttpError::Timeout {
                 timeout_ms: 200,
                 ..
-            }
+            })
         ),
         "{err:?}"
     );
@@ -280,7 +284,10 @@ async fn a_refused_connection_is_a_connection_error_naming_the_url() {
 
     let err = client.embed(&["hello"]).await.unwrap_err();
 
-    assert!(matches!(err, EmbeddingError::Connection { .. }), "{err:?}");
+    assert!(
+        matches!(err, EmbeddingError::Http(HttpError::Connection { .. })),
+        "{err:?}"
+    );
     assert!(err.to_string().contains(&url), "{err}");
 }
 
@@ -293,7 +300,10 @@ async fn a_server_error_reports_the_status_and_the_start_of_the_body() {
     let err = client.embed(&["hello"]).await.unwrap_err();
 
     assert!(
-        matches!(err, EmbeddingError::Status { status: 500, .. }),
+        matches!(
+            err,
+            EmbeddingError::Http(HttpError::Status { status: 500, .. })
+        ),
         "{err:?}"
     );
     let message = err.to_string();
@@ -346,7 +356,10 @@ async fn malformed_embeddings_are_bad_responses_that_say_what_was_wrong() {
 
         let err = client.embed(&["one", "two"]).await.unwrap_err();
 
-        assert!(matches!(err, EmbeddingError::BadResponse { .. }), "{err:?}");
+        assert!(
+            matches!(err, EmbeddingError::Http(HttpError::BadResponse { .. })),
+            "{err:?}"
+        );
         assert!(
             err.to_string().contains(expected),
             "{err} lacks {expected:?}"
@@ -370,7 +383,10 @@ async fn an_echoed_key_never_reaches_the_error() {
     let err = client.embed(&["hello"]).await.unwrap_err();
 
     assert!(
-        matches!(err, EmbeddingError::Status { status: 401, .. }),
+        matches!(
+            err,
+            EmbeddingError::Http(HttpError::Status { status: 401, .. })
+        ),
         "{err:?}"
     );
     for text in [err.to_string(), format!("{err:?}")] {

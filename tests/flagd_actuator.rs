@@ -5,8 +5,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use flightdeck::actuators::Actuator;
 use flightdeck::actuators::flagd::KillSwitch;
+use flightdeck::actuators::{Actuator, ActuatorError};
 use flightdeck::config::actuators::KillSwitchConfig;
 use serde_json::{Value, json};
 
@@ -143,9 +143,9 @@ async fn switching_off_writes_a_file_flagd_accepts_with_nothing_else_changed() {
         format!("write {shown}: flags.support-ai.defaultVariant = \"off\"")
     );
     assert_eq!(plan.confirm_name, None);
-    assert!(switch.preview(&plan).starts_with(&plan.operation));
+    assert!(switch.preview(&plan, None).starts_with(&plan.operation));
 
-    let answer = switch.apply(&plan).await.unwrap();
+    let answer = switch.apply(&plan, None).await.unwrap().answer;
     assert_eq!(
         answer,
         format!("wrote {shown} (flags.support-ai.defaultVariant: on → off)")
@@ -182,8 +182,7 @@ async fn switching_off_writes_a_file_flagd_accepts_with_nothing_else_changed() {
 async fn undo_puts_the_file_back_as_it_was() {
     let (dir, path, switch) = setup(FLAGS, "support-ai");
     let plan = switch.read().await.unwrap();
-    switch.apply(&plan).await.unwrap();
-    let undo = switch.revert(&plan).unwrap();
+    let undo = switch.apply(&plan, None).await.unwrap().undo.unwrap();
     assert!(undo.undo);
     assert_eq!((undo.from_id.as_str(), undo.to_id.as_str()), ("off", "on"));
     assert_eq!((undo.from.as_str(), undo.to.as_str()), ("off", "on"));
@@ -194,7 +193,7 @@ async fn undo_puts_the_file_back_as_it_was() {
             path.display()
         )
     );
-    let answer = switch.apply(&undo).await.unwrap();
+    let answer = switch.apply(&undo, None).await.unwrap().answer;
     assert!(
         answer.ends_with("(flags.support-ai.defaultVariant: off → on)"),
         "{answer}"
@@ -215,7 +214,7 @@ async fn a_flag_with_targeting_is_switched_with_a_warning_and_its_rules_kept() {
         "{}",
         plan.target
     );
-    switch.apply(&plan).await.unwrap();
+    switch.apply(&plan, None).await.unwrap();
     let after = parsed(&path);
     assert_eq!(after["flags"]["support-ai-beta"]["defaultVariant"], "off");
     let before: Value = serde_json::from_str(FLAGS).unwrap();
@@ -296,9 +295,13 @@ async fn a_state_that_moved_since_the_plan_is_refused_and_nothing_is_written() {
         1,
     );
     fs::write(&path, &moved).unwrap();
-    let err = switch.apply(&plan).await.unwrap_err();
+    let err = switch.apply(&plan, None).await.unwrap_err();
+    assert!(
+        matches!(err, ActuatorError::MovedSinceRead { .. }),
+        "{err:?}"
+    );
     assert_eq!(
-        err,
+        err.to_string(),
         "the state moved since it was confirmed: now flags.support-ai.defaultVariant = \"off\"; \
          nothing was changed"
     );
@@ -308,7 +311,24 @@ async fn a_state_that_moved_since_the_plan_is_refused_and_nothing_is_written() {
     // The same file read back against the plan's target disagrees after someone undid it.
     fs::write(&path, FLAGS).unwrap();
     let err = switch.verify(&plan).await.unwrap_err();
-    assert!(err.starts_with("read-back disagrees:"), "{err}");
+    assert!(
+        matches!(err, ActuatorError::ReadBackDisagrees { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().starts_with("read-back disagrees:"), "{err}");
+
+    // So does a file the switch can no longer act on.
+    fs::write(&path, FLAGS.replace("\"support-ai\"", "\"renamed-ai\"")).unwrap();
+    let err = switch.verify(&plan).await.unwrap_err();
+    assert!(
+        matches!(err, ActuatorError::ReadBackDisagrees { .. }),
+        "{err:?}"
+    );
+    let expected = format!(
+        "read-back disagrees: flagd file {} has no flag \"support-ai\"",
+        path.display()
+    );
+    assert!(err.to_string().starts_with(&expected), "{err}");
 }
 
 #[cfg(unix)]
@@ -325,7 +345,7 @@ async fn the_file_keeps_its_permissions_and_a_symlink_keeps_pointing_at_it() {
 
     let switch = KillSwitch::from_config(link.clone(), &switch_config("support-ai")).unwrap();
     let plan = switch.read().await.unwrap();
-    switch.apply(&plan).await.unwrap();
+    switch.apply(&plan, None).await.unwrap();
 
     assert!(
         fs::symlink_metadata(&link)
@@ -367,5 +387,9 @@ async fn a_production_file_asks_for_the_flag_name_unless_the_config_says_otherwi
     let err = KillSwitch::from_config(dir.path().join("flags.json"), &unleash)
         .err()
         .unwrap();
-    assert!(err.starts_with("[mitigations.kill_switch]"), "{err}");
+    assert!(matches!(err, ActuatorError::Misconfigured(_)), "{err:?}");
+    assert!(
+        err.to_string().starts_with("[mitigations.kill_switch]"),
+        "{err}"
+    );
 }

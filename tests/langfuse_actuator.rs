@@ -15,8 +15,8 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use flightdeck::actuators::Actuator;
 use flightdeck::actuators::langfuse::PromptLabel;
+use flightdeck::actuators::{Actuator, ActuatorError};
 use flightdeck::config::actuators::{LangfuseConfig, PromptRollbackConfig};
 use flightdeck::model::{MitigationKind, MitigationPlan};
 use serde_json::{Value, json};
@@ -387,7 +387,7 @@ async fn reads_the_labelled_version_and_offers_every_other_with_its_text_and_dat
         "2026-11-29T14:01:00+00:00"
     );
     assert_eq!(
-        actuator.preview(&plan),
+        actuator.preview(&plan, None),
         format!(
             "PATCH {url}{}/versions/2\nContent-Type: application/json\nAuthorization: Basic \
              <base64 of $FLIGHTDECK_TEST_LANGFUSE_PK_READ:$FLIGHTDECK_TEST_LANGFUSE_SK_READ>\n\
@@ -405,9 +405,9 @@ async fn moves_the_label_back_reads_it_back_and_the_undo_moves_it_forward() {
     assert_eq!(plan.to, "v1 · 2026-11-29 14:01");
     take_seen(&http);
 
-    let answer = actuator.apply(&plan).await.unwrap();
+    let applied = actuator.apply(&plan, None).await.unwrap();
     assert_eq!(
-        answer,
+        applied.answer,
         format!("PATCH {}/versions/1 → 200 OK", prompt_path())
     );
     assert_eq!(
@@ -423,7 +423,7 @@ async fn moves_the_label_back_reads_it_back_and_the_undo_moves_it_forward() {
         )
     );
 
-    let undo = actuator.revert(&plan).unwrap();
+    let undo = applied.undo.unwrap();
     assert!(undo.undo);
     assert_eq!((undo.from_id.as_str(), undo.to_id.as_str()), ("1", "3"));
     assert_eq!(undo.from_text, Some(text(1)));
@@ -435,7 +435,7 @@ async fn moves_the_label_back_reads_it_back_and_the_undo_moves_it_forward() {
         )
     );
     take_seen(&http);
-    actuator.apply(&undo).await.unwrap();
+    actuator.apply(&undo, None).await.unwrap();
     assert_eq!(
         take_seen(&http),
         [get(&prompt_path(), "label=production"), patch(3)]
@@ -455,7 +455,7 @@ async fn a_label_moved_behind_our_back_is_refused_and_nothing_is_sent() {
         .add_labels(1, &["production".to_string()]);
     take_seen(&http);
 
-    let refusal = actuator.apply(&plan).await.unwrap_err();
+    let refusal = actuator.apply(&plan, None).await.unwrap_err().to_string();
     assert_eq!(
         refusal,
         "the state moved since it was confirmed: now v1 · 2026-11-29 14:01; nothing was changed"
@@ -463,7 +463,7 @@ async fn a_label_moved_behind_our_back_is_refused_and_nothing_is_sent() {
     assert_eq!(take_seen(&http), [get(&prompt_path(), "label=production")]);
     assert_eq!(labelled(&store), Some(1));
     assert_eq!(
-        actuator.verify(&plan).await.unwrap_err(),
+        actuator.verify(&plan).await.unwrap_err().to_string(),
         format!(
             "read-back disagrees: GET {}?label=production says the label production is on \
              v1 · 2026-11-29 14:01, not v2 · 2026-11-29 14:02",
@@ -472,7 +472,7 @@ async fn a_label_moved_behind_our_back_is_refused_and_nothing_is_sent() {
     );
 
     store.lock().unwrap().versions[0].labels.clear();
-    let refusal = actuator.apply(&plan).await.unwrap_err();
+    let refusal = actuator.apply(&plan, None).await.unwrap_err().to_string();
     assert_eq!(
         refusal,
         "the state moved since it was confirmed: now no version carries the label production; \
@@ -485,7 +485,7 @@ async fn refused_keys_name_their_variables_and_never_show_the_secret() {
     let (url, http, _) = serve(Behaviour::Langfuse, 3, 3).await;
     let wrong_secret = "sk-lf-wrong-9999";
     let actuator = actuator_with_keys(&url, "REFUSED", PUBLIC_KEY, wrong_secret, 2_000);
-    let error = actuator.read().await.unwrap_err();
+    let error = actuator.read().await.unwrap_err().to_string();
     let sent = basic(PUBLIC_KEY, wrong_secret);
     assert_eq!(
         http.received()[0].authorization(),
@@ -515,7 +515,7 @@ async fn a_500_on_the_patch_quotes_langfuse_and_is_sent_once() {
     let plan = actuator.read().await.unwrap();
     take_seen(&http);
 
-    let error = actuator.apply(&plan).await.unwrap_err();
+    let error = actuator.apply(&plan, None).await.unwrap_err().to_string();
     assert_eq!(
         error,
         format!(
@@ -537,7 +537,7 @@ async fn a_langfuse_that_never_answers_times_out_after_the_configured_time() {
     let url = fake_server::silent().await;
     let actuator = actuator_with_keys(&url, "SLOW", PUBLIC_KEY, SECRET_KEY, 300);
     let started = Instant::now();
-    let error = actuator.read().await.unwrap_err();
+    let error = actuator.read().await.unwrap_err().to_string();
     assert_eq!(
         error,
         format!("Langfuse {url}/api/public/v2/prompts?name={ESCAPED} did not answer within 300 ms")
@@ -558,7 +558,7 @@ async fn a_langfuse_that_is_down_is_a_refused_connection_naming_the_url() {
         .port();
     let url = format!("http://127.0.0.1:{port}");
     let actuator = actuator(&url, "DOWN");
-    let error = actuator.read().await.unwrap_err();
+    let error = actuator.read().await.unwrap_err().to_string();
     assert!(
         error.starts_with(&format!(
             "Langfuse {url}/api/public/v2/prompts?name={ESCAPED}: connection failed: "
@@ -570,7 +570,7 @@ async fn a_langfuse_that_is_down_is_a_refused_connection_naming_the_url() {
         to_id: "2".into(),
         ..MitigationPlan::new(MitigationKind::PromptRollback, "langfuse")
     };
-    let error = actuator.apply(&plan).await.unwrap_err();
+    let error = actuator.apply(&plan, None).await.unwrap_err().to_string();
     assert!(error.contains("refused"), "{error}");
 }
 
@@ -603,11 +603,10 @@ async fn an_unknown_prompt_an_unlabelled_one_and_a_single_version_are_unavailabl
     );
     take_seen(&http);
     assert_eq!(
-        actuator.apply(&plan).await.unwrap_err(),
-        plan.unavailable.clone().unwrap()
+        actuator.apply(&plan, None).await.unwrap_err(),
+        ActuatorError::Unavailable(plan.unavailable.clone().unwrap())
     );
     assert!(take_seen(&http).is_empty());
-    assert_eq!(actuator.revert(&plan), None);
 }
 
 #[test]
@@ -627,7 +626,7 @@ fn a_missing_key_names_the_section_and_the_variable() {
         panic!("a missing secret key must be refused");
     };
     assert_eq!(
-        error,
+        error.to_string(),
         "[actuators.langfuse] secret_key_env names FLIGHTDECK_TEST_LANGFUSE_SK_MISSING, but \
          FLIGHTDECK_TEST_LANGFUSE_SK_MISSING is unset or empty; export the secret key in \
          FLIGHTDECK_TEST_LANGFUSE_SK_MISSING"

@@ -14,8 +14,8 @@ use axum::extract::State;
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use flightdeck::actuators::Actuator;
 use flightdeck::actuators::phoenix::PromptTag;
+use flightdeck::actuators::{Actuator, ActuatorError};
 use flightdeck::config::actuators::{PhoenixRegistryConfig, PromptRollbackConfig};
 use serde_json::{Value, json};
 use support::fake_server::{self, FakeServer, Received};
@@ -210,7 +210,7 @@ async fn the_apply_re_reads_the_tag_then_posts_it_once_with_the_key_and_the_undo
     let plan = actuator.read().await.unwrap();
     http.take_received();
 
-    actuator.apply(&plan).await.unwrap();
+    let applied = actuator.apply(&plan, None).await.unwrap();
     let seen: Vec<Seen> = http.take_received().iter().map(Seen::of).collect();
     let requests: Vec<(String, &str, &str)> = seen
         .iter()
@@ -241,8 +241,8 @@ async fn the_apply_re_reads_the_tag_then_posts_it_once_with_the_key_and_the_undo
          v2 · 2026-11-29 14:02 (PV2)"
     );
 
-    let undo = actuator.revert(&plan).unwrap();
-    actuator.apply(&undo).await.unwrap();
+    let undo = applied.undo.unwrap();
+    actuator.apply(&undo, None).await.unwrap();
     actuator.verify(&undo).await.unwrap();
     assert_eq!(registry.lock().unwrap().tagged.as_deref(), Some("PV3"));
 }
@@ -256,7 +256,7 @@ async fn a_500_on_the_tag_post_quotes_phoenix_and_is_sent_once() {
     assert_eq!(plan.from, "v3 · 2026-11-29 14:03");
     assert_eq!(plan.from_text.as_deref(), Some("system: version 3"));
 
-    let error = actuator.apply(&plan).await.unwrap_err();
+    let error = actuator.apply(&plan, None).await.unwrap_err().to_string();
     assert_eq!(
         error,
         format!(
@@ -277,9 +277,9 @@ async fn a_tag_post_that_changed_nothing_is_caught_by_the_read_back() {
     let plan = actuator.read().await.unwrap().choose(1);
     assert_eq!(plan.to, "v1 · 2026-11-29 14:01");
 
-    let answer = actuator.apply(&plan).await.unwrap();
+    let answer = actuator.apply(&plan, None).await.unwrap().answer;
     assert_eq!(answer, "POST /v1/prompt_versions/PV1/tags → 204 No Content");
-    let error = actuator.verify(&plan).await.unwrap_err();
+    let error = actuator.verify(&plan).await.unwrap_err().to_string();
     assert_eq!(
         error,
         "read-back disagrees: GET /v1/prompts/support-answer/tags/production says the tag \
@@ -294,7 +294,7 @@ async fn a_refused_key_names_its_variable_and_never_shows_the_key() {
     let var = "FLIGHTDECK_TEST_PHOENIX_ROLLBACK_KEY";
     set_key(var, "phx-secret-key-123");
     let actuator = actuator(&url, Some(var), 2_000);
-    let error = actuator.read().await.unwrap_err();
+    let error = actuator.read().await.unwrap_err().to_string();
     assert_eq!(
         error,
         format!(
@@ -302,7 +302,7 @@ async fn a_refused_key_names_its_variable_and_never_shows_the_key() {
              refused (HTTP 401): invalid token: Bearer [redacted]"
         )
     );
-    let preview = actuator.preview(&plan_for_preview());
+    let preview = actuator.preview(&plan_for_preview(), None);
     assert!(
         preview.contains(&format!("Authorization: Bearer <key from ${var}>")),
         "{preview}"
@@ -329,7 +329,7 @@ async fn a_phoenix_that_never_answers_times_out_after_the_configured_time() {
     let url = fake_server::silent().await;
     let actuator = actuator(&url, None, 300);
     let started = Instant::now();
-    let error = actuator.read().await.unwrap_err();
+    let error = actuator.read().await.unwrap_err().to_string();
     assert_eq!(
         error,
         format!("Phoenix {url}/v1/prompts/support-answer/versions did not answer within 300 ms")
@@ -339,7 +339,11 @@ async fn a_phoenix_that_never_answers_times_out_after_the_configured_time() {
         "{:?}",
         started.elapsed()
     );
-    let error = actuator.apply(&plan_for_preview()).await.unwrap_err();
+    let error = actuator
+        .apply(&plan_for_preview(), None)
+        .await
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         error,
         format!(
@@ -359,13 +363,19 @@ async fn a_phoenix_that_is_down_is_a_refused_connection_naming_the_url() {
     let url = format!("http://127.0.0.1:{port}");
     let actuator = actuator(&url, None, 2_000);
     let error = actuator.read().await.unwrap_err();
+    assert!(matches!(error, ActuatorError::Unreachable(_)), "{error:?}");
+    let error = error.to_string();
     assert!(
         error.starts_with(&format!(
             "Phoenix {url}/v1/prompts/support-answer/versions: connection failed: "
         )) && error.contains("refused"),
         "{error}"
     );
-    let error = actuator.verify(&plan_for_preview()).await.unwrap_err();
+    let error = actuator
+        .verify(&plan_for_preview())
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("refused"), "{error}");
 }
 
@@ -384,7 +394,7 @@ fn a_missing_key_names_the_section_and_the_variable() {
         panic!("a missing key must be refused");
     };
     assert_eq!(
-        error,
+        error.to_string(),
         "[actuators.phoenix] api_key_env names FLIGHTDECK_TEST_PHOENIX_ROLLBACK_UNSET, but \
          FLIGHTDECK_TEST_PHOENIX_ROLLBACK_UNSET is unset or empty; export the key in \
          FLIGHTDECK_TEST_PHOENIX_ROLLBACK_UNSET or remove api_key_env"
@@ -398,7 +408,9 @@ fn a_missing_key_names_the_section_and_the_variable() {
         panic!("a Langfuse rollback is not Phoenix's");
     };
     assert!(
-        error.starts_with("[mitigations.prompt_rollback]"),
+        error
+            .to_string()
+            .starts_with("[mitigations.prompt_rollback]"),
         "{error}"
     );
 }

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Duration, Utc};
 use flightdeck::config::sources::PrometheusConfig;
+use flightdeck::http::HttpError;
 use flightdeck::sources::prometheus::{PrometheusClient, PrometheusError};
 use support::fake_server::{FakeServer, Received};
 
@@ -173,11 +174,13 @@ async fn a_proxy_error_page_is_reported_with_its_status_and_an_excerpt() {
 
     assert_eq!(
         err,
-        PrometheusError::Status {
+        PrometheusError::Http {
             query: "errors".into(),
-            url: format!("{url}/api/v1/query"),
-            status: 502,
-            body: "<html><body>502 Bad Gateway</body></html>".into(),
+            source: HttpError::Status {
+                url: format!("{url}/api/v1/query"),
+                status: 502,
+                body: "<html><body>502 Bad Gateway</body></html>".into(),
+            },
         }
     );
 }

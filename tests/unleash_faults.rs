@@ -15,8 +15,8 @@ use axum::http::header::{AUTHORIZATION, CONNECTION};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use flightdeck::actuators::Actuator;
 use flightdeck::actuators::unleash::{KillSwitch, ModelPin};
+use flightdeck::actuators::{Actuator, ActuatorError};
 use flightdeck::config::actuators::{KillSwitchConfig, ModelPinConfig, UnleashConfig};
 use serde_json::{Value, json};
 use support::fake_server::FakeServer;
@@ -237,6 +237,8 @@ async fn a_server_nothing_listens_for_is_a_refused_connection_naming_the_url() {
 
     let error = kill_switch(&url, 2_000).read().await.unwrap_err();
 
+    assert!(matches!(error, ActuatorError::Unreachable(_)), "{error:?}");
+    let error = error.to_string();
     let expected = format!("Unleash {url}{FEATURE}: connection failed: ");
     assert!(error.starts_with(&expected), "{error}");
     assert!(error.to_lowercase().contains("refused"), "{error}");
@@ -250,8 +252,10 @@ async fn a_server_stopped_mid_action_changes_nothing_and_says_so() {
     let url = server.url.clone();
     server.stop().await;
 
-    let error = kill_switch.apply(&plan).await.unwrap_err();
+    let error = kill_switch.apply(&plan, None).await.unwrap_err();
 
+    assert!(matches!(error, ActuatorError::Unreachable(_)), "{error:?}");
+    let error = error.to_string();
     let expected = format!(
         "could not re-read the flag before changing it: Unleash {url}{FEATURE}: connection failed: "
     );
@@ -264,11 +268,11 @@ async fn a_server_stopped_between_the_write_and_the_read_back_fails_the_read_bac
     let mut server = Server::start(Behaviour::Faithful, true, vec![default_strategy()]).await;
     let kill_switch = kill_switch(&server.url, 2_000);
     let plan = kill_switch.read().await.unwrap();
-    kill_switch.apply(&plan).await.unwrap();
+    kill_switch.apply(&plan, None).await.unwrap();
     let url = server.url.clone();
     server.stop().await;
 
-    let error = kill_switch.verify(&plan).await.unwrap_err();
+    let error = kill_switch.verify(&plan).await.unwrap_err().to_string();
 
     assert!(
         error.starts_with(&format!("Unleash {url}{FEATURE}: connection failed: ")),
@@ -295,7 +299,7 @@ async fn a_server_that_never_answers_times_out_at_the_configured_limit() {
 
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(
-        error,
+        error.to_string(),
         format!(
             "Unleash {}{FEATURE} did not answer within 300 ms",
             server.url
@@ -309,10 +313,10 @@ async fn a_write_that_gets_no_answer_may_have_happened_and_says_so() {
     let kill_switch = kill_switch(&server.url, 300);
     let plan = kill_switch.read().await.unwrap();
 
-    let error = kill_switch.apply(&plan).await.unwrap_err();
+    let error = kill_switch.apply(&plan, None).await.unwrap_err();
 
     assert_eq!(
-        error,
+        error.to_string(),
         format!(
             "Unleash {}{ENVIRONMENT}/off did not answer within 300 ms; the change may or may not \
              have been made: read the flag before trying again",
@@ -329,8 +333,10 @@ async fn a_failing_write_quotes_a_short_excerpt_of_the_body_and_is_not_retried()
     let kill_switch = kill_switch(&server.url, 2_000);
     let plan = kill_switch.read().await.unwrap();
 
-    let error = kill_switch.apply(&plan).await.unwrap_err();
+    let error = kill_switch.apply(&plan, None).await.unwrap_err();
 
+    assert!(matches!(error, ActuatorError::Refused(_)), "{error:?}");
+    let error = error.to_string();
     let expected = format!(
         "Unleash {}{ENVIRONMENT}/off answered HTTP 500 Internal Server Error: \"database is \
          locked xxx",
@@ -348,21 +354,25 @@ async fn a_read_back_that_still_shows_the_old_state_disagrees() {
     let kill_switch = kill_switch(&server.url, 2_000);
     let plan = kill_switch.read().await.unwrap();
 
-    let answer = kill_switch.apply(&plan).await.unwrap();
+    let answer = kill_switch.apply(&plan, None).await.unwrap().answer;
     let error = kill_switch.verify(&plan).await.unwrap_err();
 
     assert_eq!(answer, format!("POST {ENVIRONMENT}/off → 200 OK"));
+    assert!(
+        matches!(error, ActuatorError::ReadBackDisagrees { .. }),
+        "{error:?}"
+    );
     assert_eq!(
-        error,
+        error.to_string(),
         format!("read-back disagrees: GET {FEATURE} says support-ai is on in production, not off")
     );
 
     let pin = model_pin(&server.url);
     let plan = pin.read().await.unwrap();
-    pin.apply(&plan).await.unwrap();
+    pin.apply(&plan, None).await.unwrap();
     let error = pin.verify(&plan).await.unwrap_err();
     assert_eq!(
-        error,
+        error.to_string(),
         format!(
             "read-back disagrees: GET {FEATURE}: strategy strategy-1 serves floating (no pin), \
              not gpt-4o-2024-08-06"
@@ -376,8 +386,9 @@ async fn a_token_the_server_echoes_is_named_by_its_variable_and_never_shown() {
 
     let error = kill_switch(&server.url, 2_000).read().await.unwrap_err();
 
+    assert!(matches!(error, ActuatorError::Refused(_)), "{error:?}");
     assert_eq!(
-        error,
+        error.to_string(),
         format!(
             "Unleash {}{FEATURE} refused the token in ${TOKEN_VAR} (401): \"no access for \
              [redacted]\"",
@@ -402,7 +413,7 @@ async fn a_missing_token_names_the_section_and_the_variable() {
         .unwrap();
 
     assert_eq!(
-        error,
+        error.to_string(),
         "[actuators.unleash] token_env names FLIGHTDECK_TEST_UNLEASH_TOKEN_NEVER_SET, but \
          FLIGHTDECK_TEST_UNLEASH_TOKEN_NEVER_SET is unset or empty; export an Unleash admin API \
          token in FLIGHTDECK_TEST_UNLEASH_TOKEN_NEVER_SET"
@@ -418,7 +429,7 @@ async fn a_flag_on_with_no_strategy_gets_one_carrying_the_pin_and_the_undo_empti
     assert_eq!(plan.operation, format!("POST {ENVIRONMENT}/strategies"));
     assert_eq!(plan.from, "floating (no pin)");
     assert_eq!(plan.confirm_name, None, "production = false in the config");
-    let preview = pin.preview(&plan);
+    let preview = pin.preview(&plan, None);
     assert!(
         preview.starts_with(&format!(
             "POST {}{ENVIRONMENT}/strategies\nAuthorization: <token from ${TOKEN_VAR}>\n",
@@ -428,8 +439,9 @@ async fn a_flag_on_with_no_strategy_gets_one_carrying_the_pin_and_the_undo_empti
     );
     assert!(preview.contains(r#""groupId": "support-ai""#), "{preview}");
 
+    let applied = pin.apply(&plan, None).await.unwrap();
     assert_eq!(
-        pin.apply(&plan).await.unwrap(),
+        applied.answer,
         format!("POST {ENVIRONMENT}/strategies → 200 OK")
     );
     pin.verify(&plan).await.unwrap();
@@ -441,15 +453,44 @@ async fn a_flag_on_with_no_strategy_gets_one_carrying_the_pin_and_the_undo_empti
         json!({"type": "json", "value": r#"{"model":"gpt-4o-2024-08-06"}"#})
     );
 
-    let undo = pin.revert(&plan).unwrap();
+    let undo = applied.undo.unwrap();
     assert_eq!(
         undo.operation,
         format!("PUT {ENVIRONMENT}/strategies/added-1")
     );
-    pin.apply(&undo).await.unwrap();
+    assert!(
+        pin.preview(&undo, None).starts_with(&format!(
+            "PUT {}{ENVIRONMENT}/strategies/added-1\n",
+            server.url
+        )),
+        "the undo carries the strategy as written"
+    );
+    pin.apply(&undo, None).await.unwrap();
     pin.verify(&undo).await.unwrap();
     assert_eq!(
         server.flag.lock().unwrap().strategies[0]["variants"],
         json!([])
     );
+}
+
+#[tokio::test]
+async fn a_preview_shows_the_strategy_its_own_plan_was_read_from_not_the_last_read() {
+    let server = Server::start(Behaviour::Faithful, true, vec![default_strategy()]).await;
+    let pin = model_pin(&server.url);
+    let confirmed = pin.read().await.unwrap();
+    server.flag.lock().unwrap().strategies[0]["constraints"] =
+        json!([{"contextName": "appName", "operator": "IN", "values": ["support"]}]);
+
+    let newer = pin.read().await.unwrap();
+
+    assert!(pin.preview(&newer, None).contains("appName"));
+    let preview = pin.preview(&confirmed, None);
+    assert!(
+        preview.starts_with(&format!(
+            "PUT {}{ENVIRONMENT}/strategies/strategy-1\n",
+            server.url
+        )),
+        "{preview}"
+    );
+    assert!(!preview.contains("appName"), "{preview}");
 }

@@ -12,8 +12,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::{DateTime, Utc};
-use flightdeck::actuators::Actuator;
 use flightdeck::actuators::webhook::{Webhook, WebhookAction};
+use flightdeck::actuators::{Actuator, ActuatorError};
 use flightdeck::config::actuators::WebhookConfig;
 use flightdeck::model::MitigationKind;
 use hmac::{Hmac, Mac};
@@ -108,7 +108,6 @@ fn assert_no_secret(text: &str) {
 async fn a_kill_switch_posts_the_documented_body_signed_with_the_secret() {
     let (url, server) = serve(Behaviour::Answer(StatusCode::OK, "support-ai is off")).await;
     let hook = webhook(&url, "FLIGHTDECK_TEST_WEBHOOK_SIGNED", kill_switch(), 2_000);
-    hook.set_incident(Some("inc-20260101-0001".into()));
     assert_eq!(hook.kind(), MitigationKind::KillSwitch);
     assert!(!hook.can_verify());
 
@@ -124,7 +123,8 @@ async fn a_kill_switch_posts_the_documented_body_signed_with_the_secret() {
         plan.from
     );
     assert_eq!(plan.confirm_name, None);
-    let preview = hook.preview(&plan);
+    let incident = Some("inc-20260101-0001");
+    let preview = hook.preview(&plan, incident);
     assert!(preview.starts_with(&format!("POST {url}\n")), "{preview}");
     assert!(
         preview.contains("$FLIGHTDECK_TEST_WEBHOOK_SIGNED"),
@@ -134,7 +134,7 @@ async fn a_kill_switch_posts_the_documented_body_signed_with_the_secret() {
     assert_no_secret(&preview);
 
     let before = Utc::now();
-    let answer = hook.apply(&plan).await.unwrap();
+    let answer = hook.apply(&plan, incident).await.unwrap().answer;
     assert_eq!(answer, format!("POST {url} → 200 OK: support-ai is off"));
     assert_no_secret(&answer);
 
@@ -171,7 +171,7 @@ async fn a_kill_switch_posts_the_documented_body_signed_with_the_secret() {
         })
     );
     assert_eq!(
-        hook.verify(&plan).await.unwrap_err(),
+        hook.verify(&plan).await.unwrap_err().to_string(),
         "a webhook cannot be read back"
     );
 }
@@ -191,13 +191,11 @@ async fn undoing_a_model_pin_sends_the_same_action_with_undo_and_the_ends_swappe
         (plan.from_id.as_str(), plan.to_id.as_str()),
         ("current", "gpt-4o-2024-08-06")
     );
-    hook.apply(&plan).await.unwrap();
-
-    let undo = hook.revert(&plan).unwrap();
+    let undo = hook.apply(&plan, None).await.unwrap().undo.unwrap();
     assert!(undo.undo);
     assert_eq!(undo.from, "pinned to gpt-4o-2024-08-06");
     assert_eq!(undo.operation, plan.operation);
-    let answer = hook.apply(&undo).await.unwrap();
+    let answer = hook.apply(&undo, None).await.unwrap().answer;
     assert_eq!(answer, format!("POST {url} → 202 Accepted"));
 
     let seen = server.received();
@@ -250,7 +248,7 @@ async fn a_server_error_is_quoted_scrubbed_and_not_retried() {
     let (url, server) = serve(Behaviour::EchoSecret).await;
     let hook = webhook(&url, "FLIGHTDECK_TEST_WEBHOOK_500", kill_switch(), 2_000);
     let plan = hook.read().await.unwrap();
-    let err = hook.apply(&plan).await.unwrap_err();
+    let err = hook.apply(&plan, None).await.unwrap_err().to_string();
     assert!(
         err.starts_with(&format!(
             "webhook {url} answered 500 Internal Server Error: signature mismatch, expected key \
@@ -270,7 +268,7 @@ async fn a_refused_signature_names_the_secrets_variable() {
     let (url, _server) = serve(Behaviour::Answer(StatusCode::UNAUTHORIZED, "bad signature")).await;
     let hook = webhook(&url, "FLIGHTDECK_TEST_WEBHOOK_401", kill_switch(), 2_000);
     let plan = hook.read().await.unwrap();
-    let err = hook.apply(&plan).await.unwrap_err();
+    let err = hook.apply(&plan, None).await.unwrap_err().to_string();
     assert!(
         err.starts_with(&format!(
             "webhook {url} answered 401 Unauthorized: bad signature"
@@ -287,7 +285,7 @@ async fn a_control_plane_that_does_not_answer_times_out_once() {
     let hook = webhook(&url, "FLIGHTDECK_TEST_WEBHOOK_SLOW", kill_switch(), 300);
     let plan = hook.read().await.unwrap();
     let started = Instant::now();
-    let err = hook.apply(&plan).await.unwrap_err();
+    let err = hook.apply(&plan, None).await.unwrap_err().to_string();
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "{:?}",
@@ -307,7 +305,9 @@ async fn a_control_plane_that_is_down_is_a_connection_failure() {
     drop(listener);
     let hook = webhook(&url, "FLIGHTDECK_TEST_WEBHOOK_DOWN", kill_switch(), 2_000);
     let plan = hook.read().await.unwrap();
-    let err = hook.apply(&plan).await.unwrap_err();
+    let err = hook.apply(&plan, None).await.unwrap_err();
+    assert!(matches!(err, ActuatorError::Unreachable(_)), "{err:?}");
+    let err = err.to_string();
     assert!(
         err.starts_with(&format!("webhook {url}: connection failed:")),
         "{err}"
@@ -325,7 +325,7 @@ fn a_missing_secret_or_a_bad_url_is_a_config_error_naming_it() {
         .err()
         .unwrap();
     assert_eq!(
-        err,
+        err.to_string(),
         "[actuators.webhook] secret_env names FLIGHTDECK_TEST_WEBHOOK_SECRET_UNSET, but \
          FLIGHTDECK_TEST_WEBHOOK_SECRET_UNSET is unset or empty; export the signing secret in \
          FLIGHTDECK_TEST_WEBHOOK_SECRET_UNSET"
@@ -337,5 +337,8 @@ fn a_missing_secret_or_a_bad_url_is_a_config_error_naming_it() {
     let err = Webhook::from_config(&config, kill_switch(), None, 1_000, "a".into())
         .err()
         .unwrap();
-    assert!(err.starts_with("[actuators.webhook] url"), "{err}");
+    assert!(
+        err.to_string().starts_with("[actuators.webhook] url"),
+        "{err}"
+    );
 }

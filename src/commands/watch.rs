@@ -90,7 +90,7 @@ pub fn run(
         None
     } else {
         let (actuators, unconfigured) =
-            configured::from_config(config, &actor).map_err(BadInput)?;
+            configured::from_config(config, &actor).map_err(|error| BadInput(error.to_string()))?;
         Some(Driver {
             actuators,
             unconfigured,

@@ -41,12 +41,18 @@ pub async fn facts(config: &ConfigFile, checks: &Checks, data_dir: &Path) -> Fac
 async fn ask(config: &ConfigFile, kind: MitigationKind) -> Backend {
     match configured::build(config, kind, &crate::config::actor()) {
         None => Backend::NotConfigured,
-        Some(Err(reason)) => Backend::Misconfigured(reason),
+        Some(Err(reason)) => Backend::Misconfigured(reason.to_string()),
         Some(Ok(Configured::Webhook(_))) => Backend::Unaskable(format!(
             "[mitigations.{}] is a webhook, which takes orders and cannot be asked what exists",
             kind.key()
         )),
-        Some(Ok(backend)) => Backend::Read(backend.read().await.map(Box::new)),
+        Some(Ok(backend)) => Backend::Read(
+            backend
+                .read()
+                .await
+                .map(Box::new)
+                .map_err(|error| error.to_string()),
+        ),
     }
 }
 

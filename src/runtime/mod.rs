@@ -176,7 +176,9 @@ impl Executor for Edge<'_> {
             } => self.writer.scorecard(incident_id, *scorecard),
             Effect::ApplyMitigation { plan, incident } => {
                 let handed_over = match &self.controls.mitigations {
-                    Some(mitigations) => mitigations.apply(*plan, incident),
+                    Some(mitigations) => mitigations
+                        .apply(*plan, incident)
+                        .map_err(|stopped| stopped.to_string()),
                     None => Err("no mitigation backend is connected".to_string()),
                 };
                 if let Err(reason) = handed_over {

@@ -1,12 +1,79 @@
 //! What every HTTP client of flightdeck shares (embeddings, Prometheus, Phoenix, the mitigation
 //! backends): secrets read from the environment into a header reqwest never logs, rustls on ring,
-//! a timeout, the innermost cause of a failure, urls shown without credentials, and text scrubbed
-//! of the secrets a server may echo back.
+//! a timeout, one error for a request without a usable answer, urls shown without credentials,
+//! and text scrubbed of the secrets a server may echo back.
 
 use std::time::Duration;
 
-use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::{StatusCode, Url};
+
+/// How much of an error body to quote: enough to read the server's reason, not a whole page.
+pub const BODY_EXCERPT_CHARS: usize = 200;
+
+/// Why a request got no usable answer. The message starts with the url (never its credentials);
+/// each client's own error puts the server's name before it ("Phoenix …", "query "x": …").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    #[error("{url}: could not set up the HTTP client: {reason}")]
+    ClientSetup { url: String, reason: String },
+    #[error("{url} did not answer within {timeout_ms} ms")]
+    Timeout { url: String, timeout_ms: u64 },
+    #[error("{url}: connection failed: {reason}")]
+    Connection { url: String, reason: String },
+    /// A status other than 2xx; `body` is the start of the answer, scrubbed.
+    #[error("{url} answered HTTP {status}: {body}")]
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("{url} sent a bad response: {reason}")]
+    BadResponse { url: String, reason: String },
+}
+
+impl HttpError {
+    /// A request that got no answer: it timed out, or its connection failed with the innermost
+    /// cause (reqwest's own message repeats the url, query string and all), passed through `scrub`.
+    pub fn unanswered(
+        url: &Url,
+        err: &reqwest::Error,
+        timeout_ms: u64,
+        scrub: impl FnOnce(&str) -> String,
+    ) -> Self {
+        let url = shown_url(url);
+        if err.is_timeout() {
+            Self::Timeout { url, timeout_ms }
+        } else {
+            Self::Connection {
+                url,
+                reason: scrub(&root_cause(err)),
+            }
+        }
+    }
+
+    /// A status other than 2xx, quoting the start of `scrubbed_body`.
+    pub fn status(url: &Url, status: StatusCode, scrubbed_body: &str) -> Self {
+        Self::Status {
+            url: shown_url(url),
+            status: status.as_u16(),
+            body: scrubbed_body.chars().take(BODY_EXCERPT_CHARS).collect(),
+        }
+    }
+
+    /// An answer that cannot be read, and why (scrubbed by the caller).
+    pub fn bad_response(url: &Url, reason: String) -> Self {
+        Self::BadResponse {
+            url: shown_url(url),
+            reason,
+        }
+    }
+
+    /// Whether no answer came at all, so the server may not have been reached.
+    pub fn is_unanswered(&self) -> bool {
+        matches!(self, Self::Timeout { .. } | Self::Connection { .. })
+    }
+}
 
 /// Secrets from the environment, as an `Authorization` header.
 pub struct Credentials {
@@ -103,11 +170,13 @@ pub fn scrub<'a>(text: &str, secrets: impl IntoIterator<Item = &'a str>) -> Stri
     crate::redact::credentials(&text)
 }
 
-/// A client with the credentials' Authorization header, if any, and a timeout on every request.
+/// A client for the server at `url`, with the credentials' Authorization header, if any, and a
+/// timeout on every request.
 pub fn client(
+    url: &Url,
     credentials: Option<&Credentials>,
     timeout_ms: u64,
-) -> Result<reqwest::Client, String> {
+) -> Result<reqwest::Client, HttpError> {
     let mut headers = HeaderMap::new();
     if let Some(credentials) = credentials {
         headers.insert(AUTHORIZATION, credentials.header.clone());
@@ -119,12 +188,15 @@ pub fn client(
         .default_headers(headers)
         .timeout(Duration::from_millis(timeout_ms))
         .build()
-        .map_err(|err| root_cause(&err))
+        .map_err(|err| HttpError::ClientSetup {
+            url: shown_url(url),
+            reason: root_cause(&err),
+        })
 }
 
 /// The innermost cause (e.g. "Connection refused"): reqwest's own message repeats the url,
 /// query string and all.
-pub fn root_cause(err: &reqwest::Error) -> String {
+fn root_cause(err: &reqwest::Error) -> String {
     let mut cause: &dyn std::error::Error = err;
     while let Some(next) = cause.source() {
         cause = next;

@@ -65,6 +65,10 @@ pub struct MitigationPlan {
     pub undo: bool,
     /// Why it cannot be applied now, if it cannot.
     pub unavailable: Option<String>,
+    /// The backend's state the plan was read from, where applying and previewing it need more
+    /// than the ids (Unleash's first strategy, written back whole): the plan the user confirmed
+    /// carries it, so no backend keeps it between the read and the apply.
+    pub read_state: Option<serde_json::Value>,
 }
 
 /// A state the user may pick as a plan's target, such as one prompt version.
@@ -98,6 +102,7 @@ impl MitigationPlan {
             confirm_name: None,
             undo: false,
             unavailable: None,
+            read_state: None,
         }
     }
 
@@ -128,7 +133,7 @@ impl MitigationPlan {
     }
 
     /// The plan that puts back what this one changed, by `operation`: from and to swapped, as an
-    /// undo with nothing to choose.
+    /// undo with nothing to choose. The state this plan was read from is not the undo's.
     pub fn reversed(&self, operation: String) -> Self {
         Self {
             operation,
@@ -140,6 +145,7 @@ impl MitigationPlan {
             from_text: None,
             undo: true,
             unavailable: None,
+            read_state: None,
             ..self.clone()
         }
     }

@@ -1,7 +1,7 @@
 //! The mitigation backends a `flightdeck.toml` names, built once at start: each
 //! `[mitigations.*]` joined with the `[actuators.*]` connection it uses.
 
-use super::Actuator;
+use super::{Actuator, ActuatorError, Applied};
 use super::{flagd, langfuse, phoenix, unleash, webhook};
 use crate::config::actuators::{KillSwitchConfig, ModelPinConfig, PromptRollbackConfig};
 use crate::config::file::ConfigFile;
@@ -40,45 +40,43 @@ impl Actuator for Configured {
         each!(self, a => a.backend())
     }
 
-    async fn read(&self) -> Result<MitigationPlan, String> {
+    async fn read(&self) -> Result<MitigationPlan, ActuatorError> {
         each!(self, a => a.read().await)
     }
 
-    fn preview(&self, plan: &MitigationPlan) -> String {
-        each!(self, a => a.preview(plan))
+    fn preview(&self, plan: &MitigationPlan, incident: Option<&str>) -> String {
+        each!(self, a => a.preview(plan, incident))
     }
 
-    async fn apply(&self, plan: &MitigationPlan) -> Result<String, String> {
-        each!(self, a => a.apply(plan).await)
+    async fn apply(
+        &self,
+        plan: &MitigationPlan,
+        incident: Option<&str>,
+    ) -> Result<Applied, ActuatorError> {
+        each!(self, a => a.apply(plan, incident).await)
     }
 
-    async fn verify(&self, plan: &MitigationPlan) -> Result<String, String> {
+    async fn verify(&self, plan: &MitigationPlan) -> Result<String, ActuatorError> {
         each!(self, a => a.verify(plan).await)
-    }
-
-    fn set_incident(&self, incident: Option<String>) {
-        each!(self, a => a.set_incident(incident))
     }
 
     fn can_verify(&self) -> bool {
         each!(self, a => a.can_verify())
     }
-
-    fn revert(&self, applied: &MitigationPlan) -> Option<MitigationPlan> {
-        each!(self, a => a.revert(applied))
-    }
 }
 
-const ZERO_TIMEOUT: &str = "[actuators] timeout_ms must be at least 1";
+fn zero_timeout() -> ActuatorError {
+    ActuatorError::Misconfigured("[actuators] timeout_ms must be at least 1".into())
+}
 
 /// The configured backends, and for each kind without one a plan saying how to configure it.
 /// An error names the section that is wrong or missing.
 pub fn from_config(
     config: &ConfigFile,
     actor: &str,
-) -> Result<(Vec<Configured>, Vec<MitigationPlan>), String> {
+) -> Result<(Vec<Configured>, Vec<MitigationPlan>), ActuatorError> {
     if config.actuators.timeout_ms == 0 {
-        return Err(ZERO_TIMEOUT.into());
+        return Err(zero_timeout());
     }
     let mut built = Vec::new();
     let mut unconfigured = Vec::new();
@@ -104,7 +102,7 @@ pub fn build(
     config: &ConfigFile,
     kind: MitigationKind,
     actor: &str,
-) -> Option<Result<Configured, String>> {
+) -> Option<Result<Configured, ActuatorError>> {
     let timeout_ms = config.actuators.timeout_ms;
     let mitigations = &config.mitigations;
     let built = match kind {
@@ -115,7 +113,7 @@ pub fn build(
         MitigationKind::KillSwitch => kill_switch(config, mitigations.kill_switch.as_ref()?, actor),
     };
     Some(if timeout_ms == 0 {
-        Err(ZERO_TIMEOUT.into())
+        Err(zero_timeout())
     } else {
         built
     })
@@ -125,7 +123,7 @@ fn prompt_rollback(
     config: &ConfigFile,
     rollback: &PromptRollbackConfig,
     actor: &str,
-) -> Result<Configured, String> {
+) -> Result<Configured, ActuatorError> {
     let timeout_ms = config.actuators.timeout_ms;
     Ok(match rollback {
         PromptRollbackConfig::Phoenix { .. } => {
@@ -154,7 +152,11 @@ fn prompt_rollback(
     })
 }
 
-fn model_pin(config: &ConfigFile, pin: &ModelPinConfig, actor: &str) -> Result<Configured, String> {
+fn model_pin(
+    config: &ConfigFile,
+    pin: &ModelPinConfig,
+    actor: &str,
+) -> Result<Configured, ActuatorError> {
     Ok(match pin {
         ModelPinConfig::Unleash { .. } => {
             Configured::UnleashModelPin(unleash::ModelPin::from_config(
@@ -184,7 +186,7 @@ fn kill_switch(
     config: &ConfigFile,
     kill: &KillSwitchConfig,
     actor: &str,
-) -> Result<Configured, String> {
+) -> Result<Configured, ActuatorError> {
     Ok(match kill {
         KillSwitchConfig::Unleash { .. } => {
             Configured::UnleashKillSwitch(unleash::KillSwitch::from_config(
@@ -196,8 +198,12 @@ fn kill_switch(
         KillSwitchConfig::Flagd { .. } => {
             let file = connection(&config.actuators.flagd, "kill_switch", "flagd")?;
             let path = config.resolve(&file.file);
-            let path = std::path::absolute(&path)
-                .map_err(|e| format!("[actuators.flagd] file {}: {e}", path.display()))?;
+            let path = std::path::absolute(&path).map_err(|e| {
+                ActuatorError::Misconfigured(format!(
+                    "[actuators.flagd] file {}: {e}",
+                    path.display()
+                ))
+            })?;
             Configured::FlagdKillSwitch(flagd::KillSwitch::from_config(path, kill)?)
         }
         KillSwitchConfig::Webhook { target, production } => webhook_for(
@@ -217,12 +223,12 @@ fn connection<'a, T>(
     section: &'a Option<T>,
     mitigation: &str,
     backend: &str,
-) -> Result<&'a T, String> {
+) -> Result<&'a T, ActuatorError> {
     section.as_ref().ok_or_else(|| {
-        format!(
+        ActuatorError::Misconfigured(format!(
             "[mitigations.{mitigation}] uses backend = \"{backend}\", but flightdeck.toml has no \
              [actuators.{backend}] section saying how to reach it"
-        )
+        ))
     })
 }
 
@@ -232,7 +238,7 @@ fn webhook_for(
     action: webhook::WebhookAction,
     production: Option<bool>,
     actor: &str,
-) -> Result<Configured, String> {
+) -> Result<Configured, ActuatorError> {
     let hook = connection(&config.actuators.webhook, mitigation, "webhook")?;
     webhook::Webhook::from_config(
         hook,
@@ -256,7 +262,7 @@ mod tests {
             "[mitigations.kill_switch]\nbackend = \"unleash\"\nflag = \"support-ai\"\n",
         )
         .unwrap();
-        let error = from_config(&config, "oncall").err().unwrap();
+        let error = from_config(&config, "oncall").err().unwrap().to_string();
         assert!(
             error.contains("[mitigations.kill_switch]") && error.contains("[actuators.unleash]"),
             "{error}"
@@ -268,7 +274,7 @@ mod tests {
         let config = parse("team/flightdeck.toml", "[actuators]\ntimeout_ms = 0\n").unwrap();
         assert_eq!(
             from_config(&config, "oncall").err().unwrap(),
-            "[actuators] timeout_ms must be at least 1"
+            ActuatorError::Misconfigured("[actuators] timeout_ms must be at least 1".into())
         );
     }
 

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::Actuator;
-use super::ActuatorEvent;
+use super::{Actuator, ActuatorError, ActuatorEvent, Applied, Stopped};
 use crate::model::{MitigationKind, MitigationPlan, MitigationStage};
 use crate::outbox::Report;
 
@@ -30,11 +29,11 @@ pub struct DriverHandle {
 }
 
 impl DriverHandle {
-    /// Queues a confirmed plan for an incident; an error means the driver has stopped.
-    pub fn apply(&self, plan: MitigationPlan, incident: Option<String>) -> Result<(), String> {
+    /// Queues a confirmed plan for an incident.
+    pub fn apply(&self, plan: MitigationPlan, incident: Option<String>) -> Result<(), Stopped> {
         self.requests
             .send((plan, incident))
-            .map_err(|_| "the mitigation backends' task has stopped".to_string())
+            .map_err(|_| Stopped("the mitigation backends' task"))
     }
 }
 
@@ -90,10 +89,7 @@ async fn run<A: Actuator, M: From<ActuatorEvent>>(
         let Some((plan, incident)) = confirmed else {
             return;
         };
-        for actuator in &driver.actuators {
-            actuator.set_incident(incident.clone());
-        }
-        let last = driver.carry_out(&plan, &actions).await;
+        let last = driver.carry_out(&plan, incident.as_deref(), &actions).await;
         if last.is_none_or(|stage| actions.report(ActuatorEvent::Mitigation(stage)).is_err()) {
             return;
         }
@@ -110,16 +106,16 @@ impl<A: Actuator> Driver<A> {
     async fn within<T>(
         &self,
         what: &str,
-        work: impl Future<Output = Result<T, String>>,
-    ) -> Result<T, String> {
+        work: impl Future<Output = Result<T, ActuatorError>>,
+    ) -> Result<T, ActuatorError> {
         let deadline = self.deadline();
         tokio::time::timeout(deadline, work)
             .await
             .unwrap_or_else(|_| {
-                Err(format!(
+                Err(ActuatorError::Unreachable(format!(
                     "{what} did not finish within {} ms",
                     deadline.as_millis()
-                ))
+                )))
             })
     }
 
@@ -132,7 +128,11 @@ impl<A: Actuator> Driver<A> {
                     self.within("reading the state", actuator.read())
                         .await
                         .unwrap_or_else(|error| {
-                            MitigationPlan::unavailable(kind, actuator.backend(), &error)
+                            MitigationPlan::unavailable(
+                                kind,
+                                actuator.backend(),
+                                &error.to_string(),
+                            )
                         }),
                 ),
                 None => plans.extend(self.unconfigured.iter().find(|p| p.kind == kind).cloned()),
@@ -141,11 +141,13 @@ impl<A: Actuator> Driver<A> {
         plans
     }
 
-    /// Carries out one confirmed plan; the `Applied` stage is sent as soon as it happens, the
-    /// final one is returned. Nothing is retried: a write that failed may have happened.
+    /// Carries out one confirmed plan for an incident; the `Applied` stage is sent as soon as it
+    /// happens, the final one is returned. Nothing is retried: a write that failed may have
+    /// happened. Errors become the `Failed` stage's reason here, at the edge of the core.
     async fn carry_out(
         &self,
         plan: &MitigationPlan,
+        incident: Option<&str>,
         actions: &mpsc::UnboundedSender<impl From<ActuatorEvent>>,
     ) -> Option<MitigationStage> {
         let Some(actuator) = self.actuators.iter().find(|a| a.kind() == plan.kind) else {
@@ -156,27 +158,26 @@ impl<A: Actuator> Driver<A> {
         tracing::info!(plan = %plan.summary(), backend = plan.backend, dry_run = self.dry_run, "mitigation confirmed");
         if self.dry_run {
             return Some(MitigationStage::DryRun {
-                request: actuator.preview(plan),
+                request: actuator.preview(plan, incident),
             });
         }
         let applied = self
             .within(
                 "the change (it may or may not have been made: read the state before trying again)",
-                actuator.apply(plan),
+                actuator.apply(plan, incident),
             )
             .await;
-        let answer = match applied {
-            Ok(answer) => answer,
-            Err(reason) => {
+        let Applied { answer, undo } = match applied {
+            Ok(applied) => applied,
+            Err(error) => {
+                let reason = error.to_string();
                 tracing::warn!(reason, "mitigation failed");
                 return Some(MitigationStage::Failed { reason });
             }
         };
         tracing::info!(answer, "mitigation applied");
-        let undo = (!plan.undo)
-            .then(|| actuator.revert(plan))
-            .flatten()
-            .map(Box::new);
+        // The cockpit offers one undo: an undo is not undone in turn.
+        let undo = undo.filter(|_| !plan.undo).map(Box::new);
         if actions
             .report(ActuatorEvent::Mitigation(MitigationStage::Applied {
                 answer,
@@ -200,7 +201,8 @@ impl<A: Actuator> Driver<A> {
                     tracing::info!(read_back, "mitigation verified");
                     MitigationStage::Verified { read_back }
                 }
-                Err(reason) => {
+                Err(error) => {
+                    let reason = error.to_string();
                     tracing::warn!(reason, "mitigation read-back failed");
                     MitigationStage::Failed {
                         reason: format!("applied, but the read-back failed: {reason}"),
@@ -213,18 +215,20 @@ impl<A: Actuator> Driver<A> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::{Arc, Mutex};
 
     use super::*;
 
     /// A backend whose every step answers as told, and which counts its writes.
     struct Scripted {
-        read: Result<MitigationPlan, String>,
-        apply: Result<String, String>,
-        verify: Result<String, String>,
+        read: Result<MitigationPlan, ActuatorError>,
+        apply: Result<String, ActuatorError>,
+        verify: Result<String, ActuatorError>,
         can_verify: bool,
         writes: Arc<AtomicU32>,
+        /// The incident each apply was for.
+        incidents: Arc<Mutex<Vec<Option<String>>>>,
         /// How long each read takes.
         read_takes: Duration,
     }
@@ -247,6 +251,7 @@ mod tests {
             verify: Ok("flag support-ai is off".into()),
             can_verify: true,
             writes: Arc::default(),
+            incidents: Arc::default(),
             read_takes: Duration::ZERO,
         }
     }
@@ -258,28 +263,35 @@ mod tests {
         fn backend(&self) -> &'static str {
             "scripted"
         }
-        async fn read(&self) -> Result<MitigationPlan, String> {
+        async fn read(&self) -> Result<MitigationPlan, ActuatorError> {
             tokio::time::sleep(self.read_takes).await;
             self.read.clone()
         }
-        fn preview(&self, plan: &MitigationPlan) -> String {
+        fn preview(&self, plan: &MitigationPlan, _: Option<&str>) -> String {
             format!("POST /{}", plan.to_id)
         }
-        async fn apply(&self, _: &MitigationPlan) -> Result<String, String> {
+        async fn apply(
+            &self,
+            plan: &MitigationPlan,
+            incident: Option<&str>,
+        ) -> Result<Applied, ActuatorError> {
             self.writes.fetch_add(1, Ordering::SeqCst);
-            self.apply.clone()
+            self.incidents
+                .lock()
+                .unwrap()
+                .push(incident.map(str::to_owned));
+            let answer = self.apply.clone()?;
+            let undo = Some(MitigationPlan {
+                undo: true,
+                ..plan.clone()
+            });
+            Ok(Applied { answer, undo })
         }
-        async fn verify(&self, _: &MitigationPlan) -> Result<String, String> {
+        async fn verify(&self, _: &MitigationPlan) -> Result<String, ActuatorError> {
             self.verify.clone()
         }
         fn can_verify(&self) -> bool {
             self.can_verify
-        }
-        fn revert(&self, applied: &MitigationPlan) -> Option<MitigationPlan> {
-            Some(MitigationPlan {
-                undo: true,
-                ..applied.clone()
-            })
         }
     }
 
@@ -344,9 +356,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_incident_goes_with_the_plan_and_an_undo_offers_no_undo_in_turn() {
+        let actuator = scripted();
+        let incidents = actuator.incidents.clone();
+        let (actions, mut received) = mpsc::unbounded_channel();
+        let handle = spawn(driver(actuator, false), actions);
+        let Some(ActuatorEvent::PlansRead(_)) = received.recv().await else {
+            panic!("the state is read first");
+        };
+        let undo = MitigationPlan {
+            undo: true,
+            ..plan()
+        };
+        handle
+            .apply(undo, Some("inc-20260101-0001".into()))
+            .unwrap();
+        let Some(ActuatorEvent::Mitigation(MitigationStage::Applied { undo, .. })) =
+            received.recv().await
+        else {
+            panic!("the undo was applied");
+        };
+        assert_eq!(undo, None);
+        assert_eq!(
+            *incidents.lock().unwrap(),
+            [Some("inc-20260101-0001".to_string())]
+        );
+    }
+
+    #[tokio::test]
     async fn a_refused_write_fails_at_once_and_a_disagreeing_read_back_fails_after_applying() {
         let refused = Scripted {
-            apply: Err("Unleash answered HTTP 500: boom".into()),
+            apply: Err(ActuatorError::Refused(
+                "Unleash answered HTTP 500: boom".into(),
+            )),
             ..scripted()
         };
         let (reports, writes) = run_one(refused, false).await;
@@ -359,7 +401,9 @@ mod tests {
             }]
         );
         let disagreeing = Scripted {
-            verify: Err("flag support-ai is still on".into()),
+            verify: Err(ActuatorError::ReadBackDisagrees {
+                found: "flag support-ai is still on".into(),
+            }),
             ..scripted()
         };
         let stages = stages_of(run_one(disagreeing, false).await.0);
@@ -367,7 +411,9 @@ mod tests {
         assert_eq!(
             stages[1],
             MitigationStage::Failed {
-                reason: "applied, but the read-back failed: flag support-ai is still on".into()
+                reason: "applied, but the read-back failed: read-back disagrees: flag support-ai \
+                         is still on"
+                    .into()
             }
         );
     }
@@ -398,7 +444,9 @@ mod tests {
     #[tokio::test]
     async fn a_backend_that_cannot_be_read_shows_why_and_unconfigured_kinds_say_so() {
         let down = Scripted {
-            read: Err("Unleash http://127.0.0.1:9/: connection refused".into()),
+            read: Err(ActuatorError::Unreachable(
+                "Unleash http://127.0.0.1:9/: connection refused".into(),
+            )),
             ..scripted()
         };
         let unconfigured = vec![MitigationPlan::unavailable(

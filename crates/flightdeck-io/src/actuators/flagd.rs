@@ -15,9 +15,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::Actuator;
+use super::{Actuator, ActuatorError, Applied};
 use crate::config::actuators::KillSwitchConfig;
-use crate::model::mitigation::{is_production_name, state_moved};
+use crate::model::mitigation::is_production_name;
 use crate::model::{MitigationKind, MitigationPlan};
 
 const BACKEND: &str = "flagd file";
@@ -38,6 +38,9 @@ struct FlagFile {
     on_variant: String,
     off_variant: String,
 }
+
+/// Why the switch cannot act on the flag as the file has it: a plan's `unavailable`.
+struct Unusable(String);
 
 /// What the file says of the flag when the switch can act on it.
 struct FlagState {
@@ -66,7 +69,10 @@ impl KillSwitch {
     /// `file` is `[actuators.flagd] file` already resolved against the config's directory.
     /// Confirming asks for the flag's name to be typed when `production` says so or, without
     /// it, when the file's name looks like production ("production.flagd.json", "prod-flags.json").
-    pub fn from_config(file: PathBuf, kill_switch: &KillSwitchConfig) -> Result<Self, String> {
+    pub fn from_config(
+        file: PathBuf,
+        kill_switch: &KillSwitchConfig,
+    ) -> Result<Self, ActuatorError> {
         let KillSwitchConfig::Flagd {
             flag,
             on_variant,
@@ -74,12 +80,14 @@ impl KillSwitch {
             production,
         } = kill_switch
         else {
-            return Err("[mitigations.kill_switch] does not name backend = \"flagd\"".into());
+            return Err(ActuatorError::Misconfigured(
+                "[mitigations.kill_switch] does not name backend = \"flagd\"".into(),
+            ));
         };
         if on_variant == off_variant {
-            return Err(format!(
+            return Err(ActuatorError::Misconfigured(format!(
                 "[mitigations.kill_switch] on_variant and off_variant are both {on_variant:?}"
-            ));
+            )));
         }
         let stem = file.file_stem().unwrap_or_default().to_string_lossy();
         let production = production.unwrap_or_else(|| is_production_name(&stem));
@@ -127,18 +135,18 @@ impl Actuator for KillSwitch {
         BACKEND
     }
 
-    async fn read(&self) -> Result<MitigationPlan, String> {
+    async fn read(&self) -> Result<MitigationPlan, ActuatorError> {
         let file = self.file.clone();
         let state = blocking(move || file.state()).await?;
         Ok(match state? {
             Ok(state) => self.plan(&state),
-            Err(reason) => {
+            Err(Unusable(reason)) => {
                 MitigationPlan::unavailable(MitigationKind::KillSwitch, BACKEND, &reason)
             }
         })
     }
 
-    fn preview(&self, plan: &MitigationPlan) -> String {
+    fn preview(&self, plan: &MitigationPlan, _incident: Option<&str>) -> String {
         format!(
             "{}\n(a temp file in the same directory, fsynced, renamed over the original; \
              nothing else in the file changes)",
@@ -146,19 +154,30 @@ impl Actuator for KillSwitch {
         )
     }
 
-    async fn apply(&self, plan: &MitigationPlan) -> Result<String, String> {
+    async fn apply(
+        &self,
+        plan: &MitigationPlan,
+        _incident: Option<&str>,
+    ) -> Result<Applied, ActuatorError> {
         if let Some(reason) = &plan.unavailable {
-            return Err(format!("{reason}; nothing was changed"));
+            return Err(ActuatorError::Unavailable(format!(
+                "{reason}; nothing was changed"
+            )));
         }
         let file = self.file.clone();
         let (from, to) = (plan.from_id.clone(), plan.to_id.clone());
-        blocking(move || file.swap(&from, &to)).await?
+        let answer = blocking(move || file.swap(&from, &to)).await??;
+        Ok(Applied {
+            answer,
+            undo: Some(plan.reversed(self.file.operation(&plan.from_id))),
+        })
     }
 
-    async fn verify(&self, plan: &MitigationPlan) -> Result<String, String> {
+    async fn verify(&self, plan: &MitigationPlan) -> Result<String, ActuatorError> {
         let file = self.file.clone();
         let state = blocking(move || file.state()).await?;
-        let state = state?.map_err(|reason| format!("read-back failed: {reason}"))?;
+        // A file the switch can no longer act on is not the state the plan wrote either.
+        let state = state?.map_err(|Unusable(found)| ActuatorError::ReadBackDisagrees { found })?;
         let file = &self.file;
         if state.current == plan.to_id {
             Ok(format!(
@@ -168,18 +187,16 @@ impl Actuator for KillSwitch {
                 state.current
             ))
         } else {
-            Err(format!(
-                "read-back disagrees: {} has flags.{}.defaultVariant = {:?}, not {:?}",
-                file.path.display(),
-                file.flag,
-                state.current,
-                plan.to_id
-            ))
+            Err(ActuatorError::ReadBackDisagrees {
+                found: format!(
+                    "{} has flags.{}.defaultVariant = {:?}, not {:?}",
+                    file.path.display(),
+                    file.flag,
+                    state.current,
+                    plan.to_id
+                ),
+            })
         }
-    }
-
-    fn revert(&self, applied: &MitigationPlan) -> Option<MitigationPlan> {
-        Some(applied.reversed(self.file.operation(&applied.from_id)))
     }
 }
 
@@ -193,81 +210,85 @@ impl FlagFile {
         )
     }
 
-    /// The flag's state; the inner Err is why the switch cannot act on it (the plan's
-    /// `unavailable`), the outer one a file that exists but cannot be read.
-    fn state(&self) -> Result<Result<FlagState, String>, String> {
+    /// The flag's state; the inner Err is why the switch cannot act on it, the outer one a file
+    /// that exists but cannot be read.
+    fn state(&self) -> Result<Result<FlagState, Unusable>, ActuatorError> {
         match fs::read_to_string(&self.path) {
             Ok(text) => Ok(self.inspect(&text)),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Err(format!(
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Err(Unusable(format!(
                 "flagd file {} does not exist",
                 self.path.display()
-            ))),
-            Err(err) => Err(format!(
+            )))),
+            Err(err) => Err(ActuatorError::Unreachable(format!(
                 "flagd file {}: cannot read it: {err}",
                 self.path.display()
-            )),
+            ))),
         }
     }
 
-    fn inspect(&self, text: &str) -> Result<FlagState, String> {
+    fn inspect(&self, text: &str) -> Result<FlagState, Unusable> {
         let file = self.path.display();
         let (flag, on, off) = (&self.flag, &self.on_variant, &self.off_variant);
         let document: Value = serde_json::from_str(text)
-            .map_err(|err| format!("flagd file {file} is not JSON: {err}"))?;
+            .map_err(|err| Unusable(format!("flagd file {file} is not JSON: {err}")))?;
         let Some(flags) = document.get("flags").and_then(Value::as_object) else {
-            return Err(format!("flagd file {file} has no \"flags\" object"));
+            return Err(Unusable(format!(
+                "flagd file {file} has no \"flags\" object"
+            )));
         };
         let Some(entry) = flags.get(flag) else {
-            return Err(format!(
+            return Err(Unusable(format!(
                 "flagd file {file} has no flag {flag:?} (its flags: {})",
                 listed(flags.keys())
-            ));
+            )));
         };
         match entry.get("state").and_then(Value::as_str) {
             Some("ENABLED") => {}
             Some("DISABLED") => {
-                return Err(format!(
+                return Err(Unusable(format!(
                     "flag {flag:?} in {file} is DISABLED: flagd serves it as if it did not \
                      exist, so its defaultVariant changes nothing"
-                ));
+                )));
             }
             state => {
-                return Err(format!(
+                return Err(Unusable(format!(
                     "flag {flag:?} in {file} has state {}, not \"ENABLED\"",
                     state.map_or("none".into(), json_string)
-                ));
+                )));
             }
         }
         let variants = entry.get("variants").and_then(Value::as_object);
         for variant in [on, off] {
             if !variants.is_some_and(|v| v.contains_key(variant)) {
-                return Err(format!(
+                return Err(Unusable(format!(
                     "flag {flag:?} in {file} has no variant {variant:?} (its variants: {})",
                     variants.map_or("none".into(), |v| listed(v.keys()))
-                ));
+                )));
             }
         }
         let current = match entry.get("defaultVariant") {
             Some(Value::String(current)) if current == on || current == off => current.clone(),
             Some(Value::String(other)) => {
-                return Err(format!(
+                return Err(Unusable(format!(
                     "flag {flag:?} in {file} defaults to variant {other:?}, neither {on:?} \
                      (on_variant) nor {off:?} (off_variant)"
-                ));
+                )));
             }
             _ => {
-                return Err(format!(
+                return Err(Unusable(format!(
                     "flag {flag:?} in {file} names no defaultVariant, so flagd serves the code's \
                      default; set it to {on:?} first"
-                ));
+                )));
             }
         };
         let targeted = entry
             .get("targeting")
             .is_some_and(|rules| rules.as_object().is_none_or(|rules| !rules.is_empty()));
-        let span = self
-            .locate(text)
-            .map_err(|err| format!("flagd file {file} cannot be edited in place: {err}"))?;
+        let span = self.locate(text).map_err(|err| {
+            Unusable(format!(
+                "flagd file {file} cannot be edited in place: {err}"
+            ))
+        })?;
         Ok(FlagState {
             current,
             span,
@@ -289,30 +310,32 @@ impl FlagFile {
         Ok(start..start + value.len())
     }
 
-    /// Re-reads the file and, if the flag still defaults to `from`, writes it defaulting to `to`.
-    fn swap(&self, from: &str, to: &str) -> Result<String, String> {
+    /// Re-reads the file and, if the flag still defaults to `from`, writes it defaulting to `to`;
+    /// Ok is what was written.
+    fn swap(&self, from: &str, to: &str) -> Result<String, ActuatorError> {
         let path = self.path.display();
         if to != self.on_variant && to != self.off_variant {
-            return Err(format!(
+            return Err(ActuatorError::Unavailable(format!(
                 "variant {to:?} is neither on_variant nor off_variant; nothing was changed"
-            ));
+            )));
         }
         let text = fs::read_to_string(&self.path).map_err(|err| {
-            format!("flagd file {path}: cannot read it: {err}; nothing was changed")
+            ActuatorError::Unreachable(format!(
+                "flagd file {path}: cannot read it: {err}; nothing was changed"
+            ))
         })?;
-        let state = self
-            .inspect(&text)
-            .map_err(|reason| format!("{reason}; nothing was changed"))?;
+        let state = self.inspect(&text).map_err(|Unusable(reason)| {
+            ActuatorError::Unavailable(format!("{reason}; nothing was changed"))
+        })?;
         if state.current != from {
-            return Err(state_moved(&format!(
-                "flags.{}.defaultVariant = {:?}",
-                self.flag, state.current
-            )));
+            return Err(ActuatorError::MovedSinceRead {
+                now: format!("flags.{}.defaultVariant = {:?}", self.flag, state.current),
+            });
         }
         let mut changed = text;
         changed.replace_range(state.span, &json_string(to));
         write_atomically(&self.path, &changed)
-            .map_err(|why| format!("flagd file {path}: {why}"))?;
+            .map_err(|why| ActuatorError::Refused(format!("flagd file {path}: {}", why.0)))?;
         Ok(format!(
             "wrote {path} (flags.{}.defaultVariant: {from} → {to})",
             self.flag
@@ -320,16 +343,20 @@ impl FlagFile {
     }
 }
 
+/// Why a write did not go through, e.g. "could not write it: …; the file is unchanged".
+struct WriteFailure(String);
+
 /// Replaces the file at `path` with `contents` so that a reader sees the old file or the new
 /// one, never a part of either, and keeps the old file's permissions. A symlink is followed, so
 /// it goes on pointing at the file that was written.
-fn write_atomically(path: &Path, contents: &str) -> Result<(), String> {
-    let path = fs::canonicalize(path).map_err(|err| format!("cannot resolve it: {err}"))?;
+fn write_atomically(path: &Path, contents: &str) -> Result<(), WriteFailure> {
+    let path =
+        fs::canonicalize(path).map_err(|err| WriteFailure(format!("cannot resolve it: {err}")))?;
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-        return Err("is not a file in a directory".into());
+        return Err(WriteFailure("is not a file in a directory".into()));
     };
     let permissions = fs::metadata(&path)
-        .map_err(|err| format!("cannot read its permissions: {err}"))?
+        .map_err(|err| WriteFailure(format!("cannot read its permissions: {err}")))?
         .permissions();
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -353,25 +380,29 @@ fn write_atomically(path: &Path, contents: &str) -> Result<(), String> {
     if let Err(err) = written {
         // The temp file may not exist (create failed): nothing to clean up then.
         let _ = fs::remove_file(&temp);
-        return Err(format!("could not write it: {err}; the file is unchanged"));
+        return Err(WriteFailure(format!(
+            "could not write it: {err}; the file is unchanged"
+        )));
     }
     File::open(dir)
         .and_then(|dir| dir.sync_all())
         .map_err(|err| {
-            format!(
+            WriteFailure(format!(
                 "written, but its directory {} could not be flushed ({err}): the change may not \
              survive a power cut",
                 dir.display()
-            )
+            ))
         })
 }
 
+/// `work` on a thread that may block; a task that stops without an answer leaves the file
+/// unread, or its write in doubt.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, String> {
+) -> Result<T, ActuatorError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|err| format!("the flagd file task stopped: {err}"))
+        .map_err(|err| ActuatorError::Unreachable(format!("the flagd file task stopped: {err}")))
 }
 
 fn json_string(text: &str) -> String {
@@ -402,7 +433,7 @@ mod tests {
         let target = dir.path().join("flags.json");
         fs::create_dir(&target).unwrap();
         fs::write(target.join("keep"), "x").unwrap();
-        let err = write_atomically(&target, "{}").unwrap_err();
+        let WriteFailure(err) = write_atomically(&target, "{}").unwrap_err();
         assert!(err.contains("the file is unchanged"), "{err}");
         let left: Vec<_> = fs::read_dir(dir.path())
             .unwrap()

@@ -8,17 +8,15 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::Actuator;
-use super::registry::{Pointer, PromptVersion};
+use super::registry::{self, Pointer, PromptVersion};
+use super::{Actuator, ActuatorError, Applied};
 use crate::config::actuators::{LangfuseConfig, PromptRollbackConfig};
-use crate::http::{self, shown_url};
+use crate::http::{self, HttpError, shown_url};
 use crate::model::{MitigationKind, MitigationPlan};
 
 const BACKEND: &str = "langfuse";
 /// How many other versions are offered with their texts: each text costs one request.
 const MAX_CHOICES: usize = 10;
-/// How much of an error body to show: enough to read the server's reason, not a whole page.
-const BODY_EXCERPT_CHARS: usize = 200;
 
 /// Moves a Langfuse prompt's deploy label between its versions.
 pub struct PromptLabel {
@@ -82,39 +80,35 @@ impl PromptLabel {
         config: &LangfuseConfig,
         rollback: &PromptRollbackConfig,
         timeout_ms: u64,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ActuatorError> {
         let PromptRollbackConfig::Langfuse {
             prompt,
             label,
             production,
         } = rollback
         else {
-            return Err(
+            return Err(ActuatorError::Misconfigured(
                 "[mitigations.prompt_rollback] names another backend than langfuse".to_string(),
-            );
+            ));
         };
         let base = http::base_url(&config.url).ok_or_else(|| {
-            format!(
+            ActuatorError::Misconfigured(format!(
                 "[actuators.langfuse] url {:?} is not a valid base URL",
                 config.url
-            )
+            ))
         })?;
         let public_key = key(&config.public_key_env, "public_key_env", "the public key")?;
         let secret_key = key(&config.secret_key_env, "secret_key_env", "the secret key")?;
         let basic = http::basic(&public_key, &secret_key).map_err(|_| {
-            format!(
+            ActuatorError::Misconfigured(format!(
                 "[actuators.langfuse] the keys in {} and {} hold characters an HTTP header \
                  cannot carry",
                 config.public_key_env, config.secret_key_env
-            )
+            ))
         })?;
         let credentials = basic.encoded.clone().unwrap_or_default();
-        let http = http::client(Some(&basic), timeout_ms).map_err(|reason| {
-            format!(
-                "Langfuse {}: could not set up the HTTP client: {reason}",
-                shown_url(&base)
-            )
-        })?;
+        let http = http::client(&base, Some(&basic), timeout_ms)
+            .map_err(|error| ActuatorError::from_http(&error, format!("Langfuse {error}")))?;
         Ok(Self {
             http,
             base,
@@ -173,7 +167,7 @@ impl PromptLabel {
     }
 
     /// The prompt's version numbers; None when Langfuse has no prompt of that name.
-    async fn version_numbers(&self) -> Result<Option<Vec<u64>>, String> {
+    async fn version_numbers(&self) -> Result<Option<Vec<u64>>, ActuatorError> {
         let mut url = self.endpoint(&[]);
         url.query_pairs_mut().append_pair("name", &self.prompt);
         let list: PromptList = self.get(&url).await?;
@@ -185,7 +179,7 @@ impl PromptLabel {
     }
 
     /// The version carrying the label, or None when no version does.
-    async fn labelled(&self) -> Result<Option<LangfusePrompt>, String> {
+    async fn labelled(&self) -> Result<Option<LangfusePrompt>, ActuatorError> {
         let url = self.labelled_url();
         let answer = self.send(self.http.get(url.clone()), &url).await?;
         if answer.status == StatusCode::NOT_FOUND {
@@ -195,34 +189,28 @@ impl PromptLabel {
         self.parse(&url, &body).map(Some)
     }
 
-    async fn version(&self, version: u64) -> Result<LangfusePrompt, String> {
+    async fn version(&self, version: u64) -> Result<LangfusePrompt, ActuatorError> {
         let mut url = self.endpoint(&[&self.prompt]);
         url.query_pairs_mut()
             .append_pair("version", &version.to_string());
         self.get(&url).await
     }
 
-    async fn get<T: DeserializeOwned>(&self, url: &Url) -> Result<T, String> {
+    async fn get<T: DeserializeOwned>(&self, url: &Url) -> Result<T, ActuatorError> {
         let answer = self.send(self.http.get(url.clone()), url).await?;
         let body = self.success(url, answer)?;
         self.parse(url, &body)
     }
 
     /// The server's answer whatever its status; Err only when none came.
-    async fn send(&self, request: reqwest::RequestBuilder, url: &Url) -> Result<Answer, String> {
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        url: &Url,
+    ) -> Result<Answer, ActuatorError> {
         let failed = |err: reqwest::Error| {
-            let url = shown_url(url);
-            self.scrub(&if err.is_timeout() {
-                format!(
-                    "Langfuse {url} did not answer within {} ms",
-                    self.timeout_ms
-                )
-            } else {
-                format!(
-                    "Langfuse {url}: connection failed: {}",
-                    http::root_cause(&err)
-                )
-            })
+            let error = HttpError::unanswered(url, &err, self.timeout_ms, str::to_owned);
+            ActuatorError::Unreachable(self.scrub(&format!("Langfuse {error}")))
         };
         let response = request.send().await.map_err(failed)?;
         let status = response.status();
@@ -231,40 +219,31 @@ impl PromptLabel {
     }
 
     /// The body of a successful answer; any other is an error quoting the server's reason.
-    fn success(&self, url: &Url, answer: Answer) -> Result<String, String> {
+    fn success(&self, url: &Url, answer: Answer) -> Result<String, ActuatorError> {
         let status = answer.status;
         if status.is_success() {
             return Ok(answer.body);
         }
-        let excerpt: String = self
-            .scrub(&answer.body)
-            .chars()
-            .take(BODY_EXCERPT_CHARS)
-            .collect();
-        let url = shown_url(url);
-        Err(self.scrub(
-            &if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-                format!(
-                    "Langfuse {url}: the keys in ${} and ${} were refused (HTTP {}): {excerpt}",
-                    self.public_key_env,
-                    self.secret_key_env,
-                    status.as_u16()
-                )
-            } else {
-                format!(
-                    "Langfuse {url} answered HTTP {}: {excerpt}",
-                    status.as_u16()
-                )
-            },
-        ))
+        let body = self.scrub(&answer.body);
+        let refusal = if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            let excerpt: String = body.chars().take(http::BODY_EXCERPT_CHARS).collect();
+            format!(
+                "Langfuse {}: the keys in ${} and ${} were refused (HTTP {}): {excerpt}",
+                shown_url(url),
+                self.public_key_env,
+                self.secret_key_env,
+                status.as_u16()
+            )
+        } else {
+            format!("Langfuse {}", HttpError::status(url, status, &body))
+        };
+        Err(ActuatorError::Refused(self.scrub(&refusal)))
     }
 
-    fn parse<T: DeserializeOwned>(&self, url: &Url, body: &str) -> Result<T, String> {
+    fn parse<T: DeserializeOwned>(&self, url: &Url, body: &str) -> Result<T, ActuatorError> {
         serde_json::from_str(body).map_err(|err| {
-            self.scrub(&format!(
-                "Langfuse {} sent a bad response: {err}",
-                shown_url(url)
-            ))
+            let error = HttpError::bad_response(url, err.to_string());
+            ActuatorError::Refused(self.scrub(&format!("Langfuse {error}")))
         })
     }
 
@@ -274,8 +253,10 @@ impl PromptLabel {
 }
 
 /// The trimmed value of the variable a key's setting names, or an error naming both.
-fn key(var: &str, setting: &str, what: &str) -> Result<String, String> {
-    http::secret(var).map_err(|error| error.explain("actuators.langfuse", setting, var, what))
+fn key(var: &str, setting: &str, what: &str) -> Result<String, ActuatorError> {
+    http::secret(var).map_err(|error| {
+        ActuatorError::Misconfigured(error.explain("actuators.langfuse", setting, var, what))
+    })
 }
 
 /// The versions offered instead of `current`: the one before it and the newest others,
@@ -330,7 +311,7 @@ impl Actuator for PromptLabel {
         BACKEND
     }
 
-    async fn read(&self) -> Result<MitigationPlan, String> {
+    async fn read(&self) -> Result<MitigationPlan, ActuatorError> {
         let pointer = self.pointer();
         let Some(versions) = self.version_numbers().await? else {
             return Ok(pointer.unavailable(format!("Langfuse has no prompt {:?}", self.prompt)));
@@ -348,7 +329,7 @@ impl Actuator for PromptLabel {
         Ok(pointer.rollback(&current.into_version(), &others, |id| self.operation(id)))
     }
 
-    fn preview(&self, plan: &MitigationPlan) -> String {
+    fn preview(&self, plan: &MitigationPlan, _incident: Option<&str>) -> String {
         self.scrub(&format!(
             "PATCH {}\nContent-Type: application/json\nAuthorization: Basic <base64 of \
              ${}:${}>\n{}",
@@ -359,14 +340,18 @@ impl Actuator for PromptLabel {
         ))
     }
 
-    async fn apply(&self, plan: &MitigationPlan) -> Result<String, String> {
+    async fn apply(
+        &self,
+        plan: &MitigationPlan,
+        _incident: Option<&str>,
+    ) -> Result<Applied, ActuatorError> {
         if let Some(reason) = &plan.unavailable {
-            return Err(reason.clone());
+            return Err(ActuatorError::Unavailable(reason.clone()));
         }
         let now = self.labelled().await?;
         if now.as_ref().map(|now| now.version.to_string()).as_deref() != Some(&plan.from_id) {
-            let now = now.map(|now| now.into_version().label());
-            return Err(self.scrub(&self.pointer().moved(now)));
+            let now = now.map(|now| self.scrub(&now.into_version().label()));
+            return Err(self.pointer().moved(now));
         }
         let url = self.version_url(&plan.to_id);
         let request = self
@@ -377,10 +362,13 @@ impl Actuator for PromptLabel {
         let answer = self.send(request, &url).await?;
         let status = answer.status;
         self.success(&url, answer)?;
-        Ok(self.scrub(&format!("PATCH {} → {status}", url.path())))
+        Ok(Applied {
+            answer: self.scrub(&format!("PATCH {} → {status}", url.path())),
+            undo: registry::undo(plan, |id| self.operation(id)),
+        })
     }
 
-    async fn verify(&self, plan: &MitigationPlan) -> Result<String, String> {
+    async fn verify(&self, plan: &MitigationPlan) -> Result<String, ActuatorError> {
         let url = self.labelled_url();
         let request = format!("GET {}?{}", url.path(), url.query().unwrap_or_default());
         match self.labelled().await?.map(LangfusePrompt::into_version) {
@@ -391,16 +379,14 @@ impl Actuator for PromptLabel {
             ))),
             now => {
                 let now = now.map_or_else(|| "no version".to_string(), |now| now.label());
-                Err(self.scrub(&format!(
-                    "read-back disagrees: {request} says the label {} is on {now}, not {}",
-                    self.label, plan.to
-                )))
+                Err(ActuatorError::ReadBackDisagrees {
+                    found: self.scrub(&format!(
+                        "{request} says the label {} is on {now}, not {}",
+                        self.label, plan.to
+                    )),
+                })
             }
         }
-    }
-
-    fn revert(&self, applied: &MitigationPlan) -> Option<MitigationPlan> {
-        super::registry::undo(applied, |id| self.operation(id))
     }
 }
 

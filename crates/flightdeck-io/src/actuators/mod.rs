@@ -1,10 +1,12 @@
 //! Tokio-side handles that change the world when the app asks for a mitigation.
 //!
 //! Every backend implements [`Actuator`]: a read of the current state as a plan, the exact
-//! request for `--dry-run`, one apply (never retried), a read-back, and the plan that undoes it.
+//! request for `--dry-run`, one apply (never retried) that gives the plan undoing it, and a
+//! read-back. An actuator keeps nothing between calls: what apply needs of the read is in the plan.
 
 pub mod configured;
 pub mod driver;
+mod error;
 pub mod flagd;
 pub mod langfuse;
 pub mod phoenix;
@@ -16,6 +18,7 @@ pub mod webhook;
 use std::future::Future;
 
 use self::driver::DriverHandle;
+pub use self::error::{ActuatorError, Stopped};
 use self::simulator::SimulatorActuator;
 use crate::model::{MitigationKind, MitigationPlan, MitigationStage};
 
@@ -37,14 +40,23 @@ pub enum Mitigations {
 }
 
 impl Mitigations {
-    /// Hands the plan over, with the incident it is for; an error means whatever carries it
-    /// out has stopped.
-    pub fn apply(&self, plan: MitigationPlan, incident: Option<String>) -> Result<(), String> {
+    /// Hands the plan over, with the incident it is for.
+    pub fn apply(&self, plan: MitigationPlan, incident: Option<String>) -> Result<(), Stopped> {
         match self {
             Self::Simulator(simulator) => simulator.apply(plan),
             Self::Backends(driver) => driver.apply(plan, incident),
         }
     }
+}
+
+/// A change the backend accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    /// The backend's answer, e.g. "POST /api/… → 200 OK".
+    pub answer: String,
+    /// The plan that puts back what was changed (`undo` set, `from` and `to` swapped), read from
+    /// the state as written; None when it cannot be put back.
+    pub undo: Option<MitigationPlan>,
 }
 
 /// One mitigation on one backend.
@@ -57,29 +69,29 @@ pub trait Actuator: Send + Sync {
     /// Reads the backend's current state as the plan the mitigation would carry out now. A
     /// backend that answers but cannot act (no earlier version, flag missing) gives a plan with
     /// `unavailable` set; Err is for a backend that cannot be read at all.
-    fn read(&self) -> impl Future<Output = Result<MitigationPlan, String>> + Send;
+    fn read(&self) -> impl Future<Output = Result<MitigationPlan, ActuatorError>> + Send;
 
-    /// Exactly what `apply` would send for the plan: method, URL and body, or the file and its
-    /// new content. Never a secret.
-    fn preview(&self, plan: &MitigationPlan) -> String;
+    /// Exactly what `apply` would send for the plan and the incident: method, URL and body, or
+    /// the file and its new content. Never a secret.
+    fn preview(&self, plan: &MitigationPlan, incident: Option<&str>) -> String;
 
-    /// Carries out the plan once; Ok is the backend's answer, e.g. "POST /api/… → 200 OK".
-    /// Never retried: a write that failed may still have happened.
-    fn apply(&self, plan: &MitigationPlan) -> impl Future<Output = Result<String, String>> + Send;
+    /// Carries out the plan once, for the incident (which a webhook names); Ok is the backend's
+    /// answer and the undo. Never retried: a write that failed may still have happened.
+    fn apply(
+        &self,
+        plan: &MitigationPlan,
+        incident: Option<&str>,
+    ) -> impl Future<Output = Result<Applied, ActuatorError>> + Send;
 
     /// Reads the state back after `apply`: Ok describes it when it agrees with `plan.to_id`, Err
     /// says how it disagrees or why it could not be read.
-    fn verify(&self, plan: &MitigationPlan) -> impl Future<Output = Result<String, String>> + Send;
-
-    /// Which incident the next requests are for, for a backend that names it (a webhook).
-    fn set_incident(&self, _incident: Option<String>) {}
+    fn verify(
+        &self,
+        plan: &MitigationPlan,
+    ) -> impl Future<Output = Result<String, ActuatorError>> + Send;
 
     /// Whether `verify` can read the state back; a webhook cannot, and its answer is all there is.
     fn can_verify(&self) -> bool {
         true
     }
-
-    /// The plan that puts back what `applied` changed (`undo` set, `from` and `to` swapped), or
-    /// None when it cannot be put back.
-    fn revert(&self, applied: &MitigationPlan) -> Option<MitigationPlan>;
 }

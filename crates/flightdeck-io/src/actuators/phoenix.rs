@@ -4,11 +4,11 @@
 
 use reqwest::Url;
 
-use super::Actuator;
 use super::registry::{self, Pointer, PromptVersion};
+use super::{Actuator, ActuatorError, Applied};
 use crate::config::actuators::{PhoenixRegistryConfig, PromptRollbackConfig};
 use crate::http::base_url;
-use crate::http::{self, SecretError, shown_url};
+use crate::http::{self, HttpError, SecretError, shown_url};
 use crate::model::{MitigationKind, MitigationPlan};
 use crate::sources::phoenix::client::{PhoenixClient, PhoenixError};
 use crate::sources::phoenix::prompts::template_text;
@@ -34,22 +34,22 @@ impl PromptTag {
         registry: &PhoenixRegistryConfig,
         rollback: &PromptRollbackConfig,
         timeout_ms: u64,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ActuatorError> {
         let PromptRollbackConfig::Phoenix {
             prompt,
             tag,
             production,
         } = rollback
         else {
-            return Err(
+            return Err(ActuatorError::Misconfigured(
                 "[mitigations.prompt_rollback] names another backend than phoenix".to_string(),
-            );
+            ));
         };
         let base = base_url(&registry.url).ok_or_else(|| {
-            format!(
+            ActuatorError::Misconfigured(format!(
                 "[actuators.phoenix] url {:?} is not a valid base URL",
                 registry.url
-            )
+            ))
         })?;
         let bearer = registry
             .api_key_env
@@ -58,16 +58,16 @@ impl PromptTag {
                 http::bearer(var).map_err(|error| {
                     let told = error.explain("actuators.phoenix", "api_key_env", var, "the key");
                     // The key is optional: not asking for one is a fix too.
-                    match error {
+                    ActuatorError::Misconfigured(match error {
                         SecretError::Missing => format!("{told} or remove api_key_env"),
                         SecretError::NotAHeader => told,
-                    }
+                    })
                 })
             })
             .transpose()?;
         let api_key = bearer.as_ref().map(|bearer| bearer.secret.clone());
-        let client =
-            PhoenixClient::with_parts(base, bearer, timeout_ms).map_err(|err| err.to_string())?;
+        let client = PhoenixClient::with_parts(base, bearer, timeout_ms)
+            .map_err(|err| ActuatorError::Misconfigured(err.to_string()))?;
         Ok(Self {
             client,
             prompt: prompt.clone(),
@@ -106,7 +106,7 @@ impl PromptTag {
     }
 
     /// The id of the version the tag is on now.
-    async fn tagged(&self) -> Result<Option<String>, String> {
+    async fn tagged(&self) -> Result<Option<String>, ActuatorError> {
         self.client
             .tagged_version(&self.prompt, &self.tag)
             .await
@@ -114,7 +114,7 @@ impl PromptTag {
     }
 
     /// Every version of the prompt with its number, date and text; empty for an unknown prompt.
-    async fn versions(&self) -> Result<Vec<PromptVersion>, String> {
+    async fn versions(&self) -> Result<Vec<PromptVersion>, ActuatorError> {
         let listed = self
             .client
             .prompt_versions(&self.prompt, |_| false)
@@ -139,18 +139,22 @@ impl PromptTag {
     }
 
     /// The error as the user reads it: a refused key says which variable holds it.
-    fn describe(&self, error: PhoenixError) -> String {
-        let text = match (&error, &self.api_key_env) {
-            (PhoenixError::Status { url, status, body }, Some(var)) if is_refusal(*status) => {
+    fn describe(&self, error: PhoenixError) -> ActuatorError {
+        let PhoenixError::Http(http) = &error else {
+            // The registry's requests give only HTTP errors; the others are the spans source's.
+            return ActuatorError::Refused(self.scrub(&error.to_string()));
+        };
+        let text = match (http, &self.api_key_env) {
+            (HttpError::Status { url, status, body }, Some(var)) if is_refusal(*status) => {
                 format!("Phoenix {url}: the API key in ${var} was refused (HTTP {status}): {body}")
             }
-            (PhoenixError::Status { url, status, body }, None) if is_refusal(*status) => format!(
+            (HttpError::Status { url, status, body }, None) if is_refusal(*status) => format!(
                 "Phoenix {url} wants an API key (HTTP {status}): set api_key_env in \
                  [actuators.phoenix]: {body}"
             ),
             _ => error.to_string(),
         };
-        self.scrub(&text)
+        ActuatorError::from_http(http, self.scrub(&text))
     }
 
     fn scrub(&self, text: &str) -> String {
@@ -171,7 +175,7 @@ impl Actuator for PromptTag {
         BACKEND
     }
 
-    async fn read(&self) -> Result<MitigationPlan, String> {
+    async fn read(&self) -> Result<MitigationPlan, ActuatorError> {
         let pointer = self.pointer();
         let versions = self.versions().await?;
         if versions.is_empty() {
@@ -192,7 +196,7 @@ impl Actuator for PromptTag {
         Ok(pointer.rollback(current, &versions, |id| self.operation(id)))
     }
 
-    fn preview(&self, plan: &MitigationPlan) -> String {
+    fn preview(&self, plan: &MitigationPlan, _incident: Option<&str>) -> String {
         let url = self.client.tag_version_url(&plan.to_id);
         let authorization = match &self.api_key_env {
             Some(var) => format!("\nAuthorization: Bearer <key from ${var}>"),
@@ -205,27 +209,34 @@ impl Actuator for PromptTag {
         ))
     }
 
-    async fn apply(&self, plan: &MitigationPlan) -> Result<String, String> {
+    async fn apply(
+        &self,
+        plan: &MitigationPlan,
+        _incident: Option<&str>,
+    ) -> Result<Applied, ActuatorError> {
         if let Some(reason) = &plan.unavailable {
-            return Err(reason.clone());
+            return Err(ActuatorError::Unavailable(reason.clone()));
         }
         let now = self.tagged().await?;
         if now.as_deref() != Some(plan.from_id.as_str()) {
-            let now = now.map(|id| registry::known_label(plan, &id));
-            return Err(self.scrub(&self.pointer().moved(now)));
+            let now = now.map(|id| self.scrub(&registry::known_label(plan, &id)));
+            return Err(self.pointer().moved(now));
         }
         let status = self
             .client
             .tag_version(&plan.to_id, &self.tag)
             .await
             .map_err(|err| self.describe(err))?;
-        Ok(self.scrub(&format!(
-            "POST {} → {status}",
-            self.client.tag_version_url(&plan.to_id).path()
-        )))
+        Ok(Applied {
+            answer: self.scrub(&format!(
+                "POST {} → {status}",
+                self.client.tag_version_url(&plan.to_id).path()
+            )),
+            undo: registry::undo(plan, |id| self.operation(id)),
+        })
     }
 
-    async fn verify(&self, plan: &MitigationPlan) -> Result<String, String> {
+    async fn verify(&self, plan: &MitigationPlan) -> Result<String, ActuatorError> {
         let request = format!("GET {}", self.tagged_url().path());
         match self.tagged().await? {
             Some(id) if id == plan.to_id => Ok(self.scrub(&format!(
@@ -237,15 +248,13 @@ impl Actuator for PromptTag {
                     || "no version".to_string(),
                     |id| registry::known_label(plan, &id),
                 );
-                Err(self.scrub(&format!(
-                    "read-back disagrees: {request} says the tag {} is on {now}, not {}",
-                    self.tag, plan.to
-                )))
+                Err(ActuatorError::ReadBackDisagrees {
+                    found: self.scrub(&format!(
+                        "{request} says the tag {} is on {now}, not {}",
+                        self.tag, plan.to
+                    )),
+                })
             }
         }
-    }
-
-    fn revert(&self, applied: &MitigationPlan) -> Option<MitigationPlan> {
-        registry::undo(applied, |id| self.operation(id))
     }
 }

@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::model::mitigation::{PlanChoice, is_production_name, state_moved};
+use super::ActuatorError;
+use crate::model::mitigation::{PlanChoice, is_production_name};
 use crate::model::{MitigationKind, MitigationPlan};
 
 /// One version of a prompt as a registry gives it.
@@ -108,11 +109,12 @@ impl Pointer<'_> {
             .then(|| self.prompt.to_owned())
     }
 
-    /// "now v4 · …" for the refusal: what the pointer is on instead of the confirmed version.
-    pub fn moved(&self, now: Option<String>) -> String {
-        let now =
-            now.unwrap_or_else(|| format!("no version carries the {} {}", self.noun, self.name));
-        state_moved(&now)
+    /// The refusal when the pointer is on `now` (e.g. "v4 · …") instead of the confirmed version.
+    pub fn moved(&self, now: Option<String>) -> ActuatorError {
+        ActuatorError::MovedSinceRead {
+            now: now
+                .unwrap_or_else(|| format!("no version carries the {} {}", self.noun, self.name)),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 use tokio::sync::mpsc;
 
+use super::Stopped;
 use crate::model::MitigationPlan;
 use crate::sources::simulated::SimCommand;
 
@@ -17,8 +18,8 @@ impl SimulatorActuator {
     }
 
     /// Asks the simulator to apply a confirmed plan, or with `--dry-run` to say what it would
-    /// do; an error means the simulator has stopped.
-    pub fn apply(&self, plan: MitigationPlan) -> Result<(), String> {
+    /// do.
+    pub fn apply(&self, plan: MitigationPlan) -> Result<(), Stopped> {
         let command = if self.dry_run {
             SimCommand::DryRun(plan)
         } else {
@@ -26,6 +27,6 @@ impl SimulatorActuator {
         };
         self.commands
             .send(command)
-            .map_err(|_| "the simulator has stopped".to_string())
+            .map_err(|_| Stopped("the simulator"))
     }
 }

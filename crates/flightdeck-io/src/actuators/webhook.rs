@@ -31,8 +31,6 @@
 //! it did. The request is sent once and never retried: a request that failed may still have been
 //! acted on, and only the control plane knows.
 
-use std::sync::{Mutex, PoisonError};
-
 use chrono::{DateTime, SecondsFormat, Utc};
 use hmac::{Hmac, Mac};
 use reqwest::Url;
@@ -40,9 +38,9 @@ use reqwest::header::CONTENT_TYPE;
 use serde_json::json;
 use sha2::Sha256;
 
-use super::Actuator;
+use super::{Actuator, ActuatorError, Applied};
 use crate::config::actuators::WebhookConfig;
-use crate::http::{self, shown_url};
+use crate::http::{self, HttpError, shown_url};
 use crate::model::mitigation::is_production_name;
 use crate::model::{MitigationKind, MitigationPlan};
 
@@ -71,7 +69,6 @@ pub struct Webhook {
     action: WebhookAction,
     production: bool,
     actor: String,
-    incident: Mutex<Option<String>>,
     timeout_ms: u64,
 }
 
@@ -112,22 +109,27 @@ impl Webhook {
         production: Option<bool>,
         timeout_ms: u64,
         actor: String,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ActuatorError> {
         let url = Url::parse(&config.url)
             .ok()
             .filter(|url| matches!(url.scheme(), "http" | "https"))
             .ok_or_else(|| {
-                format!(
+                ActuatorError::Misconfigured(format!(
                     "[actuators.webhook] url {:?} is not an http or https URL",
                     config.url
-                )
+                ))
             })?;
         let var = &config.secret_env;
         let secret = http::secret(var).map_err(|error| {
-            error.explain("actuators.webhook", "secret_env", var, "the signing secret")
+            ActuatorError::Misconfigured(error.explain(
+                "actuators.webhook",
+                "secret_env",
+                var,
+                "the signing secret",
+            ))
         })?;
-        let http = http::client(None, timeout_ms)
-            .map_err(|reason| format!("webhook {}: {reason}", shown_url(&url)))?;
+        let http = http::client(&url, None, timeout_ms)
+            .map_err(|error| ActuatorError::from_http(&error, format!("webhook {error}")))?;
         let production = production.unwrap_or_else(|| is_production_name(action.target()));
         Ok(Self {
             http,
@@ -137,17 +139,16 @@ impl Webhook {
             action,
             production,
             actor,
-            incident: Mutex::new(None),
             timeout_ms,
         })
     }
 
-    fn body(&self, plan: &MitigationPlan, sent_at: DateTime<Utc>) -> String {
-        let incident = self
-            .incident
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+    fn body(
+        &self,
+        plan: &MitigationPlan,
+        incident: Option<&str>,
+        sent_at: DateTime<Utc>,
+    ) -> String {
         json!({
             "version": 1,
             "action": self.action.kind().key(),
@@ -186,20 +187,14 @@ impl Webhook {
         format!(": {excerpt}")
     }
 
-    fn transport_error(&self, err: &reqwest::Error) -> String {
-        let url = shown_url(&self.url);
-        if err.is_timeout() {
-            format!(
-                "webhook {url} did not answer within {} ms; it may still have acted, so it was \
-                 not retried",
-                self.timeout_ms
-            )
-        } else {
-            self.scrub(&format!(
-                "webhook {url}: connection failed: {}",
-                http::root_cause(err)
-            ))
-        }
+    fn transport_error(&self, err: &reqwest::Error) -> ActuatorError {
+        let error = HttpError::unanswered(&self.url, err, self.timeout_ms, str::to_owned);
+        ActuatorError::Unreachable(match error {
+            HttpError::Timeout { .. } => {
+                format!("webhook {error}; it may still have acted, so it was not retried")
+            }
+            _ => self.scrub(&format!("webhook {error}")),
+        })
     }
 
     /// Removes the signing secret and the url's password from text a server may echo back.
@@ -220,11 +215,7 @@ impl Actuator for Webhook {
         BACKEND
     }
 
-    fn set_incident(&self, incident: Option<String>) {
-        *self.incident.lock().unwrap_or_else(PoisonError::into_inner) = incident;
-    }
-
-    async fn read(&self) -> Result<MitigationPlan, String> {
+    async fn read(&self) -> Result<MitigationPlan, ActuatorError> {
         let (from_id, to_id, to) = self.action.change();
         Ok(MitigationPlan {
             target: self.action.target().to_owned(),
@@ -238,24 +229,30 @@ impl Actuator for Webhook {
         })
     }
 
-    fn preview(&self, plan: &MitigationPlan) -> String {
+    fn preview(&self, plan: &MitigationPlan, incident: Option<&str>) -> String {
         format!(
             "POST {}\nContent-Type: application/json\nX-Flightdeck-Timestamp: <unix seconds when \
              sent>\nX-Flightdeck-Signature: sha256=<HMAC-SHA256 of \"<timestamp>.<body>\" with \
              the secret in ${}>\n\n{}",
             shown_url(&self.url),
             self.secret_env,
-            self.body(plan, Utc::now())
+            self.body(plan, incident, Utc::now())
         )
     }
 
-    async fn apply(&self, plan: &MitigationPlan) -> Result<String, String> {
+    async fn apply(
+        &self,
+        plan: &MitigationPlan,
+        incident: Option<&str>,
+    ) -> Result<Applied, ActuatorError> {
         if let Some(reason) = &plan.unavailable {
-            return Err(format!("{reason}; nothing was sent"));
+            return Err(ActuatorError::Unavailable(format!(
+                "{reason}; nothing was sent"
+            )));
         }
         let sent_at = Utc::now();
         let timestamp = sent_at.timestamp().to_string();
-        let body = self.body(plan, sent_at);
+        let body = self.body(plan, incident, sent_at);
         let signature = format!("sha256={}", self.signature(&timestamp, &body));
         let response = self
             .http
@@ -275,31 +272,32 @@ impl Actuator for Webhook {
         let url = shown_url(&self.url);
         let excerpt = self.excerpt(&answer);
         match status.as_u16() {
-            200..=299 => Ok(format!("POST {url} → {status}{excerpt}")),
-            401 | 403 => Err(format!(
+            200..=299 => Ok(Applied {
+                answer: format!("POST {url} → {status}{excerpt}"),
+                undo: Some(MitigationPlan {
+                    to: RESTORED.into(),
+                    ..plan.reversed(plan.operation.clone())
+                }),
+            }),
+            401 | 403 => Err(ActuatorError::Refused(format!(
                 "webhook {url} answered {status}{excerpt} (was the request signed with the secret \
                  it expects in ${}?)",
                 self.secret_env
-            )),
-            _ => Err(format!(
+            ))),
+            _ => Err(ActuatorError::Refused(format!(
                 "webhook {url} answered {status}{excerpt}; not retried: your control plane may \
                  have acted anyway"
-            )),
+            ))),
         }
     }
 
-    async fn verify(&self, _plan: &MitigationPlan) -> Result<String, String> {
-        Err("a webhook cannot be read back".into())
+    async fn verify(&self, _plan: &MitigationPlan) -> Result<String, ActuatorError> {
+        Err(ActuatorError::Unavailable(
+            "a webhook cannot be read back".into(),
+        ))
     }
 
     fn can_verify(&self) -> bool {
         false
-    }
-
-    fn revert(&self, applied: &MitigationPlan) -> Option<MitigationPlan> {
-        Some(MitigationPlan {
-            to: RESTORED.into(),
-            ..applied.reversed(applied.operation.clone())
-        })
     }
 }

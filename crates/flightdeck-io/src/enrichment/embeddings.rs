@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::http::{self, SecretError};
+use crate::http::{self, HttpError, SecretError};
 use crate::model::Call;
 
 /// Where embeddings come from, as written in the config file.
@@ -30,9 +30,6 @@ fn default_timeout_ms() -> u64 {
     5000
 }
 
-/// How much of an error body to show: enough to read the server's reason, not a whole page.
-const BODY_EXCERPT_CHARS: usize = 200;
-
 /// Why embeddings could not be had; every message names the endpoint or the config field.
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddingError {
@@ -43,20 +40,8 @@ pub enum EmbeddingError {
          export the key in {var} or remove api_key_env"
     )]
     MissingKey { var: String },
-    #[error("embeddings endpoint {url}: could not set up the HTTP client: {reason}")]
-    ClientSetup { url: String, reason: String },
-    #[error("embeddings endpoint {url} did not answer within {timeout_ms} ms")]
-    Timeout { url: String, timeout_ms: u64 },
-    #[error("embeddings endpoint {url}: connection failed: {reason}")]
-    Connection { url: String, reason: String },
-    #[error("embeddings endpoint {url} answered HTTP {status}: {body}")]
-    Status {
-        url: String,
-        status: u16,
-        body: String,
-    },
-    #[error("embeddings endpoint {url} sent a bad response: {reason}")]
-    BadResponse { url: String, reason: String },
+    #[error("embeddings endpoint {0}")]
+    Http(#[from] HttpError),
 }
 
 /// A client for one endpoint; cheap to share, its connection pool is reused across requests.
@@ -126,12 +111,7 @@ impl EmbeddingClient {
                 })
             })
             .transpose()?;
-        let http = http::client(bearer.as_ref(), config.timeout_ms).map_err(|reason| {
-            EmbeddingError::ClientSetup {
-                url: http::shown_url(&endpoint),
-                reason,
-            }
-        })?;
+        let http = http::client(&endpoint, bearer.as_ref(), config.timeout_ms)?;
         Ok(Self {
             http,
             endpoint,
@@ -203,11 +183,7 @@ impl EmbeddingClient {
             .await
             .map_err(|err| self.transport_error(&err))?;
         if !status.is_success() {
-            return Err(EmbeddingError::Status {
-                url: self.endpoint.to_string(),
-                status: status.as_u16(),
-                body: self.scrub(&body).chars().take(BODY_EXCERPT_CHARS).collect(),
-            });
+            return Err(HttpError::status(&self.endpoint, status, &self.scrub(&body)).into());
         }
         let response: EmbeddingsResponse = serde_json::from_str(&body).map_err(|err| {
             self.bad_response(format!(
@@ -219,25 +195,14 @@ impl EmbeddingClient {
     }
 
     fn transport_error(&self, err: &reqwest::Error) -> EmbeddingError {
-        let url = self.endpoint.to_string();
-        if err.is_timeout() {
-            EmbeddingError::Timeout {
-                url,
-                timeout_ms: self.timeout_ms,
-            }
-        } else {
-            EmbeddingError::Connection {
-                url,
-                reason: http::root_cause(err),
-            }
-        }
+        HttpError::unanswered(&self.endpoint, err, self.timeout_ms, |cause| {
+            self.scrub(cause)
+        })
+        .into()
     }
 
     fn bad_response(&self, reason: String) -> EmbeddingError {
-        EmbeddingError::BadResponse {
-            url: self.endpoint.to_string(),
-            reason,
-        }
+        HttpError::bad_response(&self.endpoint, reason).into()
     }
 
     /// Removes the key from server text: a misconfigured proxy may echo the Authorization header.

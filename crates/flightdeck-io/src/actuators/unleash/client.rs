@@ -5,11 +5,9 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::actuators::ActuatorError;
 use crate::config::actuators::UnleashConfig;
-use crate::http::{self, shown_url};
-
-/// How much of an error body to quote: enough to read the server's reason, not a whole page.
-const BODY_EXCERPT_CHARS: usize = 200;
+use crate::http::{self, BODY_EXCERPT_CHARS, HttpError, shown_url};
 
 /// What a read found: the thing asked for, or why there is none to act on.
 pub(super) enum Read<T> {
@@ -36,9 +34,15 @@ pub(super) struct FeatureEnvironment {
 
 /// A request that got no answer, and whether it may have reached the server.
 struct SendFailure {
-    message: String,
+    error: HttpError,
     /// False only when no connection was made, so a write cannot have happened.
     maybe_sent: bool,
+}
+
+impl SendFailure {
+    fn message(&self) -> String {
+        format!("Unleash {}", self.error)
+    }
 }
 
 /// A client for one Unleash project and environment, with the admin token from the environment.
@@ -55,28 +59,24 @@ pub(super) struct UnleashClient {
 
 impl UnleashClient {
     /// Checks the config and reads the token once, so a mistake shows at startup.
-    pub fn new(config: &UnleashConfig, timeout_ms: u64) -> Result<Self, String> {
+    pub fn new(config: &UnleashConfig, timeout_ms: u64) -> Result<Self, ActuatorError> {
         let base = http::base_url(&config.url).ok_or_else(|| {
-            format!(
+            ActuatorError::Misconfigured(format!(
                 "[actuators.unleash] url {:?} is not a valid base URL",
                 config.url
-            )
+            ))
         })?;
         let var = &config.token_env;
         let bearer = http::token(var).map_err(|error| {
-            error.explain(
+            ActuatorError::Misconfigured(error.explain(
                 "actuators.unleash",
                 "token_env",
                 var,
                 "an Unleash admin API token",
-            )
+            ))
         })?;
-        let client = http::client(Some(&bearer), timeout_ms).map_err(|reason| {
-            format!(
-                "Unleash {}: could not set up the HTTP client: {reason}",
-                shown_url(&base)
-            )
-        })?;
+        let client = http::client(&base, Some(&bearer), timeout_ms)
+            .map_err(|error| ActuatorError::from_http(&error, format!("Unleash {error}")))?;
         Ok(Self {
             http: client,
             base,
@@ -112,7 +112,10 @@ impl UnleashClient {
     }
 
     /// The flag in the configured environment, or why it has none there.
-    pub async fn environment_of(&self, flag: &str) -> Result<Read<FeatureEnvironment>, String> {
+    pub async fn environment_of(
+        &self,
+        flag: &str,
+    ) -> Result<Read<FeatureEnvironment>, ActuatorError> {
         let Some(Feature { environments }) = self.feature(flag).await? else {
             return Ok(Read::Missing(format!(
                 "Unleash has no flag {flag} in project {}",
@@ -134,20 +137,17 @@ impl UnleashClient {
     }
 
     /// The flag, or None when Unleash has no such flag in the project.
-    async fn feature(&self, flag: &str) -> Result<Option<Feature>, String> {
+    async fn feature(&self, flag: &str) -> Result<Option<Feature>, ActuatorError> {
         let url = self.feature_url(flag, &[]);
         let (status, body) = self
             .send(Method::GET, &url, None)
             .await
-            .map_err(|failure| failure.message)?;
+            .map_err(|failure| ActuatorError::Unreachable(failure.message()))?;
         match status {
             StatusCode::NOT_FOUND => Ok(None),
             status if status.is_success() => serde_json::from_str(&body).map(Some).map_err(|err| {
-                format!(
-                    "Unleash {} sent a bad response: {}",
-                    shown_url(&url),
-                    self.scrub(&err.to_string())
-                )
+                let error = HttpError::bad_response(&url, self.scrub(&err.to_string()));
+                ActuatorError::Refused(format!("Unleash {error}"))
             }),
             status => Err(self.status_error(&url, status, &body)),
         }
@@ -159,18 +159,17 @@ impl UnleashClient {
         method: Method,
         url: &Url,
         body: Option<&Value>,
-    ) -> Result<(StatusCode, String), String> {
-        let (status, text) = self
-            .send(method, url, body)
-            .await
-            .map_err(|failure| match failure.maybe_sent {
-                false => format!("{}; nothing was changed", failure.message),
+    ) -> Result<(StatusCode, String), ActuatorError> {
+        let (status, text) = self.send(method, url, body).await.map_err(|failure| {
+            ActuatorError::Unreachable(match failure.maybe_sent {
+                false => format!("{}; nothing was changed", failure.message()),
                 true => format!(
                     "{}; the change may or may not have been made: read the flag before trying \
                      again",
-                    failure.message
+                    failure.message()
                 ),
-            })?;
+            })
+        })?;
         if status.is_success() {
             Ok((status, text))
         } else {
@@ -201,41 +200,31 @@ impl UnleashClient {
     }
 
     fn transport_failure(&self, url: &Url, err: &reqwest::Error) -> SendFailure {
-        let message = if err.is_timeout() {
-            format!(
-                "Unleash {} did not answer within {} ms",
-                shown_url(url),
-                self.timeout_ms
-            )
-        } else {
-            format!(
-                "Unleash {}: connection failed: {}",
-                shown_url(url),
-                self.scrub(&http::root_cause(err))
-            )
-        };
         SendFailure {
-            message,
+            error: HttpError::unanswered(url, err, self.timeout_ms, |cause| self.scrub(cause)),
             maybe_sent: !err.is_connect(),
         }
     }
 
-    /// A non-2xx answer: a refused token names its variable, anything else quotes the reason.
-    pub fn status_error(&self, url: &Url, status: StatusCode, body: &str) -> String {
+    /// A non-2xx answer: a refused token names its variable, anything else quotes the reason
+    /// from Unleash's error JSON (hence not `HttpError::Status`, which quotes the raw body).
+    fn status_error(&self, url: &Url, status: StatusCode, body: &str) -> ActuatorError {
         let excerpt = self.excerpt(body);
-        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-            format!(
-                "Unleash {} refused the token in ${} ({}): {excerpt}",
-                shown_url(url),
-                self.token_env,
-                status.as_u16()
-            )
-        } else {
-            format!(
-                "Unleash {} answered HTTP {status}: {excerpt}",
-                shown_url(url)
-            )
-        }
+        ActuatorError::Refused(
+            if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+                format!(
+                    "Unleash {} refused the token in ${} ({}): {excerpt}",
+                    shown_url(url),
+                    self.token_env,
+                    status.as_u16()
+                )
+            } else {
+                format!(
+                    "Unleash {} answered HTTP {status}: {excerpt}",
+                    shown_url(url)
+                )
+            },
+        )
     }
 
     /// Unleash's own `message` when the body is its error JSON, else the start of the body;

@@ -4,16 +4,14 @@
 
 mod client;
 
-use std::sync::Mutex;
-
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use self::client::{Read, UnleashClient};
-use crate::actuators::Actuator;
+use crate::actuators::{Actuator, ActuatorError, Applied};
 use crate::config::actuators::{KillSwitchConfig, ModelPinConfig, UnleashConfig};
 use crate::http::shown_url;
-use crate::model::mitigation::{is_production_name, state_moved};
+use crate::model::mitigation::is_production_name;
 use crate::model::{MitigationKind, MitigationPlan};
 
 const BACKEND: &str = "unleash";
@@ -31,6 +29,13 @@ fn confirm_name(environment: &str, production: Option<bool>, name: &str) -> Opti
         .then(|| name.to_owned())
 }
 
+/// A read just before a write that failed: the same kind of error, saying nothing was changed.
+fn re_read_failed(error: ActuatorError) -> ActuatorError {
+    error.reworded(|reason| {
+        format!("could not re-read the flag before changing it: {reason}; nothing was changed")
+    })
+}
+
 /// Turns the AI feature off by turning its flag off in the environment, and back on.
 pub struct KillSwitch {
     client: UnleashClient,
@@ -44,13 +49,13 @@ impl KillSwitch {
         unleash: &UnleashConfig,
         kill_switch: &KillSwitchConfig,
         timeout_ms: u64,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ActuatorError> {
         let KillSwitchConfig::Unleash { flag, production } = kill_switch else {
-            return Err(
+            return Err(ActuatorError::Misconfigured(
                 "[mitigations.kill_switch] does not name backend \"unleash\", so Unleash cannot \
                  carry it out"
                     .into(),
-            );
+            ));
         };
         let client = UnleashClient::new(unleash, timeout_ms)?;
         Ok(Self {
@@ -65,7 +70,7 @@ impl KillSwitch {
     }
 
     /// "on" or "off", as the admin API says now.
-    async fn state(&self) -> Result<Read<&'static str>, String> {
+    async fn state(&self) -> Result<Read<&'static str>, ActuatorError> {
         Ok(match self.client.environment_of(&self.flag).await? {
             Read::Found(environment) if environment.enabled => Read::Found(ON),
             Read::Found(_) => Read::Found(OFF),
@@ -99,6 +104,19 @@ impl KillSwitch {
     fn read_path(&self) -> String {
         self.client.feature_url(&self.flag, &[]).path().to_owned()
     }
+
+    /// The plan that puts the flag back where `applied` found it.
+    fn revert(&self, applied: &MitigationPlan) -> Option<MitigationPlan> {
+        let back_from = match applied.to_id.as_str() {
+            ON => ON,
+            OFF => OFF,
+            _ => return None,
+        };
+        Some(MitigationPlan {
+            undo: true,
+            ..self.plan_from(back_from)
+        })
+    }
 }
 
 impl Actuator for KillSwitch {
@@ -110,7 +128,7 @@ impl Actuator for KillSwitch {
         BACKEND
     }
 
-    async fn read(&self) -> Result<MitigationPlan, String> {
+    async fn read(&self) -> Result<MitigationPlan, ActuatorError> {
         Ok(match self.state().await? {
             Read::Found(state) => self.plan_from(state),
             Read::Missing(reason) => MitigationPlan {
@@ -120,7 +138,7 @@ impl Actuator for KillSwitch {
         })
     }
 
-    fn preview(&self, plan: &MitigationPlan) -> String {
+    fn preview(&self, plan: &MitigationPlan, _incident: Option<&str>) -> String {
         if let Some(reason) = &plan.unavailable {
             return format!("nothing would be sent: {reason}");
         }
@@ -131,56 +149,55 @@ impl Actuator for KillSwitch {
         )
     }
 
-    async fn apply(&self, plan: &MitigationPlan) -> Result<String, String> {
+    async fn apply(
+        &self,
+        plan: &MitigationPlan,
+        _incident: Option<&str>,
+    ) -> Result<Applied, ActuatorError> {
         if let Some(reason) = &plan.unavailable {
-            return Err(format!("cannot apply: {reason}"));
+            return Err(ActuatorError::Unavailable(format!(
+                "cannot apply: {reason}"
+            )));
         }
         if ![ON, OFF].contains(&plan.to_id.as_str()) {
-            return Err(format!(
+            return Err(ActuatorError::Unavailable(format!(
                 "cannot apply: the plan's target state {:?} is neither on nor off",
                 plan.to_id
-            ));
+            )));
         }
-        match self.state().await.map_err(|error| {
-            format!("could not re-read the flag before changing it: {error}; nothing was changed")
-        })? {
+        match self.state().await.map_err(re_read_failed)? {
             Read::Found(state) if state == plan.from_id => {}
             Read::Found(state) => {
                 let label = if state == ON { ON_LABEL } else { OFF_LABEL };
-                return Err(state_moved(label));
+                return Err(ActuatorError::MovedSinceRead { now: label.into() });
             }
-            Read::Missing(reason) => return Err(state_moved(&reason)),
+            Read::Missing(reason) => return Err(ActuatorError::MovedSinceRead { now: reason }),
         }
         let url = self.switch_url(&plan.to_id);
         let (status, _) = self.client.write(Method::POST, &url, None).await?;
-        Ok(format!("POST {} → {status}", url.path()))
+        Ok(Applied {
+            answer: format!("POST {} → {status}", url.path()),
+            undo: self.revert(plan),
+        })
     }
 
-    async fn verify(&self, plan: &MitigationPlan) -> Result<String, String> {
+    async fn verify(&self, plan: &MitigationPlan) -> Result<String, ActuatorError> {
         let read = format!("GET {}", self.read_path());
         match self.state().await? {
             Read::Found(state) if state == plan.to_id => Ok(format!(
                 "{read}: {} is {state} in {}",
                 self.flag, self.client.environment
             )),
-            Read::Found(state) => Err(format!(
-                "read-back disagrees: {read} says {} is {state} in {}, not {}",
-                self.flag, self.client.environment, plan.to_id
-            )),
-            Read::Missing(reason) => Err(format!("read-back disagrees: {read}: {reason}")),
+            Read::Found(state) => Err(ActuatorError::ReadBackDisagrees {
+                found: format!(
+                    "{read} says {} is {state} in {}, not {}",
+                    self.flag, self.client.environment, plan.to_id
+                ),
+            }),
+            Read::Missing(reason) => Err(ActuatorError::ReadBackDisagrees {
+                found: format!("{read}: {reason}"),
+            }),
         }
-    }
-
-    fn revert(&self, applied: &MitigationPlan) -> Option<MitigationPlan> {
-        let back_from = match applied.to_id.as_str() {
-            ON => ON,
-            OFF => OFF,
-            _ => return None,
-        };
-        applied.unavailable.is_none().then(|| MitigationPlan {
-            undo: true,
-            ..self.plan_from(back_from)
-        })
     }
 }
 
@@ -193,8 +210,6 @@ pub struct ModelPin {
     payload_key: String,
     variant: String,
     confirm_name: Option<String>,
-    /// The first strategy as last read or written: what a PUT starts from, what an undo writes.
-    strategy: Mutex<Option<Value>>,
 }
 
 /// The flag in the environment as the pin sees it.
@@ -274,7 +289,7 @@ impl ModelPin {
         unleash: &UnleashConfig,
         model_pin: &ModelPinConfig,
         timeout_ms: u64,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ActuatorError> {
         let ModelPinConfig::Unleash {
             flag,
             model,
@@ -283,11 +298,11 @@ impl ModelPin {
             production,
         } = model_pin
         else {
-            return Err(
+            return Err(ActuatorError::Misconfigured(
                 "[mitigations.model_pin] does not name backend \"unleash\", so Unleash cannot \
                  carry it out"
                     .into(),
-            );
+            ));
         };
         let client = UnleashClient::new(unleash, timeout_ms)?;
         Ok(Self {
@@ -297,7 +312,6 @@ impl ModelPin {
             model: model.clone(),
             payload_key: payload_key.clone(),
             variant: variant.clone(),
-            strategy: Mutex::new(None),
         })
     }
 
@@ -309,8 +323,8 @@ impl ModelPin {
         }
     }
 
-    /// The flag's strategies as the admin API gives them now; remembers the first one.
-    async fn state(&self) -> Result<Read<PinState>, String> {
+    /// The flag's strategies as the admin API gives them now.
+    async fn state(&self) -> Result<Read<PinState>, ActuatorError> {
         let environment = match self.client.environment_of(&self.flag).await? {
             Read::Found(environment) => environment,
             Read::Missing(reason) => return Ok(Read::Missing(reason)),
@@ -324,24 +338,11 @@ impl ModelPin {
             })
             .collect();
         active.sort_by_key(|strategy| strategy.get("sortOrder").and_then(Value::as_i64));
-        let state = PinState {
+        Ok(Read::Found(PinState {
             enabled: environment.enabled,
             active: active.len(),
             first: active.into_iter().next(),
-        };
-        self.remember(state.first.clone());
-        Ok(Read::Found(state))
-    }
-
-    fn remember(&self, strategy: Option<Value>) {
-        *self.strategy.lock().unwrap_or_else(|e| e.into_inner()) = strategy;
-    }
-
-    fn remembered(&self) -> Option<Value> {
-        self.strategy
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        }))
     }
 
     /// The one variant that pins the model.
@@ -450,11 +451,15 @@ impl ModelPin {
 }
 
 /// A plan's variants id back as JSON; the ids are the variants arrays as JSON text.
-fn variants_id(id: &str) -> Result<Value, String> {
+fn variants_id(id: &str) -> Result<Value, ActuatorError> {
     serde_json::from_str::<Value>(id)
         .ok()
         .filter(Value::is_array)
-        .ok_or_else(|| format!("cannot apply: the plan's variants {id:?} are not a JSON array"))
+        .ok_or_else(|| {
+            ActuatorError::Unavailable(format!(
+                "cannot apply: the plan's variants {id:?} are not a JSON array"
+            ))
+        })
 }
 
 impl Actuator for ModelPin {
@@ -466,7 +471,7 @@ impl Actuator for ModelPin {
         BACKEND
     }
 
-    async fn read(&self) -> Result<MitigationPlan, String> {
+    async fn read(&self) -> Result<MitigationPlan, ActuatorError> {
         let unavailable = |reason: &str, state: Option<&PinState>| MitigationPlan {
             target: self.target(state),
             ..MitigationPlan::unavailable(MitigationKind::ModelPin, BACKEND, reason)
@@ -509,21 +514,21 @@ impl Actuator for ModelPin {
             from_id: current.to_string(),
             to_id: self.pinned_variants().to_string(),
             confirm_name: self.confirm_name.clone(),
+            read_state: state.first,
             ..MitigationPlan::new(MitigationKind::ModelPin, BACKEND)
         })
     }
 
-    fn preview(&self, plan: &MitigationPlan) -> String {
+    fn preview(&self, plan: &MitigationPlan, _incident: Option<&str>) -> String {
         if let Some(reason) = &plan.unavailable {
             return format!("nothing would be sent: {reason}");
         }
         let variants = variants_id(&plan.to_id).unwrap_or(Value::Null);
         let pretty =
             |body: &Value| serde_json::to_string_pretty(body).unwrap_or_else(|_| body.to_string());
-        let remembered = self
-            .remembered()
-            .filter(|strategy| self.operation(Some(strategy)) == plan.operation);
-        if remembered.is_none() && !plan.operation.starts_with("POST ") {
+        // A plan without the strategy it was read from (made elsewhere) names only the request.
+        let read = plan.read_state.as_ref();
+        if read.is_none() && !plan.operation.starts_with("POST ") {
             return format!(
                 "{}\n{}\nContent-Type: application/json\n\nthe strategy as Unleash holds it \
                  then, with these variants:\n{}",
@@ -532,64 +537,69 @@ impl Actuator for ModelPin {
                 pretty(&variants)
             );
         }
-        let (method, url) = self.request_for(remembered.as_ref());
+        let (method, url) = self.request_for(read);
         format!(
             "{method} {}\n{}\nContent-Type: application/json\n\n{}",
             shown_url(&url),
             self.client.authorization(),
-            pretty(&self.body(remembered.as_ref(), variants))
+            pretty(&self.body(read, variants))
         )
     }
 
-    async fn apply(&self, plan: &MitigationPlan) -> Result<String, String> {
+    /// Re-reads the flag, so that a change made since the plan was read is refused; the body
+    /// starts from the strategy as Unleash holds it now, keeping what others changed in it.
+    async fn apply(
+        &self,
+        plan: &MitigationPlan,
+        _incident: Option<&str>,
+    ) -> Result<Applied, ActuatorError> {
         if let Some(reason) = &plan.unavailable {
-            return Err(format!("cannot apply: {reason}"));
+            return Err(ActuatorError::Unavailable(format!(
+                "cannot apply: {reason}"
+            )));
         }
         let (from, to) = (variants_id(&plan.from_id)?, variants_id(&plan.to_id)?);
-        let state = match self.state().await.map_err(|error| {
-            format!("could not re-read the flag before changing it: {error}; nothing was changed")
-        })? {
+        let state = match self.state().await.map_err(re_read_failed)? {
             Read::Found(state) => state,
-            Read::Missing(reason) => return Err(state_moved(&reason)),
+            Read::Missing(reason) => return Err(ActuatorError::MovedSinceRead { now: reason }),
         };
         if state.variants() != from || self.operation(state.first.as_ref()) != plan.operation {
-            return Err(state_moved(&self.state_text(&state)));
+            return Err(ActuatorError::MovedSinceRead {
+                now: self.state_text(&state),
+            });
         }
         let (method, url) = self.request_for(state.first.as_ref());
         let body = self.body(state.first.as_ref(), to);
         let (status, answer) = self.client.write(method.clone(), &url, Some(&body)).await?;
-        // Unleash answers with the strategy as written: after a POST, the only place its id shows.
-        if let Some(written) = serde_json::from_str::<Value>(&answer)
+        // Unleash answers with the strategy as written: after a POST, the only place its id
+        // shows. A PUT wrote the strategy it names, as sent.
+        let written = serde_json::from_str::<Value>(&answer)
             .ok()
             .filter(|written| written.get("id").is_some_and(Value::is_string))
-        {
-            self.remember(Some(written));
-        }
-        Ok(format!("{method} {} → {status}", url.path()))
+            .or_else(|| (method == Method::PUT).then_some(body));
+        Ok(Applied {
+            answer: format!("{method} {} → {status}", url.path()),
+            undo: written.map(|written| MitigationPlan {
+                read_state: Some(written.clone()),
+                ..plan.reversed(self.operation(Some(&written)))
+            }),
+        })
     }
 
-    async fn verify(&self, plan: &MitigationPlan) -> Result<String, String> {
+    async fn verify(&self, plan: &MitigationPlan) -> Result<String, ActuatorError> {
         let read = format!("GET {}", self.read_path());
         let expected = variants_id(&plan.to_id)?;
         match self.state().await? {
             Read::Found(state) if state.variants() == expected => {
                 Ok(format!("{read}: {}", self.state_text(&state)))
             }
-            Read::Found(state) => Err(format!(
-                "read-back disagrees: {read}: {}, not {}",
-                self.state_text(&state),
-                plan.to
-            )),
-            Read::Missing(reason) => Err(format!("read-back disagrees: {read}: {reason}")),
+            Read::Found(state) => Err(ActuatorError::ReadBackDisagrees {
+                found: format!("{read}: {}, not {}", self.state_text(&state), plan.to),
+            }),
+            Read::Missing(reason) => Err(ActuatorError::ReadBackDisagrees {
+                found: format!("{read}: {reason}"),
+            }),
         }
-    }
-
-    fn revert(&self, applied: &MitigationPlan) -> Option<MitigationPlan> {
-        if applied.unavailable.is_some() {
-            return None;
-        }
-        let written = self.remembered()?;
-        Some(applied.reversed(self.operation(Some(&written))))
     }
 }
 

@@ -10,15 +10,13 @@ use serde_json::{Value, json};
 use super::prompts::{ListedVersion, VersionFacts};
 use super::spans::{ListedPage, SpansPage};
 use crate::config::sources::PhoenixConfig;
-use crate::http::{self, Credentials, SecretError, base_url, shown_url};
+use crate::http::{self, Credentials, HttpError, SecretError, base_url, shown_url};
 
 /// A poll's first page: between polls a few spans arrive, and a page costs Phoenix about 0.1 ms
 /// a span.
 const FIRST_SPAN_PAGE: u32 = 100;
 /// The pages after it: the most spans Phoenix sends in one page.
 const NEXT_SPAN_PAGE: u32 = 1000;
-/// How much of an error body to show: enough to read the server's reason, not a whole page.
-const BODY_EXCERPT_CHARS: usize = 200;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PhoenixError {
@@ -29,25 +27,13 @@ pub enum PhoenixError {
          export the key in {var} or remove api_key_env"
     )]
     MissingKey { var: String },
-    #[error("Phoenix {url}: could not set up the HTTP client: {reason}")]
-    ClientSetup { url: String, reason: String },
-    #[error("Phoenix {url} did not answer within {timeout_ms} ms")]
-    Timeout { url: String, timeout_ms: u64 },
-    #[error("Phoenix {url}: connection failed: {reason}")]
-    Connection { url: String, reason: String },
+    #[error("Phoenix {0}")]
+    Http(#[from] HttpError),
     #[error(
         "Phoenix {url} has no project {project:?} yet: check [sources.phoenix] project, or send \
          it a span"
     )]
     NoProject { url: String, project: String },
-    #[error("Phoenix {url} answered HTTP {status}: {body}")]
-    Status {
-        url: String,
-        status: u16,
-        body: String,
-    },
-    #[error("Phoenix {url} sent a bad response: {reason}")]
-    BadResponse { url: String, reason: String },
 }
 
 /// A client for one Phoenix; its connection pool is reused across polls.
@@ -124,12 +110,7 @@ impl PhoenixClient {
         credentials: Option<Credentials>,
         timeout_ms: u64,
     ) -> Result<Self, PhoenixError> {
-        let http = http::client(credentials.as_ref(), timeout_ms).map_err(|reason| {
-            PhoenixError::ClientSetup {
-                url: shown_url(&base),
-                reason,
-            }
-        })?;
+        let http = http::client(&base, credentials.as_ref(), timeout_ms)?;
         Ok(Self {
             http,
             base,
@@ -167,10 +148,12 @@ impl PhoenixClient {
         }
         let request = self.http.get(url.clone());
         match self.send(request, &url).await {
-            Err(PhoenixError::Status { status: 404, .. }) => Err(PhoenixError::NoProject {
-                url: shown_url(&url),
-                project: project.into(),
-            }),
+            Err(PhoenixError::Http(HttpError::Status { status: 404, .. })) => {
+                Err(PhoenixError::NoProject {
+                    url: shown_url(&url),
+                    project: project.into(),
+                })
+            }
             body => self
                 .parse::<SpansPage>(&url, &body?)?
                 .listed()
@@ -219,7 +202,7 @@ impl PhoenixClient {
         }
         let url = self.tagged_version_url(prompt, tag);
         match self.send(self.http.get(url.clone()), &url).await {
-            Err(PhoenixError::Status { status: 404, .. }) => Ok(None),
+            Err(PhoenixError::Http(HttpError::Status { status: 404, .. })) => Ok(None),
             body => Ok(Some(self.parse::<Tagged>(&url, &body?)?.data.id)),
         }
     }
@@ -314,11 +297,7 @@ impl PhoenixClient {
             .await
             .map_err(|err| self.transport_error(url, &err))?;
         if !status.is_success() {
-            return Err(PhoenixError::Status {
-                url: shown_url(url),
-                status: status.as_u16(),
-                body: self.scrub(&body).chars().take(BODY_EXCERPT_CHARS).collect(),
-            });
+            return Err(HttpError::status(url, status, &self.scrub(&body)).into());
         }
         Ok((status, body))
     }
@@ -329,24 +308,11 @@ impl PhoenixClient {
     }
 
     fn transport_error(&self, url: &Url, err: &reqwest::Error) -> PhoenixError {
-        if err.is_timeout() {
-            PhoenixError::Timeout {
-                url: shown_url(url),
-                timeout_ms: self.timeout_ms,
-            }
-        } else {
-            PhoenixError::Connection {
-                url: shown_url(url),
-                reason: self.scrub(&http::root_cause(err)),
-            }
-        }
+        HttpError::unanswered(url, err, self.timeout_ms, |cause| self.scrub(cause)).into()
     }
 
     fn bad_response(&self, url: &Url, reason: String) -> PhoenixError {
-        PhoenixError::BadResponse {
-            url: shown_url(url),
-            reason,
-        }
+        HttpError::bad_response(url, reason).into()
     }
 
     /// Removes the key and the url's password from server text: a misconfigured proxy may echo

@@ -284,6 +284,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+    use crate::http::HttpError;
 
     fn config(url: &str) -> PhoenixConfig {
         toml::from_str(&format!("url = {url:?}\nproject = \"support-answer\"")).unwrap()
@@ -371,10 +372,10 @@ mod tests {
     fn a_failed_poll_is_failing_and_the_error_outlives_the_recovery() {
         let mut status = SourceStatus::waiting("phoenix");
         let mut failed = Poll::default();
-        failed.fail(PhoenixError::Connection {
+        failed.fail(PhoenixError::Http(HttpError::Connection {
             url: "http://127.0.0.1:1/v1/projects/p/spans".into(),
             reason: "Connection refused (os error 111)".into(),
-        });
+        }));
         failed.fail(PhoenixError::InvalidConfig("second".into()));
         failed.report(&mut status, at(1));
         let SourceState::Failing(error) = &status.state else {

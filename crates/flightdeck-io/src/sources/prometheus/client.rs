@@ -6,10 +6,7 @@ use reqwest::Url;
 
 use super::response::{self, InstantAnswer, RangeAnswer, ResponseError};
 use crate::config::sources::PrometheusConfig;
-use crate::http::{self, SecretError, shown_url};
-
-/// How much of an error body to show: enough to read the server's reason, not a whole page.
-const BODY_EXCERPT_CHARS: usize = 200;
+use crate::http::{self, HttpError, SecretError, shown_url};
 
 /// Why a query has no answer. Query errors name the query and the endpoint, never the token.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -21,20 +18,12 @@ pub enum PrometheusError {
          UTF-8; export the token in {var} or remove bearer_token_env"
     )]
     MissingToken { var: String },
-    #[error("prometheus {url}: could not set up the HTTP client: {reason}")]
-    ClientSetup { url: String, reason: String },
-    #[error("query {query:?}: {url} did not answer within {timeout_ms} ms")]
-    Timeout {
-        query: String,
-        url: String,
-        timeout_ms: u64,
-    },
-    #[error("query {query:?}: {url}: connection failed: {reason}")]
-    Connection {
-        query: String,
-        url: String,
-        reason: String,
-    },
+    #[error("prometheus {0}")]
+    ClientSetup(HttpError),
+    /// No answer, an HTTP failure without the API's error envelope (e.g. from a proxy in front),
+    /// or an answer that cannot be read.
+    #[error("query {query:?}: {source}")]
+    Http { query: String, source: HttpError },
     /// The server's own refusal, e.g. a PromQL parse error.
     #[error("query {query:?}: {url} answered HTTP {status}: {reason}")]
     Refused {
@@ -42,20 +31,6 @@ pub enum PrometheusError {
         url: String,
         status: u16,
         reason: ResponseError,
-    },
-    /// An HTTP failure without the API's error envelope, e.g. from a proxy in front.
-    #[error("query {query:?}: {url} answered HTTP {status}: {body}")]
-    Status {
-        query: String,
-        url: String,
-        status: u16,
-        body: String,
-    },
-    #[error("query {query:?}: {url} sent a bad response: {reason}")]
-    BadResponse {
-        query: String,
-        url: String,
-        reason: String,
     },
     #[error("query {query:?}: {reason}")]
     Unsupported { query: String, reason: String },
@@ -114,12 +89,8 @@ impl PrometheusClient {
                 })
             })
             .transpose()?;
-        let http = http::client(bearer.as_ref(), config.timeout_ms).map_err(|reason| {
-            PrometheusError::ClientSetup {
-                url: shown_url(&instant_endpoint),
-                reason,
-            }
-        })?;
+        let http = http::client(&instant_endpoint, bearer.as_ref(), config.timeout_ms)
+            .map_err(PrometheusError::ClientSetup)?;
         Ok(Self {
             http,
             instant_endpoint,
@@ -197,11 +168,9 @@ impl PrometheusClient {
                 status: status.as_u16(),
                 reason: self.scrub_reason(reason),
             }),
-            _ => Err(PrometheusError::Status {
+            _ => Err(PrometheusError::Http {
                 query: name.to_owned(),
-                url: shown_url(endpoint),
-                status: status.as_u16(),
-                body: self.scrub(&body).chars().take(BODY_EXCERPT_CHARS).collect(),
+                source: HttpError::status(endpoint, status, &self.scrub(&body)),
             }),
         }
     }
@@ -217,25 +186,19 @@ impl PrometheusClient {
                 reason,
             },
             ResponseError::Unsupported(reason) => PrometheusError::Unsupported { query, reason },
-            ResponseError::Malformed(reason) => PrometheusError::BadResponse { query, url, reason },
+            ResponseError::Malformed(reason) => PrometheusError::Http {
+                query,
+                source: HttpError::bad_response(endpoint, reason),
+            },
         }
     }
 
     fn transport_error(&self, name: &str, endpoint: &Url, err: &reqwest::Error) -> PrometheusError {
-        let query = name.to_owned();
-        let url = shown_url(endpoint);
-        if err.is_timeout() {
-            PrometheusError::Timeout {
-                query,
-                url,
-                timeout_ms: self.timeout_ms,
-            }
-        } else {
-            PrometheusError::Connection {
-                query,
-                url,
-                reason: self.scrub(&http::root_cause(err)),
-            }
+        PrometheusError::Http {
+            query: name.to_owned(),
+            source: HttpError::unanswered(endpoint, err, self.timeout_ms, |cause| {
+                self.scrub(cause)
+            }),
         }
     }
 

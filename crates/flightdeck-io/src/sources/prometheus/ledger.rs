@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use super::client::PrometheusError;
 use super::response::{InstantAnswer, RangeAnswer};
 use crate::config::sources::PromQuery;
+use crate::http::HttpError;
 use crate::model::{InfraReading, SourceState, SourceStatus};
 
 /// One query's fresh reading and how many samples it took.
@@ -105,7 +106,13 @@ impl Ledger {
                     readings.push(answered.reading);
                 }
                 Err(err) => {
-                    if matches!(err, PrometheusError::BadResponse { .. }) {
+                    if matches!(
+                        err,
+                        PrometheusError::Http {
+                            source: HttpError::BadResponse { .. },
+                            ..
+                        }
+                    ) {
                         self.status.rejected += 1;
                     }
                     let mut reading = last_good.clone().unwrap_or_else(|| unanswered(query, at));
@@ -167,10 +174,12 @@ mod tests {
     }
 
     fn refused(name: &str) -> Result<Answered, PrometheusError> {
-        Err(PrometheusError::Connection {
+        Err(PrometheusError::Http {
             query: name.into(),
-            url: "http://127.0.0.1:1/api/v1/query".into(),
-            reason: "Connection refused (os error 111)".into(),
+            source: HttpError::Connection {
+                url: "http://127.0.0.1:1/api/v1/query".into(),
+                reason: "Connection refused (os error 111)".into(),
+            },
         })
     }
 
@@ -290,10 +299,12 @@ mod tests {
     #[test]
     fn bad_responses_count_as_rejected() {
         let mut ledger = ledger();
-        let bad = Err(PrometheusError::BadResponse {
+        let bad = Err(PrometheusError::Http {
             query: "errors".into(),
-            url: "http://127.0.0.1:9090/api/v1/query".into(),
-            reason: "not a Prometheus API answer".into(),
+            source: HttpError::BadResponse {
+                url: "http://127.0.0.1:9090/api/v1/query".into(),
+                reason: "not a Prometheus API answer".into(),
+            },
         });
         let (_, status) = ledger.record(t(0), vec![bad, answered("queue", t(0), 1.0)], t(0));
         assert_eq!(status.rejected, 1);
