@@ -199,11 +199,13 @@ fn a_reopened_incident_shows_its_whole_history_and_continues_it() {
     let id = first.app.incident.as_ref().unwrap().id.clone();
     let recorded = store::load(first.data_dir(), &id).unwrap().entries;
 
-    let mut second = Harness::new("prompt-regression");
-    second.app.resume(Resumed {
-        entries: recorded.clone(),
-        ..Resumed::default()
-    });
+    let mut second = Harness::resuming(
+        "prompt-regression",
+        Resumed {
+            entries: recorded.clone(),
+            ..Resumed::default()
+        },
+    );
     assert_eq!(second.app.incident.as_ref().unwrap().id, id);
     assert_eq!(second.app.timeline.len(), recorded.len());
     // The resumed source replays the same history: none of it is logged a second time.

@@ -323,10 +323,10 @@ fn a_resumed_incident_records_its_minutes_after_the_last_one_on_disk() {
         .items;
     let last_before = before.last().unwrap().minute;
 
-    let mut second = Harness::new("prompt-regression");
-    second
-        .app
-        .resume(flightdeck::commands::resumed(first.data_dir(), &id).unwrap());
+    let mut second = Harness::resuming(
+        "prompt-regression",
+        flightdeck::commands::resumed(first.data_dir(), &id).unwrap(),
+    );
     second.run_minutes((first.now() - second.now()).num_minutes() + 5);
     let after = store::load_lines::<MinuteSample>(second.data_dir(), &id, store::SAMPLES_FILE)
         .unwrap()

@@ -231,28 +231,36 @@ impl App {
         }
     }
 
-    /// Resumes a recorded incident: its history is shown as logged and new entries follow it.
-    pub fn resume(&mut self, record: Resumed) {
+    /// A cockpit that resumes a recorded incident: its history shown as logged, new entries
+    /// following it, and the telemetry up to its last entry taken in without logging again.
+    pub fn resumed(
+        settings: Settings,
+        engine: Engine,
+        wall: DateTime<Utc>,
+        record: Resumed,
+    ) -> Self {
         let Resumed {
             entries,
             minutes_recorded_until,
             unreadable,
         } = record;
-        self.incident = Incident::from_timeline(&entries);
-        self.quiet_until = entries.last().map(|e| e.ts);
+        let mut app = Self::new(settings, engine, wall);
+        app.incident = Incident::from_timeline(&entries);
+        app.quiet_until = entries.last().map(|e| e.ts);
         // Minutes go on after the last one on disk, which the last run may have written after its
         // last entry.
-        self.measured.minutes_until = minutes_recorded_until.or(self.quiet_until);
+        app.measured.minutes_until = minutes_recorded_until.or(app.quiet_until);
         if let Some(what) = unreadable {
-            self.message = Some((Level::Warn, what));
+            app.message = Some((Level::Warn, what));
         }
-        self.timeline = entries
+        app.timeline = entries
             .into_iter()
             .map(|entry| LoggedEntry {
                 entry,
                 persisted: Persisted::OnDisk,
             })
             .collect();
+        app
     }
 
     /// Which key context is active.

@@ -39,10 +39,10 @@ pub fn run(
     };
     let engine = EngineSetup::new(config, &[], None)?.engine();
     let embeddings = setup::embeddings(config)?;
-    let mut app = App::new(settings, engine, Utc::now());
-    if let Some(id) = incident {
-        app.resume(super::resumed(data_dir, id)?);
-    }
+    let app = match incident {
+        Some(id) => App::resumed(settings, engine, Utc::now(), super::resumed(data_dir, id)?),
+        None => App::new(settings, engine, Utc::now()),
+    };
     let simulator = Simulator::new(scenario, args.seed);
     tracing::info!(scenario = %args.scenario, seed = args.seed, speed = args.speed, "demo starting");
     let runtime = super::async_runtime()?;

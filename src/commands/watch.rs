@@ -111,14 +111,11 @@ pub fn run(
         local_offset: local_offset(),
         drill: None,
     };
-    let mut app = App::new(
-        settings,
-        EngineSetup::new(config, &[], None)?.engine(),
-        Utc::now(),
-    );
-    if let Some(id) = incident {
-        app.resume(super::resumed(data_dir, id)?);
-    }
+    let engine = EngineSetup::new(config, &[], None)?.engine();
+    let app = match incident {
+        Some(id) => App::resumed(settings, engine, Utc::now(), super::resumed(data_dir, id)?),
+        None => App::new(settings, engine, Utc::now()),
+    };
     let start: runtime::StartSources = Box::new(move |outlets| {
         let data = outlets.data;
         let mitigations = match backends {

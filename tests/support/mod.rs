@@ -14,7 +14,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 use flightdeck::app::keymap::{Command, Key};
-use flightdeck::app::{Action, App, Effect, Executor, Settings};
+use flightdeck::app::{Action, App, Effect, Executor, Resumed, Settings};
 use flightdeck::engine::triage::{Headline, Recommendation, Verdict};
 use flightdeck::engine::{Engine, EngineConfig};
 use flightdeck::incident::store::{self, TimelineStore};
@@ -42,6 +42,15 @@ impl Harness {
     }
 
     pub fn with_settings(scenario: &str, seed: u64, read_only: bool) -> Self {
+        Self::start(scenario, seed, read_only, None)
+    }
+
+    /// A cockpit resuming a recorded incident, as `demo --incident` starts one.
+    pub fn resuming(scenario: &str, record: Resumed) -> Self {
+        Self::start(scenario, SEED, false, Some(record))
+    }
+
+    fn start(scenario: &str, seed: u64, read_only: bool, record: Option<Resumed>) -> Self {
         let scenario = Scenario::builtin(scenario)
             .expect("a built-in scenario")
             .expect("it parses");
@@ -58,8 +67,12 @@ impl Harness {
         let start = scenario.start;
         let engine = Engine::new(EngineConfig::default(), schema_registry());
         let sim = Simulator::new(scenario, seed);
+        let app = match record {
+            Some(record) => App::resumed(settings, engine, start, record),
+            None => App::new(settings, engine, start),
+        };
         let mut harness = Self {
-            app: App::new(settings, engine, start),
+            app,
             sim,
             data_dir: tempfile::tempdir().expect("a temp dir"),
             store: None,
