@@ -45,66 +45,8 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &ConfirmView, theme: &Theme) {
     // Inside the borders and the two-column margin.
     let text_width = usize::from(width.saturating_sub(4));
 
-    let mut top = vec![Line::raw("")];
-    if view.dry_run {
-        top.push(Line::styled(
-            "  DRY RUN: nothing is sent; the request is shown and logged",
-            theme.warn,
-        ));
-    }
-    // The change comes before the operation: a squeeze never takes it.
-    top.extend(field("backend", &plan.backend, text_width, theme));
-    top.extend(field("target", &plan.target, text_width, theme));
-    let change = format!("{}  →  {}", plan.from, plan.to);
-    if change.chars().count() + 10 <= text_width {
-        top.push(Line::from(vec![
-            Span::styled(format!("  {:<10}", "change"), theme.muted),
-            Span::styled(plan.from.clone(), theme.removed),
-            Span::styled("  →  ", theme.text),
-            Span::styled(plan.to.clone(), theme.added),
-        ]));
-    } else {
-        top.extend(field("change", &change, text_width, theme));
-    }
-    top.extend(field("operation", &plan.operation, text_width, theme));
-
-    let mut bottom = vec![Line::raw("")];
-    if let Some(name) = &plan.confirm_name {
-        let matches = view.typed == name;
-        bottom.push(Line::from(vec![
-            Span::styled(format!("  production: type {name} to apply: "), theme.warn),
-            Span::styled(
-                format!("{}▏", view.typed),
-                if matches { theme.added } else { theme.text },
-            ),
-            Span::styled(if matches { "  ✓" } else { "" }, theme.added),
-        ]));
-    }
-    bottom.push(Line::styled(
-        "  The request, the backend's answer and the read-back go to the timeline.",
-        theme.muted,
-    ));
-    bottom.push(Line::raw(""));
-    let ready = plan
-        .confirm_name
-        .as_ref()
-        .is_none_or(|name| view.typed == name);
-    bottom.push(Line::from(vec![
-        Span::raw("  "),
-        button("Cancel", Button::Cancel, view.focus, true, theme),
-        Span::raw("   "),
-        button(
-            &format!(
-                "{} {}",
-                if view.dry_run { "Dry-run" } else { "Apply" },
-                plan.action()
-            ),
-            Button::Apply,
-            view.focus,
-            ready,
-            theme,
-        ),
-    ]));
+    let top = facts(view, text_width, theme);
+    let bottom = buttons(view, theme);
 
     // What is left once the facts and the buttons are placed goes to the versions, then the diff.
     let fixed = (top.len() + bottom.len() + 2) as u16;
@@ -174,6 +116,77 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &ConfirmView, theme: &Theme) {
         frame.render_widget(text, text_area);
     }
     frame.render_widget(Paragraph::new(bottom), bottom_area);
+}
+
+/// The plan's facts: backend, target, the change, the operation, and a dry run's warning.
+fn facts<'a>(view: &ConfirmView, text_width: usize, theme: &Theme) -> Vec<Line<'a>> {
+    let plan = view.plan;
+    let mut top = vec![Line::raw("")];
+    if view.dry_run {
+        top.push(Line::styled(
+            "  DRY RUN: nothing is sent; the request is shown and logged",
+            theme.warn,
+        ));
+    }
+    // The change comes before the operation: a squeeze never takes it.
+    top.extend(field("backend", &plan.backend, text_width, theme));
+    top.extend(field("target", &plan.target, text_width, theme));
+    let change = format!("{}  →  {}", plan.from, plan.to);
+    if change.chars().count() + 10 <= text_width {
+        top.push(Line::from(vec![
+            Span::styled(format!("  {:<10}", "change"), theme.muted),
+            Span::styled(plan.from.clone(), theme.removed),
+            Span::styled("  →  ", theme.text),
+            Span::styled(plan.to.clone(), theme.added),
+        ]));
+    } else {
+        top.extend(field("change", &change, text_width, theme));
+    }
+    top.extend(field("operation", &plan.operation, text_width, theme));
+    top
+}
+
+/// The typed name a production target asks for, what is logged, and Cancel and Apply.
+fn buttons<'a>(view: &ConfirmView, theme: &Theme) -> Vec<Line<'a>> {
+    let plan = view.plan;
+    let mut bottom = vec![Line::raw("")];
+    if let Some(name) = &plan.confirm_name {
+        let matches = view.typed == name;
+        bottom.push(Line::from(vec![
+            Span::styled(format!("  production: type {name} to apply: "), theme.warn),
+            Span::styled(
+                format!("{}▏", view.typed),
+                if matches { theme.added } else { theme.text },
+            ),
+            Span::styled(if matches { "  ✓" } else { "" }, theme.added),
+        ]));
+    }
+    bottom.push(Line::styled(
+        "  The request, the backend's answer and the read-back go to the timeline.",
+        theme.muted,
+    ));
+    bottom.push(Line::raw(""));
+    let ready = plan
+        .confirm_name
+        .as_ref()
+        .is_none_or(|name| view.typed == name);
+    bottom.push(Line::from(vec![
+        Span::raw("  "),
+        button("Cancel", Button::Cancel, view.focus, true, theme),
+        Span::raw("   "),
+        button(
+            &format!(
+                "{} {}",
+                if view.dry_run { "Dry-run" } else { "Apply" },
+                plan.action()
+            ),
+            Button::Apply,
+            view.focus,
+            ready,
+            theme,
+        ),
+    ]));
+    bottom
 }
 
 /// A named fact, its value wrapped under itself: an operation is shown whole, never cut.
