@@ -11,6 +11,17 @@ use crate::ui::format;
 use crate::ui::theme::Theme;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let first = incident_line(app, area.width, theme);
+    let second = source_line(app, theme);
+    frame.render_widget(
+        Paragraph::new(vec![Line::from(first), Line::from(second)]),
+        area,
+    );
+}
+
+/// The incident at a glance (id, severity, status, since when, title), or that there is none;
+/// filled to the width so the header's colour runs across.
+fn incident_line(app: &App, width: u16, theme: &Theme) -> Vec<Span<'static>> {
     let sep = || Span::styled(" │ ", theme.header);
     let mut first = vec![Span::styled(" FLIGHTDECK", theme.header)];
     match &app.incident {
@@ -47,10 +58,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ]);
         }
     }
-    let width: usize = first.iter().map(|s| s.width()).sum();
-    let fill = (area.width as usize).saturating_sub(width);
+    let used: usize = first.iter().map(|s| s.width()).sum();
+    let fill = (width as usize).saturating_sub(used);
     first.push(Span::styled(" ".repeat(fill), theme.header));
+    first
+}
 
+/// Where the data comes from and its clock, the baseline, sampling, embeddings, a replay's
+/// playback, read-only, and the latest message.
+fn source_line(app: &App, theme: &Theme) -> Vec<Span<'static>> {
     let mut second = vec![Span::styled(
         format!(" source {}", app.settings.source),
         theme.text,
@@ -144,8 +160,5 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         second.push(Span::styled(format!("  {glyph} "), style));
         second.push(Span::styled(message.clone(), style));
     }
-    frame.render_widget(
-        Paragraph::new(vec![Line::from(first), Line::from(second)]),
-        area,
-    );
+    second
 }
