@@ -80,72 +80,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 fn lines<'a>(app: &App, theme: &Theme, width: usize) -> Vec<Line<'a>> {
-    // Suggest only while the bleeding has not been stopped.
-    let bleeding = app
-        .incident
-        .as_ref()
-        .is_none_or(|i| i.status < Status::Mitigated);
-    let suggested = app
-        .triage
-        .as_ref()
-        .filter(|_| !app.verdicts_withheld())
-        .and_then(|t| t.mitigation())
-        .filter(|kind| {
-            bleeding
-                && !app.applied.contains(kind)
-                && app.plan(*kind).is_some_and(|p| p.unavailable.is_none())
-        });
+    let suggested = suggested(app);
     let mut lines: Vec<Line> = Vec::new();
     for kind in MitigationKind::ALL {
-        let key = if app.settings.read_only {
-            "-".to_string()
-        } else {
-            keymap::label_for(Command::Mitigate(kind)).to_string()
-        };
-        let mut lead = vec![
-            Span::styled(format!(" {key} "), theme.accent),
-            Span::styled(format!("{:<17}", label(kind)), theme.text),
-        ];
-        // Only a reason why a backend cannot act wraps: its cause comes last.
-        let (text, style, wraps) = match app.plan(kind) {
-            None => ("reading state…".to_string(), theme.muted, false),
-            Some(plan) => match &plan.unavailable {
-                Some(reason) => (
-                    format!("n/a: {}", format::elide_url_paths(reason)),
-                    theme.muted,
-                    true,
-                ),
-                None => (
-                    format!(
-                        "{} → {}",
-                        format::short_state(&plan.from),
-                        format::short_state(&plan.to)
-                    ),
-                    theme.text,
-                    false,
-                ),
-            },
-        };
-        // The progress mark goes first: it is the one thing the row must not lose at its edge.
-        if let Some(flight) = app.in_flight.as_ref().filter(|f| f.plan.kind == kind) {
-            lead.push(Span::styled(
-                if flight.applied {
-                    "reading back… "
-                } else {
-                    "applying… "
-                },
-                theme.warn,
-            ));
-        }
-        let tail = if app.in_flight.is_some() {
-            None
-        } else if suggested == Some(kind) && !app.settings.read_only {
-            Some(Span::styled("  ◀ suggested", theme.critical))
-        } else {
-            None
-        };
-        let width = if wraps { width } else { usize::MAX };
-        lines.extend(row(lead, text, style, tail, width));
+        lines.extend(mitigation_row(app, kind, suggested, theme, width));
     }
     if let Some(undo) = app.undo.as_ref().filter(|_| !app.settings.read_only) {
         let lead = vec![
@@ -183,4 +121,83 @@ fn lines<'a>(app: &App, theme: &Theme, width: usize) -> Vec<Line<'a>> {
         ));
     }
     lines
+}
+
+/// The mitigation the triage points to, while the bleeding has not been stopped and a backend
+/// can carry it out.
+fn suggested(app: &App) -> Option<MitigationKind> {
+    // Suggest only while the bleeding has not been stopped.
+    let bleeding = app
+        .incident
+        .as_ref()
+        .is_none_or(|i| i.status < Status::Mitigated);
+    app.triage
+        .as_ref()
+        .filter(|_| !app.verdicts_withheld())
+        .and_then(|t| t.mitigation())
+        .filter(|kind| {
+            bleeding
+                && !app.applied.contains(kind)
+                && app.plan(*kind).is_some_and(|p| p.unavailable.is_none())
+        })
+}
+
+/// One mitigation's row: its key, what it would change (or why it cannot), its progress, and
+/// whether it is the suggested one. Only a reason why a backend cannot act wraps to `width`.
+fn mitigation_row<'a>(
+    app: &App,
+    kind: MitigationKind,
+    suggested: Option<MitigationKind>,
+    theme: &Theme,
+    width: usize,
+) -> Vec<Line<'a>> {
+    let key = if app.settings.read_only {
+        "-".to_string()
+    } else {
+        keymap::label_for(Command::Mitigate(kind)).to_string()
+    };
+    let mut lead = vec![
+        Span::styled(format!(" {key} "), theme.accent),
+        Span::styled(format!("{:<17}", label(kind)), theme.text),
+    ];
+    // Only a reason why a backend cannot act wraps: its cause comes last.
+    let (text, style, wraps) = match app.plan(kind) {
+        None => ("reading state…".to_string(), theme.muted, false),
+        Some(plan) => match &plan.unavailable {
+            Some(reason) => (
+                format!("n/a: {}", format::elide_url_paths(reason)),
+                theme.muted,
+                true,
+            ),
+            None => (
+                format!(
+                    "{} → {}",
+                    format::short_state(&plan.from),
+                    format::short_state(&plan.to)
+                ),
+                theme.text,
+                false,
+            ),
+        },
+    };
+    // The progress mark goes first: it is the one thing the row must not lose at its edge.
+    if let Some(flight) = app.in_flight.as_ref().filter(|f| f.plan.kind == kind) {
+        lead.push(Span::styled(
+            if flight.applied {
+                "reading back… "
+            } else {
+                "applying… "
+            },
+            theme.warn,
+        ));
+    }
+    let tail = if app.in_flight.is_some() {
+        None
+    } else if suggested == Some(kind) && !app.settings.read_only {
+        Some(Span::styled("  ◀ suggested", theme.critical))
+    } else {
+        None
+    };
+    let width = if wraps { width } else { usize::MAX };
+    row(lead, text, style, tail, width)
 }
