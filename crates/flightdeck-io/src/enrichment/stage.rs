@@ -19,15 +19,6 @@ pub trait CallBatch {
     fn calls_mut(&mut self) -> Option<&mut Vec<Call>>;
 }
 
-impl CallBatch for SourceEvent {
-    fn calls_mut(&mut self) -> Option<&mut Vec<Call>> {
-        match self {
-            Self::Observed { calls, .. } => Some(calls),
-            _ => None,
-        }
-    }
-}
-
 /// Forwards every message from `from` to `to`, embedding the calls of each observed batch, and
 /// reports the endpoint's state as a [`SourceEvent::Embeddings`] when it changes.
 pub async fn run<M: CallBatch + From<SourceEvent> + Send>(
