@@ -58,7 +58,7 @@ impl App {
                 .unwrap_or(now),
         );
         let mut pending = changes.into_iter().peekable();
-        let repeats_before = self.engine.repeated_calls();
+        let mut repeats = 0u64;
         let mut effects = Vec::new();
         for call in &calls {
             while let Some(at) = self.cadence.due_before(call.ts) {
@@ -69,6 +69,7 @@ impl App {
             self.cadence.took(call.ts);
             let ingested = self.engine.ingest_call_judged(call);
             if ingested.repeat {
+                repeats += 1;
                 continue;
             }
             self.calls_seen += 1;
@@ -76,7 +77,6 @@ impl App {
                 effects.extend(self.keep_failing_call(call, &ingested.failed));
             }
         }
-        let repeats = self.engine.repeated_calls() - repeats_before;
         if repeats > 0 {
             self.message = Some((
                 Level::Warn,
